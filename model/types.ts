@@ -1,0 +1,183 @@
+// The typed, validated model of one deployment and the per-node policy derived from it.
+// This file is the contract between config validation (model/config.ts), policy (model/policy.ts),
+// rendering (render/) and the Pulumi components (components/). No Pulumi imports here.
+
+export type Role = "webproxy" | "application" | "database" | "unified" | "standalone";
+export const ROLES: readonly Role[] = ["webproxy", "application", "database", "unified", "standalone"];
+
+export type DeploymentModelName = "standalone" | "unified" | "modular";
+export const DEPLOYMENT_MODELS: readonly DeploymentModelName[] = ["standalone", "unified", "modular"];
+
+export type Protocol = "tcp" | "udp";
+export type Direction = "inbound" | "outbound";
+
+/** How pinhole reaches a node over SSH. */
+export interface SshEndpoint {
+    /** Address or name pinhole connects to. Defaults to the node's address. */
+    host: string;
+    /** Defaults to 22. */
+    port: number;
+    /** Defaults to "root". */
+    user: string;
+    /** Pinned host public key in OpenSSH form ("ssh-ed25519 AAAA..."). Required: pinhole never trusts on first use. */
+    hostKey: string;
+}
+
+export interface SshAccess extends SshEndpoint {
+    /** Run privileged steps with `sudo -n` (true by default when user is not root). */
+    sudo: boolean;
+    /** Optional jump host, reached first (OpenSSH ProxyJump). */
+    bastion?: SshEndpoint;
+}
+
+export interface NodeSpec {
+    /** Unique node name, [a-z0-9-], used in resource names and reasons. */
+    name: string;
+    role: Role;
+    /** Site (data centre) name; defaults to "default". */
+    site: string;
+    /** The node's own (internal) address, IPv4 or IPv6. */
+    address: string;
+    /** Address peers at other sites use to reach this node when NAT sits between sites. */
+    advertisedAddress?: string;
+    /** Network name the web certificate must match; defaults to `${name}.${domain}` or the name. */
+    fqdn: string;
+    /** Database-holding nodes (database, unified, standalone) only: this node also runs an arbiter (27030). */
+    arbiter: boolean;
+    ssh: SshAccess;
+    /** Upstream weight on web proxies when this node is an application/unified upstream (`web weight`). */
+    webWeight?: number;
+}
+
+/** A parsed network URI (reference: "Network URI specification"). Credentials never leave this object in clear. */
+export interface NetworkUri {
+    scheme: "ftp" | "http" | "https" | "file" | "sftp" | "scp" | "mailto" | "snmp";
+    user?: string;
+    /** true when the URI carried a password / auth secret (the value itself is not kept in printable fields). */
+    hasSecret: boolean;
+    host?: string;
+    port?: number;
+    path?: string;
+    /** snmp only */
+    snmpVersion?: "v2c" | "v3";
+    /** The URI with any password replaced by "***": safe to print. */
+    redacted: string;
+}
+
+export type ExternalKind =
+    | "ucm" | "unityConnection" | "hcmf" | "webex" | "sso" | "ldap"   // from application/unified nodes
+    | "apiResponses" | "notification"                                // from web proxies
+    | "snmpTrap" | "backup" | "ntp"                                  // from all nodes
+    | "download";                                                    // from application/unified nodes
+
+/** One external destination the cluster talks to, already resolved to addresses and a port. */
+export interface ExternalEndpoint {
+    kind: ExternalKind;
+    /** Human name: the host as configured (or the redacted URI). */
+    name: string;
+    /** IP addresses or CIDRs the firewall matches. */
+    addresses: string[];
+    protocol: Protocol;
+    port: number;
+    /** Config path it came from, e.g. "pinhole:external.backupDestinations[0]". */
+    configPath: string;
+    uri?: NetworkUri;
+}
+
+export interface RateLimit {
+    /** New connections per source address per minute on exposed services. */
+    perMinute: number;
+    burst: number;
+}
+
+export interface FirewallSettings {
+    /** "deny": default-deny egress with the outbound allow list. "allow" (default): egress unfiltered. */
+    egress: "allow" | "deny";
+    /** Which database ports to open between database-holding nodes (see docs/decisions.md). */
+    databasePorts: "inter-node" | "service-list" | "both";
+    /** Per-source rate limit on services exposed to client networks. */
+    rateLimit: RateLimit;
+    /** Rate-limited logging of dropped packets. */
+    logDrops: boolean;
+    /** Seconds after which a new ruleset rolls back unless a fresh SSH connection confirms it. */
+    rollbackSeconds: number;
+}
+
+export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external";
+
+export interface NodeCertificateSettings {
+    mode: CertificateMode;
+    /** external / csr modes: name of the secret config key holding the signed PEM bundle (cert + chain). */
+    certificateConfigKey?: string;
+    /** external mode: name of the secret config key holding the private key. */
+    keyConfigKey?: string;
+}
+
+export interface CertificateSettings {
+    /** Stack default; per node override in `nodes`. */
+    mode: CertificateMode;
+    validityDays: number;
+    /** Certificates pinhole issues are renewed this many days before expiry; warnings start here too. */
+    renewBeforeDays: number;
+    /** The reference's `web sslv3 on`: re-enable legacy protocols. Off by default. */
+    legacyProtocols: boolean;
+    nodes: Record<string, NodeCertificateSettings>;
+}
+
+export interface ClusterModel {
+    model: DeploymentModelName;
+    domain?: string;
+    sites: string[];
+    nodes: NodeSpec[];
+    networks: {
+        /** SSH/SFTP management sources. Must include the provisioning host. */
+        admin: string[];
+        /** Web and API users (443 on proxies, or on application/unified/standalone nodes without proxies). */
+        client: string[];
+        /** SNMP pollers (161/udp). Defaults to admin. */
+        monitoring: string[];
+    };
+    external: ExternalEndpoint[];
+    firewall: FirewallSettings;
+    certificates: CertificateSettings;
+}
+
+/** One problem found while validating config. */
+export interface ConfigError {
+    /** Config path, e.g. "pinhole:nodes[2].address". */
+    path: string;
+    message: string;
+}
+
+/** The other end of an opening. */
+export interface Peer {
+    kind: "node" | "network" | "external";
+    /** Node name, network label ("admin", "client", "monitoring") or external name. */
+    name: string;
+    /** Addresses/CIDRs as this node sees them (NAT-aware for nodes at other sites). */
+    addresses: string[];
+}
+
+/** One allowed flow at one node, with why it exists. */
+export interface Opening {
+    direction: Direction;
+    protocol: Protocol;
+    port: number;
+    /** Source (inbound) or destination (outbound). */
+    peer: Peer;
+    /** Short service label: "ssh", "https", "https-cluster", "database", "arbiter", "snmp", "ntp", ... */
+    service: string;
+    /** One sentence: "27017/tcp from app-1: application to database, database access". */
+    reason: string;
+    /** Reference section the rule comes from, e.g. "Application Node to Database node". */
+    section: string;
+    /** Exposed to client networks: rate-limited per source. */
+    exposed: boolean;
+}
+
+export interface NodePolicy {
+    node: NodeSpec;
+    /** Deterministic order: by port, protocol, peer name. */
+    inbound: Opening[];
+    outbound: Opening[];
+}
