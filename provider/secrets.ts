@@ -1,0 +1,40 @@
+// Pulumi marks secret values on the wire with a signature object. The provider unwraps them to use
+// them and wraps outputs again so the engine stores them encrypted: a secret never lands in plain state.
+import { specialSigKey, specialSecretSig } from "@pulumi/pulumi/runtime/rpc";
+
+export function isSecret(v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+}
+
+export function secret<T>(value: T): unknown {
+    return { [specialSigKey]: specialSecretSig, value };
+}
+
+/** Deep copy with every secret wrapper replaced by its value. */
+export function unwrapSecrets(v: unknown): any {
+    if (isSecret(v)) return unwrapSecrets((v as { value: unknown }).value);
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (typeof v === "object" && v !== null) {
+        const out: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v)) out[k] = unwrapSecrets(x);
+        return out;
+    }
+    return v;
+}
+
+/** Top-level property names whose value is (or contains) a secret. */
+export function secretKeys(props: Record<string, unknown> | undefined): Set<string> {
+    const keys = new Set<string>();
+    const contains = (v: unknown): boolean =>
+        isSecret(v) || (Array.isArray(v) ? v.some(contains)
+            : typeof v === "object" && v !== null ? Object.values(v).some(contains) : false);
+    for (const [k, v] of Object.entries(props ?? {})) if (contains(v)) keys.add(k);
+    return keys;
+}
+
+/** Wrap the named top-level properties of `outs` as secrets. */
+export function wrapKeys(outs: Record<string, unknown>, keys: Iterable<string>): Record<string, unknown> {
+    const res: Record<string, unknown> = { ...outs };
+    for (const k of keys) if (k in res && res[k] !== undefined && !isSecret(res[k])) res[k] = secret(res[k]);
+    return res;
+}

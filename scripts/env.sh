@@ -1,0 +1,19 @@
+# Sourced by the project's scripts: the Pulumi environment of this project.
+# Local file backend and passphrase secrets by default; every value can be overridden from outside
+# (e.g. PULUMI_BACKEND_URL=s3://bucket/pinhole, PULUMI_CONFIG_PASSPHRASE_FILE=/secure/path).
+PINHOLE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PINHOLE_ROOT
+if [[ -f "$PINHOLE_ROOT/.pulumi/toolchain.env" ]]; then
+  # shellcheck disable=SC1091
+  . "$PINHOLE_ROOT/.pulumi/toolchain.env"
+fi
+if [[ -n "${PINHOLE_PULUMI_DIR:-}" ]]; then
+  export PATH="$PINHOLE_PULUMI_DIR:$PATH"
+fi
+export PULUMI_HOME="${PULUMI_HOME:-$PINHOLE_ROOT/.pulumi/home}"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PINHOLE_ROOT/.pulumi/state}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
+  export PULUMI_CONFIG_PASSPHRASE_FILE="$PINHOLE_ROOT/.pulumi/passphrase"
+fi

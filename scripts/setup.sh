@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# All set-up a fresh clone needs, idempotent (a second run takes seconds):
+#   apt packages for the lab, npm packages, the Pulumi CLI + language host (toolchain/build.sh),
+#   the project's Pulumi home/state directories and a generated passphrase file.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+t0=$(date +%s)
+
+# 1. Debian packages the lab and the tests use (sshd, nft, nginx, sudo for the non-root node, openssl).
+apt_packages=(openssh-server openssh-client nftables nginx-light sudo openssl iproute2 procps util-linux curl)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ "${PINHOLE_SKIP_APT:-}" == "1" ]]; then
+    log "skipping apt (PINHOLE_SKIP_APT=1); missing: ${missing[*]}"
+  elif [[ $(id -u) -ne 0 ]]; then
+    die "missing Debian packages: ${missing[*]}. Install them (sudo apt-get install ${missing[*]}) or run as root."
+  else
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    # policy-rc.d keeps package scripts from starting system-wide sshd/nginx: the lab runs its own.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    rm -f /usr/sbin/policy-rc.d; trap - EXIT
+  fi
+fi
+
+# 2. npm packages, exactly as locked (re-installed when package-lock.json changes).
+lock_hash="$(sha256sum package-lock.json | cut -c1-16)"
+if [[ "$(cat node_modules/.pinhole-lock 2>/dev/null)" != "$lock_hash" ]]; then
+  log "installing npm packages (npm ci) ..."
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" > node_modules/.pinhole-lock
+else
+  log "npm packages up to date"
+fi
+
+# 3. Pulumi CLI + Node.js language host (built from Go modules once, then cached).
+mkdir -p .pulumi/home .pulumi/state
+pulumi_dir="$(bash toolchain/build.sh | tail -1)"
+[[ -x "$pulumi_dir/pulumi" ]] || die "toolchain/build.sh did not produce a pulumi binary"
+printf 'export PINHOLE_PULUMI_DIR=%q\n' "$pulumi_dir" > .pulumi/toolchain.env
+
+# 4. Passphrase for the local secrets provider, unless the operator provides one.
+if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" && ! -s .pulumi/passphrase ]]; then
+  umask 077
+  head -c 32 /dev/urandom | base64 > .pulumi/passphrase
+  log "generated .pulumi/passphrase (local secrets; keep it: it decrypts this clone's stack secrets)"
+fi
+
+. scripts/env.sh
+log "pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL"
+log "set-up done in $(( $(date +%s) - t0 ))s"

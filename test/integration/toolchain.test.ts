@@ -1,0 +1,84 @@
+// The real engine, offline: the project's CLI + language host + the pinhole provider plugin run a
+// program up, see no changes on a second preview, destroy it, and never touch the network (the CLI
+// run happens inside a network namespace that has nothing but loopback).
+import { expect } from "chai";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { X509Certificate } from "crypto";
+import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../../lib/pulumi-env";
+
+const SMOKE_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "smoke");
+
+describe("toolchain: real Pulumi engine offline", function () {
+    this.timeout(300_000);
+    let env: Record<string, string>;
+
+    before(() => {
+        env = usePulumiEnv();
+    });
+
+    it("runs the CLI at the version of the @pulumi/pulumi SDK", () => {
+        const sdk = require("@pulumi/pulumi/package.json").version as string;
+        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["version"], { env: { ...process.env, ...env } }).toString().trim();
+        expect(out).to.equal(`v${sdk}`);
+        expect(fs.existsSync(path.join(pulumiDir(), "pulumi-language-nodejs"))).to.equal(true);
+    });
+
+    it("goes up, previews no changes, keeps keys secret and destroys, inside a netns with only loopback", () => {
+        const stack = `smoke-netns-${process.pid}`;
+        // Every CLI call of this test runs in a fresh network namespace: a download attempt would fail.
+        const script = [
+            "set -e",
+            "ip link set lo up",
+            `cd ${SMOKE_DIR}`,
+            `pulumi stack init ${stack} --non-interactive`,
+            `pulumi up --yes --skip-preview --non-interactive --stack ${stack}`,
+            `pulumi preview --expect-no-changes --non-interactive --stack ${stack}`,
+            `pulumi stack export --stack ${stack} > "$EXPORT_FILE"`,
+            `pulumi stack output --json --stack ${stack} > "$OUTPUT_FILE"`,
+            `pulumi destroy --yes --skip-preview --non-interactive --stack ${stack}`,
+            `pulumi stack rm --yes --stack ${stack}`,
+        ].join("\n");
+        const tmp = fs.mkdtempSync("/tmp/pinhole-smoke-");
+        const exportFile = path.join(tmp, "export.json");
+        const outputFile = path.join(tmp, "outputs.json");
+        const r = spawnSync("unshare", ["--net", "--", "bash", "-c", script], {
+            env: { ...process.env, ...env, EXPORT_FILE: exportFile, OUTPUT_FILE: outputFile },
+            encoding: "utf8",
+        });
+        if (r.status !== 0) {
+            spawnSync("bash", ["-c", `cd ${SMOKE_DIR} && pulumi stack rm --force --yes --stack ${stack}`], { env: { ...process.env, ...env } });
+        }
+        expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
+        expect(r.stdout + r.stderr).to.not.match(/download|acquir/i);
+
+        const outputs = JSON.parse(fs.readFileSync(outputFile, "utf8"));
+        expect(outputs.privateKeyPem).to.equal("[secret]");
+        const cert = new X509Certificate(outputs.certPem);
+        expect(cert.subject).to.contain("CN=smoke.pinhole.test");
+        expect(cert.checkHost("smoke.pinhole.test")).to.equal("smoke.pinhole.test");
+        // The state holds the key only encrypted.
+        const exported = fs.readFileSync(exportFile, "utf8");
+        expect(exported).to.not.contain("PRIVATE KEY");
+        expect(exported).to.contain("ciphertext");
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it("works through the Automation API (used by the integration tests)", async () => {
+        const stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: `smoke-auto-${process.pid}`, workDir: SMOKE_DIR }, { envVars: env });
+        try {
+            const up = await stack.up();
+            expect(up.summary.result).to.equal("succeeded");
+            expect(up.outputs.privateKeyPem.secret).to.equal(true);
+            expect(Date.parse(up.outputs.notAfter.value)).to.be.greaterThan(Date.now() + 29 * 86_400_000);
+            const pre = await stack.preview({ expectNoChanges: true });
+            expect(pre.changeSummary.same).to.equal(3);
+            await stack.destroy();
+        } finally {
+            await stack.workspace.removeStack(stack.name, { force: true });
+        }
+    });
+});
