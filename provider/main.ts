@@ -1,12 +1,14 @@
 // Entry point of the "pinhole" Pulumi resource plugin (provider/bin/pulumi-resource-pinhole).
 import * as provider from "@pulumi/pulumi/provider";
 import { makeProvider, ResourceHandler } from "./framework";
+import { firewallHandler } from "./firewall";
 import { privateKeyHandler, selfSignedCertificateHandler } from "./tls";
 
 export const PROVIDER_VERSION = "0.1.0";
 
 /** Resource type token → handler. Tokens are part of users' state: never rename without an alias. */
 export const handlers: Record<string, ResourceHandler> = {
+    "pinhole:node:Firewall": firewallHandler,
     "pinhole:tls:PrivateKey": privateKeyHandler,
     "pinhole:tls:SelfSignedCertificate": selfSignedCertificateHandler,
 };

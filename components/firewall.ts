@@ -1,0 +1,89 @@
+// NodeFirewall: one node's host firewall, rendered from its policy and applied over SSH by the
+// pinhole provider (pinhole:node:Firewall) with the anti-lockout protocol.
+import * as pulumi from "@pulumi/pulumi";
+import { FirewallSettings, NodePolicy, NodeSpec } from "../model/types";
+import { renderRuleset } from "../render/nftables";
+
+/** SSH details the provider connects with (the private key travels separately, as a secret). */
+export interface NodeConnection {
+    host: string;
+    port: number;
+    user: string;
+    hostKey: string;
+    sudo: boolean;
+    bastion?: { host: string; port: number; user: string; hostKey: string };
+}
+
+export function connectionOf(node: NodeSpec): NodeConnection {
+    const c: NodeConnection = { host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo };
+    if (node.ssh.bastion) c.bastion = { ...node.ssh.bastion };
+    return c;
+}
+
+/** Sources the policy allows on the management SSH port: the provider refuses rulesets that cut its own path. */
+export function managementSources(policy: NodePolicy): string[] {
+    const sources = policy.inbound.filter((o) => o.protocol === "tcp" && o.port === 22).flatMap((o) => o.peer.addresses);
+    return [...new Set(sources)].sort();
+}
+
+interface FirewallResourceArgs {
+    node: pulumi.Input<string>;
+    connection: pulumi.Input<NodeConnection>;
+    privateKey: pulumi.Input<string>;
+    ruleset: pulumi.Input<string>;
+    managementSources: pulumi.Input<pulumi.Input<string>[]>;
+    rollbackSeconds: pulumi.Input<number>;
+}
+
+/** The provider resource: pinhole's nftables table on one node. */
+export class FirewallRuleset extends pulumi.CustomResource {
+    declare public readonly ruleset: pulumi.Output<string>;
+    /** `nft list table inet pinhole` as applied. */
+    declare public readonly listing: pulumi.Output<string>;
+    /** As last read by `pulumi refresh`; differs from `listing` when the table drifted. */
+    declare public readonly liveListing: pulumi.Output<string>;
+    declare public readonly appliedFrom: pulumi.Output<string>;
+    declare public readonly appliedAt: pulumi.Output<string>;
+
+    constructor(name: string, args: FirewallResourceArgs, opts?: pulumi.CustomResourceOptions) {
+        super("pinhole:node:Firewall", name, {
+            ...args, listing: undefined, liveListing: undefined, appliedFrom: undefined, appliedAt: undefined,
+        }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["privateKey"] }));
+    }
+}
+
+export interface NodeFirewallArgs {
+    /** The node's policy (from model/policy.ts buildPolicy). */
+    policy: NodePolicy;
+    settings: FirewallSettings;
+    /** SSH private key (secret). */
+    privateKey: pulumi.Input<string>;
+}
+
+export class NodeFirewall extends pulumi.ComponentResource {
+    /** The rendered nftables ruleset (what preview --diff shows line by line). */
+    public readonly ruleset: string;
+    public readonly listing: pulumi.Output<string>;
+    public readonly liveListing: pulumi.Output<string>;
+
+    constructor(name: string, args: NodeFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:firewall:NodeFirewall", name, {}, opts);
+        const node = args.policy.node;
+        const sources = managementSources(args.policy);
+        if (sources.length === 0) {
+            throw new pulumi.ResourceError(`node ${node.name}: the policy allows no management SSH source (pinhole:networks.admin is empty)`, this);
+        }
+        this.ruleset = renderRuleset(args.policy, args.settings);
+        const fw = new FirewallRuleset(`${name}-nft`, {
+            node: node.name,
+            connection: connectionOf(node),
+            privateKey: pulumi.secret(args.privateKey),
+            ruleset: this.ruleset,
+            managementSources: sources,
+            rollbackSeconds: args.settings.rollbackSeconds,
+        }, { parent: this });
+        this.listing = fw.listing;
+        this.liveListing = fw.liveListing;
+        this.registerOutputs({ ruleset: this.ruleset, listing: this.listing });
+    }
+}

@@ -1,0 +1,95 @@
+// One component class per node type. Each owns the node's firewall (and, per role, its web server
+// certificate). The type token says what the node is in `pulumi preview` and in the state.
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterModel, NodePolicy, Role } from "../model/types";
+import { NodeFirewall } from "./firewall";
+
+export interface PlatformNodeArgs {
+    /** This node's policy (buildPolicy). */
+    policy: NodePolicy;
+    /** The validated cluster model (settings shared by every node). */
+    model: ClusterModel;
+    /** SSH private key (secret). */
+    privateKey: pulumi.Input<string>;
+}
+
+/** What a node exports: enough to hand to a network team or an auditor. */
+export interface NodeSummary {
+    role: Role;
+    site: string;
+    address: string;
+    advertisedAddress?: string;
+    fqdn: string;
+    inbound: string[];
+    outbound: string[];
+}
+
+export abstract class PlatformNode extends pulumi.ComponentResource {
+    public readonly nodeName: string;
+    public readonly role: Role;
+    public readonly firewall: NodeFirewall;
+    public readonly summary: NodeSummary;
+
+    protected constructor(type: string, name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(type, name, {}, opts);
+        const node = args.policy.node;
+        this.nodeName = node.name;
+        this.role = node.role;
+        this.firewall = new NodeFirewall(`${name}-firewall`, {
+            policy: args.policy, settings: args.model.firewall, privateKey: args.privateKey,
+        }, { parent: this });
+        this.summary = {
+            role: node.role, site: node.site, address: node.address,
+            ...(node.advertisedAddress ? { advertisedAddress: node.advertisedAddress } : {}),
+            fqdn: node.fqdn,
+            inbound: args.policy.inbound.map((o) => o.reason),
+            outbound: args.policy.outbound.map((o) => o.reason),
+        };
+    }
+}
+
+/** nginx front end: user and API access on 443, cluster traffic on 8443. */
+export class WebProxyNode extends PlatformNode {
+    constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:node:WebProxy", name, args, opts);
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+export class ApplicationNode extends PlatformNode {
+    constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:node:Application", name, args, opts);
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+export class DatabaseNode extends PlatformNode {
+    constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:node:Database", name, args, opts);
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+/** Application and database on one node. */
+export class UnifiedNode extends PlatformNode {
+    constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:node:Unified", name, args, opts);
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+/** Every role on one node. */
+export class StandaloneNode extends PlatformNode {
+    constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:node:Standalone", name, args, opts);
+        this.registerOutputs({ summary: this.summary });
+    }
+}
+
+export const NODE_CLASSES: Record<Role, new (name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) => PlatformNode> = {
+    webproxy: WebProxyNode,
+    application: ApplicationNode,
+    database: DatabaseNode,
+    unified: UnifiedNode,
+    standalone: StandaloneNode,
+};

@@ -1,0 +1,84 @@
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import { applyScript, confirmScript, inspectScript, removeScript, systemdUnit } from "../../provider/firewall-scripts";
+
+const RULESET = "table inet pinhole {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n";
+
+function shSyntax(script: string): string {
+    const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+    return r.status === 0 ? "ok" : r.stderr;
+}
+
+/** Extracts the base64 payloads of a script (in order) and decodes them. */
+function payloads(script: string): string[] {
+    return [...script.matchAll(/<<'PINHOLE_PAYLOAD'\n([\s\S]*?)\nPINHOLE_PAYLOAD/g)].map((m) => Buffer.from(m[1].replace(/\n/g, ""), "base64").toString("utf8"));
+}
+
+describe("provider/firewall-scripts", () => {
+    const apply = applyScript({ token: "t1", ruleset: RULESET, managementSources: ["10.77.0.1/32", "10.77.100.0/24"], rollbackSeconds: 30 });
+
+    const scripts: [string, string][] = [
+        ["apply", apply],
+        ["apply without pre-check", applyScript({ token: "t2", ruleset: RULESET, managementSources: ["10.0.0.1"], rollbackSeconds: 30, skipPrecheck: true })],
+        ["confirm", confirmScript("t1", "app-1-abc")],
+        ["inspect", inspectScript()],
+        ["remove", removeScript("app-1-abc")],
+    ];
+    for (const [name, script] of scripts) {
+        it(`${name} script is valid POSIX sh`, () => expect(shSyntax(script)).to.equal("ok"));
+    }
+
+    it("apply checks with nft -c, arms the rollback, then applies atomically, in that order", () => {
+        const check = apply.indexOf(`nft -c -f "$new"`);
+        const precheck = apply.indexOf("refusing to apply");
+        const timer = apply.indexOf("setsid sh -c 'sleep 30;");
+        const commit = apply.indexOf(`\nnft -f "$new"`);
+        expect(check).to.be.greaterThan(0);
+        expect(precheck).to.be.greaterThan(check);
+        expect(timer).to.be.greaterThan(precheck);
+        expect(commit).to.be.greaterThan(timer);
+    });
+
+    it("apply carries the ruleset as an atomic replace of pinhole's table, and a remove-only rollback when nothing was confirmed before", () => {
+        const [ruleset, rollback] = payloads(apply);
+        expect(ruleset).to.equal(`table inet pinhole\ndelete table inet pinhole\n${RULESET}`);
+        expect(rollback).to.equal("table inet pinhole\ndelete table inet pinhole\n");
+    });
+
+    it("confirm and rollback race on one atomic mkdir", () => {
+        expect(apply).to.contain("if mkdir /run/pinhole/decided.t1 2>/dev/null; then nft -f /run/pinhole/firewall.t1.prev");
+        expect(confirmScript("t1", "o")).to.contain("if ! mkdir /run/pinhole/decided.t1 2>/dev/null; then");
+    });
+
+    it("confirm persists for boot with a unit ordered before network and services", () => {
+        const c = confirmScript("t1", "owner-x");
+        expect(c).to.contain("mv /etc/pinhole/firewall.nft.tmp /etc/pinhole/firewall.nft");
+        expect(payloads(c)[0]).to.equal(systemdUnit());
+        expect(systemdUnit()).to.match(/Before=network-pre.target .*sshd.service nginx.service/);
+        expect(systemdUnit()).to.contain("WantedBy=sysinit.target");
+    });
+
+    it("remove leaves a firewall owned by another resource alone", () => {
+        expect(removeScript("me")).to.match(/if \[ -n "\$current" \] && \[ "\$current" != 'me' \]; then/);
+    });
+
+    // The pre-check's CIDR test, run for real in sh + awk.
+    const inCidrs = apply.slice(apply.indexOf("in_cidrs() {"), apply.indexOf("\n}\n", apply.indexOf("in_cidrs() {")) + 3);
+    const table: [string, string, string][] = [
+        ["10.77.0.1", "10.77.0.1/32 10.77.100.0/24", "yes"],
+        ["10.77.100.200", "10.77.0.1/32 10.77.100.0/24", "yes"],
+        ["10.77.101.1", "10.77.0.1/32 10.77.100.0/24", "no"],
+        ["10.77.0.2", "10.77.0.1", "no"],
+        ["192.168.1.1", "0.0.0.0/0", "yes"],
+        ["172.16.5.4", "172.16.0.0/12", "yes"],
+        ["172.32.0.1", "172.16.0.0/12", "no"],
+        ["10.1.2.3", "fd00::/8 10.1.2.3", "yes"],
+        ["fd00::1", "fd00::/8", "unknown"],
+    ];
+    for (const [ip, cidrs, want] of table) {
+        it(`pre-check: ${ip} in [${cidrs}] → ${want}`, () => {
+            const r = spawnSync("sh", ["-c", `${inCidrs}\nin_cidrs "$1" "$2"`, "sh", ip, cidrs], { encoding: "utf8" });
+            expect(r.stdout.trim(), r.stderr).to.equal(want);
+        });
+    }
+});
