@@ -57,6 +57,8 @@ export interface NetworkUri {
     hasSecret: boolean;
     host?: string;
     port?: number;
+    /** true when the URI spelled the port; false when `port` is the scheme's default (added by issue 4). */
+    portExplicit?: boolean;
     path?: string;
     /** snmp only */
     snmpVersion?: "v2c" | "v3";
@@ -101,6 +103,29 @@ export interface FirewallSettings {
     logDrops: boolean;
     /** Seconds after which a new ruleset rolls back unless a fresh SSH connection confirms it. */
     rollbackSeconds: number;
+    /**
+     * Where 27030 (database arbiter) opens: "arbiter-nodes" (default, the parser always sets it) only at nodes
+     * with `arbiter: true`; "always" at every database-access endpoint, as the inter-node tables read literally.
+     */
+    arbiterPort?: "arbiter-nodes" | "always";
+    /** Open 80/tcp (http → https redirect) where clients reach 443. Default false (docs/decisions.md). */
+    httpRedirect?: boolean;
+    /** Stack-defined extra inbound openings (the escape hatch for every decision). Default []. */
+    extraInbound?: ExtraInbound[];
+}
+
+/** One `pinhole:firewall.extraInbound[i]` entry, validated. */
+export interface ExtraInbound {
+    protocol: Protocol;
+    port: number;
+    /** Network labels ("admin" | "client" | "monitoring") and/or CIDRs. */
+    from: string[];
+    /** Nodes that get the opening: by role and/or by name; both empty means every node. */
+    roles: Role[];
+    nodes: string[];
+    reason: string;
+    /** Rate-limited like client-facing services; defaults to true when `from` includes "client". */
+    exposed: boolean;
 }
 
 export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external";
@@ -149,6 +174,9 @@ export interface ConfigError {
     message: string;
 }
 
+/** Something valid but probably not what was meant (even number of database voters, ...). Same shape as errors. */
+export type ConfigWarning = ConfigError;
+
 /** The other end of an opening. */
 export interface Peer {
     kind: "node" | "network" | "external";
@@ -173,6 +201,8 @@ export interface Opening {
     section: string;
     /** Exposed to client networks: rate-limited per source. */
     exposed: boolean;
+    /** Id of the model/catalog.ts row this opening implements (e.g. "app-db.database"), when it comes from one. */
+    rowId?: string;
 }
 
 export interface NodePolicy {

@@ -1,0 +1,10 @@
+// The deployment-model engine in one import: config → model → policy → matrix. Pure TypeScript, no Pulumi.
+export * from "./types";
+export * from "./net";
+export * from "./uri";
+export * from "./catalog";
+export * from "./roles";
+export * from "./policy";
+export * from "./reachability";
+export * from "./config";
+export * from "./matrix";

@@ -1,0 +1,349 @@
+// Policy: who may talk to whom, on what, and why — derived from a validated ClusterModel.
+//
+//   buildFlows(model)  → every allowed flow once (from, to, protocol, port, why, section)
+//   buildPolicy(model) → per node: inbound allow list + outbound allow list (one Opening per flow end)
+//
+// A node-to-node flow gives an outbound Opening at the initiator AND an inbound Opening at the acceptor,
+// so a firewall with default-deny egress lets it through. Decisions referred to here are written down in
+// docs/decisions.md; the rows come from model/catalog.ts.
+
+import {
+    ClusterModel, ExternalEndpoint, ExternalKind, FirewallSettings, NodePolicy, NodeSpec, Opening, Peer, Protocol, Role,
+} from "./types";
+import { CatalogRow, INTER_NODE_ROWS, PORTS, SECTIONS, row } from "./catalog";
+import { SERVICE_LIST_ROWS, isProxy, runsApplication } from "./roles";
+
+/** One end of a flow. For nodes, `addresses` is the address as the OTHER end sees/uses it (NAT-aware). */
+export interface FlowEnd {
+    kind: Peer["kind"];
+    name: string;
+    addresses: string[];
+}
+
+/** One allowed flow. A flow between two nodes appears at both of them; others at the one node involved. */
+export interface Flow {
+    from: FlowEnd;
+    to: FlowEnd;
+    protocol: Protocol;
+    port: number;
+    /** Short service label: "ssh", "https", "https-cluster", "database", "arbiter", "snmp", ... */
+    service: string;
+    /** Why, without port and peer: "application to database, database access". */
+    why: string;
+    section: string;
+    rowId?: string;
+    /** Reachable from client networks: rate-limited per source. */
+    exposed: boolean;
+}
+
+/** Section used for openings that come from pinhole:firewall.extraInbound rather than from the reference. */
+export const STACK_OVERRIDE_SECTION = "Stack override: pinhole:firewall.extraInbound";
+
+/**
+ * The address `peer` has from `viewer`'s point of view: across sites, through NAT, it is the peer's
+ * advertised address; at the same site (or without NAT) it is its own address.
+ */
+export function addressSeenBy(viewer: NodeSpec, peer: NodeSpec): string {
+    return viewer.site !== peer.site && peer.advertisedAddress ? peer.advertisedAddress : peer.address;
+}
+
+/** Settings with every optional field filled, for models built by hand (tests, lab) rather than by the parser. */
+export function effectiveFirewall(fw: FirewallSettings): Required<FirewallSettings> {
+    return {
+        ...fw,
+        arbiterPort: fw.arbiterPort ?? "arbiter-nodes",
+        httpRedirect: fw.httpRedirect ?? false,
+        extraInbound: fw.extraInbound ?? [],
+    };
+}
+
+interface DatabasePort {
+    port: number;
+    service: "database" | "arbiter";
+    /** Appended to the why: says which decision brought this port. */
+    note: string;
+}
+
+/**
+ * Ports a node accepts for "Database access" rows. See docs/decisions.md "Database ports" and "Arbiter port".
+ * inter-node: 27017 (+27030 where an arbiter runs). service-list: the Service list's rows per role —
+ * Application 27017 & 27030, Database 27019 & 27020 (unified holds both). both: the union.
+ */
+export function databaseAccessPorts(node: NodeSpec, firewall: FirewallSettings): DatabasePort[] {
+    const fw = effectiveFirewall(firewall);
+    const arbiterHere = node.arbiter || fw.arbiterPort === "always";
+    const tablePorts: DatabasePort[] = [{ port: PORTS.database, service: "database", note: "" }];
+    if (arbiterHere) {
+        tablePorts.push({ port: PORTS.arbiter, service: "arbiter", note: node.arbiter ? " (arbiter)" : " (arbiter port, firewall.arbiterPort: always)" });
+    }
+    const listPorts: DatabasePort[] = PORTS.serviceListDatabase.map((port) => ({
+        port, service: "database" as const, note: ` (Service and Ports list port, firewall.databasePorts: ${fw.databasePorts})`,
+    }));
+    switch (node.role) {
+        case "application":
+            return tablePorts;
+        case "database":
+            if (fw.databasePorts === "inter-node") return tablePorts;
+            if (fw.databasePorts === "service-list") return listPorts;
+            return [...tablePorts, ...listPorts];
+        case "unified":
+        case "standalone":
+            return fw.databasePorts === "inter-node" ? tablePorts : [...tablePorts, ...listPorts];
+        default:
+            return [];
+    }
+}
+
+const SERVICE_BY_PORT: Record<number, string> = { 443: "https", 8443: "https-cluster" };
+
+function nodeEnd(node: NodeSpec, seenBy: NodeSpec): FlowEnd {
+    return { kind: "node", name: node.name, addresses: [addressSeenBy(seenBy, node)] };
+}
+
+function selfEnd(node: NodeSpec): FlowEnd {
+    return { kind: "node", name: node.name, addresses: [node.address] };
+}
+
+/** Ports the acceptor of an inter-node row listens on for that row. */
+function rowPortsAt(r: CatalogRow, acceptor: NodeSpec, firewall: FirewallSettings): DatabasePort[] | { port: number; service: string; note: string }[] {
+    if (r.protocol === "database") return databaseAccessPorts(acceptor, firewall);
+    if (r.ports === "dependant") return [];
+    return r.ports.map((port) => ({ port, service: SERVICE_BY_PORT[port] ?? "https", note: "" }));
+}
+
+function interNodeFlows(model: ClusterModel, out: FlowCollector): void {
+    const byRole = (roles: readonly string[]) => model.nodes.filter((n) => roles.includes(n.role));
+    for (const r of INTER_NODE_ROWS) {
+        const initiators = byRole(r.from);
+        const acceptors = byRole(r.to);
+        // Same roles at both ends (proxy↔proxy, unified↔unified, ...): every ordered pair is already a forward flow.
+        const sameRoles = r.from.length === r.to.length && r.from.every((x) => r.to.includes(x));
+        const add = (a: NodeSpec, b: NodeSpec, reverse: boolean) => {
+            for (const p of rowPortsAt(r, b, model.firewall)) {
+                out.add({
+                    from: nodeEnd(a, b), to: nodeEnd(b, a), protocol: "tcp", port: p.port, service: p.service,
+                    why: `${a.role} to ${b.role}${reverse ? " (bi-directional)" : ""}, ${r.communication.toLowerCase()}${p.note}`,
+                    section: r.section, rowId: r.id, exposed: false,
+                });
+            }
+        };
+        for (const a of initiators) {
+            for (const b of acceptors) {
+                if (a === b) continue;
+                add(a, b, false);
+                if (r.bidirectional && !sameRoles) add(b, a, true);
+            }
+        }
+    }
+}
+
+/** Nodes that do the reference's "proxy node" duties: web proxies, or application nodes when there are none. */
+export function userFacingNodes(model: ClusterModel): NodeSpec[] {
+    const proxies = model.nodes.filter((n) => isProxy(n.role));
+    return proxies.length > 0 ? proxies : model.nodes.filter((n) => runsApplication(n.role));
+}
+
+function serviceListRowFor(role: Role): string {
+    return SERVICE_LIST_ROWS[role][0];
+}
+
+function networkFlows(model: ClusterModel, out: FlowCollector): void {
+    const fw = effectiveFirewall(model.firewall);
+    const net = (name: "admin" | "client" | "monitoring"): FlowEnd => ({ kind: "network", name, addresses: [...model.networks[name]] });
+    const ssh = row("in-all.ssh");
+    for (const node of model.nodes) {
+        if (model.networks.admin.length > 0) {
+            out.add({
+                from: net("admin"), to: selfEnd(node), protocol: "tcp", port: PORTS.ssh, service: "ssh",
+                why: ssh.communication, section: ssh.section, rowId: ssh.id, exposed: false,
+            });
+            // pinhole's own SSH port, when it connects straight to the node on a non-standard port.
+            if (node.ssh.port !== PORTS.ssh && node.ssh.host === node.address) {
+                out.add({
+                    from: net("admin"), to: selfEnd(node), protocol: "tcp", port: node.ssh.port, service: "ssh",
+                    why: `SSH for pinhole on this node's configured SSH port (nodes.${node.name}.ssh.port)`,
+                    section: ssh.section, rowId: ssh.id, exposed: false,
+                });
+            }
+        }
+        if (model.networks.monitoring.length > 0) {
+            out.add({
+                from: net("monitoring"), to: selfEnd(node), protocol: "udp", port: PORTS.snmpPoll, service: "snmp",
+                why: "SNMP polling (161 snmp; traps on 162 are outbound only)",
+                section: SECTIONS.serviceList, rowId: serviceListRowFor(node.role), exposed: false,
+            });
+        }
+    }
+    if (model.networks.client.length > 0) {
+        const web = row("in-proxy.web");
+        for (const node of userFacingNodes(model)) {
+            const direct = isProxy(node.role) ? "" : " (no web proxy in this cluster: this node serves users directly)";
+            out.add({
+                from: net("client"), to: selfEnd(node), protocol: "tcp", port: PORTS.https, service: "https",
+                why: `${web.communication} and ${row("in-proxy.api").communication}${direct}`,
+                section: web.section, rowId: web.id, exposed: true,
+            });
+            if (fw.httpRedirect) {
+                out.add({
+                    from: net("client"), to: selfEnd(node), protocol: "tcp", port: PORTS.http, service: "http",
+                    why: "http to https redirect (80 http; firewall.httpRedirect: true)",
+                    section: SECTIONS.serviceList, rowId: serviceListRowFor(node.role), exposed: true,
+                });
+            }
+        }
+    }
+    fw.extraInbound.forEach((extra, i) => {
+        const targets = model.nodes.filter((n) =>
+            (extra.roles.length === 0 && extra.nodes.length === 0) || extra.roles.includes(n.role) || extra.nodes.includes(n.name));
+        const sources: FlowEnd[] = extra.from.map((f) =>
+            f === "admin" || f === "client" || f === "monitoring" ? net(f) : { kind: "network", name: f, addresses: [f] });
+        for (const node of targets) {
+            for (const source of sources) {
+                if (source.addresses.length === 0) continue;
+                out.add({
+                    from: source, to: selfEnd(node), protocol: extra.protocol, port: extra.port, service: "extra",
+                    why: `${extra.reason} (firewall.extraInbound[${i}])`, section: STACK_OVERRIDE_SECTION, exposed: extra.exposed,
+                });
+            }
+        }
+    });
+}
+
+interface ExternalKindInfo {
+    rowId?: string;
+    section: string;
+    communication: string;
+    service: string;
+    /** Which nodes send to this kind of destination. */
+    senders: "application" | "user-facing" | "all";
+}
+
+/** What each kind of external destination means, who talks to it, and where the reference says so. */
+export const EXTERNAL_KINDS: Readonly<Record<ExternalKind, ExternalKindInfo>> = {
+    ucm: { rowId: "out-app.ucm", section: SECTIONS.outFromApp, communication: row("out-app.ucm").communication, service: "ucm", senders: "application" },
+    unityConnection: { rowId: "out-app.unity-connection", section: SECTIONS.outFromApp, communication: row("out-app.unity-connection").communication, service: "unity-connection", senders: "application" },
+    hcmf: { rowId: "out-app.hcmf", section: SECTIONS.outFromApp, communication: row("out-app.hcmf").communication, service: "hcmf", senders: "application" },
+    webex: { rowId: "out-app.webex", section: SECTIONS.outFromApp, communication: row("out-app.webex").communication, service: "webex", senders: "application" },
+    sso: { rowId: "out-app.sso", section: SECTIONS.outFromApp, communication: row("out-app.sso").communication, service: "sso", senders: "application" },
+    ldap: { rowId: "out-app.ldap", section: SECTIONS.outFromApp, communication: row("out-app.ldap").communication, service: "ldap", senders: "application" },
+    apiResponses: { rowId: "out-proxy.api-responses", section: SECTIONS.outFromProxy, communication: row("out-proxy.api-responses").communication, service: "api-responses", senders: "user-facing" },
+    notification: { rowId: "out-proxy.notifications", section: SECTIONS.outFromProxy, communication: row("out-proxy.notifications").communication, service: "notification", senders: "user-facing" },
+    snmpTrap: { rowId: "out-all.snmp", section: SECTIONS.outFromAll, communication: "SNMP traps", service: "snmp-trap", senders: "all" },
+    backup: { rowId: "out-all.sftp", section: SECTIONS.outFromAll, communication: row("out-all.sftp").communication, service: "backup", senders: "all" },
+    ntp: { rowId: "out-all.ntp", section: SECTIONS.outFromAll, communication: row("out-all.ntp").communication, service: "ntp", senders: "all" },
+    download: { section: SECTIONS.uriSpec, communication: "download location", service: "download", senders: "application" },
+};
+
+/** Nodes that send to an external destination of this kind. */
+export function sendersOf(model: ClusterModel, kind: ExternalKind): NodeSpec[] {
+    const who = EXTERNAL_KINDS[kind].senders;
+    if (who === "all") return model.nodes;
+    if (who === "user-facing") return userFacingNodes(model);
+    return model.nodes.filter((n) => runsApplication(n.role));
+}
+
+function externalFlows(model: ClusterModel, out: FlowCollector): void {
+    for (const e of model.external) {
+        const info = EXTERNAL_KINDS[e.kind];
+        const to = externalEnd(e);
+        for (const node of sendersOf(model, e.kind)) {
+            out.add({
+                from: selfEnd(node), to, protocol: e.protocol, port: e.port, service: info.service,
+                why: info.communication, section: info.section, rowId: info.rowId, exposed: false,
+            });
+        }
+    }
+}
+
+function externalEnd(e: ExternalEndpoint): FlowEnd {
+    return { kind: "external", name: e.name, addresses: [...e.addresses] };
+}
+
+/** Collects flows, merging duplicates (same ends, protocol, port) so each flow appears once. */
+class FlowCollector {
+    readonly flows: Flow[] = [];
+    private readonly index = new Map<string, Flow>();
+    add(f: Flow): void {
+        const key = `${f.from.kind}\u0000${f.from.name}\u0000${f.to.kind}\u0000${f.to.name}\u0000${f.protocol}\u0000${f.port}`;
+        const seen = this.index.get(key);
+        if (!seen) {
+            const copy: Flow = { ...f };
+            if (copy.rowId === undefined) delete copy.rowId;
+            this.index.set(key, copy);
+            this.flows.push(copy);
+            return;
+        }
+        // Same flow for two reasons (e.g. UCM and HCM-F on one host): keep one, say both.
+        if (!seen.why.split("; ").includes(f.why)) seen.why = `${seen.why}; ${f.why}`;
+        seen.exposed = seen.exposed || f.exposed;
+        for (const a of f.from.addresses) if (!seen.from.addresses.includes(a)) seen.from.addresses.push(a);
+        for (const a of f.to.addresses) if (!seen.to.addresses.includes(a)) seen.to.addresses.push(a);
+    }
+}
+
+/** Every allowed flow of the cluster, once each: inter-node, from networks, to external systems. */
+export function buildFlows(model: ClusterModel): Flow[] {
+    const out = new FlowCollector();
+    interNodeFlows(model, out);
+    networkFlows(model, out);
+    externalFlows(model, out);
+    return out.flows;
+}
+
+function peerLabel(end: FlowEnd): string {
+    if (end.kind === "network") return end.name === "admin" || end.name === "client" || end.name === "monitoring" ? `${end.name} networks` : end.name;
+    return end.name;
+}
+
+function toPeer(end: FlowEnd): Peer {
+    return { kind: end.kind, name: end.name, addresses: [...end.addresses] };
+}
+
+function opening(f: Flow, direction: "inbound" | "outbound"): Opening {
+    const peerEnd = direction === "inbound" ? f.from : f.to;
+    const o: Opening = {
+        direction,
+        protocol: f.protocol,
+        port: f.port,
+        peer: toPeer(peerEnd),
+        service: f.service,
+        reason: `${f.port}/${f.protocol} ${direction === "inbound" ? "from" : "to"} ${peerLabel(peerEnd)}: ${f.why}`,
+        section: f.section,
+        exposed: direction === "inbound" && f.exposed,
+    };
+    if (f.rowId !== undefined) o.rowId = f.rowId;
+    return o;
+}
+
+/** Deterministic order: port, protocol, peer name, then service and reason. */
+export function compareOpenings(a: Opening, b: Opening): number {
+    return a.port - b.port
+        || cmp(a.protocol, b.protocol)
+        || cmp(a.peer.name, b.peer.name)
+        || cmp(a.service, b.service)
+        || cmp(a.reason, b.reason);
+}
+
+function cmp(a: string, b: string): number {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Per-node policies from already computed flows (lets callers compute flows once). */
+export function policyFromFlows(model: ClusterModel, flows: readonly Flow[]): NodePolicy[] {
+    const byName = new Map<string, NodePolicy>(model.nodes.map((node) => [node.name, { node, inbound: [], outbound: [] }]));
+    for (const f of flows) {
+        if (f.to.kind === "node") byName.get(f.to.name)?.inbound.push(opening(f, "inbound"));
+        if (f.from.kind === "node") byName.get(f.from.name)?.outbound.push(opening(f, "outbound"));
+    }
+    const policies = [...byName.values()];
+    for (const p of policies) {
+        p.inbound.sort(compareOpenings);
+        p.outbound.sort(compareOpenings);
+    }
+    return policies;
+}
+
+/** For each node, in model order: what it accepts (inbound) and what it may initiate (outbound), and why. */
+export function buildPolicy(model: ClusterModel): NodePolicy[] {
+    return policyFromFlows(model, buildFlows(model));
+}

@@ -1,0 +1,143 @@
+// The expected-reachability oracle: what the policy says a probe should see. The firewall integration tests
+// compare it with the lab's measured probe matrix, so it answers in the probe's terms:
+//   "a packet from source address S (as the destination sees it) to node N on proto/port: accepted? why?"
+
+import { ClusterModel, NodePolicy, NodeSpec, Opening, Protocol } from "./types";
+import { Cidr, parseCidr, parseIp } from "./net";
+import { addressSeenBy, buildPolicy } from "./policy";
+
+export interface ReachabilityVerdict {
+    allowed: boolean;
+    /** The matching openings' reasons, or why nothing matches (naming who IS allowed on that port). */
+    reason: string;
+    /** Openings that allow it (empty when denied). */
+    openings: Opening[];
+}
+
+export interface InboundQuery {
+    /** Source address as the destination sees it (after any NAT). */
+    source: string;
+    /** Destination node name. */
+    to: string;
+    protocol: Protocol;
+    port: number;
+}
+
+export interface BetweenQuery {
+    /** Initiating node name. */
+    from: string;
+    /** Accepting node name (must differ from `from`). */
+    to: string;
+    protocol: Protocol;
+    port: number;
+}
+
+export interface Reachability {
+    /** Does node `to` accept this packet from `source`? (inbound filter only) */
+    inbound(q: InboundQuery): ReachabilityVerdict;
+    /**
+     * Node to node, NAT-aware: the source is `from` as `to` sees it; with `firewall.egress: deny`
+     * the initiator's outbound list must allow it too.
+     */
+    between(q: BetweenQuery): ReachabilityVerdict;
+    /** The address node `from` has as seen by node `to` (its advertised address across sites, else its own). */
+    sourceAddress(from: string, to: string): string;
+    /** Every (protocol, port) node `to` accepts from `source`, sorted by port then protocol. */
+    openPorts(source: string, to: string): { protocol: Protocol; port: number }[];
+    /** Every (protocol, port) node `to` accepts from anyone: the ports a probe should find open from somewhere. */
+    listening(to: string): { protocol: Protocol; port: number }[];
+}
+
+interface IndexedOpening {
+    opening: Opening;
+    cidrs: Cidr[];
+}
+
+interface NodeIndex {
+    node: NodeSpec;
+    /** `${protocol}/${port}` → inbound openings */
+    inbound: Map<string, IndexedOpening[]>;
+    /** `${peerName}|${protocol}/${port}` → outbound openings to nodes */
+    outboundToNode: Map<string, Opening[]>;
+}
+
+const key = (protocol: Protocol, port: number) => `${protocol}/${port}`;
+
+function contains(cidr: Cidr, family: number, value: bigint): boolean {
+    if (cidr.family !== family) return false;
+    const shift = BigInt((family === 4 ? 32 : 128) - cidr.prefix);
+    return (value >> shift) === (cidr.base >> shift);
+}
+
+/** Build the oracle once per model; queries are cheap. Pass `policies` if you already have them. */
+export function expectedReachability(model: ClusterModel, policies: NodePolicy[] = buildPolicy(model)): Reachability {
+    const nodes = new Map<string, NodeIndex>();
+    for (const p of policies) {
+        const idx: NodeIndex = { node: p.node, inbound: new Map(), outboundToNode: new Map() };
+        for (const o of p.inbound) {
+            const cidrs = o.peer.addresses.map(parseCidr).flatMap((r) => (r.ok ? [r.cidr] : []));
+            const list = idx.inbound.get(key(o.protocol, o.port)) ?? [];
+            list.push({ opening: o, cidrs });
+            idx.inbound.set(key(o.protocol, o.port), list);
+        }
+        for (const o of p.outbound) {
+            if (o.peer.kind !== "node") continue;
+            const k = `${o.peer.name}|${key(o.protocol, o.port)}`;
+            idx.outboundToNode.set(k, [...(idx.outboundToNode.get(k) ?? []), o]);
+        }
+        nodes.set(p.node.name, idx);
+    }
+    const nodeIndex = (name: string): NodeIndex => {
+        const idx = nodes.get(name);
+        if (!idx) throw new Error(`unknown node "${name}" (nodes: ${[...nodes.keys()].join(", ")})`);
+        return idx;
+    };
+
+    const inbound = (q: InboundQuery): ReachabilityVerdict => {
+        const idx = nodeIndex(q.to);
+        const ip = parseIp(q.source);
+        if (!ip) throw new Error(`"${q.source}" is not an IP address`);
+        const candidates = idx.inbound.get(key(q.protocol, q.port)) ?? [];
+        const matches = candidates.filter((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value))).map((c) => c.opening);
+        if (matches.length > 0) return { allowed: true, reason: matches.map((m) => m.reason).join("; "), openings: matches };
+        const who = candidates.map((c) => c.opening.peer.name);
+        const reason = who.length === 0
+            ? `${q.to} accepts ${key(q.protocol, q.port)} from no one`
+            : `${q.to} accepts ${key(q.protocol, q.port)} only from ${[...new Set(who)].join(", ")}, and ${q.source} is none of them`;
+        return { allowed: false, reason, openings: [] };
+    };
+
+    const sourceAddress = (from: string, to: string): string => addressSeenBy(nodeIndex(to).node, nodeIndex(from).node);
+
+    const between = (q: BetweenQuery): ReachabilityVerdict => {
+        if (q.from === q.to) throw new Error(`between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`);
+        const source = sourceAddress(q.from, q.to);
+        const accepted = inbound({ source, to: q.to, protocol: q.protocol, port: q.port });
+        if (!accepted.allowed || model.firewall.egress !== "deny") return accepted;
+        const out = nodeIndex(q.from).outboundToNode.get(`${q.to}|${key(q.protocol, q.port)}`) ?? [];
+        if (out.length === 0) {
+            return { allowed: false, reason: `${q.to} would accept it, but ${q.from} (egress: deny) has no outbound opening to ${q.to} on ${key(q.protocol, q.port)}`, openings: [] };
+        }
+        return { allowed: true, reason: `${out[0].reason}; ${accepted.reason}`, openings: [...out, ...accepted.openings] };
+    };
+
+    const listing = (to: string, source?: string) => {
+        const idx = nodeIndex(to);
+        const ip = source === undefined ? undefined : parseIp(source);
+        if (source !== undefined && !ip) throw new Error(`"${source}" is not an IP address`);
+        const ports: { protocol: Protocol; port: number }[] = [];
+        for (const list of idx.inbound.values()) {
+            const hit = ip === undefined ? list.length > 0 : list.some((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)));
+            if (hit) ports.push({ protocol: list[0].opening.protocol, port: list[0].opening.port });
+        }
+        return ports.sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+    };
+
+    return {
+        inbound,
+        between,
+        sourceAddress,
+        openPorts: (source, to) => listing(to, source),
+        listening: (to) => listing(to),
+    };
+}
