@@ -6,7 +6,10 @@ import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
 import { ResourceHandler } from "./framework";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type WebKey = webcrypto.CryptoKey;
+type SigningAlgorithm = webcrypto.Algorithm & { hash?: string };
 
 export type KeyAlgorithm = "ECDSA" | "RSA";
 
@@ -36,24 +39,24 @@ export function fingerprintSha256(pem: string): string {
 
 /** WebCrypto keys + signing algorithm for a PEM private key (ECDSA P-256/P-384 or RSA). */
 export async function signingKeys(privateKeyPem: string): Promise<{
-    privateKey: CryptoKey; publicKey: CryptoKey; signingAlgorithm: Algorithm & { hash?: string };
+    privateKey: WebKey; publicKey: WebKey; signingAlgorithm: SigningAlgorithm;
 }> {
     const key: KeyObject = createPrivateKey(privateKeyPem);
     const pkcs8 = key.export({ type: "pkcs8", format: "der" });
     const spki = createPublicKey(key).export({ type: "spki", format: "der" });
-    let alg: RsaHashedImportParams | EcKeyImportParams;
-    let signingAlgorithm: Algorithm & { hash?: string };
+    let alg: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
+    let signingAlgorithm: SigningAlgorithm;
     if (key.asymmetricKeyType === "rsa") {
         alg = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
         signingAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
     } else if (key.asymmetricKeyType === "ec") {
         const curve = key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "P-384" : "P-256";
         alg = { name: "ECDSA", namedCurve: curve };
-        signingAlgorithm = { name: "ECDSA", hash: curve === "P-384" ? "SHA-384" : "SHA-256" } as Algorithm & { hash: string };
+        signingAlgorithm = { name: "ECDSA", hash: curve === "P-384" ? "SHA-384" : "SHA-256" };
     } else {
         throw new Error(`unsupported private key type ${key.asymmetricKeyType} (use ECDSA or RSA)`);
     }
-    const subtle = webcrypto.subtle as unknown as SubtleCrypto;
+    const subtle = webcrypto.subtle;
     return {
         privateKey: await subtle.importKey("pkcs8", pkcs8, alg, false, ["sign"]),
         publicKey: await subtle.importKey("spki", spki, alg, true, ["verify"]),
