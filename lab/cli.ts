@@ -1,0 +1,138 @@
+// `npm run lab -- <command>`: the local lab from the command line (see docs/lab.md).
+import { formatTable, labDown, labStatus, labUp, probe, reboot, toJsonRows } from "./index";
+import type { LabStatus } from "./index";
+import { isLabModel, LAB_MODELS } from "./shapes";
+import { runBench } from "./bench";
+
+const USAGE = `usage: npm run lab -- <command> [options]
+
+  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--no-secret]
+        create (or repair) the lab; a lab of another model is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
+        --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last
+        unified/application node; standalone: none unless --sudo-user is given)
+  status [--json]              nodes and vantages, addresses, pinned host keys, running or not
+  probe [--json] [--from A,B] [--to C,D] [--self] [--tcp-timeout MS] [--udp-timeout MS]
+        measure reachability: open / filtered / refused, from every node, vantage and the provisioning host
+  reboot <node>                kill the node, flush its nftables, boot it (persisted firewall first)
+  down [--purge]               remove everything (--purge: also the lab keypair and build cache in .lab/)
+  bench [--model M] [--sizes 6,24,48]   time up/down and measure memory per node
+`;
+
+interface Args { cmd?: string; positional: string[]; flags: Map<string, string | true> }
+
+export function parseArgs(argv: string[]): Args {
+    const out: Args = { positional: [], flags: new Map() };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a.startsWith("--")) {
+            const [k, v] = a.slice(2).split("=", 2);
+            if (v !== undefined) out.flags.set(k, v);
+            else if (i + 1 < argv.length && !argv[i + 1].startsWith("--") && VALUE_FLAGS.has(k)) out.flags.set(k, argv[++i]);
+            else out.flags.set(k, true);
+        } else if (!out.cmd) out.cmd = a;
+        else out.positional.push(a);
+    }
+    return out;
+}
+
+const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
+const KNOWN: Record<string, string[]> = {
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack"],
+    status: ["json"],
+    probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
+    reboot: [],
+    down: ["purge"],
+    bench: ["model", "sizes"],
+};
+
+const list = (v: string | true | undefined) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+
+function num(v: string | true | undefined, flag: string): number | undefined {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v === true || !Number.isFinite(n) || n <= 0) throw new Error(`--${flag} needs a positive number`);
+    return n;
+}
+
+function statusTable(s: LabStatus): string {
+    if (!s.model) return "no lab is up (npm run lab -- up --model <model>)";
+    const lines = [
+        `lab ${s.model} (pinhole:model ${s.deployment}) ${s.up ? "is up" : "is NOT fully running"}; stack ${s.stack}${s.stackFile ? ` (${s.stackFile})` : ""}`,
+        `provisioning host ${s.provisioner.address}; ssh key ${s.sshKey}; known_hosts ${s.knownHosts}`,
+        "",
+    ];
+    const rows = [["NAME", "ROLE/VANTAGE", "SITE", "ADDRESS", "ADVERTISED", "NETNS", "SSH", "STATE", "PORTS/HOSTKEY"]];
+    for (const n of s.nodes) rows.push([n.name, n.role, n.site, n.address, n.advertisedAddress ?? "-", n.netns, `${n.sshUser}${n.sudo ? "+sudo" : ""}@${n.sshHost}:${n.sshPort}`, n.running ? "running" : "DOWN", n.hostKey.slice(0, 40) + "…"]);
+    for (const v of s.vantages) rows.push([v.name, v.vantage, "-", v.address, "-", v.netns, "-", v.running ? "running" : "DOWN", v.ports.map((p) => `${p.port}/${p.protocol}`).join(",") || "-"]);
+    const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    lines.push(...rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()));
+    if (s.router) lines.push("", `router ${s.router.netns} ${s.router.address}: 1:1 NAT ${s.router.nat.map((n) => `${n.advertised}↔${n.internal}`).join(" ")}`);
+    return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+    const a = parseArgs(argv);
+    if (!a.cmd || a.flags.has("help") || a.cmd === "help") { process.stdout.write(USAGE); return a.cmd ? 0 : 2; }
+    const known = KNOWN[a.cmd];
+    if (!known) throw new Error(`unknown command "${a.cmd}"\n\n${USAGE}`);
+    const bad = [...a.flags.keys()].filter((k) => !known.includes(k));
+    if (bad.length) throw new Error(`${a.cmd}: unknown option ${bad.map((b) => `--${b}`).join(", ")}\n\n${USAGE}`);
+
+    switch (a.cmd) {
+        case "up": {
+            const model = a.flags.get("model");
+            if (typeof model !== "string" || !isLabModel(model)) throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
+            const su = a.flags.get("sudo-user");
+            const sudoUser = su === undefined ? undefined : su === true ? true : su === "none" ? false : list(su);
+            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack") });
+            process.stdout.write(statusTable(s) + "\n");
+            return s.up ? 0 : 1;
+        }
+        case "status": {
+            const s = await labStatus();
+            if (a.flags.has("json")) {
+                const rows = [
+                    ...s.nodes.map(({ pids: _p, running, ...n }) => ({ ...n, running })),
+                    ...s.vantages,
+                ];
+                process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+            } else process.stdout.write(statusTable(s) + "\n");
+            return 0;
+        }
+        case "probe": {
+            const t0 = Date.now();
+            const results = await probe({
+                from: list(a.flags.get("from")), to: list(a.flags.get("to")), includeSelf: a.flags.has("self"),
+                tcpTimeoutMs: num(a.flags.get("tcp-timeout"), "tcp-timeout"), udpTimeoutMs: num(a.flags.get("udp-timeout"), "udp-timeout"),
+            });
+            if (a.flags.has("json")) process.stdout.write(JSON.stringify(toJsonRows(results), null, 1) + "\n");
+            else process.stdout.write(formatTable(results) + `\n(${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+            return 0;
+        }
+        case "reboot": {
+            const node = a.positional[0];
+            if (!node) throw new Error("reboot needs a node name");
+            const r = await reboot(node, { log: (m) => process.stderr.write(`[lab] ${m}\n`) });
+            process.stdout.write(`${r.node} rebooted in ${r.ms} ms; firewall at boot: ${r.firewall}\n`);
+            return 0;
+        }
+        case "down":
+            await labDown({ purge: a.flags.has("purge") });
+            return 0;
+        case "bench": {
+            const model = a.flags.get("model") ?? "unified";
+            if (typeof model !== "string" || !isLabModel(model)) throw new Error(`--model ${LAB_MODELS.join("|")}`);
+            const sizes = (list(a.flags.get("sizes")) ?? ["6", "24", "48"]).map((s) => num(s, "sizes")!);
+            await runBench(model, sizes);
+            return 0;
+        }
+    }
+    return 2;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e: Error) => { process.stderr.write(`lab: ${e.message}\n`); process.exit(1); },
+    );
+}

@@ -1,0 +1,261 @@
+/*
+ * labnet: the pinhole lab's port listener and prober (one small process each, no dependencies).
+ *
+ *   labnet listen --tcp 80,161,... --udp 22,123,... [--daemon] [--pidfile FILE]
+ *       Binds every listed port on 0.0.0.0 (a port already held, e.g. by sshd or nginx, is skipped
+ *       with a note on stderr). A TCP client gets one line "labnet <peer-address> <port>\n" and the
+ *       connection is closed; a UDP datagram is answered with the same line. The peer address in the
+ *       line is the source the listener saw (after any NAT), which the lab's NAT test reads.
+ *
+ *   labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N]
+ *       Reads "<id> <tcp|udp> <ipv4> <port>" lines on stdin, probes them all concurrently and writes
+ *       "<id> <outcome> <ms> <detail>" lines on stdout, where outcome is one of
+ *         connected  TCP handshake completed             (open)
+ *         reply      UDP datagram answered                (open)
+ *         refused    TCP RST / ICMP port unreachable      (refused)
+ *         timeout    no answer before the timeout         (filtered)
+ *         unreach    ICMP host/net unreachable or admin-prohibited, local EPERM/EACCES (filtered)
+ *         error      anything else (detail = errno name)
+ *       Classification into open/refused/filtered happens in lab/probe-plan.ts.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXPORTS 256
+
+static int parse_ports(const char *s, int *out, int max) {
+    int n = 0;
+    while (s && *s && n < max) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 65535) { fprintf(stderr, "labnet: bad port list '%s'\n", s); exit(2); }
+        out[n++] = (int)v;
+        s = (*end == ',') ? end + 1 : end;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ listen */
+
+struct lsock { int fd; int udp; int port; };
+
+static void daemonize(const char *pidfile) {
+    pid_t p = fork();
+    if (p < 0) { perror("fork"); exit(1); }
+    if (p > 0) _exit(0);
+    setsid();
+    p = fork();
+    if (p < 0) { perror("fork"); exit(1); }
+    if (p > 0) _exit(0);
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); if (nul > 2) close(nul); }
+    if (pidfile) {
+        FILE *f = fopen(pidfile, "w");
+        if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); }
+    }
+}
+
+static int do_listen(int argc, char **argv) {
+    int tcp[MAXPORTS], udp[MAXPORTS], ntcp = 0, nudp = 0, daemon = 0;
+    const char *pidfile = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--tcp") && i + 1 < argc) ntcp = parse_ports(argv[++i], tcp, MAXPORTS);
+        else if (!strcmp(argv[i], "--udp") && i + 1 < argc) nudp = parse_ports(argv[++i], udp, MAXPORTS);
+        else if (!strcmp(argv[i], "--daemon")) daemon = 1;
+        else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc) pidfile = argv[++i];
+        else { fprintf(stderr, "labnet listen: unknown argument %s\n", argv[i]); return 2; }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    static struct lsock socks[2 * MAXPORTS];
+    int ns = 0, bound = 0;
+    for (int k = 0; k < ntcp + nudp; k++) {
+        int isudp = k >= ntcp, port = isudp ? udp[k - ntcp] : tcp[k];
+        int fd = socket(AF_INET, (isudp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || (!isudp && listen(fd, 1024) < 0)) {
+            fprintf(stderr, "labnet: %d/%s not bound: %s\n", port, isudp ? "udp" : "tcp", strerror(errno));
+            close(fd);
+            continue;
+        }
+        socks[ns] = (struct lsock){ fd, isudp, port };
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)ns };
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        ns++; bound++;
+    }
+    fprintf(stderr, "labnet: listening on %d sockets\n", bound);
+    if (daemon) daemonize(pidfile);
+    else if (pidfile) { FILE *f = fopen(pidfile, "w"); if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); } }
+
+    struct epoll_event evs[64];
+    char buf[2048], line[128];
+    for (;;) {
+        int n = epoll_wait(ep, evs, 64, -1);
+        if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
+        for (int i = 0; i < n; i++) {
+            struct lsock *s = &socks[evs[i].data.u32];
+            struct sockaddr_in peer; socklen_t pl = sizeof peer;
+            if (s->udp) {
+                for (;;) {
+                    pl = sizeof peer;
+                    ssize_t r = recvfrom(s->fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &pl);
+                    if (r < 0) break;
+                    int len = snprintf(line, sizeof line, "labnet %s %d\n", inet_ntoa(peer.sin_addr), s->port);
+                    sendto(s->fd, line, (size_t)len, 0, (struct sockaddr *)&peer, pl);
+                }
+            } else {
+                for (;;) {
+                    pl = sizeof peer;
+                    int c = accept4(s->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (c < 0) break;
+                    int len = snprintf(line, sizeof line, "labnet %s %d\n", inet_ntoa(peer.sin_addr), s->port);
+                    ssize_t w = write(c, line, (size_t)len);
+                    (void)w;
+                    shutdown(c, SHUT_WR);
+                    close(c);
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------- probe */
+
+struct probe {
+    char id[32];
+    int udp;
+    struct sockaddr_in addr;
+    int fd;
+    double start;
+    int done;
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static const char *outcome_for_errno(int e) {
+    switch (e) {
+    case ECONNREFUSED: return "refused";
+    case EHOSTUNREACH: case ENETUNREACH: case EPERM: case EACCES: return "unreach";
+    case ETIMEDOUT: return "timeout";
+    default: return "error";
+    }
+}
+
+static void finish(struct probe *p, int ep, const char *outcome, int err) {
+    if (p->done) return;
+    p->done = 1;
+    if (p->fd >= 0) { epoll_ctl(ep, EPOLL_CTL_DEL, p->fd, NULL); close(p->fd); p->fd = -1; }
+    printf("%s %s %.1f %s\n", p->id, outcome, now_ms() - p->start, err ? strerrorname_np(err) : "-");
+}
+
+static void start(struct probe *p, int ep, int idx) {
+    p->start = now_ms();
+    p->fd = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->fd < 0) { finish(p, ep, "error", errno); return; }
+    int r = connect(p->fd, (struct sockaddr *)&p->addr, sizeof p->addr);
+    if (r < 0 && errno != EINPROGRESS) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
+    if (p->udp) {
+        if (send(p->fd, "probe\n", 6, 0) < 0) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
+    } else if (r == 0) { finish(p, ep, "connected", 0); return; }
+    struct epoll_event ev = { .events = p->udp ? EPOLLIN : EPOLLOUT, .data.u32 = (uint32_t)idx };
+    epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev);
+}
+
+static int do_probe(int argc, char **argv) {
+    double tcp_to = 700, udp_to = 1000;
+    int conc = 256;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--tcp-timeout") && i + 1 < argc) tcp_to = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--udp-timeout") && i + 1 < argc) udp_to = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--concurrency") && i + 1 < argc) conc = atoi(argv[++i]);
+        else { fprintf(stderr, "labnet probe: unknown argument %s\n", argv[i]); return 2; }
+    }
+    if (conc < 1) conc = 1;
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    size_t cap = 1024, np = 0;
+    struct probe *ps = calloc(cap, sizeof *ps);
+    char line[256];
+    while (fgets(line, sizeof line, stdin)) {
+        char id[32], proto[8], ip[64]; int port;
+        if (sscanf(line, "%31s %7s %63s %d", id, proto, ip, &port) != 4) continue;
+        if (np == cap) { cap *= 2; ps = realloc(ps, cap * sizeof *ps); }
+        struct probe *p = &ps[np];
+        memset(p, 0, sizeof *p);
+        strcpy(p->id, id);
+        p->udp = !strcmp(proto, "udp");
+        p->fd = -1;
+        p->addr.sin_family = AF_INET;
+        p->addr.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, ip, &p->addr.sin_addr) != 1) { p->start = now_ms(); finish(p, -1, "error", EINVAL); np++; continue; }
+        np++;
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    size_t next = 0, active = 0, finished = 0;
+    for (size_t i = 0; i < np; i++) if (ps[i].done) finished++;
+    struct epoll_event evs[128];
+    while (finished < np) {
+        while (active < (size_t)conc && next < np) {
+            struct probe *p = &ps[next];
+            if (!p->done) { start(p, ep, (int)next); if (p->done) finished++; else active++; }
+            next++;
+        }
+        double t = now_ms(), wait = 1000;
+        for (size_t i = 0; i < next; i++) {
+            struct probe *p = &ps[i];
+            if (p->done || p->fd < 0) continue;
+            double left = p->start + (p->udp ? udp_to : tcp_to) - t;
+            if (left <= 0) { finish(p, ep, "timeout", 0); finished++; active--; continue; }
+            if (left < wait) wait = left;
+        }
+        if (finished >= np) break;
+        if (active == 0) continue;
+        int n = epoll_wait(ep, evs, 128, (int)wait + 1);
+        for (int k = 0; k < n; k++) {
+            struct probe *p = &ps[evs[k].data.u32];
+            if (p->done) continue;
+            if (p->udp) {
+                char buf[512];
+                ssize_t r = recv(p->fd, buf, sizeof buf, 0);
+                if (r >= 0) finish(p, ep, "reply", 0);
+                else if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
+                else { int e = errno; finish(p, ep, outcome_for_errno(e), e); }
+            } else {
+                int err = 0; socklen_t l = sizeof err;
+                getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+                if (err == 0) finish(p, ep, "connected", 0);
+                else finish(p, ep, outcome_for_errno(err), err);
+            }
+            finished++; active--;
+        }
+    }
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "listen")) return do_listen(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "probe")) return do_probe(argc, argv);
+    fprintf(stderr, "usage: labnet listen --tcp P,... --udp P,... [--daemon] [--pidfile F]\n"
+                    "       labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N] < targets\n");
+    return 2;
+}

@@ -1,0 +1,222 @@
+// Network namespaces, the lab bridge, veths, the multisite router; and finding/killing lab processes.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import { routerNatRuleset } from "./render";
+import { BRIDGE, LabNode, LabPlan, LabVantage, NETNS_PREFIX, PROVISIONER_ADDRESS, LAB_PREFIX_LEN, VETH_PREFIX } from "./shapes";
+import { LAB_DIR, LABNET_BIN } from "./state";
+import { run, shIn, sleep } from "./sys";
+
+/** Lab namespaces that exist now (ours start with phlab-). */
+export async function listLabNamespaces(): Promise<string[]> {
+    const r = await run("ip", ["netns", "list"], { allowFail: true });
+    return r.stdout.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter((n) => n && n.startsWith(NETNS_PREFIX));
+}
+
+export function netnsExists(ns: string): boolean {
+    return fs.existsSync(`/run/netns/${ns}`);
+}
+
+function netnsInode(ns: string): string | undefined {
+    try { const s = fs.statSync(`/run/netns/${ns}`); return `${s.dev}:${s.ino}`; } catch { return undefined; }
+}
+
+function ancestors(): Set<number> {
+    const out = new Set<number>([process.pid]);
+    let pid = process.pid;
+    for (let i = 0; i < 64 && pid > 1; i++) {
+        try {
+            pid = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+            out.add(pid);
+        } catch { break; }
+    }
+    return out;
+}
+
+/**
+ * Pids that belong to the lab: every process in one of `namespaces`, plus (when `strays`) any process outside
+ * the root network namespace that runs from or mounts something under .lab/ (a node whose namespace was
+ * deleted while processes kept it alive, e.g. SSH sessions after a crash).
+ */
+export function labPids(namespaces: string[], strays: boolean): number[] {
+    const want = new Set(namespaces.map(netnsInode).filter((x): x is string => !!x));
+    let rootNet = "";
+    try { const s = fs.statSync("/proc/self/ns/net"); rootNet = `${s.dev}:${s.ino}`; } catch { /* ignore */ }
+    const skip = ancestors();
+    const out: number[] = [];
+    for (const e of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(e)) continue;
+        const pid = Number(e);
+        if (skip.has(pid)) continue;
+        let net = "";
+        try { const s = fs.statSync(`/proc/${pid}/ns/net`); net = `${s.dev}:${s.ino}`; } catch { continue; }
+        if (want.has(net)) { out.push(pid); continue; }
+        if (!strays || net === rootNet) continue;
+        try {
+            const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+            if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) { out.push(pid); continue; }
+            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) out.push(pid);
+        } catch { /* gone */ }
+    }
+    return out;
+}
+
+/** SIGKILLs every process of the given namespaces (and stray lab processes) until none is left. */
+export async function killNetnsProcesses(namespaces: string[], strays = false, timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let killed = 0;
+    for (;;) {
+        const pids = labPids(namespaces, strays);
+        if (!pids.length) return killed;
+        for (const p of pids) { try { process.kill(p, "SIGKILL"); killed++; } catch { /* gone */ } }
+        if (Date.now() > deadline) throw new Error(`lab: processes survive SIGKILL in ${namespaces.join(", ")}: ${pids.join(" ")}`);
+        await sleep(30);
+    }
+}
+
+/** Links in the root namespace that the lab created (bridge and root-side veths). */
+export async function labLinks(): Promise<string[]> {
+    const r = await run("ip", ["-o", "link", "show"], { allowFail: true });
+    const re = new RegExp(`^\\d+:\\s+((?:${BRIDGE})|(?:${VETH_PREFIX}\\d+))[@:]`);
+    return r.stdout.split("\n").map((l) => re.exec(l)?.[1]).filter((x): x is string => !!x);
+}
+
+/** Deletes namespaces (their processes must be gone) in one `ip -batch`. */
+export async function deleteNamespaces(namespaces: string[]): Promise<void> {
+    if (!namespaces.length) return;
+    await run("ip", ["-force", "-batch", "-"], { input: namespaces.map((n) => `netns del ${n}\n`).join(""), allowFail: true });
+}
+
+/** Removes the bridge and root-side veths left behind (waits a little for the kernel's async netns cleanup). */
+export async function removeLabLinks(waitMs = 3000): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let links = await labLinks();
+    while (links.some((l) => l !== BRIDGE) && Date.now() < deadline) {
+        await sleep(50);
+        links = await labLinks();
+    }
+    const ordered = [...links.filter((l) => l !== BRIDGE), ...links.filter((l) => l === BRIDGE)];
+    if (ordered.length) await run("ip", ["-force", "-batch", "-"], { input: ordered.map((l) => `link del ${l}\n`).join(""), allowFail: true });
+}
+
+/** Unmounts /run/netns when no namespace is left in it (ip netns add mounts it; nothing else needs it). */
+export function cleanupNetnsMount(): void {
+    try {
+        if (fs.readdirSync("/run/netns").length) return;
+    } catch { return; }
+    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === "/run/netns");
+    if (!mounted) return;
+    spawnSync("umount", ["/run/netns"]);
+    try { fs.rmdirSync("/run/netns"); } catch { /* in use again or not empty */ }
+}
+
+// ------------------------------------------------------------------------------------------ creation
+
+export async function ensureBridge(): Promise<void> {
+    const exists = (await run("ip", ["link", "show", BRIDGE], { allowFail: true })).code === 0;
+    const cmds: string[] = [];
+    if (!exists) cmds.push(`link add ${BRIDGE} type bridge`);
+    cmds.push(`link set ${BRIDGE} up`);
+    await run("ip", ["-batch", "-"], { input: cmds.join("\n") + "\n" });
+    const addr = await run("ip", ["-o", "-4", "addr", "show", "dev", BRIDGE]);
+    if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN} `)) {
+        await run("ip", ["addr", "add", `${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN}`, "dev", BRIDGE]);
+    }
+    // keep the lab quiet on IPv6 in the root namespace (nodes keep link-local IPv6)
+    await run("sysctl", ["-q", "-w", `net.ipv6.conf.${BRIDGE}.disable_ipv6=1`], { allowFail: true });
+}
+
+const NS_SYSCTLS = [
+    // a probe's "refused" must not turn into "filtered" because ICMP errors are rate-limited
+    "net.ipv4.icmp_ratelimit=0",
+    "net.ipv4.icmp_msgs_per_sec=100000",
+    "net.ipv4.icmp_msgs_burst=100000",
+];
+
+interface NsNet {
+    netns: string;
+    veth: string;
+    address: string;
+    prefixLen: number;
+    gateway?: string;
+    /** Namespace that holds the veth's other end and the bridge to enslave it to. */
+    parentNs: string | null;
+    parentBridge: string;
+    extraAddresses?: string[];
+    sysctls?: string[];
+}
+
+function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
+    return {
+        netns: n.netns, veth: n.veth, address: n.address, prefixLen: n.prefixLen, gateway: n.gateway,
+        parentNs: n.segment === "dc2" ? plan.router!.netns : null,
+        parentBridge: n.segment === "dc2" ? plan.router!.innerBridge : BRIDGE,
+    };
+}
+
+function nsNetOfVantage(v: LabVantage): NsNet {
+    return { netns: v.netns, veth: v.veth, address: v.address, prefixLen: LAB_PREFIX_LEN, parentNs: null, parentBridge: BRIDGE };
+}
+
+/** Is the namespace's network as planned (eth0 up with its address, veth enslaved and up)? */
+async function networkOk(x: NsNet): Promise<boolean> {
+    if (!netnsExists(x.netns)) return false;
+    const inside = await run("ip", ["-n", x.netns, "-o", "-4", "addr", "show", "dev", "eth0"], { allowFail: true });
+    if (inside.code !== 0 || !inside.stdout.includes(` ${x.address}/${x.prefixLen} `)) return false;
+    for (const a of x.extraAddresses ?? []) if (!inside.stdout.includes(` ${a}/32 `)) return false;
+    const link = await run("ip", [...(x.parentNs ? ["-n", x.parentNs] : []), "-o", "link", "show", x.veth], { allowFail: true });
+    return link.code === 0 && link.stdout.includes(`master ${x.parentBridge} `) && /state UP|LOWER_UP/.test(link.stdout);
+}
+
+/** Creates the namespace and its veth from scratch (removing any half-made leftover first). */
+async function createNsNet(x: NsNet): Promise<void> {
+    if (netnsExists(x.netns)) {
+        await killNetnsProcesses([x.netns]);
+        await deleteNamespaces([x.netns]);
+    }
+    const p = x.parentNs ? ["-n", x.parentNs] : [];
+    await run("ip", [...p, "link", "del", x.veth], { allowFail: true });
+    await run("ip", ["netns", "add", x.netns]);
+    await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "netns", x.netns]);
+    await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
+    const script = [
+        "ip link set lo up",
+        `ip addr add ${x.address}/${x.prefixLen} dev eth0`,
+        ...(x.extraAddresses ?? []).map((a) => `ip addr add ${a}/32 dev eth0`),
+        "ip link set eth0 up",
+        ...(x.gateway ? [`ip route add default via ${x.gateway}`] : []),
+        ...[...NS_SYSCTLS, ...(x.sysctls ?? [])].map((s) => `sysctl -q -w ${s} 2>/dev/null || true`),
+    ].join("\n");
+    await shIn(x.netns, script);
+}
+
+/** Makes sure the namespace's network is as planned; returns true when it had to be (re)created. */
+export async function ensureNsNet(x: NsNet): Promise<boolean> {
+    if (await networkOk(x)) return false;
+    await createNsNet(x);
+    return true;
+}
+
+export const ensureNodeNet = (n: LabNode, plan: LabPlan) => ensureNsNet(nsNetOfNode(n, plan));
+export const ensureVantageNet = (v: LabVantage) => ensureNsNet(nsNetOfVantage(v));
+
+/** The multisite router: outer leg on the lab bridge (with dc2's advertised addresses), dc2's bridge inside, 1:1 NAT. */
+export async function ensureRouter(plan: LabPlan): Promise<boolean> {
+    const r = plan.router!;
+    const x: NsNet = {
+        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, parentNs: null, parentBridge: BRIDGE,
+        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1"],
+    };
+    let created = await ensureNsNet(x);
+    const br = await run("ip", ["-n", r.netns, "-o", "-4", "addr", "show", "dev", r.innerBridge], { allowFail: true });
+    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `)) {
+        await shIn(r.netns, [
+            `ip link del ${r.innerBridge} 2>/dev/null || true`,
+            `ip link add ${r.innerBridge} type bridge`,
+            `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
+            `ip link set ${r.innerBridge} up`,
+        ].join("\n"));
+        created = true;
+    }
+    await run("ip", ["netns", "exec", r.netns, "nft", "-f", "-"], { input: routerNatRuleset(r) });
+    return created;
+}

@@ -1,0 +1,246 @@
+// The lab's shapes and address plan. Pure: builds a LabPlan from options, no I/O.
+//
+// Address plan (see docs/lab.md):
+//   10.77.0.0/16      the lab bridge `phlab0` (one L2 segment); the provisioning host (root namespace) is 10.77.0.1
+//   10.77.1.0/24      site dc1 nodes          10.77.2.0/24  site dc2 nodes (multisite: their advertised addresses)
+//   10.77.50.0/24     external services       10.77.100.0/24 admin network (admin vantage .10)
+//   10.77.200.0/24    client network (client vantage .10)
+//   10.78.2.0/24      multisite only: dc2's internal network behind the router namespace (router .1)
+// Within a site: application/unified/standalone nodes .11+, database .101+, webproxy .201+.
+import type { DeploymentModelName, Role } from "../model/types";
+import { EXTERNAL_CONTROL_PORT, EXTERNAL_SERVICES, ExternalVantage, ServicePort } from "./ports";
+
+export type LabModel = "standalone" | "unified" | "modular" | "multisite";
+export const LAB_MODELS: readonly LabModel[] = ["standalone", "unified", "modular", "multisite"];
+
+export const LAB_DOMAIN = "lab.pinhole.test";
+export const NETNS_PREFIX = "phlab-";
+export const BRIDGE = "phlab0";
+/** Root-side veth names: `phl<index>` (15-character interface name limit). */
+export const VETH_PREFIX = "phl";
+export const PROVISIONER_ADDRESS = "10.77.0.1";
+export const LAB_PREFIX_LEN = 16;
+export const ADMIN_SUBNET = "10.77.100.0/24";
+export const CLIENT_SUBNET = "10.77.200.0/24";
+export const SUDO_USER = "pinhole";
+
+export interface LabOptions {
+    model: LabModel;
+    /** Total number of cluster nodes (scales roles proportionally). Default: the model's own shape. */
+    nodes?: number;
+    /**
+     * Nodes that log in as the unprivileged `pinhole` user with passwordless sudo.
+     * true: the model's default sudo node (standalone: standalone-1; unified/multisite: the last unified node;
+     * modular: the last application node). A list names them. Default: true except standalone (false).
+     */
+    sudoUser?: boolean | string[];
+}
+
+export interface LabNode {
+    name: string;
+    role: Role;
+    site: string;
+    /** The node's own (internal) address. */
+    address: string;
+    /** Multisite dc2 only: the address dc1, the vantages and the provisioning host use. */
+    advertisedAddress?: string;
+    /** Where the provisioning host connects (advertised address where NAT applies). */
+    sshHost: string;
+    prefixLen: number;
+    gateway?: string;
+    netns: string;
+    /** Root-side (or router-side, for multisite dc2) veth name. */
+    veth: string;
+    /** Which L2 segment: the lab bridge in the root namespace, or dc2's bridge inside the router namespace. */
+    segment: "lab" | "dc2";
+    arbiter: boolean;
+    fqdn: string;
+    sshUser: string;
+    sudo: boolean;
+}
+
+export interface LabVantage {
+    name: string;
+    /** "client", "admin" or an external service ("ucm", "ldap", ...). */
+    vantage: "client" | "admin" | ExternalVantage;
+    description: string;
+    address: string;
+    netns: string;
+    veth: string;
+    /** Ports served (externals); empty for client/admin. */
+    ports: ServicePort[];
+}
+
+export interface LabRouter {
+    netns: string;
+    veth: string;
+    outerAddress: string;
+    innerAddress: string;
+    innerPrefixLen: number;
+    innerBridge: string;
+    /** 1:1 NAT: advertised (outside) ↔ internal (dc2). */
+    nat: { advertised: string; internal: string; node: string }[];
+}
+
+export interface LabPlan {
+    model: LabModel;
+    deployment: DeploymentModelName;
+    domain: string;
+    nodes: LabNode[];
+    vantages: LabVantage[];
+    router?: LabRouter;
+    provisioner: { address: string };
+    bridge: string;
+}
+
+export function isLabModel(s: string): s is LabModel {
+    return (LAB_MODELS as readonly string[]).includes(s);
+}
+
+interface RoleCount { role: Role; prefix: string; count: number }
+
+/** How many nodes of each role a model gets for `total` nodes (default: the model's own shape). */
+export function roleCounts(model: LabModel, total?: number): RoleCount[] {
+    switch (model) {
+        case "standalone":
+            if (total !== undefined && total !== 1) throw new Error(`--nodes: the standalone model has exactly one node (got ${total})`);
+            return [{ role: "standalone", prefix: "standalone", count: 1 }];
+        case "unified":
+        case "multisite": {
+            const n = total ?? 6;
+            if (!Number.isInteger(n) || n < 2 || n > 200) throw new Error(`--nodes: ${model} takes 2..200 nodes (got ${total})`);
+            const proxies = Math.max(1, Math.round(n / 3));
+            return [
+                { role: "unified", prefix: "unified", count: n - proxies },
+                { role: "webproxy", prefix: "proxy", count: proxies },
+            ];
+        }
+        case "modular": {
+            const n = total ?? 8;
+            if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes: modular takes 3..200 nodes (got ${total})`);
+            const proxies = Math.max(1, Math.round(n / 4));
+            const dbs = Math.max(1, Math.round((n * 3) / 8));
+            return [
+                { role: "application", prefix: "app", count: n - proxies - dbs },
+                { role: "database", prefix: "db", count: dbs },
+                { role: "webproxy", prefix: "proxy", count: proxies },
+            ];
+        }
+    }
+}
+
+/** Host octet base within a site, by role. */
+function hostBase(role: Role): number {
+    return role === "database" ? 100 : role === "webproxy" ? 200 : 10;
+}
+
+/** The default sudo node of a plan's node list. */
+export function defaultSudoNode(model: LabModel, names: { name: string; role: Role }[]): string {
+    const want: Role = model === "standalone" ? "standalone" : model === "modular" ? "application" : "unified";
+    const of = names.filter((n) => n.role === want);
+    return of[of.length - 1].name;
+}
+
+export function buildPlan(opts: LabOptions): LabPlan {
+    const model = opts.model;
+    if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
+    const counts = roleCounts(model, opts.nodes);
+    const twoSites = model === "unified" || model === "multisite";
+    const deployment: DeploymentModelName = model === "multisite" ? "unified" : model;
+
+    // names, roles and sites: each role's first half in dc1, the rest in dc2 (single-site models: all dc1)
+    const specs: { name: string; role: Role; site: string; arbiter: boolean }[] = [];
+    for (const rc of counts) {
+        const dc1 = twoSites ? Math.ceil(rc.count / 2) : rc.count;
+        for (let i = 1; i <= rc.count; i++) {
+            specs.push({
+                name: `${rc.prefix}-${i}`,
+                role: rc.role,
+                site: i <= dc1 ? "dc1" : "dc2",
+                // modular: the last database node runs the arbiter (db-3 in the default shape)
+                arbiter: rc.role === "database" && i === rc.count,
+            });
+        }
+    }
+
+    let sudoNames: string[];
+    if (Array.isArray(opts.sudoUser)) sudoNames = opts.sudoUser;
+    else if (opts.sudoUser === true || (opts.sudoUser === undefined && model !== "standalone")) sudoNames = [defaultSudoNode(model, specs)];
+    else sudoNames = [];
+    const unknown = sudoNames.filter((s) => !specs.some((n) => n.name === s));
+    if (unknown.length) throw new Error(`--sudo-user: no node named ${unknown.join(", ")} in the ${model} lab`);
+
+    let vethIndex = 0;
+    const nextVeth = () => `${VETH_PREFIX}${vethIndex++}`;
+    const perSiteRole = new Map<string, number>();
+    const nodes: LabNode[] = specs.map((s) => {
+        const key = `${s.site}/${s.role}`;
+        const k = (perSiteRole.get(key) ?? 0) + 1;
+        perSiteRole.set(key, k);
+        const siteOctet = s.site === "dc1" ? 1 : 2;
+        const host = hostBase(s.role) + k;
+        if (host > 254) throw new Error(`too many ${s.role} nodes in site ${s.site}`);
+        const labAddress = `10.77.${siteOctet}.${host}`;
+        const natted = model === "multisite" && s.site === "dc2";
+        const sudo = sudoNames.includes(s.name);
+        return {
+            name: s.name,
+            role: s.role,
+            site: s.site,
+            address: natted ? `10.78.2.${host}` : labAddress,
+            ...(natted ? { advertisedAddress: labAddress } : {}),
+            sshHost: labAddress,
+            prefixLen: natted ? 24 : LAB_PREFIX_LEN,
+            ...(natted ? { gateway: "10.78.2.1" } : {}),
+            netns: NETNS_PREFIX + s.name,
+            veth: nextVeth(),
+            segment: natted ? "dc2" : "lab",
+            arbiter: s.arbiter,
+            fqdn: `${s.name}.${LAB_DOMAIN}`,
+            sshUser: sudo ? SUDO_USER : "root",
+            sudo,
+        };
+    });
+
+    const vantages: LabVantage[] = [
+        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
+        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
+        ...EXTERNAL_SERVICES.map((e): LabVantage => ({
+            name: e.vantage,
+            vantage: e.vantage,
+            description: e.description,
+            address: `10.77.50.${e.host}`,
+            netns: NETNS_PREFIX + e.vantage,
+            veth: nextVeth(),
+            ports: [...e.ports, EXTERNAL_CONTROL_PORT],
+        })),
+    ];
+    const clash = nodes.filter((n) => vantages.some((v) => v.name === n.name));
+    if (clash.length) throw new Error(`node names clash with vantage names: ${clash.map((n) => n.name).join(", ")}`);
+
+    let router: LabRouter | undefined;
+    if (model === "multisite") {
+        router = {
+            netns: NETNS_PREFIX + "router",
+            veth: nextVeth(),
+            outerAddress: "10.77.0.254",
+            innerAddress: "10.78.2.1",
+            innerPrefixLen: 24,
+            innerBridge: "brdc2",
+            nat: nodes.filter((n) => n.advertisedAddress).map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
+        };
+    }
+    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS }, bridge: BRIDGE };
+}
+
+/** The address `from` uses to reach node `to`: internal within a site, advertised from anywhere else. */
+export function addressSeenFrom(to: LabNode, from: { site?: string } | undefined): string {
+    if (from?.site !== undefined && from.site === to.site) return to.address;
+    return to.advertisedAddress ?? to.address;
+}
+
+/** All namespaces of a plan. */
+export function planNamespaces(plan: LabPlan): string[] {
+    return [...plan.nodes.map((n) => n.netns), ...plan.vantages.map((v) => v.netns), ...(plan.router ? [plan.router.netns] : [])];
+}
+
