@@ -4,6 +4,7 @@
 //   parseClusterConfig(raw, opts)     raw = values keyed WITHOUT "pinhole:" (model, nodes, networks, ...)
 //   stackConfigToRaw(configMap)       the `config:` map of a Pulumi.<stack>.yaml ("pinhole:"-prefixed keys)
 //   loadStackFile(path)               read a stack file → raw (secure values stay opaque {secure: ...})
+//   parseStackConfig(configMap, opts) stackConfigToRaw + parseClusterConfig
 //   parseStackFile(path, opts)        all of the above in one call
 
 import * as fs from "fs";
@@ -148,7 +149,7 @@ function readMap(v: unknown, path: string, pr: Problems, keys?: readonly string[
     }
     if (keys) {
         for (const k of Object.keys(v)) {
-            if (!keys.includes(k)) pr.error(dot(path, k), `unknown key "${k}"${didYouMean(k, keys)} (known: ${keys.join(", ")})`);
+            if (!keys.includes(k)) pr.error(dot(path, k), `unknown key "${k}"${didYouMean(k, keys) || ` (known: ${keys.join(", ")})`}`);
         }
     }
     return v;
@@ -435,7 +436,7 @@ function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | undefined,
             const pair = `${prior.d.index}/${d.index}`;
             if (reported.has(pair)) continue;
             reported.add(pair);
-            const where = sites.length > 1 ? ` (as seen from site ${viewerSite})` : "";
+            const where = field === "advertisedAddress" || prior.field === "advertisedAddress" ? ` (as seen from site ${viewerSite})` : "";
             pr.error(dot(d.path, field), `address ${addr} is also ${prior.d.path}.${prior.field}${where}: every node needs its own address`);
         }
     }
@@ -465,7 +466,7 @@ function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | undefined,
         pr.warn(root("nodes"), "webWeight is set but the cluster has no web proxy: it has no effect");
     }
 
-    if (model !== undefined && drafts.every((d) => d.role !== undefined)) {
+    if (model !== undefined && drafts.length > 0 && drafts.every((d) => d.role !== undefined)) {
         const found = checkDeploymentModel(model, drafts.map((d) => ({ role: d.role as Role, arbiter: d.arbiter, site: d.site })));
         for (const f of found.errors) pr.error(f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"), f.message);
         for (const f of found.warnings) pr.warn(f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"), f.message);
@@ -473,7 +474,7 @@ function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | undefined,
         // Roles with errors already reported; still check arbiters on the valid ones.
         for (const d of drafts) {
             if (d.arbiter && d.role !== undefined && !["database", "unified", "standalone"].includes(d.role)) {
-                pr.error(dot(d.path, "arbiter"), `arbiter: true needs a database-holding role (database, unified or standalone), not ${d.role}`);
+                pr.error(dot(d.path, "arbiter"), `only database-holding roles (database, unified, standalone) run an arbiter; this node is ${d.role}`);
             }
         }
     }
@@ -821,7 +822,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     }
     for (const key of Object.keys(raw)) {
         if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-            pr.error(root(key), `unknown key "${key}"${didYouMean(key, CONFIG_KEYS)} (known: ${CONFIG_KEYS.join(", ")})`);
+            pr.error(root(key), `unknown key "${key}"${didYouMean(key, CONFIG_KEYS) || ` (known: ${CONFIG_KEYS.join(", ")})`}`);
         }
     }
 
@@ -963,13 +964,18 @@ export function loadStackFile(path: string): Record<string, unknown> {
     return stackConfigToRaw(readStackYaml(path)).raw;
 }
 
-/** loadStackFile + stackConfigToRaw checks + parseClusterConfig: every problem of a stack file at once. */
-export function parseStackFile(path: string, opts: ParseOptions = {}): ParseResult {
-    const converted = stackConfigToRaw(readStackYaml(path));
+/** stackConfigToRaw + parseClusterConfig: every problem of a stack file's `config:` map at once. */
+export function parseStackConfig(configMap: unknown, opts: ParseOptions = {}): ParseResult {
+    const converted = stackConfigToRaw(configMap);
     const parsed = parseClusterConfig(converted.raw, opts);
     const errors = [...converted.errors, ...parsed.errors];
     const warnings = [...converted.warnings, ...parsed.warnings];
     return errors.length > 0 ? { errors, warnings } : { model: parsed.model, errors, warnings };
+}
+
+/** Read stacks/Pulumi.<stack>.yaml and validate it: every problem at once. Throws only if the file is unreadable. */
+export function parseStackFile(path: string, opts: ParseOptions = {}): ParseResult {
+    return parseStackConfig(readStackYaml(path), opts);
 }
 
 /** One line per problem: "pinhole:nodes[2].address: ...". */

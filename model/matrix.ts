@@ -122,7 +122,14 @@ function endText(kind: FlowEnd["kind"], lbl: string, addresses: string[]): strin
  * A plain-text table grouped by reference section: FROM, TO, PORT, WHY. Addresses are shown as the other
  * end sees them; "*" marks services exposed to client networks (rate-limited per source).
  */
-export function formatMatrixTable(model: ClusterModel, rows: readonly MatrixRow[], title?: string): string {
+export function formatMatrixTable(model: ClusterModel, rows: readonly MatrixRow[], title?: string): string;
+export function formatMatrixTable(rows: readonly MatrixRow[], opts: { model: ClusterModel; title?: string }): string;
+export function formatMatrixTable(
+    a: ClusterModel | readonly MatrixRow[], b: readonly MatrixRow[] | { model: ClusterModel; title?: string }, c?: string,
+): string {
+    const [model, rows, title] = Array.isArray(a)
+        ? [(b as { model: ClusterModel }).model, a as readonly MatrixRow[], (b as { title?: string }).title]
+        : [a as ClusterModel, b as readonly MatrixRow[], c];
     const lines: string[] = [];
     const nodes = model.nodes.map((n) => `${n.name} ${n.role}@${n.site}`).join(", ");
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;

@@ -104,7 +104,7 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
             errors.push({ nodeIndex: i, field: "role", message: `role "${n.role}" is not allowed in the ${model} model (allowed: ${rule.allowed.join(", ")})${hint}` });
         }
         if (n.arbiter && !holdsDatabase(n.role)) {
-            errors.push({ nodeIndex: i, field: "arbiter", message: `arbiter: true needs a database-holding role (database, unified or standalone), not ${n.role}` });
+            errors.push({ nodeIndex: i, field: "arbiter", message: `only database-holding roles (database, unified, standalone) run an arbiter; this node is ${n.role}` });
         }
     });
 

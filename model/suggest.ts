@@ -25,9 +25,10 @@ export function closest(word: string, candidates: readonly string[]): string | u
         const dist = editDistance(word, c);
         if (dist < bestDistance) { best = c; bestDistance = dist; }
     }
-    // Also accept a candidate that contains the word or vice versa ("unity" → "unityConnection").
-    const limit = Math.max(2, Math.floor(word.length / 3));
+    // A typo is a few edits, fewer for short words: "adress" → "address", but not "ucm.example" → "backup.example".
+    const limit = word.length <= 4 ? 1 : Math.min(3, Math.ceil(word.length / 4));
     if (best !== undefined && bestDistance <= limit) return best;
+    // Or a prefix of a longer key ("unity" → "unityConnection").
     const lower = word.toLowerCase();
     if (lower.length >= 3) return candidates.find((c) => c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase()));
     return undefined;
