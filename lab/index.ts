@@ -211,7 +211,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
             }
             // processes of a namespace deleted behind our back (they would hold its veth)
             const live = await listLabNamespaces();
-            const orphans = labPids([], true).filter((p) => !labPids(live, false).includes(p));
+            const inLive = new Set(labPids(live, false));
+            const orphans = labPids([], true).filter((p) => !inLive.has(p));
             if (orphans.length) {
                 log(`killing ${orphans.length} orphaned lab processes`);
                 for (const p of orphans) { try { process.kill(p, "SIGKILL"); } catch { /* gone */ } }

@@ -2,7 +2,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { routerNatRuleset } from "./render";
-import { BRIDGE, LabNode, LabPlan, LabVantage, NETNS_PREFIX, PROVISIONER_ADDRESS, LAB_PREFIX_LEN, VETH_PREFIX } from "./shapes";
+import { BRIDGE, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, NETNS_PREFIX, PROVISIONER_ADDRESS, VETH_PREFIX } from "./shapes";
 import { LAB_DIR, LABNET_BIN } from "./state";
 import { run, shIn, sleep } from "./sys";
 
@@ -32,16 +32,26 @@ function ancestors(): Set<number> {
     return out;
 }
 
+/** Does a network namespace (seen through one of its processes) hold a lab address (10.77/16, 10.78/16)? */
+function holdsLabAddress(pid: number): boolean {
+    try {
+        return /\|-- 10\.7[78]\.\d+\.\d+\n\s+\/32 host LOCAL/.test(fs.readFileSync(`/proc/${pid}/net/fib_trie`, "utf8"));
+    } catch {
+        return false;
+    }
+}
+
 /**
  * Pids that belong to the lab: every process in one of `namespaces`, plus (when `strays`) any process outside
- * the root network namespace that runs from or mounts something under .lab/ (a node whose namespace was
- * deleted while processes kept it alive, e.g. SSH sessions after a crash).
+ * the root network namespace that runs from or mounts something under .lab/, or whose network namespace holds
+ * a lab address (a node whose namespace was deleted while processes, e.g. SSH sessions, kept it alive).
  */
 export function labPids(namespaces: string[], strays: boolean): number[] {
     const want = new Set(namespaces.map(netnsInode).filter((x): x is string => !!x));
     let rootNet = "";
     try { const s = fs.statSync("/proc/self/ns/net"); rootNet = `${s.dev}:${s.ino}`; } catch { /* ignore */ }
     const skip = ancestors();
+    const labNet = new Map<string, boolean>();
     const out: number[] = [];
     for (const e of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(e)) continue;
@@ -54,8 +64,10 @@ export function labPids(namespaces: string[], strays: boolean): number[] {
         try {
             const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
             if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) { out.push(pid); continue; }
-            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) out.push(pid);
-        } catch { /* gone */ }
+            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) { out.push(pid); continue; }
+        } catch { continue; }
+        if (!labNet.has(net)) labNet.set(net, holdsLabAddress(pid));
+        if (labNet.get(net)) out.push(pid);
     }
     return out;
 }
@@ -114,7 +126,8 @@ export function cleanupNetnsMount(): void {
 export async function ensureBridge(): Promise<void> {
     const exists = (await run("ip", ["link", "show", BRIDGE], { allowFail: true })).code === 0;
     const cmds: string[] = [];
-    if (!exists) cmds.push(`link add ${BRIDGE} type bridge`);
+    // a fixed MAC: a bridge takes its lowest port's MAC otherwise, and nodes' ARP entries for the provisioner would go stale
+    if (!exists) cmds.push(`link add ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)} type bridge`);
     cmds.push(`link set ${BRIDGE} up`);
     await run("ip", ["-batch", "-"], { input: cmds.join("\n") + "\n" });
     const addr = await run("ip", ["-o", "-4", "addr", "show", "dev", BRIDGE]);
@@ -176,7 +189,7 @@ async function createNsNet(x: NsNet): Promise<void> {
     const p = x.parentNs ? ["-n", x.parentNs] : [];
     await run("ip", [...p, "link", "del", x.veth], { allowFail: true });
     await run("ip", ["netns", "add", x.netns]);
-    await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "netns", x.netns]);
+    await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "address", macFor(x.address), "netns", x.netns]);
     await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
     const script = [
         "ip link set lo up",
@@ -211,7 +224,7 @@ export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `)) {
         await shIn(r.netns, [
             `ip link del ${r.innerBridge} 2>/dev/null || true`,
-            `ip link add ${r.innerBridge} type bridge`,
+            `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge`,
             `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
             `ip link set ${r.innerBridge} up`,
         ].join("\n"));

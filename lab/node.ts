@@ -145,7 +145,10 @@ export async function bootNode(node: LabNode, timeoutMs = 20_000): Promise<BootR
     if (!listeningPorts(pid).has("443/tcp")) warnings.push(`${node.name}: nginx is not listening on 443: ${tail(log, 3)}`);
     const bootLog = fs.readFileSync(log, "utf8");
     const firewall: FirewallAtBoot = /boot: firewall loaded/.test(bootLog) ? "loaded" : /boot: firewall none/.test(bootLog) ? "none" : /firewall FAILED/.test(bootLog) ? "failed" : "unknown";
-    if (firewall === "failed") warnings.push(`${node.name}: /etc/pinhole/firewall.nft did not load: ${tail(log, 4)}`);
+    if (firewall === "failed") {
+        const errors = bootLog.split("\n").filter((l) => /Error:/.test(l)).slice(0, 3).join(" | ");
+        warnings.push(`${node.name}: /etc/pinhole/firewall.nft did not load (the node booted without it): ${errors}`);
+    }
     return { node: node.name, pid, firewall, warnings, ms: Date.now() - t0 };
 }
 

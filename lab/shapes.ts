@@ -233,6 +233,16 @@ export function buildPlan(opts: LabOptions): LabPlan {
     return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS }, bridge: BRIDGE };
 }
 
+/**
+ * A stable, locally administered MAC for a lab address (02:4c:<the four octets>): a namespace that is
+ * recreated keeps its MAC, so its peers' ARP caches stay right.
+ */
+export function macFor(ipv4: string): string {
+    const o = ipv4.split(".").map((x) => Number(x));
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`not an IPv4 address: ${ipv4}`);
+    return ["02", "4c", ...o.map((x) => x.toString(16).padStart(2, "0"))].join(":");
+}
+
 /** The address `from` uses to reach node `to`: internal within a site, advertised from anywhere else. */
 export function addressSeenFrom(to: LabNode, from: { site?: string } | undefined): string {
     if (from?.site !== undefined && from.site === to.site) return to.address;

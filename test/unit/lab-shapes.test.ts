@@ -96,3 +96,12 @@ describe("lab shapes", () => {
         expect(l.udp).to.include(22);
     });
 });
+
+describe("lab MAC addresses", () => {
+    it("are stable per address and locally administered", () => {
+        const { macFor } = require("../../lab/shapes") as typeof import("../../lab/shapes");
+        expect(macFor("10.77.2.201")).to.equal("02:4c:0a:4d:02:c9");
+        expect(macFor("10.77.0.1")).to.equal("02:4c:0a:4d:00:01");
+        expect(() => macFor("10.77.2")).to.throw(/not an IPv4/);
+    });
+});
