@@ -2,7 +2,7 @@
 
 import { ClusterModel, NodePolicy, Opening, Protocol } from "./types";
 import { SECTIONS } from "./catalog";
-import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, buildFlows } from "./policy";
+import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, addressSeenBy, buildFlows } from "./policy";
 
 export interface MatrixRow {
     /** Node name; or the CIDRs of a network ("10.20.0.0/24, 10.9.9.5/32"). */
@@ -56,11 +56,14 @@ function matrixRow(f: Flow): MatrixRow {
     return r;
 }
 
+// One collator for every comparison: "app-2" sorts before "app-10".
+const byName = new Intl.Collator("en", { numeric: true }).compare;
+
 function compare(a: MatrixRow, b: MatrixRow): number {
     const sa = SECTION_ORDER.indexOf(a.section), sb = SECTION_ORDER.indexOf(b.section);
     return sa - sb
-        || a.fromLabel.localeCompare(b.fromLabel, "en", { numeric: true })
-        || a.toLabel.localeCompare(b.toLabel, "en", { numeric: true })
+        || byName(a.fromLabel, b.fromLabel)
+        || byName(a.toLabel, b.toLabel)
         || a.port - b.port
         || a.protocol.localeCompare(b.protocol);
 }
@@ -92,6 +95,7 @@ function whyOf(o: Opening): string {
  */
 export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
     const flows: Flow[] = [];
+    const nodes = new Map(policies.map((p) => [p.node.name, p.node]));
     for (const p of policies) {
         const self: FlowEnd = { kind: "node", name: p.node.name, addresses: [p.node.address] };
         const common = (o: Opening) => {
@@ -99,7 +103,12 @@ export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
             if (o.rowId !== undefined) f.rowId = o.rowId;
             return f;
         };
-        for (const o of p.inbound) flows.push({ ...common(o), from: { ...o.peer, addresses: [...o.peer.addresses] } });
+        for (const o of p.inbound) {
+            // Between nodes, the acceptor's address is the one the initiator uses (NAT across sites).
+            const initiator = o.peer.kind === "node" ? nodes.get(o.peer.name) : undefined;
+            const to: FlowEnd = initiator ? { ...self, addresses: [addressSeenBy(initiator, p.node)] } : self;
+            flows.push({ ...common(o), from: { ...o.peer, addresses: [...o.peer.addresses] }, to });
+        }
         for (const o of p.outbound) {
             if (o.peer.kind !== "node") flows.push({ ...common(o), to: { ...o.peer, addresses: [...o.peer.addresses] } });
         }

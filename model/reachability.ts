@@ -61,7 +61,7 @@ interface NodeIndex {
     outboundToNode: Map<string, Opening[]>;
 }
 
-const key = (protocol: Protocol, port: number) => `${protocol}/${port}`;
+const key = (protocol: Protocol, port: number) => `${port}/${protocol}`;
 
 function contains(cidr: Cidr, family: number, value: bigint): boolean {
     if (cidr.family !== family) return false;
