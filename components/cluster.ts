@@ -4,26 +4,57 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildPolicy } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";
+import { certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
 
 export interface ClusterArgs {
     /** The validated model (model/config.ts parseClusterConfig). */
     model: ClusterModel;
     /** SSH private key for every node (secret). */
     sshPrivateKey: pulumi.Input<string>;
+    /**
+     * Secret config by key name: the certificate bundles and keys that certificates.nodes.<node>.certificateConfigKey
+     * and keyConfigKey name (undefined when not set). Default: `new pulumi.Config().getSecret(key)` (pinhole: namespace).
+     */
+    secret?: (key: string) => pulumi.Output<string> | undefined;
+    /** Web front-end options for every node (application backend, files taken over, serving check; tests: now). */
+    web?: Pick<NodeWebArgs, "applicationBackend" | "replaces" | "verifySeconds" | "now">;
 }
 
 export class Cluster extends pulumi.ComponentResource {
     public readonly policies: NodePolicy[];
     public readonly nodes: Record<string, PlatformNode> = {};
+    /** internal-ca mode: the stack's CA certificate (PEM) for clients' trust stores. */
+    public readonly internalCaCertificate?: pulumi.Output<string>;
+    /** Every web node's certificate details (`web cert details`), by node name. */
+    public readonly certificates: Record<string, pulumi.Output<unknown>> = {};
+    /** csr mode: the CSR of each node to send to the CA, by node name. */
+    public readonly certificateRequests: Record<string, pulumi.Output<string>> = {};
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:Cluster", name, {}, opts);
         this.policies = buildPolicy(args.model);
         const privateKey = pulumi.secret(args.sshPrivateKey);
+        // Web certificates: one CA for the stack when a node uses it; no node's front end changes while any
+        // node's certificate is rejected (the gate settles once every node's checks ran).
+        const certs = args.model.certificates;
+        const ca = internalCaFor(`${name}-ca`, args.model.nodes, certs,
+            `pinhole internal CA (${args.model.domain ?? pulumi.getProject()}, ${pulumi.getStack()})`, { parent: this });
+        this.internalCaCertificate = ca?.certPem;
+        const { gate, settle } = certificateGate(this);
+        const secret = args.secret ?? ((key: string) => new pulumi.Config().getSecret(key));
+        const web: NodeWebArgs = { ...args.web, settings: certs, nodes: args.model.nodes, secret, ca, gate };
         for (const policy of this.policies) {
             const NodeClass = NODE_CLASSES[policy.node.role];
-            this.nodes[policy.node.name] = new NodeClass(policy.node.name, { policy, model: args.model, privateKey }, { parent: this });
+            this.nodes[policy.node.name] = new NodeClass(policy.node.name, { policy, model: args.model, privateKey, web }, { parent: this });
         }
-        this.registerOutputs({ nodes: Object.keys(this.nodes) });
+        const webCerts: WebCertificate[] = [];
+        for (const n of Object.values(this.nodes)) {
+            if (!n.certificate) continue;
+            webCerts.push(n.certificate);
+            this.certificates[n.nodeName] = n.certificate.summary;
+            if (n.certificate.certRequestPem) this.certificateRequests[n.nodeName] = n.certificate.certRequestPem;
+        }
+        settle(webCerts);
+        this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
     }
 }

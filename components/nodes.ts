@@ -3,6 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterModel, NodePolicy, Role } from "../model/types";
 import { NodeFirewall } from "./firewall";
+import { servesWeb } from "../model/roles";
+import type { WebCertificateSummary } from "../model/certificates";
+import { NodeWebArgs, WebCertificate } from "./certificate";
 
 export interface PlatformNodeArgs {
     /** This node's policy (buildPolicy). */
@@ -11,6 +14,8 @@ export interface PlatformNodeArgs {
     model: ClusterModel;
     /** SSH private key (secret). */
     privateKey: pulumi.Input<string>;
+    /** Web certificate settings shared by every node (Cluster passes them); web-serving nodes get a WebCertificate. */
+    web?: NodeWebArgs;
 }
 
 /** What a node exports: enough to hand to a network team or an auditor. */
@@ -22,6 +27,8 @@ export interface NodeSummary {
     fqdn: string;
     inbound: string[];
     outbound: string[];
+    /** Web-serving nodes: `web cert details` (subject, SANs, issuer, notAfter, mode, fingerprint). */
+    certificate?: pulumi.Output<WebCertificateSummary>;
 }
 
 export abstract class PlatformNode extends pulumi.ComponentResource {
@@ -29,6 +36,8 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
     public readonly role: Role;
     public readonly firewall: NodeFirewall;
     public readonly summary: NodeSummary;
+    /** Web-serving nodes: the certificate and nginx front end. */
+    public readonly certificate?: WebCertificate;
 
     protected constructor(type: string, name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super(type, name, {}, opts);
@@ -45,6 +54,10 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
             inbound: args.policy.inbound.map((o) => o.reason),
             outbound: args.policy.outbound.map((o) => o.reason),
         };
+        if (args.web && servesWeb(node.role)) {
+            this.certificate = new WebCertificate(`${name}-web`, { ...args.web, node, privateKey: args.privateKey }, { parent: this });
+            this.summary.certificate = this.certificate.summary;
+        }
     }
 }
 

@@ -55,3 +55,53 @@ export class SelfSignedCertificate extends pulumi.CustomResource {
         }, opts);
     }
 }
+
+export interface CertificateRequestArgs {
+    /** The key the certificate is requested for (secret). */
+    privateKeyPem: pulumi.Input<string>;
+    subject: pulumi.Input<CertificateSubject>;
+    dnsNames?: pulumi.Input<pulumi.Input<string>[]>;
+    ipAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** A PKCS#10 certificate signing request (the reference's `web cert gen_csr`). */
+export class CertificateRequest extends pulumi.CustomResource {
+    declare public readonly certRequestPem: pulumi.Output<string>;
+
+    constructor(name: string, args: CertificateRequestArgs, opts?: pulumi.CustomResourceOptions) {
+        super("pinhole:tls:CertificateRequest", name, { ...args, certRequestPem: undefined }, opts);
+    }
+}
+
+export interface LocallySignedCertificateArgs {
+    /** A CSR (its subject and SANs are used unless dnsNames/ipAddresses are given)... */
+    certRequestPem?: pulumi.Input<string>;
+    /** ...or the public key with the subject and SANs given here. */
+    publicKeyPem?: pulumi.Input<string>;
+    subject?: pulumi.Input<CertificateSubject>;
+    dnsNames?: pulumi.Input<pulumi.Input<string>[]>;
+    ipAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The signing CA's key (secret) and certificate. */
+    caPrivateKeyPem: pulumi.Input<string>;
+    caCertPem: pulumi.Input<string>;
+    /** Default 365 (never beyond the CA's own notAfter). */
+    validityDays?: pulumi.Input<number>;
+    /** Re-issued this many days before expiry (default 30). */
+    earlyRenewalDays?: pulumi.Input<number>;
+    /** An intermediate CA certificate instead of a server certificate. */
+    isCa?: pulumi.Input<boolean>;
+}
+
+/** A certificate signed by a CA whose key pinhole holds (internal-ca mode). */
+export class LocallySignedCertificate extends pulumi.CustomResource {
+    declare public readonly certPem: pulumi.Output<string>;
+    declare public readonly notBefore: pulumi.Output<string>;
+    declare public readonly notAfter: pulumi.Output<string>;
+    declare public readonly serial: pulumi.Output<string>;
+
+    constructor(name: string, args: LocallySignedCertificateArgs, opts?: pulumi.CustomResourceOptions) {
+        super("pinhole:tls:LocallySignedCertificate", name, {
+            ...args, certPem: undefined, notBefore: undefined, notAfter: undefined, serial: undefined,
+        }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["caPrivateKeyPem"] }));
+    }
+}

@@ -3,6 +3,8 @@ import * as provider from "@pulumi/pulumi/provider";
 import { makeProvider, ResourceHandler } from "./framework";
 import { firewallHandler } from "./firewall";
 import { privateKeyHandler, selfSignedCertificateHandler } from "./tls";
+import { certificateRequestHandler, locallySignedCertificateHandler } from "./certs";
+import { webServerHandler } from "./webserver";
 
 export const PROVIDER_VERSION = "0.1.0";
 
@@ -11,6 +13,9 @@ export const handlers: Record<string, ResourceHandler> = {
     "pinhole:node:Firewall": firewallHandler,
     "pinhole:tls:PrivateKey": privateKeyHandler,
     "pinhole:tls:SelfSignedCertificate": selfSignedCertificateHandler,
+    "pinhole:tls:CertificateRequest": certificateRequestHandler,
+    "pinhole:tls:LocallySignedCertificate": locallySignedCertificateHandler,
+    "pinhole:node:WebServer": webServerHandler,
 };
 
 if (require.main === module) {

@@ -1,0 +1,179 @@
+// Certificate requests and CA-signed certificates (pinhole:tls:CertificateRequest,
+// pinhole:tls:LocallySignedCertificate), next to provider/tls.ts's keys and self-signed certificates.
+// Private keys (the node's for a CSR, the CA's for signing) come in as secrets and never leave this
+// module: the outputs are a CSR and certificates, which are public.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { createPublicKey } from "crypto";
+import { CheckFailure, ResourceHandler } from "./framework";
+import {
+    CertificateTimes, distinguishedName, dueForRenewal, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
+} from "./tls";
+
+// (provider/tls.ts sets x509's crypto provider to Node's WebCrypto.)
+const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+
+// ------------------------------------------------------------------------------------------ CSR
+
+export interface CertificateRequestInputs {
+    /** The key the certificate will be issued for (secret). */
+    privateKeyPem: string;
+    subject: Subject;
+    dnsNames: string[];
+    ipAddresses: string[];
+}
+
+/** A PKCS#10 request (PEM) signed by the key, carrying the subject and the SANs as an extension request. */
+export async function createCertificateRequest(i: CertificateRequestInputs): Promise<string> {
+    const keys = await signingKeys(i.privateKeyPem);
+    const extensions: x509.Extension[] = [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    ];
+    if (i.dnsNames.length + i.ipAddresses.length > 0) extensions.push(sanExtension(i.dnsNames, i.ipAddresses));
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+        name: distinguishedName(i.subject),
+        keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
+        signingAlgorithm: keys.signingAlgorithm,
+        extensions,
+    });
+    return csr.toString("pem") + "\n";
+}
+
+/** Subject CN and SANs of a CSR (after checking its signature). */
+export async function readCertificateRequest(pem: string): Promise<{ commonName: string; subject: string; dnsNames: string[]; ipAddresses: string[]; publicKeyPem: string }> {
+    let csr: x509.Pkcs10CertificateRequest;
+    try {
+        csr = new x509.Pkcs10CertificateRequest(pem);
+    } catch (e) {
+        throw new Error(`not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`);
+    }
+    if (!(await csr.verify())) throw new Error("the certificate request's signature does not verify (corrupted, or not signed by its own key)");
+    const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
+    const names: readonly { type: string; value: string }[] = san?.names.items ?? [];
+    const cn = csr.subjectName.getField("CN")[0] ?? "";
+    const spki = Buffer.from(csr.publicKey.rawData);
+    return {
+        commonName: cn,
+        subject: csr.subject,
+        dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
+        ipAddresses: names.filter((n) => n.type === "ip").map((n) => n.value),
+        publicKeyPem: createPublicKey({ key: spki, format: "der", type: "spki" }).export({ type: "spki", format: "pem" }).toString(),
+    };
+}
+
+export const certificateRequestHandler: ResourceHandler = {
+    replaceOnChanges: ["privateKeyPem", "subject", "dnsNames", "ipAddresses"],
+    outputOnly: ["certRequestPem"],
+    async check(news) {
+        const failures: CheckFailure[] = [];
+        if (!news.privateKeyPem) failures.push({ property: "privateKeyPem", reason: "is required" });
+        if (!news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required" });
+        return { inputs: { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses) }, failures };
+    },
+    async create(inputs: CertificateRequestInputs) {
+        const certRequestPem = await createCertificateRequest(inputs);
+        return { id: serialNumber().slice(0, 24), outs: { ...inputs, certRequestPem } };
+    },
+};
+
+// ------------------------------------------------------------------------------------------ CA-signed
+
+export interface LocallySignedInputs {
+    /** Either a CSR (its subject and SANs are used)... */
+    certRequestPem?: string;
+    /** ...or the public key (or private key, secret) with the subject and SANs given here. */
+    publicKeyPem?: string;
+    privateKeyPem?: string;
+    subject?: Subject;
+    dnsNames: string[];
+    ipAddresses: string[];
+    /** The signing CA (key secret). */
+    caPrivateKeyPem: string;
+    caCertPem: string;
+    validityDays: number;
+    earlyRenewalDays: number;
+    /** Issue an intermediate CA certificate instead of a server certificate. */
+    isCa: boolean;
+}
+
+/** Issues a certificate signed by the CA. */
+export async function issueLocallySigned(i: LocallySignedInputs, now = new Date()): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
+    let publicKeyPem: string;
+    let subjectDn: string;
+    let dnsNames = i.dnsNames;
+    let ipAddresses = i.ipAddresses;
+    if (i.certRequestPem) {
+        const req = await readCertificateRequest(i.certRequestPem);
+        publicKeyPem = req.publicKeyPem;
+        subjectDn = req.subject;
+        if (dnsNames.length + ipAddresses.length === 0) { dnsNames = req.dnsNames; ipAddresses = req.ipAddresses; }
+    } else {
+        if (!i.subject?.commonName) throw new Error("subject.commonName is required without a certRequestPem");
+        publicKeyPem = i.publicKeyPem ?? publicKeyPemOf(i.privateKeyPem as string);
+        subjectDn = distinguishedName(i.subject);
+    }
+    const ca = new x509.X509Certificate(i.caCertPem);
+    const caKeys = await signingKeys(i.caPrivateKeyPem);
+    const caSpki = Buffer.from(ca.publicKey.rawData);
+    const givenSpki = createPublicKey(i.caPrivateKeyPem).export({ type: "spki", format: "der" });
+    if (!caSpki.equals(givenSpki)) throw new Error("caPrivateKeyPem is not the key of caCertPem");
+
+    const subjectKey = new x509.PublicKey(publicKeyPem);
+    const notBefore = new Date(now.getTime() - 5 * 60_000);
+    let notAfter = new Date(now.getTime() + i.validityDays * 86_400_000);
+    if (notAfter > ca.notAfter) notAfter = ca.notAfter; // never outlive the CA
+    const serial = serialNumber();
+    const extensions: x509.Extension[] = [
+        new x509.BasicConstraintsExtension(i.isCa, i.isCa ? 0 : undefined, true),
+        new x509.KeyUsagesExtension(i.isCa
+            ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
+            : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        await x509.SubjectKeyIdentifierExtension.create(subjectKey),
+        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+    ];
+    if (!i.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
+    if (dnsNames.length + ipAddresses.length > 0) extensions.push(sanExtension(dnsNames, ipAddresses));
+    const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: serial, subject: subjectDn, issuer: ca.subject, notBefore, notAfter,
+        signingAlgorithm: caKeys.signingAlgorithm, publicKey: subjectKey, signingKey: caKeys.privateKey, extensions,
+    });
+    return { certPem: cert.toString("pem") + "\n", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), serial };
+}
+
+const SIGNED_KEYS = ["certRequestPem", "publicKeyPem", "privateKeyPem", "subject", "dnsNames", "ipAddresses", "caPrivateKeyPem", "caCertPem", "validityDays", "isCa"];
+
+export const locallySignedCertificateHandler: ResourceHandler = {
+    outputOnly: ["certPem", "notBefore", "notAfter", "serial"],
+    async check(news) {
+        const failures: CheckFailure[] = [];
+        if (!news.certRequestPem && !news.publicKeyPem && !news.privateKeyPem) {
+            failures.push({ property: "certRequestPem", reason: "give a certRequestPem, or a publicKeyPem/privateKeyPem with a subject" });
+        }
+        if (!news.certRequestPem && !news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
+        if (!news.caPrivateKeyPem) failures.push({ property: "caPrivateKeyPem", reason: "is required (secret)" });
+        if (!news.caCertPem) failures.push({ property: "caCertPem", reason: "is required" });
+        const validityDays = Number(news.validityDays ?? 365);
+        const earlyRenewalDays = Number(news.earlyRenewalDays ?? 30);
+        if (!(validityDays > 0)) failures.push({ property: "validityDays", reason: "must be a positive number of days" });
+        if (!(earlyRenewalDays >= 0 && earlyRenewalDays < validityDays)) failures.push({ property: "earlyRenewalDays", reason: "must be >= 0 and less than validityDays" });
+        return {
+            inputs: { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses), validityDays, earlyRenewalDays, isCa: !!news.isCa },
+            failures,
+        };
+    },
+    async diff(olds, news) {
+        const changed = SIGNED_KEYS.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+        // Renewal: inside the window (or once the CA's own validity cut this one short), a new certificate is issued.
+        if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) changed.push("notAfter");
+        const earlyOnly = changed.length === 0 && olds.earlyRenewalDays !== news.earlyRenewalDays;
+        return { changes: changed.length > 0 || earlyOnly, replaces: changed, deleteBeforeReplace: false };
+    },
+    async create(inputs: LocallySignedInputs) {
+        const cert = await issueLocallySigned(inputs);
+        return { id: cert.serial, outs: { ...inputs, ...cert } };
+    },
+    async update(_id, olds, news) {
+        return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
+    },
+};

@@ -1,0 +1,188 @@
+// Shell scripts run on a node (POSIX sh, as root) to install, inspect and remove pinhole's nginx front
+// end: the certificate bundle, its key and the site config. Pure string builders, unit-tested;
+// provider/webserver.ts runs them over SSH (script and payloads on stdin: nothing in argv or logs).
+//
+// Install, in ONE session:
+//   stage the new files in a private run dir → keep copies of the current ones → move the node's
+//   original front-end files aside (kept in /etc/pinhole/web/original until delete) → put the new files
+//   in place (key 0600) → `nginx -t` → reload (or start) → check that nginx now serves the new
+//   certificate (openssl s_client on 127.0.0.1:443, by fingerprint). Any failure puts the previous files
+//   back (and reloads when nginx had been reloaded), and the script exits with a code from EXIT.
+// Delete restores the original files, unless another resource owns the front end now (owner marker).
+import { CERT_PATH, KEY_PATH, NGINX_DIR, SITE_PATH } from "../render/nginx";
+
+export const WEB_STATE_DIR = "/etc/pinhole/web";
+export const WEB_ORIGINALS_DIR = `${WEB_STATE_DIR}/original`;
+export const WEB_OWNER_FILE = `${WEB_STATE_DIR}/owner`;
+export const WEB_RUN_DIR = "/run/pinhole";
+
+export const WEB_EXIT = {
+    noNginx: 30,
+    configRejected: 31,
+    notServed: 32,
+    restoreFailed: 33,
+} as const;
+
+/** Quotes a value for a POSIX shell single-quoted string. */
+export function sq(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A file written from a base64 heredoc: the payload never meets the shell's parser. */
+export function payload(target: string, content: string): string {
+    const b64 = Buffer.from(content, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
+}
+
+const PRELUDE = `set -eu
+umask 077
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+command -v nginx >/dev/null 2>&1 || { echo "nginx not found on this node (install the nginx package)" >&2; exit ${WEB_EXIT.noNginx}; }
+`;
+
+/** Shell helpers shared by the scripts. */
+const HELPERS = `saved_name() { printf '%s' "$1" | sed 's|/|%|g'; }
+reload_nginx() {
+  if nginx -s reload 2>/dev/null; then echo "nginx=reloaded"; return 0; fi
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl restart nginx && { echo "nginx=restarted"; return 0; }; fi
+  nginx && echo "nginx=started"
+}
+served_fingerprint() {
+  command -v openssl >/dev/null 2>&1 || { echo "no-openssl"; return 0; }
+  timeout 5 openssl s_client -connect 127.0.0.1:443 -servername "$1" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+`;
+
+export interface InstallScriptArgs {
+    /** Unique per run (staging dir name). */
+    token: string;
+    /** Resource id written to the owner marker. */
+    owner: string;
+    /** Certificate file: server certificate first, then the chain. */
+    certificatePem: string;
+    /** Private key (secret): only ever inside the base64 payload on stdin. */
+    keyPem: string;
+    siteConfig: string;
+    /** Original front-end files moved aside while pinhole owns the front end. */
+    replaces: string[];
+    /** SNI name for the serving check. */
+    fqdn: string;
+    /** SHA-256 fingerprint of the leaf ("AB:CD:..."): nginx must serve it after the reload. */
+    fingerprint: string;
+    /** Seconds to wait for nginx to serve the new certificate (0: don't check). */
+    verifySeconds: number;
+}
+
+export function installScript(a: InstallScriptArgs): string {
+    const W = `${WEB_RUN_DIR}/web.${a.token}`;
+    const files: [string, string][] = [["cert", CERT_PATH], ["key", KEY_PATH], ["site", SITE_PATH]];
+    const tries = Math.max(1, Math.round(a.verifySeconds * 5));
+    return `${PRELUDE}${HELPERS}
+W=${W}
+mkdir -p ${WEB_RUN_DIR} ${WEB_ORIGINALS_DIR} ${NGINX_DIR}
+chmod 700 ${WEB_STATE_DIR} ${WEB_ORIGINALS_DIR}
+chmod 755 ${NGINX_DIR}
+rm -rf "$W"; mkdir -m 700 "$W"
+${payload(`"$W/cert"`, a.certificatePem)}${payload(`"$W/key"`, a.keyPem)}${payload(`"$W/site"`, a.siteConfig)}
+# The current files, to put back if anything below fails.
+${files.map(([n, p]) => `if [ -e ${p} ]; then cp -p ${p} "$W/prev.${n}"; fi`).join("\n")}
+: > "$W/moved"
+restore() {
+${files.map(([n, p]) => `  if [ -e "$W/prev.${n}" ]; then mv -f "$W/prev.${n}" ${p}; else rm -f ${p}; fi`).join("\n")}
+  while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    s="${WEB_ORIGINALS_DIR}/$(saved_name "$f")"
+    mv -f "$s" "$f"
+    if [ -e "$W/orig.$(saved_name "$f")" ] || [ -L "$W/orig.$(saved_name "$f")" ]; then mv -f "$W/orig.$(saved_name "$f")" "$s"; fi
+  done < "$W/moved"
+}
+# Take over the node's own front end: its files are kept aside (first copy wins unless it reappeared).
+for f in ${a.replaces.map(sq).join(" ")}; do
+  if [ -e "$f" ] || [ -L "$f" ]; then
+    s="${WEB_ORIGINALS_DIR}/$(saved_name "$f")"
+    if [ -e "$s" ] || [ -L "$s" ]; then mv -f "$s" "$W/orig.$(saved_name "$f")"; fi
+    mv -f "$f" "$s"
+    echo "$f" >> "$W/moved"
+    echo "took-over=$f"
+  fi
+done
+install -m 0644 -o root -g root "$W/cert" ${CERT_PATH}.new && mv -f ${CERT_PATH}.new ${CERT_PATH}
+install -m 0600 -o root -g root "$W/key" ${KEY_PATH}.new && mv -f ${KEY_PATH}.new ${KEY_PATH}
+install -m 0644 -o root -g root "$W/site" ${SITE_PATH}.new && mv -f ${SITE_PATH}.new ${SITE_PATH}
+if ! nginx -t 2> "$W/test.err"; then
+  restore
+  echo "nginx -t rejected the new configuration; the previous files are back in place:" >&2
+  grep -v 'PRIVATE KEY' "$W/test.err" >&2 || true
+  rm -rf "$W"; exit ${WEB_EXIT.configRejected}
+fi
+if ! reload_nginx; then
+  restore
+  reload_nginx >/dev/null 2>&1 || true
+  echo "nginx could not be reloaded or started with the new configuration; the previous files are back in place" >&2
+  rm -rf "$W"; exit ${WEB_EXIT.notServed}
+fi
+want=${sq(a.fingerprint)}
+got=""
+${a.verifySeconds > 0 ? `i=0
+while [ $i -lt ${tries} ]; do
+  got="$(served_fingerprint ${sq(a.fqdn)})"
+  if [ "$got" = "$want" ] || [ "$got" = no-openssl ]; then break; fi
+  i=$((i + 1)); sleep 0.2
+done
+if [ "$got" != "$want" ] && [ "$got" != no-openssl ]; then
+  restore
+  reload_nginx >/dev/null 2>&1 || true
+  echo "nginx did not serve the new certificate on 127.0.0.1:443 within ${a.verifySeconds}s (it serves \${got:-nothing}); the previous files are back in place" >&2
+  tail -n 5 /var/log/nginx/error.log 2>/dev/null >&2 || true
+  rm -rf "$W"; exit ${WEB_EXIT.notServed}
+fi` : ""}
+printf '%s\\n' ${sq(a.owner)} > ${WEB_OWNER_FILE}
+rm -rf "$W"
+echo "served=$got"
+echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} | sed 's|%|/|g' | tr '\\n' ' ')"
+echo installed
+`;
+}
+
+/** Prints the owner, the SHA-256 of each installed file, the certificate nginx serves, the saved originals. */
+export function inspectScript(fqdn: string): string {
+    return `${PRELUDE}${HELPERS}
+echo "owner=$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
+for pair in cert:${CERT_PATH} key:${KEY_PATH} site:${SITE_PATH}; do
+  n="\${pair%%:*}"; p="\${pair#*:}"
+  if [ -f "$p" ]; then echo "sha.$n=$(sha256sum < "$p" | cut -c1-64)"; else echo "sha.$n=absent"; fi
+done
+echo "keymode=$(stat -c %a ${KEY_PATH} 2>/dev/null || echo absent)"
+echo "served=$(served_fingerprint ${sq(fqdn)})"
+echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} 2>/dev/null | sed 's|%|/|g' | tr '\\n' ' ')"
+`;
+}
+
+/** Removes pinhole's files and puts the original front end back, unless another resource owns it now. */
+export function removeScript(owner: string): string {
+    return `${PRELUDE}${HELPERS}
+current="$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
+if [ -n "$current" ] && [ "$current" != ${sq(owner)} ]; then
+  echo "left in place: the web front end on this node now belongs to $current"; exit 0
+fi
+rm -f ${CERT_PATH} ${KEY_PATH} ${SITE_PATH}
+rmdir ${NGINX_DIR} 2>/dev/null || true
+if [ -d ${WEB_ORIGINALS_DIR} ]; then
+  for s in ${WEB_ORIGINALS_DIR}/* ${WEB_ORIGINALS_DIR}/.[!.]*; do
+    [ -e "$s" ] || [ -L "$s" ] || continue
+    f="$(basename "$s" | sed 's|%|/|g')"
+    if [ -e "$f" ] || [ -L "$f" ]; then echo "kept=$f (a newer file is in place)"; rm -f "$s"; else mkdir -p "$(dirname "$f")"; mv -f "$s" "$f"; echo "restored=$f"; fi
+  done
+fi
+rm -f ${WEB_OWNER_FILE}
+rmdir ${WEB_ORIGINALS_DIR} ${WEB_STATE_DIR} 2>/dev/null || true
+err="$(mktemp)"
+if ! nginx -t 2>"$err"; then
+  echo "the original nginx configuration is back but nginx -t rejects it:" >&2; cat "$err" >&2; rm -f "$err"
+  exit ${WEB_EXIT.restoreFailed}
+fi
+rm -f "$err"
+reload_nginx
+echo removed
+`;
+}
