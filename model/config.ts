@@ -16,7 +16,7 @@ import {
 } from "./types";
 import { formatIp, isHostname, parseCidr, parseIp, cidrContains } from "./net";
 import { didYouMean } from "./suggest";
-import { UriScheme, parseNetworkUri } from "./uri";
+import { UriScheme, parseNetworkUri, redactSecretsInText } from "./uri";
 import { checkDeploymentModel, servesWeb } from "./roles";
 import { DATABASE_PORTS, PORTS } from "./catalog";
 
@@ -114,14 +114,15 @@ const CONFIG_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 // ---------------------------------------------------------------------------------------------------------
 // Small typed readers. Each reports into `Problems` with the full path and returns undefined when invalid.
 
+/** Collects problems. Messages may quote config values, so URI credentials in them are redacted here, always. */
 class Problems {
     readonly errors: ConfigError[] = [];
     readonly warnings: ConfigWarning[] = [];
     error(path: string, message: string): void {
-        this.errors.push({ path, message });
+        this.errors.push({ path, message: redactSecretsInText(message) });
     }
     warn(path: string, message: string): void {
-        this.warnings.push({ path, message });
+        this.warnings.push({ path, message: redactSecretsInText(message) });
     }
 }
 

@@ -161,7 +161,7 @@ function networkFlows(model: ClusterModel, out: FlowCollector): void {
             if (node.ssh.port !== PORTS.ssh && node.ssh.host === node.address) {
                 out.add({
                     from: net("admin"), to: selfEnd(node), protocol: "tcp", port: node.ssh.port, service: "ssh",
-                    why: `SSH for pinhole on this node's configured SSH port (nodes.${node.name}.ssh.port)`,
+                    why: `SSH for pinhole on this node's own SSH port (its ssh.port)`,
                     section: ssh.section, rowId: ssh.id, exposed: false,
                 });
             }

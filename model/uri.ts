@@ -292,6 +292,18 @@ function decodedLength(s: string): number {
 }
 
 /**
+ * Redact every URI credential found anywhere inside a longer text (a message that quotes config values):
+ * "scheme://user:secret@" → "scheme://user:***@", "snmp://community@" → "snmp://***@".
+ */
+export function redactSecretsInText(text: string): string {
+    return text.replace(/([A-Za-z][A-Za-z0-9+.-]*):\/\/([^\s/?#"'@]*)@/g, (_m, scheme: string, userinfo: string) => {
+        const colon = userinfo.indexOf(":");
+        if (colon >= 0) return `${scheme}://${userinfo.slice(0, colon)}:***@`;
+        return scheme.toLowerCase() === "snmp" ? `${scheme}://***@` : `${scheme}://${userinfo}@`;
+    });
+}
+
+/**
  * Best-effort redaction of ANY string that may be a URI with credentials, valid or not, for messages:
  * everything after the first ":" of the user info, and a lone SNMP community, becomes "***".
  */

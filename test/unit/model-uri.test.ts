@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { parseNetworkUri, redactUriText } from "../../model/uri";
+import { parseNetworkUri, redactSecretsInText, redactUriText } from "../../model/uri";
 import { NetworkUri } from "../../model/types";
 
 // Good URIs: every syntax of the reference's "Network URI specification", with default ports.
@@ -114,6 +114,11 @@ describe("model/uri: network URIs", () => {
             const printable = JSON.stringify(r.uri);
             for (const s of secrets) expect(printable, u).not.to.contain(s);
         }
+    });
+
+    it("redactSecretsInText hides credentials of every URI inside a longer message", () => {
+        expect(redactSecretsInText('got "sftp://u:pw1@h/x" and snmp://comm@h2 and https://h3/x')).to.equal('got "sftp://u:***@h/x" and snmp://***@h2 and https://h3/x');
+        expect(redactSecretsInText("snmp://u:a:b@h")).to.equal("snmp://u:***@h");
     });
 
     it("redactUriText hides credentials in any string, valid or not", () => {
