@@ -1,0 +1,103 @@
+// provider/webserver-scripts.ts and the pinhole:node:WebServer handler's pure parts (check, diff).
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
+import { inspectScript, installScript, removeScript, WEB_EXIT, WEB_OWNER_FILE } from "../../provider/webserver-scripts";
+import { leafFingerprint, webServerHandler } from "../../provider/webserver";
+import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
+
+const KEY = generatePrivateKeyPem({ algorithm: "ECDSA" });
+const args = {
+    token: "tok1", owner: "proxy-1-web-abc", certificatePem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    keyPem: KEY, siteConfig: "server { listen 443 ssl default_server; }\n", replaces: ["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/it's default"],
+    fqdn: "proxy-1.dc.example.com", fingerprint: "AB:CD", verifySeconds: 10,
+};
+
+const shParses = (script: string) => spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+
+describe("web server scripts (provider/webserver-scripts.ts)", () => {
+    it("carries the key only inside a base64 payload: never in clear, never on a command line", () => {
+        const s = installScript(args);
+        expect(s).to.not.contain("BEGIN PRIVATE KEY");
+        for (const line of KEY.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))) expect(s).to.not.contain(line);
+        const b64 = Buffer.from(KEY).toString("base64");
+        expect(s.replace(/\n/g, "")).to.contain(b64.replace(/\n/g, ""));
+        expect(s).to.match(/base64 -d > "\$W\/key" <<'PINHOLE_PAYLOAD'/);
+    });
+
+    it("installs the key 0600, then nginx -t, reload, and the serving check; restores on each failure", () => {
+        const s = installScript(args);
+        expect(s).to.contain(`install -m 0600 -o root -g root "$W/key" ${KEY_PATH}.new && mv -f ${KEY_PATH}.new ${KEY_PATH}`);
+        expect(s).to.contain(`install -m 0644 -o root -g root "$W/cert" ${CERT_PATH}.new`);
+        const order = ["took-over=", "install -m 0644 -o root -g root \"$W/site\"", "if ! nginx -t", "if ! reload_nginx; then", "served_fingerprint 'proxy-1.dc.example.com'", WEB_OWNER_FILE];
+        const at = order.map((x) => s.indexOf(x));
+        expect(at.every((i) => i >= 0), JSON.stringify(at)).to.equal(true);
+        expect([...at].sort((a, b) => a - b)).to.deep.equal(at);
+        expect(s.match(/\n {2}restore\n/g)).to.have.length(3); // nginx -t failed, reload failed, not served
+        expect(s).to.contain(`exit ${WEB_EXIT.configRejected}`);
+        expect(s).to.contain(`exit ${WEB_EXIT.notServed}`);
+        expect(s).to.contain("want='AB:CD'");
+    });
+
+    it("quotes odd paths of the files it takes over", () => {
+        expect(installScript(args)).to.contain(`for f in '/etc/nginx/conf.d/default.conf' '/etc/nginx/sites-enabled/it'\\''s default'; do`);
+    });
+
+    it("skips the serving check when verifySeconds is 0", () => {
+        expect(installScript({ ...args, verifySeconds: 0 })).to.not.contain("while [ $i -lt");
+    });
+
+    it("are valid POSIX sh", () => {
+        for (const s of [installScript(args), installScript({ ...args, verifySeconds: 0 }), inspectScript("a.b"), removeScript("o")]) {
+            const r = shParses(s);
+            expect(r.status, r.stderr).to.equal(0);
+        }
+    });
+
+    it("remove leaves a front end that another resource owns now, restores originals, checks nginx before reloading", () => {
+        const s = removeScript("proxy-1-web-old");
+        expect(s).to.contain(`if [ -n "$current" ] && [ "$current" != 'proxy-1-web-old' ]; then`);
+        expect(s).to.contain(`rm -f ${CERT_PATH} ${KEY_PATH} ${SITE_PATH}`);
+        expect(s.indexOf("restored=")).to.be.lessThan(s.indexOf("nginx -t"));
+        expect(s).to.contain(`exit ${WEB_EXIT.restoreFailed}`);
+    });
+
+    it("inspect reports hashes, key mode, what nginx serves and the originals kept", () => {
+        const s = inspectScript("a.b");
+        for (const k of ["owner=", "sha.$n=", "keymode=", "served=", "originals="]) expect(s).to.contain(k);
+    });
+});
+
+describe("pinhole:node:WebServer handler (check, diff)", function () {
+    this.timeout(20_000);
+    const conn = { host: "10.0.0.1", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
+
+    it("check refuses a bundle that does not match the key or the name, naming the node", async () => {
+        const cert = (await issueSelfSigned({ privateKeyPem: KEY, subject: { commonName: "a.example.com" }, dnsNames: ["a.example.com"], ipAddresses: [], validityDays: 30, earlyRenewalDays: 1, isCa: false })).certPem;
+        const other = generatePrivateKeyPem({ algorithm: "ECDSA" });
+        const base = { node: "a", fqdn: "a.example.com", connection: conn, privateKey: "k", siteConfig: "x", certificatePem: cert, keyPem: KEY };
+        expect((await webServerHandler.check!(base, {})).failures).to.deep.equal([]);
+        const bad = await webServerHandler.check!({ ...base, keyPem: other, fqdn: "b.example.com" }, {});
+        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the private key/);
+        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the node's network name b\.example\.com/);
+        expect(bad.inputs.replaces).to.deep.equal(["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/default"]);
+        expect(bad.inputs.verifySeconds).to.equal(10);
+        expect(leafFingerprint(cert).fingerprint).to.match(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    });
+
+    it("diff: updates on input changes and on drift seen by refresh; replaces only when the node changes", async () => {
+        const inputs = { node: "a", fqdn: "a.x", connection: conn, privateKey: "k", siteConfig: "s", certificatePem: "c", keyPem: "k2", replaces: [], verifySeconds: 10 };
+        const state = {
+            ...inputs, fingerprint: "F", notAfter: "", certificateSha256: "1", keySha256: "2", siteSha256: "3",
+            liveCertificateSha256: "1", liveKeySha256: "2", liveSiteSha256: "3", servedFingerprint: "F", liveServedFingerprint: "F", originals: [], appliedAt: "t",
+        };
+        const diff = webServerHandler.diff!;
+        expect(await diff(state, inputs)).to.deep.include({ changes: false, replaces: [] });
+        expect(await diff(state, { ...inputs, verifySeconds: 5 })).to.deep.include({ changes: false });
+        expect(await diff(state, { ...inputs, siteConfig: "s2" })).to.deep.include({ changes: true, replaces: [] });
+        expect(await diff(state, { ...inputs, node: "b" })).to.deep.include({ changes: true, replaces: ["node"] });
+        expect(await diff({ ...state, liveSiteSha256: "edited" }, inputs)).to.deep.include({ changes: true, replaces: [] });
+        expect(await diff({ ...state, liveServedFingerprint: "OTHER" }, inputs)).to.deep.include({ changes: true });
+        expect(await diff({ ...state, liveServedFingerprint: "no-openssl" }, inputs)).to.deep.include({ changes: false });
+    });
+});
