@@ -1,0 +1,247 @@
+// Node firewalls on the lab, with the real engine: for every deployment model the measured
+// reachability matrix must equal the policy's, exactly. On the modular lab also: no-op re-runs,
+// only affected nodes re-applied, anti-lockout, a node down during `up`, drift, reboot, destroy.
+import { expect } from "chai";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { labDown, labStatus, labUp, probe, reboot, LabStatus, ProbeResult } from "../../lab";
+import { parseStackFile } from "../../model/config";
+import { buildPolicy } from "../../model/policy";
+import { ClusterModel, NodePolicy } from "../../model/types";
+import { renderRuleset } from "../../render/nftables";
+import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { compareProbe, formatMismatches } from "./helpers/expected";
+
+const log = (m: string) => process.stderr.write(`      · ${m}\n`);
+
+function loadModel(stackFile: string): ClusterModel {
+    const parsed = parseStackFile(stackFile);
+    if (!parsed.model) throw new Error(`lab stack ${stackFile} is invalid:\n${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
+    return parsed.model;
+}
+
+/** Names of pinhole:node:Firewall resources the engine touched with `op` (from the event stream). */
+function firewallsWith(events: EngineEvent[], op: string): string[] {
+    return events
+        .filter((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op)
+        .map((e) => e.resourcePreEvent!.metadata.urn.split("::").pop()!.replace(/-firewall-nft$/, ""))
+        .sort();
+}
+
+function liveTable(lab: LabStatus, node: string): string {
+    const ns = lab.nodes.find((n) => n.name === node)!.netns;
+    try {
+        return execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch {
+        return "";
+    }
+}
+
+function nodeSshWorks(lab: LabStatus, node: string): boolean {
+    const n = lab.nodes.find((x) => x.name === node)!;
+    const kh = path.join(PROJECT_ROOT, ".lab", "firewall-test-known_hosts");
+    fs.writeFileSync(kh, `${n.sshHost} ${n.hostKey}\n`);
+    try {
+        execFileSync("ssh", ["-i", lab.sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${kh}`,
+            "-o", "ConnectTimeout=5", "-p", String(n.sshPort), `${n.sshUser}@${n.sshHost}`, "true"], { stdio: "ignore", timeout: 15_000 });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+async function expectMatrix(model: ClusterModel, policies: NodePolicy[], lab: LabStatus): Promise<ProbeResult[]> {
+    const rows = await probe({});
+    const mismatches = compareProbe(model, policies, lab, rows);
+    const open = rows.filter((r) => r.result === "open").length;
+    log(`probe: ${rows.length} rows, ${open} open, ${rows.length - open} filtered/refused, ${mismatches.length} mismatches`);
+    expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
+    return rows;
+}
+
+describe("firewall: lab clusters with the real engine", function () {
+    this.timeout(1_800_000);
+    let env: Record<string, string>;
+
+    before(() => {
+        env = usePulumiEnv();
+    });
+    after(async () => {
+        await labDown({ log: () => undefined });
+    });
+
+    async function bringUp(model: "standalone" | "unified" | "modular" | "multisite"): Promise<{ lab: LabStatus; stack: Stack; cluster: ClusterModel; policies: NodePolicy[] }> {
+        const lab = await labUp({ model, log });
+        const cluster = loadModel(lab.stackFile!);
+        const stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        return { lab, stack, cluster, policies: buildPolicy(cluster) };
+    }
+
+    for (const model of ["standalone", "unified", "multisite"] as const) {
+        describe(`${model} lab`, () => {
+            let ctx: Awaited<ReturnType<typeof bringUp>>;
+            before(async () => { ctx = await bringUp(model); });
+            after(async () => { await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined); });
+
+            it("opens every required port and nothing else, as measured from nodes, vantages and the provisioning host", async () => {
+                const up = await ctx.stack.up({ onOutput: () => undefined });
+                expect(up.summary.result).to.equal("succeeded");
+                await expectMatrix(ctx.cluster, ctx.policies, ctx.lab);
+            });
+
+            it("shows no changes on a second preview", async () => {
+                await ctx.stack.preview({ expectNoChanges: true });
+            });
+
+            it("destroy gives every node back wide open", async () => {
+                await ctx.stack.destroy();
+                for (const n of ctx.lab.nodes) expect(liveTable(ctx.lab, n.name), n.name).to.equal("");
+                const rows = await probe({ from: ["client", "provisioner", ctx.lab.nodes[0].name] });
+                const closed = rows.filter((r) => r.result !== "open");
+                expect(closed, closed.slice(0, 5).map((r) => `${r.from}→${r.to} ${r.port}/${r.protocol} ${r.result}`).join("\n")).to.have.length(0);
+            });
+        });
+    }
+
+    describe("modular lab", () => {
+        let ctx: Awaited<ReturnType<typeof bringUp>>;
+        before(async () => { ctx = await bringUp("modular"); });
+        after(async () => { await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined); });
+
+        it("opens every required port and nothing else (egress included), root and sudo nodes alike", async () => {
+            const up = await ctx.stack.up({ onOutput: () => undefined });
+            expect(up.summary.result).to.equal("succeeded");
+            expect(ctx.lab.nodes.some((n) => n.sudo)).to.equal(true);
+            await expectMatrix(ctx.cluster, ctx.policies, ctx.lab);
+        });
+
+        it("a no-op up changes nothing", async () => {
+            const events: EngineEvent[] = [];
+            const up = await ctx.stack.up({ onEvent: (e) => events.push(e) });
+            expect(up.summary.resourceChanges?.update ?? 0).to.equal(0);
+            expect(firewallsWith(events, "update")).to.deep.equal([]);
+        });
+
+        it("an address change re-applies only the nodes whose rules change (preview)", async () => {
+            const db2 = ctx.cluster.nodes.findIndex((n) => n.name === "db-2");
+            const moved = structuredClone(ctx.cluster);
+            moved.nodes[db2].address = "10.77.1.199";
+            moved.nodes[db2].ssh.host = "10.77.1.199";
+            const expected = ctx.policies.map((p) => p.node.name).filter((name) => {
+                const before = ctx.policies.find((p) => p.node.name === name)!;
+                const after = buildPolicy(moved).find((p) => p.node.name === name)!;
+                return renderRuleset(before, ctx.cluster.firewall) !== renderRuleset(after, moved.firewall) || name === "db-2";
+            }).sort();
+            expect(expected.length).to.be.lessThan(ctx.cluster.nodes.length);
+            await ctx.stack.setConfig(`pinhole:nodes[${db2}].address`, { value: "10.77.1.199" }, true);
+            await ctx.stack.setConfig(`pinhole:nodes[${db2}].ssh.host`, { value: "10.77.1.199" }, true);
+            try {
+                const events: EngineEvent[] = [];
+                await ctx.stack.preview({ onEvent: (e) => events.push(e) });
+                expect(firewallsWith(events, "update")).to.deep.equal(expected);
+                expect(firewallsWith(events, "replace")).to.deep.equal([]);
+            } finally {
+                await ctx.stack.setConfig(`pinhole:nodes[${db2}].address`, { value: ctx.cluster.nodes[db2].address }, true);
+                await ctx.stack.setConfig(`pinhole:nodes[${db2}].ssh.host`, { value: ctx.cluster.nodes[db2].ssh.host }, true);
+            }
+        });
+
+        it("a lockout attempt fails clearly and leaves every node reachable with its previous rules", async () => {
+            const before = Object.fromEntries(ctx.lab.nodes.map((n) => [n.name, liveTable(ctx.lab, n.name)]));
+            const admin = ctx.cluster.networks.admin;
+            // The admin vantage's network only: the provisioning host (10.77.0.1) is left out.
+            await ctx.stack.setConfig("pinhole:networks.admin", { value: JSON.stringify(admin.filter((c) => !c.startsWith(ctx.lab.provisioner.address))) }, true);
+            try {
+                let message = "";
+                try {
+                    await ctx.stack.up({ onOutput: () => undefined, continueOnError: true });
+                } catch (e) {
+                    message = String((e as Error).message);
+                }
+                expect(message).to.match(/would cut the management path|cut the management SSH path/);
+                expect(message).to.contain(ctx.lab.provisioner.address);
+                for (const n of ctx.lab.nodes) {
+                    expect(nodeSshWorks(ctx.lab, n.name), `${n.name} reachable`).to.equal(true);
+                    expect(liveTable(ctx.lab, n.name), `${n.name} rules unchanged`).to.equal(before[n.name]);
+                }
+            } finally {
+                await ctx.stack.setConfig("pinhole:networks.admin", { value: JSON.stringify(admin) }, true);
+            }
+            await ctx.stack.preview({ expectNoChanges: true });
+        });
+
+        it("a node down during up: the others converge, the error names it, the next up finishes", async () => {
+            const down = "app-2";
+            const ns = ctx.lab.nodes.find((n) => n.name === down)!.netns;
+            const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
+            const sshd = pids.filter((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sshd"; } catch { return false; } });
+            expect(sshd.length).to.be.greaterThan(0);
+            sshd.forEach((p) => process.kill(Number(p), "SIGKILL"));
+            const beforeDown = liveTable(ctx.lab, down);
+            const ntp = ctx.cluster.external.filter((e) => e.kind === "ntp").map((e) => e.addresses[0]);
+            const extraNtp = "10.77.50.99";
+            await ctx.stack.setConfig("pinhole:external.ntp", { value: JSON.stringify([...ntp, extraNtp]) }, true);
+            try {
+                let message = "";
+                try {
+                    await ctx.stack.up({ onOutput: () => undefined, continueOnError: true });
+                } catch (e) {
+                    message = String((e as Error).message);
+                }
+                expect(message).to.contain(`node ${down}`);
+                for (const n of ctx.lab.nodes.filter((x) => x.name !== down)) {
+                    expect(liveTable(ctx.lab, n.name), `${n.name} converged`).to.contain(extraNtp);
+                }
+                expect(liveTable(ctx.lab, down), `${down} untouched`).to.equal(beforeDown);
+                await reboot(down, { log });
+                const up = await ctx.stack.up({ onOutput: () => undefined });
+                expect(up.summary.result).to.equal("succeeded");
+                expect(liveTable(ctx.lab, down)).to.contain(extraNtp);
+                await ctx.stack.preview({ expectNoChanges: true });
+            } finally {
+                await ctx.stack.setConfig("pinhole:external.ntp", { value: JSON.stringify(ntp) }, true);
+            }
+            const up = await ctx.stack.up({ onOutput: () => undefined });
+            expect(up.summary.result).to.equal("succeeded");
+        });
+
+        it("drift: a rule added by hand is seen by refresh and reverted by the next up", async () => {
+            const node = ctx.lab.nodes.find((n) => n.name === "db-1")!;
+            execFileSync("ip", ["netns", "exec", node.netns, "nft", "insert", "rule", "inet", "pinhole", "input", "tcp", "dport", "3306", "accept"]);
+            const leaked = await probe({ from: ["client"], to: ["db-1"] });
+            expect(leaked.find((r) => r.port === 3306 && r.protocol === "tcp")?.result).to.equal("open");
+            await ctx.stack.refresh({ onOutput: () => undefined });
+            const events: EngineEvent[] = [];
+            await ctx.stack.preview({ onEvent: (e) => events.push(e) });
+            expect(firewallsWith(events, "update")).to.deep.equal(["db-1"]);
+            await ctx.stack.up({ onOutput: () => undefined });
+            const fixed = await probe({ from: ["client"], to: ["db-1"] });
+            expect(fixed.find((r) => r.port === 3306 && r.protocol === "tcp")?.result).to.equal("filtered");
+            await ctx.stack.preview({ expectNoChanges: true });
+        });
+
+        it("the firewall is persisted and loaded at boot before the services", async () => {
+            const before = liveTable(ctx.lab, "db-1");
+            const boot = await reboot("db-1", { log });
+            expect(boot.firewall).to.equal("loaded");
+            expect(liveTable(ctx.lab, "db-1")).to.equal(before);
+            const lab = await labStatus();
+            await expectMatrix(ctx.cluster, ctx.policies, lab);
+        });
+
+        it("destroy removes only pinhole's table and leaves the nodes reachable and open", async () => {
+            const node = ctx.lab.nodes.find((n) => n.name === "app-1")!;
+            execFileSync("ip", ["netns", "exec", node.netns, "nft", "add", "table", "inet", "docker_like"]);
+            await ctx.stack.destroy({ onOutput: () => undefined });
+            for (const n of ctx.lab.nodes) expect(liveTable(ctx.lab, n.name), n.name).to.equal("");
+            const tables = execFileSync("ip", ["netns", "exec", node.netns, "nft", "list", "tables"], { encoding: "utf8" });
+            expect(tables).to.contain("docker_like");
+            execFileSync("ip", ["netns", "exec", node.netns, "nft", "delete", "table", "inet", "docker_like"]);
+            const rows = await probe({ from: ["client", "app-1"] });
+            expect(rows.filter((r) => r.result !== "open")).to.have.length(0);
+            for (const n of ctx.lab.nodes) expect(nodeSshWorks(ctx.lab, n.name)).to.equal(true);
+        });
+    });
+});
