@@ -38,7 +38,7 @@ export class Cluster extends pulumi.ComponentResource {
         // node's certificate is rejected (the gate settles once every node's checks ran).
         const certs = args.model.certificates;
         const ca = internalCaFor(`${name}-ca`, args.model.nodes, certs,
-            `pinhole internal CA (${args.model.domain ?? pulumi.getProject()}, ${pulumi.getStack()})`, { parent: this });
+            `pinhole internal CA ${args.model.domain ?? pulumi.getProject()} (${pulumi.getStack()})`, { parent: this });
         this.internalCaCertificate = ca?.certPem;
         const { gate, settle } = certificateGate(this);
         const secret = args.secret ?? ((key: string) => new pulumi.Config().getSecret(key));

@@ -46,6 +46,33 @@ async function testPki() {
     return { rootKey, root: root.certPem, interKey, inter: inter.certPem, issue };
 }
 
+/**
+ * Two runs of this file at once (two people's `npm run test:integration` on one machine) would install on the
+ * same lab nodes: a pid lock makes the second wait for the first.
+ */
+const LOCK_DIR = path.join(os.tmpdir(), "pinhole-certificates-test.lock");
+async function acquireLock(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            fs.mkdirSync(LOCK_DIR);
+            fs.writeFileSync(path.join(LOCK_DIR, "pid"), String(process.pid));
+            return;
+        } catch {
+            let holder = 0;
+            try { holder = Number(fs.readFileSync(path.join(LOCK_DIR, "pid"), "utf8")); } catch { /* being written */ }
+            let alive = false;
+            try { if (holder) { process.kill(holder, 0); alive = true; } } catch { /* gone */ }
+            if (holder && !alive) { fs.rmSync(LOCK_DIR, { recursive: true, force: true }); continue; }
+            if (Date.now() > deadline) throw new Error(`another run of certificates.test.ts (pid ${holder}) holds ${LOCK_DIR}`);
+            await new Promise((r) => setTimeout(r, 2000));
+        }
+    }
+}
+function releaseLock(): void {
+    try { if (Number(fs.readFileSync(path.join(LOCK_DIR, "pid"), "utf8")) === process.pid) fs.rmSync(LOCK_DIR, { recursive: true, force: true }); } catch { /* not ours */ }
+}
+
 describe("web certificates and nginx on the lab (real engine, SSH, nginx, TLS)", function () {
     this.timeout(600_000);
     let env: Record<string, string>;
@@ -107,7 +134,8 @@ describe("web certificates and nginx on the lab (real engine, SSH, nginx, TLS)",
     };
 
     before(async function () {
-        this.timeout(600_000);
+        this.timeout(1_200_000);
+        await acquireLock(900_000);
         env = usePulumiEnv();
         lab = await labStatus();
         // Any lab shape with two web proxies and three application-serving nodes will do: reuse the one that is up.
@@ -145,13 +173,14 @@ nginx -t 2>/dev/null && nginx -s reload`)));
 
     after(async function () {
         this.timeout(300_000);
-        if (!stack) return;
+        if (!stack) { releaseLock(); return; }
         try { await stack.destroy({ onOutput: log }); } catch { /* reported by the destroy test when it ran */ }
         await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
         for (const n of scenario?.nodes.filter((x) => apps.includes(x.name)) ?? []) {
             await onNode(n.name, "rm -f /etc/nginx/conf.d/lab-app.conf; nginx -t 2>/dev/null && nginx -s reload || true").catch(() => undefined);
         }
         if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+        releaseLock();
     });
 
     it("self-signed by default: every web node serves its own certificate for its name, TLS 1.2+ only, key 0600", async () => {
