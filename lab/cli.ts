@@ -6,15 +6,18 @@ import { runBench } from "./bench";
 
 const USAGE = `usage: npm run lab -- <command> [options]
 
-  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--no-secret]
+  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--no-secret] [--force]
         create (or repair) the lab; a lab of another model is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
         --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last
         unified/application node; standalone: none unless --sudo-user is given)
   status [--json]              nodes and vantages, addresses, pinned host keys, running or not
   probe [--json] [--from A,B] [--to C,D] [--self] [--tcp-timeout MS] [--udp-timeout MS]
         measure reachability: open / filtered / refused, from every node, vantage and the provisioning host
-  reboot <node>                kill the node, flush its nftables, boot it (persisted firewall first)
-  down [--purge]               remove everything (--purge: also the lab keypair and build cache in .lab/)
+  reboot <node> [--force]      kill the node, flush its nftables, boot it (persisted firewall first)
+  down [--purge] [--force]     remove everything (--purge: also the lab keypair, host keys, build cache in .lab/)
+
+  A test process that brought the lab up holds it until it calls down or exits; up/down/reboot from another
+  process wait for it (--force takes the lab anyway).
   bench [--model M] [--sizes 6,24,48]   time up/down and measure memory per node
 `;
 
@@ -37,11 +40,11 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack"],
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force"],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
-    reboot: [],
-    down: ["purge"],
+    reboot: ["force"],
+    down: ["purge", "force"],
     bench: ["model", "sizes"],
 };
 
@@ -84,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
             if (typeof model !== "string" || !isLabModel(model)) throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
             const su = a.flags.get("sudo-user");
             const sudoUser = su === undefined ? undefined : su === true ? true : su === "none" ? false : list(su);
-            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack") });
+            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force") });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;
         }
@@ -112,12 +115,12 @@ async function main(argv: string[]): Promise<number> {
         case "reboot": {
             const node = a.positional[0];
             if (!node) throw new Error("reboot needs a node name");
-            const r = await reboot(node, { log: (m) => process.stderr.write(`[lab] ${m}\n`) });
+            const r = await reboot(node, { log: (m) => process.stderr.write(`[lab] ${m}\n`), force: a.flags.has("force") });
             process.stdout.write(`${r.node} rebooted in ${r.ms} ms; firewall at boot: ${r.firewall}\n`);
             return 0;
         }
         case "down":
-            await labDown({ purge: a.flags.has("purge") });
+            await labDown({ purge: a.flags.has("purge"), force: a.flags.has("force") });
             return 0;
         case "bench": {
             const model = a.flags.get("model") ?? "unified";

@@ -19,7 +19,7 @@ import { buildPlan, LabModel, LabOptions, LabPlan, planNamespaces, PROVISIONER_A
 import { stackName, writeLabStack } from "./stack";
 import {
     AUTHORIZED_KEYS, BIN_DIR, KNOWN_HOSTS, LAB_DIR, LABNET_BIN, LABNET_SRC, NODES_DIR, readState, SSH_DIR, SSH_KEY, STACKS_DIR,
-    STATE_FILE, VANTAGES_DIR, withLabLock, writeState,
+    STATE_FILE, VANTAGES_DIR, withLabSession, writeState,
 } from "./state";
 import { checkPrerequisites, memoryOf, pool, processName, run } from "./sys";
 import type { Protocol, Role } from "../model/types";
@@ -45,6 +45,8 @@ export interface LabUpOptions extends LabOptions {
     setSecret?: boolean;
     /** Nodes booted at once (default 8). */
     parallel?: number;
+    /** Take the lab even if another live process holds it (see withLabSession). */
+    force?: boolean;
 }
 
 export interface LabNodeStatus {
@@ -191,7 +193,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
     const log = opts.log ?? defaultLog;
     const plan = buildPlan(opts);
     checkPrerequisites();
-    return withLabLock(`up ${plan.model}`, async () => {
+    return withLabSession(`up ${plan.model}`, async () => {
         const t0 = Date.now();
         const state = readState();
         const existing = await listLabNamespaces();
@@ -276,18 +278,18 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
         writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile });
         log(`lab ${plan.model} is up: ${plan.nodes.length} nodes in ${elapsed(t0)}`);
         return statusOf(plan, true, stackFile);
-    });
+    }, { keep: true, force: opts.force });
 }
 
 /** Removes the lab: every namespace and process in it, links, the user account, runtime files (purge: all of .lab/). */
-export async function labDown(opts: { purge?: boolean; log?: Logger } = {}): Promise<void> {
+export async function labDown(opts: { purge?: boolean; force?: boolean; log?: Logger } = {}): Promise<void> {
     const log = opts.log ?? defaultLog;
     checkPrerequisites([{ bin: "ip", pkg: "iproute2" }, { bin: "userdel", pkg: "passwd" }]);
-    await withLabLock("down", async () => {
+    await withLabSession("down", async () => {
         const t0 = Date.now();
         await teardown(log, !!opts.purge);
         log(`lab is down (${elapsed(t0)})`);
-    });
+    }, { keep: false, force: opts.force });
     if (opts.purge) fs.rmSync(LAB_DIR, { recursive: true, force: true });
 }
 
@@ -341,10 +343,10 @@ export async function probe(opts: ProbeOptions = {}): Promise<ProbeResult[]> {
  * Simulates a reboot of one node: kills its processes, flushes its nftables, then boots it like the platform:
  * /etc/pinhole/firewall.nft (if the node has one) is loaded BEFORE sshd, nginx and the listener start.
  */
-export async function reboot(node: string, opts: { log?: Logger } = {}): Promise<BootResult> {
+export async function reboot(node: string, opts: { log?: Logger; force?: boolean } = {}): Promise<BootResult> {
     const log = opts.log ?? quietLog;
     checkPrerequisites();
-    return withLabLock(`reboot ${node}`, async () => {
+    return withLabSession(`reboot ${node}`, async () => {
         const plan = requirePlan();
         const n = plan.nodes.find((x) => x.name === node);
         if (!n) throw new Error(`reboot: no node "${node}" in the ${plan.model} lab (nodes: ${plan.nodes.map((x) => x.name).join(", ")})`);
@@ -355,7 +357,7 @@ export async function reboot(node: string, opts: { log?: Logger } = {}): Promise
         log(`${node} is up again in ${r.ms} ms (firewall at boot: ${r.firewall})`);
         for (const w of r.warnings) log(`warning: ${w}`);
         return r;
-    });
+    }, { keep: true, force: opts.force });
 }
 
 export interface NodeMemory {

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { LabNode, LabPlan, LabVantage, SUDO_USER } from "./shapes";
 import { bootScript, hostsFile, MIME_TYPES_FALLBACK, nginxConf, nginxDefaultServer, NodePaths, PRIVATE_BINDS, PRIVATE_OVERLAYS, sshdConfig } from "./render";
-import { AUTHORIZED_KEYS, LABNET_BIN, nodeDir, vantageDir } from "./state";
+import { AUTHORIZED_KEYS, HOST_KEYS_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
 import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
 import { killNetnsProcesses, labPids } from "./net";
 
@@ -46,11 +46,17 @@ export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid:
     fs.chmodSync(path.join(D, "tmp"), 0o1777);
     fs.chmodSync(path.join(D, "etc/sudoers.d"), 0o755);
 
-    // ssh host key (kept across `up`, so the pinned key stays the same)
+    // ssh host key: one per lab address, kept in .lab/ssh/hostkeys across up, down and model changes (like a
+    // machine that keeps its host key when redeployed), so pinned keys stay valid; `down --purge` forgets them
     const hostKey = path.join(D, "ssh", "ssh_host_ed25519_key");
-    if (!fs.existsSync(hostKey) || !fs.existsSync(`${hostKey}.pub`)) {
-        for (const f of [hostKey, `${hostKey}.pub`]) fs.rmSync(f, { force: true });
-        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${node.name}@pinhole-lab`, "-f", hostKey]);
+    const stored = path.join(HOST_KEYS_DIR, node.sshHost, "ssh_host_ed25519_key");
+    if (!fs.existsSync(stored) || !fs.existsSync(`${stored}.pub`)) {
+        fs.mkdirSync(path.dirname(stored), { recursive: true, mode: 0o700 });
+        for (const f of [stored, `${stored}.pub`]) fs.rmSync(f, { force: true });
+        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `pinhole-lab-${node.sshHost}`, "-f", stored]);
+    }
+    for (const [src, dst, mode] of [[stored, hostKey, 0o600], [`${stored}.pub`, `${hostKey}.pub`, 0o644]] as const) {
+        writeIfChanged(dst, fs.readFileSync(src, "utf8"), mode);
     }
 
     // nginx: seeded once from the lab's base config; later changes (pinhole's) are kept

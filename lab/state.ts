@@ -9,6 +9,8 @@ export const SSH_DIR = path.join(LAB_DIR, "ssh");
 export const SSH_KEY = path.join(SSH_DIR, "id_ed25519");
 export const AUTHORIZED_KEYS = path.join(SSH_DIR, "authorized_keys");
 export const KNOWN_HOSTS = path.join(SSH_DIR, "known_hosts");
+/** Host keys by lab address (kept across down; removed by down --purge). */
+export const HOST_KEYS_DIR = path.join(SSH_DIR, "hostkeys");
 export const BIN_DIR = path.join(LAB_DIR, "bin");
 export const LABNET_BIN = path.join(BIN_DIR, "labnet");
 export const LABNET_SRC = path.join(PROJECT_ROOT, "lab", "native", "labnet.c");
@@ -80,4 +82,49 @@ export async function withLabLock<T>(what: string, fn: () => Promise<T>, waitMs 
     } finally {
         try { fs.unlinkSync(LOCK_FILE); } catch { /* removed by down --purge */ }
     }
+}
+
+export const LEASE_FILE = path.join(LAB_DIR, "lease");
+
+interface Lease { pid: number; what: string; since: string }
+
+function readLease(): Lease | undefined {
+    try { return JSON.parse(fs.readFileSync(LEASE_FILE, "utf8")) as Lease; } catch { return undefined; }
+}
+
+/** The live process (other than this one) that holds the lab, if any. */
+export function leaseHolder(): Lease | undefined {
+    const l = readLease();
+    return l && l.pid !== process.pid && pidAlive(l.pid) ? l : undefined;
+}
+
+/**
+ * Runs a lab operation that changes the lab, as its session holder. A process that brought the lab up
+ * holds it (the lease in .lab/lease) until it calls labDown or exits: another process's up/down/reboot waits
+ * meanwhile, so two test runs in one checkout don't replace each other's lab mid-test. The CLI's `up`
+ * exits right away, so it blocks nobody. `force` takes the lab from a live holder.
+ */
+export async function withLabSession<T>(what: string, fn: () => Promise<T>, opts: { keep: boolean; force?: boolean; waitMs?: number }): Promise<T> {
+    const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
+    let told = false;
+    for (;;) {
+        const busy = await withLabLock(what, async () => {
+            const holder = opts.force ? undefined : leaseHolder();
+            if (holder) return holder;
+            const lease: Lease = { pid: process.pid, what, since: new Date().toISOString() };
+            fs.writeFileSync(LEASE_FILE, JSON.stringify(lease) + "\n");
+            return undefined;
+        });
+        if (!busy) break;
+        if (Date.now() > deadline) throw new Error(`lab: pid ${busy.pid} (${busy.what}, since ${busy.since}) still holds the lab; try again later or use --force`);
+        if (!told) { process.stderr.write(`[lab] the lab is in use by pid ${busy.pid} (${busy.what}, since ${busy.since}): waiting until it calls down or exits ...\n`); told = true; }
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    return withLabLock(what, async () => {
+        try {
+            return await fn();
+        } finally {
+            if (!opts.keep && readLease()?.pid === process.pid) fs.rmSync(LEASE_FILE, { force: true });
+        }
+    });
 }
