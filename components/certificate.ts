@@ -191,7 +191,8 @@ export class WebCertificate extends pulumi.ComponentResource {
                     node: node.name, fqdn: node.fqdn, addresses, bundlePem, privateKeyPem, publicKeyPem,
                     source, keySource, renewBeforeDays, now: args.now,
                 });
-                for (const w of res.warnings) pulumi.log.warn(`node ${node.name}: ${w}`, this);
+                // (The expiry notice is printed once, with the summary below.)
+                for (const w of res.warnings.filter((x) => !x.startsWith("WEB CERT"))) pulumi.log.warn(`node ${node.name}: ${w}`, this);
                 return res.problems.length ? formatBundleProblems(node.name, res.problems, source) : undefined;
             });
 

@@ -325,40 +325,66 @@ nginx -t 2>/dev/null && nginx -s reload`)));
     });
 
     it("rejects wrong name, wrong key, incomplete or broken chain, not yet valid, expired: at preview, naming the node, changing nothing", async () => {
-        const p2 = node(P2);
-        const key = generatePrivateKeyPem({ algorithm: "ECDSA" });
-        const otherKey = generatePrivateKeyPem({ algorithm: "ECDSA" });
-        const good = { key, cn: p2.fqdn, dns: [p2.fqdn], ips: [p2.address] };
-        const cases: { name: string; bundle: string; key: string; expect: RegExp }[] = [
-            { name: "wrong name", bundle: await pki.issue({ ...good, cn: "www.example.com", dns: ["www.example.com"] }) + pki.inter, key, expect: new RegExp(`does not match the node's network name ${p2.fqdn.replace(/\./g, "\\.")}`) },
-            { name: "wrong key", bundle: await pki.issue(good) + pki.inter, key: otherKey, expect: /does not match the private key \(pinhole:proxy2Key\)/ },
-            { name: "incomplete chain", bundle: await pki.issue(good), key, expect: /incomplete chain: the server certificate .* is issued by CN=Test Issuing CA, which is not in the bundle/ },
-            { name: "broken chain", bundle: await pki.issue(good) + pki.root, key, expect: /broken chain: the server certificate .* is issued by CN=Test Issuing CA, but the next certificate is CN=Test Root CA/ },
-            { name: "not yet valid", bundle: await pki.issue({ ...good, now: new Date(Date.now() + 10 * 86_400_000) }) + pki.inter, key, expect: /the server certificate .* is not yet valid: valid from/ },
-            { name: "expired", bundle: await pki.issue({ ...good, days: 30, now: new Date(Date.now() - 60 * 86_400_000) }) + pki.inter, key, expect: /the server certificate .* has expired: WEB CERT EXPIRED AT/ },
+        interface Case { name: string; make: (n: NodeSpec) => Promise<{ bundle: string; key: string }>; expect: (n: NodeSpec) => RegExp }
+        const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        const fresh = () => generatePrivateKeyPem({ algorithm: "ECDSA" });
+        const good = (n: NodeSpec, key: string) => ({ key, cn: n.fqdn, dns: [n.fqdn], ips: [n.address] });
+        const cases: Case[] = [
+            { name: "wrong name", make: async (n) => { const key = fresh(); return { key, bundle: await pki.issue({ ...good(n, key), cn: "www.example.com", dns: ["www.example.com"] }) + pki.inter }; },
+                expect: (n) => new RegExp(`does not match the node's network name ${esc(n.fqdn)}: it is for CN=www\\.example\\.com`) },
+            { name: "wrong key", make: async (n) => ({ key: fresh(), bundle: await pki.issue(good(n, fresh())) + pki.inter }),
+                expect: () => /does not match the private key \(pinhole:rej\d+Key\): it was issued for another key/ },
+            { name: "incomplete chain", make: async (n) => { const key = fresh(); return { key, bundle: await pki.issue(good(n, key)) }; },
+                expect: () => /incomplete chain: the server certificate .* is issued by CN=Test Issuing CA, which is not in the bundle/ },
+            { name: "not yet valid", make: async (n) => { const key = fresh(); return { key, bundle: await pki.issue({ ...good(n, key), now: new Date(Date.now() + 10 * 86_400_000) }) + pki.inter }; },
+                expect: () => /the server certificate .* is not yet valid: valid from/ },
+            { name: "expired", make: async (n) => { const key = fresh(); return { key, bundle: await pki.issue({ ...good(n, key), days: 30, now: new Date(Date.now() - 60 * 86_400_000) }) + pki.inter }; },
+                expect: () => /the server certificate .* has expired: WEB CERT EXPIRED AT/ },
+            { name: "broken chain", make: async (n) => { const key = fresh(); return { key, bundle: await pki.issue(good(n, key)) + pki.root }; },
+                expect: () => /broken chain: the server certificate .* is issued by CN=Test Issuing CA, but the next certificate is CN=Test Root CA/ },
         ];
         const served = servedFingerprints();
         const applied = (await outputs()).servers.value;
-        scenario.settings.nodes[P2] = { mode: "external", certificateConfigKey: "proxy2Cert", keyConfigKey: "proxy2Key" };
-        await setScenario();
-        for (const c of cases) {
-            await setSecret("proxy2Cert", c.bundle);
-            await setSecret("proxy2Key", c.key);
+        const savedNodes = JSON.parse(JSON.stringify(scenario.settings.nodes));
+        // One case per web node at a time: a single preview must report each node with its own reason.
+        const web = webNodes();
+        const blockOf = (msg: string, n: string) => {
+            const at = msg.indexOf(`node ${n}: web certificate from`);
+            if (at < 0) return "";
+            const next = msg.indexOf("\nnode ", at + 1);
+            return msg.slice(at, next < 0 ? undefined : next);
+        };
+        let lastPreview = "";
+        for (let b = 0; b < cases.length; b += web.length) {
+            const batch = cases.slice(b, b + web.length).map((c, j) => ({ c, n: web[j], i: b + j }));
+            for (const { c, n, i } of batch) {
+                const { bundle, key } = await c.make(n);
+                await setSecret(`rej${i}Cert`, bundle);
+                await setSecret(`rej${i}Key`, key);
+                scenario.settings.nodes[n.name] = { mode: "external", certificateConfigKey: `rej${i}Cert`, keyConfigKey: `rej${i}Key` };
+            }
+            await setScenario();
             let msg = "";
             try {
                 await stack.preview({ onOutput: log });
             } catch (e) {
                 msg = String((e as Error).message ?? e);
             }
-            expect(msg, `${c.name}: preview should fail`).to.contain(`node ${P2}: web certificate from pinhole:proxy2Cert rejected, nothing was installed`);
-            expect(msg, c.name).to.match(c.expect);
+            expect(msg, "preview should fail").to.contain("web certificates rejected; no node's web front end was changed");
+            for (const { c, n, i } of batch) {
+                const block = blockOf(msg, n.name);
+                expect(block, `${c.name} on ${n.name}`).to.contain(`node ${n.name}: web certificate from pinhole:rej${i}Cert rejected, nothing was installed`);
+                expect(block, `${c.name} on ${n.name}`).to.match(c.expect(n));
+            }
+            lastPreview = msg;
         }
+        void lastPreview;
         // `up` refuses as well, and no node's front end changed (not even the nodes whose certificates are fine).
-        await expectReject(up(), new RegExp(`node ${P2}: web certificate from pinhole:proxy2Cert rejected`));
+        await expectReject(up(), /web certificates rejected; no node's web front end was changed/);
         expect(servedFingerprints()).to.deep.equal(served);
         expect((await outputs()).servers.value).to.deep.equal(applied);
-        // Back to the previous mode for the rest.
-        delete scenario.settings.nodes[P2];
+        // Back to the previous modes for the rest.
+        scenario.settings.nodes = savedNodes;
         await setScenario();
         await preview(true);
     });
