@@ -44,6 +44,36 @@ const model = parsed.model;
 const config = new pulumi.Config(NAMESPACE);
 const cluster = new Cluster("cluster", { model, sshPrivateKey: config.requireSecret("sshPrivateKey") });
 
+// ------------------------------------------------------------------------------------------ outputs
+// `pulumi stack output [--json] <name>`; npm start's summary and docs/operations.md read them.
+
 export const deploymentModel = model.model;
-export const nodes = Object.fromEntries(Object.values(cluster.nodes).map((n) => [n.nodeName, n.summary]));
-export const portMatrix = formatMatrixTable(matrixRows(model, cluster.policies), { model });
+/**
+ * Per node: role, site, addresses (advertised = what peers at other sites use), fqdn, SSH target, every
+ * opening with its reason, and (web-serving nodes) the certificate's details and expiry.
+ */
+export const nodes = Object.fromEntries(Object.values(cluster.nodes).map((n) => {
+    const spec = model.nodes.find((x) => x.name === n.nodeName)!;
+    const cert = n.certificate?.summary;
+    return [n.nodeName, {
+        ...n.summary,
+        ssh: `${spec.ssh.user}@${spec.ssh.host}:${spec.ssh.port}`,
+        openings: { inbound: n.summary.inbound.length, outbound: n.summary.outbound.length },
+        ...(cert ? { certificateExpiry: cert.apply((c) => c.notAfter), certificateMode: n.certificate!.mode } : {}),
+    }];
+}));
+/** Every web node's certificate details (`web cert details`), by node. */
+export const certificates = cluster.certificates;
+/** internal-ca mode: the CA certificate to put into clients' trust stores. */
+export const internalCaCertificate = cluster.internalCaCertificate;
+/** csr mode: the CSR to send to the CA, by node. */
+export const certificateRequests = cluster.certificateRequests;
+/** Number of openings (inbound + outbound) over all nodes, and flows in the port matrix. */
+const rows = matrixRows(model, cluster.policies);
+export const openings = {
+    inbound: cluster.policies.reduce((a, p) => a + p.inbound.length, 0),
+    outbound: cluster.policies.reduce((a, p) => a + p.outbound.length, 0),
+    flows: rows.length,
+};
+/** The port matrix for the network team (the same table as `npm run matrix`). */
+export const portMatrix = formatMatrixTable(rows, { model });

@@ -1,0 +1,142 @@
+// `npm run verify`: the I/O part (stack config, state and secret through the Automation API; SSH to every
+// node with pinned host keys through provider/ssh.ts). The decisions are in lib/verify.ts.
+import * as fs from "fs";
+import * as path from "path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { formatProblems, parseStackFile, stackFilePath } from "../model/config";
+import { buildPolicy } from "../model/policy";
+import { ClusterModel, NodeSpec } from "../model/types";
+import { readFirewall } from "../provider/firewall";
+import { explainSshFailure, runScript, SshConnectionInput } from "../provider/ssh";
+import { inspectScript as webInspectScript } from "../provider/webserver-scripts";
+import { CERT_PATH } from "../render/nginx";
+import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
+import {
+    checkCertificate, checkFirewall, expectationsFor, Finding, judgeProbe, NodeExpectation, parseProbeOutput, parseWebInspect,
+    probeFindings, probePlan, ProbeResultRow, probeScript, VerifyReport,
+} from "./verify";
+
+export class VerifyConfigError extends Error {}
+
+export interface VerifyOptions {
+    stack: string;
+    /** Directory of Pulumi.<stack>.yaml (default <project>/stacks). */
+    stacksDir?: string;
+    /** SSH private key (PEM/OpenSSH). Default: the stack's secret pinhole:sshPrivateKey. */
+    privateKey?: string;
+    /** Forbidden ports sampled per (from, to) pair (default 3). */
+    forbiddenPerPeer?: number;
+    /** Seconds before a probe counts as filtered (default 2). */
+    probeTimeoutSeconds?: number;
+    /** Nodes checked at once (default 16). */
+    concurrency?: number;
+    /** Skip the probes (state, firewall tables and certificates only). */
+    probes?: boolean;
+    log?: (m: string) => void;
+    now?: Date;
+}
+
+/** The model the stack's config file describes (every problem at once, or a VerifyConfigError). */
+export function loadModel(stack: string, stacksDir = path.join(PROJECT_ROOT, "stacks")): ClusterModel {
+    const file = stackFilePath(stacksDir, stack);
+    if (!fs.existsSync(file)) throw new VerifyConfigError(`no stack config file ${file}`);
+    const parsed = parseStackFile(file);
+    if (!parsed.model) throw new VerifyConfigError(`${file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`);
+    return parsed.model;
+}
+
+function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
+    return {
+        host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo,
+        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}), privateKey, node: node.name,
+    };
+}
+
+async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const out: R[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]); } };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+    return out;
+}
+
+const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
+
+/** Connects to one node: live table, installed certificate, probes to its peers. */
+async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: ClusterModel, targets: ReturnType<typeof probePlan>, opts: VerifyOptions): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
+    const name = e.node.name;
+    const findings: Finding[] = [];
+    const firewall = (async () => {
+        try {
+            const live = await readFirewall({ node: name, connection: conn, privateKey: conn.privateKey } as unknown as Parameters<typeof readFirewall>[0]);
+            findings.push(...checkFirewall(e, live));
+            return true;
+        } catch (err) {
+            findings.push({ node: name, check: "ssh", ok: false, message: `cannot read the firewall: ${(err as Error).message}` });
+            return false;
+        }
+    })();
+    const web = (async () => {
+        if (!e.web) return;
+        const r = await runScript(conn, `${webInspectScript(e.node.fqdn)}echo "--- cert"\ncat ${CERT_PATH} 2>/dev/null || true\n`, { timeoutMs: 30_000 });
+        if (r.code === 255) { findings.push({ node: name, check: "ssh", ok: false, message: `cannot read the web front end: ${explainSshFailure(conn, r)}` }); return; }
+        if (r.code !== 0) { findings.push({ node: name, check: "certificate", ok: false, message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}` }); return; }
+        findings.push(...checkCertificate(e, parseWebInspect(r.stdout), { renewBeforeDays: model.certificates.renewBeforeDays, now: opts.now }));
+    })();
+    const probes = (async (): Promise<ProbeResultRow[]> => {
+        if (targets.length === 0) return [];
+        const timeout = opts.probeTimeoutSeconds ?? 2;
+        const r = await runScript(conn, probeScript(targets, { timeoutSeconds: timeout }), { privileged: false, timeoutMs: 60_000 + targets.length * 200 });
+        if (r.code !== 0 || !r.stdout.includes("probes-done")) {
+            const why = r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${firstLine(r.stderr || r.stdout)}`;
+            findings.push({ node: name, check: "ssh", ok: false, message: `probes from ${name} did not run: ${why}` });
+        }
+        const outcomes = parseProbeOutput(r.stdout, targets.length);
+        return targets.map((t, i) => judgeProbe(t, outcomes[i].outcome, outcomes[i].detail));
+    })();
+    const [fwOk, , rows] = await Promise.all([firewall, web, probes]);
+    findings.push(...probeFindings(rows));
+    if (fwOk) findings.push({ node: name, check: "ssh", ok: true, message: `SSH ${conn.user}@${conn.host}:${conn.port} with the pinned host key` });
+    return { findings, probes: rows };
+}
+
+/**
+ * Verifies a stack's nodes against its state and config. Throws VerifyConfigError for a bad config or a stack
+ * that cannot be read; everything found on the nodes is in the report (reportOk(report) says pass/fail).
+ */
+export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
+    const t0 = Date.now();
+    const log = opts.log ?? (() => undefined);
+    const model = loadModel(opts.stack, opts.stacksDir);
+    const env = usePulumiEnv();
+    log(`reading the state and secrets of stack ${opts.stack}`);
+    let exported: unknown;
+    let privateKey = opts.privateKey;
+    try {
+        const stack = await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: PROJECT_ROOT }, { envVars: env });
+        const [deployment, key] = await Promise.all([
+            stack.exportStack(),
+            privateKey ? Promise.resolve(undefined) : stack.getConfig("pinhole:sshPrivateKey"),
+        ]);
+        exported = deployment;
+        privateKey = privateKey ?? key?.value;
+    } catch (e) {
+        throw new VerifyConfigError(`cannot read stack ${opts.stack} (state / pinhole:sshPrivateKey): ${(e as Error).message.split("\n").filter(Boolean).slice(-3).join(" | ")}`);
+    }
+    if (!privateKey) throw new VerifyConfigError(`stack ${opts.stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key), and no --ssh-key was given`);
+
+    const policies = buildPolicy(model);
+    const exp = expectationsFor(model, exported, policies);
+    const targets = opts.probes === false ? [] : probePlan(model, policies, { forbiddenPerPeer: opts.forbiddenPerPeer });
+    log(`checking ${model.nodes.length} node(s) over SSH${targets.length ? `, ${targets.length} probes` : ""}`);
+    const results = await pool(exp.nodes, opts.concurrency ?? 16, (e) =>
+        verifyNode(e, connectionOf(e.node, privateKey!), model, targets.filter((t) => t.from === e.node.name), opts));
+    return {
+        stack: opts.stack,
+        checkedAt: (opts.now ?? new Date()).toISOString(),
+        nodes: model.nodes.map((n) => n.name),
+        findings: [...exp.findings, ...results.flatMap((r) => r.findings)],
+        probes: results.flatMap((r) => r.probes),
+        ms: Date.now() - t0,
+    };
+}
