@@ -140,7 +140,9 @@ describe("web certificates and nginx on the lab (real engine, SSH, nginx, TLS)",
         lab = await labStatus();
         // Any lab shape with two web proxies and three application-serving nodes will do: reuse the one that is up.
         const usable = (l: LabStatus) => l.up && l.nodes.filter((n) => n.role === "webproxy").length >= 2 && l.nodes.filter((n) => n.role === "application" || n.role === "unified").length >= 3;
-        if (!usable(lab)) lab = await labUp({ model: "modular", writeStack: false, setSecret: false, log: () => undefined });
+        // labUp (idempotent for the shape that is up) also takes the lab's session lease: nobody else's run
+        // replaces the lab under this test until this process exits.
+        lab = await labUp({ model: usable(lab) && lab.model ? lab.model : "modular", writeStack: false, setSecret: false, log: () => undefined });
         [P1, P2] = lab.nodes.filter((n) => n.role === "webproxy").map((n) => n.name);
         apps = lab.nodes.filter((n) => n.role === "application" || n.role === "unified").map((n) => n.name).sort();
         clientNs = lab.vantages.find((v) => v.vantage === "client")!.netns;
@@ -434,7 +436,10 @@ nginx -t 2>/dev/null && nginx -s reload`)));
     });
 
     it("keeps private keys out of the state file and the engine's output", async () => {
-        const exported = JSON.stringify((await stack.exportStack()).deployment);
+        // The CLI's plain `pulumi stack export` (the Automation API's exportStack adds --show-secrets).
+        const ex = spawnSync("pulumi", ["stack", "export", "--stack", stack.name], { cwd: FIXTURE, env: { ...process.env, ...env }, encoding: "utf8" });
+        expect(ex.status, ex.stderr).to.equal(0);
+        const exported = ex.stdout;
         const keysInState = exported.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----/g) ?? [];
         expect(keysInState, "plaintext private key in the state").to.deep.equal([]);
         expect(exported).to.contain("ciphertext");
