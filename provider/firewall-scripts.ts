@@ -101,7 +101,7 @@ if ! nft -c -f "$new" 2>${RUN_DIR}/check.${t}.err; then
   echo "nft -c rejected the ruleset:" >&2; cat ${RUN_DIR}/check.${t}.err >&2; rm -f "$new" ${RUN_DIR}/check.${t}.err; exit ${EXIT.checkFailed}
 fi
 rm -f ${RUN_DIR}/check.${t}.err
-client="\${SSH_CLIENT%% *}"
+client="\${PINHOLE_SSH_CLIENT:-\${SSH_CLIENT:-}}"; client="\${client%% *}"
 ${a.skipPrecheck ? "" : `if [ -n "$client" ] && [ "$(in_cidrs "$client" ${sq(a.managementSources.join(" "))})" = no ]; then
   echo "refusing to apply: this SSH connection comes from $client, which the new ruleset does not allow on the management port (allowed: ${a.managementSources.join(", ").replace(/[`$"\\]/g, "")}); applying it would cut the management path" >&2
   rm -f "$new"; exit ${EXIT.wouldLockOut}

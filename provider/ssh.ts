@@ -104,7 +104,9 @@ export interface RunOptions {
 /** Runs `script` with /bin/sh on the node (script on stdin). Resolves with exit code and output. */
 export async function runScript(conn: SshConnectionInput, script: string, opts: RunOptions = {}): Promise<RunResult> {
     const privileged = opts.privileged ?? true;
-    const remote = privileged && conn.sudo && conn.user !== "root" ? "sudo -n /bin/sh -s" : "/bin/sh -s";
+    // sudo resets the environment: hand the SSH client address (the management pre-check needs it) through.
+    const remote = privileged && conn.sudo && conn.user !== "root"
+        ? `sudo -n env PINHOLE_SSH_CLIENT="$SSH_CLIENT" /bin/sh -s` : "/bin/sh -s";
     return withCredentials(conn, (dir) => spawnSsh([...sshArgs(conn, dir), remote], script, opts.timeoutMs ?? 120_000));
 }
 

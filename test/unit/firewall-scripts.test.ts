@@ -62,6 +62,15 @@ describe("provider/firewall-scripts", () => {
         expect(removeScript("me")).to.match(/if \[ -n "\$current" \] && \[ "\$current" != 'me' \]; then/);
     });
 
+    it("reads the client address under `set -u` whether it comes from sshd or through sudo", () => {
+        const line = apply.split("\n").find((l) => l.startsWith("client="))!;
+        const run = (env: Record<string, string>) =>
+            spawnSync("sh", ["-c", `set -eu\n${line}\necho "[$client]"`], { env, encoding: "utf8" });
+        expect(run({ PATH: "/usr/bin:/bin" }).stdout.trim()).to.equal("[]");
+        expect(run({ PATH: "/usr/bin:/bin", SSH_CLIENT: "10.77.0.1 51234 22" }).stdout.trim()).to.equal("[10.77.0.1]");
+        expect(run({ PATH: "/usr/bin:/bin", PINHOLE_SSH_CLIENT: "10.77.0.9 40000 22" }).stdout.trim()).to.equal("[10.77.0.9]");
+    });
+
     // The pre-check's CIDR test, run for real in sh + awk.
     const inCidrs = apply.slice(apply.indexOf("in_cidrs() {"), apply.indexOf("\n}\n", apply.indexOf("in_cidrs() {")) + 3);
     const table: [string, string, string][] = [
