@@ -15,10 +15,10 @@ const USAGE = `usage: npm run lab -- <command> [options]
         measure reachability: open / filtered / refused, from every node, vantage and the provisioning host
   reboot <node> [--force]      kill the node, flush its nftables, boot it (persisted firewall first)
   down [--purge] [--force]     remove everything (--purge: also the lab keypair, host keys, build cache in .lab/)
-
-  A test process that brought the lab up holds it until it calls down or exits; up/down/reboot from another
-  process wait for it (--force takes the lab anyway).
   bench [--model M] [--sizes 6,24,48]   time up/down and measure memory per node
+
+  A process that brought the lab up (a test run) holds it until it calls down or exits; up/down/reboot from
+  any other process wait for it (--force takes the lab anyway). Use \`npm run -s lab -- ... --json\` to pipe JSON.
 `;
 
 interface Args { cmd?: string; positional: string[]; flags: Map<string, string | true> }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { bootNode, BootResult, haltNode, hostKeyOf, nodeHealth, prepareNode, startVantage, vantageHealthy } from "./node";
 import {
-    cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRouter, ensureVantageNet, killNetnsProcesses,
+    cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRouter, ensureVantageNet, installNeighbors, killNetnsProcesses,
     labLinks, labPids, listLabNamespaces, netnsExists, removeLabLinks,
 } from "./net";
 import { ProbeResult } from "./probe-plan";
@@ -170,7 +170,7 @@ async function teardown(log: Logger, purge: boolean): Promise<void> {
     cleanupNetnsMount();
     for (const p of [NODES_DIR, VANTAGES_DIR, STATE_FILE, KNOWN_HOSTS]) fs.rmSync(p, { recursive: true, force: true });
     if (purge) {
-        for (const e of fs.existsSync(LAB_DIR) ? fs.readdirSync(LAB_DIR) : []) if (e !== "lock") fs.rmSync(path.join(LAB_DIR, e), { recursive: true, force: true });
+        for (const e of fs.existsSync(LAB_DIR) ? fs.readdirSync(LAB_DIR) : []) fs.rmSync(path.join(LAB_DIR, e), { recursive: true, force: true });
     }
 }
 
@@ -241,6 +241,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
             if (created) netNew.add("n" in x ? x.n.name : x.v.name);
         });
         if (netNew.size || routerNew) log(`created ${netNew.size} namespaces (${elapsed(t0)})`);
+        await installNeighbors(plan, par);
 
         log(`preparing ${plan.nodes.length} nodes (host keys, certificates, configs)`);
         const changed = new Set<string>();

@@ -2,9 +2,9 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { routerNatRuleset } from "./render";
-import { BRIDGE, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, NETNS_PREFIX, PROVISIONER_ADDRESS, VETH_PREFIX } from "./shapes";
+import { BRIDGE, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, neighborTable, NETNS_PREFIX, PROVISIONER_ADDRESS, VETH_PREFIX } from "./shapes";
 import { LAB_DIR, LABNET_BIN } from "./state";
-import { run, shIn, sleep } from "./sys";
+import { pool, run, shIn, sleep } from "./sys";
 
 /** Lab namespaces that exist now (ours start with phlab-). */
 export async function listLabNamespaces(): Promise<string[]> {
@@ -92,10 +92,15 @@ export async function labLinks(): Promise<string[]> {
     return r.stdout.split("\n").map((l) => re.exec(l)?.[1]).filter((x): x is string => !!x);
 }
 
-/** Deletes namespaces (their processes must be gone) in one `ip -batch`. */
+/** Deletes namespaces (their processes must be gone) in one `ip -batch`; clears any file left behind. */
 export async function deleteNamespaces(namespaces: string[]): Promise<void> {
     if (!namespaces.length) return;
     await run("ip", ["-force", "-batch", "-"], { input: namespaces.map((n) => `netns del ${n}\n`).join(""), allowFail: true });
+    for (const n of namespaces) {
+        if (!fs.existsSync(`/run/netns/${n}`)) continue;
+        spawnSync("umount", ["-l", `/run/netns/${n}`]);
+        fs.rmSync(`/run/netns/${n}`, { force: true });
+    }
 }
 
 /** Removes the bridge and root-side veths left behind (waits a little for the kernel's async netns cleanup). */
@@ -112,12 +117,14 @@ export async function removeLabLinks(waitMs = 3000): Promise<void> {
 
 /** Unmounts /run/netns when no namespace is left in it (ip netns add mounts it; nothing else needs it). */
 export function cleanupNetnsMount(): void {
-    try {
-        if (fs.readdirSync("/run/netns").length) return;
-    } catch { return; }
-    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === "/run/netns");
-    if (!mounted) return;
-    spawnSync("umount", ["/run/netns"]);
+    for (let i = 0; i < 8; i++) {
+        try {
+            if (fs.readdirSync("/run/netns").length) return;
+        } catch { return; }
+        const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === "/run/netns");
+        if (!mounted) break;
+        spawnSync("umount", ["/run/netns"]);
+    }
     try { fs.rmdirSync("/run/netns"); } catch { /* in use again or not empty */ }
 }
 
@@ -129,6 +136,7 @@ export async function ensureBridge(): Promise<void> {
     // a fixed MAC: a bridge takes its lowest port's MAC otherwise, and nodes' ARP entries for the provisioner would go stale
     if (!exists) cmds.push(`link add ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)} type bridge`);
     cmds.push(`link set ${BRIDGE} up`);
+    cmds.push(`link set ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)}`);
     await run("ip", ["-batch", "-"], { input: cmds.join("\n") + "\n" });
     const addr = await run("ip", ["-o", "-4", "addr", "show", "dev", BRIDGE]);
     if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN} `)) {
@@ -188,7 +196,7 @@ async function createNsNet(x: NsNet): Promise<void> {
     }
     const p = x.parentNs ? ["-n", x.parentNs] : [];
     await run("ip", [...p, "link", "del", x.veth], { allowFail: true });
-    await run("ip", ["netns", "add", x.netns]);
+    await addNetns(x.netns);
     await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "address", macFor(x.address), "netns", x.netns]);
     await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
     const script = [
@@ -200,6 +208,29 @@ async function createNsNet(x: NsNet): Promise<void> {
         ...[...NS_SYSCTLS, ...(x.sysctls ?? [])].map((s) => `sysctl -q -w ${s} 2>/dev/null || true`),
     ].join("\n");
     await shIn(x.netns, script);
+}
+
+let netnsAddChain: Promise<unknown> = Promise.resolve();
+
+/**
+ * `ip netns add`, one at a time: the first add in a process sets up the /run/netns mount, and concurrent
+ * first adds stack several mounts there (a namespace file then hides under another mount). A leftover file
+ * of a half-deleted namespace is cleared first.
+ */
+function addNetns(ns: string): Promise<void> {
+    const next = netnsAddChain.then(async () => {
+        const r = await run("ip", ["netns", "add", ns], { allowFail: true });
+        if (r.code === 0) return;
+        if (/File exists/.test(r.stderr)) {
+            spawnSync("umount", ["-l", `/run/netns/${ns}`]);
+            fs.rmSync(`/run/netns/${ns}`, { force: true });
+            await run("ip", ["netns", "add", ns]);
+            return;
+        }
+        throw new Error(`ip netns add ${ns}: ${r.stderr.trim()}`);
+    });
+    netnsAddChain = next.catch(() => undefined);
+    return next;
 }
 
 /** Makes sure the namespace's network is as planned; returns true when it had to be (re)created. */
@@ -232,4 +263,14 @@ export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     }
     await run("ip", ["netns", "exec", r.netns, "nft", "-f", "-"], { input: routerNatRuleset(r) });
     return created;
+}
+
+/** Installs the plan's permanent ARP entries in every namespace (and the root namespace's bridge). */
+export async function installNeighbors(plan: LabPlan, parallel = 8): Promise<void> {
+    const entries = [...neighborTable(plan).entries()];
+    await pool(entries, parallel, async ([ns, list]) => {
+        if (!list.length) return;
+        const input = list.map((e) => `neigh replace ${e.address} lladdr ${e.mac} dev ${e.dev} nud permanent\n`).join("");
+        await run("ip", [...(ns ? ["-n", ns] : []), "-batch", "-"], { input });
+    });
 }

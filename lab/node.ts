@@ -2,14 +2,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { LabNode, LabPlan, LabVantage, SUDO_USER } from "./shapes";
-import { bootScript, hostsFile, MIME_TYPES_FALLBACK, nginxConf, nginxDefaultServer, NodePaths, PRIVATE_BINDS, PRIVATE_OVERLAYS, sshdConfig } from "./render";
-import { AUTHORIZED_KEYS, HOST_KEYS_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
+import { bootScript, hostsFile, MIME_TYPES_FALLBACK, nginxConf, nginxDefaultServer, PRIVATE_BINDS, PRIVATE_OVERLAYS, sshdConfig } from "./render";
+import { HOST_KEYS_DIR, LAB_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
 import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
 import { killNetnsProcesses, labPids } from "./net";
 
-export function nodePaths(node: LabNode): NodePaths {
-    return { dir: nodeDir(node.name), authorizedKeys: AUTHORIZED_KEYS, labnet: LABNET_BIN };
-}
 
 function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
     try {
@@ -35,8 +32,7 @@ export function hostKeyOf(node: LabNode): string | undefined {
  * running node reads at boot changed (the node then needs a reboot).
  */
 export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid: number; gid: number }): Promise<boolean> {
-    const p = nodePaths(node);
-    const D = p.dir;
+    const D = nodeDir(node.name);
     for (const [src] of PRIVATE_BINDS) fs.mkdirSync(path.join(D, src), { recursive: true });
     for (const [src] of PRIVATE_OVERLAYS) {
         fs.mkdirSync(path.join(D, src, "upper"), { recursive: true });
@@ -88,8 +84,8 @@ export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid:
 
     let changed = false;
     changed = writeIfChanged(path.join(D, "etc", "hosts"), hostsFile(node, plan)) || changed;
-    changed = writeIfChanged(path.join(D, "sshd_config"), sshdConfig(node, p)) || changed;
-    changed = writeIfChanged(path.join(D, "boot.sh"), bootScript(node, p), 0o755) || changed;
+    changed = writeIfChanged(path.join(D, "sshd_config"), sshdConfig(node)) || changed;
+    changed = writeIfChanged(path.join(D, "boot.sh"), bootScript(node, LAB_DIR), 0o755) || changed;
     return changed;
 }
 

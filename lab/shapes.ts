@@ -254,3 +254,38 @@ export function planNamespaces(plan: LabPlan): string[] {
     return [...plan.nodes.map((n) => n.netns), ...plan.vantages.map((v) => v.netns), ...(plan.router ? [plan.router.netns] : [])];
 }
 
+
+export interface NeighborEntry { dev: string; address: string; mac: string }
+
+/**
+ * Permanent ARP entries for every namespace (key: netns name, "" for the root namespace): each lab address
+ * its segment can reach, with its stable MAC (dc2's advertised addresses resolve to the router). No ARP
+ * traffic means no ARP storm or queueing when a probe opens thousands of connections at once.
+ */
+export function neighborTable(plan: LabPlan): Map<string, NeighborEntry[]> {
+    const lab: { address: string; mac: string; owner: string }[] = [
+        { address: plan.provisioner.address, mac: macFor(plan.provisioner.address), owner: "" },
+        ...plan.nodes.filter((n) => n.segment === "lab").map((n) => ({ address: n.address, mac: macFor(n.address), owner: n.netns })),
+        ...plan.vantages.map((v) => ({ address: v.address, mac: macFor(v.address), owner: v.netns })),
+    ];
+    const dc2: { address: string; mac: string; owner: string }[] = [];
+    if (plan.router) {
+        const r = plan.router;
+        const routerMac = macFor(r.outerAddress);
+        lab.push({ address: r.outerAddress, mac: routerMac, owner: r.netns });
+        for (const n of r.nat) lab.push({ address: n.advertised, mac: routerMac, owner: r.netns });
+        dc2.push({ address: r.innerAddress, mac: macFor(r.innerAddress), owner: r.netns });
+        for (const n of plan.nodes.filter((x) => x.segment === "dc2")) dc2.push({ address: n.address, mac: macFor(n.address), owner: n.netns });
+    }
+    const out = new Map<string, NeighborEntry[]>();
+    const add = (ns: string, dev: string, list: typeof lab) =>
+        out.set(ns, [...(out.get(ns) ?? []), ...list.filter((e) => e.owner !== ns).map((e) => ({ dev, address: e.address, mac: e.mac }))]);
+    add("", plan.bridge, lab);
+    for (const n of plan.nodes) add(n.netns, "eth0", n.segment === "lab" ? lab : dc2);
+    for (const v of plan.vantages) add(v.netns, "eth0", lab);
+    if (plan.router) {
+        add(plan.router.netns, "eth0", lab);
+        add(plan.router.netns, plan.router.innerBridge, dc2);
+    }
+    return out;
+}

@@ -17,7 +17,12 @@ export const LABNET_SRC = path.join(PROJECT_ROOT, "lab", "native", "labnet.c");
 export const NODES_DIR = path.join(LAB_DIR, "nodes");
 export const VANTAGES_DIR = path.join(LAB_DIR, "vantages");
 export const STATE_FILE = path.join(LAB_DIR, "state.json");
-export const LOCK_FILE = path.join(LAB_DIR, "lock");
+/**
+ * Lab namespaces, links and the user account are machine-wide, so the lock and the lease are too (not per
+ * checkout): two checkouts' test runs must not tear down each other's lab.
+ */
+export const COORD_DIR = "/run/pinhole-lab";
+export const LOCK_FILE = path.join(COORD_DIR, "lock");
 export const STACKS_DIR = path.join(PROJECT_ROOT, "stacks");
 
 export const nodeDir = (name: string) => path.join(NODES_DIR, name);
@@ -58,7 +63,7 @@ function pidAlive(pid: number): boolean {
  * checkout. A lock whose holder is dead is taken over.
  */
 export async function withLabLock<T>(what: string, fn: () => Promise<T>, waitMs = 10 * 60_000): Promise<T> {
-    fs.mkdirSync(LAB_DIR, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(COORD_DIR, { recursive: true, mode: 0o755 });
     const deadline = Date.now() + waitMs;
     let told = false;
     for (;;) {
@@ -66,6 +71,8 @@ export async function withLabLock<T>(what: string, fn: () => Promise<T>, waitMs 
             fs.writeFileSync(LOCK_FILE, `${process.pid} ${what}\n`, { flag: "wx" });
             break;
         } catch (e) {
+            // the directory goes away when the last holder is done: make it again
+            if ((e as NodeJS.ErrnoException).code === "ENOENT") { fs.mkdirSync(COORD_DIR, { recursive: true, mode: 0o755 }); continue; }
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
             let holder = 0;
             let holderWhat = "";
@@ -80,13 +87,14 @@ export async function withLabLock<T>(what: string, fn: () => Promise<T>, waitMs 
     try {
         return await fn();
     } finally {
-        try { fs.unlinkSync(LOCK_FILE); } catch { /* removed by down --purge */ }
+        try { fs.unlinkSync(LOCK_FILE); } catch { /* already gone */ }
+        try { fs.rmdirSync(COORD_DIR); } catch { /* a lease is held, or another process waits */ }
     }
 }
 
-export const LEASE_FILE = path.join(LAB_DIR, "lease");
+export const LEASE_FILE = path.join(COORD_DIR, "lease");
 
-interface Lease { pid: number; what: string; since: string }
+interface Lease { pid: number; what: string; since: string; dir?: string }
 
 function readLease(): Lease | undefined {
     try { return JSON.parse(fs.readFileSync(LEASE_FILE, "utf8")) as Lease; } catch { return undefined; }
@@ -111,13 +119,14 @@ export async function withLabSession<T>(what: string, fn: () => Promise<T>, opts
         const busy = await withLabLock(what, async () => {
             const holder = opts.force ? undefined : leaseHolder();
             if (holder) return holder;
-            const lease: Lease = { pid: process.pid, what, since: new Date().toISOString() };
+            const lease: Lease = { pid: process.pid, what, since: new Date().toISOString(), dir: LAB_DIR };
             fs.writeFileSync(LEASE_FILE, JSON.stringify(lease) + "\n");
             return undefined;
         });
         if (!busy) break;
-        if (Date.now() > deadline) throw new Error(`lab: pid ${busy.pid} (${busy.what}, since ${busy.since}) still holds the lab; try again later or use --force`);
-        if (!told) { process.stderr.write(`[lab] the lab is in use by pid ${busy.pid} (${busy.what}, since ${busy.since}): waiting until it calls down or exits ...\n`); told = true; }
+        const who = `pid ${busy.pid} (${busy.what}, since ${busy.since}${busy.dir && busy.dir !== LAB_DIR ? `, checkout ${path.dirname(busy.dir)}` : ""})`;
+        if (Date.now() > deadline) throw new Error(`lab: ${who} still holds the lab; try again later or use --force`);
+        if (!told) { process.stderr.write(`[lab] the lab is in use by ${who}: waiting until it calls down or exits ...\n`); told = true; }
         await new Promise((r) => setTimeout(r, 1000));
     }
     return withLabLock(what, async () => {

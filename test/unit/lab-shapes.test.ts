@@ -105,3 +105,27 @@ describe("lab MAC addresses", () => {
         expect(() => macFor("10.77.2")).to.throw(/not an IPv4/);
     });
 });
+
+describe("lab neighbor table (static ARP)", () => {
+    it("every namespace knows every reachable lab address on its segment, never itself", () => {
+        const { neighborTable, macFor } = require("../../lab/shapes") as typeof import("../../lab/shapes");
+        const plan = buildPlan({ model: "multisite" });
+        const t = neighborTable(plan);
+        const root = t.get("")!;
+        expect(root.every((e) => e.dev === "phlab0")).to.equal(true);
+        expect(root.find((e) => e.address === "10.77.1.11")!.mac).to.equal(macFor("10.77.1.11"));
+        // dc2's advertised addresses resolve to the router's outer MAC
+        expect(root.find((e) => e.address === "10.77.2.11")!.mac).to.equal(macFor("10.77.0.254"));
+        expect(root.some((e) => e.address === "10.77.0.1")).to.equal(false);
+        const u1 = t.get("phlab-unified-1")!;
+        expect(u1.some((e) => e.address === "10.77.1.11")).to.equal(false);
+        expect(u1.some((e) => e.address.startsWith("10.78."))).to.equal(false);
+        const u3 = t.get("phlab-unified-3")!.map((e) => e.address).sort();
+        expect(u3).to.deep.equal(["10.78.2.1", "10.78.2.12", "10.78.2.201"]);
+        const router = t.get("phlab-router")!;
+        expect(router.filter((e) => e.dev === "brdc2").map((e) => e.address).sort()).to.deep.equal(["10.78.2.11", "10.78.2.12", "10.78.2.201"]);
+        expect(router.some((e) => e.address === "10.77.2.11")).to.equal(false);
+        const flat = neighborTable(buildPlan({ model: "unified" }));
+        expect(flat.get("phlab-client")!.length).to.equal(1 + 6 + 12);
+    });
+});

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as yaml from "js-yaml";
-import { bootScript, hostsFile, routerNatRuleset, sshdConfig } from "../../lab/render";
+import { bootScript, hostsFile, overlaysFor, routerNatRuleset, sshdConfig } from "../../lab/render";
 import { buildPlan } from "../../lab/shapes";
 import { labStackConfig, mergeStackDocument, renderStackDocument, stackFileName } from "../../lab/stack";
 import { parseArgs } from "../../lab/cli";
@@ -67,23 +67,33 @@ describe("lab stack config", () => {
 describe("lab renderers", () => {
     const plan = buildPlan({ model: "multisite" });
     const u3 = plan.nodes.find((n) => n.name === "unified-3")!;
-    const paths = { dir: "/x/.lab/nodes/unified-3", authorizedKeys: "/x/.lab/ssh/authorized_keys", labnet: "/x/.lab/bin/labnet" };
 
     it("sshd_config: node address, own host key, key-only, no PAM", () => {
-        const c = sshdConfig(u3, paths);
-        for (const l of ["ListenAddress 10.78.2.11:22", "HostKey /x/.lab/nodes/unified-3/ssh/ssh_host_ed25519_key", "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
+        const c = sshdConfig(u3);
+        for (const l of ["ListenAddress 10.78.2.11:22", "HostKey /mnt/nodes/unified-3/ssh/ssh_host_ed25519_key", "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
             "PasswordAuthentication no", "UsePAM no", "StrictModes no", "PidFile /run/sshd.pid"]) expect(c).to.contain(l + "\n");
     });
 
-    it("boot script: private mounts, firewall before nginx, listener and sshd", () => {
-        const b = bootScript(u3, paths);
+    it("boot script: the lab dir first, private mounts, then firewall before nginx, listener and sshd", () => {
+        const b = bootScript(u3, "/x/.lab");
         const at = (s: string) => { const i = b.indexOf(s); expect(i, s).to.be.greaterThan(-1); return i; };
+        expect(at("mount --bind '/x/.lab' /mnt")).to.be.lessThan(at("mount -t overlay"));
+        expect(at("D=/mnt/nodes/unified-3")).to.be.lessThan(at("mount -t overlay"));
         expect(at("mount --bind \"$D/run\" /run")).to.be.lessThan(at("nft -f /etc/pinhole/firewall.nft"));
         expect(at("nft -f /etc/pinhole/firewall.nft")).to.be.lessThan(at("/usr/sbin/nginx"));
-        expect(at("/usr/sbin/nginx")).to.be.lessThan(at("labnet' listen"));
-        expect(at("labnet' listen")).to.be.lessThan(at("exec /usr/sbin/sshd"));
-        for (const m of ["/etc/nginx", "/etc/pinhole", "/etc/systemd/system", "/etc/sudoers.d", "/var/log/nginx", "/var/lib/nginx"]) at(`mount --bind "$D/`), at(` ${m}\n`);
+        expect(at("/usr/sbin/nginx")).to.be.lessThan(at("\"$L/bin/labnet\" listen"));
+        expect(at("\"$L/bin/labnet\" listen")).to.be.lessThan(at("exec /usr/sbin/sshd"));
+        for (const m of ["/etc/nginx", "/etc/pinhole", "/etc/systemd/system", "/etc/sudoers.d", "/var/log/nginx", "/var/lib/nginx", "/home", "/tmp"]) at(`" ${m}\n`);
+        for (const m of ["/etc", "/root", "/var", "/usr/local"]) at(`lowerdir=${m},`);
         expect(b).to.not.match(/--tcp [^ ]*\b(22|80|443)\b/);
+    });
+
+    it("boot script: no overlay over a tree that holds the lab directory", () => {
+        expect(overlaysFor("/work/main/.lab").map(([, d]) => d)).to.deep.equal(["/etc", "/root", "/var", "/usr/local"]);
+        expect(overlaysFor("/root/ci/.lab").map(([, d]) => d)).to.deep.equal(["/etc", "/var", "/usr/local"]);
+        const b = bootScript(u3, "/var/tmp/x/.lab");
+        expect(b).to.not.contain("lowerdir=/var,");
+        expect(b).to.contain("boot: /var is not private");
     });
 
     it("hosts file: peers by the address this node uses", () => {
