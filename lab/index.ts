@@ -43,6 +43,8 @@ export interface LabUpOptions extends LabOptions {
     writeStack?: boolean;
     /** Put the lab's SSH private key into the stack as the secret sshPrivateKey (default true). */
     setSecret?: boolean;
+    /** Stack to write the lab's config for (default lab-<model>; tests use their own so they never touch an operator's). */
+    stack?: string;
     /** Nodes booted at once (default 8). */
     parallel?: number;
     /** Take the lab even if another live process holds it (see withLabSession). */
@@ -265,20 +267,21 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
 
         writeKnownHosts(plan);
         let stackFile: string | undefined;
+        const stack = opts.stack ?? stackName(plan.model);
         if (opts.writeStack !== false) {
             const keys: Record<string, string> = {};
             for (const n of plan.nodes) keys[n.name] = hostKeyOf(n)!;
-            stackFile = writeLabStack(plan, keys, STACKS_DIR);
+            stackFile = writeLabStack(plan, keys, STACKS_DIR, stack);
             log(`wrote ${path.relative(process.cwd(), stackFile) || stackFile}`);
             if (opts.setSecret !== false) {
-                const outcome: SecretOutcome = await setStackSecret(stackName(plan.model), "sshPrivateKey", fs.readFileSync(SSH_KEY, "utf8"));
-                if (outcome.status === "set") log(`set the secret sshPrivateKey in stack ${stackName(plan.model)}`);
-                else log(`secret sshPrivateKey NOT set in stack ${stackName(plan.model)} (${outcome.status}): ${outcome.reason}`);
+                const outcome: SecretOutcome = await setStackSecret(stack, "sshPrivateKey", fs.readFileSync(SSH_KEY, "utf8"));
+                if (outcome.status === "set") log(`set the secret sshPrivateKey in stack ${stack}`);
+                else log(`secret sshPrivateKey NOT set in stack ${stack} (${outcome.status}): ${outcome.reason}`);
             }
         }
-        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile });
+        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile, stack });
         log(`lab ${plan.model} is up: ${plan.nodes.length} nodes in ${elapsed(t0)}`);
-        return statusOf(plan, true, stackFile);
+        return statusOf(plan, true, stackFile, stack);
     }, { keep: true, force: opts.force });
 }
 
@@ -294,7 +297,7 @@ export async function labDown(opts: { purge?: boolean; force?: boolean; log?: Lo
     if (opts.purge) fs.rmSync(LAB_DIR, { recursive: true, force: true });
 }
 
-function statusOf(plan: LabPlan, complete: boolean, stackFile?: string): LabStatus {
+function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = stackName(plan.model)): LabStatus {
     const nodes: LabNodeStatus[] = plan.nodes.map((n) => {
         const h = netnsExists(n.netns) ? nodeHealth(n) : { healthy: false };
         const { healthy, ...pids } = h;
@@ -312,7 +315,7 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string): LabStat
     }));
     return {
         up: complete && nodes.every((n) => n.running) && vantages.every((v) => v.running),
-        model: plan.model, deployment: plan.deployment, stack: stackName(plan.model), stackFile,
+        model: plan.model, deployment: plan.deployment, stack, stackFile,
         provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes, vantages,
         ...(plan.router ? { router: { netns: plan.router.netns, address: plan.router.outerAddress, nat: plan.router.nat } } : {}),
     };
@@ -322,7 +325,7 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string): LabStat
 export async function labStatus(): Promise<LabStatus> {
     const s = readState();
     if (!s) return { up: false, provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes: [], vantages: [] };
-    return statusOf(s.plan, s.complete, s.stackFile);
+    return statusOf(s.plan, s.complete, s.stackFile, s.stack);
 }
 
 function requirePlan(): LabPlan {

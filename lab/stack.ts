@@ -95,9 +95,9 @@ export function renderStackDocument(doc: StackDocument): string {
     return STACK_HEADER + yaml.dump(doc, { lineWidth: 200, noRefs: true, quotingType: '"' });
 }
 
-/** Writes stacks/Pulumi.lab-<model>.yaml, keeping the file's other keys. Returns its path. */
-export function writeLabStack(plan: LabPlan, hostKeys: Record<string, string>, stacksDir: string): string {
-    const file = path.join(stacksDir, stackFileName(plan.model));
+/** Writes stacks/Pulumi.<stack>.yaml (default lab-<model>), keeping the file's other keys. Returns its path. */
+export function writeLabStack(plan: LabPlan, hostKeys: Record<string, string>, stacksDir: string, stack = stackName(plan.model)): string {
+    const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
     let existing: unknown = {};
     if (fs.existsSync(file)) {
         try {

@@ -36,6 +36,8 @@ export interface LabState {
     /** "up" finished: every node booted and the stack file written. */
     complete: boolean;
     stackFile?: string;
+    /** Stack the lab's config was written for (default lab-<model>). */
+    stack?: string;
 }
 
 export function readState(): LabState | undefined {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: all set-up, then the type check, unit tests and integration tests (real engine, real lab).
-# PINHOLE_TEST=unit runs only the unit tests; extra args go to the integration mocha run (e.g. --grep).
+# PINHOLE_TEST=unit runs only the unit tests; arguments select integration test files/options
+# (e.g. npm test -- test/integration/firewall.test.ts --grep modular).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,6 +18,11 @@ if [[ "${PINHOLE_TEST:-all}" != "unit" ]]; then
     exit 1
   fi
   step "integration tests (real engine, lab in network namespaces)"
-  npx mocha --config .mocharc.integration.json "$@"
+  if [[ $# -gt 0 ]]; then
+    # Given files/options: run just those (the config's spec list would add every file).
+    npx mocha --require ts-node/register/transpile-only --timeout 900000 --slow 30000 "$@"
+  else
+    npx mocha --config .mocharc.integration.json
+  fi
 fi
 step "all tests passed"
