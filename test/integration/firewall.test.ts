@@ -6,6 +6,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
 import { labDown, labStatus, labUp, probe, reboot, LabStatus, ProbeResult } from "../../lab";
 import { parseStackFile } from "../../model/config";
 import { buildPolicy } from "../../model/policy";
@@ -31,6 +32,18 @@ function firewallsWith(events: EngineEvent[], op: string): string[] {
         .filter((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op)
         .map((e) => e.resourcePreEvent!.metadata.urn.split("::").pop()!.replace(/-firewall-nft$/, ""))
         .sort();
+}
+
+/**
+ * Edits the test stack's file (the engine reads it on every operation) and returns the undo. Used instead
+ * of `config set --path`, which stores a JSON list as a string.
+ */
+function editConfig(stackFile: string, edit: (config: Record<string, any>) => void): () => void { // any: YAML as written
+    const original = fs.readFileSync(stackFile, "utf8");
+    const doc = yaml.load(original) as { config: Record<string, any> };
+    edit(doc.config);
+    fs.writeFileSync(stackFile, yaml.dump(doc, { lineWidth: 200 }));
+    return () => fs.writeFileSync(stackFile, original);
 }
 
 function liveTable(lab: LabStatus, node: string): string {
@@ -146,16 +159,17 @@ describe("firewall: lab clusters with the real engine", function () {
                 return renderRuleset(before, ctx.cluster.firewall) !== renderRuleset(after, moved.firewall) || name === "db-2";
             }).sort();
             expect(expected.length).to.be.lessThan(ctx.cluster.nodes.length);
-            await ctx.stack.setConfig(`pinhole:nodes[${db2}].address`, { value: "10.77.1.199" }, true);
-            await ctx.stack.setConfig(`pinhole:nodes[${db2}].ssh.host`, { value: "10.77.1.199" }, true);
+            const undo = editConfig(ctx.lab.stackFile!, (c) => {
+                c["pinhole:nodes"][db2].address = "10.77.1.199";
+                c["pinhole:nodes"][db2].ssh.host = "10.77.1.199";
+            });
             try {
                 const events: EngineEvent[] = [];
                 await ctx.stack.preview({ onEvent: (e) => events.push(e) });
                 expect(firewallsWith(events, "update")).to.deep.equal(expected);
                 expect(firewallsWith(events, "replace")).to.deep.equal([]);
             } finally {
-                await ctx.stack.setConfig(`pinhole:nodes[${db2}].address`, { value: ctx.cluster.nodes[db2].address }, true);
-                await ctx.stack.setConfig(`pinhole:nodes[${db2}].ssh.host`, { value: ctx.cluster.nodes[db2].ssh.host }, true);
+                undo();
             }
         });
 
@@ -163,7 +177,9 @@ describe("firewall: lab clusters with the real engine", function () {
             const before = Object.fromEntries(ctx.lab.nodes.map((n) => [n.name, liveTable(ctx.lab, n.name)]));
             const admin = ctx.cluster.networks.admin;
             // The admin vantage's network only: the provisioning host (10.77.0.1) is left out.
-            await ctx.stack.setConfig("pinhole:networks.admin", { value: JSON.stringify(admin.filter((c) => !c.startsWith(ctx.lab.provisioner.address))) }, true);
+            const undo = editConfig(ctx.lab.stackFile!, (c) => {
+                c["pinhole:networks"].admin = admin.filter((a) => !a.startsWith(ctx.lab.provisioner.address));
+            });
             try {
                 let message = "";
                 try {
@@ -178,7 +194,7 @@ describe("firewall: lab clusters with the real engine", function () {
                     expect(liveTable(ctx.lab, n.name), `${n.name} rules unchanged`).to.equal(before[n.name]);
                 }
             } finally {
-                await ctx.stack.setConfig("pinhole:networks.admin", { value: JSON.stringify(admin) }, true);
+                undo();
             }
             await ctx.stack.preview({ expectNoChanges: true });
         });
@@ -191,9 +207,8 @@ describe("firewall: lab clusters with the real engine", function () {
             expect(sshd.length).to.be.greaterThan(0);
             sshd.forEach((p) => process.kill(Number(p), "SIGKILL"));
             const beforeDown = liveTable(ctx.lab, down);
-            const ntp = ctx.cluster.external.filter((e) => e.kind === "ntp").map((e) => e.addresses[0]);
             const extraNtp = "10.77.50.99";
-            await ctx.stack.setConfig("pinhole:external.ntp", { value: JSON.stringify([...ntp, extraNtp]) }, true);
+            const undo = editConfig(ctx.lab.stackFile!, (c) => { c["pinhole:external"].ntp = [...c["pinhole:external"].ntp, extraNtp]; });
             try {
                 let message = "";
                 try {
@@ -212,7 +227,7 @@ describe("firewall: lab clusters with the real engine", function () {
                 expect(liveTable(ctx.lab, down)).to.contain(extraNtp);
                 await ctx.stack.preview({ expectNoChanges: true });
             } finally {
-                await ctx.stack.setConfig("pinhole:external.ntp", { value: JSON.stringify(ntp) }, true);
+                undo();
             }
             const up = await ctx.stack.up({ onOutput: () => undefined });
             expect(up.summary.result).to.equal("succeeded");
