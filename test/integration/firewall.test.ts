@@ -11,7 +11,9 @@ import { labDown, labStatus, labUp, probe, reboot, LabStatus, ProbeResult } from
 import { parseStackFile } from "../../model/config";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel, NodePolicy } from "../../model/types";
-import { renderRuleset } from "../../render/nftables";
+import { normaliseListing, renderRuleset } from "../../render/nftables";
+import { applyFirewall } from "../../provider/firewall";
+import { connectionOf, managementSources } from "../../components/firewall";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
 import { compareProbe, formatMismatches } from "./helpers/expected";
 
@@ -49,7 +51,8 @@ function editConfig(stackFile: string, edit: (config: Record<string, any>) => vo
 function liveTable(lab: LabStatus, node: string): string {
     const ns = lab.nodes.find((n) => n.name === node)!.netns;
     try {
-        return execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        // Normalised: rate-limit meters (dynamic set elements) are state, not rules.
+        return normaliseListing(execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
     } catch {
         return "";
     }
@@ -197,6 +200,31 @@ describe("firewall: lab clusters with the real engine", function () {
                 undo();
             }
             await ctx.stack.preview({ expectNoChanges: true });
+        });
+
+        it("the node's own timer rolls back a ruleset that cuts the SSH path even when the pre-check can't see it", async () => {
+            // The pre-check is skipped here to exercise the second line of defence: the rollback timer that
+            // only a fresh SSH connection can cancel.
+            const node = "proxy-1";
+            const before = liveTable(ctx.lab, node);
+            const policy = structuredClone(ctx.policies.find((p) => p.node.name === node)!);
+            for (const o of policy.inbound) if (o.port === 22) o.peer.addresses = ["10.77.100.0/24"];
+            const started = Date.now();
+            let message = "";
+            try {
+                await applyFirewall({
+                    node, connection: connectionOf(policy.node), privateKey: fs.readFileSync(ctx.lab.sshKey, "utf8"),
+                    ruleset: renderRuleset(policy, ctx.cluster.firewall), managementSources: managementSources(policy),
+                    rollbackSeconds: 12, skipPrecheck: true,
+                }, "rollback-test");
+            } catch (e) {
+                message = (e as Error).message;
+            }
+            log(`rollback path: ${Math.round((Date.now() - started) / 1000)}s`);
+            expect(message).to.match(/node proxy-1 NOT applied: the new ruleset cut the management SSH path/);
+            expect(message).to.contain("rolled back to its previous ruleset and SSH works again");
+            expect(liveTable(ctx.lab, node)).to.equal(before);
+            expect(nodeSshWorks(ctx.lab, node)).to.equal(true);
         });
 
         it("a node down during up: the others converge, the error names it, the next up finishes", async () => {
