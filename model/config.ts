@@ -788,7 +788,7 @@ function checkCertificateKeys(entry: NodeCertificateSettings, path: string, pr: 
         if (!entry.certificateConfigKey) pr.error(dot(path, "certificateConfigKey"), "missing: external mode installs the PEM bundle (certificate + chain) from this secret config key");
         if (!entry.keyConfigKey) pr.error(dot(path, "keyConfigKey"), "missing: external mode installs the private key from this secret config key");
     } else if (entry.mode === "csr") {
-        if (entry.keyConfigKey) pr.error(dot(path, "keyConfigKey"), "csr mode keeps the key generated on the node; keyConfigKey is only for external mode");
+        if (entry.keyConfigKey) pr.error(dot(path, "keyConfigKey"), "csr mode keeps the key pinhole generates (a Pulumi secret) with the CSR; keyConfigKey is only for external mode");
     } else {
         for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
             if (entry[k]) pr.error(dot(path, k), `${entry.mode} mode takes no ${k} (only external and csr modes do)`);
