@@ -7,7 +7,8 @@ import * as x509 from "@peculiar/x509";
 import { createPublicKey } from "crypto";
 import { CheckFailure, ResourceHandler } from "./framework";
 import {
-    CertificateTimes, distinguishedName, dueForRenewal, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
+    CertificateTimes, certificateDiff, distinguishedName, keepIssuedCertificate, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
+    withCertificateDefaults,
 } from "./tls";
 
 // (provider/tls.ts sets x509's crypto provider to Node's WebCrypto.)
@@ -153,27 +154,15 @@ export const locallySignedCertificateHandler: ResourceHandler = {
         if (!news.certRequestPem && !news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
         if (!news.caPrivateKeyPem) failures.push({ property: "caPrivateKeyPem", reason: "is required (secret)" });
         if (!news.caCertPem) failures.push({ property: "caCertPem", reason: "is required" });
-        const validityDays = Number(news.validityDays ?? 365);
-        const earlyRenewalDays = Number(news.earlyRenewalDays ?? 30);
-        if (!(validityDays > 0)) failures.push({ property: "validityDays", reason: "must be a positive number of days" });
-        if (!(earlyRenewalDays >= 0 && earlyRenewalDays < validityDays)) failures.push({ property: "earlyRenewalDays", reason: "must be >= 0 and less than validityDays" });
-        return {
-            inputs: { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses), validityDays, earlyRenewalDays, isCa: !!news.isCa },
-            failures,
-        };
+        return { inputs: withCertificateDefaults(news, failures), failures };
     },
     async diff(olds, news) {
-        const changed = SIGNED_KEYS.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
         // Renewal: inside the window (or once the CA's own validity cut this one short), a new certificate is issued.
-        if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) changed.push("notAfter");
-        const earlyOnly = changed.length === 0 && olds.earlyRenewalDays !== news.earlyRenewalDays;
-        return { changes: changed.length > 0 || earlyOnly, replaces: changed, deleteBeforeReplace: false };
+        return certificateDiff(olds, news, SIGNED_KEYS);
     },
     async create(inputs: LocallySignedInputs) {
         const cert = await issueLocallySigned(inputs);
         return { id: cert.serial, outs: { ...inputs, ...cert } };
     },
-    async update(_id, olds, news) {
-        return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
-    },
+    update: keepIssuedCertificate,
 };

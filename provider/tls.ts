@@ -4,7 +4,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
-import { ResourceHandler } from "./framework";
+import { CheckFailure, ResourceHandler } from "./framework";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -158,35 +158,46 @@ export const privateKeyHandler: ResourceHandler = {
     },
 };
 
+/** Shared by the certificate types: validity inputs checked and defaulted, lists normalised. */
+export function withCertificateDefaults(news: any, failures: CheckFailure[]): any {
+    const validityDays = Number(news.validityDays ?? 365);
+    const earlyRenewalDays = Number(news.earlyRenewalDays ?? 30);
+    if (!(validityDays > 0)) failures.push({ property: "validityDays", reason: "must be a positive number of days" });
+    if (!(earlyRenewalDays >= 0 && earlyRenewalDays < validityDays)) failures.push({ property: "earlyRenewalDays", reason: "must be >= 0 and less than validityDays" });
+    return { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses), validityDays, earlyRenewalDays, isCa: !!news.isCa };
+}
+
+/**
+ * Certificates are replaced when any of `contentKeys` changes or when they enter the renewal window;
+ * a change of earlyRenewalDays alone is an in-place update that keeps the certificate.
+ */
+export function certificateDiff(olds: any, news: any, contentKeys: string[]): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+    const changed = contentKeys.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+    if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) changed.push("notAfter");
+    const earlyOnly = changed.length === 0 && olds.earlyRenewalDays !== news.earlyRenewalDays;
+    return { changes: changed.length > 0 || earlyOnly, replaces: changed, deleteBeforeReplace: false };
+}
+
+/** The in-place update of a certificate resource: new inputs, same certificate. */
+export async function keepIssuedCertificate(_id: string, olds: any, news: any): Promise<{ outs: any }> {
+    return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
+}
+
 export const selfSignedCertificateHandler: ResourceHandler = {
     outputOnly: ["certPem", "notBefore", "notAfter", "serial"],
     async check(news) {
         const failures = [];
         if (!news.privateKeyPem) failures.push({ property: "privateKeyPem", reason: "is required" });
         if (!news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required" });
-        const validityDays = Number(news.validityDays ?? 365);
-        const earlyRenewalDays = Number(news.earlyRenewalDays ?? 30);
-        if (!(validityDays > 0)) failures.push({ property: "validityDays", reason: "must be a positive number of days" });
-        if (!(earlyRenewalDays >= 0 && earlyRenewalDays < validityDays)) failures.push({ property: "earlyRenewalDays", reason: "must be >= 0 and less than validityDays" });
-        return {
-            inputs: { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses), validityDays, earlyRenewalDays, isCa: !!news.isCa },
-            failures,
-        };
+        return { inputs: withCertificateDefaults(news, failures), failures };
     },
     async diff(olds, news) {
-        const keys = ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"];
-        const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-        // Renewal: inside the window, the certificate is replaced (like `web cert gen_selfsigned`).
-        if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) changed.push("notAfter");
-        const earlyOnly = changed.length === 0 && olds.earlyRenewalDays !== news.earlyRenewalDays;
-        return { changes: changed.length > 0 || earlyOnly, replaces: changed, deleteBeforeReplace: false };
+        // Like `web cert gen_selfsigned`: a new certificate when its content changes or it enters the renewal window.
+        return certificateDiff(olds, news, ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"]);
     },
     async create(inputs: SelfSignedInputs) {
         const cert = await issueSelfSigned(inputs);
         return { id: cert.serial, outs: { ...inputs, ...cert } };
     },
-    async update(_id, olds, news) {
-        // Only earlyRenewalDays changed (anything else replaces): keep the certificate.
-        return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
-    },
+    update: keepIssuedCertificate,
 };
