@@ -471,38 +471,42 @@ export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { f
 }
 
 /**
- * The script run on a node (POSIX sh; each probe is bash's /dev/tcp under coreutils' timeout, so nothing
- * beyond bash and coreutils is assumed). Prints "<index> <open|refused|timeout|eperm|unreach|error> [detail]".
+ * The script run on a node: POSIX sh that hands a bash program to bash (nothing beyond bash is assumed on the
+ * node). Every probe is a forked subshell (no exec: cheap even for hundreds of probes on a busy node) opening
+ * bash's /dev/tcp/<host>/<port> itself; after `timeoutSeconds` the ones still connecting are killed (nothing is
+ * left behind on the node) and count as timed out. Prints "<index> <open|refused|eperm|unreach|error> [detail]" per finished probe, then
+ * "probes-done"; a probe without a line timed out.
  */
-export function probeScript(targets: { address: string; port: number }[], opts: { timeoutSeconds?: number; parallel?: number } = {}): string {
+export function probeScript(targets: { address: string; port: number }[], opts: { timeoutSeconds?: number } = {}): string {
     const t = opts.timeoutSeconds ?? 2;
-    const par = Math.max(1, opts.parallel ?? 64);
-    const lines = [
-        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-        `command -v bash >/dev/null 2>&1 || { echo "bash not found on this node (verify probes with bash's /dev/tcp)" >&2; exit 40; }`,
-        `command -v timeout >/dev/null 2>&1 || { echo "timeout (coreutils) not found on this node" >&2; exit 41; }`,
-        "p() {",
-        `  out=$(timeout ${t} bash -c "exec 3<>/dev/tcp/$2/$3" 2>&1); c=$?`,
-        "  if [ $c -eq 0 ]; then echo \"$1 open\"; return; fi",
-        "  case \"$out\" in",
-        "    *refused*) echo \"$1 refused\" ;;",
-        "    *'not permitted'*) echo \"$1 eperm\" ;;",
-        "    *'No route'*|*unreachable*) echo \"$1 unreach\" ;;",
-        "    *) if [ $c -eq 124 ]; then echo \"$1 timeout\"; else echo \"$1 error $(printf %s \"$out\" | tr '\\n' ' ' | cut -c1-120)\"; fi ;;",
-        "  esac",
-        "}",
-    ];
-    targets.forEach((x, i) => {
-        lines.push(`p ${i} ${x.address} ${x.port} &`);
-        if ((i + 1) % par === 0) lines.push("wait");
-    });
-    lines.push("wait", "echo probes-done");
-    return lines.join("\n") + "\n";
+    const probes = targets.map((x, i) => `p ${i} ${x.address} ${x.port} &`).join("\n");
+    return `PATH=/usr/sbin:/usr/bin:/sbin:/bin
+command -v bash >/dev/null 2>&1 || { echo "bash not found on this node (verify probes with bash's /dev/tcp)" >&2; exit 40; }
+exec bash -c '
+D=$(mktemp -d) || exit 42
+trap "rm -rf \\$D" EXIT
+p() {
+  if { exec 3<>"/dev/tcp/$2/$3"; } 2>"$D/$1"; then echo "$1 open"; return; fi
+  err=$(cat "$D/$1")
+  case "$err" in
+    *refused*) echo "$1 refused" ;;
+    *"not permitted"*) echo "$1 eperm" ;;
+    *"No route"*|*unreachable*) echo "$1 unreach" ;;
+    *) echo "$1 error $(printf %s "$err" | tr "\\n" " " | cut -c1-120)" ;;
+  esac
+}
+${probes.replace(/'/g, "")}
+end=$(( $(date +%s%N) / 1000000 + ${Math.round(t * 1000)} ))
+while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do sleep 0.05; done
+kill $(jobs -rp) 2>/dev/null
+echo probes-done
+'
+`;
 }
 
 export type ProbeOutcome = "open" | "refused" | "timeout" | "eperm" | "unreach" | "error" | "not-run";
 
-/** "<index> <outcome> [detail]" lines → outcome per target index. */
+/** "<index> <outcome> [detail]" lines → outcome per target index (no line: timeout, or not-run without "probes-done"). */
 export function parseProbeOutput(stdout: string, count: number): { outcome: ProbeOutcome; detail?: string }[] {
     const out: { outcome: ProbeOutcome; detail?: string }[] = Array.from({ length: count }, () => ({ outcome: "not-run" as ProbeOutcome }));
     for (const line of stdout.split("\n")) {
@@ -511,6 +515,8 @@ export function parseProbeOutput(stdout: string, count: number): { outcome: Prob
         const i = Number(m[1]);
         if (i < count) out[i] = { outcome: m[2] as ProbeOutcome, ...(m[3] ? { detail: m[3] } : {}) };
     }
+    // The script ran to its end: a probe that printed nothing was still connecting at the deadline.
+    if (/^probes-done$/m.test(stdout)) for (const o of out) if (o.outcome === "not-run") o.outcome = "timeout";
     return out;
 }
 
