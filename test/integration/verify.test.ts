@@ -27,7 +27,7 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
     before(async () => {
         const env = usePulumiEnv();
         await waitForForeignLabHolders(log);
-        lab = await labUp({ model: "modular", log });
+        lab = await labUp({ model: "modular", log, stack: "test-verify-modular" });
         stack = await LocalWorkspace.createOrSelectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
         // refresh: a lab rebuilt since the stack's last up has no tables yet
         const up = await stack.up({ refresh: true, onOutput: () => undefined });
