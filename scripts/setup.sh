@@ -56,5 +56,17 @@ if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:
 fi
 
 . scripts/env.sh
-log "pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL"
+
+# 5. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
+#    provider/bin; this makes `pulumi plugin ls` show it with its version).
+provider_version="$(sed -n 's/^export const PROVIDER_VERSION = "\(.*\)";/\1/p' provider/main.ts)"
+mkdir -p .pulumi/plugin
+wrapper_text="$(printf '#!/bin/sh\n# Installed by scripts/setup.sh: runs this checkout'"'"'s provider plugin.\nexec %q "$@"\n' "$root/provider/bin/pulumi-resource-pinhole")"
+installed="$PULUMI_HOME/plugins/resource-pinhole-v$provider_version/pulumi-resource-pinhole"
+if [[ "$(cat "$installed" 2>/dev/null)" != "$wrapper_text" ]]; then
+  printf '%s\n' "$wrapper_text" > .pulumi/plugin/pulumi-resource-pinhole
+  chmod +x .pulumi/plugin/pulumi-resource-pinhole
+  pulumi plugin install resource pinhole "$provider_version" --file .pulumi/plugin/pulumi-resource-pinhole --reinstall >&2
+fi
+log "pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL; provider plugin pinhole v$provider_version"
 log "set-up done in $(( $(date +%s) - t0 ))s"

@@ -26,6 +26,13 @@ describe("toolchain: real Pulumi engine offline", function () {
         expect(fs.existsSync(path.join(pulumiDir(), "pulumi-language-nodejs"))).to.equal(true);
     });
 
+    it("lists the pinhole provider plugin at the provider's version", () => {
+        const { PROVIDER_VERSION } = require("../../provider/main") as { PROVIDER_VERSION: string };
+        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["plugin", "ls", "--json"], { env: { ...process.env, ...env } }).toString();
+        const plugins = JSON.parse(out) as { name: string; kind: string; version: string }[];
+        expect(plugins.map((p) => `${p.kind}/${p.name}@${p.version}`)).to.include(`resource/pinhole@${PROVIDER_VERSION}`);
+    });
+
     it("goes up, previews no changes, keeps keys secret and destroys, inside a netns with only loopback", () => {
         const stack = `smoke-netns-${process.pid}`;
         // Every CLI call of this test runs in a fresh network namespace: a download attempt would fail.
