@@ -1,7 +1,6 @@
-// The lab is one thing per machine (namespaces phlab-*), but its session lease (.lab/lease, lab/state.ts) is
-// per checkout: a test run in another clone of pinhole on the same machine holds ITS lease, which this
-// checkout cannot see. npm start, the benchmark and the verify test therefore also wait for live lab
-// holders in other checkouts before touching the lab.
+// The lab is one thing per machine (namespaces phlab-*). Its session lease is machine-wide now
+// (/run/pinhole-lab, lab/state.ts), but checkouts of pinhole from before that keep theirs in <checkout>/.lab/:
+// npm start, the benchmark and the verify test also wait for live lab holders there before touching the lab.
 import * as fs from "fs";
 import * as path from "path";
 import { PROJECT_ROOT } from "./pulumi-env";
@@ -29,28 +28,9 @@ export function otherLabRoots(self = PROJECT_ROOT): string[] {
     return [...roots].map((r) => path.resolve(r)).filter((r) => r !== me && fs.existsSync(path.join(r, ".lab")));
 }
 
-/** Node processes (ts-node, mocha) running with another checkout as their working directory. */
-function foreignRunners(self: string): ForeignHolder[] {
-    const out: ForeignHolder[] = [];
-    const me = path.resolve(self);
-    let pids: string[] = [];
-    try { pids = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)); } catch { return []; }
-    for (const pid of pids) {
-        if (Number(pid) === process.pid) continue;
-        let cmd = "";
-        try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim(); } catch { continue; }
-        if (!/^(\S*\/)?node\b/.test(cmd) || !/ts-node|mocha/.test(cmd)) continue;
-        let cwd = "";
-        try { cwd = path.resolve(fs.readlinkSync(`/proc/${pid}/cwd`)); } catch { continue; }
-        if (cwd === me || cwd.startsWith(me + "/") || !fs.existsSync(path.join(cwd, ".lab"))) continue;
-        out.push({ root: cwd, pid: Number(pid), what: cmd.replace(/^\S+\s+/, "").slice(0, 80), file: `/proc/${pid}` });
-    }
-    return out;
-}
-
-/** Live lease or lock holders of the lab in other checkouts, and node processes running there (a test between two lab sessions). */
+/** Live lease or lock holders of the lab in other checkouts (older checkouts keep them in <checkout>/.lab/). */
 export function foreignLabHolders(self = PROJECT_ROOT): ForeignHolder[] {
-    const out: ForeignHolder[] = foreignRunners(self);
+    const out: ForeignHolder[] = [];
     for (const root of otherLabRoots(self)) {
         const lease = path.join(root, ".lab", "lease");
         try {
