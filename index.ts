@@ -64,8 +64,8 @@ export const nodes = Object.fromEntries(Object.values(cluster.nodes).map((n) => 
 }));
 /** Every web node's certificate details (`web cert details`), by node. */
 export const certificates = cluster.certificates;
-/** internal-ca mode: the CA certificate to put into clients' trust stores. */
-export const internalCaCertificate = cluster.internalCaCertificate;
+/** internal-ca mode: the CA certificate to put into clients' trust stores (null in the other modes). */
+export const internalCaCertificate = cluster.internalCaCertificate ?? null;
 /** csr mode: the CSR to send to the CA, by node. */
 export const certificateRequests = cluster.certificateRequests;
 /** Number of openings (inbound + outbound) over all nodes, and flows in the port matrix. */

@@ -187,11 +187,11 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
         [`npm run -s pulumi -- stack output --stack ${s.stack} nodes --json`, "per node: openings with reasons, certificate"],
         [`npm run pulumi -- preview --diff --stack ${s.stack}`, "what a config change would do"],
     ];
-    if (s.lab?.example) {
-        cmds.push([`ssh -i ${rel(s.lab.sshKey, root)} -o UserKnownHostsFile=${rel(s.lab.knownHosts, root)} ${s.lab.example.user}@${s.lab.example.host} sudo -n nft list table inet pinhole`, "a node's firewall"]);
-    }
     const w = Math.max(...cmds.map(([c]) => c.length));
     for (const [c, what] of cmds) L.push(`  ${c.padEnd(w)}  # ${what}`);
+    if (s.lab?.example) {
+        L.push(`  ssh -i ${rel(s.lab.sshKey, root)} -o UserKnownHostsFile=${rel(s.lab.knownHosts, root)} ${s.lab.example.user}@${s.lab.example.host} sudo -n nft list table inet pinhole`);
+    }
     L.push("Remove it:");
     L.push(`  npm run pulumi -- destroy --yes --stack ${s.stack}   # optional: gives the nodes back open`);
     L.push("  npm run lab -- down                                   # removes the lab (namespaces, processes, the pinhole user)");
