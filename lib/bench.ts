@@ -95,6 +95,9 @@ export interface SizeResult {
     ruleset: { rules: Spread; elements: Spread; bytes: Spread };
     /** Cold up: engine milestones and per-type step times. */
     coldDetail: { firstEventMs?: number; firstCustomMs?: number; lastOutputMs?: number; byType: ReturnType<StepTimer["byType"]> };
+    /** The one-node change's up and the destroy: the same detail. */
+    changeDetail?: SizeResult["coldDetail"];
+    destroyDetail?: SizeResult["coldDetail"];
     changedNode: string;
     parallel?: number;
 }
@@ -143,10 +146,15 @@ export function analyse(rep: BenchReport): string[] {
         out.push(`ruleset per node: ${Math.round(a.ruleset.rules.avg)} → ${Math.round(b.ruleset.rules.avg)} rules (named sets: rules grow with roles and ports, not peers), ` +
             `${Math.round(a.ruleset.elements.avg)} → ${Math.round(b.ruleset.elements.avg)} set elements, ${Math.round(a.ruleset.bytes.avg)} → ${Math.round(b.ruleset.bytes.avg)} bytes`);
     }
-    for (const x of [a, b]) {
+    for (const x of a === b ? [a] : [a, b]) {
         const top = x.coldDetail.byType.slice(0, 4).map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`).join(", ");
         out.push(`${x.nodes} nodes, cold up: first event after ${s(x.coldDetail.firstEventMs ?? 0)} s, first resource step after ${s(x.coldDetail.firstCustomMs ?? 0)} s, ` +
             `last step done at ${s(x.coldDetail.lastOutputMs ?? 0)} s of ${s(x.cold.ms)} s; steps: ${top}`);
+    }
+    for (const [what, d] of [["one-node change up", b.changeDetail], ["destroy", b.destroyDetail]] as const) {
+        if (!d) continue;
+        const top = d.byType.slice(0, 3).map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`).join(", ");
+        out.push(`${b.nodes} nodes, ${what}: first resource step after ${s(d.firstCustomMs ?? 0)} s, last done at ${s(d.lastOutputMs ?? 0)} s; steps: ${top}`);
     }
     const micro = Object.entries(rep.micro).map(([k, v]) => `${k} ${s(v)} s`).join(", ");
     if (micro) out.push(`fixed costs measured alone: ${micro}`);

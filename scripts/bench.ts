@@ -75,6 +75,8 @@ async function everyNode(conns: SshConnectionInput[], script: (node: string) => 
     return Date.now() - t;
 }
 
+const detail = (t: StepTimer) => ({ firstEventMs: t.firstEventMs, firstCustomMs: t.firstCustomMs, lastOutputMs: t.lastOutputMs, byType: t.byType() });
+
 const nftScript = (transaction: string) => `PATH=/usr/sbin:/usr/bin:/sbin:/bin\nnft -f - <<'PINHOLE_NFT'\n${transaction}PINHOLE_NFT\n`;
 
 async function benchSize(n: number, args: Args, env: Record<string, string>, key: string): Promise<SizeResult> {
@@ -113,11 +115,13 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     log(`${n} nodes: one-node change (${changed.name}'s address), preview + up`);
     await stack.setConfig(`pinhole:nodes[${idx}].address`, { value: "10.77.9.1" }, true);
     const changePreview = await timed(() => stack.preview(quiet));
-    const changeUp = await timed(() => stack.up(quiet));
+    const changeTimer = new StepTimer();
+    const changeUp = await timed(() => stack.up({ ...quiet, onEvent: changeTimer.on }));
     await stack.setConfig(`pinhole:nodes[${idx}].address`, { value: changed.address }, true);
     await stack.up(quiet); // back (not measured)
     log(`${n} nodes: destroy`);
-    const destroy = await timed(() => stack.destroy(quiet));
+    const destroyTimer = new StepTimer();
+    const destroy = await timed(() => stack.destroy({ ...quiet, onEvent: destroyTimer.on }));
     await dropStack(env);
 
     const changes = (s: { summary: { resourceChanges?: Record<string, number> } }) => (s.summary.resourceChanges ?? {}) as Record<string, number>;
@@ -131,7 +135,7 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
         destroy: { ms: destroy.ms, changes: changes(destroy.value) },
         floorMs, sshOnlyMs,
         ruleset: { rules: spread(stats.map((x) => x.rules)), elements: spread(stats.map((x) => x.elements)), bytes: spread(stats.map((x) => x.bytes)) },
-        coldDetail: { firstEventMs: timer.firstEventMs, firstCustomMs: timer.firstCustomMs, lastOutputMs: timer.lastOutputMs, byType: timer.byType() },
+        coldDetail: detail(timer), changeDetail: detail(changeTimer), destroyDetail: detail(destroyTimer),
         changedNode: changed.name,
         ...(args.parallel ? { parallel: args.parallel } : {}),
     };
