@@ -193,7 +193,11 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
         L.push(`  ssh -i ${rel(s.lab.sshKey, root)} -o UserKnownHostsFile=${rel(s.lab.knownHosts, root)} ${s.lab.example.user}@${s.lab.example.host} sudo -n nft list table inet pinhole`);
     }
     L.push("Remove it:");
-    L.push(`  npm run pulumi -- destroy --yes --stack ${s.stack}   # optional: gives the nodes back open`);
-    L.push("  npm run lab -- down                                   # removes the lab (namespaces, processes, the pinhole user)");
+    const rm: [string, string][] = [
+        [`npm run pulumi -- destroy --yes --stack ${s.stack}`, "optional: gives the nodes back open"],
+        ["npm run lab -- down", "removes the lab (namespaces, processes, the pinhole user)"],
+    ];
+    const rw = Math.max(...rm.map(([c]) => c.length));
+    for (const [c, what] of rm) L.push(`  ${c.padEnd(rw)}  # ${what}`);
     return L.join("\n") + "\n";
 }
