@@ -29,7 +29,11 @@ interface RuleGroup {
     set: AddressSet;
     exposed: boolean;
     services: string[];
+    /** The management SSH path: kept apart so it can be matched before any conntrack-based rule. */
+    management: boolean;
 }
+
+const MANAGEMENT_SERVICE = "ssh";
 
 const byNumber = (a: number, b: number) => a - b;
 const uniqSorted = (xs: string[]) => [...new Set(xs)].sort(compareAddresses);
@@ -58,12 +62,13 @@ function portsExpr(ports: number[]): string {
  * whose address sets are identical share one named set and one rule.
  */
 function groupOpenings(openings: Opening[], direction: "inbound" | "outbound", sets: Map<string, AddressSet>): RuleGroup[] {
-    const perPort = new Map<string, { protocol: Protocol; port: number; addresses: Set<string>; members: Set<string>; exposed: boolean; services: Set<string> }>();
+    const perPort = new Map<string, { protocol: Protocol; port: number; addresses: Set<string>; members: Set<string>; exposed: boolean; services: Set<string>; management: boolean }>();
     for (const o of openings) {
-        const k = `${o.protocol}/${o.port}/${o.exposed ? "x" : "-"}`;
+        const management = direction === "inbound" && o.service === MANAGEMENT_SERVICE;
+        const k = `${o.protocol}/${o.port}/${o.exposed ? "x" : "-"}/${management ? "m" : "-"}`;
         let e = perPort.get(k);
         if (!e) {
-            e = { protocol: o.protocol, port: o.port, addresses: new Set(), members: new Set(), exposed: o.exposed, services: new Set() };
+            e = { protocol: o.protocol, port: o.port, addresses: new Set(), members: new Set(), exposed: o.exposed, services: new Set(), management };
             perPort.set(k, e);
         }
         o.peer.addresses.forEach((a) => e!.addresses.add(a));
@@ -84,14 +89,14 @@ function groupOpenings(openings: Opening[], direction: "inbound" | "outbound", s
             } else {
                 set.members = [...new Set([...set.members, ...members])].sort();
             }
-            const gk = `${direction}|${e.protocol}|${e.exposed}|${setKey}`;
+            const gk = `${direction}|${e.protocol}|${e.exposed}|${e.management}|${setKey}`;
             const list = groups.get(gk) ?? [];
             const existing = list[0];
             if (existing) {
                 existing.ports.push(e.port);
                 e.services.forEach((s) => existing.services.includes(s) || existing.services.push(s));
             } else {
-                list.push({ direction, protocol: e.protocol, ports: [e.port], set, exposed: e.exposed, services: [...e.services] });
+                list.push({ direction, protocol: e.protocol, ports: [e.port], set, exposed: e.exposed, services: [...e.services], management: e.management });
             }
             groups.set(gk, list);
         }
@@ -182,19 +187,27 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         return lines;
     };
 
+    // The management SSH path is matched first, on addresses and ports alone: it never depends on
+    // conntrack state (a connection that predates the table, a full or flushed conntrack table).
+    const management = inbound.filter((g) => g.management);
     L.push("\tchain input {");
     L.push("\t\ttype filter hook input priority filter; policy drop;");
+    for (const g of management) L.push(...ruleFor(g));
     L.push(`\t\tct state established,related accept comment "replies to allowed flows"`);
     L.push("\t\tct state invalid drop");
     L.push(`\t\tiif "lo" accept`);
     L.push(...icmpRules("inbound"));
-    for (const g of inbound) L.push(...ruleFor(g));
+    for (const g of inbound.filter((x) => !x.management)) L.push(...ruleFor(g));
     if (settings.logDrops) L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop in: " level info`);
     L.push("\t}");
 
     if (settings.egress === "deny") {
         L.push("\tchain output {");
         L.push("\t\ttype filter hook output priority filter; policy drop;");
+        for (const g of management) {
+            const addrKw = g.set.family === "v4" ? "ip" : "ip6";
+            L.push(`\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${g.set.name} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`);
+        }
         L.push(`\t\tct state established,related accept comment "replies and allowed flows"`);
         L.push(`\t\toif "lo" accept`);
         L.push(...icmpRules("outbound"));

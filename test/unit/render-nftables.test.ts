@@ -100,6 +100,19 @@ describe("render/nftables: ruleset", () => {
         expect(rulesOf(deny)).to.deep.equal([`\t\tudp dport 123 ip daddr @ntp_1_v4 accept comment "123/udp to ntp-1: ntp"`]);
     });
 
+    it("matches the management SSH path before any conntrack rule, in both directions", () => {
+        const ssh = opening("inbound", "tcp", 22, "admin", ["10.9.0.0/24"], "ssh");
+        const text = renderRuleset(policy([ssh, opening("inbound", "tcp", 8443, "admin", ["10.9.0.0/24"], "https-cluster")]), { ...settings, egress: "deny" });
+        const input = text.slice(text.indexOf("chain input"), text.indexOf("chain output"));
+        const output = text.slice(text.indexOf("chain output"));
+        expect(input.indexOf("tcp dport 22 ip saddr @admin_v4 accept")).to.be.lessThan(input.indexOf("ct state"));
+        // 8443 from the same addresses is not management: it stays behind the conntrack rules.
+        expect(input.indexOf("tcp dport 8443")).to.be.greaterThan(input.indexOf("ct state invalid drop"));
+        expect(output).to.contain(`tcp sport 22 ip daddr @admin_v4 accept comment "replies on the management path to admin"`);
+        expect(output.indexOf("tcp sport 22")).to.be.lessThan(output.indexOf("ct state"));
+        expect(renderRuleset(policy([ssh]), settings)).not.to.contain("sport 22");
+    });
+
     it("logs drops rate-limited, or not at all", () => {
         expect(renderRuleset(policy([]), settings)).to.match(/limit rate 10\/minute burst 20 packets log prefix "pinhole drop in: "/);
         expect(renderRuleset(policy([]), { ...settings, logDrops: false })).not.to.contain(" log ");
