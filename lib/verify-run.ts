@@ -8,6 +8,7 @@ import { buildPolicy } from "../model/policy";
 import { ClusterModel, NodeSpec } from "../model/types";
 import { readFirewall } from "../provider/firewall";
 import { explainSshFailure, runScript, SshConnectionInput } from "../provider/ssh";
+import { pool } from "../lab/sys";
 import { inspectScript as webInspectScript } from "../provider/webserver-scripts";
 import { CERT_PATH } from "../render/nginx";
 import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
@@ -52,13 +53,6 @@ function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
     };
 }
 
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-    const out: R[] = new Array(items.length);
-    let next = 0;
-    const worker = async () => { while (next < items.length) { const i = next++; out[i] = await fn(items[i]); } };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-    return out;
-}
 
 const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
 
@@ -68,7 +62,7 @@ async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: C
     const findings: Finding[] = [];
     const firewall = (async () => {
         try {
-            const live = await readFirewall({ node: name, connection: conn, privateKey: conn.privateKey } as unknown as Parameters<typeof readFirewall>[0]);
+            const live = await readFirewall({ node: name, connection: conn, privateKey: conn.privateKey });
             findings.push(...checkFirewall(e, live));
             return true;
         } catch (err) {

@@ -27,7 +27,10 @@ export interface FirewallState extends FirewallInputs {
     appliedAt: string;
 }
 
-const conn = (i: FirewallInputs): SshConnectionInput => ({ ...i.connection, privateKey: i.privateKey, node: i.node });
+/** What it takes to reach the node (the rest of the inputs is the ruleset). */
+type FirewallTarget = Pick<FirewallInputs, "node" | "connection" | "privateKey">;
+
+const conn = (i: FirewallTarget): SshConnectionInput => ({ ...i.connection, privateKey: i.privateKey, node: i.node });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const listingOf = (stdout: string) => normaliseListing(stdout.split("--- listing\n")[1] ?? "");
 
@@ -75,7 +78,7 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
         `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`);
 }
 
-export async function readFirewall(i: FirewallInputs): Promise<{ owner: string; listing: string; persisted: boolean }> {
+export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; listing: string; persisted: boolean }> {
     const c = conn(i);
     const r = await runScript(c, inspectScript(), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
