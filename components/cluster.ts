@@ -7,7 +7,7 @@ import { NODE_CLASSES, PlatformNode } from "./nodes";
 import { certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
 
 export interface ClusterArgs {
-    /** The validated model (model/config.ts parseClusterConfig). */
+    /** The validated model (model/config/ parseClusterConfig). */
     model: ClusterModel;
     /** SSH private key for every node (secret). */
     sshPrivateKey: pulumi.Input<string>;

@@ -3,7 +3,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { formatProblems, parseStackFile, stackFilePath } from "../model/config";
+import { formatProblems, stackFilePath } from "../model/config";
+import { parseStackFile } from "./stack-file";
 import { buildPolicy } from "../model/policy";
 import { ClusterModel, NodeSpec } from "../model/types";
 import { readFirewall } from "../provider/firewall";

@@ -1,5 +1,5 @@
 // The typed, validated model of one deployment and the per-node policy derived from it.
-// This file is the contract between config validation (model/config.ts), policy (model/policy.ts),
+// This file is the contract between config validation (model/config/), policy (model/policy.ts),
 // rendering (render/) and the Pulumi components (components/). No Pulumi imports here.
 
 export type Role = "webproxy" | "application" | "database" | "unified" | "standalone";

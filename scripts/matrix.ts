@@ -4,7 +4,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { formatMatrixJson, formatMatrixTable, matrixRows } from "../model/matrix";
-import { formatProblems, parseStackFile, stackFilePath } from "../model/config";
+import { formatProblems, stackFilePath } from "../model/config";
+import { parseStackFile } from "../lib/stack-file";
 
 const USAGE = "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 

@@ -8,7 +8,7 @@ import * as path from "path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labStatus, labUp, probe, reboot, LabStatus, ProbeResult } from "../../lab";
-import { parseStackFile } from "../../model/config";
+import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel, NodePolicy } from "../../model/types";
 import { normaliseListing, renderRuleset } from "../../render/nftables";

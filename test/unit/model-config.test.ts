@@ -4,9 +4,9 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import {
-    ConfigValidationError, ParseOptions, checkHostKey, loadStackFile, parseClusterConfig, parseStackConfig, parseStackFile,
-    requireValidModel,
+    ConfigValidationError, ParseOptions, checkHostKey, parseClusterConfig, parseStackConfig, requireValidModel,
 } from "../../model/config";
+import { loadStackFile, parseStackFile } from "../../lib/stack-file";
 import { hostKeyFor, rawCluster } from "./helpers/model-builders";
 
 const FIXTURES = path.join(__dirname, "fixtures");

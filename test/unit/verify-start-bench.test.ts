@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { parseStackFile } from "../../model/config";
+import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
 import { formatSummary, parseStartArgs, Progress, START_USAGE } from "../../lib/start";

@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import { spawnSync } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { parseStackFile } from "../../model/config";
+import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel } from "../../model/types";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";

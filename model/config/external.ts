@@ -1,0 +1,158 @@
+// pinhole:hosts and pinhole:external: destinations the cluster talks to, resolved to literal addresses.
+import { ExternalEndpoint, Protocol } from "../types";
+import { isHostname, parseCidr, parseIp } from "../net";
+import { didYouMean } from "../suggest";
+import { parseNetworkUri } from "../uri";
+import { PORTS } from "../catalog";
+import { EXTERNAL_KEYS, HOST_LIST_KINDS, LDAP_KEYS, PROTOCOLS, SNMP_KEYS, URI_LIST_KINDS } from "./keys";
+import { Problems, at, dot, isMap, isSecretRef, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
+
+// ---------------------------------------------------------------------------------------------------------
+
+export type HostMap = Map<string, string[]>;
+
+export function readHosts(v: unknown, pr: Problems): HostMap {
+    const hosts: HostMap = new Map();
+    if (v === undefined) return hosts;
+    const m = readMap(v, root("hosts"), pr);
+    if (!m) return hosts;
+    for (const [name, value] of Object.entries(m)) {
+        const path = quoted(root("hosts"), name);
+        if (!isHostname(name)) { pr.error(path, `"${name}" is not a valid host name`); continue; }
+        const list = typeof value === "string" ? [value] : value;
+        const addresses = readCidrList(list, path, pr);
+        if (addresses && addresses.length === 0) pr.error(path, "has no addresses");
+        else if (addresses) hosts.set(name.toLowerCase().replace(/\.$/, ""), addresses);
+    }
+    return hosts;
+}
+
+/** Host text (address, CIDR or a name from pinhole:hosts) → literal addresses for firewall rules. */
+export function resolveHost(text: string, path: string, hosts: HostMap, pr: Problems): string[] | undefined {
+    if (parseIp(text) || parseCidr(text).ok) return [text];
+    const cidr = parseCidr(text);
+    if (/^[0-9./]+$/.test(text) || text.includes(":") || text.includes("/")) {
+        pr.error(path, cidr.ok ? `"${text}" is not valid` : cidr.error);
+        return undefined;
+    }
+    if (!isHostname(text)) { pr.error(path, `"${text}" is not an address, CIDR or host name`); return undefined; }
+    const found = hosts.get(text.toLowerCase().replace(/\.$/, ""));
+    if (found) return found;
+    pr.error(path, `host "${text}" is not in pinhole:hosts${didYouMean(text, [...hosts.keys()])}: pinhole never resolves names when it applies rules, so list its addresses under pinhole:hosts`);
+    return undefined;
+}
+
+export function readExternal(v: unknown, hosts: HostMap, pr: Problems): ExternalEndpoint[] {
+    const endpoints: ExternalEndpoint[] = [];
+    if (v === undefined) return endpoints;
+    const m = readMap(v, root("external"), pr, EXTERNAL_KEYS);
+    if (!m) return endpoints;
+    const base = root("external");
+    const push = (e: ExternalEndpoint) => {
+        const dup = endpoints.find((x) => x.kind === e.kind && x.protocol === e.protocol && x.port === e.port && x.name === e.name);
+        if (dup) pr.warn(e.configPath, `same destination as ${dup.configPath}`);
+        else endpoints.push(e);
+    };
+
+    for (const [key, spec] of Object.entries(HOST_LIST_KINDS)) {
+        if (m[key] === undefined) continue;
+        const list = readList(m[key], dot(base, key), pr);
+        list?.forEach((item, i) => {
+            const path = at(dot(base, key), i);
+            const host = readString(item, path, pr);
+            const addresses = host === undefined ? undefined : resolveHost(host, path, hosts, pr);
+            if (host !== undefined && addresses) push({ kind: spec.kind, name: host, addresses, protocol: spec.protocol, port: spec.port, configPath: path });
+        });
+    }
+
+    if (m.ldap !== undefined) {
+        const list = readList(m.ldap, dot(base, "ldap"), pr);
+        list?.forEach((item, i) => {
+            const path = at(dot(base, "ldap"), i);
+            let hostValue: unknown = item;
+            let ports: number[] = [PORTS.ldap, PORTS.ldaps];
+            let protocols: Protocol[] = ["tcp"];
+            let hostPath = path;
+            if (isMap(item)) {
+                const o = readMap(item, path, pr, LDAP_KEYS);
+                if (!o) return;
+                hostValue = o.host;
+                hostPath = dot(path, "host");
+                if (o.host === undefined) { pr.error(hostPath, "missing: the directory's address or host name"); return; }
+                if (o.ports !== undefined) {
+                    const pl = readList(o.ports, dot(path, "ports"), pr);
+                    const read = pl?.map((p, j) => readPort(p, at(dot(path, "ports"), j), pr));
+                    if (!read || read.some((p) => p === undefined)) return;
+                    if (read.length === 0) { pr.error(dot(path, "ports"), "is empty"); return; }
+                    ports = read as number[];
+                    ports.forEach((p, j) => {
+                        if (p !== PORTS.ldap && p !== PORTS.ldaps) pr.warn(at(dot(path, "ports"), j), `${p} is not an LDAP port in the reference (389, 636)`);
+                    });
+                }
+                if (o.protocols !== undefined) {
+                    const pl = readList(o.protocols, dot(path, "protocols"), pr);
+                    const read = pl?.map((p, j) => readEnum(p, at(dot(path, "protocols"), j), pr, PROTOCOLS));
+                    if (!read || read.some((p) => p === undefined)) return;
+                    if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
+                    protocols = read as Protocol[];
+                }
+            }
+            const host = readString(hostValue, hostPath, pr);
+            const addresses = host === undefined ? undefined : resolveHost(host, hostPath, hosts, pr);
+            if (host === undefined || !addresses) return;
+            for (const port of [...new Set(ports)]) {
+                for (const protocol of [...new Set(protocols)]) push({ kind: "ldap", name: host, addresses, protocol, port, configPath: path });
+            }
+        });
+    }
+
+    for (const [key, spec] of Object.entries(URI_LIST_KINDS)) {
+        if (m[key] === undefined) continue;
+        const list = readList(m[key], dot(base, key), pr);
+        list?.forEach((item, i) => {
+            const path = at(dot(base, key), i);
+            let uriValue: unknown = item;
+            let uriPath = path;
+            let protocols: Protocol[] = spec.kind === "snmpTrap" ? ["udp"] : ["tcp"];
+            if (spec.kind === "snmpTrap" && isMap(item) && !isSecretRef(item)) {
+                const o = readMap(item, path, pr, SNMP_KEYS);
+                if (!o) return;
+                uriValue = o.uri;
+                uriPath = dot(path, "uri");
+                if (o.uri === undefined) { pr.error(uriPath, "missing: snmp://community@host[:port]"); return; }
+                if (o.protocols !== undefined) {
+                    const pl = readList(o.protocols, dot(path, "protocols"), pr);
+                    const read = pl?.map((p, j) => readEnum(p, at(dot(path, "protocols"), j), pr, PROTOCOLS));
+                    if (!read || read.some((p) => p === undefined)) return;
+                    if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
+                    protocols = [...new Set(read as Protocol[])];
+                }
+            }
+            if (isSecretRef(uriValue)) {
+                pr.error(uriPath, "is encrypted: pinhole needs the destination's host and port in clear (preview, matrix); keep credentials out of this URI (pinhole does not use them)");
+                return;
+            }
+            if (typeof uriValue !== "string") { pr.error(uriPath, `expected a URI string, got ${typeName(uriValue)}`); return; }
+            const parsed = parseNetworkUri(uriValue, spec.schemes);
+            if (!parsed.ok) { pr.error(uriPath, parsed.error); return; }
+            const uri = parsed.uri;
+            if (uri.scheme === "file") {
+                pr.warn(uriPath, `${uri.redacted} is local to the node: no firewall opening is needed`);
+                return;
+            }
+            if (spec.kind === "notification" && !uri.portExplicit) {
+                pr.error(uriPath, `${uri.redacted} has no port: the reference gives northbound notifications no default port ("dependant"), so write it in the URI, e.g. ${uri.scheme}://${uri.host}:8443${uri.path ?? "/"}`);
+                return;
+            }
+            if (uri.hasSecret && uri.scheme !== "snmp") {
+                pr.warn(uriPath, `${uri.redacted} carries a password that pinhole does not use (it only opens the firewall) and that sits in the stack file in clear: remove it`);
+            }
+            const addresses = resolveHost(uri.host as string, uriPath, hosts, pr);
+            if (!addresses) return;
+            for (const protocol of protocols) {
+                push({ kind: spec.kind, name: uri.redacted, addresses, protocol, port: uri.port as number, configPath: path, uri });
+            }
+        });
+    }
+    return endpoints;
+}

@@ -1,0 +1,83 @@
+// pinhole:firewall: egress, database ports, rate limits, rollback window, extraInbound.
+import { ExtraInbound, FirewallSettings, Role, ROLES } from "../types";
+import { parseCidr } from "../net";
+import { didYouMean } from "../suggest";
+import { DATABASE_PORTS } from "../catalog";
+import { DEFAULT_FIREWALL, EXTRA_KEYS, FIREWALL_KEYS, NETWORK_LABELS, PROTOCOLS, RATE_KEYS } from "./keys";
+import { Problems, at, dot, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
+
+export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): Required<FirewallSettings> | undefined {
+    const path = root("firewall");
+    const fw: Required<FirewallSettings> = { ...DEFAULT_FIREWALL, rateLimit: { ...DEFAULT_FIREWALL.rateLimit }, extraInbound: [] };
+    if (v === undefined) return fw;
+    const m = readMap(v, path, pr, FIREWALL_KEYS);
+    if (!m) return undefined;
+    const before = pr.errors.length;
+    if (m.egress !== undefined) fw.egress = readEnum(m.egress, dot(path, "egress"), pr, ["allow", "deny"] as const) ?? fw.egress;
+    if (m.databasePorts !== undefined) fw.databasePorts = readEnum(m.databasePorts, dot(path, "databasePorts"), pr, ["inter-node", "service-list", "both"] as const) ?? fw.databasePorts;
+    if (m.arbiterPort !== undefined) fw.arbiterPort = readEnum(m.arbiterPort, dot(path, "arbiterPort"), pr, ["arbiter-nodes", "always"] as const) ?? fw.arbiterPort;
+    if (m.rateLimit !== undefined) {
+        const r = readMap(m.rateLimit, dot(path, "rateLimit"), pr, RATE_KEYS);
+        if (r?.perMinute !== undefined) fw.rateLimit.perMinute = readInt(r.perMinute, dot(path, "rateLimit.perMinute"), pr, 1, 100000) ?? fw.rateLimit.perMinute;
+        if (r?.burst !== undefined) fw.rateLimit.burst = readInt(r.burst, dot(path, "rateLimit.burst"), pr, 1, 100000) ?? fw.rateLimit.burst;
+    }
+    fw.logDrops = readBool(m.logDrops, dot(path, "logDrops"), pr, fw.logDrops);
+    if (m.rollbackSeconds !== undefined) {
+        // Below 10 s a slow SSH handshake could not confirm the new ruleset in time.
+        fw.rollbackSeconds = readInt(m.rollbackSeconds, dot(path, "rollbackSeconds"), pr, 10, 3600) ?? fw.rollbackSeconds;
+    }
+    fw.httpRedirect = readBool(m.httpRedirect, dot(path, "httpRedirect"), pr, false);
+    if (m.extraInbound !== undefined) {
+        const list = readList(m.extraInbound, dot(path, "extraInbound"), pr);
+        list?.forEach((item, i) => {
+            const e = readExtraInbound(item, at(dot(path, "extraInbound"), i), nodeNames, pr);
+            if (e) fw.extraInbound.push(e);
+        });
+    }
+    return pr.errors.length === before ? fw : undefined;
+}
+
+export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string>, pr: Problems): ExtraInbound | undefined {
+    const m = readMap(v, path, pr, EXTRA_KEYS);
+    if (!m) return undefined;
+    const before = pr.errors.length;
+    const port = m.port === undefined ? (pr.error(dot(path, "port"), "missing"), undefined) : readPort(m.port, dot(path, "port"), pr);
+    const protocol = m.protocol === undefined ? "tcp" : readEnum(m.protocol, dot(path, "protocol"), pr, PROTOCOLS);
+    const from: string[] = [];
+    if (m.from === undefined) pr.error(dot(path, "from"), `missing: network labels (${NETWORK_LABELS.join(", ")}) and/or CIDRs`);
+    else {
+        const list = readList(m.from, dot(path, "from"), pr);
+        if (list && list.length === 0) pr.error(dot(path, "from"), "is empty");
+        list?.forEach((f, j) => {
+            const s = readString(f, at(dot(path, "from"), j), pr);
+            if (s === undefined) return;
+            if (NETWORK_LABELS.includes(s)) { from.push(s); return; }
+            const c = parseCidr(s);
+            if (c.ok) from.push(s);
+            else pr.error(at(dot(path, "from"), j), `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`);
+        });
+    }
+    const roles: Role[] = [];
+    if (m.roles !== undefined) {
+        readList(m.roles, dot(path, "roles"), pr)?.forEach((r, j) => {
+            const role = readEnum(r, at(dot(path, "roles"), j), pr, ROLES);
+            if (role) roles.push(role);
+        });
+    }
+    const nodes: string[] = [];
+    if (m.nodes !== undefined) {
+        readList(m.nodes, dot(path, "nodes"), pr)?.forEach((n, j) => {
+            const name = readString(n, at(dot(path, "nodes"), j), pr);
+            if (name === undefined) return;
+            if (!nodeNames.has(name)) pr.error(at(dot(path, "nodes"), j), `no node is named "${name}"${didYouMean(name, [...nodeNames])}`);
+            else nodes.push(name);
+        });
+    }
+    const reason = m.reason === undefined ? (pr.error(dot(path, "reason"), "missing: say why this opening exists (it shows in rules and in the matrix)"), undefined) : readString(m.reason, dot(path, "reason"), pr);
+    const exposed = readBool(m.exposed, dot(path, "exposed"), pr, from.includes("client"));
+    if (port !== undefined && from.includes("client") && DATABASE_PORTS.includes(port)) {
+        pr.error(dot(path, "port"), `${port} is a database port: pinhole never opens database ports to client networks`);
+    }
+    if (pr.errors.length !== before || port === undefined || protocol === undefined || reason === undefined) return undefined;
+    return { protocol, port, from, roles, nodes, reason, exposed };
+}

@@ -1,0 +1,70 @@
+// The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
+// a Pulumi.yaml config schema can be generated from here). No logic.
+import { CertificateMode, CertificateSettings, ExternalKind, FirewallSettings, Protocol } from "../types";
+import { UriScheme } from "../uri";
+
+export const CONFIG_NAMESPACE = "pinhole";
+
+/** Top-level keys of the `pinhole:` namespace. */
+export const CONFIG_KEYS = [
+    "model", "domain", "networks", "nodes", "sshPrivateKey", "hosts", "external", "firewall", "certificates",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
+    egress: "allow",
+    databasePorts: "inter-node",
+    rateLimit: { perMinute: 120, burst: 60 },
+    logDrops: true,
+    rollbackSeconds: 30,
+    arbiterPort: "arbiter-nodes",
+    httpRedirect: false,
+    extraInbound: [],
+};
+
+export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
+    mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {},
+};
+
+export const DEFAULT_CLIENT_NETWORKS: readonly string[] = ["0.0.0.0/0", "::/0"];
+
+export const NODE_KEYS = ["name", "role", "site", "address", "advertisedAddress", "fqdn", "arbiter", "webWeight", "ssh"];
+export const SSH_KEYS = ["host", "port", "user", "sudo", "hostKey", "bastion"];
+export const BASTION_KEYS = ["host", "port", "user", "hostKey"];
+export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;
+export const FIREWALL_KEYS = ["egress", "databasePorts", "rateLimit", "logDrops", "rollbackSeconds", "arbiterPort", "httpRedirect", "extraInbound"];
+export const RATE_KEYS = ["perMinute", "burst"];
+export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason", "exposed"];
+export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "nodes"];
+export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey"];
+export const LDAP_KEYS = ["host", "ports", "protocols"];
+export const SNMP_KEYS = ["uri", "protocols"];
+export const CERT_MODES: readonly CertificateMode[] = ["self-signed", "internal-ca", "csr", "external"];
+export const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
+export const NETWORK_LABELS = ["admin", "client", "monitoring"];
+
+/** pinhole:external keys that take plain host lists, with the flow each implies. */
+export const HOST_LIST_KINDS: Readonly<Record<string, { kind: ExternalKind; protocol: Protocol; port: number }>> = {
+    ucm: { kind: "ucm", protocol: "tcp", port: 8443 },
+    unityConnection: { kind: "unityConnection", protocol: "tcp", port: 8443 },
+    hcmf: { kind: "hcmf", protocol: "tcp", port: 8443 },
+    webex: { kind: "webex", protocol: "tcp", port: 443 },
+    sso: { kind: "sso", protocol: "tcp", port: 443 },
+    apiResponses: { kind: "apiResponses", protocol: "tcp", port: 443 },
+    ntp: { kind: "ntp", protocol: "udp", port: 123 },
+};
+
+/** pinhole:external keys that take network URIs. */
+export const URI_LIST_KINDS: Readonly<Record<string, { kind: ExternalKind; schemes: UriScheme[] }>> = {
+    notificationDestinations: { kind: "notification", schemes: ["https", "http"] },
+    snmpTrapReceivers: { kind: "snmpTrap", schemes: ["snmp"] },
+    backupDestinations: { kind: "backup", schemes: ["sftp", "scp"] },
+    downloadLocations: { kind: "download", schemes: ["ftp", "http", "https", "sftp", "scp", "file"] },
+};
+
+export const EXTERNAL_KEYS = [...Object.keys(HOST_LIST_KINDS), "ldap", ...Object.keys(URI_LIST_KINDS)];
+
+export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+export const SITE_RE = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$/;
+export const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+export const CONFIG_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;

@@ -1,0 +1,110 @@
+// Raw stack config (keys without "pinhole:") → validated ClusterModel, or every problem at once with its path.
+import { ClusterModel, DEPLOYMENT_MODELS, DeploymentModelName, NodeSpec, Role, SshAccess } from "../types";
+import { isHostname } from "../net";
+import { didYouMean } from "../suggest";
+import { CONFIG_KEYS, CONFIG_NAMESPACE } from "./keys";
+import { Problems, isMap, readEnum, readList, readString, root, typeName } from "./read";
+import { NodeDraft, checkNodes, readNode } from "./nodes";
+import { readExternal, readHosts } from "./external";
+import { checkManagementPath, readNetworks } from "./networks";
+import { readFirewall } from "./firewall";
+import { readCertificates } from "./certificates";
+import { readSshPrivateKey } from "./secrets";
+import { ConfigError, ConfigWarning } from "../types";
+
+export interface ParseOptions {
+    /** Report a missing pinhole:sshPrivateKey (deployments need it; the matrix does not). Default false. */
+    requireSecrets?: boolean;
+    /** Addresses pinhole runs from: each must fall inside pinhole:networks.admin, or pinhole would lock itself out. */
+    provisioningAddresses?: string[];
+    /** Stack name, used in the commands that messages suggest (`pulumi config set ... --stack <stack>`). */
+    stack?: string;
+}
+
+export interface ParseResult {
+    /** Present only when there is no error. */
+    model?: ClusterModel;
+    errors: ConfigError[];
+    warnings: ConfigWarning[];
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Validate the raw stack config (keys without the "pinhole:" prefix, values already parsed) and build the model.
+ * Returns every error at once; `model` is set only when there are none.
+ */
+export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): ParseResult {
+    const pr = new Problems();
+    if (!isMap(raw)) {
+        pr.error(`${CONFIG_NAMESPACE}:`, `expected the stack config as a map of keys, got ${typeName(raw)}`);
+        return { errors: pr.errors, warnings: pr.warnings };
+    }
+    for (const key of Object.keys(raw)) {
+        if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+            pr.error(root(key), `unknown key "${key}"${didYouMean(key, CONFIG_KEYS) || ` (known: ${CONFIG_KEYS.join(", ")})`}`);
+        }
+    }
+
+    let model: DeploymentModelName | undefined;
+    if (raw.model === undefined) pr.error(root("model"), `missing: one of ${DEPLOYMENT_MODELS.join(", ")}`);
+    else model = readEnum(raw.model, root("model"), pr, DEPLOYMENT_MODELS);
+
+    let domain: string | undefined;
+    if (raw.domain !== undefined) {
+        domain = readString(raw.domain, root("domain"), pr);
+        if (domain !== undefined && !isHostname(domain)) { pr.error(root("domain"), `"${domain}" is not a valid DNS domain`); domain = undefined; }
+        domain = domain?.toLowerCase().replace(/\.$/, "");
+    }
+
+    const networks = readNetworks(raw.networks, pr);
+
+    let drafts: NodeDraft[] = [];
+    if (raw.nodes === undefined) pr.error(root("nodes"), "missing: one entry per node (name, role, address, ssh.hostKey)");
+    else {
+        const list = readList(raw.nodes, root("nodes"), pr);
+        if (list && list.length === 0) pr.error(root("nodes"), "is empty: a cluster has at least one node");
+        drafts = (list ?? []).map((item, i) => readNode(item, i, pr, domain));
+        checkNodes(drafts, model, pr);
+    }
+    const nodeNames = new Set(drafts.flatMap((d) => (d.name === undefined ? [] : [d.name])));
+
+    readSshPrivateKey(raw.sshPrivateKey, opts, pr);
+    const hosts = readHosts(raw.hosts, pr);
+    const external = readExternal(raw.external, hosts, pr);
+    const firewall = readFirewall(raw.firewall, nodeNames, pr);
+    const certificates = readCertificates(raw.certificates, drafts, pr);
+
+    if (networks) checkManagementPath(networks.admin, drafts, opts, pr);
+    if (firewall?.egress === "deny") {
+        if (!external.some((e) => e.kind === "ntp")) pr.warn(root("external.ntp"), "egress is deny and no NTP server is listed: nodes cannot keep time");
+        pr.warn(root("firewall.egress"), "deny: DNS is not in the reference's tables and pinhole opens no resolver traffic; nodes that resolve names need it allowed elsewhere");
+        external.filter((e) => e.uri?.scheme === "ftp").forEach((e) => pr.warn(e.configPath, "ftp with egress deny: only the control connection (21/tcp) is opened, passive data connections will be dropped"));
+    }
+
+    if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates) {
+        return { errors: pr.errors, warnings: pr.warnings };
+    }
+    const nodes: NodeSpec[] = drafts.map((d) => {
+        const n: NodeSpec = {
+            name: d.name as string, role: d.role as Role, site: d.site, address: d.address as string,
+            fqdn: d.fqdn as string, arbiter: d.arbiter, ssh: d.ssh as SshAccess,
+        };
+        if (d.advertisedAddress !== undefined) n.advertisedAddress = d.advertisedAddress;
+        if (d.webWeight !== undefined) n.webWeight = d.webWeight;
+        return n;
+    });
+    const result: ClusterModel = {
+        model,
+        sites: [...new Set(nodes.map((n) => n.site))],
+        nodes,
+        networks,
+        external,
+        firewall,
+        certificates,
+    };
+    if (domain !== undefined) result.domain = domain;
+    return { model: result, errors: pr.errors, warnings: pr.warnings };
+}
+

@@ -1,0 +1,157 @@
+// Small typed readers for raw config values. Each reports into `Problems` with the full config path and
+// returns undefined when the value is invalid.
+import { ConfigError, ConfigWarning } from "../types";
+import { parseCidr, parseIp, isHostname } from "../net";
+import { didYouMean } from "../suggest";
+import { redactSecretsInText } from "../uri";
+import { CONFIG_NAMESPACE } from "./keys";
+
+/** An encrypted stack value as it appears in Pulumi.<stack>.yaml: kept opaque, never decrypted here. */
+export interface SecretRef {
+    secure: string;
+}
+
+export function isSecretRef(v: unknown): v is SecretRef {
+    return isMap(v) && Object.keys(v).length === 1 && typeof v.secure === "string";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Small typed readers. Each reports into `Problems` with the full path and returns undefined when invalid.
+
+/** Collects problems. Messages may quote config values, so URI credentials in them are redacted here, always. */
+export class Problems {
+    readonly errors: ConfigError[] = [];
+    readonly warnings: ConfigWarning[] = [];
+    error(path: string, message: string): void {
+        this.errors.push({ path, message: redactSecretsInText(message) });
+    }
+    warn(path: string, message: string): void {
+        this.warnings.push({ path, message: redactSecretsInText(message) });
+    }
+}
+
+export const root = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
+export const at = (path: string, i: number) => `${path}[${i}]`;
+export const dot = (path: string, key: string) => `${path}.${key}`;
+export const quoted = (path: string, key: string) => `${path}["${key}"]`;
+
+export function isMap(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function typeName(v: unknown): string {
+    if (v === null) return "null";
+    if (Array.isArray(v)) return "a list";
+    if (isSecretRef(v)) return "an encrypted value";
+    if (isMap(v)) return "a map";
+    return `${typeof v === "number" ? "the number" : typeof v === "boolean" ? "the boolean" : "the string"} ${JSON.stringify(v)}`;
+}
+
+export function readMap(v: unknown, path: string, pr: Problems, keys?: readonly string[]): Record<string, unknown> | undefined {
+    if (!isMap(v) || isSecretRef(v)) {
+        pr.error(path, `expected a map (key: value), got ${typeName(v)}`);
+        return undefined;
+    }
+    if (keys) {
+        for (const k of Object.keys(v)) {
+            if (!keys.includes(k)) pr.error(dot(path, k), `unknown key "${k}"${didYouMean(k, keys) || ` (known: ${keys.join(", ")})`}`);
+        }
+    }
+    return v;
+}
+
+export function readList(v: unknown, path: string, pr: Problems): unknown[] | undefined {
+    if (!Array.isArray(v)) {
+        pr.error(path, `expected a list, got ${typeName(v)}`);
+        return undefined;
+    }
+    return v;
+}
+
+export function readString(v: unknown, path: string, pr: Problems): string | undefined {
+    if (typeof v !== "string") {
+        pr.error(path, `expected a string, got ${typeName(v)}`);
+        return undefined;
+    }
+    if (v.trim() === "") {
+        pr.error(path, "must not be empty");
+        return undefined;
+    }
+    if (v !== v.trim()) {
+        pr.error(path, "has leading or trailing spaces");
+        return undefined;
+    }
+    return v;
+}
+
+/** Booleans; "true"/"false" strings too (what `pulumi config set --path` may store). */
+export function readBool(v: unknown, path: string, pr: Problems, fallback: boolean): boolean {
+    if (v === undefined) return fallback;
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "false") return v === "true";
+    pr.error(path, `expected true or false, got ${typeName(v)}`);
+    return fallback;
+}
+
+/** Integers in [min, max]; decimal strings too (what `pulumi config set --path` may store). */
+export function readInt(v: unknown, path: string, pr: Problems, min: number, max: number, what = "a whole number"): number | undefined {
+    let n: number | undefined;
+    if (typeof v === "number") n = v;
+    else if (typeof v === "string" && /^[0-9]+$/.test(v)) n = Number(v);
+    if (n === undefined || !Number.isInteger(n)) {
+        pr.error(path, `expected ${what}, got ${typeName(v)}`);
+        return undefined;
+    }
+    if (n < min || n > max) {
+        pr.error(path, `${n} is out of range (${min}-${max})`);
+        return undefined;
+    }
+    return n;
+}
+
+export function readPort(v: unknown, path: string, pr: Problems): number | undefined {
+    return readInt(v, path, pr, 1, 65535, "a port number (1-65535)");
+}
+
+export function readEnum<T extends string>(v: unknown, path: string, pr: Problems, allowed: readonly T[]): T | undefined {
+    if (typeof v !== "string") {
+        pr.error(path, `expected one of ${allowed.join(", ")}; got ${typeName(v)}`);
+        return undefined;
+    }
+    if (!(allowed as readonly string[]).includes(v)) {
+        pr.error(path, `"${v}" is not one of ${allowed.join(", ")}${didYouMean(v, allowed)}`);
+        return undefined;
+    }
+    return v as T;
+}
+
+export function readIp(v: unknown, path: string, pr: Problems): string | undefined {
+    const s = readString(v, path, pr);
+    if (s === undefined) return undefined;
+    if (parseIp(s)) return s;
+    if (s.includes("/")) pr.error(path, `"${s}" is a network: a node address is one IPv4 or IPv6 address`);
+    else if (s.startsWith("[")) pr.error(path, `"${s}": write IPv6 addresses without brackets here`);
+    else if (isHostname(s)) pr.error(path, `"${s}" is a host name: node addresses must be literal IPv4 or IPv6 addresses (firewall rules never depend on DNS)`);
+    else pr.error(path, `"${s}" is not a valid IPv4 or IPv6 address`);
+    return undefined;
+}
+
+/** A list of CIDRs/addresses (bare addresses mean one host). Duplicates warn. */
+export function readCidrList(v: unknown, path: string, pr: Problems): string[] | undefined {
+    const list = readList(v, path, pr);
+    if (!list) return undefined;
+    const out: string[] = [];
+    const seen = new Map<string, number>();
+    let ok = true;
+    list.forEach((item, i) => {
+        const s = readString(item, at(path, i), pr);
+        if (s === undefined) { ok = false; return; }
+        const parsed = parseCidr(s);
+        if (!parsed.ok) { pr.error(at(path, i), parsed.error); ok = false; return; }
+        const canonical = parsed.cidr.text;
+        if (seen.has(canonical)) pr.warn(at(path, i), `"${s}" is listed twice (also [${seen.get(canonical)}])`);
+        else seen.set(canonical, i);
+        out.push(s);
+    });
+    return ok ? out : undefined;
+}
