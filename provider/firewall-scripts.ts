@@ -10,6 +10,7 @@
 //                        the timer restores the last confirmed ruleset (or removes the table).
 // Exactly one of confirm/rollback wins: both race to `mkdir decided.<token>`, which is atomic.
 import { removeTableTransaction, replaceTableTransaction } from "../render/nftables";
+import { shellQuote } from "../render/escape";
 
 export const STATE_DIR = "/etc/pinhole";
 export const RUN_DIR = "/run/pinhole";
@@ -27,10 +28,6 @@ export const EXIT = {
     alreadyDecided: 20,
 } as const;
 
-/** Quotes a value for a POSIX shell single-quoted string. */
-export function sq(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 function heredoc(target: string, content: string): string {
     // base64 keeps the payload opaque to the shell whatever it contains.
@@ -102,7 +99,7 @@ if ! nft -c -f "$new" 2>${RUN_DIR}/check.${t}.err; then
 fi
 rm -f ${RUN_DIR}/check.${t}.err
 client="\${PINHOLE_SSH_CLIENT:-\${SSH_CLIENT:-}}"; client="\${client%% *}"
-${a.skipPrecheck ? "" : `if [ -n "$client" ] && [ "$(in_cidrs "$client" ${sq(a.managementSources.join(" "))})" = no ]; then
+${a.skipPrecheck ? "" : `if [ -n "$client" ] && [ "$(in_cidrs "$client" ${shellQuote(a.managementSources.join(" "))})" = no ]; then
   echo "refusing to apply: this SSH connection comes from $client, which the new ruleset does not allow on the management port (allowed: ${a.managementSources.join(", ").replace(/[`$"\\]/g, "")}); applying it would cut the management path" >&2
   rm -f "$new"; exit ${EXIT.wouldLockOut}
 fi`}
@@ -126,7 +123,7 @@ if ! mkdir ${RUN_DIR}/decided.${t} 2>/dev/null; then
 fi
 kill "$(cat ${RUN_DIR}/timer.${t} 2>/dev/null)" 2>/dev/null || true
 cp ${RUN_DIR}/firewall.${t}.nft ${PERSISTED_RULESET}.tmp && mv ${PERSISTED_RULESET}.tmp ${PERSISTED_RULESET}
-printf '%s\\n' ${sq(owner)} > ${OWNER_FILE}
+printf '%s\\n' ${shellQuote(owner)} > ${OWNER_FILE}
 mkdir -p /etc/systemd/system/sysinit.target.wants
 ${heredoc(`${UNIT_PATH}.tmp`, systemdUnit())}mv ${UNIT_PATH}.tmp ${UNIT_PATH}
 ln -sf ${UNIT_PATH} ${UNIT_WANTS_LINK}
@@ -152,7 +149,7 @@ nft -s list table inet pinhole 2>/dev/null || true
 export function removeScript(owner: string): string {
     return `${PRELUDE}
 current="$(cat ${OWNER_FILE} 2>/dev/null || true)"
-if [ -n "$current" ] && [ "$current" != ${sq(owner)} ]; then
+if [ -n "$current" ] && [ "$current" != ${shellQuote(owner)} ]; then
   echo "left in place: the firewall on this node now belongs to $current" ; exit 0
 fi
 ${heredoc(`${RUN_DIR}/remove.nft`, removeTableTransaction())}nft -f ${RUN_DIR}/remove.nft

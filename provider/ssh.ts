@@ -8,6 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { shellQuote } from "../render/escape";
 
 export interface SshEndpointInput {
     host: string;
@@ -75,9 +76,6 @@ export function sshArgs(conn: SshConnectionInput, dir: string): string[] {
     return args;
 }
 
-export function shellQuote(s: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Runs `fn` with a private temp dir holding the key and the pinned known_hosts. */
 export async function withCredentials<T>(conn: SshConnectionInput, fn: (dir: string) => Promise<T>): Promise<T> {

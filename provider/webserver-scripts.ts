@@ -10,6 +10,7 @@
 //   back (and reloads when nginx had been reloaded), and the script exits with a code from EXIT.
 // Delete restores the original files, unless another resource owns the front end now (owner marker).
 import { CERT_PATH, KEY_PATH, NGINX_DIR, SITE_PATH } from "../render/nginx";
+import { shellQuote } from "../render/escape";
 
 export const WEB_STATE_DIR = "/etc/pinhole/web";
 export const WEB_ORIGINALS_DIR = `${WEB_STATE_DIR}/original`;
@@ -23,10 +24,6 @@ export const WEB_EXIT = {
     restoreFailed: 33,
 } as const;
 
-/** Quotes a value for a POSIX shell single-quoted string. */
-export function sq(s: string): string {
-    return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A file written from a base64 heredoc: the payload never meets the shell's parser. */
 export function payload(target: string, content: string): string {
@@ -97,7 +94,7 @@ ${files.map(([n, p]) => `  if [ -e "$W/prev.${n}" ]; then mv -f "$W/prev.${n}" $
   done < "$W/moved"
 }
 # Take over the node's own front end: its files are kept aside (first copy wins unless it reappeared).
-for f in ${a.replaces.map(sq).join(" ")}; do
+for f in ${a.replaces.map((f) => shellQuote(f)).join(" ")}; do
   if [ -e "$f" ] || [ -L "$f" ]; then
     s="${WEB_ORIGINALS_DIR}/$(saved_name "$f")"
     if [ -e "$s" ] || [ -L "$s" ]; then mv -f "$s" "$W/orig.$(saved_name "$f")"; fi
@@ -121,11 +118,11 @@ if ! reload_nginx; then
   echo "nginx could not be reloaded or started with the new configuration; the previous files are back in place" >&2
   rm -rf "$W"; exit ${WEB_EXIT.notServed}
 fi
-want=${sq(a.fingerprint)}
+want=${shellQuote(a.fingerprint)}
 got=""
 ${a.verifySeconds > 0 ? `i=0
 while [ $i -lt ${tries} ]; do
-  got="$(served_fingerprint ${sq(a.fqdn)})"
+  got="$(served_fingerprint ${shellQuote(a.fqdn)})"
   if [ "$got" = "$want" ] || [ "$got" = no-openssl ]; then break; fi
   i=$((i + 1)); sleep 0.2
 done
@@ -136,7 +133,7 @@ if [ "$got" != "$want" ] && [ "$got" != no-openssl ]; then
   tail -n 5 /var/log/nginx/error.log 2>/dev/null >&2 || true
   rm -rf "$W"; exit ${WEB_EXIT.notServed}
 fi` : ""}
-printf '%s\\n' ${sq(a.owner)} > ${WEB_OWNER_FILE}
+printf '%s\\n' ${shellQuote(a.owner)} > ${WEB_OWNER_FILE}
 rm -rf "$W"
 echo "served=$got"
 echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} | sed 's|%|/|g' | tr '\\n' ' ')"
@@ -153,7 +150,7 @@ for pair in cert:${CERT_PATH} key:${KEY_PATH} site:${SITE_PATH}; do
   if [ -f "$p" ]; then echo "sha.$n=$(sha256sum < "$p" | cut -c1-64)"; else echo "sha.$n=absent"; fi
 done
 echo "keymode=$(stat -c %a ${KEY_PATH} 2>/dev/null || echo absent)"
-echo "served=$(served_fingerprint ${sq(fqdn)})"
+echo "served=$(served_fingerprint ${shellQuote(fqdn)})"
 echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} 2>/dev/null | sed 's|%|/|g' | tr '\\n' ' ')"
 `;
 }
@@ -162,7 +159,7 @@ echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} 2>/dev/null | sed 's|%|/|g' | tr '\
 export function removeScript(owner: string): string {
     return `${PRELUDE}${HELPERS}
 current="$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
-if [ -n "$current" ] && [ "$current" != ${sq(owner)} ]; then
+if [ -n "$current" ] && [ "$current" != ${shellQuote(owner)} ]; then
   echo "left in place: the web front end on this node now belongs to $current"; exit 0
 fi
 rm -f ${CERT_PATH} ${KEY_PATH} ${SITE_PATH}

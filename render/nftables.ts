@@ -4,6 +4,7 @@
 // services, rate-limited logging of drops, and optional default-deny egress.
 // Pure: no I/O. The text is what `pulumi preview --diff` shows, so it is stable and commented.
 import { FirewallSettings, NodePolicy, Opening, Protocol } from "../model/types";
+import { nftAddress, nftCommentLine, nftIdentifier, nftString } from "./escape";
 
 export const TABLE_FAMILY = "inet";
 export const TABLE_NAME = "pinhole";
@@ -46,11 +47,6 @@ export function compareAddresses(a: string, b: string): number {
         return "~" + s;
     };
     return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
-}
-
-function nftString(s: string, max = 120): string {
-    const clean = s.replace(/["\\\n\r]/g, "'");
-    return `"${clean.length > max ? clean.slice(0, max - 3) + "..." : clean}"`;
 }
 
 function portsExpr(ports: number[]): string {
@@ -139,13 +135,13 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
     outbound.sort(ruleOrder);
 
     const L: string[] = [];
-    L.push(`# pinhole firewall for ${opts.title ?? `${node.name} (${node.role}, site ${node.site})`}`);
+    L.push(nftCommentLine(`pinhole firewall for ${opts.title ?? `${node.name} (${node.role}, site ${node.site})`}`));
     L.push("# Generated from the deployment model; edits on the node are drift and are reverted by `pulumi up`.");
     L.push("# Inbound openings:");
-    for (const o of policy.inbound) L.push(`#   ${o.reason} [${o.section}]`);
+    for (const o of policy.inbound) L.push(nftCommentLine(`  ${o.reason} [${o.section}]`));
     if (settings.egress === "deny") {
         L.push("# Outbound openings (default-deny egress):");
-        for (const o of policy.outbound) L.push(`#   ${o.reason} [${o.section}]`);
+        for (const o of policy.outbound) L.push(nftCommentLine(`  ${o.reason} [${o.section}]`));
     } else {
         L.push("# Egress: not filtered (pinhole:firewall.egress = allow).");
     }
@@ -153,12 +149,12 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
 
     const setsInOrder = [...allSets].sort((a, b) => a.name.localeCompare(b.name));
     for (const s of setsInOrder) {
-        L.push(`\tset ${s.name} {`);
+        L.push(`\tset ${nftIdentifier(s.name)} {`);
         L.push(`\t\ttype ${s.family === "v4" ? "ipv4_addr" : "ipv6_addr"}`);
         L.push("\t\tflags interval");
         L.push("\t\tauto-merge");
         L.push(`\t\tcomment ${nftString(s.members.join(", "))}`);
-        L.push(`\t\telements = { ${s.elements.join(", ")} }`);
+        L.push(`\t\telements = { ${s.elements.map(nftAddress).join(", ")} }`);
         L.push("\t}");
     }
     // One rate-limit meter per address family that has client-exposed rules.
@@ -177,7 +173,7 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
     const ruleFor = (g: RuleGroup): string[] => {
         const addrKw = g.set.family === "v4" ? "ip" : "ip6";
         const peerKw = g.direction === "inbound" ? "saddr" : "daddr";
-        const match = `${g.protocol} dport ${portsExpr(g.ports)} ${addrKw} ${peerKw} @${g.set.name}`;
+        const match = `${g.protocol} dport ${portsExpr(g.ports)} ${addrKw} ${peerKw} @${nftIdentifier(g.set.name)}`;
         const what = `${g.ports.join(",")}/${g.protocol} ${g.direction === "inbound" ? "from" : "to"} ${g.set.members.join(", ")}: ${g.services.join(", ")}`;
         const lines: string[] = [];
         if (g.exposed && g.direction === "inbound") {
@@ -206,7 +202,7 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         L.push("\t\ttype filter hook output priority filter; policy drop;");
         for (const g of management) {
             const addrKw = g.set.family === "v4" ? "ip" : "ip6";
-            L.push(`\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${g.set.name} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`);
+            L.push(`\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${nftIdentifier(g.set.name)} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`);
         }
         L.push(`\t\tct state established,related accept comment "replies and allowed flows"`);
         L.push(`\t\toif "lo" accept`);

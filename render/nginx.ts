@@ -10,6 +10,7 @@
 // and restored when the resource is deleted (provider/webserver-scripts.ts).
 import { addressSeenBy } from "../model/policy";
 import { NodeSpec, Role } from "../model/types";
+import { nginxServerName } from "./escape";
 
 export const NGINX_DIR = "/etc/nginx/pinhole";
 export const CERT_PATH = `${NGINX_DIR}/server.pem`;
@@ -125,7 +126,7 @@ export function renderNginxSite(i: NginxSiteInput): RenderedSite {
         "server {",
         "    listen 443 ssl default_server;",
         ...(v6 ? ["    listen [::]:443 ssl default_server;"] : []),
-        `    server_name ${i.fqdn} ${i.node};`,
+        `    server_name ${nginxServerName(i.fqdn)} ${nginxServerName(i.node)};`,
         `    ssl_certificate ${CERT_PATH};`,
         `    ssl_certificate_key ${KEY_PATH};`,
         `    ssl_protocols ${i.legacyProtocols ? LEGACY_PROTOCOLS : MODERN_PROTOCOLS};`,

@@ -5,7 +5,7 @@ import { didYouMean } from "../suggest";
 import { parseNetworkUri } from "../uri";
 import { PORTS } from "../catalog";
 import { EXTERNAL_KEYS, HOST_LIST_KINDS, LDAP_KEYS, PROTOCOLS, SNMP_KEYS, URI_LIST_KINDS } from "./keys";
-import { Problems, at, dot, isMap, isSecretRef, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
+import { Problems, at, checkSingleLine, dot, isMap, isSecretRef, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -133,6 +133,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
                 return;
             }
             if (typeof uriValue !== "string") { pr.error(uriPath, `expected a URI string, got ${typeName(uriValue)}`); return; }
+            if (!checkSingleLine(uriValue, uriPath, pr)) return;
             const parsed = parseNetworkUri(uriValue, spec.schemes);
             if (!parsed.ok) { pr.error(uriPath, parsed.error); return; }
             const uri = parsed.uri;

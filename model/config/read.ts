@@ -18,16 +18,40 @@ export function isSecretRef(v: unknown): v is SecretRef {
 // ---------------------------------------------------------------------------------------------------------
 // Small typed readers. Each reports into `Problems` with the full path and returns undefined when invalid.
 
+/** Control, format (bidi overrides, zero-width) and line/paragraph separator characters: never in a one-line field. */
+const UNSAFE_CHAR = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** Writes a character as U+XXXX (with its usual name for the common ones). */
+export function describeChar(ch: string): string {
+    const names: Record<string, string> = { "\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\0": "a NUL byte", "\x1b": "an escape (ANSI) character" };
+    const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+    return names[ch] ? `${names[ch]} (${code})` : code;
+}
+
+/** Problem text is always one printable line: control characters from quoted values are shown as \\uXXXX. */
+function printable(text: string): string {
+    return text.replace(UNSAFE_CHARS, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+}
+
 /** Collects problems. Messages may quote config values, so URI credentials in them are redacted here, always. */
 export class Problems {
     readonly errors: ConfigError[] = [];
     readonly warnings: ConfigWarning[] = [];
     error(path: string, message: string): void {
-        this.errors.push({ path, message: redactSecretsInText(message) });
+        this.errors.push({ path: printable(path), message: printable(redactSecretsInText(message)) });
     }
     warn(path: string, message: string): void {
-        this.warnings.push({ path, message: redactSecretsInText(message) });
+        this.warnings.push({ path: printable(path), message: printable(redactSecretsInText(message)) });
     }
+}
+
+/** true when `text` is one line of plain text; else reports which character is not (without echoing the value). */
+export function checkSingleLine(text: string, path: string, pr: Problems): boolean {
+    const bad = UNSAFE_CHAR.exec(text);
+    if (!bad) return true;
+    pr.error(path, `contains ${describeChar(bad[0])} at character ${bad.index + 1}: this field is one line of plain text (control and invisible formatting characters are refused)`);
+    return false;
 }
 
 export const root = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
@@ -73,6 +97,7 @@ export function readString(v: unknown, path: string, pr: Problems): string | und
         pr.error(path, `expected a string, got ${typeName(v)}`);
         return undefined;
     }
+    if (!checkSingleLine(v, path, pr)) return undefined;
     if (v.trim() === "") {
         pr.error(path, "must not be empty");
         return undefined;

@@ -134,7 +134,7 @@ describe("render/nftables: ruleset", () => {
     it("keeps comments safe for nft (no quotes or newlines from reasons)", () => {
         const o = opening("inbound", "tcp", 9443, `x"y`, ["10.0.0.5"]);
         const text = renderRuleset(policy([o]), settings);
-        expect(rulesOf(text)[0]).to.contain(`comment "9443/tcp from x'y: svc"`);
+        expect(rulesOf(text)[0]).to.contain(`comment "9443/tcp from x?y: svc"`);
     });
 
     it("lists every opening's reason as a comment so preview diffs explain themselves", () => {
