@@ -17,28 +17,14 @@ import {
 } from "../model/certificates";
 import { CertificateMode, CertificateSettings, NodeCertificateSettings, NodeSpec } from "../model/types";
 import { proxiesToUpstreams, renderNginxSite, upstreamServers, UpstreamServer } from "../render/nginx";
-import { connectionOf, NodeConnection } from "./firewall";
+import { connectionOf } from "./firewall";
 import { CertificateRequest, LocallySignedCertificate, PrivateKey, SelfSignedCertificate } from "./tls";
+import { WEB_SERVER } from "../provider/schema";
+import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
 
 // ------------------------------------------------------------------------------------------ WebServer
 
-export interface WebServerArgs {
-    node: pulumi.Input<string>;
-    connection: pulumi.Input<NodeConnection>;
-    /** SSH private key (secret). */
-    privateKey: pulumi.Input<string>;
-    fqdn: pulumi.Input<string>;
-    /** Certificate file nginx serves: server certificate first, then the chain. */
-    certificatePem: pulumi.Input<string>;
-    /** Its private key (secret). */
-    keyPem: pulumi.Input<string>;
-    /** render/nginx.ts renderNginxSite. */
-    siteConfig: pulumi.Input<string>;
-    /** Original front-end files moved aside while pinhole owns the front end (default: render/nginx.ts DEFAULT_REPLACES). */
-    replaces?: pulumi.Input<pulumi.Input<string>[]>;
-    /** Seconds to wait for nginx to serve the new certificate (default 10; 0 = don't check). */
-    verifySeconds?: pulumi.Input<number>;
-}
+export type WebServerArgs = ArgsOf<typeof WEB_SERVER>;
 
 /** The provider resource: one node's nginx certificate, key and site config. */
 export class WebServer extends pulumi.CustomResource {
@@ -57,12 +43,7 @@ export class WebServer extends pulumi.CustomResource {
     declare public readonly appliedAt: pulumi.Output<string>;
 
     constructor(name: string, args: WebServerArgs, opts?: pulumi.CustomResourceOptions) {
-        super("pinhole:node:WebServer", name, {
-            ...args,
-            fingerprint: undefined, notAfter: undefined, servedFingerprint: undefined, liveServedFingerprint: undefined,
-            certificateSha256: undefined, liveCertificateSha256: undefined, siteSha256: undefined, liveSiteSha256: undefined,
-            keySha256: undefined, liveKeySha256: undefined, originals: undefined, appliedAt: undefined,
-        }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["privateKey", "keyPem"] }));
+        super(WEB_SERVER.token, name, resourceInputs(WEB_SERVER, args), resourceOptions(WEB_SERVER, opts));
     }
 }
 

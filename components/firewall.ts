@@ -3,16 +3,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FirewallSettings, NodePolicy, NodeSpec } from "../model/types";
 import { renderRuleset } from "../render/nftables";
+import { FIREWALL, FirewallState } from "../provider/schema";
+import type { InputsOf } from "../provider/schema-types";
+import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
 
 /** SSH details the provider connects with (the private key travels separately, as a secret). */
-export interface NodeConnection {
-    host: string;
-    port: number;
-    user: string;
-    hostKey: string;
-    sudo: boolean;
-    bastion?: { host: string; port: number; user: string; hostKey: string };
-}
+export type NodeConnection = InputsOf<typeof FIREWALL>["connection"];
 
 export function connectionOf(node: NodeSpec): NodeConnection {
     const c: NodeConnection = { host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo };
@@ -26,15 +22,6 @@ export function managementSources(policy: NodePolicy): string[] {
     return [...new Set(sources)].sort();
 }
 
-interface FirewallResourceArgs {
-    node: pulumi.Input<string>;
-    connection: pulumi.Input<NodeConnection>;
-    privateKey: pulumi.Input<string>;
-    ruleset: pulumi.Input<string>;
-    managementSources: pulumi.Input<pulumi.Input<string>[]>;
-    rollbackSeconds: pulumi.Input<number>;
-}
-
 /** The provider resource: pinhole's nftables table on one node. */
 export class FirewallRuleset extends pulumi.CustomResource {
     declare public readonly ruleset: pulumi.Output<string>;
@@ -42,13 +29,13 @@ export class FirewallRuleset extends pulumi.CustomResource {
     declare public readonly listing: pulumi.Output<string>;
     /** As last read by `pulumi refresh`; differs from `listing` when the table drifted. */
     declare public readonly liveListing: pulumi.Output<string>;
+    /** What refresh found changed on the node (rules added / missing). */
+    declare public readonly drift: pulumi.Output<FirewallState["drift"]>;
     declare public readonly appliedFrom: pulumi.Output<string>;
     declare public readonly appliedAt: pulumi.Output<string>;
 
-    constructor(name: string, args: FirewallResourceArgs, opts?: pulumi.CustomResourceOptions) {
-        super("pinhole:node:Firewall", name, {
-            ...args, listing: undefined, liveListing: undefined, appliedFrom: undefined, appliedAt: undefined,
-        }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["privateKey"] }));
+    constructor(name: string, args: ArgsOf<typeof FIREWALL>, opts?: pulumi.CustomResourceOptions) {
+        super(FIREWALL.token, name, resourceInputs(FIREWALL, args), resourceOptions(FIREWALL, opts));
     }
 }
 

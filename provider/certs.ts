@@ -6,13 +6,12 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createPublicKey } from "crypto";
 import { CheckFailure, ResourceHandler } from "./framework";
+import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
 import {
-    CertificateTimes, certificateDiff, distinguishedName, keepIssuedCertificate, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
-    withCertificateDefaults,
+    CertificateTimes, certificateDiff, checkValidity, distinguishedName, keepIssuedCertificate, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
 } from "./tls";
 
 // (provider/tls.ts sets x509's crypto provider to Node's WebCrypto.)
-const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
 // ------------------------------------------------------------------------------------------ CSR
 
@@ -63,16 +62,9 @@ export async function readCertificateRequest(pem: string): Promise<{ commonName:
     };
 }
 
-export const certificateRequestHandler: ResourceHandler = {
-    replaceOnChanges: ["privateKeyPem", "subject", "dnsNames", "ipAddresses"],
-    outputOnly: ["certRequestPem"],
-    async check(news) {
-        const failures: CheckFailure[] = [];
-        if (!news.privateKeyPem) failures.push({ property: "privateKeyPem", reason: "is required" });
-        if (!news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required" });
-        return { inputs: { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses) }, failures };
-    },
-    async create(inputs: CertificateRequestInputs) {
+export const certificateRequestHandler: ResourceHandler<typeof CERTIFICATE_REQUEST> = {
+    spec: CERTIFICATE_REQUEST,
+    async create(inputs) {
         const certRequestPem = await createCertificateRequest(inputs);
         return { id: serialNumber().slice(0, 24), outs: { ...inputs, certRequestPem } };
     },
@@ -144,23 +136,21 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
 
 const SIGNED_KEYS = ["certRequestPem", "publicKeyPem", "privateKeyPem", "subject", "dnsNames", "ipAddresses", "caPrivateKeyPem", "caCertPem", "validityDays", "isCa"];
 
-export const locallySignedCertificateHandler: ResourceHandler = {
-    outputOnly: ["certPem", "notBefore", "notAfter", "serial"],
+export const locallySignedCertificateHandler: ResourceHandler<typeof LOCALLY_SIGNED_CERTIFICATE> = {
+    spec: LOCALLY_SIGNED_CERTIFICATE,
     async check(news) {
-        const failures: CheckFailure[] = [];
+        const failures: CheckFailure[] = checkValidity(news);
         if (!news.certRequestPem && !news.publicKeyPem && !news.privateKeyPem) {
             failures.push({ property: "certRequestPem", reason: "give a certRequestPem, or a publicKeyPem/privateKeyPem with a subject" });
         }
         if (!news.certRequestPem && !news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
-        if (!news.caPrivateKeyPem) failures.push({ property: "caPrivateKeyPem", reason: "is required (secret)" });
-        if (!news.caCertPem) failures.push({ property: "caCertPem", reason: "is required" });
-        return { inputs: withCertificateDefaults(news, failures), failures };
+        return { failures };
     },
     async diff(olds, news) {
         // Renewal: inside the window (or once the CA's own validity cut this one short), a new certificate is issued.
         return certificateDiff(olds, news, SIGNED_KEYS);
     },
-    async create(inputs: LocallySignedInputs) {
+    async create(inputs) {
         const cert = await issueLocallySigned(inputs);
         return { id: cert.serial, outs: { ...inputs, ...cert } };
     },

@@ -1,31 +1,17 @@
 // pinhole:node:Firewall — one node's nftables table, applied over SSH with automatic rollback.
 import { randomBytes } from "crypto";
 import { normaliseListing } from "../render/nftables";
-import { changedKeys } from "./framework";
-import type { ResourceHandler } from "./framework";
+import { changedKeys, inputDiff, ProviderError } from "./framework";
+import type { CheckFailure, ResourceHandler } from "./framework";
+import { FIREWALL } from "./schema";
+import { isUnknown } from "./schema-check";
+import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "./firewall-scripts";
 import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
 
-export interface FirewallInputs {
-    node: string;
-    connection: Omit<SshConnectionInput, "privateKey" | "node">;
-    privateKey: string;
-    ruleset: string;
-    managementSources: string[];
-    rollbackSeconds: number;
-    /** Tests of the rollback path only: apply without the management-address pre-check. */
-    skipPrecheck?: boolean;
-}
-
-export interface FirewallState extends FirewallInputs {
-    /** `nft -s list table inet pinhole` right after apply (normalised). */
-    listing: string;
-    /** The same, as last read from the node (`pulumi refresh`); differs from `listing` on drift. */
-    liveListing: string;
-    /** The address this host's SSH connection came from, as the node saw it. */
-    appliedFrom: string;
-    appliedAt: string;
-}
+export type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
+export type FirewallState = StateOf<typeof FIREWALL>;
+export type FirewallDrift = FirewallState["drift"];
 
 /** What it takes to reach the node (the rest of the inputs is the ruleset). */
 type FirewallTarget = Pick<FirewallInputs, "node" | "connection" | "privateKey">;
@@ -34,7 +20,7 @@ const conn = (i: FirewallTarget): SshConnectionInput => ({ ...i.connection, priv
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const listingOf = (stdout: string) => normaliseListing(stdout.split("--- listing\n")[1] ?? "");
 
-export class FirewallApplyError extends Error {}
+export class FirewallApplyError extends ProviderError {}
 
 /**
  * Applies a ruleset with the anti-lockout protocol (see firewall-scripts.ts). Resolves with the
@@ -89,42 +75,69 @@ export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; 
     };
 }
 
-export const firewallHandler: ResourceHandler = {
-    outputOnly: ["listing", "liveListing", "appliedFrom", "appliedAt"],
+/** Rules of the live table that differ from the applied listing, both ways (multiset of trimmed lines). */
+export function listingDrift(applied: string, live: string): FirewallDrift {
+    const lines = (t: string) => t.split("\n").map((l) => l.trim()).filter((l) => l && l !== "}");
+    const count = (ls: string[]) => ls.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
+    const minus = (a: string[], b: Map<string, number>) => {
+        const left = new Map(b);
+        return a.filter((l) => { const n = left.get(l) ?? 0; if (n > 0) { left.set(l, n - 1); return false; } return true; });
+    };
+    const a = lines(applied);
+    const l = lines(live);
+    return { rulesAddedOnNode: minus(l, count(a)), rulesMissingOnNode: minus(a, count(l)) };
+}
+
+const NO_DRIFT: FirewallDrift = { rulesAddedOnNode: [], rulesMissingOnNode: [] };
+const hasDrift = (d: FirewallDrift | undefined) => !!d && d.rulesAddedOnNode.length + d.rulesMissingOnNode.length > 0;
+/** Old states (before the drift output existed) only have the two listings. */
+const driftOf = (s: FirewallState): FirewallDrift => s.drift ?? (s.liveListing !== undefined ? listingDrift(s.listing, s.liveListing) : NO_DRIFT);
+
+/** Inputs that change what is on the node; the others (connection, key, rollback window) only change how it is reached. */
+const APPLIED = ["node", "ruleset", "managementSources"] as const;
+const INPUTS = ["node", "connection", "privateKey", "ruleset", "managementSources", "rollbackSeconds"] as const;
+
+async function apply(id: string, news: FirewallInputs): Promise<FirewallState> {
+    const { listing, appliedFrom } = await applyFirewall(news, id);
+    return { ...news, listing, liveListing: listing, drift: NO_DRIFT, appliedFrom, appliedAt: new Date().toISOString() };
+}
+
+export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
+    spec: FIREWALL,
     async check(news) {
-        const failures = [];
-        if (!news.node) failures.push({ property: "node", reason: "is required" });
-        if (!news.ruleset || !/table inet pinhole \{/.test(news.ruleset)) failures.push({ property: "ruleset", reason: "must be a `table inet pinhole { ... }` ruleset" });
-        if (!Array.isArray(news.managementSources) || news.managementSources.length === 0) {
-            failures.push({ property: "managementSources", reason: "must list the sources allowed on the management SSH port: without them the node would be unmanageable" });
+        const failures: CheckFailure[] = [];
+        if (!isUnknown(news.ruleset) && !/table inet pinhole \{/.test(news.ruleset)) {
+            failures.push({ property: "ruleset", reason: `node ${news.node}: must be a \`table inet pinhole { ... }\` ruleset` });
         }
-        for (const k of ["host", "user", "hostKey"]) if (!news.connection?.[k]) failures.push({ property: `connection.${k}`, reason: "is required" });
-        if (!news.privateKey) failures.push({ property: "privateKey", reason: "is required (secret)" });
-        const rollbackSeconds = Number(news.rollbackSeconds ?? 30);
-        if (!(rollbackSeconds >= 10 && rollbackSeconds <= 600)) failures.push({ property: "rollbackSeconds", reason: "must be between 10 and 600" });
-        return { inputs: { ...news, rollbackSeconds }, failures };
+        return { failures };
     },
-    async diff(olds: FirewallState, news: FirewallInputs) {
-        const changed = changedKeys(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>, ["skipPrecheck"]);
-        // Drift seen by `pulumi refresh`: the live table no longer matches what was applied.
-        const drifted = olds.liveListing !== undefined && olds.liveListing !== olds.listing;
-        return { changes: changed.length > 0 || drifted, replaces: [], deleteBeforeReplace: false };
+    async diff(olds, news) {
+        const d = inputDiff(olds, news, INPUTS);
+        // Drift seen by `pulumi refresh`: the rules added or removed on the node show as the drift the update removes.
+        if (hasDrift(driftOf(olds))) {
+            d.detailedDiff.drift = "delete";
+            d.changes = true;
+        }
+        return d;
     },
-    async create(inputs: FirewallInputs) {
+    async create(inputs) {
         const id = `${inputs.node}-${randomBytes(6).toString("hex")}`;
-        const { listing, appliedFrom } = await applyFirewall(inputs, id);
-        return { id, outs: { ...inputs, listing, liveListing: listing, appliedFrom, appliedAt: new Date().toISOString() } };
+        return { id, outs: await apply(id, inputs) };
     },
-    async update(id, _olds: FirewallState, news: FirewallInputs) {
-        const { listing, appliedFrom } = await applyFirewall(news, id);
-        return { outs: { ...news, listing, liveListing: listing, appliedFrom, appliedAt: new Date().toISOString() } };
-    },
-    async read(id, props: FirewallState) {
-        const live = await readFirewall(props);
+    async update(id, olds, news) {
+        if (hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0) return { outs: await apply(id, news) };
+        // Only how the node is reached changed: check the new connection gets in and sees our table; apply nothing.
+        const live = await readFirewall(news);
         const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
-        return { id, props: { ...props, liveListing } };
+        return { outs: { ...olds, ...news, liveListing, drift: listingDrift(olds.listing, liveListing) } };
     },
-    async delete(id, props: FirewallState) {
+    async read(id, olds) {
+        if (!olds) throw new ProviderError(`importing a pinhole:node:Firewall needs its connection: see docs/operations.md (import)`);
+        const live = await readFirewall(olds);
+        const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
+        return { id, props: { ...olds, liveListing, drift: listingDrift(olds.listing, liveListing) } };
+    },
+    async delete(id, props) {
         const c = conn(props);
         const r = await runScript(c, removeScript(id), { timeoutMs: 60_000 });
         if (r.code !== 0) {

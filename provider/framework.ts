@@ -1,6 +1,9 @@
-// A small framework for pinhole's resource types: each type is a ResourceHandler working on plain
-// (unwrapped) values; the dispatcher handles secret wrapping, default diffs and error shapes.
-import * as provider from "@pulumi/pulumi/provider";
+// A small framework for pinhole's resource types. Each type is a ResourceHandler over its schema's
+// typed inputs and state (provider/schema.ts); `erase` wraps it for the server (provider/server.ts),
+// which checks inputs against the schema first, handles secret wrapping, default detailed diffs and
+// refuses outputs the schema does not declare.
+import type { CheckedInputsOf, PropSpec, ResourceSpec, StateOf } from "./schema-types";
+import { checkInputs, undeclaredOutputs } from "./schema-check";
 import { secretKeys, unwrapSecrets, wrapKeys } from "./secrets";
 
 export interface CheckFailure {
@@ -8,21 +11,139 @@ export interface CheckFailure {
     reason: string;
 }
 
-export interface ResourceHandler {
-    /** Validates and normalises new inputs (defaults filled in). */
-    check?(news: any, olds: any): Promise<{ inputs: any; failures?: CheckFailure[] }>;
-    /** Custom diff; the default compares every input key and replaces on `replaceOnChanges`. */
-    diff?(olds: any, news: any): Promise<provider.DiffResult>;
-    create(inputs: any): Promise<{ id: string; outs: any }>;
-    read?(id: string, props: any): Promise<{ id: string; props: any; inputs?: any }>;
-    update?(id: string, olds: any, news: any): Promise<{ outs: any }>;
-    delete?(id: string, props: any): Promise<void>;
-    /** Inputs whose change needs a new resource. */
-    replaceOnChanges?: string[];
-    /** Output properties that are always secret (private keys...). */
-    secretOutputs?: string[];
-    /** Output-only properties the default diff ignores. */
-    outputOnly?: string[];
+export type PropertyDiffKind = "add" | "add-replace" | "delete" | "delete-replace" | "update" | "update-replace";
+
+export interface DiffResult {
+    changes: boolean;
+    /** Properties whose change needs a new resource. */
+    replaces: string[];
+    /** Property path → how it changes (old state value against the new input). */
+    detailedDiff: Record<string, PropertyDiffKind>;
+    deleteBeforeReplace?: boolean;
+}
+
+export { ProviderError } from "./errors";
+
+export type Values = Record<string, unknown>;
+
+export interface ResourceHandler<S extends ResourceSpec> {
+    readonly spec: S;
+    /** Checks beyond the schema's types and bounds; may normalise the (already schema-checked) inputs. */
+    check?(news: CheckedInputsOf<S>): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
+    /** Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. */
+    diff?(olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
+    create(inputs: CheckedInputsOf<S>): Promise<{ id: string; outs: StateOf<S> }>;
+    /** `olds` is undefined on import (only the ID is known). */
+    read?(id: string, olds: StateOf<S> | undefined): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
+    update?(id: string, olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
+    delete?(id: string, props: StateOf<S>): Promise<void>;
+}
+
+/** A handler with its types erased, as the server dispatches to it (values checked against the schema). */
+export interface Handler {
+    readonly spec: ResourceSpec;
+    check(news: Values): Promise<{ inputs: Values; failures: CheckFailure[] }>;
+    diff(olds: Values, news: Values): Promise<DiffResult>;
+    create(inputs: Values): Promise<{ id: string; outs: Values }>;
+    read(id: string, olds: Values): Promise<{ id: string; props: Values; inputs?: Values }>;
+    update(id: string, olds: Values, news: Values): Promise<{ outs: Values }>;
+    delete(id: string, props: Values): Promise<void>;
+}
+
+export function stableJson(v: unknown): string {
+    return JSON.stringify(v, (_k, x) =>
+        x && typeof x === "object" && !Array.isArray(x)
+            ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, (x as Values)[k]]))
+            : x);
+}
+
+/** Input keys whose value differs between the old state and the new inputs. */
+export function changedKeys(olds: object, news: object, keys: readonly string[]): string[] {
+    const o = olds as Values;
+    const n = news as Values;
+    return keys.filter((k) => stableJson(o[k] ?? null) !== stableJson(n[k] ?? null)).sort();
+}
+
+/** Detailed diff of the given input keys: added, deleted or updated, `-replace` for `replaceOn`. */
+export function inputDiff(olds: object, news: object, keys: readonly string[], replaceOn: readonly string[] = []): DiffResult {
+    const o = olds as Values;
+    const n = news as Values;
+    const detailedDiff: Record<string, PropertyDiffKind> = {};
+    const replaces: string[] = [];
+    for (const k of changedKeys(olds, news, keys)) {
+        const base = o[k] === undefined ? "add" : n[k] === undefined ? "delete" : "update";
+        const replace = replaceOn.includes(k);
+        if (replace) replaces.push(k);
+        detailedDiff[k] = replace ? `${base}-replace` : base;
+    }
+    return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff };
+}
+
+const isSecretSpec = (p: PropSpec) => "secret" in p && p.secret === true;
+
+/** Output keys the schema marks secret (inputs and outputs). */
+export function schemaSecrets(spec: ResourceSpec): string[] {
+    return [...Object.entries(spec.inputs), ...Object.entries(spec.outputs)].filter(([, p]) => isSecretSpec(p)).map(([k]) => k);
+}
+
+function assertDeclared(spec: ResourceSpec, outs: Values, op: string): Values {
+    const extra = undeclaredOutputs(spec, outs);
+    if (extra.length) throw new Error(`pinhole provider bug: ${spec.token} ${op} returned properties its schema does not declare: ${extra.join(", ")}`);
+    return outs;
+}
+
+/**
+ * The one place where wire values become typed: after checkInputs validated them against the schema
+ * (inputs), or because the engine hands back what an earlier call of this handler returned (state).
+ */
+function typed<T>(v: Values): T {
+    return v as T;
+}
+
+export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
+    const spec = h.spec;
+    const inputKeys = Object.keys(spec.inputs);
+    const secrets = schemaSecrets(spec);
+    // Secret inputs stay secret in the outputs; the schema's secret properties always are.
+    const wrapOuts = (outs: Values, wire: Values, op: string) =>
+        wrapKeys(assertDeclared(spec, outs, op), [...secretKeys(wire), ...secrets]);
+    return {
+        spec,
+        async check(wire) {
+            const res = checkInputs(spec, unwrapSecrets(wire));
+            if (res.failures.length || !h.check) return { inputs: wrapKeys(res.inputs, secretKeys(wire)), failures: res.failures };
+            const own = await h.check(typed<CheckedInputsOf<S>>(res.inputs));
+            return { inputs: wrapKeys(own.inputs ?? res.inputs, secretKeys(wire)), failures: own.failures ?? [] };
+        },
+        async diff(olds, news) {
+            const o = unwrapSecrets(olds);
+            const n = unwrapSecrets(news);
+            if (h.diff) return h.diff(typed<StateOf<S>>(o), typed<CheckedInputsOf<S>>(n));
+            return inputDiff(o, n, inputKeys, spec.replaceOnChanges ?? []);
+        },
+        async create(inputs) {
+            const res = await h.create(typed<CheckedInputsOf<S>>(unwrapSecrets(inputs)));
+            return { id: res.id, outs: wrapOuts(res.outs, inputs, "create") };
+        },
+        async read(id, olds) {
+            if (!h.read) return { id, props: olds };
+            const o = unwrapSecrets(olds);
+            const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined);
+            return {
+                id: res.id,
+                props: wrapOuts(res.props, olds, "read"),
+                inputs: res.inputs === undefined ? undefined : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
+            };
+        },
+        async update(id, olds, news) {
+            if (!h.update) throw new Error(`pinhole provider bug: ${spec.token} cannot be updated in place, yet its diff asked for an update`);
+            const res = await h.update(id, typed<StateOf<S>>(unwrapSecrets(olds)), typed<CheckedInputsOf<S>>(unwrapSecrets(news)));
+            return { outs: wrapOuts(res.outs, news, "update") };
+        },
+        async delete(id, props) {
+            if (h.delete) await h.delete(id, typed<StateOf<S>>(unwrapSecrets(props)));
+        },
+    };
 }
 
 /** "urn:pulumi:stack::project::parent$type::name" → "type". */
@@ -30,73 +151,4 @@ export function typeOfUrn(urn: string): string {
     const parts = urn.split("::");
     const qualified = parts[2] ?? "";
     return qualified.split("$").pop() ?? qualified;
-}
-
-export function stableJson(v: unknown): string {
-    return JSON.stringify(v, (_k, x) =>
-        x && typeof x === "object" && !Array.isArray(x)
-            ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, (x as Record<string, unknown>)[k]]))
-            : x);
-}
-
-/** Keys of `news` whose value differs from `olds` (unwrapped). */
-export function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, ignore: string[] = []): string[] {
-    const keys = new Set([...Object.keys(news)]);
-    return [...keys].filter((k) => !ignore.includes(k) && stableJson(olds[k]) !== stableJson(news[k])).sort();
-}
-
-export function makeProvider(version: string, handlers: Record<string, ResourceHandler>): provider.Provider {
-    const handlerFor = (urn: string): ResourceHandler => {
-        const t = typeOfUrn(urn);
-        const h = handlers[t];
-        if (!h) throw new Error(`pinhole provider: unknown resource type ${t}`);
-        return h;
-    };
-    const wrapOuts = (h: ResourceHandler, outs: any, secretInputs: Set<string>) =>
-        wrapKeys(outs ?? {}, [...secretInputs, ...(h.secretOutputs ?? [])]);
-
-    return {
-        version,
-        async check(urn, olds, news) {
-            const h = handlerFor(urn);
-            if (!h.check) return { inputs: news };
-            const res = await h.check(unwrapSecrets(news), unwrapSecrets(olds));
-            return { inputs: wrapKeys(res.inputs, secretKeys(news)), failures: res.failures ?? [] };
-        },
-        async diff(_id, urn, olds, news) {
-            const h = handlerFor(urn);
-            const o = unwrapSecrets(olds);
-            const n = unwrapSecrets(news);
-            if (h.diff) return h.diff(o, n);
-            const changed = changedKeys(o, n, h.outputOnly);
-            const replaces = changed.filter((k) => (h.replaceOnChanges ?? []).includes(k));
-            return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
-        },
-        async create(urn, inputs) {
-            const h = handlerFor(urn);
-            const res = await h.create(unwrapSecrets(inputs));
-            return { id: res.id, outs: wrapOuts(h, res.outs, secretKeys(inputs)) };
-        },
-        async read(id, urn, props) {
-            const h = handlerFor(urn);
-            if (!h.read) return { id, props };
-            const res = await h.read(id, unwrapSecrets(props));
-            const secrets = secretKeys(props);
-            return {
-                id: res.id,
-                props: wrapOuts(h, res.props, secrets),
-                inputs: res.inputs === undefined ? undefined : wrapKeys(res.inputs, secrets),
-            };
-        },
-        async update(id, urn, olds, news) {
-            const h = handlerFor(urn);
-            if (!h.update) throw new Error(`pinhole provider: ${typeOfUrn(urn)} cannot be updated in place`);
-            const res = await h.update(id, unwrapSecrets(olds), unwrapSecrets(news));
-            return { outs: wrapOuts(h, res.outs, secretKeys(news)) };
-        },
-        async delete(id, urn, props) {
-            const h = handlerFor(urn);
-            if (h.delete) await h.delete(id, unwrapSecrets(props));
-        },
-    };
 }

@@ -1,26 +1,27 @@
 // Entry point of the "pinhole" Pulumi resource plugin (provider/bin/pulumi-resource-pinhole).
-import * as provider from "@pulumi/pulumi/provider";
-import { makeProvider, ResourceHandler } from "./framework";
+import { erase, Handler } from "./framework";
 import { firewallHandler } from "./firewall";
 import { privateKeyHandler, selfSignedCertificateHandler } from "./tls";
 import { certificateRequestHandler, locallySignedCertificateHandler } from "./certs";
 import { webServerHandler } from "./webserver";
+import { packageSchema, PROVIDER_VERSION, Token } from "./schema";
+import { serve } from "./server";
 
-export const PROVIDER_VERSION = "0.1.0";
+export { PROVIDER_VERSION } from "./schema";
 
-/** Resource type token → handler. Tokens are part of users' state: never rename without an alias. */
-export const handlers: Record<string, ResourceHandler> = {
-    "pinhole:node:Firewall": firewallHandler,
-    "pinhole:tls:PrivateKey": privateKeyHandler,
-    "pinhole:tls:SelfSignedCertificate": selfSignedCertificateHandler,
-    "pinhole:tls:CertificateRequest": certificateRequestHandler,
-    "pinhole:tls:LocallySignedCertificate": locallySignedCertificateHandler,
-    "pinhole:node:WebServer": webServerHandler,
+/** Resource type token → handler; every token of the schema has one (a missing one is a type error). */
+export const handlers: Record<Token, Handler> = {
+    "pinhole:node:Firewall": erase(firewallHandler),
+    "pinhole:tls:PrivateKey": erase(privateKeyHandler),
+    "pinhole:tls:SelfSignedCertificate": erase(selfSignedCertificateHandler),
+    "pinhole:tls:CertificateRequest": erase(certificateRequestHandler),
+    "pinhole:tls:LocallySignedCertificate": erase(locallySignedCertificateHandler),
+    "pinhole:node:WebServer": erase(webServerHandler),
 };
 
 if (require.main === module) {
-    provider.main(makeProvider(PROVIDER_VERSION, handlers), process.argv.slice(2)).catch((e) => {
-        process.stderr.write(`pinhole provider: ${e?.stack ?? e}\n`);
+    serve({ version: PROVIDER_VERSION, schema: JSON.stringify(packageSchema()), handlers }).catch((e: unknown) => {
+        process.stderr.write(`pinhole provider: cannot start: ${e instanceof Error ? e.stack : String(e)}\n`);
         process.exit(1);
     });
 }

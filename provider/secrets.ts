@@ -11,15 +11,22 @@ export function secret<T>(value: T): unknown {
 }
 
 /** Deep copy with every secret wrapper replaced by its value. */
-export function unwrapSecrets(v: unknown): any {
-    if (isSecret(v)) return unwrapSecrets((v as { value: unknown }).value);
-    if (Array.isArray(v)) return v.map(unwrapSecrets);
+export function unwrapValue(v: unknown): unknown {
+    if (isSecret(v)) return unwrapValue((v as { value: unknown }).value);
+    if (Array.isArray(v)) return v.map(unwrapValue);
     if (typeof v === "object" && v !== null) {
         const out: Record<string, unknown> = {};
-        for (const [k, x] of Object.entries(v)) out[k] = unwrapSecrets(x);
+        for (const [k, x] of Object.entries(v)) out[k] = unwrapValue(x);
         return out;
     }
     return v;
+}
+
+/** A property map with every secret wrapper replaced by its value. */
+export function unwrapSecrets(props: Record<string, unknown> | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(props ?? {})) out[k] = unwrapValue(x);
+    return out;
 }
 
 /** Top-level property names whose value is (or contains) a secret. */

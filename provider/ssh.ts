@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { shellQuote } from "../render/escape";
+import { ProviderError } from "./errors";
 
 export interface SshEndpointInput {
     host: string;
@@ -32,10 +33,9 @@ export interface RunResult {
     stderr: string;
 }
 
-export class SshError extends Error {
+export class SshError extends ProviderError {
     constructor(message: string, public readonly result?: RunResult) {
         super(message);
-        this.name = "SshError";
     }
 }
 

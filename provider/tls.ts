@@ -4,7 +4,8 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
-import { CheckFailure, ResourceHandler } from "./framework";
+import { CheckFailure, DiffResult, inputDiff, ResourceHandler } from "./framework";
+import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -136,21 +137,9 @@ export async function issueSelfSigned(i: SelfSignedInputs, now = new Date()): Pr
     return { certPem: cert.toString("pem") + "\n", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), serial };
 }
 
-const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-
-export const privateKeyHandler: ResourceHandler = {
-    replaceOnChanges: ["algorithm", "ecdsaCurve", "rsaBits"],
-    secretOutputs: ["privateKeyPem"],
-    outputOnly: ["privateKeyPem", "publicKeyPem", "publicKeyFingerprintSha256"],
-    async check(news) {
-        const failures = [];
-        const algorithm = news.algorithm ?? "ECDSA";
-        if (!["ECDSA", "RSA"].includes(algorithm)) failures.push({ property: "algorithm", reason: `must be ECDSA or RSA, not ${algorithm}` });
-        if (news.rsaBits !== undefined && ![2048, 3072, 4096].includes(news.rsaBits)) failures.push({ property: "rsaBits", reason: "must be 2048, 3072 or 4096" });
-        if (news.ecdsaCurve !== undefined && !["P256", "P384"].includes(news.ecdsaCurve)) failures.push({ property: "ecdsaCurve", reason: "must be P256 or P384" });
-        return { inputs: { ...news, algorithm }, failures };
-    },
-    async create(inputs: PrivateKeyInputs) {
+export const privateKeyHandler: ResourceHandler<typeof PRIVATE_KEY> = {
+    spec: PRIVATE_KEY,
+    async create(inputs) {
         const privateKeyPem = generatePrivateKeyPem(inputs);
         const publicKeyPem = publicKeyPemOf(privateKeyPem);
         const fp = fingerprintSha256(publicKeyPem);
@@ -158,44 +147,43 @@ export const privateKeyHandler: ResourceHandler = {
     },
 };
 
-/** Shared by the certificate types: validity inputs checked and defaulted, lists normalised. */
-export function withCertificateDefaults(news: any, failures: CheckFailure[]): any {
-    const validityDays = Number(news.validityDays ?? 365);
-    const earlyRenewalDays = Number(news.earlyRenewalDays ?? 30);
-    if (!(validityDays > 0)) failures.push({ property: "validityDays", reason: "must be a positive number of days" });
-    if (!(earlyRenewalDays >= 0 && earlyRenewalDays < validityDays)) failures.push({ property: "earlyRenewalDays", reason: "must be >= 0 and less than validityDays" });
-    return { ...news, dnsNames: asList(news.dnsNames), ipAddresses: asList(news.ipAddresses), validityDays, earlyRenewalDays, isCa: !!news.isCa };
+type CertificateInputs = { validityDays: number; earlyRenewalDays: number };
+
+/** Shared by the certificate types: the renewal window must fit in the validity (the schema has each bound alone). */
+export function checkValidity(news: CertificateInputs): CheckFailure[] {
+    return news.earlyRenewalDays < news.validityDays ? []
+        : [{ property: "earlyRenewalDays", reason: `must be less than validityDays (${news.validityDays}), not ${news.earlyRenewalDays}` }];
 }
 
 /**
- * Certificates are replaced when any of `contentKeys` changes or when they enter the renewal window;
- * a change of earlyRenewalDays alone is an in-place update that keeps the certificate.
+ * Certificates are replaced when any of `contentKeys` changes or when they enter the renewal window
+ * (shown as a replacing change of notAfter); a change of earlyRenewalDays alone is an in-place update.
  */
-export function certificateDiff(olds: any, news: any, contentKeys: string[]): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
-    const changed = contentKeys.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-    if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) changed.push("notAfter");
-    const earlyOnly = changed.length === 0 && olds.earlyRenewalDays !== news.earlyRenewalDays;
-    return { changes: changed.length > 0 || earlyOnly, replaces: changed, deleteBeforeReplace: false };
+export function certificateDiff<O extends CertificateInputs & { notAfter: string }, N extends CertificateInputs>(olds: O, news: N, contentKeys: readonly string[]): DiffResult {
+    const d = inputDiff(olds, news, [...contentKeys, "earlyRenewalDays"], contentKeys);
+    if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) {
+        d.detailedDiff.notAfter = "update-replace";
+        d.replaces.push("notAfter");
+        d.changes = true;
+    }
+    return d;
 }
 
 /** The in-place update of a certificate resource: new inputs, same certificate. */
-export async function keepIssuedCertificate(_id: string, olds: any, news: any): Promise<{ outs: any }> {
+export async function keepIssuedCertificate<O extends CertificateTimes & { certPem: string; serial: string }, N>(_id: string, olds: O, news: N): Promise<{ outs: O & N }> {
     return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
 }
 
-export const selfSignedCertificateHandler: ResourceHandler = {
-    outputOnly: ["certPem", "notBefore", "notAfter", "serial"],
+export const selfSignedCertificateHandler: ResourceHandler<typeof SELF_SIGNED_CERTIFICATE> = {
+    spec: SELF_SIGNED_CERTIFICATE,
     async check(news) {
-        const failures = [];
-        if (!news.privateKeyPem) failures.push({ property: "privateKeyPem", reason: "is required" });
-        if (!news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required" });
-        return { inputs: withCertificateDefaults(news, failures), failures };
+        return { failures: checkValidity(news) };
     },
     async diff(olds, news) {
         // Like `web cert gen_selfsigned`: a new certificate when its content changes or it enters the renewal window.
         return certificateDiff(olds, news, ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"]);
     },
-    async create(inputs: SelfSignedInputs) {
+    async create(inputs) {
         const cert = await issueSelfSigned(inputs);
         return { id: cert.serial, outs: { ...inputs, ...cert } };
     },

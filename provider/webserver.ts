@@ -3,53 +3,19 @@
 // files restored on failure; delete gives the node its original front end back; read sees drift.
 import { createHash, randomBytes, X509Certificate } from "crypto";
 import { checkCertificateBundle, splitPemBundle } from "../model/certificates";
-import { DEFAULT_REPLACES } from "../render/nginx";
-import { changedKeys, CheckFailure, ResourceHandler } from "./framework";
+import { changedKeys, CheckFailure, inputDiff, ProviderError, ResourceHandler } from "./framework";
+import { WEB_SERVER } from "./schema";
+import { isUnknown } from "./schema-check";
+import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
 import { inspectScript, installScript, removeScript, WEB_EXIT } from "./webserver-scripts";
 
-export interface WebServerInputs {
-    node: string;
-    connection: Omit<SshConnectionInput, "privateKey" | "node">;
-    /** SSH private key (secret). */
-    privateKey: string;
-    /** The node's network name (SNI of the serving check). */
-    fqdn: string;
-    /** Certificate file: server certificate first, then the chain. */
-    certificatePem: string;
-    /** The certificate's private key (secret). */
-    keyPem: string;
-    /** render/nginx.ts renderNginxSite output. */
-    siteConfig: string;
-    /** Original front-end files moved aside while pinhole owns the front end. */
-    replaces: string[];
-    /** Seconds to wait for nginx to serve the new certificate (0 = don't check). */
-    verifySeconds: number;
-}
-
-export interface WebServerState extends WebServerInputs {
-    /** SHA-256 fingerprint of the served certificate ("AB:CD:..."). */
-    fingerprint: string;
-    notAfter: string;
-    certificateSha256: string;
-    keySha256: string;
-    siteSha256: string;
-    /** As last read from the node (`pulumi refresh`); they differ from the above on drift. */
-    liveCertificateSha256: string;
-    liveKeySha256: string;
-    liveSiteSha256: string;
-    /** What nginx served on 127.0.0.1:443 right after install / at the last refresh. */
-    servedFingerprint: string;
-    liveServedFingerprint: string;
-    /** Original files pinhole keeps aside (restored on delete). */
-    originals: string[];
-    appliedAt: string;
-}
+export type WebServerInputs = CheckedInputsOf<typeof WEB_SERVER>;
+export type WebServerState = StateOf<typeof WEB_SERVER>;
 
 const conn = (i: WebServerInputs): SshConnectionInput => ({ ...i.connection, privateKey: i.privateKey, node: i.node });
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 const field = (out: string, k: string) => new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(out)?.[1]?.trim() ?? "";
-const isUnknown = (v: unknown) => typeof v !== "string" || v.startsWith("04da6b54-80e4-46f7-96ec-b56ff0331ba9");
 
 export function leafFingerprint(bundle: string): { fingerprint: string; notAfter: string } {
     const leaf = splitPemBundle(bundle)[0];
@@ -58,7 +24,7 @@ export function leafFingerprint(bundle: string): { fingerprint: string; notAfter
     return { fingerprint: c.fingerprint256, notAfter: new Date(Date.parse(c.validTo)).toISOString() };
 }
 
-export class WebServerError extends Error {}
+export class WebServerError extends ProviderError {}
 
 async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServerState, keyof WebServerInputs>> {
     const c = conn(i);
@@ -96,65 +62,56 @@ export async function inspectWebServer(i: WebServerInputs): Promise<{ owner: str
     };
 }
 
-const OUTPUTS = [
-    "fingerprint", "notAfter", "certificateSha256", "keySha256", "siteSha256", "liveCertificateSha256", "liveKeySha256", "liveSiteSha256",
-    "servedFingerprint", "liveServedFingerprint", "originals", "appliedAt",
-];
+/** Inputs that change what is on the node; connection, key and the serving check's patience only change how. */
+const INSTALLED = ["node", "fqdn", "certificatePem", "keyPem", "siteConfig", "replaces"] as const;
+const INPUTS = [...INSTALLED, "connection", "privateKey", "verifySeconds"] as const;
 
-export const webServerHandler: ResourceHandler = {
-    outputOnly: OUTPUTS,
-    replaceOnChanges: ["node"],
-    secretOutputs: ["privateKey", "keyPem"],
+/** Drift seen by `pulumi refresh`: a file changed on the node, or nginx serves another certificate. */
+function driftedProperties(olds: WebServerState): string[] {
+    if (olds.liveCertificateSha256 === undefined) return [];
+    const served = olds.liveServedFingerprint;
+    return [
+        olds.liveCertificateSha256 !== olds.certificateSha256 ? "liveCertificateSha256" : "",
+        olds.liveKeySha256 !== olds.keySha256 ? "liveKeySha256" : "",
+        olds.liveSiteSha256 !== olds.siteSha256 ? "liveSiteSha256" : "",
+        served && served !== "no-openssl" && served !== olds.fingerprint ? "liveServedFingerprint" : "",
+    ].filter(Boolean);
+}
+
+export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
+    spec: WEB_SERVER,
     async check(news) {
         const failures: CheckFailure[] = [];
-        for (const k of ["node", "fqdn", "siteConfig"]) if (!news[k]) failures.push({ property: k, reason: "is required" });
-        for (const k of ["host", "user", "hostKey"]) if (!news.connection?.[k]) failures.push({ property: `connection.${k}`, reason: "is required" });
-        if (!news.privateKey) failures.push({ property: "privateKey", reason: "is required (secret)" });
-        if (!news.keyPem) failures.push({ property: "keyPem", reason: "is required (secret)" });
-        if (!news.certificatePem) failures.push({ property: "certificatePem", reason: "is required" });
         // The components validate operator bundles before this; checked again so nothing wrong is ever installed.
-        if (!isUnknown(news.certificatePem) && !isUnknown(news.keyPem) && !isUnknown(news.fqdn) && news.certificatePem && news.keyPem) {
+        if (!isUnknown(news.certificatePem) && !isUnknown(news.keyPem) && !isUnknown(news.fqdn)) {
             const res = checkCertificateBundle({ node: news.node, fqdn: news.fqdn, addresses: [], bundlePem: news.certificatePem, privateKeyPem: news.keyPem });
             for (const p of res.problems) failures.push({ property: p.kind === "key" ? "keyPem" : "certificatePem", reason: `node ${news.node}: ${p.message}` });
         }
-        const verifySeconds = Number(news.verifySeconds ?? 10);
-        if (!(verifySeconds >= 0 && verifySeconds <= 120)) failures.push({ property: "verifySeconds", reason: "must be between 0 and 120" });
-        return { inputs: { ...news, replaces: Array.isArray(news.replaces) ? news.replaces : [...DEFAULT_REPLACES], verifySeconds }, failures };
+        return { failures };
     },
-    async diff(olds: WebServerState, news: WebServerInputs) {
-        const changed = changedKeys(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>, ["verifySeconds", ...OUTPUTS]);
-        // Drift seen by `pulumi refresh`: a file changed on the node, or nginx serves another certificate.
-        const drifted = olds.liveCertificateSha256 !== undefined && (
-            olds.liveCertificateSha256 !== olds.certificateSha256 || olds.liveKeySha256 !== olds.keySha256 ||
-            olds.liveSiteSha256 !== olds.siteSha256 ||
-            (!!olds.liveServedFingerprint && olds.liveServedFingerprint !== "no-openssl" && olds.liveServedFingerprint !== olds.fingerprint));
-        const replaces = changed.filter((k) => k === "node");
-        return { changes: changed.length > 0 || drifted, replaces, deleteBeforeReplace: false };
+    async diff(olds, news) {
+        const d = inputDiff(olds, news, INPUTS, WEB_SERVER.replaceOnChanges);
+        // A drifted file or served certificate shows as the live value the update puts right.
+        for (const k of driftedProperties(olds)) d.detailedDiff[k] = "update";
+        d.changes = Object.keys(d.detailedDiff).length > 0;
+        return d;
     },
-    async create(inputs: WebServerInputs) {
+    async create(inputs) {
         const id = `${inputs.node}-web-${randomBytes(6).toString("hex")}`;
         const outs = await install(inputs, id);
         return { id, outs: { ...inputs, ...outs } };
     },
-    async update(id, _olds: WebServerState, news: WebServerInputs) {
-        const outs = await install(news, id);
-        return { outs: { ...news, ...outs } };
+    async update(id, olds, news) {
+        if (driftedProperties(olds).length || changedKeys(olds, news, INSTALLED).length) return { outs: { ...news, ...(await install(news, id)) } };
+        // Only how the node is reached changed: check the new connection gets in; nginx is not touched.
+        const live = await inspectWebServer(news);
+        return { outs: { ...olds, ...news, ...liveOf(id, live) } };
     },
-    async read(id, props: WebServerState) {
-        const live = await inspectWebServer(props);
-        const owned = !live.owner || live.owner === id;
-        return {
-            id,
-            props: {
-                ...props,
-                liveCertificateSha256: owned ? live.cert : `owned by ${live.owner}`,
-                liveKeySha256: owned ? live.key : `owned by ${live.owner}`,
-                liveSiteSha256: owned ? live.site : `owned by ${live.owner}`,
-                liveServedFingerprint: live.served,
-            },
-        };
+    async read(id, olds) {
+        if (!olds) throw new ProviderError(`importing a pinhole:node:WebServer needs its connection: see docs/operations.md (import)`);
+        return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
     },
-    async delete(id, props: WebServerState) {
+    async delete(id, props) {
         const c = conn(props);
         const r = await runScript(c, removeScript(id), { timeoutMs: 60_000 });
         if (r.code !== 0) {
@@ -162,3 +119,13 @@ export const webServerHandler: ResourceHandler = {
         }
     },
 };
+
+function liveOf(id: string, live: Awaited<ReturnType<typeof inspectWebServer>>): Pick<WebServerState, "liveCertificateSha256" | "liveKeySha256" | "liveSiteSha256" | "liveServedFingerprint"> {
+    const owned = !live.owner || live.owner === id;
+    return {
+        liveCertificateSha256: owned ? live.cert : `owned by ${live.owner}`,
+        liveKeySha256: owned ? live.key : `owned by ${live.owner}`,
+        liveSiteSha256: owned ? live.site : `owned by ${live.owner}`,
+        liveServedFingerprint: live.served,
+    };
+}

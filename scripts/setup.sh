@@ -59,7 +59,7 @@ fi
 
 # 5. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
 #    provider/bin; this makes `pulumi plugin ls` show it with its version).
-provider_version="$(sed -n 's/^export const PROVIDER_VERSION = "\(.*\)";/\1/p' provider/main.ts)"
+provider_version="$(sed -n 's/^export const PROVIDER_VERSION = "\(.*\)";/\1/p' provider/schema.ts)"
 mkdir -p .pulumi/plugin
 wrapper_text="$(printf '#!/bin/sh\n# Installed by scripts/setup.sh: runs this checkout'"'"'s provider plugin.\nexec %q "$@"\n' "$root/provider/bin/pulumi-resource-pinhole")"
 installed="$PULUMI_HOME/plugins/resource-pinhole-v$provider_version/pulumi-resource-pinhole"

@@ -14,7 +14,7 @@ const configSecrets: Record<string, string> = {};
 
 const MOCKS: pulumi.runtime.Mocks = {
     async newResource(args: pulumi.runtime.MockResourceArgs) {
-        const i = unwrapSecrets(args.inputs);
+        const i: Record<string, any> = unwrapSecrets(args.inputs); // any: mock inputs as the program sent them
         created.push({ type: args.type, name: args.name, inputs: i, raw: args.inputs });
         switch (args.type) {
             case "pinhole:tls:PrivateKey": {

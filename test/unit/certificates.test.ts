@@ -168,13 +168,14 @@ describe("CSR and CA signing (provider/certs.ts)", function () {
 
     it("diff: re-issues inside the renewal window and on input changes, keeps the certificate otherwise", async () => {
         const base = { caCertPem: "ca", caPrivateKeyPem: "k", publicKeyPem: "p", subject: { commonName: FQDN }, dnsNames: [FQDN], ipAddresses: [], validityDays: 90, isCa: false };
+        const issued = { certPem: "c", notBefore: new Date().toISOString(), serial: "1" };
         const far = new Date(Date.now() + 80 * DAY).toISOString();
         const near = new Date(Date.now() + 10 * DAY).toISOString();
         const diff = locallySignedCertificateHandler.diff!;
-        expect(await diff({ ...base, earlyRenewalDays: 30, notAfter: far }, { ...base, earlyRenewalDays: 30 })).to.deep.include({ changes: false, replaces: [] });
-        expect(await diff({ ...base, earlyRenewalDays: 30, notAfter: near }, { ...base, earlyRenewalDays: 30 })).to.deep.include({ changes: true, replaces: ["notAfter"] });
-        expect(await diff({ ...base, earlyRenewalDays: 30, notAfter: far }, { ...base, dnsNames: ["x"], earlyRenewalDays: 30 })).to.deep.include({ replaces: ["dnsNames"] });
-        expect(await diff({ ...base, earlyRenewalDays: 30, notAfter: far }, { ...base, earlyRenewalDays: 20 })).to.deep.include({ changes: true, replaces: [] });
+        expect(await diff({ ...base, ...issued, earlyRenewalDays: 30, notAfter: far }, { ...base, earlyRenewalDays: 30 })).to.deep.include({ changes: false, replaces: [] });
+        expect(await diff({ ...base, ...issued, earlyRenewalDays: 30, notAfter: near }, { ...base, earlyRenewalDays: 30 })).to.deep.include({ changes: true, replaces: ["notAfter"], detailedDiff: { notAfter: "update-replace" } });
+        expect(await diff({ ...base, ...issued, earlyRenewalDays: 30, notAfter: far }, { ...base, dnsNames: ["x"], earlyRenewalDays: 30 })).to.deep.include({ replaces: ["dnsNames"] });
+        expect(await diff({ ...base, ...issued, earlyRenewalDays: 30, notAfter: far }, { ...base, earlyRenewalDays: 20 })).to.deep.include({ changes: true, replaces: [] });
     });
 });
 

@@ -4,6 +4,7 @@ import { spawnSync } from "child_process";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
 import { inspectScript, installScript, removeScript, WEB_EXIT, WEB_OWNER_FILE } from "../../provider/webserver-scripts";
 import { leafFingerprint, webServerHandler } from "../../provider/webserver";
+import { handlers } from "../../provider/main";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 
 const KEY = generatePrivateKeyPem({ algorithm: "ECDSA" });
@@ -76,8 +77,9 @@ describe("pinhole:node:WebServer handler (check, diff)", function () {
         const cert = (await issueSelfSigned({ privateKeyPem: KEY, subject: { commonName: "a.example.com" }, dnsNames: ["a.example.com"], ipAddresses: [], validityDays: 30, earlyRenewalDays: 1, isCa: false })).certPem;
         const other = generatePrivateKeyPem({ algorithm: "ECDSA" });
         const base = { node: "a", fqdn: "a.example.com", connection: conn, privateKey: "k", siteConfig: "x", certificatePem: cert, keyPem: KEY };
-        expect((await webServerHandler.check!(base, {})).failures).to.deep.equal([]);
-        const bad = await webServerHandler.check!({ ...base, keyPem: other, fqdn: "b.example.com" }, {});
+        const check = handlers["pinhole:node:WebServer"].check;
+        expect((await check(base)).failures).to.deep.equal([]);
+        const bad = await check({ ...base, keyPem: other, fqdn: "b.example.com" });
         expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the private key/);
         expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the node's network name b\.example\.com/);
         expect(bad.inputs.replaces).to.deep.equal(["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/default"]);
@@ -93,10 +95,11 @@ describe("pinhole:node:WebServer handler (check, diff)", function () {
         };
         const diff = webServerHandler.diff!;
         expect(await diff(state, inputs)).to.deep.include({ changes: false, replaces: [] });
-        expect(await diff(state, { ...inputs, verifySeconds: 5 })).to.deep.include({ changes: false });
+        expect(await diff(state, { ...inputs, verifySeconds: 5 })).to.deep.include({ changes: true, replaces: [], detailedDiff: { verifySeconds: "update" } });
+        expect(await diff(state, { ...inputs, privateKey: "rotated" })).to.deep.include({ changes: true, replaces: [], detailedDiff: { privateKey: "update" } });
         expect(await diff(state, { ...inputs, siteConfig: "s2" })).to.deep.include({ changes: true, replaces: [] });
-        expect(await diff(state, { ...inputs, node: "b" })).to.deep.include({ changes: true, replaces: ["node"] });
-        expect(await diff({ ...state, liveSiteSha256: "edited" }, inputs)).to.deep.include({ changes: true, replaces: [] });
+        expect(await diff(state, { ...inputs, node: "b" })).to.deep.include({ changes: true, replaces: ["node"], detailedDiff: { node: "update-replace" } });
+        expect(await diff({ ...state, liveSiteSha256: "edited" }, inputs)).to.deep.include({ changes: true, replaces: [], detailedDiff: { liveSiteSha256: "update" } });
         expect(await diff({ ...state, liveServedFingerprint: "OTHER" }, inputs)).to.deep.include({ changes: true });
         expect(await diff({ ...state, liveServedFingerprint: "no-openssl" }, inputs)).to.deep.include({ changes: false });
     });

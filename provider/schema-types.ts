@@ -1,0 +1,147 @@
+// The vocabulary of pinhole's provider schema (provider/schema.ts): property specs written once as
+// `const` data, from which (a) TypeScript derives the input/state types of handlers and program classes
+// and (b) `toPulumiSchema` emits the Pulumi package schema that GetSchema serves.
+
+export interface StringSpec {
+    readonly type: "string";
+    readonly description: string;
+    readonly enum?: readonly string[];
+    readonly default?: string;
+    readonly secret?: boolean;
+}
+export interface IntegerSpec {
+    readonly type: "integer";
+    readonly description: string;
+    readonly enum?: readonly number[];
+    readonly default?: number;
+    readonly minimum?: number;
+    readonly maximum?: number;
+}
+export interface BooleanSpec {
+    readonly type: "boolean";
+    readonly description: string;
+    readonly default?: boolean;
+}
+export interface ArraySpec {
+    readonly type: "array";
+    readonly description: string;
+    readonly items: PropSpec;
+    readonly minItems?: number;
+    readonly default?: readonly string[];
+}
+export interface ObjectSpec {
+    readonly type: "object";
+    /** Schema type token (e.g. "pinhole:node:Connection"): the object becomes a named type. */
+    readonly token: string;
+    readonly description: string;
+    readonly properties: Readonly<Record<string, PropSpec>>;
+    readonly required: readonly string[];
+    readonly secret?: boolean;
+}
+export type PropSpec = StringSpec | IntegerSpec | BooleanSpec | ArraySpec | ObjectSpec;
+export type Props = Readonly<Record<string, PropSpec>>;
+
+export interface ResourceSpec {
+    readonly token: string;
+    readonly description: string;
+    readonly inputs: Props;
+    readonly requiredInputs: readonly string[];
+    /** Output-only properties (every input is an output too). */
+    readonly outputs: Props;
+    /** Inputs whose change needs a new resource. */
+    readonly replaceOnChanges?: readonly string[];
+}
+
+// ------------------------------------------------------------------------------------------ derived types
+
+type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
+
+/** The plain value a property holds. */
+export type ValueOf<P> =
+    P extends { type: "string"; enum: readonly (infer E)[] } ? E
+    : P extends { type: "string" } ? string
+    : P extends { type: "integer" } ? number
+    : P extends { type: "boolean" } ? boolean
+    : P extends { type: "array"; items: infer I } ? ValueOf<I>[]
+    : P extends { type: "object"; properties: infer PP; required: readonly (infer R)[] } ? ObjectOf<PP, R & string>
+    : never;
+
+export type ObjectOf<PP, R extends string> = Simplify<
+    { [K in keyof PP & R]: ValueOf<PP[K]> } & { [K in Exclude<keyof PP, R>]?: ValueOf<PP[K]> }>;
+
+type WithDefault<PP> = { [K in keyof PP]: PP[K] extends { default: unknown } ? K : never }[keyof PP] & string;
+
+/** Inputs as the program gives them (defaults optional). */
+export type InputsOf<S extends ResourceSpec> = ObjectOf<S["inputs"], S["requiredInputs"][number]>;
+/** Inputs after check: defaults filled in. */
+export type CheckedInputsOf<S extends ResourceSpec> = ObjectOf<S["inputs"], S["requiredInputs"][number] | WithDefault<S["inputs"]>>;
+/** What the state holds: the checked inputs and every output. */
+export type StateOf<S extends ResourceSpec> = Simplify<CheckedInputsOf<S> & ObjectOf<S["outputs"], keyof S["outputs"] & string>>;
+export type OutputNamesOf<S extends ResourceSpec> = keyof S["outputs"] & string;
+
+// ------------------------------------------------------------------------------------------ Pulumi schema
+
+type Json = Record<string, unknown>;
+
+function propertyJson(p: PropSpec, types: Record<string, Json>): Json {
+    const base: Json = { description: p.description };
+    if ("secret" in p && p.secret) base.secret = true;
+    if ("default" in p && p.default !== undefined && !Array.isArray(p.default)) base.default = p.default;
+    if (p.type === "object") {
+        types[p.token] = {
+            type: "object", description: p.description,
+            properties: propertiesJson(p.properties, types), required: [...p.required],
+        };
+        return { ...base, $ref: `#/types/${p.token}` };
+    }
+    if (p.type === "array") {
+        const items = propertyJson(p.items, types);
+        delete items.description;
+        return { ...base, type: "array", items };
+    }
+    return { ...base, type: p.type };
+}
+
+function propertiesJson(props: Props, types: Record<string, Json>): Record<string, Json> {
+    return Object.fromEntries(Object.entries(props).map(([k, p]) => [k, propertyJson(p, types)]));
+}
+
+/** Bounds and enums the schema format has no field for, spelled out in the description. */
+export function describeBounds(p: PropSpec): string {
+    const notes: string[] = [];
+    if (p.type === "integer" && p.minimum !== undefined && p.maximum !== undefined) notes.push(`between ${p.minimum} and ${p.maximum}`);
+    else if (p.type === "integer" && p.minimum !== undefined) notes.push(`at least ${p.minimum}`);
+    if ((p.type === "string" || p.type === "integer") && p.enum) notes.push(`one of ${p.enum.join(", ")}`);
+    if (p.type === "array" && p.minItems) notes.push(`at least ${p.minItems} item${p.minItems > 1 ? "s" : ""}`);
+    if ("default" in p && p.default !== undefined) notes.push(`default ${JSON.stringify(p.default)}`);
+    return notes.length ? `${p.description} (${notes.join("; ")})` : p.description;
+}
+
+function withBounds(props: Props): Props {
+    return Object.fromEntries(Object.entries(props).map(([k, p]) => [k, { ...p, description: describeBounds(p) } as PropSpec]));
+}
+
+/** The Pulumi package schema (https://www.pulumi.com/docs/iac/extending-pulumi/schema/) of the given resources. */
+export function toPulumiSchema(meta: { name: string; version: string; description: string }, resources: readonly ResourceSpec[]): Json {
+    const types: Record<string, Json> = {};
+    const res: Record<string, Json> = {};
+    for (const r of resources) {
+        const inputProperties = propertiesJson(withBounds(r.inputs), types);
+        const outputProperties = propertiesJson(withBounds(r.outputs), types);
+        res[r.token] = {
+            description: r.description,
+            inputProperties,
+            requiredInputs: [...r.requiredInputs],
+            properties: { ...inputProperties, ...outputProperties },
+            required: [...new Set([...r.requiredInputs, ...Object.keys(r.outputs)])].sort(),
+        };
+    }
+    return {
+        name: meta.name, version: meta.version, description: meta.description,
+        displayName: "pinhole", publisher: "pinhole", license: "UNLICENSED",
+        meta: { moduleFormat: "(.*)" },
+        config: {},
+        provider: { description: "pinhole's provider: takes no configuration (the connection of each node is an input of its resources)." },
+        types, resources: res,
+    };
+}

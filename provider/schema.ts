@@ -1,0 +1,201 @@
+// The contract between pinhole's program (components/) and its provider plugin (provider/), written once:
+// every resource type's token, inputs and outputs with type, description, default, bounds and secretness.
+// GetSchema serves it as a Pulumi package schema; handler types, the program's resource classes and
+// verify's state reader derive their types from it; the framework checks inputs and outputs against it.
+import type { ArraySpec, ObjectSpec, ResourceSpec, StateOf } from "./schema-types";
+import { toPulumiSchema } from "./schema-types";
+import { DEFAULT_REPLACES } from "../render/nginx";
+
+export const PACKAGE_NAME = "pinhole";
+export const PROVIDER_VERSION = "0.1.0";
+
+const str = (description: string) => ({ type: "string", description }) as const;
+const secretStr = (description: string) => ({ type: "string", description, secret: true }) as const;
+const strList = (description: string) => ({ type: "array", description, items: { type: "string", description } }) as const satisfies ArraySpec;
+
+const ENDPOINT = {
+    type: "object", token: "pinhole:node:SshEndpoint", description: "An SSH server: address, port, login and pinned host key.",
+    properties: {
+        host: str("Address or name to connect to."),
+        port: { type: "integer", description: "SSH port.", minimum: 1, maximum: 65535 },
+        user: str("Login user (non-root users need passwordless `sudo -n`)."),
+        hostKey: str("The server's pinned public host key (`ssh-ed25519 AAAA...`); any other key is refused."),
+    },
+    required: ["host", "port", "user", "hostKey"],
+} as const satisfies ObjectSpec;
+
+const CONNECTION = {
+    type: "object", token: "pinhole:node:Connection", description: "How the provider reaches a node over SSH (the private key is a separate secret input).",
+    properties: {
+        ...ENDPOINT.properties,
+        sudo: { type: "boolean", description: "Run privileged steps with `sudo -n` when the user is not root." },
+        bastion: { ...ENDPOINT, description: "Jump host the connection goes through (ProxyCommand `ssh -W`)." },
+    },
+    required: ["host", "port", "user", "hostKey", "sudo"],
+} as const satisfies ObjectSpec;
+
+/** Inputs of every resource that reaches a node: changing them alone never re-applies anything. */
+export const CONNECTION_INPUTS = ["connection", "privateKey"] as const;
+
+const NODE_INPUTS = {
+    node: str("Name of the node (from the stack config), for messages and resource IDs."),
+    connection: CONNECTION,
+    privateKey: secretStr("SSH private key (OpenSSH/PEM) the provider logs in with."),
+} as const;
+
+const DRIFT = {
+    type: "object", token: "pinhole:node:FirewallDrift",
+    description: "What `pulumi refresh` found in the node's live table that pinhole did not apply (empty lists: no drift).",
+    properties: {
+        rulesAddedOnNode: strList("Lines of the live table that the applied ruleset does not have."),
+        rulesMissingOnNode: strList("Lines of the applied ruleset that the live table no longer has."),
+    },
+    required: ["rulesAddedOnNode", "rulesMissingOnNode"],
+} as const satisfies ObjectSpec;
+
+export const FIREWALL = {
+    token: "pinhole:node:Firewall",
+    description: "pinhole's nftables table (`table inet pinhole`) on one node, applied over SSH in one checked transaction with an automatic rollback only a fresh SSH connection can cancel.",
+    inputs: {
+        ...NODE_INPUTS,
+        ruleset: str("The nftables ruleset (`table inet pinhole { ... }`) to apply, as render/nftables.ts renders it."),
+        managementSources: { type: "array", description: "Sources allowed on the management SSH port; a ruleset that would cut this host's own SSH path is refused.", items: str("An address or CIDR."), minItems: 1 },
+        rollbackSeconds: { type: "integer", description: "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.", default: 30, minimum: 10, maximum: 600 },
+        skipPrecheck: { type: "boolean", description: "Tests of the rollback path only: apply without the management-address pre-check." },
+    },
+    requiredInputs: ["node", "connection", "privateKey", "ruleset", "managementSources"],
+    outputs: {
+        listing: str("`nft -s list table inet pinhole` right after apply (normalised)."),
+        liveListing: str("The same, as last read from the node by `pulumi refresh`; differs from `listing` on drift."),
+        drift: DRIFT,
+        appliedFrom: str("The address this host's SSH connection came from, as the node saw it at apply."),
+        appliedAt: str("When the ruleset was last applied (ISO 8601)."),
+    },
+} as const satisfies ResourceSpec;
+
+export const WEB_SERVER = {
+    token: "pinhole:node:WebServer",
+    description: "One node's nginx front end: certificate bundle, key and site config installed over SSH, checked with `nginx -t`, reloaded and verified by the served certificate; delete restores the original front end.",
+    inputs: {
+        ...NODE_INPUTS,
+        fqdn: str("The node's network name (SNI of the serving check)."),
+        certificatePem: str("Certificate file nginx serves: server certificate first, then the chain."),
+        keyPem: secretStr("The certificate's private key."),
+        siteConfig: str("The nginx site configuration (render/nginx.ts)."),
+        replaces: { type: "array", description: "Original front-end files moved aside while pinhole owns the front end.", items: str("A path on the node."), default: DEFAULT_REPLACES },
+        verifySeconds: { type: "integer", description: "Seconds to wait for nginx to serve the new certificate (0: don't check).", default: 10, minimum: 0, maximum: 120 },
+    },
+    requiredInputs: ["node", "connection", "privateKey", "fqdn", "certificatePem", "keyPem", "siteConfig"],
+    outputs: {
+        fingerprint: str("SHA-256 fingerprint (`AB:CD:...`) of the installed server certificate."),
+        notAfter: str("When the installed server certificate expires (ISO 8601)."),
+        certificateSha256: str("SHA-256 of the certificate file installed."),
+        keySha256: str("SHA-256 of the key file installed."),
+        siteSha256: str("SHA-256 of the site configuration installed."),
+        liveCertificateSha256: str("SHA-256 of the certificate file as last read from the node."),
+        liveKeySha256: str("SHA-256 of the key file as last read from the node."),
+        liveSiteSha256: str("SHA-256 of the site configuration as last read from the node."),
+        servedFingerprint: str("Fingerprint of the certificate nginx served on the node right after install."),
+        liveServedFingerprint: str("Fingerprint of the certificate nginx served at the last refresh."),
+        originals: strList("Original files pinhole keeps aside on the node (restored on delete)."),
+        appliedAt: str("When the front end was last installed (ISO 8601)."),
+    },
+    replaceOnChanges: ["node"],
+} as const satisfies ResourceSpec;
+
+const SUBJECT = {
+    type: "object", token: "pinhole:tls:Subject", description: "Certificate subject (distinguished name).",
+    properties: {
+        commonName: str("CN."), organization: str("O."), organizationalUnit: str("OU."), country: str("C (two letters)."),
+    },
+    required: ["commonName"],
+} as const satisfies ObjectSpec;
+
+const SANS = {
+    dnsNames: { ...strList("DNS subject alternative names."), default: [] },
+    ipAddresses: { ...strList("IP address subject alternative names."), default: [] },
+} as const;
+
+const VALIDITY = {
+    validityDays: { type: "integer", description: "Days the certificate is valid.", default: 365, minimum: 1 },
+    earlyRenewalDays: { type: "integer", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0 },
+    isCa: { type: "boolean", description: "Issue a CA certificate (keyCertSign) instead of a server certificate.", default: false },
+} as const;
+
+const ISSUED = {
+    certPem: str("The certificate (PEM)."),
+    notBefore: str("Start of validity (ISO 8601)."),
+    notAfter: str("End of validity (ISO 8601)."),
+    serial: str("Serial number (hex)."),
+} as const;
+
+export const PRIVATE_KEY = {
+    token: "pinhole:tls:PrivateKey",
+    description: "A private key generated by the provider; it exists only as a Pulumi secret.",
+    inputs: {
+        algorithm: { type: "string", description: "Key algorithm.", enum: ["ECDSA", "RSA"], default: "ECDSA" },
+        ecdsaCurve: { type: "string", description: "ECDSA curve (default P256).", enum: ["P256", "P384"] },
+        rsaBits: { type: "integer", description: "RSA key size (default 2048).", enum: [2048, 3072, 4096] },
+    },
+    requiredInputs: [],
+    outputs: {
+        privateKeyPem: secretStr("The private key (PKCS#8 PEM)."),
+        publicKeyPem: str("The public key (SPKI PEM)."),
+        publicKeyFingerprintSha256: str("SHA-256 of the public key (DER), hex."),
+    },
+    replaceOnChanges: ["algorithm", "ecdsaCurve", "rsaBits"],
+} as const satisfies ResourceSpec;
+
+export const SELF_SIGNED_CERTIFICATE = {
+    token: "pinhole:tls:SelfSignedCertificate",
+    description: "A self-signed certificate (the platform's default web certificate, or the stack's internal CA); re-issued when its content changes or it enters the renewal window.",
+    inputs: { privateKeyPem: secretStr("The certificate's key."), subject: SUBJECT, ...SANS, ...VALIDITY },
+    requiredInputs: ["privateKeyPem", "subject"],
+    outputs: ISSUED,
+} as const satisfies ResourceSpec;
+
+export const CERTIFICATE_REQUEST = {
+    token: "pinhole:tls:CertificateRequest",
+    description: "A PKCS#10 certificate signing request for a CA (the reference's `web cert gen_csr`).",
+    inputs: { privateKeyPem: secretStr("The key the certificate is requested for."), subject: SUBJECT, ...SANS },
+    requiredInputs: ["privateKeyPem", "subject"],
+    outputs: { certRequestPem: str("The request (PEM).") },
+    replaceOnChanges: ["privateKeyPem", "subject", "dnsNames", "ipAddresses"],
+} as const satisfies ResourceSpec;
+
+export const LOCALLY_SIGNED_CERTIFICATE = {
+    token: "pinhole:tls:LocallySignedCertificate",
+    description: "A certificate signed by a CA whose key pinhole holds (internal-ca mode); never outlives the CA.",
+    inputs: {
+        certRequestPem: str("A CSR: its subject and SANs are used unless dnsNames/ipAddresses are given."),
+        publicKeyPem: str("Or the public key, with the subject and SANs given here."),
+        privateKeyPem: secretStr("Or the private key (its public key is used)."),
+        subject: SUBJECT,
+        ...SANS,
+        caPrivateKeyPem: secretStr("The signing CA's key."),
+        caCertPem: str("The signing CA's certificate."),
+        ...VALIDITY,
+    },
+    requiredInputs: ["caPrivateKeyPem", "caCertPem"],
+    outputs: ISSUED,
+} as const satisfies ResourceSpec;
+
+/** Every resource type the provider serves. Tokens are part of users' state: never rename without an alias. */
+export const RESOURCES = [FIREWALL, WEB_SERVER, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE, CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE] as const;
+export type Resources = (typeof RESOURCES)[number];
+export type Token = Resources["token"];
+export type SpecOf<T extends Token> = Extract<Resources, { token: T }>;
+
+export function specOf(token: string): ResourceSpec | undefined {
+    return RESOURCES.find((r) => r.token === token);
+}
+
+export type FirewallState = StateOf<typeof FIREWALL>;
+export type WebServerState = StateOf<typeof WEB_SERVER>;
+
+export function packageSchema(): Record<string, unknown> {
+    return toPulumiSchema({
+        name: PACKAGE_NAME, version: PROVIDER_VERSION,
+        description: "pinhole: host firewalls (nftables), inter-node pinholes and nginx web certificates, applied over SSH.",
+    }, RESOURCES);
+}

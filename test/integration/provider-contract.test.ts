@@ -1,0 +1,132 @@
+// The provider contract with the real engine on the unified lab: the provider's state holds none of the
+// program's stack config; `preview --diff` after a hand-made change (and refresh) shows that node's
+// changed rules in detail; an SSH key rotation updates state without touching any ruleset or nginx.
+import { expect } from "chai";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { labDown, labUp, LabStatus } from "../../lab";
+import { AUTHORIZED_KEYS } from "../../lab/state";
+import { normaliseListing } from "../../render/nftables";
+import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+
+const log = (m: string) => process.stderr.write(`      · ${m}\n`);
+const quiet = { onOutput: () => undefined };
+
+interface ExportedResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
+async function exported(stack: Stack): Promise<ExportedResource[]> {
+    const d = await stack.exportStack();
+    return (d.deployment as { resources: ExportedResource[] }).resources;
+}
+
+function nodeOf(lab: LabStatus, name: string) {
+    const n = lab.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`lab has no node ${name}`);
+    return n;
+}
+
+function liveTable(lab: LabStatus, node: string): string {
+    return normaliseListing(execFileSync("ip", ["netns", "exec", nodeOf(lab, node).netns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8" }));
+}
+
+/** nginx's worker processes on a node: a reload replaces them. */
+function nginxWorkers(lab: LabStatus, node: string): string {
+    const ns = nodeOf(lab, node).netns;
+    const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
+    return pids.filter((p) => {
+        try { return /nginx: worker process/.test(fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ")); } catch { return false; }
+    }).sort().join(",");
+}
+
+const touched = (events: EngineEvent[], type: string) => events
+    .filter((e) => e.resourcePreEvent?.metadata.type === type && e.resourcePreEvent.metadata.op !== "same")
+    .map((e) => `${e.resourcePreEvent!.metadata.urn.split("::").pop()}:${e.resourcePreEvent!.metadata.op}`).sort();
+
+describe("provider contract on the lab (real engine)", function () {
+    this.timeout(1_800_000);
+    let env: Record<string, string>;
+    let lab: LabStatus;
+    let stack: Stack;
+
+    before(async () => {
+        env = usePulumiEnv();
+        lab = await labUp({ model: "unified", nodes: 3, log, stack: "test-contract" });
+        stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        const up = await stack.up({ ...quiet, refresh: true });
+        expect(up.summary.result).to.equal("succeeded");
+    });
+    let originalKeys: string | undefined;
+    after(async () => {
+        await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
+        if (originalKeys !== undefined) fs.writeFileSync(AUTHORIZED_KEYS, originalKeys);
+        await labDown({ log: () => undefined });
+    });
+
+    it("stack export: the provider's inputs and outputs hold nothing of the program's stack config", async () => {
+        const providers = (await exported(stack)).filter((r) => r.type === "pulumi:providers:pinhole");
+        expect(providers).to.have.length.greaterThan(0);
+        for (const p of providers) {
+            expect(Object.keys(p.inputs ?? {}).filter((k) => k !== "version"), `${p.urn} inputs`).to.deep.equal([]);
+            expect(Object.keys(p.outputs ?? {}).filter((k) => k !== "version"), `${p.urn} outputs`).to.deep.equal([]);
+        }
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("preview --diff after a rule added by hand and refresh: that node's firewall only, with the rule", async () => {
+        const node = lab.nodes[0].name;
+        execFileSync("ip", ["netns", "exec", nodeOf(lab, node).netns, "nft", "insert", "rule", "inet", "pinhole", "input", "tcp", "dport", "3306", "accept"]);
+        await stack.refresh(quiet);
+        const events: EngineEvent[] = [];
+        let out = "";
+        await stack.preview({ diff: true, onEvent: (e) => events.push(e), onOutput: (o) => { out += o; } });
+        expect(touched(events, "pinhole:node:Firewall")).to.deep.equal([`${node}-firewall-nft:update`]);
+        const pre = events.find((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === "update")!;
+        expect(pre.resourcePreEvent!.metadata.detailedDiff).to.deep.equal({ drift: { diffKind: "delete", inputDiff: false } });
+        expect(out).to.match(/rulesAddedOnNode/);
+        expect(out).to.match(/tcp dport 3306 accept/);
+        await stack.up(quiet);
+        expect(liveTable(lab, node)).to.not.match(/dport 3306 accept/);
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("SSH key rotation: previews as a privateKey change, applies without touching any ruleset or nginx", async () => {
+        const tables = Object.fromEntries(lab.nodes.map((n) => [n.name, liveTable(lab, n.name)]));
+        const workers = Object.fromEntries(lab.nodes.map((n) => [n.name, nginxWorkers(lab, n.name)]));
+        const appliedAt = (rs: ExportedResource[]) => rs.filter((r) => /pinhole:node:(Firewall|WebServer)/.test(r.type)).map((r) => `${r.urn}=${r.outputs?.appliedAt}`).sort();
+        const before = appliedAt(await exported(stack));
+        originalKeys = fs.readFileSync(AUTHORIZED_KEYS, "utf8");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-rotate-"));
+        try {
+            const keyFile = path.join(dir, "key");
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pinhole-rotated", "-f", keyFile]);
+            const pub = fs.readFileSync(`${keyFile}.pub`, "utf8").trim();
+            // Rotation: the nodes accept the new key, the stack switches to it, the old one is removed from the nodes.
+            fs.writeFileSync(AUTHORIZED_KEYS, `${originalKeys.trimEnd()}\n${pub}\n`);
+            await stack.setConfig("pinhole:sshPrivateKey", { value: fs.readFileSync(keyFile, "utf8"), secret: true });
+            fs.writeFileSync(AUTHORIZED_KEYS, `${pub}\n`);
+
+            const events: EngineEvent[] = [];
+            await stack.preview({ onEvent: (e) => events.push(e) });
+            const updates = events.filter((e) => e.resourcePreEvent && /pinhole:node:(Firewall|WebServer)/.test(e.resourcePreEvent.metadata.type));
+            expect(updates.length).to.be.greaterThan(lab.nodes.length - 1);
+            for (const e of updates) {
+                expect(e.resourcePreEvent!.metadata.op, e.resourcePreEvent!.metadata.urn).to.equal("update");
+                expect(e.resourcePreEvent!.metadata.detailedDiff, e.resourcePreEvent!.metadata.urn).to.deep.equal({ privateKey: { diffKind: "update", inputDiff: false } });
+            }
+            const up = await stack.up(quiet);
+            expect(up.summary.result).to.equal("succeeded");
+            for (const n of lab.nodes) {
+                expect(liveTable(lab, n.name), `${n.name} table`).to.equal(tables[n.name]);
+                expect(nginxWorkers(lab, n.name), `${n.name} nginx workers`).to.equal(workers[n.name]);
+            }
+            expect(appliedAt(await exported(stack))).to.deep.equal(before);
+            await stack.preview({ expectNoChanges: true });
+        } finally {
+            // Both keys until the stack is destroyed (its state holds the new one); after() restores the file.
+            if (fs.existsSync(`${path.join(dir, "key")}.pub`)) fs.writeFileSync(AUTHORIZED_KEYS, `${originalKeys.trimEnd()}\n${fs.readFileSync(`${path.join(dir, "key")}.pub`, "utf8")}`);
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});

@@ -1,0 +1,140 @@
+// The contract between program and provider, checked from both ends against the one schema
+// (provider/schema.ts): the package schema is complete; every resource the components register passes
+// the provider's own check unchanged; handlers return only declared properties; and both checks fail
+// when a property is added on one side only.
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import { handlers } from "../../provider/main";
+import { erase, ResourceHandler } from "../../provider/framework";
+import { packageSchema, PRIVATE_KEY, RESOURCES, specOf } from "../../provider/schema";
+import { checkInputs } from "../../provider/schema-check";
+import { undeclaredInputs, resourceInputs } from "../../components/provider-resource";
+import { isSecret, unwrapSecrets } from "../../provider/secrets";
+import { mustParse, rawCluster } from "./helpers/model-builders";
+
+interface Registered { type: string; name: string; inputs: Record<string, unknown> }
+const registered: Registered[] = [];
+const problems: string[] = [];
+
+const handlerOf = (type: string) => (handlers as Record<string, (typeof handlers)[keyof typeof handlers] | undefined>)[type];
+
+const MOCKS: pulumi.runtime.Mocks = {
+    // Every pinhole custom resource goes through the provider's real check; key and certificate types are
+    // really created by their handlers (their outputs are checked against the schema on the way out).
+    async newResource(args) {
+        const h = handlerOf(args.type);
+        if (!h) return { id: `${args.name}-id`, state: args.inputs };
+        const inputs = unwrapSecrets(args.inputs);
+        registered.push({ type: args.type, name: args.name, inputs });
+        const checked = await h.check(inputs);
+        for (const f of checked.failures) problems.push(`${args.type} ${args.name}: ${f.property} ${f.reason}`);
+        if (args.type.startsWith("pinhole:tls:")) {
+            const res = await h.create(checked.inputs);
+            return { id: res.id, state: unwrapSecrets(res.outs) };
+        }
+        return { id: `${args.name}-id`, state: checked.inputs };
+    },
+    call: (args) => args.inputs,
+};
+
+function cluster(certificates: Record<string, unknown>) {
+    const model = mustParse(rawCluster("modular", [
+        { name: "proxy-1", role: "webproxy", address: "10.20.1.201" },
+        { name: "app-1", role: "application", address: "10.20.1.11" },
+        { name: "db-1", role: "database", address: "10.20.1.101" },
+    ], { certificates }));
+    const { Cluster } = require("../../components/cluster") as typeof import("../../components/cluster");
+    return new Cluster("cluster", { model, sshPrivateKey: "ssh-key", secret: () => undefined, web: { verifySeconds: 0 } });
+}
+
+/** Registrations wait for their inputs: wait until every node's firewall and web server is there (or 20 s). */
+async function settled(): Promise<void> {
+    const count = (t: string) => registered.filter((r) => r.type === t).length;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (count("pinhole:node:Firewall") < 3 || count("pinhole:node:WebServer") < 2)) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe("provider contract (schema ↔ components ↔ handlers)", function () {
+    this.timeout(60_000);
+    before(() => pulumi.runtime.setMocks(MOCKS, "pinhole", "unit", false));
+
+    it("the package schema lists every resource with typed, described inputs and outputs", () => {
+        const schema = packageSchema() as { name: string; resources: Record<string, { inputProperties: Record<string, Record<string, unknown>>; properties: Record<string, Record<string, unknown>>; requiredInputs: string[] }>; types: Record<string, { properties: Record<string, Record<string, unknown>> }> };
+        expect(schema.name).to.equal("pinhole");
+        expect(Object.keys(schema.resources).sort()).to.deep.equal(RESOURCES.map((r) => r.token).sort());
+        expect(Object.keys(handlers).sort()).to.deep.equal(RESOURCES.map((r) => r.token).sort());
+        const props = [
+            ...Object.values(schema.resources).flatMap((r) => [...Object.entries(r.inputProperties), ...Object.entries(r.properties)]),
+            ...Object.values(schema.types).flatMap((t) => Object.entries(t.properties)),
+        ];
+        for (const [name, p] of props) {
+            expect(p.description, name).to.be.a("string").and.not.equal("");
+            expect(p.type ?? p.$ref, name).to.be.a("string");
+            if (typeof p.$ref === "string") expect(schema.types, name).to.have.property(p.$ref.replace("#/types/", ""));
+        }
+        const fw = schema.resources["pinhole:node:Firewall"];
+        expect(fw.inputProperties.privateKey.secret).to.equal(true);
+        expect(fw.inputProperties.rollbackSeconds).to.include({ type: "integer", default: 30 });
+        expect(fw.inputProperties.rollbackSeconds.description).to.contain("between 10 and 600");
+    });
+
+    for (const mode of ["self-signed", "internal-ca", "csr"]) {
+        it(`${mode}: every resource the components register passes the provider's check, with only schema properties`, async () => {
+            registered.length = 0;
+            problems.length = 0;
+            cluster(mode === "self-signed" ? {} : { mode });
+            await settled();
+            const types = new Set(registered.map((r) => r.type));
+            expect([...types]).to.include.members(["pinhole:node:Firewall", "pinhole:node:WebServer", "pinhole:tls:PrivateKey"]);
+            if (mode === "internal-ca") expect([...types]).to.include("pinhole:tls:LocallySignedCertificate");
+            if (mode === "csr") expect([...types]).to.include("pinhole:tls:CertificateRequest");
+            for (const r of registered) expect(undeclaredInputs(specOf(r.type)!, r.inputs), `${r.type} ${r.name}`).to.deep.equal([]);
+            expect(problems).to.deep.equal([]);
+        });
+    }
+
+    it("fails when a component passes a property the schema does not have", async () => {
+        const fw = specOf("pinhole:node:Firewall")!;
+        expect(undeclaredInputs(fw, { node: "a", ruleset: "x", sshKeyPath: "/k" })).to.deep.equal(["sshKeyPath"]);
+        expect(() => resourceInputs(fw, { node: "a", sshKeyPath: "/k" })).to.throw(/pinhole:node:Firewall: the provider's schema has no input sshKeyPath/);
+        // And the provider's check refuses it too, naming the property.
+        const res = await handlers["pinhole:tls:PrivateKey"].check({ algorithm: "ECDSA", curve: "P256" });
+        expect(res.failures).to.deep.equal([{ property: "curve", reason: "is not a property of this resource type (schema)" }]);
+    });
+
+    it("fails when a handler returns a property the schema lacks", async () => {
+        const real = erase(PRIVATE_KEY_HANDLER_WITH_EXTRA);
+        let msg = "";
+        try { await real.create({ algorithm: "ECDSA" }); } catch (e) { msg = (e as Error).message; }
+        expect(msg).to.match(/pinhole:tls:PrivateKey create returned properties its schema does not declare: keyFile/);
+        const ok = await handlers["pinhole:tls:PrivateKey"].create({ algorithm: "ECDSA" });
+        expect(Object.keys(ok.outs).sort()).to.deep.equal(["algorithm", "privateKeyPem", "publicKeyFingerprintSha256", "publicKeyPem"]);
+        expect(isSecret(ok.outs.privateKeyPem)).to.equal(true);
+    });
+
+    it("checks types, bounds and enums from the schema, and fills in its defaults", () => {
+        const fw = specOf("pinhole:node:Firewall")!;
+        const conn = { host: "h", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
+        const base = { node: "a", connection: conn, privateKey: "k", ruleset: "table inet pinhole {}", managementSources: ["10.0.0.0/8"] };
+        expect(checkInputs(fw, base)).to.deep.include({ failures: [] });
+        expect(checkInputs(fw, base).inputs.rollbackSeconds).to.equal(30);
+        const bad = checkInputs(fw, { ...base, rollbackSeconds: 5, managementSources: [], connection: { ...conn, port: "22" } });
+        expect(bad.failures).to.deep.equal([
+            { property: "connection.port", reason: "must be a whole number, not \"22\"" },
+            { property: "managementSources", reason: "must list at least 1 item" },
+            { property: "rollbackSeconds", reason: "must be between 10 and 600, not 5" },
+        ]);
+        const pk = checkInputs(specOf("pinhole:tls:PrivateKey")!, { algorithm: "DSA" });
+        expect(pk.failures).to.deep.equal([{ property: "algorithm", reason: "must be one of ECDSA, RSA, not \"DSA\"" }]);
+    });
+});
+
+/** A handler that drifted from the schema (returns a `keyFile` the schema does not declare). */
+const PRIVATE_KEY_HANDLER_WITH_EXTRA: ResourceHandler<typeof PRIVATE_KEY> = {
+    spec: PRIVATE_KEY,
+    async create(inputs) {
+        const outs = { ...inputs, privateKeyPem: "k", publicKeyPem: "p", publicKeyFingerprintSha256: "f" };
+        return { id: "x", outs: Object.assign(outs, { keyFile: "/tmp/key" }) };
+    },
+};
