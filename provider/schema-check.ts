@@ -19,7 +19,9 @@ function checkValue(path: string, p: PropSpec, v: unknown, failures: CheckFailur
             if (p.enum && !p.enum.includes(v)) return bad(`must be one of ${p.enum.join(", ")}, not ${JSON.stringify(v)}`);
             return;
         case "integer":
-            if (typeof v !== "number" || !Number.isInteger(v)) return bad(`must be a whole number, not ${JSON.stringify(v)}`);
+        case "number":
+            if (typeof v !== "number" || !Number.isFinite(v)) return bad(`must be a number, not ${JSON.stringify(v)}`);
+            if (p.type === "integer" && !Number.isInteger(v)) return bad(`must be a whole number, not ${v}`);
             if (p.enum && !p.enum.includes(v)) return bad(`must be one of ${p.enum.join(", ")}, not ${v}`);
             if (p.minimum !== undefined && p.maximum !== undefined && (v < p.minimum || v > p.maximum)) return bad(`must be between ${p.minimum} and ${p.maximum}, not ${v}`);
             if (p.minimum !== undefined && v < p.minimum) return bad(`must be at least ${p.minimum}, not ${v}`);

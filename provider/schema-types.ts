@@ -9,8 +9,9 @@ export interface StringSpec {
     readonly default?: string;
     readonly secret?: boolean;
 }
+/** A number; "integer" ones must be whole. */
 export interface IntegerSpec {
-    readonly type: "integer";
+    readonly type: "integer" | "number";
     readonly description: string;
     readonly enum?: readonly number[];
     readonly default?: number;
@@ -60,7 +61,7 @@ type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
 export type ValueOf<P> =
     P extends { type: "string"; enum: readonly (infer E)[] } ? E
     : P extends { type: "string" } ? string
-    : P extends { type: "integer" } ? number
+    : P extends { type: "integer" | "number" } ? number
     : P extends { type: "boolean" } ? boolean
     : P extends { type: "array"; items: infer I } ? ValueOf<I>[]
     : P extends { type: "object"; properties: infer PP; required: readonly (infer R)[] } ? ObjectOf<PP, R & string>
@@ -109,9 +110,10 @@ function propertiesJson(props: Props, types: Record<string, Json>): Record<strin
 /** Bounds and enums the schema format has no field for, spelled out in the description. */
 export function describeBounds(p: PropSpec): string {
     const notes: string[] = [];
-    if (p.type === "integer" && p.minimum !== undefined && p.maximum !== undefined) notes.push(`between ${p.minimum} and ${p.maximum}`);
-    else if (p.type === "integer" && p.minimum !== undefined) notes.push(`at least ${p.minimum}`);
-    if ((p.type === "string" || p.type === "integer") && p.enum) notes.push(`one of ${p.enum.join(", ")}`);
+    const numeric = p.type === "integer" || p.type === "number";
+    if (numeric && p.minimum !== undefined && p.maximum !== undefined) notes.push(`between ${p.minimum} and ${p.maximum}`);
+    else if (numeric && p.minimum !== undefined) notes.push(`at least ${p.minimum}`);
+    if ((p.type === "string" || numeric) && p.enum) notes.push(`one of ${p.enum.join(", ")}`);
     if (p.type === "array" && p.minItems) notes.push(`at least ${p.minItems} item${p.minItems > 1 ? "s" : ""}`);
     if ("default" in p && p.default !== undefined) notes.push(`default ${JSON.stringify(p.default)}`);
     return notes.length ? `${p.description} (${notes.join("; ")})` : p.description;

@@ -117,8 +117,8 @@ const SANS = {
 } as const;
 
 const VALIDITY = {
-    validityDays: { type: "integer", description: "Days the certificate is valid.", default: 365, minimum: 1 },
-    earlyRenewalDays: { type: "integer", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0 },
+    validityDays: { type: "number", description: "Days the certificate is valid.", default: 365, minimum: 1 },
+    earlyRenewalDays: { type: "number", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0 },
     isCa: { type: "boolean", description: "Issue a CA certificate (keyCertSign) instead of a server certificate.", default: false },
 } as const;
 

@@ -121,7 +121,7 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         expect(checkInputs(fw, base).inputs.rollbackSeconds).to.equal(30);
         const bad = checkInputs(fw, { ...base, rollbackSeconds: 5, managementSources: [], connection: { ...conn, port: "22" } });
         expect(bad.failures).to.deep.equal([
-            { property: "connection.port", reason: "must be a whole number, not \"22\"" },
+            { property: "connection.port", reason: "must be a number, not \"22\"" },
             { property: "managementSources", reason: "must list at least 1 item" },
             { property: "rollbackSeconds", reason: "must be between 10 and 600, not 5" },
         ]);
