@@ -1,5 +1,6 @@
-// The provider contract with the real engine on the unified lab: the provider's state holds none of the
-// program's stack config; `preview --diff` after a hand-made change (and refresh) shows that node's
+// The provider contract with the real engine on the unified lab: a stack created by the code before the
+// contract (its default provider's state full of stack config) upgrades without touching any resource;
+// the provider's state holds none of the program's stack config; `preview --diff` after a hand-made change (and refresh) shows that node's
 // changed rules in detail; an SSH key rotation updates state without touching any ruleset or nginx.
 import { expect } from "chai";
 import { execFileSync } from "child_process";
@@ -13,6 +14,8 @@ import { normaliseListing } from "../../render/nftables";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
+/** The last commit of main before the provider contract (the default provider then held the stack config). */
+const PRE_CONTRACT = "f5a8d6d1e2e7ea54bbeaa4ae3cd07df381f96d25";
 const quiet = { onOutput: () => undefined };
 
 interface ExportedResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
@@ -50,21 +53,53 @@ describe("provider contract on the lab (real engine)", function () {
     let lab: LabStatus;
     let stack: Stack;
 
+    let oldCheckout: string | undefined;
+
     before(async () => {
         env = usePulumiEnv();
         lab = await labUp({ model: "unified", nodes: 3, log, stack: "test-contract" });
         stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
-        const up = await stack.up({ ...quiet, refresh: true });
-        expect(up.summary.result).to.equal("succeeded");
     });
     let originalKeys: string | undefined;
     after(async () => {
         await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
         if (originalKeys !== undefined) fs.writeFileSync(AUTHORIZED_KEYS, originalKeys);
+        if (oldCheckout) execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", oldCheckout], { stdio: "ignore" });
         await labDown({ log: () => undefined });
     });
 
+    it("a stack created before the contract upgrades without touching any resource, then previews no changes", async function () {
+        try {
+            execFileSync("git", ["-C", PROJECT_ROOT, "cat-file", "-e", `${PRE_CONTRACT}^{commit}`], { stdio: "ignore" });
+        } catch {
+            this.skip(); // a shallow clone without the commit (the test needs the code as it was)
+        }
+        // The code as it was, on the same backend and stack config: its provider took the whole stack config.
+        oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-pre-contract-"));
+        fs.rmdirSync(oldCheckout);
+        execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "add", "--detach", oldCheckout, PRE_CONTRACT], { stdio: "ignore" });
+        fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(oldCheckout, "node_modules"));
+        fs.copyFileSync(lab.stackFile!, path.join(oldCheckout, "stacks", path.basename(lab.stackFile!)));
+        const oldStack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: oldCheckout }, { envVars: env });
+        expect((await oldStack.up(quiet)).summary.result).to.equal("succeeded");
+        const oldProvider = (await exported(stack)).find((r) => r.type === "pulumi:providers:pinhole")!;
+        expect(Object.keys(oldProvider.inputs ?? {})).to.include.members(["nodes", "networks", "sshPrivateKey"]);
+        const appliedAt = async () => (await exported(stack)).filter((r) => /pinhole:node:/.test(r.type)).map((r) => `${r.urn}=${r.outputs?.appliedAt}`).sort();
+        const before = await appliedAt();
+
+        const events: EngineEvent[] = [];
+        await stack.preview({ onEvent: (e) => events.push(e) });
+        const changed = events.filter((e) => e.resourcePreEvent && e.resourcePreEvent.metadata.op !== "same")
+            .map((e) => `${e.resourcePreEvent!.metadata.type}:${e.resourcePreEvent!.metadata.op}`);
+        // Only the provider's own state is rewritten (its stack config dropped); no resource is replaced or updated.
+        expect(changed).to.deep.equal(["pulumi:providers:pinhole:update"]);
+        expect((await stack.up(quiet)).summary.result).to.equal("succeeded");
+        await stack.preview({ expectNoChanges: true });
+        expect(await appliedAt()).to.deep.equal(before);
+    });
+
     it("stack export: the provider's inputs and outputs hold nothing of the program's stack config", async () => {
+        expect((await stack.up(quiet)).summary.result).to.equal("succeeded");
         const providers = (await exported(stack)).filter((r) => r.type === "pulumi:providers:pinhole");
         expect(providers).to.have.length.greaterThan(0);
         for (const p of providers) {
