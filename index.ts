@@ -4,6 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import { formatProblems, parseClusterConfig } from "./model/config";
 import { formatMatrixTable, matrixRows } from "./model/matrix";
+import { buildFlowReport } from "./model/policy";
+import { narrowedWarnings, summarizeNarrowed } from "./model/narrowed-report";
+import { describeProfile } from "./model/narrowings";
 
 const NAMESPACE = "pinhole";
 
@@ -41,6 +44,9 @@ if (!parsed.model || parsed.errors.length > 0) {
     throw new Error(`invalid stack config for ${pulumi.getStack()} (${parsed.errors.length} problem(s)); nothing was changed:\n${formatProblems(parsed.errors)}`);
 }
 const model = parsed.model;
+// Which reference openings the firewall profile closed: a warning per narrowing, so preview shows them.
+const flowReport = buildFlowReport(model);
+for (const w of narrowedWarnings(model, flowReport.narrowed)) pulumi.log.warn(w);
 const config = new pulumi.Config(NAMESPACE);
 const cluster = new Cluster("cluster", { model, sshPrivateKey: config.requireSecret("sshPrivateKey") });
 
@@ -77,3 +83,7 @@ export const openings = {
 };
 /** The port matrix for the network team (the same table as `npm run matrix`). */
 export const portMatrix = formatMatrixTable(rows, { model });
+/** The firewall profile ("reference", "strict", or with per-narrowing switches). */
+export const firewallProfile = describeProfile(model.firewall);
+/** Per narrowing in force: what it closes, why, the reference rows and the flows it closed in this cluster. */
+export const narrowedReferenceOpenings = summarizeNarrowed(model, flowReport.narrowed);

@@ -5,6 +5,8 @@ export * from "./uri";
 export * from "./catalog";
 export * from "./roles";
 export * from "./policy";
+export * from "./narrowings";
+export * from "./service-list";
 export * from "./reachability";
 export * from "./config";
 export * from "./matrix";

@@ -3,6 +3,7 @@
 import { ClusterModel, NodePolicy, Opening, Protocol } from "./types";
 import { SECTIONS } from "./catalog";
 import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, addressSeenBy, buildFlows } from "./policy";
+import { describeProfile } from "./narrowings";
 
 export interface MatrixRow {
     /** Node name; or the CIDRs of a network ("10.20.0.0/24, 10.9.9.5/32"). */
@@ -144,7 +145,7 @@ export function formatMatrixTable(
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
     lines.push(`${title ? `${title}: ` : ""}${model.model} model, ${plural(model.nodes.length, "node")}, ${plural(model.sites.length, "site")}, ${plural(rows.length, "flow")}`);
     lines.push(`nodes: ${nodes}`);
-    lines.push(`firewall: egress ${model.firewall.egress}, database ports ${model.firewall.databasePorts}`);
+    lines.push(`firewall: egress ${model.firewall.egress}, profile ${describeProfile(model.firewall)}`);
     lines.push("* = exposed to client networks (rate-limited per source); addresses as the other end sees them");
     const bySection = new Map<string, MatrixRow[]>();
     for (const r of rows) bySection.set(r.section, [...(bySection.get(r.section) ?? []), r]);

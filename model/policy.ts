@@ -8,127 +8,59 @@
 // docs/decisions.md; the rows come from model/catalog.ts.
 
 import {
-    ClusterModel, ExternalEndpoint, ExternalKind, FirewallSettings, NodePolicy, NodeSpec, Opening, Peer, Protocol, Role,
+    ClusterModel, ExternalEndpoint, ExternalKind, FirewallSettings, NodePolicy, NodeSpec, Opening, Peer, Role,
 } from "./types";
-import { CatalogRow, INTER_NODE_ROWS, PORTS, SECTIONS, row } from "./catalog";
+import { INTER_NODE_ROWS, PORTS, SECTIONS, row } from "./catalog";
 import { SERVICE_LIST_ROWS, isProxy, runsApplication } from "./roles";
+import { Flow, FlowCollector, FlowEnd, NarrowedFlow, nodeEnd, selfEnd } from "./flows";
+import { NarrowingId, activeNarrowings } from "./narrowings";
+import { serviceListFlows } from "./service-list";
 
-/** One end of a flow. For nodes, `addresses` is the address as the OTHER end sees/uses it (NAT-aware). */
-export interface FlowEnd {
-    kind: Peer["kind"];
-    name: string;
-    addresses: string[];
-}
-
-/** One allowed flow. A flow between two nodes appears at both of them; others at the one node involved. */
-export interface Flow {
-    from: FlowEnd;
-    to: FlowEnd;
-    protocol: Protocol;
-    port: number;
-    /** Short service label: "ssh", "https", "https-cluster", "database", "arbiter", "snmp", ... */
-    service: string;
-    /** Why, without port and peer: "application to database, database access". */
-    why: string;
-    section: string;
-    rowId?: string;
-    /** Reachable from client networks: rate-limited per source. */
-    exposed: boolean;
-}
+export type { Flow, FlowEnd, NarrowedFlow } from "./flows";
+export { addressSeenBy } from "./flows";
 
 /** Section used for openings that come from pinhole:firewall.extraInbound rather than from the reference. */
 export const STACK_OVERRIDE_SECTION = "Stack override: pinhole:firewall.extraInbound";
-
-/**
- * The address `peer` has from `viewer`'s point of view: across sites, through NAT, it is the peer's
- * advertised address; at the same site (or without NAT) it is its own address.
- */
-export function addressSeenBy(viewer: NodeSpec, peer: NodeSpec): string {
-    return viewer.site !== peer.site && peer.advertisedAddress ? peer.advertisedAddress : peer.address;
-}
 
 /** Settings with every optional field filled, for models built by hand (tests, lab) rather than by the parser. */
 export function effectiveFirewall(fw: FirewallSettings): Required<FirewallSettings> {
     return {
         ...fw,
-        arbiterPort: fw.arbiterPort ?? "arbiter-nodes",
+        profile: fw.profile ?? "reference",
+        narrow: fw.narrow ?? {},
         httpRedirect: fw.httpRedirect ?? false,
         extraInbound: fw.extraInbound ?? [],
     };
 }
 
-interface DatabasePort {
-    port: number;
-    service: "database" | "arbiter";
-    /** Appended to the why: says which decision brought this port. */
-    note: string;
-}
+const SERVICE_BY_PORT: Record<number, string> = { 443: "https", 8443: "https-cluster", 27017: "database", 27030: "arbiter" };
 
 /**
- * Ports a node accepts for "Database access" rows. See docs/decisions.md "Database ports" and "Arbiter port".
- * inter-node: 27017 (+27030 where an arbiter runs). service-list: the Service list's rows per role —
- * Application 27017 & 27030, Database 27019 & 27020 (unified holds both). both: the union.
+ * The inter-node tables as written: for each ordered pair of nodes a row pairs, initiator → acceptor, and the
+ * reverse where the row says bi-directional. 27030 into a node without an arbiter is a reference opening the
+ * strict profile narrows (arbiterOnArbiterNodes).
  */
-export function databaseAccessPorts(node: NodeSpec, firewall: FirewallSettings): DatabasePort[] {
-    const fw = effectiveFirewall(firewall);
-    const arbiterHere = node.arbiter || fw.arbiterPort === "always";
-    const tablePorts: DatabasePort[] = [{ port: PORTS.database, service: "database", note: "" }];
-    if (arbiterHere) {
-        tablePorts.push({ port: PORTS.arbiter, service: "arbiter", note: node.arbiter ? " (arbiter)" : " (arbiter port, firewall.arbiterPort: always)" });
-    }
-    const listPorts: DatabasePort[] = PORTS.serviceListDatabase.map((port) => ({
-        port, service: "database" as const, note: ` (Service and Ports list port, firewall.databasePorts: ${fw.databasePorts})`,
-    }));
-    switch (node.role) {
-        case "application":
-            return tablePorts;
-        case "database":
-            if (fw.databasePorts === "inter-node") return tablePorts;
-            if (fw.databasePorts === "service-list") return listPorts;
-            return [...tablePorts, ...listPorts];
-        case "unified":
-        case "standalone":
-            return fw.databasePorts === "inter-node" ? tablePorts : [...tablePorts, ...listPorts];
-        default:
-            return [];
-    }
-}
-
-const SERVICE_BY_PORT: Record<number, string> = { 443: "https", 8443: "https-cluster" };
-
-function nodeEnd(node: NodeSpec, seenBy: NodeSpec): FlowEnd {
-    return { kind: "node", name: node.name, addresses: [addressSeenBy(seenBy, node)] };
-}
-
-function selfEnd(node: NodeSpec): FlowEnd {
-    return { kind: "node", name: node.name, addresses: [node.address] };
-}
-
-/** Ports the acceptor of an inter-node row listens on for that row. */
-function rowPortsAt(r: CatalogRow, acceptor: NodeSpec, firewall: FirewallSettings): DatabasePort[] | { port: number; service: string; note: string }[] {
-    if (r.protocol === "database") return databaseAccessPorts(acceptor, firewall);
-    if (r.ports === "dependant") return [];
-    return r.ports.map((port) => ({ port, service: SERVICE_BY_PORT[port] ?? "https", note: "" }));
-}
-
 function interNodeFlows(model: ClusterModel, out: FlowCollector): void {
     const byRole = (roles: readonly string[]) => model.nodes.filter((n) => roles.includes(n.role));
     for (const r of INTER_NODE_ROWS) {
-        const initiators = byRole(r.from);
-        const acceptors = byRole(r.to);
+        if (r.ports === "dependant") continue;
+        const ports = r.ports;
         // Same roles at both ends (proxy↔proxy, unified↔unified, ...): every ordered pair is already a forward flow.
         const sameRoles = r.from.length === r.to.length && r.from.every((x) => r.to.includes(x));
         const add = (a: NodeSpec, b: NodeSpec, reverse: boolean) => {
-            for (const p of rowPortsAt(r, b, model.firewall)) {
+            for (const port of ports) {
+                const arbiter = port === PORTS.arbiter;
+                const note = arbiter ? (b.arbiter ? " (arbiter)" : " (arbiter port; no arbiter on this node)") : "";
                 out.add({
-                    from: nodeEnd(a, b), to: nodeEnd(b, a), protocol: "tcp", port: p.port, service: p.service,
-                    why: `${a.role} to ${b.role}${reverse ? " (bi-directional)" : ""}, ${r.communication.toLowerCase()}${p.note}`,
+                    from: nodeEnd(a, b), to: nodeEnd(b, a), protocol: "tcp", port, service: SERVICE_BY_PORT[port] ?? "https",
+                    why: `${a.role} to ${b.role}${reverse ? " (bi-directional)" : ""}, ${r.communication.toLowerCase()}${note}`,
                     section: r.section, rowId: r.id, exposed: false,
+                    ...(arbiter && !b.arbiter ? { narrowedBy: ["arbiterOnArbiterNodes" as const] } : {}),
                 });
             }
         };
-        for (const a of initiators) {
-            for (const b of acceptors) {
+        for (const a of byRole(r.from)) {
+            for (const b of byRole(r.to)) {
                 if (a === b) continue;
                 add(a, b, false);
                 if (r.bidirectional && !sameRoles) add(b, a, true);
@@ -156,6 +88,11 @@ function networkFlows(model: ClusterModel, out: FlowCollector): void {
             out.add({
                 from: net("admin"), to: selfEnd(node), protocol: "tcp", port: PORTS.ssh, service: "ssh",
                 why: ssh.communication, section: ssh.section, rowId: ssh.id, exposed: false,
+            });
+            out.add({
+                from: net("admin"), to: selfEnd(node), protocol: "udp", port: PORTS.ssh, service: "ssh",
+                why: `${ssh.communication} (the table says TCP/UDP 22)`, section: ssh.section, rowId: ssh.id, exposed: false,
+                narrowedBy: ["sshTcpOnly"],
             });
             // pinhole's own SSH port, when it connects straight to the node on a non-standard port.
             if (node.ssh.port !== PORTS.ssh && node.ssh.host === node.address) {
@@ -242,15 +179,29 @@ export function sendersOf(model: ClusterModel, kind: ExternalKind): NodeSpec[] {
     return model.nodes.filter((n) => runsApplication(n.role));
 }
 
+/**
+ * Rows that say "TCP/UDP" where pinhole's parser fills in one transport for an entry that names none: the
+ * reference profile opens the other one too, the named narrowing closes it.
+ */
+const OTHER_TRANSPORT: Partial<Record<ExternalKind, { protocol: "tcp" | "udp"; narrowing: NarrowingId }>> = {
+    ldap: { protocol: "udp", narrowing: "ldapTcpOnly" },
+    snmpTrap: { protocol: "tcp", narrowing: "snmpTrapsUdpOnly" },
+};
+
 function externalFlows(model: ClusterModel, out: FlowCollector): void {
     for (const e of model.external) {
         const info = EXTERNAL_KINDS[e.kind];
         const to = externalEnd(e);
+        const other = e.protocolsDefaulted ? OTHER_TRANSPORT[e.kind] : undefined;
         for (const node of sendersOf(model, e.kind)) {
-            out.add({
+            const flow: Flow = {
                 from: selfEnd(node), to, protocol: e.protocol, port: e.port, service: info.service,
                 why: info.communication, section: info.section, rowId: info.rowId, exposed: false,
-            });
+            };
+            out.add(flow);
+            if (other && other.protocol !== e.protocol) {
+                out.add({ ...flow, protocol: other.protocol, why: `${info.communication} (the table says TCP/UDP)`, narrowedBy: [other.narrowing] });
+            }
         }
     }
 }
@@ -259,35 +210,22 @@ function externalEnd(e: ExternalEndpoint): FlowEnd {
     return { kind: "external", name: e.name, addresses: [...e.addresses] };
 }
 
-/** Collects flows, merging duplicates (same ends, protocol, port) so each flow appears once. */
-class FlowCollector {
-    readonly flows: Flow[] = [];
-    private readonly index = new Map<string, Flow>();
-    add(f: Flow): void {
-        const key = `${f.from.kind}\u0000${f.from.name}\u0000${f.to.kind}\u0000${f.to.name}\u0000${f.protocol}\u0000${f.port}`;
-        const seen = this.index.get(key);
-        if (!seen) {
-            const copy: Flow = { ...f };
-            if (copy.rowId === undefined) delete copy.rowId;
-            this.index.set(key, copy);
-            this.flows.push(copy);
-            return;
-        }
-        // Same flow for two reasons (e.g. UCM and HCM-F on one host): keep one, say both.
-        if (!seen.why.split("; ").includes(f.why)) seen.why = `${seen.why}; ${f.why}`;
-        seen.exposed = seen.exposed || f.exposed;
-        for (const a of f.from.addresses) if (!seen.from.addresses.includes(a)) seen.from.addresses.push(a);
-        for (const a of f.to.addresses) if (!seen.to.addresses.includes(a)) seen.to.addresses.push(a);
-    }
-}
-
-/** Every allowed flow of the cluster, once each: inter-node, from networks, to external systems. */
-export function buildFlows(model: ClusterModel): Flow[] {
-    const out = new FlowCollector();
+/**
+ * Every allowed flow of the cluster, once each (inter-node tables, the Service list between nodes, networks,
+ * external systems), and the reference flows the stack's firewall profile narrowed away.
+ */
+export function buildFlowReport(model: ClusterModel): { flows: Flow[]; narrowed: NarrowedFlow[] } {
+    const out = new FlowCollector(activeNarrowings(model.firewall));
     interNodeFlows(model, out);
+    serviceListFlows(model, out);
     networkFlows(model, out);
     externalFlows(model, out);
-    return out.flows;
+    return { flows: out.flows, narrowed: out.narrowed() };
+}
+
+/** Every allowed flow of the cluster, once each. */
+export function buildFlows(model: ClusterModel): Flow[] {
+    return buildFlowReport(model).flows;
 }
 
 function peerLabel(end: FlowEnd): string {

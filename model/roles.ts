@@ -23,6 +23,13 @@ export const ROLE_TRAITS: Readonly<Record<Role, RoleTraits>> = {
 export const isProxy = (role: Role): boolean => ROLE_TRAITS[role].proxy;
 export const runsApplication = (role: Role): boolean => ROLE_TRAITS[role].application;
 export const holdsDatabase = (role: Role): boolean => ROLE_TRAITS[role].database;
+/**
+ * Roles that may run a database arbiter: the database-holding ones and application nodes (the tables open
+ * 27030 both ways between application and database nodes). Web proxies never do.
+ */
+export const canRunArbiter = (role: Role): boolean => holdsDatabase(role) || role === "application";
+export const ARBITER_ROLE_ERROR = (role: string): string =>
+    `only database, unified, application (and standalone) nodes run a database arbiter; this node is ${role}`;
 /** Nodes with a web front end (nginx) and so a web certificate: every role but database. */
 export const servesWeb = (role: Role): boolean => role !== "database";
 
@@ -103,8 +110,8 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
             const hint = n.role === "standalone" ? " (standalone is its own model: pinhole:model: standalone)" : "";
             errors.push({ nodeIndex: i, field: "role", message: `role "${n.role}" is not allowed in the ${model} model (allowed: ${rule.allowed.join(", ")})${hint}` });
         }
-        if (n.arbiter && !holdsDatabase(n.role)) {
-            errors.push({ nodeIndex: i, field: "arbiter", message: `only database-holding roles (database, unified, standalone) run an arbiter; this node is ${n.role}` });
+        if (n.arbiter && !canRunArbiter(n.role)) {
+            errors.push({ nodeIndex: i, field: "arbiter", message: ARBITER_ROLE_ERROR(n.role) });
         }
     });
 
@@ -126,7 +133,7 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
     // Replica-set voters: every database member plus every arbiter. An even count can lose its majority in a split.
     if (model !== "standalone") {
         const members = nodes.filter((n) => holdsDatabase(n.role)).length;
-        const arbiters = nodes.filter((n) => n.arbiter && holdsDatabase(n.role)).length;
+        const arbiters = nodes.filter((n) => n.arbiter && canRunArbiter(n.role)).length;
         const voters = members + arbiters;
         if (voters >= 2 && voters % 2 === 0) {
             warnings.push({ message: `${voters} database voters (${members} members + ${arbiters} arbiter${arbiters === 1 ? "" : "s"}): an even number can leave no majority after a network split; add or remove an arbiter` });
@@ -134,9 +141,10 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
         if (arbiters > 1) {
             warnings.push({ message: `${arbiters} arbiters: one arbiter is enough to break ties; more add votes without data` });
         }
-        const sites = [...new Set(nodes.filter((n) => holdsDatabase(n.role)).map((n) => n.site))];
+        const votes = (n: RoleCheckInput) => (holdsDatabase(n.role) ? 1 : 0) + (n.arbiter && canRunArbiter(n.role) ? 1 : 0);
+        const sites = [...new Set(nodes.filter((n) => votes(n) > 0).map((n) => n.site))];
         if (sites.length === 2 && voters >= 2) {
-            const perSite = sites.map((s) => nodes.filter((n) => holdsDatabase(n.role) && n.site === s).reduce((k, n) => k + 1 + (n.arbiter ? 1 : 0), 0));
+            const perSite = sites.map((s) => nodes.filter((n) => n.site === s).reduce((k, n) => k + votes(n), 0));
             if (perSite[0] === perSite[1]) {
                 warnings.push({ message: `database voters are split evenly between sites ${sites[0]} and ${sites[1]} (${perSite[0]} each): losing either site loses the majority` });
             }

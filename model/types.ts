@@ -2,6 +2,8 @@
 // This file is the contract between config validation (model/config/), policy (model/policy.ts),
 // rendering (render/) and the Pulumi components (components/). No Pulumi imports here.
 
+import type { FirewallProfile, NarrowingId } from "./narrowings";
+
 export type Role = "webproxy" | "application" | "database" | "unified" | "standalone";
 export const ROLES: readonly Role[] = ["webproxy", "application", "database", "unified", "standalone"];
 
@@ -42,7 +44,7 @@ export interface NodeSpec {
     advertisedAddress?: string;
     /** Network name the web certificate must match; defaults to `${name}.${domain}` or the name. */
     fqdn: string;
-    /** Database-holding nodes (database, unified, standalone) only: this node also runs an arbiter (27030). */
+    /** Database, unified, application (and standalone) nodes: this node also runs a database arbiter (27030). */
     arbiter: boolean;
     ssh: SshAccess;
     /** Upstream weight on web proxies when this node is an application/unified upstream (`web weight`). */
@@ -84,6 +86,8 @@ export interface ExternalEndpoint {
     /** Config path it came from, e.g. "pinhole:external.backupDestinations[0]". */
     configPath: string;
     uri?: NetworkUri;
+    /** ldap / snmpTrap entries that named no `protocols`: the parser chose the transport (the table says TCP/UDP). */
+    protocolsDefaulted?: boolean;
 }
 
 export interface RateLimit {
@@ -95,19 +99,19 @@ export interface RateLimit {
 export interface FirewallSettings {
     /** "deny": default-deny egress with the outbound allow list. "allow" (default): egress unfiltered. */
     egress: "allow" | "deny";
-    /** Which database ports to open between database-holding nodes (see docs/decisions.md). */
-    databasePorts: "inter-node" | "service-list" | "both";
+    /**
+     * Firewall profile: "reference" (default: every port of every table of the reference) or "strict"
+     * (pinhole's least-privilege narrowings of it). See model/narrowings.ts and docs/decisions.md.
+     */
+    profile?: FirewallProfile;
+    /** Per-narrowing switches over the profile (true: narrow, false: keep the reference opening). */
+    narrow?: Partial<Record<NarrowingId, boolean>>;
     /** Per-source rate limit on services exposed to client networks. */
     rateLimit: RateLimit;
     /** Rate-limited logging of dropped packets. */
     logDrops: boolean;
     /** Seconds after which a new ruleset rolls back unless a fresh SSH connection confirms it. */
     rollbackSeconds: number;
-    /**
-     * Where 27030 (database arbiter) opens: "arbiter-nodes" (default, the parser always sets it) only at nodes
-     * with `arbiter: true`; "always" at every database-access endpoint, as the inter-node tables read literally.
-     */
-    arbiterPort?: "arbiter-nodes" | "always";
     /** Open 80/tcp (http → https redirect) where clients reach 443. Default false (docs/decisions.md). */
     httpRedirect?: boolean;
     /** Stack-defined extra inbound openings (the escape hatch for every decision). Default []. */

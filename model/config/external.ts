@@ -72,6 +72,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
             let hostValue: unknown = item;
             let ports: number[] = [PORTS.ldap, PORTS.ldaps];
             let protocols: Protocol[] = ["tcp"];
+            let protocolsDefaulted = true;
             let hostPath = path;
             if (isMap(item)) {
                 const o = readMap(item, path, pr, LDAP_KEYS);
@@ -95,13 +96,14 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
                     if (!read || read.some((p) => p === undefined)) return;
                     if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
                     protocols = read as Protocol[];
+                    protocolsDefaulted = false;
                 }
             }
             const host = readString(hostValue, hostPath, pr);
             const addresses = host === undefined ? undefined : resolveHost(host, hostPath, hosts, pr);
             if (host === undefined || !addresses) return;
             for (const port of [...new Set(ports)]) {
-                for (const protocol of [...new Set(protocols)]) push({ kind: "ldap", name: host, addresses, protocol, port, configPath: path });
+                for (const protocol of [...new Set(protocols)]) push({ kind: "ldap", name: host, addresses, protocol, port, configPath: path, ...(protocolsDefaulted ? { protocolsDefaulted } : {}) });
             }
         });
     }
@@ -114,6 +116,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
             let uriValue: unknown = item;
             let uriPath = path;
             let protocols: Protocol[] = spec.kind === "snmpTrap" ? ["udp"] : ["tcp"];
+            let protocolsDefaulted = spec.kind === "snmpTrap";
             if (spec.kind === "snmpTrap" && isMap(item) && !isSecretRef(item)) {
                 const o = readMap(item, path, pr, SNMP_KEYS);
                 if (!o) return;
@@ -126,6 +129,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
                     if (!read || read.some((p) => p === undefined)) return;
                     if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
                     protocols = [...new Set(read as Protocol[])];
+                    protocolsDefaulted = false;
                 }
             }
             if (isSecretRef(uriValue)) {
@@ -151,7 +155,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
             const addresses = resolveHost(uri.host as string, uriPath, hosts, pr);
             if (!addresses) return;
             for (const protocol of protocols) {
-                push({ kind: spec.kind, name: uri.redacted, addresses, protocol, port: uri.port as number, configPath: path, uri });
+                push({ kind: spec.kind, name: uri.redacted, addresses, protocol, port: uri.port as number, configPath: path, uri, ...(protocolsDefaulted ? { protocolsDefaulted } : {}) });
             }
         });
     }

@@ -4,6 +4,7 @@ import { parseCidr } from "../net";
 import { didYouMean } from "../suggest";
 import { DATABASE_PORTS } from "../catalog";
 import { DEFAULT_FIREWALL, EXTRA_KEYS, FIREWALL_KEYS, NETWORK_LABELS, PROTOCOLS, RATE_KEYS } from "./keys";
+import { profileFields, readFirewallProfile } from "./profile";
 import { Problems, at, dot, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
 
 export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): Required<FirewallSettings> | undefined {
@@ -14,8 +15,10 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
     if (!m) return undefined;
     const before = pr.errors.length;
     if (m.egress !== undefined) fw.egress = readEnum(m.egress, dot(path, "egress"), pr, ["allow", "deny"] as const) ?? fw.egress;
-    if (m.databasePorts !== undefined) fw.databasePorts = readEnum(m.databasePorts, dot(path, "databasePorts"), pr, ["inter-node", "service-list", "both"] as const) ?? fw.databasePorts;
-    if (m.arbiterPort !== undefined) fw.arbiterPort = readEnum(m.arbiterPort, dot(path, "arbiterPort"), pr, ["arbiter-nodes", "always"] as const) ?? fw.arbiterPort;
+    const profile = readFirewallProfile(m, path);
+    for (const e of profile.errors) pr.error(e.path, e.message);
+    for (const w of profile.warnings) pr.warn(w.path, w.message);
+    Object.assign(fw, profileFields(profile.settings));
     if (m.rateLimit !== undefined) {
         const r = readMap(m.rateLimit, dot(path, "rateLimit"), pr, RATE_KEYS);
         if (r?.perMinute !== undefined) fw.rateLimit.perMinute = readInt(r.perMinute, dot(path, "rateLimit.perMinute"), pr, 1, 100000) ?? fw.rateLimit.perMinute;

@@ -1,6 +1,7 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
 // a Pulumi.yaml config schema can be generated from here). No logic.
 import { CertificateMode, CertificateSettings, ExternalKind, FirewallSettings, Protocol } from "../types";
+import { PROFILE_KEYS } from "./profile";
 import { UriScheme } from "../uri";
 
 export const CONFIG_NAMESPACE = "pinhole";
@@ -13,11 +14,11 @@ export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
     egress: "allow",
-    databasePorts: "inter-node",
+    profile: "reference",
+    narrow: {},
     rateLimit: { perMinute: 120, burst: 60 },
     logDrops: true,
     rollbackSeconds: 30,
-    arbiterPort: "arbiter-nodes",
     httpRedirect: false,
     extraInbound: [],
 };
@@ -32,7 +33,7 @@ export const NODE_KEYS = ["name", "role", "site", "address", "advertisedAddress"
 export const SSH_KEYS = ["host", "port", "user", "sudo", "hostKey", "bastion"];
 export const BASTION_KEYS = ["host", "port", "user", "hostKey"];
 export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;
-export const FIREWALL_KEYS = ["egress", "databasePorts", "rateLimit", "logDrops", "rollbackSeconds", "arbiterPort", "httpRedirect", "extraInbound"];
+export const FIREWALL_KEYS = ["egress", "rateLimit", "logDrops", "rollbackSeconds", "httpRedirect", "extraInbound", ...PROFILE_KEYS];
 export const RATE_KEYS = ["perMinute", "burst"];
 export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason", "exposed"];
 export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "nodes"];

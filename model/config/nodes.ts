@@ -1,7 +1,7 @@
 // pinhole:nodes: each node, its SSH access, and the cross-node checks.
 import { DeploymentModelName, Role, ROLES, SshAccess, SshEndpoint } from "../types";
 import { formatIp, isHostname, parseIp } from "../net";
-import { checkDeploymentModel } from "../roles";
+import { ARBITER_ROLE_ERROR, canRunArbiter, checkDeploymentModel } from "../roles";
 import { BASTION_KEYS, NODE_KEYS, NODE_NAME_RE, SITE_RE, SSH_KEYS, USER_RE } from "./keys";
 import { checkHostKey } from "./hostkey";
 import { Problems, at, dot, readBool, readEnum, readInt, readIp, readMap, readPort, readString, root } from "./read";
@@ -196,8 +196,8 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
     } else if (model !== undefined) {
         // Roles with errors already reported; still check arbiters on the valid ones.
         for (const d of drafts) {
-            if (d.arbiter && d.role !== undefined && !["database", "unified", "standalone"].includes(d.role)) {
-                pr.error(dot(d.path, "arbiter"), `only database-holding roles (database, unified, standalone) run an arbiter; this node is ${d.role}`);
+            if (d.arbiter && d.role !== undefined && !canRunArbiter(d.role as Role)) {
+                pr.error(dot(d.path, "arbiter"), ARBITER_ROLE_ERROR(d.role));
             }
         }
     }

@@ -80,8 +80,8 @@ describe("model/config: stack config validation", () => {
             expect(m.sites).to.deep.equal(["dc1", "dc2"]);
             expect(m.networks.monitoring).to.deep.equal(m.networks.admin);
             expect(m.firewall).to.deep.equal({
-                egress: "allow", databasePorts: "inter-node", rateLimit: { perMinute: 120, burst: 60 }, logDrops: true,
-                rollbackSeconds: 30, arbiterPort: "arbiter-nodes", httpRedirect: false, extraInbound: [],
+                egress: "allow", profile: "reference", narrow: {}, rateLimit: { perMinute: 120, burst: 60 }, logDrops: true,
+                rollbackSeconds: 30, httpRedirect: false, extraInbound: [],
             });
             expect(m.certificates).to.deep.equal({ mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {} });
             const unified = runConfigMap(baseConfig("unified")).model!;

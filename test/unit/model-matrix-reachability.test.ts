@@ -13,12 +13,13 @@ import { mustParse, rawCluster } from "./helpers/model-builders";
 
 const ROOT = path.resolve(__dirname, "../..");
 
-function natUnified(): ClusterModel {
+/** The oracle's semantics are tested on the strict profile (its decisions are the interesting denials). */
+function natUnified(firewall: Record<string, unknown> = { profile: "strict" }): ClusterModel {
     return mustParse(rawCluster("unified", [
         { name: "proxy-a", role: "webproxy", site: "dc1", address: "10.1.0.21" },
         { name: "uni-a", role: "unified", site: "dc1", address: "10.1.0.11", arbiter: true },
         { name: "uni-b", role: "unified", site: "dc2", address: "10.2.0.11", advertisedAddress: "198.51.100.11" },
-    ]));
+    ], { firewall }));
 }
 
 describe("model/reachability: the expected-reachability oracle", () => {
@@ -46,9 +47,14 @@ describe("model/reachability: the expected-reachability oracle", () => {
         expect(oracle.inbound({ source: "192.168.100.7", to: "uni-a", protocol: "udp", port: 9 }).reason).to.equal("uni-a accepts 9/udp from no one");
     });
 
-    it("arbiter port only where the arbiter runs", () => {
+    it("arbiter port only where the arbiter runs (strict); both ways under the reference profile", () => {
         expect(oracle.between({ from: "uni-b", to: "uni-a", protocol: "tcp", port: 27030 }).allowed).to.equal(true);
         expect(oracle.between({ from: "uni-a", to: "uni-b", protocol: "tcp", port: 27030 }).allowed).to.equal(false);
+        const reference = expectedReachability(natUnified({}));
+        expect(reference.between({ from: "uni-a", to: "uni-b", protocol: "tcp", port: 27030 }).allowed).to.equal(true);
+        expect(reference.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "udp", port: 22 }).allowed).to.equal(true);
+        expect(reference.listening("proxy-a").map((p) => `${p.port}/${p.protocol}`)).to.deep.equal(
+            ["22/tcp", "22/udp", "80/tcp", "161/tcp", "161/udp", "162/tcp", "162/udp", "443/tcp", "8443/tcp"]);
     });
 
     it("networks: admin reaches 22/tcp, monitoring 161/udp, clients 443/tcp on proxies only", () => {

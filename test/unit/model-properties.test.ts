@@ -7,6 +7,7 @@ import { buildPolicy } from "../../model/policy";
 import { expectedReachability } from "../../model/reachability";
 import { parseClusterConfig } from "../../model/config";
 import { SECTIONS } from "../../model/catalog";
+import { NARROWING_IDS, activeNarrowings } from "../../model/narrowings";
 import { cidrContains, formatIp, parseCidr, parseIp } from "../../model/net";
 import { Gen, prng, randomRawCluster, seenBy } from "./helpers/model-builders";
 
@@ -43,7 +44,11 @@ describe("policy properties over random valid clusters", () => {
         expect([...models].sort()).to.deep.equal(["modular", "standalone", "unified"]);
         expect(CASES.some((c) => c.model.nodes.some((n) => n.advertisedAddress))).to.equal(true);
         expect(CASES.some((c) => c.model.nodes.some((n) => n.address.includes(":")))).to.equal(true);
-        expect(new Set(CASES.map((c) => c.model.firewall.databasePorts)).size).to.equal(3);
+        expect(new Set(CASES.map((c) => c.model.firewall.profile)).size).to.equal(2);
+        expect(CASES.some((c) => c.model.nodes.some((n) => n.role === "application" && n.arbiter))).to.equal(true);
+        for (const id of NARROWING_IDS) {
+            expect(new Set(CASES.map((c) => activeNarrowings(c.model.firewall).has(id))).size, id).to.equal(2);
+        }
     });
 
     it("bi-directional entries are symmetric: if B accepts row R from A, A accepts row R from B", () => {
@@ -61,9 +66,8 @@ describe("policy properties over random valid clusters", () => {
                 for (const o of p.inbound) {
                     if (o.peer.kind !== "node" || !o.rowId || !SYMMETRIC_ROWS.includes(o.rowId)) continue;
                     expect(accepts.has(`${o.peer.name}<${p.node.name}|${o.rowId}`), `seed ${seed}: ${p.node.name} accepts ${o.rowId} from ${o.peer.name} but not the reverse`).to.equal(true);
-                    // Port by port too, except the ports that depend on where an arbiter runs or, with
-                    // databasePorts service-list/both, on the role's Service list row (database 27019/27020, application 27017).
-                    if (o.port === 8443 || (o.port === 27017 && model.firewall.databasePorts === "inter-node")) {
+                    // Port by port too, except 27030 when it only opens into nodes that run an arbiter.
+                    if (o.port !== 27030 || !activeNarrowings(model.firewall).has("arbiterOnArbiterNodes")) {
                         expect(acceptsPort.has(`${o.peer.name}<${p.node.name}|${o.rowId}|${o.port}`), `seed ${seed}: ${o.reason} at ${p.node.name} has no reverse`).to.equal(true);
                     }
                 }
@@ -71,9 +75,9 @@ describe("policy properties over random valid clusters", () => {
         }
     });
 
-    it("with the literal reading (arbiterPort: always, databasePorts: inter-node) symmetry holds port by port", () => {
+    it("with the reference profile symmetry holds port by port", () => {
         for (const { seed, model } of CASES) {
-            const literal = { ...model, firewall: { ...model.firewall, arbiterPort: "always" as const, databasePorts: "inter-node" as const } };
+            const literal = { ...model, firewall: { ...model.firewall, profile: "reference" as const, narrow: {} } };
             const policies = buildPolicy(literal);
             const set = new Set(policies.flatMap((p) => p.inbound.filter((o) => o.peer.kind === "node").map((o) => `${p.node.name}<${o.peer.name}|${o.rowId}|${o.port}`)));
             for (const key of set) {

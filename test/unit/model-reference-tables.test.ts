@@ -1,7 +1,7 @@
-// Walks EVERY row of EVERY table of the reference (network-security.txt), written out here by hand from the
-// reference text (not from model/catalog.ts), and finds each in the policy of the right nodes, for every
-// deployment model where it applies. Where pinhole decided against the literal text (docs/decisions.md), the
-// test says so and checks the decision instead.
+// Walks EVERY row of EVERY table of the reference (network-security.txt), written out by hand from the
+// reference text (here and in helpers/literal-reading.ts, not from model/catalog.ts), for every deployment
+// model. The reference profile (the default) must equal the literal reading exactly; the strict profile and
+// each single narrowing must remove exactly the openings that narrowing names (docs/decisions.md).
 
 import { expect } from "chai";
 import * as fs from "fs";
@@ -9,27 +9,9 @@ import * as path from "path";
 import { ClusterModel, NodePolicy, NodeSpec, Opening, Protocol } from "../../model/types";
 import { buildPolicy } from "../../model/policy";
 import { CATALOG, SECTIONS } from "../../model/catalog";
+import { NARROWING_IDS, NarrowingId } from "../../model/narrowings";
 import { EXTERNAL_ADDRESSES, RawNode, mustParse, rawCluster, seenBy } from "./helpers/model-builders";
-
-type R = "webproxy" | "application" | "database" | "unified";
-
-// --- "Network Communications between Nodes within the Cluster" (one entry per port of each row) ---
-interface InterNodeRow { section: string; communication: string; from: R[]; to: R[]; port: number; bidirectional: boolean }
-const INTER_NODE: InterNodeRow[] = [
-    { section: "Proxy to Proxy Node", communication: "Cluster Communications", from: ["webproxy"], to: ["webproxy"], port: 8443, bidirectional: true },
-    { section: "Proxy to Unified/Application Node", communication: "User access", from: ["webproxy"], to: ["application", "unified"], port: 443, bidirectional: false },
-    { section: "Proxy to Unified/Application Node", communication: "Cluster Communications", from: ["webproxy"], to: ["application", "unified"], port: 8443, bidirectional: true },
-    { section: "Unified Node to Unified node", communication: "Database access", from: ["unified"], to: ["unified"], port: 27017, bidirectional: true },
-    { section: "Unified Node to Unified node", communication: "Database access", from: ["unified"], to: ["unified"], port: 27030, bidirectional: true },
-    { section: "Unified Node to Unified node", communication: "Cluster Communications", from: ["unified"], to: ["unified"], port: 8443, bidirectional: false },
-    { section: "Application node to Application node", communication: "Cluster communications", from: ["application"], to: ["application"], port: 8443, bidirectional: true },
-    { section: "Application Node to Database node", communication: "Database access", from: ["application"], to: ["database"], port: 27017, bidirectional: true },
-    { section: "Application Node to Database node", communication: "Database access", from: ["application"], to: ["database"], port: 27030, bidirectional: true },
-    { section: "Application Node to Database node", communication: "Cluster Communications", from: ["application"], to: ["database"], port: 8443, bidirectional: false },
-    { section: "Database Node to Database node", communication: "Database access", from: ["database"], to: ["database"], port: 27017, bidirectional: true },
-    { section: "Database Node to Database node", communication: "Database access", from: ["database"], to: ["database"], port: 27030, bidirectional: true },
-    { section: "Database Node to Database node", communication: "Cluster Communications", from: ["database"], to: ["database"], port: 8443, bidirectional: false },
-];
+import { INTER_NODE, SERVICE_LIST, literalPolicies, openingKey } from "./helpers/literal-reading";
 
 // --- "Network Communications External to the Cluster": outbound ---
 type Senders = "application" | "proxy" | "all";
@@ -63,13 +45,6 @@ const INBOUND: InboundRow[] = [
     { section: "Inbound communications from external systems to the proxy node", communication: "Web Access", receivers: "proxy", protocol: "tcp", port: 443, from: "client" },
     { section: "Inbound communications from external systems to the proxy node", communication: "API Request", receivers: "proxy", protocol: "tcp", port: 443, from: "client" },
     { section: "Inbound communications to all nodes", communication: "SSH and SFTP for management and files transfers", receivers: "all", protocol: "tcp", port: 22, from: "admin" },
-];
-
-// --- "Service and Ports list" ---
-const SERVICE_LIST: { nodeType: string; roles: R[]; ports: number[] }[] = [
-    { nodeType: "WebProxy", roles: ["webproxy"], ports: [22, 80, 161, 162, 443, 8443] },
-    { nodeType: "Application", roles: ["application", "unified"], ports: [22, 80, 161, 162, 443, 8443, 27017, 27030] },
-    { nodeType: "Database", roles: ["database", "unified"], ports: [22, 161, 162, 27019, 27020] },
 ];
 
 // --- Deployments to walk them against ---
@@ -123,8 +98,15 @@ const SCENARIOS: Scenario[] = [
     },
 ];
 
-function build(s: Scenario, firewall: Record<string, unknown> = {}): { model: ClusterModel; policy: Map<string, NodePolicy> } {
-    const model = mustParse(rawCluster(s.model, s.nodes, { firewall }));
+/** Entries that name no protocols: the parser picks one, the table says TCP/UDP (LDAP, SNMP traps). */
+const PLAIN_EXTERNAL = {
+    ldap: [EXTERNAL_ADDRESSES.ldap], snmpTrapReceivers: [`snmp://traps@${EXTERNAL_ADDRESSES.snmpTrap}`],
+};
+
+function build(s: Scenario, firewall: Record<string, unknown> = {}, plainExternal = false): { model: ClusterModel; policy: Map<string, NodePolicy> } {
+    const raw = rawCluster(s.model, s.nodes, { firewall });
+    if (plainExternal) raw.external = { ...(raw.external as object), ...PLAIN_EXTERNAL };
+    const model = mustParse(raw);
     return { model, policy: new Map(buildPolicy(model).map((p) => [p.node.name, p])) };
 }
 
@@ -150,10 +132,10 @@ function describeList(list: Opening[]): string {
 describe("reference tables: every row is in the policy of the right nodes", () => {
     describe("Network Communications between Nodes within the Cluster", () => {
         for (const s of SCENARIOS) {
-            for (const literal of [false, true]) {
-                const variant = literal ? "27030 everywhere (firewall.arbiterPort: always)" : "defaults (27030 only into arbiter nodes)";
+            for (const literal of [true, false]) {
+                const variant = literal ? "reference profile (27030 at every database-access endpoint)" : "strict profile (27030 only into arbiter nodes)";
                 it(`${s.name}, ${variant}`, () => {
-                    const { model, policy } = build(s, literal ? { arbiterPort: "always" } : {});
+                    const { model, policy } = build(s, literal ? {} : { profile: "strict" });
                     let checked = 0;
                     for (const row of INTER_NODE) {
                         for (const a of model.nodes.filter((n) => hasRole(n, row.from))) {
@@ -191,8 +173,8 @@ describe("reference tables: every row is in the policy of the right nodes", () =
             }
         }
 
-        it("one-directional rows stay one-directional: 443 and 8443 do not flow back from upstreams/databases", () => {
-            const { model, policy } = build(SCENARIOS[3]); // modular
+        it("strict: one-directional rows stay one-directional: 443 and 8443 do not flow back from upstreams/databases", () => {
+            const { model, policy } = build(SCENARIOS[3], { profile: "strict" }); // modular
             for (const n of model.nodes.filter((x) => x.role === "webproxy")) {
                 expect(policy.get(n.name)!.inbound.filter((o) => o.port === 443 && o.peer.kind === "node"), `${n.name} accepts 443 from a node`).to.deep.equal([]);
             }
@@ -252,9 +234,11 @@ describe("reference tables: every row is in the policy of the right nodes", () =
                         }
                     }
                 }
-                // Decision "SSH: TCP/UDP 22": SSH and SFTP are TCP only; 22/udp is never opened.
+                // "TCP/UDP 22": the reference profile opens 22/udp from the admin networks too; strict (sshTcpOnly) does not.
+                const strict = build(s, { profile: "strict" }).policy;
                 for (const n of model.nodes) {
-                    expect(policy.get(n.name)!.inbound.filter((o) => o.port === 22 && o.protocol === "udp"), n.name).to.deep.equal([]);
+                    expect(policy.get(n.name)!.inbound.filter((o) => o.port === 22 && o.protocol === "udp" && o.peer.name === "admin"), n.name).to.have.length(1);
+                    expect(strict.get(n.name)!.inbound.filter((o) => o.port === 22 && o.protocol === "udp"), n.name).to.deep.equal([]);
                 }
             });
         }
@@ -262,9 +246,9 @@ describe("reference tables: every row is in the policy of the right nodes", () =
 
     describe("Service and Ports list", () => {
         for (const s of SCENARIOS.filter((x) => x.model !== "standalone").concat([SCENARIOS[0]])) {
-            for (const dbMode of ["inter-node", "service-list", "both"] as const) {
-                it(`${s.name}, databasePorts: ${dbMode}`, () => {
-                    const { model, policy } = build(s, { databasePorts: dbMode });
+            {
+                it(`${s.name}, strict profile`, () => {
+                    const { model, policy } = build(s, { profile: "strict" });
                     for (const listRow of SERVICE_LIST) {
                         const nodes = model.nodes.filter((n) => hasRole(n, listRow.roles) || n.role === "standalone");
                         for (const n of nodes) {
@@ -291,19 +275,18 @@ describe("reference tables: every row is in the policy of the right nodes", () =
                                         break;
                                     case 27017: {
                                         const dbPeers = peers.filter((x) => x.role === "database" || x.role === "unified");
-                                        const wantOpen = n.role !== "standalone" && dbPeers.length > 0 && !(n.role === "database" && dbMode === "service-list");
+                                        const wantOpen = n.role !== "standalone" && dbPeers.length > 0;
                                         expect(inboundOn(27017, "tcp").length > 0, what).to.equal(wantOpen);
                                         break;
                                     }
                                     case 27030:
-                                        // Decision "Arbiter port 27030": only where an arbiter runs (default arbiterPort).
+                                        // Narrowing arbiterOnArbiterNodes: only where an arbiter runs.
                                         if (!n.arbiter) expect(inboundOn(27030), what).to.deep.equal([]);
-                                        else if (peers.length > 0 && !(n.role === "database" && dbMode === "service-list")) expect(inboundOn(27030, "tcp").length, what).to.be.greaterThan(0);
+                                        else if (peers.length > 0) expect(inboundOn(27030, "tcp").length, what).to.be.greaterThan(0);
                                         break;
                                     case 27019:
                                     case 27020: {
-                                        const wantOpen = dbMode !== "inter-node" && n.role !== "standalone" && peers.some((x) => x.role !== "webproxy");
-                                        expect(inboundOn(port, "tcp").length > 0, `${what} (databasePorts ${dbMode})`).to.equal(wantOpen);
+                                        expect(inboundOn(port), `${what}: strict closes the Service list's database ports`).to.deep.equal([]);
                                         for (const o of inboundOn(port)) expect(o.peer.kind, what).to.equal("node");
                                         break;
                                     }
@@ -316,9 +299,9 @@ describe("reference tables: every row is in the policy of the right nodes", () =
             }
         }
 
-        it("port 80 opens for the http → https redirect only when firewall.httpRedirect is set, where clients reach 443", () => {
+        it("port 80 opens from clients for the http → https redirect only when firewall.httpRedirect is set, where clients reach 443", () => {
             for (const s of SCENARIOS) {
-                const { model, policy } = build(s, { httpRedirect: true });
+                const { model, policy } = build(s, { httpRedirect: true, profile: "strict" });
                 const userFacing = sendersOf(model, "proxy");
                 for (const n of model.nodes) {
                     const o = policy.get(n.name)!.inbound.filter((x) => x.port === 80);
@@ -329,6 +312,98 @@ describe("reference tables: every row is in the policy of the right nodes", () =
                 }
             }
         });
+    });
+
+    describe("reference profile (the default) = the literal reading of every table, and nothing else", () => {
+        for (const s of SCENARIOS) {
+            for (const plain of [false, true]) {
+                it(`${s.name}${plain ? ", LDAP and SNMP entries without protocols" : ""}`, () => {
+                    const { model, policy } = build(s, {}, plain);
+                    expect(model.firewall.profile).to.equal("reference");
+                    for (const lit of literalPolicies(model)) {
+                        const p = policy.get(lit.node.name)!;
+                        for (const dir of ["inbound", "outbound"] as const) {
+                            const want = [...new Set(lit[dir].map(openingKey))].sort();
+                            const got = [...new Set(p[dir].map(openingKey))].sort();
+                            expect(got, `${lit.node.name} ${dir}`).to.deep.equal(want);
+                        }
+                        // Every opening cites its table (a reference section) and, from a table, its row.
+                        for (const o of [...p.inbound, ...p.outbound]) {
+                            expect(Object.values(SECTIONS), o.reason).to.include(o.section);
+                            if (o.peer.kind === "node") expect(CATALOG.some((c) => c.id === o.rowId && c.section === o.section), o.reason).to.equal(true);
+                        }
+                    }
+                });
+            }
+        }
+
+        it("27030 both ways between application and database nodes, 27019/27020 into database nodes, 80/161/162 between nodes, 22 over TCP and UDP", () => {
+            const { model, policy } = build(SCENARIOS[3]);
+            const has = (at: string, from: string, protocol: Protocol, port: number) =>
+                policy.get(at)!.inbound.some((o) => o.peer.name === from && o.protocol === protocol && o.port === port);
+            for (const [at, from] of [["app-1", "db-1"], ["db-1", "app-1"]]) expect(has(at, from, "tcp", 27030), `${from} → ${at} 27030`).to.equal(true);
+            for (const port of [27019, 27020]) for (const from of ["app-1", "db-2"]) expect(has("db-1", from, "tcp", port), `${from} → db-1 ${port}`).to.equal(true);
+            expect(has("proxy-1", "app-1", "tcp", 80)).to.equal(true);
+            expect(has("proxy-1", "proxy-2", "tcp", 80)).to.equal(true);
+            for (const port of [161, 162]) for (const p of ["tcp", "udp"] as const) expect(has("db-1", "app-1", p, port), `${port}/${p}`).to.equal(true);
+            for (const p of ["tcp", "udp"] as const) expect(has("db-1", "admin", p, 22), `22/${p}`).to.equal(true);
+            expect(model.nodes.length).to.be.greaterThan(0);
+        });
+
+        it("an arbiter may run on an application node (a config error before the reference profile)", () => {
+            const s: Scenario = { name: "app arbiter", model: "modular", nodes: [
+                { name: "app-1", role: "application", address: "10.1.0.31", arbiter: true },
+                { name: "db-1", role: "database", address: "10.1.0.41" },
+                { name: "db-2", role: "database", address: "10.1.0.42" },
+            ] };
+            const { policy } = build(s, { profile: "strict" });
+            expect(policy.get("app-1")!.inbound.filter((o) => o.port === 27030).map((o) => o.peer.name).sort()).to.deep.equal(["db-1", "db-2"]);
+            expect(policy.get("db-1")!.inbound.filter((o) => o.port === 27030)).to.deep.equal([]);
+        });
+    });
+
+    describe("strict profile and each narrowing close exactly what they name", () => {
+        const tableFlow = (from: NodeSpec, to: NodeSpec, port: number) => INTER_NODE.some((r) => r.port === port && (
+            ((r.from as string[]).includes(from.role) && (r.to as string[]).includes(to.role))
+            || (r.bidirectional && (r.from as string[]).includes(to.role) && (r.to as string[]).includes(from.role))));
+        /** Does narrowing `id` close this literal opening at node `at`? Written from docs/decisions.md, not from model code. */
+        function closes(id: NarrowingId, model: ClusterModel, at: NodeSpec, o: Opening): boolean {
+            const peer = o.peer.kind === "node" ? model.nodes.find((n) => n.name === o.peer.name)! : undefined;
+            const [src, dst] = o.direction === "inbound" ? [peer, at] : [at, peer];
+            switch (id) {
+                case "arbiterOnArbiterNodes": return !!src && !!dst && o.port === 27030 && !dst.arbiter;
+                case "databasePortsFromTables": return !!peer && (o.port === 27019 || o.port === 27020);
+                case "serviceListAsTables": return !!src && !!dst && [443, 8443, 27017, 27030].includes(o.port) && !tableFlow(src, dst, o.port);
+                case "noSshBetweenNodes": return !!peer && o.port === 22;
+                case "noHttpBetweenNodes": return !!peer && o.port === 80;
+                case "noSnmpBetweenNodes": return !!peer && (o.port === 161 || o.port === 162);
+                case "sshTcpOnly": return (o.direction === "inbound" || !!peer) && o.port === 22 && o.protocol === "udp";
+                case "snmpTrapsUdpOnly": return o.peer.kind === "external" && o.port === 162 && o.protocol === "tcp";
+                case "ldapTcpOnly": return o.peer.kind === "external" && (o.port === 389 || o.port === 636) && o.protocol === "udp";
+            }
+        }
+        const variants: { name: string; firewall: Record<string, unknown>; active: NarrowingId[] }[] = [
+            ...NARROWING_IDS.map((id) => ({ name: `narrow.${id}`, firewall: { narrow: { [id]: true } }, active: [id] })),
+            { name: "profile: strict", firewall: { profile: "strict" }, active: [...NARROWING_IDS] },
+            { name: "strict but arbiterOnArbiterNodes: false", firewall: { profile: "strict", narrow: { arbiterOnArbiterNodes: false } }, active: NARROWING_IDS.filter((x) => x !== "arbiterOnArbiterNodes") },
+        ];
+        for (const v of variants) {
+            it(v.name, () => {
+                let removed = 0;
+                for (const s of SCENARIOS) {
+                    const { model, policy } = build(s, v.firewall, true);
+                    for (const lit of literalPolicies(model)) {
+                        const p = policy.get(lit.node.name)!;
+                        for (const dir of ["inbound", "outbound"] as const) {
+                            const kept = lit[dir].filter((o) => !v.active.some((id) => closes(id, model, lit.node, o)));
+                            removed += lit[dir].length - kept.length;
+                            expect([...new Set(p[dir].map(openingKey))].sort(), `${s.name} ${lit.node.name} ${dir}`).to.deep.equal([...new Set(kept.map(openingKey))].sort());
+                        }
+                    }
+                }
+                expect(removed, "the narrowing closes something in these clusters").to.be.greaterThan(0);
+            });
+        }
     });
 
     describe("the catalog holds every table row (cross-check against the text of the reference)", () => {

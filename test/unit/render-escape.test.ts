@@ -46,7 +46,7 @@ describe("render/escape: one function per target, safe for any input", () => {
     });
 
     it("a reason that reaches the renderer unvalidated still yields only pinhole's table", () => {
-        const settings: FirewallSettings = { egress: "allow", databasePorts: "inter-node", rateLimit: { perMinute: 1, burst: 1 }, logDrops: false, rollbackSeconds: 30 };
+        const settings: FirewallSettings = { egress: "allow", rateLimit: { perMinute: 1, burst: 1 }, logDrops: false, rollbackSeconds: 30 };
         const node = { name: "n1", role: "database" as const, site: "s\nflush ruleset", address: "10.0.0.1", fqdn: "n1", arbiter: false, ssh: { host: "10.0.0.1", port: 22, user: "root", hostKey: "k", sudo: false } };
         const policy: NodePolicy = {
             node, outbound: [],

@@ -3,7 +3,7 @@ import { FirewallSettings, NodePolicy, Opening } from "../../model/types";
 import { compareAddresses, normaliseListing, renderRuleset, replaceTableTransaction } from "../../render/nftables";
 
 const settings: FirewallSettings = {
-    egress: "allow", databasePorts: "inter-node", rateLimit: { perMinute: 120, burst: 60 }, logDrops: true, rollbackSeconds: 30,
+    egress: "allow", rateLimit: { perMinute: 120, burst: 60 }, logDrops: true, rollbackSeconds: 30,
 };
 const node = {
     name: "db-1", role: "database" as const, site: "dc1", address: "10.0.0.21", fqdn: "db-1.example.test", arbiter: false,

@@ -8,8 +8,10 @@ import * as path from "path";
 import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel } from "../../model/types";
+import { literalPolicies } from "./helpers/literal-reading";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 import {
+    FORBIDDEN_CANDIDATES,
     changedLines, checkCertificate, checkFirewall, countFindings, describeDifference, diffTables, expectationsFor, FIREWALL_TYPE,
     formatProbeMatrix, formatReport, judgeProbe, LiveWeb, parseProbeOutput, parseTable, parseWebInspect, probeFindings, probePlan,
     probeScript, reportJson, reportOk, resourcesFromDeployment, VerifyReport, WEBSERVER_TYPE,
@@ -276,8 +278,12 @@ describe("lib/verify: probes from the nodes", () => {
     const of = (from: string, to: string) => plan.filter((t) => t.from === from && t.to === to);
 
     it("required: every TCP port the peer opens to this node; forbidden: the first 3 candidates the policy denies", () => {
-        expect(of("app-1", "db-1").filter((t) => t.expect === "open").map((t) => t.port)).to.deep.equal([8443, 27017]);
-        expect(of("app-1", "db-1").filter((t) => t.expect === "blocked").map((t) => t.port)).to.deep.equal([22, 443, 27030]);
+        // The reference profile's literal reading (helpers/literal-reading.ts) of what app-1 may open on db-1.
+        const db1 = literalPolicies(model).find((p) => p.node.name === "db-1")!;
+        const open = [...new Set(db1.inbound.filter((o) => o.peer.name === "app-1" && o.protocol === "tcp").map((o) => o.port))].sort((a, b) => a - b);
+        expect(open).to.include.members([22, 8443, 27017, 27019, 27020, 27030]);
+        expect(of("app-1", "db-1").filter((t) => t.expect === "open").map((t) => t.port)).to.deep.equal(open);
+        expect(of("app-1", "db-1").filter((t) => t.expect === "blocked").map((t) => t.port)).to.deep.equal(FORBIDDEN_CANDIDATES.filter((p) => !open.includes(p)).slice(0, 3));
         expect(of("proxy-1", "db-1").filter((t) => t.expect === "open")).to.deep.equal([]);
         expect(of("proxy-1", "db-1").filter((t) => t.expect === "blocked").map((t) => t.port)).to.deep.equal([22, 27017, 8443]);
         // Every forbidden port really is denied by the oracle, every required one allowed.

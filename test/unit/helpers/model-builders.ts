@@ -3,6 +3,7 @@
 import { createHash } from "crypto";
 import { ClusterModel, NodeSpec } from "../../../model/types";
 import { parseClusterConfig } from "../../../model/config";
+import { NARROWING_IDS } from "../../../model/narrowings";
 
 /** A well-formed OpenSSH ed25519 public key, deterministic per seed (not a real host's key). */
 export function hostKeyFor(seed: string): string {
@@ -124,7 +125,7 @@ export function randomRawCluster(g: Gen): Record<string, unknown> {
             address: v6 ? `fd00:${siteNo}::${serial.toString(16)}` : `10.${siteNo}.${Math.floor(serial / 200)}.${(serial % 200) + 10}`,
         };
         if (natSites.has(site)) node.advertisedAddress = v6 ? `2001:db8:${siteNo}::${serial.toString(16)}` : `198.51.${siteNo}.${serial + 10}`;
-        if ((role === "database" || role === "unified") && g.bool(0.2)) node.arbiter = true;
+        if ((role === "database" || role === "unified" || role === "application") && g.bool(0.2)) node.arbiter = true;
         nodes.push(node);
     };
     if (model === "standalone") add("standalone", "solo");
@@ -155,8 +156,9 @@ export function randomRawCluster(g: Gen): Record<string, unknown> {
         external,
         firewall: {
             egress: g.pick(["allow", "deny"]),
-            databasePorts: g.pick(["inter-node", "service-list", "both"]),
-            arbiterPort: g.pick(["arbiter-nodes", "always"]),
+            profile: g.pick(["reference", "strict"]),
+            // Each narrowing switched on, off or left to the profile.
+            narrow: Object.fromEntries(NARROWING_IDS.flatMap((id) => { const v = g.pick([true, false, undefined]); return v === undefined ? [] : [[id, v]]; })),
             httpRedirect: g.bool(0.3),
         },
     };
