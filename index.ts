@@ -7,6 +7,8 @@ import { formatMatrixTable, matrixRows } from "./model/matrix";
 import { buildFlowReport } from "./model/policy";
 import { narrowedWarnings, summarizeNarrowed } from "./model/narrowed-report";
 import { describeProfile } from "./model/narrowings";
+import { listenerConflicts } from "./lib/narrow";
+import { readEvidence } from "./lib/evidence-file";
 
 const NAMESPACE = "pinhole";
 
@@ -47,6 +49,9 @@ const model = parsed.model;
 // Which reference openings the firewall profile closed: a warning per narrowing, so preview shows them.
 const flowReport = buildFlowReport(model);
 for (const w of narrowedWarnings(model, flowReport.narrowed)) pulumi.log.warn(w);
+// ...and, with evidence from `npm run narrow`, the narrowed ports that something listened on.
+const evidence = readEvidence(pulumi.getStack());
+if (evidence) for (const w of listenerConflicts(flowReport.narrowed, evidence)) pulumi.log.warn(w);
 const config = new pulumi.Config(NAMESPACE);
 const cluster = new Cluster("cluster", { model, sshPrivateKey: config.requireSecret("sshPrivateKey") });
 
