@@ -1,10 +1,9 @@
 // `npm run verify`: the I/O part (stack config, state and secret through the Automation API; SSH to every
 // node with pinned host keys through provider/ssh.ts). The decisions are in lib/verify.ts.
-import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { formatProblems, stackFilePath } from "../model/config";
-import { parseStackFile } from "./stack-file";
+import { formatProblems } from "../model/config";
+import { readStack } from "./stack-file";
 import { buildPolicy } from "../model/policy";
 import { ClusterModel, NodeSpec } from "../model/types";
 import { readFirewall } from "../provider/firewall";
@@ -40,10 +39,9 @@ export interface VerifyOptions {
 
 /** The model the stack's config file describes (every problem at once, or a VerifyConfigError). */
 export function loadModel(stack: string, stacksDir = path.join(PROJECT_ROOT, "stacks")): ClusterModel {
-    const file = stackFilePath(stacksDir, stack);
-    if (!fs.existsSync(file)) throw new VerifyConfigError(`no stack config file ${file}`);
-    const parsed = parseStackFile(file);
-    if (!parsed.model) throw new VerifyConfigError(`${file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`);
+    let parsed;
+    try { parsed = readStack(stack, { dir: stacksDir }); } catch (e) { throw new VerifyConfigError((e as Error).message); }
+    if (!parsed.model) throw new VerifyConfigError(`${parsed.file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`);
     return parsed.model;
 }
 

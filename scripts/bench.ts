@@ -10,7 +10,7 @@ import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { labDown, labStatus, labUp } from "../lab";
 import { stackFilePath } from "../model/config";
-import { parseStackFile } from "../lib/stack-file";
+import { readStack } from "../lib/stack-file";
 import { buildPolicy } from "../model/policy";
 import { ClusterModel } from "../model/types";
 import { runScript, SshConnectionInput } from "../provider/ssh";
@@ -85,8 +85,7 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     await dropStack(env);
     const lab = await timed(() => labUp({ model: "modular", nodes: n, sudoUser: args.sudo, stack: STACK, log: (m) => log(`  lab: ${m}`) }));
     if (!lab.value.up || !lab.value.stackFile) throw new Error(`the ${n}-node lab did not come up`);
-    const file = lab.value.stackFile;
-    const parsed = parseStackFile(file);
+    const parsed = readStack(STACK, { dir: path.dirname(lab.value.stackFile) });
     if (!parsed.model) throw new Error(`bench stack config invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
     const model = parsed.model;
     const stack = await LocalWorkspace.selectStack({ stackName: STACK, workDir: PROJECT_ROOT }, { envVars: env });

@@ -1,11 +1,10 @@
 // npm run matrix -- --stack <name> [--json] [--dir <stacks dir>]
 // Prints who may talk to whom, on what and why, for a stack file; exits 2 (every problem listed) on bad config.
 
-import * as fs from "fs";
 import * as path from "path";
 import { formatMatrixJson, formatMatrixTable, matrixRows } from "../model/matrix";
-import { formatProblems, stackFilePath } from "../model/config";
-import { parseStackFile } from "../lib/stack-file";
+import { formatProblems } from "../model/config";
+import { readStack } from "../lib/stack-file";
 
 const USAGE = "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 
@@ -24,16 +23,14 @@ function main(argv: string[]): number {
         else { process.stderr.write(`unknown argument "${a}"\n${USAGE}\n`); return 64; }
     }
     if (!stack) { process.stderr.write(`missing --stack\n${USAGE}\n`); return 64; }
-    const file = stackFilePath(dir, stack);
-    if (!fs.existsSync(file)) { process.stderr.write(`no stack file ${file}\n`); return 1; }
-
     let result;
     try {
-        result = parseStackFile(file);
+        result = readStack(stack, { dir });
     } catch (e) {
-        process.stderr.write(`${file}: ${(e as Error).message}\n`);
+        process.stderr.write(`${(e as Error).message}\n`);
         return 2;
     }
+    const file = result.file;
     for (const w of result.warnings) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
     if (!result.model) {
         process.stderr.write(`${file}: ${result.errors.length} problem${result.errors.length === 1 ? "" : "s"}:\n${formatProblems(result.errors)}\n`);

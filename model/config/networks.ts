@@ -36,7 +36,7 @@ export function readNetworks(v: unknown, pr: Problems): ClusterModel["networks"]
 export function checkManagementPath(admin: string[], drafts: NodeDraft[], opts: ParseOptions, pr: Problems): void {
     const inAdmin = (addr: string) => admin.some((c) => cidrContains(c, addr));
     for (const a of opts.provisioningAddresses ?? []) {
-        if (!inAdmin(a)) pr.error(root("networks.admin"), `does not include ${a}, the address pinhole runs from: every node's firewall would refuse pinhole's SSH connections`);
+        if (!inAdmin(a)) pr.error(root("networks.admin"), `does not include ${a}, the address pinhole runs from: applying would cut the management SSH path (every node would refuse pinhole's connections)`);
     }
     for (const d of drafts) {
         const b = d.ssh?.bastion;

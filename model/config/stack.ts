@@ -1,5 +1,5 @@
 // A stack file's `config:` map ("pinhole:"-prefixed keys) → raw config for parseClusterConfig. No I/O here.
-import { CONFIG_NAMESPACE } from "./keys";
+import { CONFIG_KEYS, CONFIG_NAMESPACE } from "./keys";
 import { didYouMean } from "../suggest";
 import { ConfigError, ConfigWarning } from "../types";
 import { Problems, isMap, root, typeName } from "./read";
@@ -15,36 +15,98 @@ export interface RawConfigResult {
     warnings: ConfigWarning[];
 }
 
+/** One resolved config value: parsed (YAML/JSON), or an opaque {secure} when this reader could not decrypt it. */
+export interface ConfigEntry {
+    value: unknown;
+    /** Stored as a Pulumi secret (`pulumi config set --secret`), wholly or in part. */
+    secret: boolean;
+}
+
+/** What a passphrase/KMS/cloud secrets provider writes into a stack file: "v1:<b64>:<b64>" or one base64 blob. */
+const CIPHERTEXT = /^(v1:[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9+/]{16,}={0,2})$/;
+
+/** Every {secure: ...} inside a value, with its path, for the ciphertext check. */
+function secureValues(v: unknown, path: string, out: { path: string; text: unknown }[] = []): { path: string; text: unknown }[] {
+    if (isMap(v) && "secure" in v && Object.keys(v).length === 1) out.push({ path, text: v.secure });
+    else if (Array.isArray(v)) v.forEach((x, i) => secureValues(x, `${path}[${i}]`, out));
+    else if (isMap(v)) for (const [k, x] of Object.entries(v)) secureValues(x, `${path}.${k}`, out);
+    return out;
+}
+
+/** Config keys that hold certificate material, as named by certificates.nodes.<node>.{certificateConfigKey,keyConfigKey}. */
+function certificateMaterialKeys(certificates: unknown): Map<string, { path: string; privateKey: boolean }> {
+    const keys = new Map<string, { path: string; privateKey: boolean }>();
+    const nodes = isMap(certificates) && isMap(certificates.nodes) ? certificates.nodes : {};
+    for (const [node, entry] of Object.entries(nodes)) {
+        if (!isMap(entry)) continue;
+        for (const k of ["certificateConfigKey", "keyConfigKey"]) {
+            if (typeof entry[k] === "string") keys.set(String(entry[k]).replace(/^pinhole:/, ""), { path: root(`certificates.nodes.${node}.${k}`), privateKey: k === "keyConfigKey" });
+        }
+    }
+    return keys;
+}
+
 /**
- * The `config:` map of a Pulumi.<stack>.yaml → raw config keyed without "pinhole:". Keys of other namespaces
- * (providers) are ignored, except near-misses of "pinhole" (an error). Secure values stay {secure: ...}.
+ * THE reader's config step: resolved stack config ("pinhole:"-prefixed keys) → raw config keyed without the
+ * namespace. Used by the Pulumi program (pulumi.runtime config) and by every tool (lib/stack-file.ts), so what one
+ * accepts, all accept. Other namespaces (providers) are ignored, except near-misses of "pinhole" (an error).
  */
-export function stackConfigToRaw(configMap: unknown): RawConfigResult {
+export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawConfigResult {
     const pr = new Problems();
     const raw: Record<string, unknown> = {};
-    if (configMap === undefined || configMap === null) return { raw, errors: pr.errors, warnings: pr.warnings };
-    if (!isMap(configMap)) {
-        pr.error("config", `expected the stack file's config: to be a map, got ${typeName(configMap)}`);
-        return { raw, errors: pr.errors, warnings: pr.warnings };
-    }
-    for (const [fullKey, value] of Object.entries(configMap)) {
+    const own = new Map<string, ConfigEntry>();
+    for (const [fullKey, entry] of Object.entries(entries)) {
         const colon = fullKey.indexOf(":");
         const namespace = colon < 0 ? CONFIG_NAMESPACE : fullKey.slice(0, colon);
         const key = colon < 0 ? fullKey : fullKey.slice(colon + 1);
-        if (namespace !== CONFIG_NAMESPACE) {
-            if (didYouMean(namespace, [CONFIG_NAMESPACE]) !== "") {
-                pr.error(fullKey, `namespace "${namespace}" is not "${CONFIG_NAMESPACE}": this key is ignored as written (did you mean "${CONFIG_NAMESPACE}:${key}"?)`);
+        if (namespace === CONFIG_NAMESPACE) { own.set(key, entry); continue; }
+        if (didYouMean(namespace, [CONFIG_NAMESPACE]) !== "" || namespace.toLowerCase() === CONFIG_NAMESPACE) {
+            pr.error(fullKey, `namespace "${namespace}" is not "${CONFIG_NAMESPACE}": this key would be ignored as written (did you mean "${CONFIG_NAMESPACE}:${key}"?)`);
+        }
+    }
+    for (const [key, entry] of own) {
+        for (const s of secureValues(entry.value, root(key))) {
+            if (typeof s.text !== "string" || !CIPHERTEXT.test(s.text)) {
+                pr.error(s.path, "is marked secure: but is not ciphertext (the value is in clear in the stack file): remove it and store it with `pulumi config set --secret`");
             }
+        }
+    }
+    const material = certificateMaterialKeys(own.get("certificates")?.value);
+    for (const [key, m] of material) {
+        if ((CONFIG_KEYS as readonly string[]).includes(key)) {
+            pr.error(m.path, `"${key}" is pinhole's own setting pinhole:${key}: name a separate secret config key for the certificate material`);
             continue;
         }
-        if (key === "sshPrivateKey" && typeof value === "string") {
-            pr.error(root(key), "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`");
-            raw[key] = { secure: "(redacted: was in clear)" };
+        const entry = own.get(key);
+        if (entry && !entry.secret) {
+            if (m.privateKey) pr.error(root(key), "holds a private key in clear: store it with `pulumi config set --secret " + key + " < <key file>`");
+            else pr.warn(root(key), "is not stored as a secret: docs/certificates.md stores it with `pulumi config set --secret`");
+        }
+        own.delete(key);
+    }
+    for (const [key, entry] of own) {
+        if (key === "sshPrivateKey") {
+            if (!entry.secret) pr.error(root(key), "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`");
+            // The key text never enters the validator (nor any message): only that it is there.
+            raw[key] = { secure: "<secret>" };
             continue;
         }
-        raw[key] = value;
+        raw[key] = entry.value;
     }
     return { raw, errors: pr.errors, warnings: pr.warnings };
+}
+
+/** A stack file's `config:` map (secure values as {secure: ...}, not decrypted) → raw config. */
+export function stackConfigToRaw(configMap: unknown): RawConfigResult {
+    if (configMap === undefined || configMap === null) return { raw: {}, errors: [], warnings: [] };
+    if (!isMap(configMap)) {
+        const pr = new Problems();
+        pr.error("config", `expected the stack file's config: to be a map, got ${typeName(configMap)}`);
+        return { raw: {}, errors: pr.errors, warnings: pr.warnings };
+    }
+    const entries: Record<string, ConfigEntry> = {};
+    for (const [k, v] of Object.entries(configMap)) entries[k] = { value: v, secret: secureValues(v, k).length > 0 };
+    return configEntriesToRaw(entries);
 }
 
 /** The path of a stack's file: <dir>/Pulumi.<stack>.yaml. */
@@ -54,7 +116,15 @@ export function stackFilePath(stacksDir: string, stack: string): string {
 
 /** stackConfigToRaw + parseClusterConfig: every problem of a stack file's `config:` map at once. */
 export function parseStackConfig(configMap: unknown, opts: ParseOptions = {}): ParseResult {
-    const converted = stackConfigToRaw(configMap);
+    return mergeResults(stackConfigToRaw(configMap), opts);
+}
+
+/** configEntriesToRaw + parseClusterConfig: the one function from resolved stack config to the validated model. */
+export function parseConfigEntries(entries: Record<string, ConfigEntry>, opts: ParseOptions = {}): ParseResult {
+    return mergeResults(configEntriesToRaw(entries), opts);
+}
+
+function mergeResults(converted: RawConfigResult, opts: ParseOptions): ParseResult {
     const parsed = parseClusterConfig(converted.raw, opts);
     const errors = [...converted.errors, ...parsed.errors];
     const warnings = [...converted.warnings, ...parsed.warnings];

@@ -1,0 +1,52 @@
+// The Pulumi program's side of the one reader: the engine's resolved config (pulumi.runtime, secrets
+// decrypted, ESC environments applied) → the same parseConfigEntries every tool uses. Also finds the
+// addresses this host reaches the nodes from, so the lockout pre-check runs in preview/up too.
+import { spawnSync } from "child_process";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigEntry, ParseResult, parseConfigEntries } from "../model/config";
+import { parseIp } from "../model/net";
+
+/** Keys the engine marked secret (the SDK keeps them in its config store; not in its typings). */
+function isSecretKey(key: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const cfg = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    return cfg.isConfigSecret ? cfg.isConfigSecret(key) : false;
+}
+
+/** Config values arrive as strings; objects and lists as JSON text (as `pulumi config --json` gives objectValue). */
+function parseValue(v: string): unknown {
+    if (/^\s*[[{]/.test(v)) { try { return JSON.parse(v); } catch { return v; } }
+    return v;
+}
+
+export function programConfigEntries(): Record<string, ConfigEntry> {
+    const entries: Record<string, ConfigEntry> = {};
+    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) entries[key] = { value: parseValue(value), secret: isSecretKey(key) };
+    return entries;
+}
+
+/** The local source address the kernel would use towards `address` (`ip route get`), if it can tell. */
+export function sourceAddressFor(address: string): string | undefined {
+    if (!parseIp(address)) return undefined;
+    const r = spawnSync("ip", ["-o", "route", "get", address], { encoding: "utf8", timeout: 5000 });
+    const m = / src (\S+)/.exec(r.stdout ?? "");
+    return r.status === 0 && m && parseIp(m[1]) ? m[1] : undefined;
+}
+
+/** First hops pinhole connects to (bastion when set, else the node's SSH host), from the raw config. */
+function firstHops(entries: Record<string, ConfigEntry>): string[] {
+    const nodes = entries["pinhole:nodes"]?.value;
+    if (!Array.isArray(nodes)) return [];
+    return nodes.flatMap((n) => {
+        const node = n as { address?: unknown; ssh?: { host?: unknown; bastion?: { host?: unknown } } };
+        const hop = node?.ssh?.bastion?.host ?? node?.ssh?.host ?? node?.address;
+        return typeof hop === "string" ? [hop] : [];
+    });
+}
+
+export function readProgramConfig(): ParseResult {
+    const entries = programConfigEntries();
+    const provisioningAddresses = [...new Set(firstHops(entries).flatMap((h) => sourceAddressFor(h) ?? []))]
+        .filter((a) => !a.startsWith("127.") && a !== "::1");
+    return parseConfigEntries(entries, { requireSecrets: true, stack: pulumi.getStack(), provisioningAddresses });
+}
