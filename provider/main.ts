@@ -19,9 +19,12 @@ export const handlers: Record<Token, Handler> = {
     "pinhole:node:WebServer": erase(webServerHandler),
 };
 
-if (require.main === module) {
+/** Serves the provider over gRPC (the launcher, provider/bin/pulumi-resource-pinhole, calls this). */
+export function start(): void {
     serve({ version: PROVIDER_VERSION, schema: JSON.stringify(packageSchema()), handlers }).catch((e: unknown) => {
         process.stderr.write(`pinhole provider: cannot start: ${e instanceof Error ? e.stack : String(e)}\n`);
         process.exit(1);
     });
 }
+
+if (require.main === module) start();

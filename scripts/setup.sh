@@ -57,7 +57,11 @@ fi
 
 . scripts/env.sh
 
-# 5. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
+# 5. The program and the provider run compiled (dist/, scripts/compile.js: incremental tsc, no type check);
+#    their launchers rebuild it too whenever a source is newer.
+node scripts/compile.js
+
+# 6. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
 #    provider/bin; this makes `pulumi plugin ls` show it with its version).
 provider_version="$(sed -n 's/^export const PROVIDER_VERSION = "\(.*\)";/\1/p' provider/schema.ts)"
 mkdir -p .pulumi/plugin
