@@ -7,14 +7,21 @@ import { ClusterModel, NodeSpec } from "../model/types";
 import { runScript, explainSshFailure, SshConnectionInput } from "../provider/ssh";
 import { pool } from "../lab/sys";
 import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
-import { Evidence, NodeEvidence, parseConntrack, parseEstablished, parseListening } from "./narrow";
+import { Evidence, externalTcpTargets, NodeEvidence, parseConntrack, parseEstablished, parseListening } from "./narrow";
 export { EVIDENCE_DIR, evidenceFile, readEvidence, writeEvidence } from "./evidence-file";
 
 /** The on-node script: listeners once, then connections every second for `windowSeconds`. Read-only. */
-export function evidenceScript(windowSeconds: number): string {
+export function evidenceScript(windowSeconds: number, tcpTargets: { address: string; port: number }[] = []): string {
     const w = Math.max(0, Math.floor(windowSeconds));
+    // Addresses and ports come from the validated model (literal IPs, integers): safe to place in the script.
+    const reach = tcpTargets.filter((t) => /^[0-9a-fA-F.:]+$/.test(t.address) && Number.isInteger(t.port)).map((t) =>
+        `if timeout 3 bash -c 'exec 3<>/dev/tcp/${t.address}/${t.port}' 2>/tmp/.pinhole-reach; then echo '${t.address} ${t.port} open'; ` +
+        `elif grep -qi refused /tmp/.pinhole-reach; then echo '${t.address} ${t.port} closed'; else echo '${t.address} ${t.port} unknown'; fi`);
     return [
         "set -u",
+        "echo '--- reach'",
+        ...reach,
+        "rm -f /tmp/.pinhole-reach",
         "echo '--- listen'",
         "ss -Hlntu",
         `end=$(( $(date +%s) + ${w} ))`,
@@ -46,7 +53,11 @@ export function parseEvidenceOutput(node: string, stdout: string): NodeEvidence 
         ...sections.filter((s) => s.name === "established").flatMap((s) => parseEstablished(s.text.join("\n"), listening)),
     ];
     const unique = new Map(seen.map((s) => [`${s.protocol} ${s.src} ${s.sport} ${s.dst} ${s.dport}`, s]));
-    return { node, listening, seen: [...unique.values()] };
+    const reach = sections.filter((s) => s.name === "reach").flatMap((s) => s.text).flatMap((l) => {
+        const m = /^(\S+) (\d+) (open|closed|unknown)$/.exec(l.trim());
+        return m ? [{ address: m[1], port: Number(m[2]), result: m[3] as "open" | "closed" | "unknown" }] : [];
+    });
+    return { node, listening, seen: [...unique.values()], ...(reach.length ? { reach } : {}) };
 }
 
 function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
@@ -69,10 +80,11 @@ export async function collectEvidence(stack: string, model: ClusterModel, privat
     const windowSeconds = opts.windowSeconds ?? 30;
     const log = opts.log ?? (() => undefined);
     log(`reading ${model.nodes.length} node(s): listening sockets, then connections for ${windowSeconds}s`);
+    const targets = externalTcpTargets(model);
     const nodes = await pool(model.nodes, 64, async (n): Promise<NodeEvidence> => {
         const conn = connectionOf(n, privateKey);
         try {
-            const r = await runScript(conn, evidenceScript(windowSeconds), { timeoutMs: (windowSeconds + 60) * 1000 });
+            const r = await runScript(conn, evidenceScript(windowSeconds, targets.get(n.name) ?? []), { timeoutMs: (windowSeconds + 60) * 1000 });
             if (r.code !== 0) return { node: n.name, listening: [], seen: [], error: r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}` };
             const ev = parseEvidenceOutput(n.name, r.stdout);
             log(`${n.name}: ${ev.listening.length} listening socket(s), ${ev.seen.length} connection(s) seen`);

@@ -14,6 +14,8 @@ export interface Seen { protocol: Protocol; src: string; sport: number; dst: str
 export interface NodeEvidence {
     node: string;
     listening: Listener[];
+    /** External TCP destinations this node tried: "open" (something accepted), "closed" (refused), "unknown" (no answer). */
+    reach?: { address: string; port: number; result: "open" | "closed" | "unknown" }[];
     /** Connections seen over the window (original direction: src initiated). */
     seen: Seen[];
     /** Set when the node could not be read: nothing about it can be judged. */
@@ -115,11 +117,33 @@ function judge(f: NarrowedFlow, ev: Map<string, NodeEvidence>): OpeningVerdict {
     const acceptor = f.to.kind === "node" ? ev.get(f.to.name) : undefined;
     const initiator = f.from.kind === "node" ? ev.get(f.from.name) : undefined;
     const unknown = (f.to.kind === "node" && (!acceptor || !!acceptor.error)) || (f.from.kind === "node" && (!initiator || !!initiator.error));
-    const listening = f.to.kind === "node" ? !!acceptor?.listening.some((l) => l.protocol === f.protocol && l.port === f.port) : undefined;
+    let listening = f.to.kind === "node" ? !!acceptor?.listening.some((l) => l.protocol === f.protocol && l.port === f.port) : undefined;
+    let outside = false;
+    if (f.to.kind !== "node") {
+        // Outside the cluster: a TCP port is judged by whether the node could connect; UDP cannot be told apart.
+        const tried = f.protocol === "tcp" ? (initiator?.reach ?? []).filter((r) => r.port === f.port && f.to.addresses.some((a) => cidrContains(a, r.address))) : [];
+        if (tried.some((r) => r.result === "open")) listening = true;
+        else if (tried.length === 0 || tried.some((r) => r.result === "unknown")) outside = true;
+        else listening = false;
+    }
     const matches = (s: Seen) => s.protocol === f.protocol && s.dport === f.port
         && f.from.addresses.some((a) => wild(a) || cidrContains(a, s.src)) && f.to.addresses.some((a) => cidrContains(a, s.dst));
     const traffic = !!(acceptor?.seen.some(matches) || initiator?.seen.some(matches));
-    return { flow: text, ...(listening === undefined ? {} : { listening }), traffic, unknown };
+    return { flow: text, ...(listening === undefined ? {} : { listening }), traffic, unknown: unknown || outside };
+}
+
+/** External TCP destinations a node should try to connect to: those of flows some narrowing would close. */
+export function externalTcpTargets(model: ClusterModel): Map<string, { address: string; port: number }[]> {
+    const out = new Map<string, Map<string, { address: string; port: number }>>();
+    for (const n of NARROWINGS) {
+        for (const f of flowsClosedBy(model, n.id)) {
+            if (f.to.kind !== "external" || f.protocol !== "tcp" || f.from.kind !== "node") continue;
+            const m = out.get(f.from.name) ?? new Map();
+            for (const a of f.to.addresses) if (!a.includes("/")) m.set(`${a} ${f.port}`, { address: a, port: f.port });
+            out.set(f.from.name, m);
+        }
+    }
+    return new Map([...out].map(([k, v]) => [k, [...v.values()]]));
 }
 
 /** Every narrowing, judged on the evidence: which of its closed openings something listens on or used. */
@@ -158,7 +182,8 @@ export function formatNarrowReport(evidence: Evidence, verdicts: readonly Narrow
         const idle = v.openings.filter((o) => !o.listening && !o.traffic && !o.unknown);
         if (idle.length) L.push(`      nothing listens, no traffic (${idle.length}): ${idle.slice(0, 8).map((o) => o.flow).join(", ")}${idle.length > 8 ? ", ..." : ""}`);
         for (const o of busy.slice(0, 12)) {
-            const what = [o.listening ? "something listens" : o.listening === undefined ? "destination outside the cluster" : "", o.traffic ? "traffic seen" : "", o.unknown ? "node not read" : ""].filter(Boolean).join(", ");
+            const what = [o.listening ? "something listens" : "", o.traffic ? "traffic seen" : "",
+                o.unknown ? (o.listening === undefined ? "outside the cluster: cannot tell whether it is served" : "node not read") : ""].filter(Boolean).join(", ");
             L.push(`      ${o.flow}: ${what}`);
         }
         if (busy.length > 12) L.push(`      ... and ${busy.length - 12} more in use`);

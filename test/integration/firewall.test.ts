@@ -16,6 +16,7 @@ import { applyFirewall } from "../../provider/firewall";
 import { connectionOf, managementSources } from "../../components/firewall";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
 import { compareProbe, formatMismatches } from "./helpers/expected";
+import { literalPolicies } from "../unit/helpers/literal-reading";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
@@ -77,6 +78,13 @@ async function expectMatrix(model: ClusterModel, policies: NodePolicy[], lab: La
     const open = rows.filter((r) => r.result === "open").length;
     log(`probe: ${rows.length} rows, ${open} open, ${rows.length - open} filtered/refused, ${mismatches.length} mismatches`);
     expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
+    // The default (reference) profile: the measured matrix is also a literal reading of every table
+    // (test/unit/helpers/literal-reading.ts, written from the reference text, not from model code).
+    if ((model.firewall.profile ?? "reference") === "reference" && !Object.keys(model.firewall.narrow ?? {}).length) {
+        const literal = compareProbe(model, literalPolicies(model), lab, rows);
+        expect(literal, `against the literal reading:\n${formatMismatches(literal)}`).to.have.length(0);
+        log("probe: equals the literal reading of every table");
+    }
     return rows;
 }
 
@@ -142,6 +150,26 @@ describe("firewall: lab clusters with the real engine", function () {
             expect(up.summary.result).to.equal("succeeded");
             expect(ctx.lab.nodes.some((n) => n.sudo)).to.equal(true);
             await expectMatrix(ctx.cluster, ctx.policies, ctx.lab);
+        });
+
+        it("strict profile: the measured matrix equals the strict policy (pinhole's least-privilege narrowings)", async () => {
+            const undo = editConfig(ctx.lab.stackFile!, (c) => { c["pinhole:firewall"] = { ...c["pinhole:firewall"], profile: "strict" }; });
+            try {
+                const strict = loadModel(ctx.lab.stackFile!);
+                expect(strict.firewall.profile).to.equal("strict");
+                const policies = buildPolicy(strict);
+                const lines: string[] = [];
+                const up = await ctx.stack.up({ onOutput: (l) => lines.push(l) });
+                expect(up.summary.result).to.equal("succeeded");
+                // the preview/up names the reference rows the profile narrowed
+                expect(lines.join("")).to.match(/narrowing databasePortsFromTables closes \d+ reference opening/);
+                expect(Object.keys(up.outputs.narrowedReferenceOpenings?.value ?? {}).length).to.be.greaterThan(0);
+                await expectMatrix(strict, policies, ctx.lab);
+            } finally {
+                undo();
+            }
+            const up = await ctx.stack.up({ onOutput: () => undefined });
+            expect(up.summary.result).to.equal("succeeded");
         });
 
         it("a no-op up changes nothing", async () => {

@@ -42,7 +42,9 @@ describe("lib/narrow: narrowing from evidence", () => {
     it("the on-node script is read-only and its output parses back; an unfinished run is an error", () => {
         const s = evidenceScript(5);
         expect(s).to.contain("ss -Hlntu").and.contain("nf_conntrack");
-        expect(s.replace(/2>\/dev\/null/g, "")).to.not.match(/\bnft\b|\brm\b|>/);
+        expect(s.replace(/2>\/dev\/null/g, "")).to.not.match(/\bnft\b|>/);
+        expect(evidenceScript(1, [{ address: "10.30.0.16", port: 162 }])).to.contain("/dev/tcp/10.30.0.16/162");
+        expect(parseEvidenceOutput("n", "--- reach\n10.30.0.16 162 closed\n--- listen\n--- done\n").reach).to.deep.equal([{ address: "10.30.0.16", port: 162, result: "closed" }]);
         const ev = parseEvidenceOutput("db-1", "--- listen\ntcp LISTEN 0 1 0.0.0.0:27017 0.0.0.0:*\n--- conntrack\n--- established\n0 0 10.1.0.41:27017 10.1.0.31:40000\n--- done\n");
         expect(ev.listening).to.have.length(1);
         expect(ev.seen).to.deep.equal([{ protocol: "tcp", src: "10.1.0.31", sport: 40000, dst: "10.1.0.41", dport: 27017 }]);
