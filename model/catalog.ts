@@ -88,7 +88,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "unified-unified.database", section: SECTIONS.unifiedUnified, table: "inter-node",
         communication: "Database access", protocol: "database", transports: ["tcp"], ports: [27017, 27030],
         from: ["unified"], to: ["unified"], bidirectional: true, asWritten: "TCP 27017 and 27030 bi-directional",
-        pinhole: "27017/tcp between unified nodes both ways; 27030/tcp only into nodes running an arbiter",
+        pinhole: "27017 and 27030/tcp between unified nodes both ways (strict: 27030 only into nodes running an arbiter)",
         decision: "Arbiter port 27030",
     },
     {
@@ -108,7 +108,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "app-db.database", section: SECTIONS.appDb, table: "inter-node",
         communication: "Database access", protocol: "database", transports: ["tcp"], ports: [27017, 27030],
         from: ["application"], to: ["database"], bidirectional: true, asWritten: "TCP 27017 and 27030 bi-directional",
-        pinhole: "27017/tcp both ways between application and database nodes; 27030/tcp only into arbiter nodes",
+        pinhole: "27017 and 27030/tcp both ways between application and database nodes (strict: 27030 only into arbiter nodes)",
         decision: "Database ports: 27017/27030 or 27019/27020",
     },
     {
@@ -122,7 +122,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "db-db.database", section: SECTIONS.dbDb, table: "inter-node",
         communication: "Database access", protocol: "database", transports: ["tcp"], ports: [27017, 27030],
         from: ["database"], to: ["database"], bidirectional: true, asWritten: "TCP 27017 and 27030 bi-directional",
-        pinhole: "27017/tcp between database nodes both ways; 27030/tcp only into arbiter nodes",
+        pinhole: "27017 and 27030/tcp between database nodes both ways (strict: 27030 only into arbiter nodes)",
         decision: "Database ports: 27017/27030 or 27019/27020",
     },
     {
@@ -156,7 +156,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "out-app.ldap", section: SECTIONS.outFromApp, table: "external-outbound",
         communication: "LDAP directory", protocol: "LDAP", transports: ["tcp", "udp"], ports: [389, 636],
         from: APP_ROLES, to: ["external"], bidirectional: false, asWritten: "TCP/UDP 389 and/or 636(TLS/SSL)",
-        pinhole: "389/tcp and 636/tcp per directory by default; UDP and a narrower port set per directory on request",
+        pinhole: "389 and 636 over tcp and udp per directory (strict: tcp; UDP and a narrower port set per directory on request)",
         decision: "LDAP: TCP/UDP 389 and/or 636",
     },
     {
@@ -193,7 +193,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "out-all.snmp", section: SECTIONS.outFromAll, table: "external-outbound",
         communication: "SNMP", protocol: "SNMP", transports: ["tcp", "udp"], ports: [162],
         from: ["all"], to: ["external"], bidirectional: false, asWritten: "TCP/UDP 162",
-        pinhole: "162/udp (traps) to each trap receiver; tcp too when the receiver entry asks for it",
+        pinhole: "162 tcp and udp to each trap receiver (strict: udp; tcp too when the receiver entry asks for it)",
         decision: "SNMP: 161 and 162",
     },
     {
@@ -229,7 +229,7 @@ export const CATALOG: readonly CatalogRow[] = [
         id: "in-all.ssh", section: SECTIONS.inToAll, table: "external-inbound",
         communication: "SSH and SFTP for management and files transfers", protocol: "SFTP/SSH", transports: ["tcp", "udp"], ports: [22],
         from: ["external"], to: ["all"], bidirectional: false, asWritten: "TCP/UDP 22",
-        pinhole: "22/tcp from pinhole:networks.admin only; 22/udp is not opened",
+        pinhole: "22 tcp and udp from pinhole:networks.admin (strict: 22/tcp only)",
         decision: "SSH: TCP/UDP 22",
     },
 
@@ -239,7 +239,7 @@ export const CATALOG: readonly CatalogRow[] = [
         communication: "WebProxy", protocol: "", transports: [], ports: [22, 80, 161, 162, 443, 8443],
         from: ["external"], to: ["webproxy"], bidirectional: false,
         asWritten: "22 (ssh & sftp), 80 (http), 161 & 162 (snmp), 443 & 8443 (https)",
-        pinhole: "22/tcp admin, 161/udp monitoring, 443/tcp clients, 8443/tcp cluster peers; 80 only with firewall.httpRedirect; 162 outbound only",
+        pinhole: "every port from proxies and application/unified nodes (tcp+udp for 22/161/162); strict: 22/tcp admin, 161/udp monitoring, 443/tcp clients, 8443/tcp cluster peers",
         decision: "Port 80 in the Service list",
     },
     {
@@ -247,7 +247,7 @@ export const CATALOG: readonly CatalogRow[] = [
         communication: "Application", protocol: "", transports: [], ports: [22, 80, 161, 162, 443, 8443, 27017, 27030],
         from: ["external"], to: ["application"], bidirectional: false,
         asWritten: "22 (ssh & sftp), 80 (http), 161 & 162 (snmp), 443 & 8443 (https), 27017 & 27030 (database)",
-        pinhole: "as WebProxy, 443/tcp from proxies, 27017/tcp from database nodes; 27030 per the arbiter decision",
+        pinhole: "every port from proxies, application and database nodes; strict: as WebProxy, 443/tcp from proxies, 27017/tcp from database nodes, 27030 into arbiter nodes",
         decision: "Database ports: 27017/27030 or 27019/27020",
     },
     {
@@ -255,7 +255,7 @@ export const CATALOG: readonly CatalogRow[] = [
         communication: "Database", protocol: "", transports: [], ports: [22, 161, 162, 27019, 27020],
         from: ["external"], to: ["database"], bidirectional: false,
         asWritten: "22 (ssh & sftp), 161 & 162(snmp), 27019 & 27020 (database)",
-        pinhole: "22/tcp admin, 161/udp monitoring; 27019/27020 only with firewall.databasePorts service-list or both",
+        pinhole: "every port (27019/27020 included) from application and database nodes; strict: 22/tcp admin, 161/udp monitoring, no 27019/27020",
         decision: "Database ports: 27017/27030 or 27019/27020",
     },
 ];

@@ -70,7 +70,7 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
             if (n.pids.listener) process.kill(n.pids.listener, "SIGTERM");
             const s = servicesOf(n.role, n.arbiter);
             execFileSync("ip", ["netns", "exec", n.netns, LABNET_BIN, "listen", "--tcp", s.tcp.join(","), "--udp", s.udp.join(","),
-                "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")]);
+                "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")], { stdio: "ignore", timeout: 10_000 });
         }
         lab = await labStatus();
         baseline = await probe({});
