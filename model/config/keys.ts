@@ -9,6 +9,7 @@ export const CONFIG_NAMESPACE = "pinhole";
 /** Top-level keys of the `pinhole:` namespace. */
 export const CONFIG_KEYS = [
     "model", "domain", "networks", "nodes", "sshPrivateKey", "hosts", "external", "firewall", "certificates",
+    "acknowledgeWorldOpen",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 

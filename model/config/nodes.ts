@@ -124,13 +124,15 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
 }
 
 export function sameIp(a: string, b: string): boolean {
-    const x = parseIp(a), y = parseIp(b);
-    return !!x && !!y && x.family === y.family && x.value === y.value;
+    return parseIp(a) !== undefined && canonicalIp(a) === canonicalIp(b);
 }
 
+/** One spelling per address: IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 address; IPv6 in RFC 5952 form. */
 export function canonicalIp(a: string): string {
     const ip = parseIp(a);
-    return ip ? formatIp(ip) : a;
+    if (!ip) return a;
+    if (ip.family === 6 && ip.value >> 32n === 0xffffn) return formatIp({ family: 4, value: ip.value & 0xffffffffn });
+    return formatIp(ip);
 }
 
 /** Cross-node checks: names, addresses as every site sees them, sites vs NAT, roles vs the deployment model. */
@@ -170,6 +172,16 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
                 pr.error(dot(d.path, "advertisedAddress"), `only peers at OTHER sites use advertisedAddress, and every node is at site "${sites[0]}": give nodes their site, or remove it`);
             }
         }
+    }
+
+    // Two entries reaching the same SSH endpoint with the same pinned key are one machine listed twice.
+    const targets = new Map<string, NodeDraft>();
+    for (const d of drafts) {
+        if (!d.ssh) continue;
+        const key = `${canonicalIp(d.ssh.host).toLowerCase()}|${d.ssh.port}|${d.ssh.hostKey.split(/\s+/).slice(0, 2).join(" ")}`;
+        const prior = targets.get(key);
+        if (prior) pr.error(dot(d.path, "ssh"), `reaches the same SSH target (${d.ssh.host}:${d.ssh.port}) with the same host key as ${prior.path}: one machine cannot be two nodes`);
+        else targets.set(key, d);
     }
 
     const fqdns = new Map<string, number>();

@@ -8,6 +8,7 @@ import { NodeDraft, checkNodes, readNode } from "./nodes";
 import { readExternal, readHosts } from "./external";
 import { checkManagementPath, readNetworks } from "./networks";
 import { readFirewall } from "./firewall";
+import { checkExposure } from "./exposure";
 import { readCertificates } from "./certificates";
 import { readSshPrivateKey } from "./secrets";
 import { ConfigError, ConfigWarning } from "../types";
@@ -77,6 +78,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     const certificates = readCertificates(raw.certificates, drafts, pr);
 
     if (networks) checkManagementPath(networks.admin, drafts, opts, pr);
+    if (networks) checkExposure(raw, networks, firewall, pr);
     if (firewall?.egress === "deny") {
         if (!external.some((e) => e.kind === "ntp")) pr.warn(root("external.ntp"), "egress is deny and no NTP server is listed: nodes cannot keep time");
         pr.warn(root("firewall.egress"), "deny: DNS is not in the reference's tables and pinhole opens no resolver traffic; nodes that resolve names need it allowed elsewhere");
