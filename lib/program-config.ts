@@ -46,7 +46,10 @@ function firstHops(entries: Record<string, ConfigEntry>): string[] {
 
 export function readProgramConfig(): ParseResult {
     const entries = programConfigEntries();
-    const provisioningAddresses = [...new Set(firstHops(entries).flatMap((h) => sourceAddressFor(h) ?? []))]
-        .filter((a) => !a.startsWith("127.") && a !== "::1");
+    // PINHOLE_PROVISIONING_ADDRESSES (comma-separated) names them when routes can't tell (NAT, a jump host).
+    const given = process.env.PINHOLE_PROVISIONING_ADDRESSES;
+    const provisioningAddresses = given !== undefined
+        ? given.split(",").map((a) => a.trim()).filter(Boolean)
+        : [...new Set(firstHops(entries).flatMap((h) => sourceAddressFor(h) ?? []))].filter((a) => !a.startsWith("127.") && a !== "::1");
     return parseConfigEntries(entries, { requireSecrets: true, stack: pulumi.getStack(), provisioningAddresses });
 }

@@ -5,6 +5,7 @@
 import type { ArraySpec, ObjectSpec, ResourceSpec, StateOf } from "./schema-types";
 import { toPulumiSchema } from "./schema-types";
 import { DEFAULT_REPLACES } from "../render/nginx";
+import { LIMITS } from "../model/limits";
 
 export const PACKAGE_NAME = "pinhole";
 export const PROVIDER_VERSION = "0.1.0";
@@ -17,7 +18,7 @@ const ENDPOINT = {
     type: "object", token: "pinhole:node:SshEndpoint", description: "An SSH server: address, port, login and pinned host key.",
     properties: {
         host: str("Address or name to connect to."),
-        port: { type: "integer", description: "SSH port.", minimum: 1, maximum: 65535 },
+        port: { type: "integer", description: "SSH port.", minimum: LIMITS.port.min, maximum: LIMITS.port.max },
         user: str("Login user (non-root users need passwordless `sudo -n`)."),
         hostKey: str("The server's pinned public host key (`ssh-ed25519 AAAA...`); any other key is refused."),
     },
@@ -60,7 +61,7 @@ export const FIREWALL = {
         ...NODE_INPUTS,
         ruleset: str("The nftables ruleset (`table inet pinhole { ... }`) to apply, as render/nftables.ts renders it."),
         managementSources: { type: "array", description: "Sources allowed on the management SSH port; a ruleset that would cut this host's own SSH path is refused.", items: str("An address or CIDR."), minItems: 1 },
-        rollbackSeconds: { type: "integer", description: "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.", default: 30, minimum: 10, maximum: 600 },
+        rollbackSeconds: { type: "integer", description: "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.", default: 30, minimum: LIMITS.rollbackSeconds.min, maximum: LIMITS.rollbackSeconds.max },
         skipPrecheck: { type: "boolean", description: "Tests of the rollback path only: apply without the management-address pre-check." },
     },
     requiredInputs: ["node", "connection", "privateKey", "ruleset", "managementSources"],

@@ -5,6 +5,7 @@ import { servesWeb } from "../roles";
 import { CERT_KEYS, CERT_MODES, CERT_NODE_KEYS, CONFIG_KEY_RE, DEFAULT_CERTIFICATES } from "./keys";
 import { NodeDraft } from "./nodes";
 import { Problems, dot, readBool, readEnum, readInt, readMap, readString, root } from "./read";
+import { LIMITS } from "../limits";
 
 export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): CertificateSettings | undefined {
     const path = root("certificates");
@@ -14,8 +15,8 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
     if (!m) return undefined;
     const before = pr.errors.length;
     if (m.mode !== undefined) settings.mode = readEnum(m.mode, dot(path, "mode"), pr, CERT_MODES) ?? settings.mode;
-    if (m.validityDays !== undefined) settings.validityDays = readInt(m.validityDays, dot(path, "validityDays"), pr, 1, 3650) ?? settings.validityDays;
-    if (m.renewBeforeDays !== undefined) settings.renewBeforeDays = readInt(m.renewBeforeDays, dot(path, "renewBeforeDays"), pr, 1, 3649) ?? settings.renewBeforeDays;
+    if (m.validityDays !== undefined) settings.validityDays = readInt(m.validityDays, dot(path, "validityDays"), pr, LIMITS.validityDays.min, LIMITS.validityDays.max) ?? settings.validityDays;
+    if (m.renewBeforeDays !== undefined) settings.renewBeforeDays = readInt(m.renewBeforeDays, dot(path, "renewBeforeDays"), pr, LIMITS.renewBeforeDays.min, LIMITS.renewBeforeDays.max) ?? settings.renewBeforeDays;
     if (settings.renewBeforeDays >= settings.validityDays) {
         pr.error(dot(path, "renewBeforeDays"), `${settings.renewBeforeDays} must be less than validityDays (${settings.validityDays})`);
     }

@@ -6,6 +6,7 @@ import { DATABASE_PORTS } from "../catalog";
 import { DEFAULT_FIREWALL, EXTRA_KEYS, FIREWALL_KEYS, NETWORK_LABELS, PROTOCOLS, RATE_KEYS } from "./keys";
 import { profileFields, readFirewallProfile } from "./profile";
 import { Problems, at, dot, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
+import { LIMITS } from "../limits";
 
 export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): Required<FirewallSettings> | undefined {
     const path = root("firewall");
@@ -21,13 +22,13 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
     Object.assign(fw, profileFields(profile.settings));
     if (m.rateLimit !== undefined) {
         const r = readMap(m.rateLimit, dot(path, "rateLimit"), pr, RATE_KEYS);
-        if (r?.perMinute !== undefined) fw.rateLimit.perMinute = readInt(r.perMinute, dot(path, "rateLimit.perMinute"), pr, 1, 100000) ?? fw.rateLimit.perMinute;
-        if (r?.burst !== undefined) fw.rateLimit.burst = readInt(r.burst, dot(path, "rateLimit.burst"), pr, 1, 100000) ?? fw.rateLimit.burst;
+        if (r?.perMinute !== undefined) fw.rateLimit.perMinute = readInt(r.perMinute, dot(path, "rateLimit.perMinute"), pr, LIMITS.rateLimitPerMinute.min, LIMITS.rateLimitPerMinute.max) ?? fw.rateLimit.perMinute;
+        if (r?.burst !== undefined) fw.rateLimit.burst = readInt(r.burst, dot(path, "rateLimit.burst"), pr, LIMITS.rateLimitBurst.min, LIMITS.rateLimitBurst.max) ?? fw.rateLimit.burst;
     }
     fw.logDrops = readBool(m.logDrops, dot(path, "logDrops"), pr, fw.logDrops);
     if (m.rollbackSeconds !== undefined) {
         // Below 10 s a slow SSH handshake could not confirm the new ruleset in time.
-        fw.rollbackSeconds = readInt(m.rollbackSeconds, dot(path, "rollbackSeconds"), pr, 10, 3600) ?? fw.rollbackSeconds;
+        fw.rollbackSeconds = readInt(m.rollbackSeconds, dot(path, "rollbackSeconds"), pr, LIMITS.rollbackSeconds.min, LIMITS.rollbackSeconds.max) ?? fw.rollbackSeconds;
     }
     fw.httpRedirect = readBool(m.httpRedirect, dot(path, "httpRedirect"), pr, false);
     if (m.extraInbound !== undefined) {
@@ -77,6 +78,7 @@ export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string
         });
     }
     const reason = m.reason === undefined ? (pr.error(dot(path, "reason"), "missing: say why this opening exists (it shows in rules and in the matrix)"), undefined) : readString(m.reason, dot(path, "reason"), pr);
+    if (reason !== undefined && reason.length > LIMITS.reasonLength.max) pr.error(dot(path, "reason"), `is ${reason.length} characters: at most ${LIMITS.reasonLength.max} (${LIMITS.reasonLength.why})`);
     const exposed = readBool(m.exposed, dot(path, "exposed"), pr, from.includes("client"));
     if (port !== undefined && from.includes("client") && DATABASE_PORTS.includes(port)) {
         pr.error(dot(path, "port"), `${port} is a database port: pinhole never opens database ports to client networks`);

@@ -5,6 +5,7 @@ import { ARBITER_ROLE_ERROR, canRunArbiter, checkDeploymentModel } from "../role
 import { BASTION_KEYS, NODE_KEYS, NODE_NAME_RE, SITE_RE, SSH_KEYS, USER_RE } from "./keys";
 import { checkHostKey } from "./hostkey";
 import { Problems, at, dot, readBool, readEnum, readInt, readIp, readMap, readPort, readString, root } from "./read";
+import { LIMITS } from "../limits";
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
         draft.fqdn = domain ? `${draft.name}.${domain}` : draft.name;
     }
     draft.arbiter = readBool(m.arbiter, dot(path, "arbiter"), pr, false);
-    if (m.webWeight !== undefined) draft.webWeight = readInt(m.webWeight, dot(path, "webWeight"), pr, 0, 1000);
+    if (m.webWeight !== undefined) draft.webWeight = readInt(m.webWeight, dot(path, "webWeight"), pr, LIMITS.webWeight.min, LIMITS.webWeight.max);
     draft.ssh = readSsh(m.ssh, dot(path, "ssh"), pr, draft.address);
     return draft;
 }

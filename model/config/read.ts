@@ -5,6 +5,7 @@ import { parseCidr, parseIp, isHostname } from "../net";
 import { didYouMean } from "../suggest";
 import { redactSecretsInText } from "../uri";
 import { CONFIG_NAMESPACE } from "./keys";
+import { LIMITS } from "../limits";
 
 /** An encrypted stack value as it appears in Pulumi.<stack>.yaml: kept opaque, never decrypted here. */
 export interface SecretRef {
@@ -135,7 +136,7 @@ export function readInt(v: unknown, path: string, pr: Problems, min: number, max
 }
 
 export function readPort(v: unknown, path: string, pr: Problems): number | undefined {
-    return readInt(v, path, pr, 1, 65535, "a port number (1-65535)");
+    return readInt(v, path, pr, LIMITS.port.min, LIMITS.port.max, `a port number (${LIMITS.port.min}-${LIMITS.port.max})`);
 }
 
 export function readEnum<T extends string>(v: unknown, path: string, pr: Problems, allowed: readonly T[]): T | undefined {
