@@ -6,8 +6,9 @@ import { runBench } from "./bench";
 
 const USAGE = `usage: npm run lab -- <command> [options]
 
-  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--no-secret] [--force]
-        create (or repair) the lab; a lab of another model is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
+  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--boot] [--no-secret] [--force]
+        create (or repair) the lab; a lab of another model (or tier) is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
+        --boot: the booted tier, each node a systemd-nspawn container booting systemd (docs/lab.md)
         --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last
         unified/application node; standalone: none unless --sudo-user is given)
   status [--json]              nodes and vantages, addresses, pinned host keys, running or not
@@ -40,7 +41,7 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force"],
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot"],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
@@ -60,7 +61,7 @@ function num(v: string | true | undefined, flag: string): number | undefined {
 function statusTable(s: LabStatus): string {
     if (!s.model) return "no lab is up (npm run lab -- up --model <model>)";
     const lines = [
-        `lab ${s.model} (pinhole:model ${s.deployment}) ${s.up ? "is up" : "is NOT fully running"}; stack ${s.stack}${s.stackFile ? ` (${s.stackFile})` : ""}`,
+        `lab ${s.model}${s.tier === "boot" ? " (booted tier)" : ""} (pinhole:model ${s.deployment}) ${s.up ? "is up" : "is NOT fully running"}; stack ${s.stack}${s.stackFile ? ` (${s.stackFile})` : ""}`,
         `provisioning host ${s.provisioner.address}; ssh key ${s.sshKey}; known_hosts ${s.knownHosts}`,
         "",
     ];
@@ -87,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
             if (typeof model !== "string" || !isLabModel(model)) throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
             const su = a.flags.get("sudo-user");
             const sudoUser = su === undefined ? undefined : su === true ? true : su === "none" ? false : list(su);
-            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force") });
+            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force"), boot: a.flags.has("boot") || undefined });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;
         }

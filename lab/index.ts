@@ -4,9 +4,12 @@
 //   labDown({ purge? })                  → void          remove everything the lab made
 //   labStatus()                          → LabStatus     what runs now
 //   probe({ from?, to?, ... })           → ProbeResult[] measured reachability matrix
-//   reboot(node)                         → BootResult    kill the node, flush its nftables, boot it (firewall first)
+//   reboot(node)                         → BootResult    kill the node, flush its nftables, boot it (firewall first);
+//                                                        booted tier (up --boot): systemctl reboot inside the node
 import * as fs from "fs";
 import * as path from "path";
+import { bootBootedNode, bootedSupervisor, checkBootPrerequisites, haltBootedNode, prepareBootedNode, rebootBootedNode, removeBootedNodes } from "./boot";
+import { BootImage, ensureBootImage } from "./boot-image";
 import { bootNode, BootResult, haltNode, hostKeyOf, nodeHealth, prepareNode, startVantage, vantageHealthy } from "./node";
 import {
     cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRouter, ensureVantageNet, installNeighbors, killNetnsProcesses,
@@ -49,6 +52,8 @@ export interface LabUpOptions extends LabOptions {
     parallel?: number;
     /** Take the lab even if another live process holds it (see withLabSession). */
     force?: boolean;
+    /** The booted tier: every node a systemd-nspawn container booting systemd (lab/boot.ts). Default: PINHOLE_LAB_TIER=boot. */
+    boot?: boolean;
 }
 
 export interface LabNodeStatus {
@@ -87,6 +92,8 @@ export interface LabStatus {
     /** A lab exists and every node and service runs. */
     up: boolean;
     model?: LabModel;
+    /** "boot" (systemd-nspawn nodes) or "process". */
+    tier?: "boot" | "process";
     deployment?: string;
     stack?: string;
     stackFile?: string;
@@ -162,6 +169,8 @@ async function removeUser(log: Logger): Promise<void> {
 
 /** Removes every namespace, process, link and the user; keeps .lab/ssh and .lab/bin unless purge. */
 async function teardown(log: Logger, purge: boolean): Promise<void> {
+    const booted = await removeBootedNodes();
+    if (booted) log(`stopped ${booted} booted nodes and unmounted their overlays`);
     const namespaces = await listLabNamespaces();
     if (namespaces.length) log(`stopping ${namespaces.length} namespaces' processes`);
     await killNetnsProcesses(namespaces, true);
@@ -194,14 +203,17 @@ function elapsed(t0: number): string {
 export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
     const log = opts.log ?? defaultLog;
     const plan = buildPlan(opts);
+    // PINHOLE_LAB_TIER=boot runs any caller (every integration test) on the booted tier
+    const tier = (opts.boot ?? process.env.PINHOLE_LAB_TIER === "boot") ? "boot" as const : undefined;
     checkPrerequisites();
-    return withLabSession(`up ${plan.model}`, async () => {
+    if (tier) checkBootPrerequisites();
+    return withLabSession(`up ${plan.model}${tier ? " --boot" : ""}`, async () => {
         const t0 = Date.now();
         const state = readState();
         const existing = await listLabNamespaces();
         const wanted = new Set(planNamespaces(plan));
-        if (state && JSON.stringify(state.plan) !== JSON.stringify(plan)) {
-            log(`replacing the ${state.plan.model} lab (${state.plan.nodes.length} nodes) with ${plan.model} (${plan.nodes.length} nodes)`);
+        if (state && (JSON.stringify(state.plan) !== JSON.stringify(plan) || state.tier !== tier)) {
+            log(`replacing the ${state.plan.model} lab (${state.plan.nodes.length} nodes${state.tier ? ", booted" : ""}) with ${plan.model} (${plan.nodes.length} nodes${tier ? ", booted" : ""})`);
             await teardown(log, false);
         } else if (!state && existing.length) {
             log(`found ${existing.length} lab namespaces without a state file (crash?): removing them first`);
@@ -222,7 +234,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
                 for (const p of orphans) { try { process.kill(p, "SIGKILL"); } catch { /* gone */ } }
             }
         }
-        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: false });
+        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: false, tier });
+        const image: BootImage | undefined = tier ? await ensureBootImage(log) : undefined;
         await ensureLabFiles(log);
         const sudoIds = plan.nodes.some((n) => n.sudo) ? await ensureUser(log) : undefined;
 
@@ -247,15 +260,19 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
 
         log(`preparing ${plan.nodes.length} nodes (host keys, certificates, configs)`);
         const changed = new Set<string>();
-        await pool(plan.nodes, par, async (n) => { if (await prepareNode(n, plan, sudoIds)) changed.add(n.name); });
+        await pool(plan.nodes, par, async (n) => {
+            if (await prepareNode(n, plan, sudoIds)) changed.add(n.name);
+            if (image && await prepareBootedNode(n, image, sudoIds)) changed.add(n.name);
+        });
 
         let booted = 0;
         const warnings: string[] = [];
-        const toBoot = plan.nodes.filter((n) => netNew.has(n.name) || changed.has(n.name) || !nodeHealth(n).healthy);
+        const toBoot = plan.nodes.filter((n) => netNew.has(n.name) || changed.has(n.name) || !nodeHealth(n).healthy || (image && !bootedSupervisor(n)));
         if (toBoot.length) log(`booting ${toBoot.length} nodes (${plan.nodes.length - toBoot.length} already running)`);
         await pool(toBoot, par, async (n) => {
-            await haltNode(n);
-            const r = await bootNode(n);
+            if (image) await haltBootedNode(n);
+            else await haltNode(n);
+            const r = image ? await bootBootedNode(n) : await bootNode(n);
             warnings.push(...r.warnings);
             booted++;
             if (booted % 8 === 0 || booted === toBoot.length) log(`  booted ${booted}/${toBoot.length} nodes (${elapsed(t0)})`);
@@ -279,9 +296,9 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
                 else log(`secret sshPrivateKey NOT set in stack ${stack} (${outcome.status}): ${outcome.reason}`);
             }
         }
-        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile, stack });
-        log(`lab ${plan.model} is up: ${plan.nodes.length} nodes in ${elapsed(t0)}`);
-        return statusOf(plan, true, stackFile, stack);
+        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile, stack, tier });
+        log(`lab ${plan.model} is up: ${plan.nodes.length} ${tier ? "booted " : ""}nodes in ${elapsed(t0)}`);
+        return statusOf(plan, true, stackFile, stack, tier);
     }, { keep: true, force: opts.force });
 }
 
@@ -297,7 +314,7 @@ export async function labDown(opts: { purge?: boolean; force?: boolean; log?: Lo
     if (opts.purge) fs.rmSync(LAB_DIR, { recursive: true, force: true });
 }
 
-function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = stackName(plan.model)): LabStatus {
+function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = stackName(plan.model), tier?: "boot"): LabStatus {
     const nodes: LabNodeStatus[] = plan.nodes.map((n) => {
         const h = netnsExists(n.netns) ? nodeHealth(n) : { healthy: false };
         const { healthy, ...pids } = h;
@@ -315,7 +332,7 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = 
     }));
     return {
         up: complete && nodes.every((n) => n.running) && vantages.every((v) => v.running),
-        model: plan.model, deployment: plan.deployment, stack, stackFile,
+        model: plan.model, tier: tier ?? "process", deployment: plan.deployment, stack, stackFile,
         provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes, vantages,
         ...(plan.router ? { router: { netns: plan.router.netns, address: plan.router.outerAddress, nat: plan.router.nat } } : {}),
     };
@@ -325,7 +342,7 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = 
 export async function labStatus(): Promise<LabStatus> {
     const s = readState();
     if (!s) return { up: false, provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes: [], vantages: [] };
-    return statusOf(s.plan, s.complete, s.stackFile, s.stack);
+    return statusOf(s.plan, s.complete, s.stackFile, s.stack, s.tier);
 }
 
 function requirePlan(): LabPlan {
@@ -344,8 +361,9 @@ export async function probe(opts: ProbeOptions = {}): Promise<ProbeResult[]> {
 }
 
 /**
- * Simulates a reboot of one node: kills its processes, flushes its nftables, then boots it like the platform:
+ * Reboots one node. Process tier: kills its processes, flushes its nftables, then boots it like the platform:
  * /etc/pinhole/firewall.nft (if the node has one) is loaded BEFORE sshd, nginx and the listener start.
+ * Booted tier: a real `systemctl reboot` inside the node (its systemd orders the units).
  */
 export async function reboot(node: string, opts: { log?: Logger; force?: boolean } = {}): Promise<BootResult> {
     const log = opts.log ?? quietLog;
@@ -355,9 +373,10 @@ export async function reboot(node: string, opts: { log?: Logger; force?: boolean
         const n = plan.nodes.find((x) => x.name === node);
         if (!n) throw new Error(`reboot: no node "${node}" in the ${plan.model} lab (nodes: ${plan.nodes.map((x) => x.name).join(", ")})`);
         if (!netnsExists(n.netns)) throw new Error(`reboot: ${node}'s namespace ${n.netns} is gone: run up again`);
-        log(`rebooting ${node}`);
-        await haltNode(n);
-        const r = await bootNode(n);
+        const booted = readState()?.tier === "boot";
+        log(`rebooting ${node}${booted ? " (systemctl reboot inside)" : ""}`);
+        if (!booted) await haltNode(n);
+        const r = booted ? await rebootBootedNode(n) : await bootNode(n);
         log(`${node} is up again in ${r.ms} ms (firewall at boot: ${r.firewall})`);
         for (const w of r.warnings) log(`warning: ${w}`);
         return r;

@@ -38,6 +38,8 @@ export interface LabState {
     stackFile?: string;
     /** Stack the lab's config was written for (default lab-<model>). */
     stack?: string;
+    /** "boot": nodes are systemd-nspawn containers booting systemd (lab/boot.ts); absent: the process tier. */
+    tier?: "boot";
 }
 
 export function readState(): LabState | undefined {

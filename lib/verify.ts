@@ -306,6 +306,8 @@ export interface LiveFirewall {
     owner: string;
     /** A ruleset is persisted for boot. */
     persisted: boolean;
+    /** What the last boot loaded (provider/firewall-scripts.ts loaderScript); absent or "" when unknown. */
+    boot?: string;
 }
 
 /** Live table vs the state's listing (and, via expectationsFor, vs what the config implies). */
@@ -322,6 +324,8 @@ export function checkFirewall(e: NodeExpectation, live: LiveFirewall): Finding[]
     if (live.listing.trim() && live.owner && e.firewall.id && live.owner !== e.firewall.id) {
         out.push(fail(name, "firewall", `the table on the node belongs to another resource (${live.owner}), not this stack's ${e.firewall.id}`));
     }
+    if (live.boot === "failsafe") out.push(fail(name, "firewall", "at the last boot /etc/pinhole/firewall.nft did not load: the node runs the management-only fail-safe ruleset (only management SSH is open); run `pulumi up` to restore the ruleset"));
+    if (live.boot === "failed") out.push(fail(name, "firewall", "at the last boot neither /etc/pinhole/firewall.nft nor the fail-safe ruleset loaded: the node may be open; run `pulumi up`"));
     if (live.listing.trim() && !live.persisted) out.push(fail(name, "firewall", "the ruleset is not persisted for boot (/etc/pinhole/firewall.nft missing): a reboot would come up without it"));
     return out;
 }

@@ -1,5 +1,6 @@
 // pinhole:node:Firewall — one node's nftables table, applied over SSH with automatic rollback.
 import { randomBytes } from "crypto";
+import { failsafeRuleset } from "../render/failsafe";
 import { normaliseListing } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
@@ -46,7 +47,7 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
     let last = "";
     while (Date.now() < deadline) {
         const remaining = deadline - Date.now();
-        const cr = await runScript(c, confirmScript(token, owner), { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) });
+        const cr = await runScript(c, confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22)), { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) });
         if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom };
         if (cr.code === EXIT.alreadyDecided) { last = cr.stderr.trim(); break; }
         last = cr.code === 255 ? explainSshFailure(c, cr) : (cr.stderr || cr.stdout).trim();
@@ -64,7 +65,10 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
         `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`);
 }
 
-export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; listing: string; persisted: boolean }> {
+/** What the node's boot did with the persisted ruleset: "loaded", "failsafe", "failed", or "" (no boot since, or no unit). */
+export type BootState = "loaded" | "failsafe" | "failed" | "";
+
+export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; listing: string; persisted: boolean; boot: BootState }> {
     const c = conn(i);
     const r = await runScript(c, inspectScript(), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
@@ -72,6 +76,7 @@ export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; 
         owner: /owner=(.*)/.exec(r.stdout)?.[1]?.trim() ?? "",
         listing: listingOf(r.stdout),
         persisted: /persisted=yes/.test(r.stdout),
+        boot: (/^boot=(loaded|failsafe|failed)$/m.exec(r.stdout)?.[1] ?? "") as BootState,
     };
 }
 

@@ -1,6 +1,10 @@
 import { expect } from "chai";
 import { spawnSync } from "child_process";
-import { applyScript, confirmScript, inspectScript, removeScript, systemdUnit } from "../../provider/firewall-scripts";
+import * as fsMod from "fs";
+import * as osMod from "os";
+import * as pathMod from "path";
+import { applyScript, confirmScript, inspectScript, loaderScript, nftablesDropIn, removeScript, systemdUnit } from "../../provider/firewall-scripts";
+import { failsafeRuleset } from "../../render/failsafe";
 
 const RULESET = "table inet pinhole {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n";
 
@@ -53,9 +57,52 @@ describe("provider/firewall-scripts", () => {
     it("confirm persists for boot with a unit ordered before network and services", () => {
         const c = confirmScript("t1", "owner-x");
         expect(c).to.contain("mv /etc/pinhole/firewall.nft.tmp /etc/pinhole/firewall.nft");
-        expect(payloads(c)[0]).to.equal(systemdUnit());
+        expect(payloads(c)).to.include(systemdUnit());
         expect(systemdUnit()).to.match(/Before=network-pre.target .*sshd.service nginx.service/);
         expect(systemdUnit()).to.contain("WantedBy=sysinit.target");
+        expect(systemdUnit()).to.match(/^After=nftables\.service$/m);
+        expect(systemdUnit()).not.to.match(/^ExecStop/m);
+    });
+
+    it("confirm installs the boot loader, the fail-safe ruleset and the nftables.service drop-in", () => {
+        const fs = failsafeRuleset(["10.77.0.1/32", "fd77::/64"], 22);
+        const c = confirmScript("t1", "owner-x", fs);
+        const p = payloads(c);
+        expect(p).to.include(loaderScript()).and.include(nftablesDropIn()).and.include(fs);
+        expect(c).to.contain("mv /etc/pinhole/failsafe.nft.tmp /etc/pinhole/failsafe.nft");
+        expect(c).to.contain("mv /etc/systemd/system/nftables.service.d/pinhole.conf.tmp /etc/systemd/system/nftables.service.d/pinhole.conf");
+        expect(shSyntax(c)).to.equal("ok");
+        expect(nftablesDropIn()).to.match(/^ExecStartPost=-\/usr\/sbin\/nft -f \/etc\/pinhole\/firewall\.nft$/m)
+            .and.match(/^ExecStopPost=-/m).and.match(/^ExecReload=-/m);
+        expect(removeScript("me")).to.contain("/etc/pinhole/failsafe.nft").and.contain("/etc/systemd/system/nftables.service.d/pinhole.conf");
+    });
+
+    it("the boot loader falls back to the fail-safe ruleset and says so (run for real with a fake nft)", () => {
+        const dir = fsMod.mkdtempSync(pathMod.join(osMod.tmpdir(), "pinhole-loader-"));
+        const script = loaderScript().replace(/\/etc\/pinhole/g, `${dir}/etc`).replace(/\/run\/pinhole/g, `${dir}/run`);
+        fsMod.mkdirSync(`${dir}/bin`); fsMod.mkdirSync(`${dir}/etc`);
+        // fake nft: fails on a file containing "broken"
+        fsMod.writeFileSync(`${dir}/bin/nft`, "#!/bin/sh\ngrep -q broken \"$2\" && exit 1; echo \"$2\" >> \"$(dirname \"$2\")/loaded\"; exit 0\n", { mode: 0o755 });
+        const run = () => spawnSync("sh", ["-c", script.replace("PATH=/usr/sbin:/usr/bin:/sbin:/bin", `PATH=${dir}/bin:/usr/bin:/bin`)], { encoding: "utf8" });
+        fsMod.writeFileSync(`${dir}/etc/firewall.nft`, "table inet pinhole {}\n");
+        fsMod.writeFileSync(`${dir}/etc/failsafe.nft`, "table inet pinhole {}\n");
+        expect(run().status).to.equal(0);
+        expect(fsMod.readFileSync(`${dir}/run/boot-state`, "utf8").trim()).to.equal("loaded");
+        fsMod.writeFileSync(`${dir}/etc/firewall.nft`, "broken\n");
+        const r = run();
+        expect(r.status).to.equal(1);
+        expect(r.stderr).to.contain("fail-safe");
+        expect(fsMod.readFileSync(`${dir}/run/boot-state`, "utf8").trim()).to.equal("failsafe");
+        fsMod.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("the fail-safe ruleset: management SSH from the management sources only, both families; refuses junk", () => {
+        const r = failsafeRuleset(["10.77.0.1/32", "10.77.100.0/24", "fd77::/64"], 2222);
+        expect(r).to.match(/^table inet pinhole\ndelete table inet pinhole\n/);
+        expect(r).to.contain("policy drop;").and.contain("ip saddr { 10.77.0.1/32, 10.77.100.0/24 } tcp dport 2222 accept").and.contain("ip6 saddr { fd77::/64 } tcp dport 2222 accept");
+        expect(r).not.to.match(/hook output/);
+        expect(() => failsafeRuleset(["10.0.0.1; flush ruleset"], 22)).to.throw(/not an address/);
+        expect(() => failsafeRuleset(["10.0.0.1"], 0)).to.throw(/bad SSH port/);
     });
 
     it("remove leaves a firewall owned by another resource alone", () => {
