@@ -33,6 +33,8 @@ export class FirewallRuleset extends pulumi.CustomResource {
     declare public readonly drift: pulumi.Output<FirewallState["drift"]>;
     declare public readonly appliedFrom: pulumi.Output<string>;
     declare public readonly appliedAt: pulumi.Output<string>;
+    /** Other firewall managers found on the node at the last apply, and what pinhole did about them. */
+    declare public readonly otherFirewallNotes: pulumi.Output<string[] | undefined>;
 
     constructor(name: string, args: ArgsOf<typeof FIREWALL>, opts?: pulumi.CustomResourceOptions) {
         super(FIREWALL.token, name, resourceInputs(FIREWALL, args), resourceOptions(FIREWALL, opts));
@@ -68,9 +70,13 @@ export class NodeFirewall extends pulumi.ComponentResource {
             ruleset: this.ruleset,
             managementSources: sources,
             rollbackSeconds: args.settings.rollbackSeconds,
+            // only when not the default: existing stacks' inputs (and so their diffs) stay as they are
+            ...(args.settings.otherFirewalls === "take-over" ? { otherFirewalls: "take-over" as const } : {}),
         }, { parent: this });
         this.listing = fw.listing;
         this.liveListing = fw.liveListing;
+        // say at `up` what pinhole found and did about other firewall managers on the node
+        fw.otherFirewallNotes.apply((notes) => { for (const n of notes ?? []) pulumi.log.info(n, fw); });
         this.registerOutputs({ ruleset: this.ruleset, listing: this.listing });
     }
 }

@@ -1,5 +1,6 @@
 // Pure renderers of the booted tier (systemd-nspawn nodes): the node's sshd_config and lab units, the
 // supervisor that restarts a node that rebooted (nspawn exit 133), and the nspawn command line. No I/O.
+import { shellQuote } from "../render/escape";
 import { listenerPorts } from "./ports";
 import { sshdConfig } from "./render";
 import type { LabNode } from "./shapes";
@@ -80,8 +81,6 @@ export function nspawnArgs(a: NspawnArgs): string[] {
     ];
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /**
  * The node's supervisor (runs on the host, detached): boots the container, and boots it again when it asked
  * for a reboot (exit 133). Between two boots it flushes the namespace's nftables: the kernel state a real
@@ -94,10 +93,10 @@ export function supervisorScript(node: LabNode, args: string[]): string {
         "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
         "boots=0",
         "while :; do",
-        `  ip netns exec ${q(node.netns)} nft flush ruleset`,
+        `  ip netns exec ${shellQuote(node.netns)} nft flush ruleset`,
         "  boots=$((boots + 1))",
         '  echo "supervisor: $(date -u +%FT%T.%NZ) boot $boots"',
-        `  systemd-nspawn ${args.map(q).join(" ")}`,
+        `  systemd-nspawn ${args.map(shellQuote).join(" ")}`,
         "  rc=$?",
         '  echo "supervisor: $(date -u +%FT%T.%NZ) container exited with $rc"',
         `  [ "$rc" -eq ${NSPAWN_REBOOT_EXIT} ] || exit "$rc"`,

@@ -30,6 +30,7 @@ export function effectiveFirewall(fw: FirewallSettings): Required<FirewallSettin
         narrow: fw.narrow ?? {},
         httpRedirect: fw.httpRedirect ?? false,
         extraInbound: fw.extraInbound ?? [],
+        otherFirewalls: fw.otherFirewalls ?? "refuse",
     };
 }
 

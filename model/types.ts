@@ -116,6 +116,12 @@ export interface FirewallSettings {
     httpRedirect?: boolean;
     /** Stack-defined extra inbound openings (the escape hatch for every decision). Default []. */
     extraInbound?: ExtraInbound[];
+    /**
+     * Another firewall manager on a node whose drop would override pinhole's openings (ufw, firewalld,
+     * iptables rules, a dropping nftables.conf): "refuse" (default) applies nothing there and names it;
+     * "take-over" applies pinhole's table and then stops, disables and masks that manager (provider/coexist.ts).
+     */
+    otherFirewalls?: "refuse" | "take-over";
 }
 
 /** One `pinhole:firewall.extraInbound[i]` entry, validated. */

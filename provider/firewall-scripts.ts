@@ -155,7 +155,8 @@ echo "applied-from=$client"
 `;
 }
 
-export function confirmScript(token: string, owner: string, failsafe?: string): string {
+/** `afterConfirm`: shell run once the ruleset is confirmed and persisted (taking over other firewall managers). */
+export function confirmScript(token: string, owner: string, failsafe?: string, afterConfirm = ""): string {
     const t = token;
     return `${PRELUDE}
 if ! mkdir ${RUN_DIR}/decided.${t} 2>/dev/null; then
@@ -169,9 +170,10 @@ ${failsafe ? `${heredoc(`${FAILSAFE_RULESET}.tmp`, failsafe)}mv ${FAILSAFE_RULES
 mkdir -p /etc/systemd/system/sysinit.target.wants ${NFTABLES_DROPIN.replace(/\/[^/]*$/, "")}
 ${heredoc(`${NFTABLES_DROPIN}.tmp`, nftablesDropIn())}mv ${NFTABLES_DROPIN}.tmp ${NFTABLES_DROPIN}
 ${heredoc(`${UNIT_PATH}.tmp`, systemdUnit())}mv ${UNIT_PATH}.tmp ${UNIT_PATH}
+chmod 644 ${UNIT_PATH} ${NFTABLES_DROPIN}  # systemd warns about unit files others cannot read (umask 077)
 ln -sf ${UNIT_PATH} ${UNIT_WANTS_LINK}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
-# the confirmed ruleset replaces whatever the last boot loaded (fail-safe included)
+${afterConfirm ? `${afterConfirm}\n` : ""}# the confirmed ruleset replaces whatever the last boot loaded (fail-safe included)
 rm -f ${RUN_DIR}/firewall.${t}.nft ${RUN_DIR}/firewall.${t}.prev ${RUN_DIR}/timer.${t} ${BOOT_STATE}
 rm -rf ${RUN_DIR}/decided.${t}
 echo "--- listing"

@@ -1,6 +1,7 @@
 // pinhole:node:Firewall — one node's nftables table, applied over SSH with automatic rollback.
 import { randomBytes } from "crypto";
 import { failsafeRuleset } from "../render/failsafe";
+import { detectScript, findings, parseDetection, planCoexistence } from "./coexist";
 import { normaliseListing } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
@@ -28,8 +29,14 @@ export class FirewallApplyError extends ProviderError {}
  * confirmed listing; rejects with a message naming the node when anything fails, after making sure
  * the node is back on its previous ruleset.
  */
-export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: string) => void = () => undefined): Promise<{ listing: string; appliedFrom: string }> {
+export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: string) => void = () => undefined): Promise<{ listing: string; appliedFrom: string; notes: string[] }> {
     const c = conn(i);
+    // Other firewall managers first (provider/coexist.ts): a refusal must come before anything is applied.
+    const d = await runScript(c, detectScript(), { timeoutMs: 30_000 });
+    if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
+    const coexist = planCoexistence(i.node, findings(parseDetection(d.stdout)), i.otherFirewalls === "take-over" ? "take-over" : "refuse");
+    if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
+    const notes = coexist.notes;
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
     const started = Date.now();
     const r = await runScript(c, applyScript({
@@ -47,8 +54,8 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
     let last = "";
     while (Date.now() < deadline) {
         const remaining = deadline - Date.now();
-        const cr = await runScript(c, confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22)), { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) });
-        if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom };
+        const cr = await runScript(c, confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22), coexist.takeOver), { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) });
+        if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes };
         if (cr.code === EXIT.alreadyDecided) { last = cr.stderr.trim(); break; }
         last = cr.code === 255 ? explainSshFailure(c, cr) : (cr.stderr || cr.stdout).trim();
         log(`confirmation attempt failed: ${last}`);
@@ -100,11 +107,11 @@ const driftOf = (s: FirewallState): FirewallDrift => s.drift ?? (s.liveListing !
 
 /** Inputs that change what is on the node; the others (connection, key, rollback window) only change how it is reached. */
 const APPLIED = ["node", "ruleset", "managementSources"] as const;
-const INPUTS = ["node", "connection", "privateKey", "ruleset", "managementSources", "rollbackSeconds"] as const;
+const INPUTS = ["node", "connection", "privateKey", "ruleset", "managementSources", "rollbackSeconds", "otherFirewalls"] as const;
 
 async function apply(id: string, news: FirewallInputs): Promise<FirewallState> {
-    const { listing, appliedFrom } = await applyFirewall(news, id);
-    return { ...news, listing, liveListing: listing, drift: NO_DRIFT, appliedFrom, appliedAt: new Date().toISOString() };
+    const { listing, appliedFrom, notes } = await applyFirewall(news, id);
+    return { ...news, listing, liveListing: listing, drift: NO_DRIFT, appliedFrom, appliedAt: new Date().toISOString(), otherFirewallNotes: notes };
 }
 
 export const firewallHandler: ResourceHandler<typeof FIREWALL> = {

@@ -63,6 +63,7 @@ export const FIREWALL = {
         managementSources: { type: "array", description: "Sources allowed on the management SSH port; a ruleset that would cut this host's own SSH path is refused.", items: str("An address or CIDR."), minItems: 1 },
         rollbackSeconds: { type: "integer", description: "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.", default: 30, minimum: LIMITS.rollbackSeconds.min, maximum: LIMITS.rollbackSeconds.max },
         skipPrecheck: { type: "boolean", description: "Tests of the rollback path only: apply without the management-address pre-check." },
+        otherFirewalls: { type: "string", description: "Another firewall manager on the node whose drop would override pinhole's openings (ufw, firewalld, iptables rules, a dropping nftables.conf): refuse (apply nothing, name it) or take-over (stop, disable and mask it once pinhole's ruleset is confirmed). Absent: refuse.", enum: ["refuse", "take-over"] },
     },
     requiredInputs: ["node", "connection", "privateKey", "ruleset", "managementSources"],
     outputs: {
@@ -71,6 +72,7 @@ export const FIREWALL = {
         drift: DRIFT,
         appliedFrom: str("The address this host's SSH connection came from, as the node saw it at apply."),
         appliedAt: str("When the ruleset was last applied (ISO 8601)."),
+        otherFirewallNotes: strList("Other firewall managers found on the node at the last apply, and what pinhole did about them."),
     },
 } as const satisfies ResourceSpec;
 

@@ -3,14 +3,12 @@
 // (the management SSH port from the management sources, loopback, replies) and drops everything else
 // inbound, so a broken file never leaves a node either unreachable or wide open. Outbound stays open:
 // the node must be able to answer and to be repaired.
+import { nftAddress } from "./escape";
 import { replaceTableTransaction, TABLE_FAMILY, TABLE_NAME } from "./nftables";
-
-const ADDRESS = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/;
 
 /** A `table inet pinhole` transaction (replaces whatever pinhole table is loaded). */
 export function failsafeRuleset(managementSources: string[], sshPort: number): string {
-    const bad = managementSources.filter((s) => !ADDRESS.test(s));
-    if (bad.length) throw new Error(`fail-safe ruleset: not an address or CIDR: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
+    managementSources.forEach(nftAddress);
     if (!Number.isInteger(sshPort) || sshPort < 1 || sshPort > 65535) throw new Error(`fail-safe ruleset: bad SSH port ${sshPort}`);
     const v4 = managementSources.filter((s) => !s.includes(":"));
     const v6 = managementSources.filter((s) => s.includes(":"));

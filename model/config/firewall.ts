@@ -31,6 +31,7 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
         fw.rollbackSeconds = readInt(m.rollbackSeconds, dot(path, "rollbackSeconds"), pr, LIMITS.rollbackSeconds.min, LIMITS.rollbackSeconds.max) ?? fw.rollbackSeconds;
     }
     fw.httpRedirect = readBool(m.httpRedirect, dot(path, "httpRedirect"), pr, false);
+    if (m.otherFirewalls !== undefined) fw.otherFirewalls = readEnum(m.otherFirewalls, dot(path, "otherFirewalls"), pr, ["refuse", "take-over"] as const) ?? fw.otherFirewalls;
     if (m.extraInbound !== undefined) {
         const list = readList(m.extraInbound, dot(path, "extraInbound"), pr);
         list?.forEach((item, i) => {

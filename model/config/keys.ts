@@ -22,6 +22,7 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
     rollbackSeconds: 30,
     httpRedirect: false,
     extraInbound: [],
+    otherFirewalls: "refuse",
 };
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
@@ -34,7 +35,7 @@ export const NODE_KEYS = ["name", "role", "site", "address", "advertisedAddress"
 export const SSH_KEYS = ["host", "port", "user", "sudo", "hostKey", "bastion"];
 export const BASTION_KEYS = ["host", "port", "user", "hostKey"];
 export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;
-export const FIREWALL_KEYS = ["egress", "rateLimit", "logDrops", "rollbackSeconds", "httpRedirect", "extraInbound", ...PROFILE_KEYS];
+export const FIREWALL_KEYS = ["egress", "rateLimit", "logDrops", "rollbackSeconds", "httpRedirect", "extraInbound", "otherFirewalls", ...PROFILE_KEYS];
 export const RATE_KEYS = ["perMinute", "burst"];
 export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason", "exposed"];
 export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "nodes"];

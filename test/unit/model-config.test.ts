@@ -81,7 +81,7 @@ describe("model/config: stack config validation", () => {
             expect(m.networks.monitoring).to.deep.equal(m.networks.admin);
             expect(m.firewall).to.deep.equal({
                 egress: "allow", profile: "reference", narrow: {}, rateLimit: { perMinute: 120, burst: 60 }, logDrops: true,
-                rollbackSeconds: 30, httpRedirect: false, extraInbound: [],
+                rollbackSeconds: 30, httpRedirect: false, extraInbound: [], otherFirewalls: "refuse",
             });
             expect(m.certificates).to.deep.equal({ mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {} });
             const unified = runConfigMap(baseConfig("unified")).model!;
