@@ -4,7 +4,15 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Evidence } from "./narrow";
 
-export const EVIDENCE_DIR = path.resolve(__dirname, "..", ".pinhole", "evidence");
+/** The project root: the nearest directory up from here with a Pulumi.yaml (this file also runs from dist/lib). */
+function projectRoot(): string {
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) return path.resolve(__dirname, "..");
+    }
+}
+
+export const EVIDENCE_DIR = path.join(projectRoot(), ".pinhole", "evidence");
 export const evidenceFile = (stack: string, dir = EVIDENCE_DIR) => path.join(dir, `${stack.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
 
 export function writeEvidence(ev: Evidence, dir = EVIDENCE_DIR): string {

@@ -2,6 +2,9 @@
 import { expect } from "chai";
 import { Evidence, formatProposal, judgeNarrowings, listenerConflicts, parseConntrack, parseEstablished, parseListening, proposedSettings } from "../../lib/narrow";
 import { evidenceScript, parseEvidenceOutput } from "../../lib/narrow-run";
+import { EVIDENCE_DIR } from "../../lib/evidence-file";
+import * as fs from "fs";
+import * as path from "path";
 import { buildFlowReport } from "../../model/policy";
 import { NARROWING_IDS } from "../../model/narrowings";
 import { mustParse, rawCluster } from "./helpers/model-builders";
@@ -81,6 +84,10 @@ describe("lib/narrow: narrowing from evidence", () => {
         expect(formatProposal(p)).to.match(/^pinhole:firewall:\n  profile: (reference|strict)\n/);
         const parsed = mustParse(rawCluster("modular", model.nodes.map((n) => ({ name: n.name, role: n.role, address: n.address, arbiter: n.arbiter })), { firewall: p }));
         expect(parsed.firewall).to.deep.include({ profile: p.profile, narrow: p.narrow });
+    });
+
+    it("keeps evidence under the project root, where the program (run from dist/) finds it too", () => {
+        expect(fs.existsSync(path.join(EVIDENCE_DIR, "..", "..", "Pulumi.yaml"))).to.equal(true);
     });
 
     it("preview: warns when the stack's profile closes a port something listened on", () => {
