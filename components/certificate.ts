@@ -1,51 +1,21 @@
-// Web certificates: one WebCertificate per web-serving node (webproxy, application, unified, standalone)
-// choosing the certificate mode, owning the key / certificate / CSR resources and the node's nginx front
-// end (pinhole:node:WebServer); and the cluster's InternalCa for internal-ca mode.
-//
-//   self-signed   PrivateKey + SelfSignedCertificate (default; the platform's own behaviour)
-//   internal-ca   PrivateKey + LocallySignedCertificate from the stack's CA (its certificate is a stack output)
-//   csr           PrivateKey + CertificateRequest (exported); the CA's reply, once in secret config under
-//                 certificateConfigKey, is checked and installed; until then the node keeps a self-signed one
-//   external      bundle and key from secret config (certificateConfigKey, keyConfigKey), checked first
+// Web certificates: one WebCertificate per web-serving node (webproxy, application, unified, standalone):
+// the certificate of the node's mode (components/certificate-modes.ts, one function per mode) and the
+// node's nginx front end (components/front-end.ts: certificate-only or whole-site); and the cluster's
+// InternalCa for internal-ca mode.
 //
 // Operator-supplied bundles are checked (model/certificates.ts) before anything is installed: a bundle
 // that does not match the node's name or key, has a broken or incomplete chain, or is outside its validity
 // fails the preview with a message naming the node; no node's front end changes while any is rejected.
 import * as pulumi from "@pulumi/pulumi";
-import {
-    certificateDetails, checkCertificateBundle, expiryNotice, formatBundleProblems, WebCertificateSummary,
-} from "../model/certificates";
-import { CertificateMode, CertificateSettings, NodeCertificateSettings, NodeSpec } from "../model/types";
-import { proxiesToUpstreams, renderNginxSite, upstreamServers, UpstreamServer } from "../render/nginx";
-import { connectionOf } from "./firewall";
-import { CertificateRequest, LocallySignedCertificate, PrivateKey, SelfSignedCertificate } from "./tls";
-import { WEB_SERVER } from "../provider/schema";
-import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
+import { certificateDetails, expiryStatus, noticeWindowDays, WebCertificateSummary } from "../model/certificates";
+import { CertificateMode, CertificateSettings, FrontEndMode, NodeCertificateSettings, NodeSpec } from "../model/types";
+import { WeightEntry } from "../render/nginx-platform";
+import { UpstreamServer, upstreamServers, proxiesToUpstreams } from "../render/nginx";
+import { MODES } from "./certificate-modes";
+import { WebFrontEnd, WebServer } from "./front-end";
+import { CertificateSubject, PrivateKey, SelfSignedCertificate } from "./tls";
 
-// ------------------------------------------------------------------------------------------ WebServer
-
-export type WebServerArgs = ArgsOf<typeof WEB_SERVER>;
-
-/** The provider resource: one node's nginx certificate, key and site config. */
-export class WebServer extends pulumi.CustomResource {
-    /** SHA-256 fingerprint ("AB:CD:...") of the certificate installed. */
-    declare public readonly fingerprint: pulumi.Output<string>;
-    declare public readonly notAfter: pulumi.Output<string>;
-    /** What nginx served on the node right after install (and at the last refresh: liveServedFingerprint). */
-    declare public readonly servedFingerprint: pulumi.Output<string>;
-    declare public readonly liveServedFingerprint: pulumi.Output<string>;
-    declare public readonly certificateSha256: pulumi.Output<string>;
-    declare public readonly liveCertificateSha256: pulumi.Output<string>;
-    declare public readonly siteSha256: pulumi.Output<string>;
-    declare public readonly liveSiteSha256: pulumi.Output<string>;
-    /** Original files kept aside on the node (restored on delete). */
-    declare public readonly originals: pulumi.Output<string[]>;
-    declare public readonly appliedAt: pulumi.Output<string>;
-
-    constructor(name: string, args: WebServerArgs, opts?: pulumi.CustomResourceOptions) {
-        super(WEB_SERVER.token, name, resourceInputs(WEB_SERVER, args), resourceOptions(WEB_SERVER, opts));
-    }
-}
+export { WebServer, WebServerArgs } from "./front-end";
 
 // ------------------------------------------------------------------------------------------ InternalCa
 
@@ -129,18 +99,31 @@ export function identityOf(node: NodeSpec): { commonName: string; dnsNames: stri
     return { commonName: node.fqdn, dnsNames, ipAddresses };
 }
 
+/** The front-end mode of a node: its own override, else the stack's (hand-built settings without one: whole-site). */
+export function frontEndOf(node: string, settings: CertificateSettings): FrontEndMode {
+    return settings.nodes[node]?.frontEnd ?? settings.frontEnd ?? "whole-site";
+}
+
+/** Subject of the certificates and CSRs pinhole issues: CN = fqdn, then the stack's and the node's fields (`web cert details edit`). */
+export function subjectOf(node: NodeSpec, settings: CertificateSettings): CertificateSubject {
+    return { ...settings.subject, ...settings.nodes[node.name]?.subject, commonName: node.fqdn };
+}
+
 export class WebCertificate extends pulumi.ComponentResource {
     public readonly mode: CertificateMode;
-    /** `web cert details`: subject, SANs, issuer, validity, fingerprint, mode. */
+    public readonly frontEnd: FrontEndMode;
+    /** `web cert details`: subject, SANs, issuer, validity, fingerprint, mode, expiry. */
     public readonly summary: pulumi.Output<WebCertificateSummary>;
     /** csr mode: the CSR to send to the CA (`web cert gen_csr`). */
     public readonly certRequestPem?: pulumi.Output<string>;
     /** Rejection message for an operator-supplied bundle (undefined when fine). */
     public readonly problem: pulumi.Output<string | undefined>;
-    /** The rendered nginx site config. */
-    public readonly siteConfig: string;
-    /** Web proxies: the `web weight list`. */
+    /** whole-site: the rendered nginx site config. */
+    public readonly siteConfig?: string;
+    /** Web proxies in whole-site mode: the upstream servers pinhole renders. */
     public readonly upstreams?: UpstreamServer[];
+    /** Web proxies: `web weight list` as nginx has it. */
+    public readonly weightList?: pulumi.Output<WeightEntry[]>;
     public readonly webServer: WebServer;
 
     constructor(name: string, args: WebCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -148,122 +131,43 @@ export class WebCertificate extends pulumi.ComponentResource {
         const node = args.node;
         const { mode, entry } = modeOf(node.name, args.settings);
         this.mode = mode;
+        this.frontEnd = frontEndOf(node.name, args.settings);
         const id = identityOf(node);
-        const subject = { commonName: id.commonName };
-        const validityDays = args.settings.validityDays;
-        const renewBeforeDays = args.settings.renewBeforeDays;
-        const addresses = id.ipAddresses;
-        const child = { parent: this };
-
-        let bundle: pulumi.Output<string>;
-        let keyPem: pulumi.Output<string>;
-        let problem: pulumi.Output<string | undefined> = pulumi.output(undefined);
-        let pending = false;
-        let source: string | undefined;
-
-        const selfSigned = (privateKeyPem: pulumi.Output<string>) => new SelfSignedCertificate(`${name}-selfsigned`, {
-            privateKeyPem, subject, dnsNames: id.dnsNames, ipAddresses: id.ipAddresses,
-            validityDays, earlyRenewalDays: renewBeforeDays,
-        }, child);
-
-        const check = (b: pulumi.Output<string>, k: { privateKeyPem?: pulumi.Output<string>; publicKeyPem?: pulumi.Output<string> }, keySource?: string) =>
-            pulumi.all([b, k.privateKeyPem ?? pulumi.output(undefined), k.publicKeyPem ?? pulumi.output(undefined)]).apply(([bundlePem, privateKeyPem, publicKeyPem]) => {
-                const res = checkCertificateBundle({
-                    node: node.name, fqdn: node.fqdn, addresses, bundlePem, privateKeyPem, publicKeyPem,
-                    source, keySource, renewBeforeDays, now: args.now,
-                });
-                // (The expiry notice is printed once, with the summary below.)
-                for (const w of res.warnings.filter((x) => !x.startsWith("WEB CERT"))) pulumi.log.warn(`node ${node.name}: ${w}`, this);
-                return res.problems.length ? formatBundleProblems(node.name, res.problems, source) : undefined;
-            });
-
-        if (mode === "external") {
-            const certKey = entry?.certificateConfigKey;
-            const keyKey = entry?.keyConfigKey;
-            if (!certKey || !keyKey) {
-                throw new pulumi.ResourceError(`node ${node.name}: external mode needs certificates.nodes.${node.name}.certificateConfigKey and keyConfigKey`, this);
-            }
-            const b = args.secret(certKey);
-            const k = args.secret(keyKey);
-            const missing = [!b ? certKey : undefined, !k ? keyKey : undefined].filter(Boolean);
-            if (!b || !k) {
-                throw new pulumi.ResourceError(`node ${node.name}: external mode: secret config ${missing.map((m) => `pinhole:${m}`).join(" and ")} not set ` +
-                    `(\`pulumi config set --secret ${missing[0]} < file.pem\`)`, this, true);
-            }
-            source = `pinhole:${certKey}`;
-            bundle = b;
-            keyPem = pulumi.secret(k);
-            problem = check(b, { privateKeyPem: k }, `pinhole:${keyKey}`);
-        } else {
-            const key = new PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
-            keyPem = pulumi.secret(key.privateKeyPem);
-            if (mode === "self-signed") {
-                bundle = selfSigned(key.privateKeyPem).certPem;
-            } else if (mode === "internal-ca") {
-                if (!args.ca) throw new pulumi.ResourceError(`node ${node.name}: internal-ca mode needs the cluster's InternalCa`, this);
-                const signed = new LocallySignedCertificate(`${name}-signed`, {
-                    publicKeyPem: key.publicKeyPem, subject, dnsNames: id.dnsNames, ipAddresses: id.ipAddresses,
-                    caPrivateKeyPem: args.ca.privateKeyPem, caCertPem: args.ca.certPem,
-                    validityDays, earlyRenewalDays: renewBeforeDays,
-                }, child);
-                bundle = pulumi.all([signed.certPem, args.ca.certPem]).apply(([leaf, ca]) => leaf.trimEnd() + "\n" + ca.trimEnd() + "\n");
-            } else {
-                // csr
-                const csr = new CertificateRequest(`${name}-csr`, {
-                    privateKeyPem: key.privateKeyPem, subject, dnsNames: id.dnsNames, ipAddresses: id.ipAddresses,
-                }, child);
-                this.certRequestPem = csr.certRequestPem;
-                const reply = entry?.certificateConfigKey ? args.secret(entry.certificateConfigKey) : undefined;
-                if (reply) {
-                    source = `pinhole:${entry?.certificateConfigKey}`;
-                    bundle = reply;
-                    problem = check(reply, { publicKeyPem: key.publicKeyPem });
-                } else {
-                    pending = true;
-                    bundle = selfSigned(key.privateKeyPem).certPem;
-                    pulumi.log.info(`node ${node.name}: csr mode, waiting for the CA's reply${entry?.certificateConfigKey ? ` in pinhole:${entry.certificateConfigKey}` : " (set certificates.nodes." + node.name + ".certificateConfigKey)"}; serving a self-signed certificate meanwhile`, this);
-                }
-            }
-        }
-        this.problem = problem;
-
-        // nginx site
-        if (proxiesToUpstreams(node.role)) this.upstreams = upstreamServers(node, args.nodes);
-        const site = renderNginxSite({
-            node: node.name, fqdn: node.fqdn, role: node.role, addresses, legacyProtocols: args.settings.legacyProtocols,
-            upstreams: this.upstreams, applicationBackend: args.applicationBackend,
+        const s = args.settings;
+        const renewalDays = noticeWindowDays(s.validityDays, s.renewBeforeDays, s.renewBeforeExplicit);
+        const cert = MODES[mode]({
+            name, node, entry, subject: subjectOf(node, s), dnsNames: id.dnsNames, ipAddresses: id.ipAddresses,
+            validityDays: s.validityDays, renewalDays, renewBeforeDays: s.renewBeforeDays, renewBeforeExplicit: s.renewBeforeExplicit,
+            secret: args.secret, ca: args.ca, now: args.now, parent: this,
         });
-        for (const w of site.warnings) pulumi.log.warn(w, this);
-        this.siteConfig = site.config;
+        this.problem = cert.problem;
+        this.certRequestPem = cert.certRequestPem;
 
         // Nothing is installed unless every checked bundle passed (this node's, and the cluster's gate).
-        const gate: pulumi.Input<boolean> = args.gate ?? problem.apply((p) => {
+        const gate: pulumi.Input<boolean> = args.gate ?? cert.problem.apply((p) => {
             if (p) throw new pulumi.ResourceError(p, this, true);
             return true;
         });
-        const gatedBundle = pulumi.all([gate, bundle]).apply(([, b]) => b);
-        const publicBundle = pulumi.unsecret(bundle);
+        const nginx = { ...s.nginx, ...entry?.nginx, ...(args.applicationBackend ? { applicationBackend: args.applicationBackend } : {}), ...(args.replaces ? { replaces: args.replaces } : {}) };
+        if (this.frontEnd === "whole-site" && proxiesToUpstreams(node.role)) this.upstreams = upstreamServers(node, args.nodes);
+        const front = new WebFrontEnd(`${name}-frontend`, {
+            node, nodes: args.nodes, frontEnd: this.frontEnd, nginx, legacyProtocols: s.legacyProtocols, privateKey: args.privateKey,
+            certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b), keyPem: cert.keyPem,
+            verifySeconds: args.verifySeconds, formerParent: this,
+        }, { parent: this });
+        this.webServer = front.webServer;
+        this.siteConfig = front.siteConfig;
+        this.weightList = front.weightList;
 
-        this.webServer = new WebServer(`${name}-server`, {
-            node: node.name,
-            connection: connectionOf(node),
-            privateKey: pulumi.secret(args.privateKey),
-            fqdn: node.fqdn,
-            certificatePem: gatedBundle,
-            keyPem,
-            siteConfig: this.siteConfig,
-            ...(args.replaces ? { replaces: args.replaces } : {}),
-            ...(args.verifySeconds !== undefined ? { verifySeconds: args.verifySeconds } : {}),
-        }, child);
-
-        this.summary = publicBundle.apply((b) => {
+        this.summary = pulumi.unsecret(cert.bundle).apply((b) => {
             const d = certificateDetails(b);
-            const s: WebCertificateSummary = { ...d, mode, ...(pending ? { pending: true } : {}) };
-            const notice = expiryNotice(d.notAfter, renewBeforeDays, args.now);
-            if (notice) pulumi.log.warn(`node ${node.name}: ${notice.text}${mode === "external" || (mode === "csr" && !pending) ? " — renew it with the CA and update the secret config" : " — pinhole renews it on the next `pulumi up`"}`, this);
-            return s;
+            const expiry = expiryStatus(d.notBefore, d.notAfter, s.renewBeforeDays, s.renewBeforeExplicit, args.now);
+            if (expiry.notice) {
+                pulumi.log.warn(`node ${node.name}: ${expiry.notice}${cert.operatorRenews ? " — renew it with the CA and update the secret config" : " — pinhole renews it on this `pulumi up`"} (notice window ${expiry.windowDays} days)`, this);
+            }
+            return { ...d, mode, expiry, ...(cert.pending ? { pending: true } : {}) };
         });
-        this.registerOutputs({ summary: this.summary, certRequestPem: this.certRequestPem, siteConfig: this.siteConfig });
+        this.registerOutputs({ summary: this.summary, certRequestPem: this.certRequestPem, siteConfig: this.siteConfig, weightList: this.weightList });
     }
 }
 

@@ -20,7 +20,10 @@ export interface CertificateSubject {
     commonName: string;
     organization?: string;
     organizationalUnit?: string;
+    locality?: string;
+    province?: string;
     country?: string;
+    email?: string;
 }
 
 export type SelfSignedCertificateArgs = ArgsOf<typeof SELF_SIGNED_CERTIFICATE>;

@@ -110,6 +110,7 @@ export const REQUIRED_BINARIES: readonly { bin: string; pkg: string }[] = [
     { bin: "sysctl", pkg: "procps" },
     { bin: "hostname", pkg: "hostname" },
     { bin: "cc", pkg: "gcc (with libc6-dev)" },
+    { bin: "sslscan", pkg: "sslscan" },
 ];
 
 const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];

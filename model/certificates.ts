@@ -119,8 +119,9 @@ export interface BundleCheckInput {
     source?: string;
     /** Where the key came from, for messages. */
     keySource?: string;
-    /** Warn when the certificate expires within this many days (default 30). */
+    /** Warn when the certificate expires within this many days (default 30; a third of the lifetime when shorter, unless explicit). */
     renewBeforeDays?: number;
+    renewBeforeExplicit?: boolean;
     now?: Date;
 }
 
@@ -247,7 +248,7 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
             problems.push({ kind: "expired", message: `${label(c, n)} has expired: WEB CERT EXPIRED AT: ${platformTime(new Date(to).toISOString())} UTC` });
         }
     }
-    const notice = expiryNotice(details.notAfter, i.renewBeforeDays ?? 30, now);
+    const notice = expiryNotice(details.notAfter, noticeWindowDays(lifetimeDays(details.notBefore, details.notAfter), i.renewBeforeDays ?? NOTICE_DAYS, i.renewBeforeExplicit), now);
     if (notice && !notice.expired) warnings.push(notice.text);
     return { problems, warnings, details, bundlePem: joinPemBundle(pems) };
 }
@@ -265,6 +266,39 @@ export interface ExpiryNotice {
     daysLeft: number;
 }
 
+/** The reference's notice: 30 days before expiry. */
+export const NOTICE_DAYS = 30;
+/** Short-lived certificates get their notice (and pinhole-issued ones their renewal) at this share of the lifetime left. */
+export const SHORT_LIVED_SHARE = 1 / 3;
+
+/**
+ * The notice / renewal window of a certificate valid for `lifetimeDays`: the reference's 30 days (or the
+ * configured renewBeforeDays) for long-lived certificates, a third of the lifetime for short ones (a 90-day
+ * certificate at 30 days, a 47-day one at ~15.7, a 3-day one at 1). An explicitly configured window is kept as is.
+ */
+export function noticeWindowDays(lifetimeDays: number, renewBeforeDays = NOTICE_DAYS, explicit = false): number {
+    return explicit ? renewBeforeDays : Math.min(renewBeforeDays, lifetimeDays * SHORT_LIVED_SHARE);
+}
+
+/** Lifetime in days of a certificate (notBefore → notAfter, ISO strings). */
+export const lifetimeDays = (notBefore: string, notAfter: string) => (Date.parse(notAfter) - Date.parse(notBefore)) / 86_400_000;
+
+/** Expiry state of a certificate as the outputs show it (`certificates.<node>.expiry`). */
+export interface ExpiryStatus {
+    state: "ok" | "notice" | "expired";
+    /** The notice window that applies (days before notAfter). */
+    windowDays: number;
+    daysLeft: number;
+    /** "WEB CERT EXPIRES AT: ..." inside the window, "WEB CERT EXPIRED AT: ..." after; null otherwise. */
+    notice: string | null;
+}
+
+export function expiryStatus(notBefore: string, notAfter: string, renewBeforeDays = NOTICE_DAYS, explicit = false, now = new Date()): ExpiryStatus {
+    const windowDays = Number(noticeWindowDays(lifetimeDays(notBefore, notAfter), renewBeforeDays, explicit).toFixed(3));
+    const n = expiryNotice(notAfter, windowDays, now);
+    return { state: !n ? "ok" : n.expired ? "expired" : "notice", windowDays, daysLeft: Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000), notice: n?.text ?? null };
+}
+
 /** The platform's status-display notice, from `renewBeforeDays` before expiry on. */
 export function expiryNotice(notAfter: string, renewBeforeDays: number, now = new Date()): ExpiryNotice | undefined {
     const to = Date.parse(notAfter);
@@ -279,6 +313,8 @@ export function expiryNotice(notAfter: string, renewBeforeDays: number, now = ne
 /** What a node's certificate summary (stack output) holds: `web cert details` plus the mode. */
 export interface WebCertificateSummary extends CertificateDetails {
     mode: CertificateMode;
+    /** The notice window and where the certificate stands (preview, outputs and verify show the same). */
+    expiry: ExpiryStatus;
     /** csr mode: still on pinhole's self-signed certificate, waiting for the CA's reply. */
     pending?: boolean;
 }

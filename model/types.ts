@@ -140,8 +140,42 @@ export interface ExtraInbound {
 
 export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external";
 
+/** certificate-only: into the platform's own nginx (default for real nodes); whole-site: pinhole writes the server block. */
+export type FrontEndMode = "certificate-only" | "whole-site";
+
+/** Subject fields of the certificates and CSRs pinhole issues (`web cert details edit`), besides CN = fqdn. */
+export interface CertificateSubjectFields {
+    organization?: string;
+    organizationalUnit?: string;
+    locality?: string;
+    /** ST: state or province. */
+    province?: string;
+    /** C: two capital letters (ISO 3166). */
+    country?: string;
+    email?: string;
+}
+
+/** Paths and names of a node's nginx front end (all optional: the defaults are in docs/certificates.md). */
+export interface NginxSettings {
+    /** certificate-only: where the bundle / key go (default: what nginx's HTTPS servers use, from `nginx -T`). */
+    certificatePath?: string;
+    keyPath?: string;
+    /** certificate-only: pinhole's TLS drop-in, read at http level (default /etc/nginx/conf.d/pinhole-tls.conf). */
+    tlsPath?: string;
+    /** certificate-only proxies: the upstream whose server weights webWeight sets (default: the only one). */
+    upstream?: string;
+    /** whole-site: pinhole's site file, the application behind nginx, the server names, the files it moves aside. */
+    sitePath?: string;
+    applicationBackend?: string;
+    serverNames?: string[];
+    replaces?: string[];
+}
+
 export interface NodeCertificateSettings {
     mode: CertificateMode;
+    frontEnd?: FrontEndMode;
+    nginx?: NginxSettings;
+    subject?: CertificateSubjectFields;
     /** external / csr modes: name of the secret config key holding the signed PEM bundle (cert + chain). */
     certificateConfigKey?: string;
     /** external mode: name of the secret config key holding the private key. */
@@ -152,10 +186,19 @@ export interface CertificateSettings {
     /** Stack default; per node override in `nodes`. */
     mode: CertificateMode;
     validityDays: number;
-    /** Certificates pinhole issues are renewed this many days before expiry; warnings start here too. */
+    /**
+     * Certificates pinhole issues are renewed this many days before expiry; warnings start here too. Short-lived
+     * certificates use a third of their lifetime when that is less (model/certificates.ts noticeWindowDays),
+     * unless the value was set explicitly (renewBeforeExplicit).
+     */
     renewBeforeDays: number;
+    renewBeforeExplicit?: boolean;
     /** The reference's `web sslv3 on`: re-enable legacy protocols. Off by default. */
     legacyProtocols: boolean;
+    /** Stack default of the front-end mode (unset in hand-built settings: whole-site). */
+    frontEnd?: FrontEndMode;
+    nginx?: NginxSettings;
+    subject?: CertificateSubjectFields;
     nodes: Record<string, NodeCertificateSettings>;
 }
 

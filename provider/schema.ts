@@ -76,6 +76,55 @@ export const FIREWALL = {
     },
 } as const satisfies ResourceSpec;
 
+const FILE_SHA = {
+    type: "object", token: "pinhole:node:FileSha256", description: "A file on the node and the SHA-256 of its content.",
+    properties: { path: str("Absolute path on the node."), sha256: str("SHA-256 (hex) of the content.") },
+    required: ["path", "sha256"],
+} as const satisfies ObjectSpec;
+
+const WEIGHT_TARGET = {
+    type: "object", token: "pinhole:node:WeightTarget", description: "An application/unified node as a proxy's upstream may name it.",
+    properties: {
+        node: str("Node name."),
+        hosts: strList("Its addresses (as seen from the proxy) and names: an upstream server matching one of them is this node."),
+        weight: { type: "integer", description: "webWeight (0: backup); unset: the platform's own setting.", minimum: 0, maximum: 1000 },
+    },
+    required: ["node", "hosts"],
+} as const satisfies ObjectSpec;
+
+const WEIGHT_ENTRY = {
+    type: "object", token: "pinhole:node:WeightEntry", description: "One line of `web weight list`.",
+    properties: {
+        server: str("The upstream server as nginx has it (address:port)."),
+        node: str("The node it is, when pinhole knows it."),
+        weight: { type: "integer", description: "Weight (0 for a backup server).", minimum: 0 },
+        backup: { type: "boolean", description: "Used only when no other server is available." },
+        source: { type: "string", description: "user: the node's webWeight; default: the platform's (or nginx's) own.", enum: ["user", "default"] },
+    },
+    required: ["server", "weight", "backup", "source"],
+} as const satisfies ObjectSpec;
+
+const PLATFORM_PLAN = {
+    type: "object", token: "pinhole:node:PlatformPlan",
+    description: "certificate-only: what check found in the node's nginx (`nginx -T`) and what up will do there; shown by preview --diff.",
+    properties: {
+        certificatePath: str("Where the certificate bundle goes (the platform's ssl_certificate)."),
+        keyPath: str("Where the key goes (the platform's ssl_certificate_key)."),
+        upstream: str("The upstream whose server weights pinhole sets."),
+        weightList: { type: "array", description: "`web weight list`.", items: WEIGHT_ENTRY },
+        files: strList("Every file pinhole writes or patches (kept aside at first write, restored on delete)."),
+        patched: { type: "array", description: "The platform files pinhole patches and the SHA-256 of their new content.", items: FILE_SHA },
+        warnings: strList("What pinhole noticed but may go ahead with."),
+    },
+    required: ["certificatePath", "keyPath", "weightList", "files", "patched", "warnings"],
+} as const satisfies ObjectSpec;
+
+const SITE_PATHS = {
+    type: "object", token: "pinhole:node:SitePaths", description: "whole-site: where pinhole's certificate, key and site file go.",
+    properties: { certificate: str("Certificate file."), key: str("Key file."), site: str("Site configuration file.") },
+    required: ["certificate", "key", "site"],
+} as const satisfies ObjectSpec;
+
 export const WEB_SERVER = {
     token: "pinhole:node:WebServer",
     description: "One node's nginx front end: certificate bundle, key and site config installed over SSH, checked with `nginx -t`, reloaded and verified by the served certificate; delete restores the original front end.",
@@ -84,11 +133,20 @@ export const WEB_SERVER = {
         fqdn: str("The node's network name (SNI of the serving check)."),
         certificatePem: str("Certificate file nginx serves: server certificate first, then the chain."),
         keyPem: secretStr("The certificate's private key."),
-        siteConfig: str("The nginx site configuration (render/nginx.ts)."),
+        frontEnd: { type: "string", description: "whole-site: pinhole writes the server block; certificate-only: into the platform's own nginx (provider/webserver-platform.ts).", enum: ["whole-site", "certificate-only"], default: "whole-site" },
+        siteConfig: str("whole-site: the nginx site configuration (render/nginx.ts); required in that mode."),
+        paths: SITE_PATHS,
         replaces: { type: "array", description: "Original front-end files moved aside while pinhole owns the front end.", items: str("A path on the node."), default: DEFAULT_REPLACES },
+        tlsConfig: str("certificate-only: pinhole's TLS drop-in (render/tls-profile.ts)."),
+        tlsPath: str("certificate-only: where the drop-in goes (read by nginx at http level; default /etc/nginx/conf.d/pinhole-tls.conf)."),
+        certificatePath: str("certificate-only: configured certificate path (default: the one nginx's HTTPS servers use)."),
+        keyPath: str("certificate-only: configured key path (default: the one nginx's HTTPS servers use)."),
+        upstream: str("certificate-only proxies: the upstream whose server weights pinhole sets (default: the only one)."),
+        weights: { type: "array", description: "certificate-only proxies: the application/unified nodes and their webWeight.", items: WEIGHT_TARGET },
+        plan: PLATFORM_PLAN,
         verifySeconds: { type: "integer", description: "Seconds to wait for nginx to serve the new certificate (0: don't check).", default: 10, minimum: 0, maximum: 120 },
     },
-    requiredInputs: ["node", "connection", "privateKey", "fqdn", "certificatePem", "keyPem", "siteConfig"],
+    requiredInputs: ["node", "connection", "privateKey", "fqdn", "certificatePem", "keyPem"],
     outputs: {
         fingerprint: str("SHA-256 fingerprint (`AB:CD:...`) of the installed server certificate."),
         notAfter: str("When the installed server certificate expires (ISO 8601)."),
@@ -102,14 +160,17 @@ export const WEB_SERVER = {
         liveServedFingerprint: str("Fingerprint of the certificate nginx served at the last refresh."),
         originals: strList("Original files pinhole keeps aside on the node (restored on delete)."),
         appliedAt: str("When the front end was last installed (ISO 8601)."),
+        installed: { type: "array", description: "certificate-only: each file pinhole wrote and its SHA-256.", items: FILE_SHA },
+        live: { type: "array", description: "certificate-only: the same files as last read from the node.", items: FILE_SHA },
     },
-    replaceOnChanges: ["node"],
+    replaceOnChanges: ["node", "frontEnd"],
 } as const satisfies ResourceSpec;
 
 const SUBJECT = {
     type: "object", token: "pinhole:tls:Subject", description: "Certificate subject (distinguished name).",
     properties: {
-        commonName: str("CN."), organization: str("O."), organizationalUnit: str("OU."), country: str("C (two letters)."),
+        commonName: str("CN."), organization: str("O."), organizationalUnit: str("OU."), locality: str("L."), province: str("ST (state or province)."),
+        country: str("C (two letters)."), email: str("E (emailAddress)."),
     },
     required: ["commonName"],
 } as const satisfies ObjectSpec;

@@ -69,7 +69,11 @@ export interface Subject {
     commonName: string;
     organization?: string;
     organizationalUnit?: string;
+    /** L, ST (state or province), C (two letters), E (emailAddress). */
+    locality?: string;
+    province?: string;
     country?: string;
+    email?: string;
 }
 
 export function distinguishedName(s: Subject): string {
@@ -77,7 +81,10 @@ export function distinguishedName(s: Subject): string {
     const parts = [`CN=${esc(s.commonName)}`];
     if (s.organizationalUnit) parts.push(`OU=${esc(s.organizationalUnit)}`);
     if (s.organization) parts.push(`O=${esc(s.organization)}`);
+    if (s.locality) parts.push(`L=${esc(s.locality)}`);
+    if (s.province) parts.push(`ST=${esc(s.province)}`);
     if (s.country) parts.push(`C=${esc(s.country)}`);
+    if (s.email) parts.push(`E=${esc(s.email)}`);
     return parts.join(", ");
 }
 

@@ -31,14 +31,14 @@ export function payload(target: string, content: string): string {
     return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
 }
 
-const PRELUDE = `set -eu
+export const PRELUDE = `set -eu
 umask 077
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 command -v nginx >/dev/null 2>&1 || { echo "nginx not found on this node (install the nginx package)" >&2; exit ${WEB_EXIT.noNginx}; }
 `;
 
 /** Shell helpers shared by the scripts. */
-const HELPERS = `saved_name() { printf '%s' "$1" | sed 's|/|%|g'; }
+export const HELPERS = `saved_name() { printf '%s' "$1" | sed 's|/|%|g'; }
 reload_nginx() {
   if nginx -s reload 2>/dev/null; then echo "nginx=reloaded"; return 0; fi
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl restart nginx && { echo "nginx=restarted"; return 0; }; fi
@@ -50,7 +50,13 @@ served_fingerprint() {
 }
 `;
 
+/** Where the whole-site files go (certificates.nginx.*; default render/nginx.ts CERT_PATH, KEY_PATH, SITE_PATH). */
+export interface SitePaths { certificate: string; key: string; site: string }
+export const DEFAULT_SITE_PATHS: SitePaths = { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH };
+const dirOf = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
+
 export interface InstallScriptArgs {
+    paths?: SitePaths;
     /** Unique per run (staging dir name). */
     token: string;
     /** Resource id written to the owner marker. */
@@ -72,13 +78,14 @@ export interface InstallScriptArgs {
 
 export function installScript(a: InstallScriptArgs): string {
     const W = `${WEB_RUN_DIR}/web.${a.token}`;
-    const files: [string, string][] = [["cert", CERT_PATH], ["key", KEY_PATH], ["site", SITE_PATH]];
+    const P = a.paths ?? DEFAULT_SITE_PATHS;
+    const files: [string, string][] = [["cert", shellQuote(P.certificate)], ["key", shellQuote(P.key)], ["site", shellQuote(P.site)]];
     const tries = Math.max(1, Math.round(a.verifySeconds * 5));
     return `${PRELUDE}${HELPERS}
 W=${W}
-mkdir -p ${WEB_RUN_DIR} ${WEB_ORIGINALS_DIR} ${NGINX_DIR}
+mkdir -p ${WEB_RUN_DIR} ${WEB_ORIGINALS_DIR} ${[...new Set([dirOf(P.certificate), dirOf(P.key), dirOf(P.site)])].map((f) => shellQuote(f)).join(" ")}
 chmod 700 ${WEB_STATE_DIR} ${WEB_ORIGINALS_DIR}
-chmod 755 ${NGINX_DIR}
+${P.certificate === CERT_PATH ? `chmod 755 ${NGINX_DIR}` : ""}
 rm -rf "$W"; mkdir -m 700 "$W"
 ${payload(`"$W/cert"`, a.certificatePem)}${payload(`"$W/key"`, a.keyPem)}${payload(`"$W/site"`, a.siteConfig)}
 # The current files, to put back if anything below fails.
@@ -103,9 +110,9 @@ for f in ${a.replaces.map((f) => shellQuote(f)).join(" ")}; do
     echo "took-over=$f"
   fi
 done
-install -m 0644 -o root -g root "$W/cert" ${CERT_PATH}.new && mv -f ${CERT_PATH}.new ${CERT_PATH}
-install -m 0600 -o root -g root "$W/key" ${KEY_PATH}.new && mv -f ${KEY_PATH}.new ${KEY_PATH}
-install -m 0644 -o root -g root "$W/site" ${SITE_PATH}.new && mv -f ${SITE_PATH}.new ${SITE_PATH}
+install -m 0644 -o root -g root "$W/cert" ${shellQuote(P.certificate + ".new")} && mv -f ${shellQuote(P.certificate + ".new")} ${shellQuote(P.certificate)}
+install -m 0600 -o root -g root "$W/key" ${shellQuote(P.key + ".new")} && mv -f ${shellQuote(P.key + ".new")} ${shellQuote(P.key)}
+install -m 0644 -o root -g root "$W/site" ${shellQuote(P.site + ".new")} && mv -f ${shellQuote(P.site + ".new")} ${shellQuote(P.site)}
 if ! nginx -t 2> "$W/test.err"; then
   restore
   echo "nginx -t rejected the new configuration; the previous files are back in place:" >&2
@@ -142,27 +149,27 @@ echo installed
 }
 
 /** Prints the owner, the SHA-256 of each installed file, the certificate nginx serves, the saved originals. */
-export function inspectScript(fqdn: string): string {
+export function inspectScript(fqdn: string, P: SitePaths = DEFAULT_SITE_PATHS): string {
     return `${PRELUDE}${HELPERS}
 echo "owner=$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
-for pair in cert:${CERT_PATH} key:${KEY_PATH} site:${SITE_PATH}; do
+for pair in ${shellQuote(`cert:${P.certificate}`)} ${shellQuote(`key:${P.key}`)} ${shellQuote(`site:${P.site}`)}; do
   n="\${pair%%:*}"; p="\${pair#*:}"
   if [ -f "$p" ]; then echo "sha.$n=$(sha256sum < "$p" | cut -c1-64)"; else echo "sha.$n=absent"; fi
 done
-echo "keymode=$(stat -c %a ${KEY_PATH} 2>/dev/null || echo absent)"
+echo "keymode=$(stat -c %a ${shellQuote(P.key)} 2>/dev/null || echo absent)"
 echo "served=$(served_fingerprint ${shellQuote(fqdn)})"
 echo "originals=$(ls -A ${WEB_ORIGINALS_DIR} 2>/dev/null | sed 's|%|/|g' | tr '\\n' ' ')"
 `;
 }
 
 /** Removes pinhole's files and puts the original front end back, unless another resource owns it now. */
-export function removeScript(owner: string): string {
+export function removeScript(owner: string, P: SitePaths = DEFAULT_SITE_PATHS): string {
     return `${PRELUDE}${HELPERS}
 current="$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
 if [ -n "$current" ] && [ "$current" != ${shellQuote(owner)} ]; then
   echo "left in place: the web front end on this node now belongs to $current"; exit 0
 fi
-rm -f ${CERT_PATH} ${KEY_PATH} ${SITE_PATH}
+rm -f ${shellQuote(P.certificate)} ${shellQuote(P.key)} ${shellQuote(P.site)}
 rmdir ${NGINX_DIR} 2>/dev/null || true
 if [ -d ${WEB_ORIGINALS_DIR} ]; then
   for s in ${WEB_ORIGINALS_DIR}/* ${WEB_ORIGINALS_DIR}/.[!.]*; do

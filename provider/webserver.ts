@@ -9,6 +9,10 @@ import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
 import { inspectScript, installScript, removeScript, WEB_EXIT } from "./webserver-scripts";
+import { platformCheck, platformDelete, platformDrifted, platformInstall, platformRead, PLATFORM_INPUTS } from "./webserver-platform";
+
+/** frontEnd "whole-site" (this file) or "certificate-only" (provider/webserver-platform.ts). */
+const isPlatform = (i: { frontEnd?: string } | undefined) => i?.frontEnd === "certificate-only";
 
 export type WebServerInputs = CheckedInputsOf<typeof WEB_SERVER>;
 export type WebServerState = StateOf<typeof WEB_SERVER>;
@@ -31,8 +35,8 @@ async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServe
     const { fingerprint, notAfter } = leafFingerprint(i.certificatePem);
     const r = await runScript(c, installScript({
         token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`, owner,
-        certificatePem: i.certificatePem, keyPem: i.keyPem, siteConfig: i.siteConfig, replaces: i.replaces,
-        fqdn: i.fqdn, fingerprint, verifySeconds: i.verifySeconds,
+        certificatePem: i.certificatePem, keyPem: i.keyPem, siteConfig: i.siteConfig ?? "", replaces: i.replaces,
+        fqdn: i.fqdn, fingerprint, verifySeconds: i.verifySeconds, paths: i.paths,
     }), { timeoutMs: 120_000 });
     const detail = () => (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-8).join("\n  ");
     if (r.code === 255) throw new WebServerError(`web certificate not installed: ${explainSshFailure(c, r)}`);
@@ -41,19 +45,19 @@ async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServe
     if (r.code === WEB_EXIT.notServed) throw new WebServerError(`web certificate not installed on ${describe(c)}: ${detail()}`);
     if (r.code !== 0) throw new WebServerError(`web certificate install failed on ${describe(c)} (exit ${r.code}): ${detail()}`);
     const served = field(r.stdout, "served");
-    const applied = { certificateSha256: sha256(i.certificatePem), keySha256: sha256(i.keyPem), siteSha256: sha256(i.siteConfig) };
+    const applied = { certificateSha256: sha256(i.certificatePem), keySha256: sha256(i.keyPem), siteSha256: sha256(i.siteConfig ?? "") };
     return {
         fingerprint, notAfter, ...applied,
         liveCertificateSha256: applied.certificateSha256, liveKeySha256: applied.keySha256, liveSiteSha256: applied.siteSha256,
         servedFingerprint: served, liveServedFingerprint: served,
         originals: field(r.stdout, "originals").split(/\s+/).filter(Boolean).sort(),
-        appliedAt: new Date().toISOString(),
+        appliedAt: new Date().toISOString(), installed: [], live: [],
     };
 }
 
 export async function inspectWebServer(i: WebServerInputs): Promise<{ owner: string; cert: string; key: string; site: string; served: string; keyMode: string; originals: string[] }> {
     const c = conn(i);
-    const r = await runScript(c, inspectScript(i.fqdn), { timeoutMs: 30_000 });
+    const r = await runScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
     return {
         owner: field(r.stdout, "owner"), cert: field(r.stdout, "sha.cert"), key: field(r.stdout, "sha.key"), site: field(r.stdout, "sha.site"),
@@ -63,7 +67,7 @@ export async function inspectWebServer(i: WebServerInputs): Promise<{ owner: str
 }
 
 /** Inputs that change what is on the node; connection, key and the serving check's patience only change how. */
-const INSTALLED = ["node", "fqdn", "certificatePem", "keyPem", "siteConfig", "replaces"] as const;
+const INSTALLED = ["node", "frontEnd", "fqdn", "certificatePem", "keyPem", "siteConfig", "paths", "replaces"] as const;
 const INPUTS = [...INSTALLED, "connection", "privateKey", "verifySeconds"] as const;
 
 /** Drift seen by `pulumi refresh`: a file changed on the node, or nginx serves another certificate. */
@@ -82,14 +86,27 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     spec: WEB_SERVER,
     async check(news) {
         const failures: CheckFailure[] = [];
+        if (!isPlatform(news) && !news.siteConfig) failures.push({ property: "siteConfig", reason: "is required in whole-site mode" });
         // The components validate operator bundles before this; checked again so nothing wrong is ever installed.
         if (!isUnknown(news.certificatePem) && !isUnknown(news.keyPem) && !isUnknown(news.fqdn)) {
             const res = checkCertificateBundle({ node: news.node, fqdn: news.fqdn, addresses: [], bundlePem: news.certificatePem, privateKeyPem: news.keyPem });
             for (const p of res.problems) failures.push({ property: p.kind === "key" ? "keyPem" : "certificatePem", reason: `node ${news.node}: ${p.message}` });
         }
+        if (isPlatform(news)) {
+            const res = await platformCheck(news);
+            return { inputs: res.inputs, failures: [...failures, ...res.failures] };
+        }
         return { failures };
     },
     async diff(olds, news) {
+        if (isPlatform(olds) || isPlatform(news)) {
+            const d = inputDiff(olds, news, PLATFORM_INPUTS, WEB_SERVER.replaceOnChanges);
+            if (isPlatform(olds) && platformDrifted(olds)) d.detailedDiff.live = "update";
+            d.changes = Object.keys(d.detailedDiff).length > 0;
+            // Switching the mode: the old front end goes first, so the new one starts from the node's own files.
+            if (d.detailedDiff.frontEnd) d.deleteBeforeReplace = true;
+            return d;
+        }
         const d = inputDiff(olds, news, INPUTS, WEB_SERVER.replaceOnChanges);
         // A drifted file or served certificate shows as the live value the update puts right.
         for (const k of driftedProperties(olds)) d.detailedDiff[k] = "update";
@@ -98,10 +115,12 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     },
     async create(inputs) {
         const id = `${inputs.node}-web-${randomBytes(6).toString("hex")}`;
+        if (isPlatform(inputs)) return { id, outs: await platformInstall(inputs, id) };
         const outs = await install(inputs, id);
         return { id, outs: { ...inputs, ...outs } };
     },
     async update(id, olds, news) {
+        if (isPlatform(news)) return { outs: await platformInstall(news, id) };
         if (driftedProperties(olds).length || changedKeys(olds, news, INSTALLED).length) return { outs: { ...news, ...(await install(news, id)) } };
         // Only how the node is reached changed: check the new connection gets in; nginx is not touched.
         const live = await inspectWebServer(news);
@@ -109,11 +128,13 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     },
     async read(id, olds) {
         if (!olds) throw new ProviderError(`importing a pinhole:node:WebServer needs its connection: see docs/operations.md (import)`);
+        if (isPlatform(olds)) return { id, props: await platformRead(id, olds) };
         return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
     },
     async delete(id, props) {
+        if (isPlatform(props)) return platformDelete(id, props);
         const c = conn(props);
-        const r = await runScript(c, removeScript(id), { timeoutMs: 60_000 });
+        const r = await runScript(c, removeScript(id, props.paths), { timeoutMs: 60_000 });
         if (r.code !== 0) {
             throw new SshError(`cannot remove pinhole's web front end from ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
         }

@@ -9,6 +9,7 @@
 // The node's original front-end files (DEFAULT_REPLACES) are moved aside while pinhole owns the front end
 // and restored when the resource is deleted (provider/webserver-scripts.ts).
 import { addressSeenBy } from "../model/policy";
+import { renderTlsLines, tlsProfileFor } from "./tls-profile";
 import { NodeSpec, Role } from "../model/types";
 import { nginxServerName } from "./escape";
 
@@ -80,6 +81,11 @@ export interface NginxSiteInput {
     upstreams?: UpstreamServer[];
     /** Application-serving nodes: where the application listens (default DEFAULT_APPLICATION_BACKEND). */
     applicationBackend?: string;
+    /** server_name of the 443 server (default: the fqdn and the node name). */
+    serverNames?: string[];
+    /** Where nginx finds the certificate file and key (default CERT_PATH, KEY_PATH). */
+    certificatePath?: string;
+    keyPath?: string;
 }
 
 export interface RenderedSite {
@@ -95,13 +101,19 @@ const PROXY_HEADERS = [
     "proxy_set_header X-Forwarded-Proto $scheme;",
 ];
 
+/** Words for an nginx directive: names and paths are plain (validated by the config); anything else is refused, never quoted into the file. */
+function nginxWords(words: string[], what: string): string {
+    for (const w of words) if (!/^[A-Za-z0-9._*\/:@%+=,-]+$/.test(w)) throw new Error(`${what} "${w}" cannot go into an nginx file (plain characters only)`);
+    return words.join(" ");
+}
+
 /** The whole conf.d file for one node. Deterministic (same input → same text), so previews show real changes only. */
 export function renderNginxSite(i: NginxSiteInput): RenderedSite {
     const warnings: string[] = [];
     const v6 = i.addresses.some((a) => a.includes(":"));
     const L: string[] = [
         `# Managed by pinhole (pinhole:node:WebServer) for node ${i.node} (${i.role}); \`pulumi up\` rewrites it.`,
-        `# TLS: ${i.legacyProtocols ? "legacy protocols ENABLED (certificates.legacyProtocols: the reference's `web sslv3 on`)" : "TLS 1.2 and 1.3 only (SSLv3, TLS 1.0 and 1.1 refused)"}`,
+        `# TLS profile ${tlsProfileFor(i.legacyProtocols).id}: ${i.legacyProtocols ? "legacy protocols ENABLED (certificates.legacyProtocols: the reference's `web sslv3 on`)" : "TLS 1.2 and 1.3 only (SSLv3, TLS 1.0 and 1.1 refused)"}`,
     ];
     const proxy = proxiesToUpstreams(i.role);
     if (proxy) {
@@ -126,15 +138,10 @@ export function renderNginxSite(i: NginxSiteInput): RenderedSite {
         "server {",
         "    listen 443 ssl default_server;",
         ...(v6 ? ["    listen [::]:443 ssl default_server;"] : []),
-        `    server_name ${nginxServerName(i.fqdn)} ${nginxServerName(i.node)};`,
-        `    ssl_certificate ${CERT_PATH};`,
-        `    ssl_certificate_key ${KEY_PATH};`,
-        `    ssl_protocols ${i.legacyProtocols ? LEGACY_PROTOCOLS : MODERN_PROTOCOLS};`,
-        ...(i.legacyProtocols ? [`    ssl_ciphers ${LEGACY_CIPHERS};`] : []),
-        "    ssl_prefer_server_ciphers on;",
-        "    ssl_session_cache shared:pinhole_tls:1m;",
-        "    ssl_session_timeout 10m;",
-        "    ssl_session_tickets off;",
+        `    server_name ${(i.serverNames?.length ? i.serverNames : [i.fqdn, i.node]).map(nginxServerName).join(" ")};`,
+        `    ssl_certificate ${nginxWords([i.certificatePath ?? CERT_PATH], "certificate path")};`,
+        `    ssl_certificate_key ${nginxWords([i.keyPath ?? KEY_PATH], "key path")};`,
+        ...renderTlsLines(tlsProfileFor(i.legacyProtocols), "    "),
         "    location / {",
     );
     if (proxy) {

@@ -9,10 +9,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 t0=$(date +%s)
 
-# 1. Debian packages the lab and the tests use (sshd, nft, nginx, sudo for the non-root node, openssl);
+# 1. Debian packages the lab and the tests use (sshd, nft, nginx, sudo for the non-root node, openssl,
+#    sslscan for the TLS scan of the web nodes);
 #    systemd-container (systemd-nspawn) and mmdebstrap for the booted tier (lab up --boot). Installing
 #    systemd-container upgrades the machine's systemd packages to its version (apt does that by itself).
-apt_packages=(openssh-server openssh-client nftables nginx-light sudo openssl iproute2 procps util-linux passwd curl gcc libc6-dev systemd-container mmdebstrap)
+apt_packages=(openssh-server openssh-client nftables nginx-light sudo openssl iproute2 procps util-linux passwd curl gcc libc6-dev systemd-container mmdebstrap sslscan)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

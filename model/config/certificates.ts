@@ -4,6 +4,7 @@ import { didYouMean } from "../suggest";
 import { servesWeb } from "../roles";
 import { CERT_KEYS, CERT_MODES, CERT_NODE_KEYS, CONFIG_KEY_RE, DEFAULT_CERTIFICATES } from "./keys";
 import { NodeDraft } from "./nodes";
+import { readFrontEnd } from "./front-end";
 import { Problems, dot, readBool, readEnum, readInt, readMap, readString, root } from "./read";
 import { LIMITS } from "../limits";
 
@@ -16,11 +17,16 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
     const before = pr.errors.length;
     if (m.mode !== undefined) settings.mode = readEnum(m.mode, dot(path, "mode"), pr, CERT_MODES) ?? settings.mode;
     if (m.validityDays !== undefined) settings.validityDays = readInt(m.validityDays, dot(path, "validityDays"), pr, LIMITS.validityDays.min, LIMITS.validityDays.max) ?? settings.validityDays;
-    if (m.renewBeforeDays !== undefined) settings.renewBeforeDays = readInt(m.renewBeforeDays, dot(path, "renewBeforeDays"), pr, LIMITS.renewBeforeDays.min, LIMITS.renewBeforeDays.max) ?? settings.renewBeforeDays;
-    if (settings.renewBeforeDays >= settings.validityDays) {
+    if (m.renewBeforeDays !== undefined) {
+        settings.renewBeforeDays = readInt(m.renewBeforeDays, dot(path, "renewBeforeDays"), pr, LIMITS.renewBeforeDays.min, LIMITS.renewBeforeDays.max) ?? settings.renewBeforeDays;
+        settings.renewBeforeExplicit = true;
+    }
+    // Unset, the window scales with short lifetimes (model/certificates.ts noticeWindowDays): only an explicit one can be too wide.
+    if (settings.renewBeforeExplicit && settings.renewBeforeDays >= settings.validityDays) {
         pr.error(dot(path, "renewBeforeDays"), `${settings.renewBeforeDays} must be less than validityDays (${settings.validityDays})`);
     }
     settings.legacyProtocols = readBool(m.legacyProtocols, dot(path, "legacyProtocols"), pr, false);
+    readFrontEnd(m, path, pr, settings);
     if (settings.legacyProtocols) pr.warn(dot(path, "legacyProtocols"), "re-enables legacy TLS/SSL protocols (the reference's `web sslv3 on`): only for clients that cannot do better");
     const byName = new Map(nodes.filter((n) => n.name !== undefined).map((n) => [n.name as string, n]));
     if (m.nodes !== undefined) {
@@ -35,6 +41,7 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
             const mode = o.mode === undefined ? settings.mode : readEnum(o.mode, dot(npath, "mode"), pr, CERT_MODES);
             if (!mode) continue;
             const entry: NodeCertificateSettings = { mode };
+            readFrontEnd(o, npath, pr, entry);
             for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
                 if (o[k] === undefined) continue;
                 const key = readString(o[k], dot(npath, k), pr);

@@ -1,6 +1,6 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
 // a Pulumi.yaml config schema can be generated from here). No logic.
-import { CertificateMode, CertificateSettings, ExternalKind, FirewallSettings, Protocol } from "../types";
+import { CertificateMode, CertificateSettings, ExternalKind, FirewallSettings, FrontEndMode, Protocol } from "../types";
 import { PROFILE_KEYS } from "./profile";
 import { UriScheme } from "../uri";
 
@@ -26,7 +26,7 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
 };
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
-    mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {},
+    mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, frontEnd: "certificate-only", nodes: {},
 };
 
 export const DEFAULT_CLIENT_NETWORKS: readonly string[] = ["0.0.0.0/0", "::/0"];
@@ -38,8 +38,11 @@ export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;
 export const FIREWALL_KEYS = ["egress", "rateLimit", "logDrops", "rollbackSeconds", "httpRedirect", "extraInbound", "otherFirewalls", ...PROFILE_KEYS];
 export const RATE_KEYS = ["perMinute", "burst"];
 export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason", "exposed"];
-export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "nodes"];
-export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey"];
+export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "frontEnd", "nginx", "subject", "nodes"];
+export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey", "frontEnd", "nginx", "subject"];
+export const NGINX_KEYS = ["certificatePath", "keyPath", "tlsPath", "upstream", "sitePath", "applicationBackend", "serverNames", "replaces"];
+export const SUBJECT_KEYS = ["organization", "organizationalUnit", "locality", "province", "country", "email"];
+export const FRONT_ENDS: readonly FrontEndMode[] = ["certificate-only", "whole-site"];
 export const LDAP_KEYS = ["host", "ports", "protocols"];
 export const SNMP_KEYS = ["uri", "protocols"];
 export const CERT_MODES: readonly CertificateMode[] = ["self-signed", "internal-ca", "csr", "external"];

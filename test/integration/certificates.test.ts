@@ -158,7 +158,7 @@ describe("web certificates and nginx on the lab (real engine, SSH, nginx, TLS)",
                 fqdn: n.fqdn, arbiter: n.arbiter,
                 ssh: { host: n.sshHost, port: n.sshPort, user: n.sshUser, hostKey: n.hostKey, sudo: n.sudo },
             })),
-            settings: { mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {} },
+            settings: { mode: "self-signed", validityDays: 397, renewBeforeDays: 30, renewBeforeExplicit: true, legacyProtocols: false, nodes: {} },
             verifySeconds: 10,
         };
         // The lab's nodes serve no application behind nginx yet: a stand-in on 127.0.0.1:8080 answers with the

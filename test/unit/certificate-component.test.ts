@@ -89,7 +89,7 @@ describe("web certificate components (Pulumi mocks)", function () {
     before(() => pulumi.runtime.setMocks(MOCKS, "pinhole", "unit", false));
 
     it("self-signed: a key, a certificate and a WebServer per web node; none for databases", async () => {
-        const cluster = await build({});
+        const cluster = await build({ frontEnd: "whole-site" });
         const summary: any = await value(cluster.certificates["proxy-1"] as pulumi.Output<any>);
         await settled();
         expect(ofType("pinhole:web:WebCertificate")).to.deep.equal(["app-1-web", "app-2-web", "proxy-1-web"]);

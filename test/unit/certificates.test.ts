@@ -2,7 +2,7 @@
 // provider/certs.ts: CSR and CA signing.
 import { expect } from "chai";
 import { X509Certificate } from "crypto";
-import { certificateDetails, checkCertificateBundle, CertificateProblemKind, expiryNotice, formatBundleProblems, splitPemBundle } from "../../model/certificates";
+import { certificateDetails, checkCertificateBundle, CertificateProblemKind, expiryNotice, expiryStatus, noticeWindowDays, formatBundleProblems, splitPemBundle } from "../../model/certificates";
 import { createCertificateRequest, issueLocallySigned, locallySignedCertificateHandler, readCertificateRequest } from "../../provider/certs";
 import { generatePrivateKeyPem, issueSelfSigned, publicKeyPemOf } from "../../provider/tls";
 
@@ -94,7 +94,7 @@ describe("web certificate checks (model/certificates.ts)", function () {
     });
 
     it("warns about addresses missing from the SANs and about expiry within renewBeforeDays", async () => {
-        const res = check((await pki.issue({ key, ips: [], days: 10 })) + pki.inter, key, { renewBeforeDays: 30 });
+        const res = check((await pki.issue({ key, ips: [], days: 10 })) + pki.inter, key, { renewBeforeDays: 30, renewBeforeExplicit: true });
         expect(res.problems).to.deep.equal([]);
         expect(res.warnings.join("\n")).to.contain("does not list 10.20.1.10");
         expect(res.warnings.join("\n")).to.match(/WEB CERT EXPIRES AT: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in 9 days\)/);
@@ -115,6 +115,19 @@ describe("web certificate checks (model/certificates.ts)", function () {
         expect(expiryNotice("2014-12-01T00:00:00Z", 30, now)).to.equal(undefined);
         expect(expiryNotice("2014-09-26T11:30:02Z", 30, now)).to.deep.equal({ expired: false, daysLeft: 29, text: "WEB CERT EXPIRES AT: 2014-09-26 11:30:02 UTC (in 29 days)" });
         expect(expiryNotice("2014-08-01T00:00:00Z", 30, now)?.text).to.equal("WEB CERT EXPIRED AT: 2014-08-01 00:00:00 UTC");
+    });
+
+    it("notice window: 30 days for long-lived certificates, a third of the lifetime for short ones, explicit windows kept", () => {
+        const table: [number, number][] = [[397, 30], [200, 30], [100, 30], [90, 30], [47, 47 / 3], [7, 7 / 3], [3, 1]];
+        for (const [life, want] of table) expect(noticeWindowDays(life), `${life} days`).to.be.closeTo(want, 1e-9);
+        expect(noticeWindowDays(3, 2.5, true)).to.equal(2.5);
+        // A 3-day certificate: nothing on day 1, the notice with one day left, EXPIRED after.
+        const from = "2026-01-01T00:00:00.000Z", to = "2026-01-04T00:00:00.000Z";
+        expect(expiryStatus(from, to, 30, false, new Date("2026-01-02T00:00:00Z"))).to.deep.equal({ state: "ok", windowDays: 1, daysLeft: 2, notice: null });
+        expect(expiryStatus(from, to, 30, false, new Date("2026-01-03T06:00:00Z"))).to.deep.include({ state: "notice", windowDays: 1, daysLeft: 0 });
+        expect(expiryStatus(from, to, 30, false, new Date("2026-01-05T00:00:00Z")).notice).to.equal("WEB CERT EXPIRED AT: 2026-01-04 00:00:00 UTC");
+        // A 397-day certificate keeps the reference's 30 days.
+        expect(expiryStatus("2026-01-01T00:00:00Z", "2027-02-02T00:00:00Z", 30, false, new Date("2027-01-10T00:00:00Z")).state).to.equal("notice");
     });
 });
 

@@ -83,7 +83,7 @@ describe("model/config: stack config validation", () => {
                 egress: "allow", profile: "reference", narrow: {}, rateLimit: { perMinute: 120, burst: 60 }, logDrops: true,
                 rollbackSeconds: 30, httpRedirect: false, extraInbound: [], otherFirewalls: "refuse",
             });
-            expect(m.certificates).to.deep.equal({ mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, nodes: {} });
+            expect(m.certificates).to.deep.equal({ mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, frontEnd: "certificate-only", nodes: {} });
             const unified = runConfigMap(baseConfig("unified")).model!;
             expect(unified.networks.client).to.deep.equal(["0.0.0.0/0", "::/0"]);
             expect(unified.nodes[0].site).to.equal("default");

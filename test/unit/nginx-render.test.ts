@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NodeSpec } from "../../model/types";
+import { MOZILLA_INTERMEDIATE_5_7, renderTlsDropIn } from "../../render/tls-profile";
 import {
     CERT_PATH, KEY_PATH, LEGACY_CIPHERS, renderNginxSite, UPSTREAM_NAME, upstreamLine, upstreamServers,
 } from "../../render/nginx";
@@ -43,7 +44,7 @@ describe("nginx site rendering (render/nginx.ts)", () => {
         });
         expect(warnings).to.deep.equal([]);
         expect(config).to.equal(`# Managed by pinhole (pinhole:node:WebServer) for node proxy-1 (webproxy); \`pulumi up\` rewrites it.
-# TLS: TLS 1.2 and 1.3 only (SSLv3, TLS 1.0 and 1.1 refused)
+# TLS profile mozilla-intermediate-5.7: TLS 1.2 and 1.3 only (SSLv3, TLS 1.0 and 1.1 refused)
 
 # web weight list: app-1=3, app-2=1, app-3=backup
 upstream pinhole_application {
@@ -64,9 +65,11 @@ server {
     ssl_certificate ${CERT_PATH};
     ssl_certificate_key ${KEY_PATH};
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_prefer_server_ciphers on;
-    ssl_session_cache shared:pinhole_tls:1m;
-    ssl_session_timeout 10m;
+    ssl_ciphers ${MOZILLA_INTERMEDIATE_5_7.ciphers};
+    ssl_ecdh_curve X25519:prime256v1:secp384r1;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:pinhole_tls:10m;
+    ssl_session_timeout 1d;
     ssl_session_tickets off;
     location / {
         proxy_pass https://pinhole_application;
@@ -146,5 +149,16 @@ server {
 
     it("names the upstream", () => {
         expect(UPSTREAM_NAME).to.match(/^[a-z_]+$/);
+    });
+
+    it("TLS profile mozilla-intermediate-5.7: TLS 1.2/1.3, AEAD suites only (no CBC, SHA-1 MACs, CAMELLIA, ARIA, CCM), client's order", () => {
+        const suites = MOZILLA_INTERMEDIATE_5_7.ciphers.split(":");
+        expect(suites).to.have.length(9);
+        for (const c of suites) expect(c).to.match(/^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+        const dropIn = renderTlsDropIn("proxy-1", false);
+        expect(dropIn).to.contain("ssl_protocols TLSv1.2 TLSv1.3;\n");
+        expect(dropIn).to.contain("ssl_prefer_server_ciphers off;");
+        expect(dropIn).to.contain("mozilla-intermediate-5.7");
+        expect(renderTlsDropIn("proxy-1", true)).to.contain("ssl_protocols SSLv3 TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;");
     });
 });

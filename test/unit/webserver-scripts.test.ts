@@ -28,8 +28,8 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
 
     it("installs the key 0600, then nginx -t, reload, and the serving check; restores on each failure", () => {
         const s = installScript(args);
-        expect(s).to.contain(`install -m 0600 -o root -g root "$W/key" ${KEY_PATH}.new && mv -f ${KEY_PATH}.new ${KEY_PATH}`);
-        expect(s).to.contain(`install -m 0644 -o root -g root "$W/cert" ${CERT_PATH}.new`);
+        expect(s).to.contain(`install -m 0600 -o root -g root "$W/key" '${KEY_PATH}.new' && mv -f '${KEY_PATH}.new' '${KEY_PATH}'`);
+        expect(s).to.contain(`install -m 0644 -o root -g root "$W/cert" '${CERT_PATH}.new'`);
         const order = ["took-over=", "install -m 0644 -o root -g root \"$W/site\"", "if ! nginx -t", "if ! reload_nginx; then", "served_fingerprint 'proxy-1.dc.example.com'", WEB_OWNER_FILE];
         const at = order.map((x) => s.indexOf(x));
         expect(at.every((i) => i >= 0), JSON.stringify(at)).to.equal(true);
@@ -58,7 +58,7 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
     it("remove leaves a front end that another resource owns now, restores originals, checks nginx before reloading", () => {
         const s = removeScript("proxy-1-web-old");
         expect(s).to.contain(`if [ -n "$current" ] && [ "$current" != 'proxy-1-web-old' ]; then`);
-        expect(s).to.contain(`rm -f ${CERT_PATH} ${KEY_PATH} ${SITE_PATH}`);
+        expect(s).to.contain(`rm -f '${CERT_PATH}' '${KEY_PATH}' '${SITE_PATH}'`);
         expect(s.indexOf("restored=")).to.be.lessThan(s.indexOf("nginx -t"));
         expect(s).to.contain(`exit ${WEB_EXIT.restoreFailed}`);
     });
@@ -88,10 +88,10 @@ describe("pinhole:node:WebServer handler (check, diff)", function () {
     });
 
     it("diff: updates on input changes and on drift seen by refresh; replaces only when the node changes", async () => {
-        const inputs = { node: "a", fqdn: "a.x", connection: conn, privateKey: "k", siteConfig: "s", certificatePem: "c", keyPem: "k2", replaces: [], verifySeconds: 10 };
+        const inputs = { node: "a", frontEnd: "whole-site" as const, fqdn: "a.x", connection: conn, privateKey: "k", siteConfig: "s", certificatePem: "c", keyPem: "k2", replaces: [], verifySeconds: 10 };
         const state = {
             ...inputs, fingerprint: "F", notAfter: "", certificateSha256: "1", keySha256: "2", siteSha256: "3",
-            liveCertificateSha256: "1", liveKeySha256: "2", liveSiteSha256: "3", servedFingerprint: "F", liveServedFingerprint: "F", originals: [], appliedAt: "t",
+            liveCertificateSha256: "1", liveKeySha256: "2", liveSiteSha256: "3", servedFingerprint: "F", liveServedFingerprint: "F", originals: [], appliedAt: "t", installed: [], live: [],
         };
         const diff = webServerHandler.diff!;
         expect(await diff(state, inputs)).to.deep.include({ changes: false, replaces: [] });
