@@ -13,7 +13,8 @@ export const GENERATED_KEYS = ["pinhole:model", "pinhole:domain", "pinhole:netwo
 /** Object keys of which the lab sets one field and keeps the others. */
 export const MERGED_KEYS: Record<string, Record<string, unknown>> = {
     "pinhole:firewall": { egress: "deny" },
-    "pinhole:certificates": { mode: "self-signed" },
+    // The lab nodes are bare: pinhole writes their whole nginx site (real stacks default to certificate-only).
+    "pinhole:certificates": { mode: "self-signed", frontEnd: "whole-site" },
 };
 
 /** The lab's config values, keyed as in the stack file. */

@@ -71,10 +71,11 @@ async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: C
     })();
     const web = (async () => {
         if (!e.web) return;
-        const r = await runScript(conn, `${webInspectScript(e.node.fqdn)}echo "--- cert"\ncat ${CERT_PATH} 2>/dev/null || true\n`, { timeoutMs: 30_000 });
+        const paths = e.web.paths ?? { certificate: CERT_PATH, key: "", site: "" };
+        const r = await runScript(conn, `${webInspectScript(e.node.fqdn, e.web.paths)}echo "--- cert"\ncat '${paths.certificate}' 2>/dev/null || true\n`, { timeoutMs: 30_000 });
         if (r.code === 255) { findings.push({ node: name, check: "ssh", ok: false, message: `cannot read the web front end: ${explainSshFailure(conn, r)}` }); return; }
         if (r.code !== 0) { findings.push({ node: name, check: "certificate", ok: false, message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}` }); return; }
-        findings.push(...checkCertificate(e, parseWebInspect(r.stdout), { renewBeforeDays: model.certificates.renewBeforeDays, now: opts.now }));
+        findings.push(...checkCertificate(e, parseWebInspect(r.stdout), { renewBeforeDays: model.certificates.renewBeforeDays, renewBeforeExplicit: model.certificates.renewBeforeExplicit, now: opts.now }));
     })();
     const probes = (async (): Promise<ProbeResultRow[]> => {
         if (targets.length === 0) return [];

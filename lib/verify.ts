@@ -10,13 +10,14 @@
 //                                       forbidden ports), with bash's /dev/tcp on the node
 //   checkFirewall / checkCertificate / checkProbes → findings;   formatReport / reportJson
 import { X509Certificate } from "crypto";
-import { splitPemBundle } from "../model/certificates";
+import { expiryStatus, splitPemBundle } from "../model/certificates";
 import { addressSeenBy, buildPolicy } from "../model/policy";
 import { expectedReachability } from "../model/reachability";
 import { ClusterModel, NodePolicy, NodeSpec } from "../model/types";
 import { servesWeb } from "../model/roles";
 import { renderRuleset } from "../render/nftables";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../render/nginx";
+const DEFAULT_CERT_PATH = CERT_PATH, DEFAULT_KEY_PATH = KEY_PATH, DEFAULT_SITE_PATH = SITE_PATH;
 
 // ------------------------------------------------------------------------------------------ state
 
@@ -45,6 +46,20 @@ export interface StateWebServer {
     certificateSha256: string;
     keySha256: string;
     siteSha256: string;
+    /** Where the certificate, key and site file (certificate-only: pinhole's TLS drop-in) are on the node. */
+    paths: { certificate: string; key: string; site: string };
+}
+
+/** The paths and hashes of a WebServer's state in either front-end mode (certificate-only: from its plan). */
+function webFiles(o: Record<string, unknown>): Pick<StateWebServer, "paths" | "certificateSha256" | "keySha256" | "siteSha256"> {
+    const plan = o.plan as { certificatePath?: string; keyPath?: string } | undefined;
+    if (o.frontEnd === "certificate-only" && plan?.certificatePath && plan.keyPath) {
+        const installed = (o.installed ?? {}) as Record<string, string>;
+        const site = str(o.tlsPath) || "/etc/nginx/conf.d/pinhole-tls.conf";
+        return { paths: { certificate: plan.certificatePath, key: plan.keyPath, site }, certificateSha256: str(installed[plan.certificatePath]), keySha256: str(installed[plan.keyPath]), siteSha256: str(installed[site]) };
+    }
+    const p = o.paths as StateWebServer["paths"] | undefined;
+    return { paths: p?.certificate ? p : { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH }, certificateSha256: str(o.certificateSha256), keySha256: str(o.keySha256), siteSha256: str(o.siteSha256) };
 }
 
 interface DeploymentResource { urn?: string; id?: string; type?: string; outputs?: Record<string, unknown>; inputs?: Record<string, unknown> }
@@ -65,7 +80,7 @@ export function resourcesFromDeployment(exported: unknown): { firewalls: Map<str
         } else if (r.type === WEBSERVER_TYPE) {
             push(webServers, str(o.node), {
                 node: str(o.node), urn: str(r.urn), id: str(r.id), fqdn: str(o.fqdn), fingerprint: str(o.fingerprint), notAfter: str(o.notAfter),
-                certificateSha256: str(o.certificateSha256), keySha256: str(o.keySha256), siteSha256: str(o.siteSha256),
+                ...webFiles(o),
             });
         }
     }
@@ -348,6 +363,7 @@ export interface LiveWeb {
 
 export interface CertificateFacts {
     fingerprint: string;
+    notBefore: string;
     notAfter: string;
     dnsNames: string[];
     subject: string;
@@ -359,7 +375,7 @@ export function certificateFacts(pem: string): CertificateFacts | undefined {
     try {
         const c = new X509Certificate(leaf);
         const dnsNames = (c.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
-        return { fingerprint: c.fingerprint256, notAfter: new Date(Date.parse(c.validTo)).toISOString(), dnsNames, subject: c.subject.replace(/\n/g, ", ") };
+        return { fingerprint: c.fingerprint256, notBefore: new Date(Date.parse(c.validFrom)).toISOString(), notAfter: new Date(Date.parse(c.validTo)).toISOString(), dnsNames, subject: c.subject.replace(/\n/g, ", ") };
     } catch {
         return undefined;
     }
@@ -390,10 +406,11 @@ function nameMatches(name: string, san: string): boolean {
  * vs the state's WebServer; plus the node's name in the certificate and its expiry (failure once expired,
  * a warning inside renewBeforeDays).
  */
-export function checkCertificate(e: NodeExpectation, live: LiveWeb, opts: { renewBeforeDays: number; now?: Date }): Finding[] {
+export function checkCertificate(e: NodeExpectation, live: LiveWeb, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Finding[] {
     const name = e.node.name;
     const w = e.web;
     if (!w) return [];
+    const { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH } = w.paths ?? { certificate: DEFAULT_CERT_PATH, key: DEFAULT_KEY_PATH, site: DEFAULT_SITE_PATH };
     const out: Finding[] = [];
     if (live.certSha === "absent" || !live.certPem.trim()) return [fail(name, "certificate", `no certificate installed at ${CERT_PATH}`)];
     const facts = certificateFacts(live.certPem);
@@ -419,8 +436,11 @@ export function checkCertificate(e: NodeExpectation, live: LiveWeb, opts: { rene
     const now = (opts.now ?? new Date()).getTime();
     const to = Date.parse(facts.notAfter);
     const days = Math.floor((to - now) / DAY);
-    if (to <= now) out.push(fail(name, "certificate", `WEB CERT EXPIRED AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC`));
-    else if (to - opts.renewBeforeDays * DAY <= now) out.push(ok(name, "certificate", `WEB CERT EXPIRES AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC (in ${days} days)`, true));
+    // The same window as preview and the outputs (30 days, a third of the lifetime for short-lived certificates):
+    // inside it verify fails, so its exit status tells a scheduler that `pulumi up` (or a new bundle) is due.
+    const expiry = expiryStatus(facts.notBefore, facts.notAfter, opts.renewBeforeDays, opts.renewBeforeExplicit, new Date(now));
+    if (expiry.state === "expired") out.push(fail(name, "certificate", `WEB CERT EXPIRED AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC`));
+    else if (expiry.state === "notice") out.push(fail(name, "certificate", `WEB CERT EXPIRES AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC (in ${days} days; notice window ${expiry.windowDays} days): run pulumi up (pinhole-issued) or install the renewed bundle`));
     if (!out.some((f) => !f.ok)) out.push(ok(name, "certificate", `installed certificate matches the state (${short(facts.fingerprint)}…, expires ${facts.notAfter.slice(0, 10)}, in ${days} days)`));
     return out;
 }

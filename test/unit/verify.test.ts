@@ -254,11 +254,11 @@ describe("lib/verify: the installed certificate", () => {
         });
     }
 
-    it("warns (without failing) inside the renewal window, and fails when the name is not in the certificate", () => {
+    it("fails inside the notice window (verify's exit status), and when the name is not in the certificate", () => {
         const { e, live } = setup();
         const w = checkCertificate(e, live, { renewBeforeDays: 30, now: new Date("2026-08-10T00:00:00Z") });
-        expect(w.filter((x) => !x.ok)).to.deep.equal([]);
-        expect(w.find((x) => x.warning)!.message).to.match(/^WEB CERT EXPIRES AT: 2026-08-30 .* \(in 20 days\)$/);
+        expect(w.filter((x) => !x.ok).map((x) => x.message)).to.have.length(1);
+        expect(w.find((x) => !x.ok)!.message).to.match(/^WEB CERT EXPIRES AT: 2026-08-30 .* \(in 20 days; notice window 30 days\): run pulumi up/);
         e.node = { ...e.node, fqdn: "portal.voice.example.com" };
         expect(checkCertificate(e, live, { renewBeforeDays: 30, now }).filter((x) => !x.ok)[0].message).to.contain("does not carry the node's network name portal.voice.example.com");
     });
