@@ -1,0 +1,77 @@
+// certificates.frontEnd / nginx / subject in the stack config (model/config/front-end.ts), and the
+// certificate-only scripts (provider/webserver-platform-scripts.ts): valid sh, key only in a payload, paths refused.
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import { parseClusterConfig } from "../../model/config";
+import { checkNodePath, discoverScript, platformInspectScript, platformInstallScript, platformRemoveScript } from "../../provider/webserver-platform-scripts";
+
+const ssh = { host: "10.1.0.1", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3cIJvnxzyZp1Vw2mSy+7rBXWz3DSN3dXAYu1lVyjb" };
+const raw = (certificates: unknown) => ({
+    model: "unified", domain: "dc.example.com", networks: { admin: ["10.0.0.0/8"] },
+    nodes: [{ name: "uni-1", role: "unified", address: "10.1.0.1", ssh }], certificates,
+});
+
+describe("web front end config (certificates.frontEnd, nginx, subject)", () => {
+    it("defaults to certificate-only; reads paths, upstream, names and the subject per stack and node", () => {
+        expect(parseClusterConfig(raw(undefined)).model!.certificates.frontEnd).to.equal("certificate-only");
+        const r = parseClusterConfig(raw({
+            frontEnd: "whole-site", nginx: { sitePath: "/etc/nginx/conf.d/site.conf", applicationBackend: "http://127.0.0.1:9000", serverNames: ["www.example.com"] },
+            subject: { organization: "Example Ltd", country: "CH", email: "pki@example.com" },
+            nodes: { "uni-1": { mode: "self-signed", frontEnd: "certificate-only", nginx: { certificatePath: "/etc/ssl/site.crt", keyPath: "/etc/ssl/site.key", upstream: "app" } } },
+        }));
+        expect(r.errors).to.deep.equal([]);
+        const c = r.model!.certificates;
+        expect(c).to.deep.include({ frontEnd: "whole-site", subject: { organization: "Example Ltd", country: "CH", email: "pki@example.com" } });
+        expect(c.nginx).to.deep.equal({ sitePath: "/etc/nginx/conf.d/site.conf", applicationBackend: "http://127.0.0.1:9000", serverNames: ["www.example.com"] });
+        expect(c.nodes["uni-1"]).to.deep.include({ frontEnd: "certificate-only", nginx: { certificatePath: "/etc/ssl/site.crt", keyPath: "/etc/ssl/site.key", upstream: "app" } });
+    });
+    it("refuses bad values naming the path", () => {
+        const r = parseClusterConfig(raw({
+            frontEnd: "everything", nginx: { certificatePath: "relative/x.crt", upstream: "a b", serverNames: ["bad name;"] },
+            subject: { country: "Switzerland", email: "nobody" }, renewBeforeDays: 30, validityDays: 3,
+        }));
+        const msgs = r.errors.map((e) => `${e.path}: ${e.message}`).join("\n");
+        for (const want of ["pinhole:certificates.frontEnd", "pinhole:certificates.nginx.certificatePath: \"relative/x.crt\" is not an absolute path",
+            "pinhole:certificates.nginx.upstream", "pinhole:certificates.nginx.serverNames[0]", "pinhole:certificates.subject.country: \"Switzerland\" is not a two-letter country code",
+            "pinhole:certificates.subject.email", "pinhole:certificates.renewBeforeDays: 30 must be less than validityDays (3)"]) {
+            expect(msgs).to.contain(want);
+        }
+        // A 3-day lifetime without an explicit window is fine: the window scales (a third of the lifetime).
+        expect(parseClusterConfig(raw({ validityDays: 3 })).errors).to.deep.equal([]);
+    });
+});
+
+describe("certificate-only scripts (provider/webserver-platform-scripts.ts)", () => {
+    const key = "-----BEGIN PRIVATE KEY-----\nTESTKEYBODY\n-----END PRIVATE KEY-----\n";
+    const args = {
+        token: "t1", owner: "proxy-1-web-abc", fqdn: "proxy-1.dc.example.com", fingerprint: "AB:CD", verifySeconds: 5,
+        files: [
+            { path: "/etc/nginx/ssl/server.crt", content: "CERT", kind: "certificate" as const },
+            { path: "/etc/nginx/ssl/server.key", content: key, kind: "key" as const },
+            { path: "/etc/nginx/conf.d/pinhole-tls.conf", content: "ssl_protocols TLSv1.2;", kind: "own" as const },
+            { path: "/etc/nginx/nginx.conf", content: "events {}", kind: "platform" as const },
+        ],
+    };
+    it("are valid POSIX sh; the key travels only inside a base64 payload", () => {
+        for (const s of [platformInstallScript(args), platformInstallScript({ ...args, verifySeconds: 0 }), discoverScript(), platformInspectScript("a.b"), platformRemoveScript("o")]) {
+            const r = spawnSync("sh", ["-n"], { input: s, encoding: "utf8" });
+            expect(r.status, r.stderr).to.equal(0);
+        }
+        const s = platformInstallScript(args);
+        expect(s).to.not.contain("TESTKEYBODY");
+    });
+    it("keeps each platform file aside on its first write, restores on every failure, keeps a platform file's owner and mode", () => {
+        const s = platformInstallScript(args);
+        const order = ["remember '/etc/nginx/ssl/server.crt'", "install -m 0600 -o root -g root \"$W/f1\"", "if ! nginx -t", "if ! reload_nginx; then", "served_fingerprint 'proxy-1.dc.example.com'", "/etc/pinhole/web/platform/owner"];
+        const at = order.map((x) => s.indexOf(x));
+        expect(at.every((i) => i >= 0), JSON.stringify(at)).to.equal(true);
+        expect([...at].sort((a, b) => a - b)).to.deep.equal(at);
+        expect(s.match(/\n {2}restore\n/g)).to.have.length(3);
+        expect(s).to.contain("chown --reference='/etc/nginx/nginx.conf'");
+        expect(s).to.contain("chmod --reference='/etc/nginx/nginx.conf'");
+    });
+    it("refuses paths that are not plain absolute paths, or inside pinhole's state", () => {
+        expect(checkNodePath("/etc/nginx/ssl/server.crt")).to.equal(undefined);
+        for (const p of ["etc/x", "/etc/x y", "/etc/$(id)", "/etc/../root/x", "/etc/pinhole/web/x", "/etc/x\nkept /etc/shadow"]) expect(checkNodePath(p), p).to.be.a("string");
+    });
+});
