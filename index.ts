@@ -55,6 +55,8 @@ export const certificates = cluster.certificates;
 export const internalCaCertificate = cluster.internalCaCertificate ?? null;
 /** csr mode: the CSR to send to the CA, by node. */
 export const certificateRequests = cluster.certificateRequests;
+/** `web weight list`, by web proxy: each upstream server's weight (backup = 0), user-defined or the default. */
+export const webWeights = cluster.webWeights;
 /** Number of openings (inbound + outbound) over all nodes, and flows in the port matrix. */
 const rows = matrixRows(model, cluster.policies);
 export const openings = {

@@ -29,6 +29,8 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly certificates: Record<string, pulumi.Output<unknown>> = {};
     /** csr mode: the CSR of each node to send to the CA, by node name. */
     public readonly certificateRequests: Record<string, pulumi.Output<string>> = {};
+    /** `web weight list` of each web proxy (upstream server, weight, backup, user-defined or default). */
+    public readonly webWeights: Record<string, pulumi.Output<unknown>> = {};
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:Cluster", name, {}, opts);
@@ -53,6 +55,7 @@ export class Cluster extends pulumi.ComponentResource {
             webCerts.push(n.certificate);
             this.certificates[n.nodeName] = n.certificate.summary;
             if (n.certificate.certRequestPem) this.certificateRequests[n.nodeName] = n.certificate.certRequestPem;
+            if (n.certificate.weightList) this.webWeights[n.nodeName] = n.certificate.weightList;
         }
         settle(webCerts);
         this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
