@@ -81,7 +81,8 @@ export class WebFrontEnd extends pulumi.ComponentResource {
                 ...(x.webWeight !== undefined ? { weight: x.webWeight } : {}),
             })) : undefined;
             this.webServer = new WebServer(serverName, {
-                ...common, frontEnd: "certificate-only", tlsConfig: renderTlsDropIn(node.name, args.legacyProtocols),
+                // plan: filled in by the provider's check from the node's `nginx -T` (registered so it is an output here).
+                ...common, frontEnd: "certificate-only", tlsConfig: renderTlsDropIn(node.name, args.legacyProtocols), plan: undefined,
                 ...(n.tlsPath ? { tlsPath: n.tlsPath } : {}), ...(n.certificatePath ? { certificatePath: n.certificatePath } : {}),
                 ...(n.keyPath ? { keyPath: n.keyPath } : {}), ...(n.upstream ? { upstream: n.upstream } : {}),
                 ...(weights ? { weights } : {}),
