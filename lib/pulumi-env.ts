@@ -27,7 +27,8 @@ export function pulumiEnv(root = PROJECT_ROOT): Record<string, string> {
         // Node >= 22 keeps compiled module code here (program, provider): faster start-up.
         NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(root, ".pulumi", "node-compile-cache"),
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PATH: `${pulumiDir(root)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        // This process's Node.js next: the engine's language host and plugins then run on the same one.
+        PATH: `${pulumiDir(root)}:${path.dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     };
     if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined) env.PULUMI_CONFIG_PASSPHRASE = process.env.PULUMI_CONFIG_PASSPHRASE;
     else env.PULUMI_CONFIG_PASSPHRASE_FILE = process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(root, ".pulumi", "passphrase");

@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, Key
 import { CheckFailure, DiffResult, inputDiff, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 type WebKey = webcrypto.CryptoKey;
 type SigningAlgorithm = webcrypto.Algorithm & { hash?: string };

@@ -10,6 +10,10 @@ fi
 if [[ -n "${PINHOLE_PULUMI_DIR:-}" ]]; then
   export PATH="$PINHOLE_PULUMI_DIR:$PATH"
 fi
+# The project's Node.js (toolchain/node.sh) first, so the engine's language host and plugins run on it.
+if [[ -n "${PINHOLE_NODE_BIN_DIR:-}" ]]; then
+  export PATH="$PINHOLE_NODE_BIN_DIR:$PATH"
+fi
 export PULUMI_HOME="${PULUMI_HOME:-$PINHOLE_ROOT/.pulumi/home}"
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PINHOLE_ROOT/.pulumi/state}"
 export PULUMI_SKIP_UPDATE_CHECK=true

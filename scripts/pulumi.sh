@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `npm run pulumi -- <args>`: the project's Pulumi CLI with the project's environment.
+# `npm run pulumi -- <args>`: the project's Pulumi CLI with the project's environment (scripts/env.sh).
+# Before set-up has run, an existing `pulumi` on PATH (an official install) is used as it is.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-if [[ -z "${PINHOLE_PULUMI_DIR:-}" ]]; then
-  echo "pinhole: the Pulumi toolchain is not set up yet: run 'npm run setup' (or 'npm test' / 'npm start')." >&2
+if [[ -z "${PINHOLE_PULUMI_DIR:-}" ]] && ! command -v pulumi >/dev/null 2>&1; then
+  echo "pinhole: no Pulumi CLI yet: run 'npm run setup' (it builds one, or uses an existing install on PATH)." >&2
   exit 1
 fi
 cd "$PINHOLE_ROOT"

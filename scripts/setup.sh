@@ -22,7 +22,9 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   if [[ "${PINHOLE_SKIP_APT:-}" == "1" ]]; then
     log "skipping apt (PINHOLE_SKIP_APT=1); missing: ${missing[*]}"
   elif [[ $(id -u) -ne 0 ]]; then
-    die "missing Debian packages: ${missing[*]}. Install them (sudo apt-get install ${missing[*]}) or run as root."
+    # A non-root operator runs pinhole against real nodes; only the lab (root: namespaces, nftables) needs these.
+    log "not root: skipping the lab's Debian packages (missing: ${missing[*]}); npm start / npm run pulumi against"
+    log "  real nodes need only openssh-client. For the lab and integration tests: sudo apt-get install ${missing[*]}"
   else
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -45,13 +47,21 @@ else
   log "npm packages up to date"
 fi
 
-# 3. Pulumi CLI + Node.js language host (built from Go modules once, then cached).
+# 3. Node.js, the current LTS (toolchain/node.sh: the machine's when current, else from the npm registry).
+#    node_modules/.bin/node links to it, so every npm script and npx finds it first on PATH (npm puts
+#    node_modules/.bin first); scripts/env.sh puts it first for the rest (the engine, the language host,
+#    the provider plugin, the policy pack).
+node_dir="$(bash toolchain/node.sh | tail -1)"
+[[ -x "$node_dir/node" ]] || die "toolchain/node.sh did not provide a node binary"
+ln -sfn "$node_dir/node" node_modules/.bin/node
+
+# 4. Pulumi CLI + Node.js language host (built from Go modules once, then cached).
 mkdir -p .pulumi/home .pulumi/state
 pulumi_dir="$(bash toolchain/build.sh | tail -1)"
 [[ -x "$pulumi_dir/pulumi" ]] || die "toolchain/build.sh did not produce a pulumi binary"
-printf 'export PINHOLE_PULUMI_DIR=%q\n' "$pulumi_dir" > .pulumi/toolchain.env
+printf 'export PINHOLE_PULUMI_DIR=%q\nexport PINHOLE_NODE_BIN_DIR=%q\n' "$pulumi_dir" "$node_dir" > .pulumi/toolchain.env
 
-# 4. Passphrase for the local secrets provider, unless the operator provides one.
+# 5. Passphrase for the local secrets provider, unless the operator provides one.
 if [[ -z "${PULUMI_CONFIG_PASSPHRASE:-}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" && ! -s .pulumi/passphrase ]]; then
   umask 077
   head -c 32 /dev/urandom | base64 > .pulumi/passphrase
@@ -60,11 +70,11 @@ fi
 
 . scripts/env.sh
 
-# 5. The program and the provider run compiled (dist/, scripts/compile.js: incremental tsc, no type check);
+# 6. The program and the provider run compiled (dist/, scripts/compile.js: incremental tsc, no type check);
 #    their launchers rebuild it too whenever a source is newer.
 node scripts/compile.js
 
-# 6. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
+# 7. The pinhole provider plugin, registered in PULUMI_HOME too (Pulumi.yaml already points the engine at
 #    provider/bin; this makes `pulumi plugin ls` show it with its version).
 provider_version="$(sed -n 's/^export const PROVIDER_VERSION = "\(.*\)";/\1/p' provider/schema.ts)"
 mkdir -p .pulumi/plugin
@@ -75,5 +85,7 @@ if [[ "$(cat "$installed" 2>/dev/null)" != "$wrapper_text" ]]; then
   chmod +x .pulumi/plugin/pulumi-resource-pinhole
   pulumi plugin install resource pinhole "$provider_version" --file .pulumi/plugin/pulumi-resource-pinhole --reinstall >&2
 fi
-log "pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL; provider plugin pinhole v$provider_version"
+# 8. actionlint for the workflow lint test (optional: needs Go; the test says so when it is missing).
+bash toolchain/actionlint.sh >/dev/null || log "warning: actionlint is not available (test/unit/workflows.test.ts will fail)"
+log "node $(node --version), pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL; provider plugin pinhole v$provider_version"
 log "set-up done in $(( $(date +%s) - t0 ))s"

@@ -7,6 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 t0=$(date +%s)
 bash scripts/setup.sh
+. scripts/env.sh   # the project's Node.js and Pulumi first on PATH
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "type check (tsc --noEmit)"
 npx tsc --noEmit -p .

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm start [-- args]`: the project's set-up (scripts/setup.sh), then scripts/start.ts (lab, pulumi up, verify).
+# --help / -h prints the usage and nothing else: no set-up, no lab, no Pulumi.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+for a in "$@"; do
+  if [[ "$a" == "--help" || "$a" == "-h" ]]; then
+    if [[ ! -x node_modules/.bin/ts-node ]]; then
+      echo "usage: npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes]"
+      echo "  (not set up yet: the first npm start runs the set-up; docs/operations.md explains each option)"
+      exit 0
+    fi
+    exec node_modules/.bin/ts-node --transpile-only scripts/start.ts --help
+  fi
+done
+bash scripts/setup.sh
+. scripts/env.sh
+exec node_modules/.bin/ts-node --transpile-only scripts/start.ts "$@"
