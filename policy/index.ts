@@ -18,7 +18,12 @@ function rule(name: string, description: string, type: string, prop: string,
         name, description, enforcementLevel: mandatory, configSchema,
         validateResource: (args, report) => {
             if (args.type !== type) return;
-            const value = args.props[prop];
+            let value: unknown;
+            try {
+                value = args.props[prop];
+            } catch {
+                return; // not known yet (computed during the update): checked on the next preview
+            }
             if (typeof value !== "string" || value === "") return;
             for (const v of check(value, { urn: args.urn, config: args.getConfig<Record<string, unknown>>() })) report(`${args.props.node ?? args.name}: ${v}`);
         },

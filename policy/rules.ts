@@ -7,6 +7,7 @@ import { X509Certificate } from "crypto";
 /** Ports that must never be reachable from the world (0.0.0.0/0, ::/0 or no source match). */
 export const MANAGEMENT_PORTS: { protocol: "tcp" | "udp"; port: number; what: string }[] = [
     { protocol: "tcp", port: 22, what: "SSH/SFTP" },
+    { protocol: "udp", port: 22, what: "SSH (udp, reference profile)" },
     { protocol: "udp", port: 161, what: "SNMP" },
     { protocol: "udp", port: 162, what: "SNMP traps" },
 ];

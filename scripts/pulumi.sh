@@ -8,4 +8,12 @@ if [[ -z "${PINHOLE_PULUMI_DIR:-}" ]] && ! command -v pulumi >/dev/null 2>&1; th
   exit 1
 fi
 cd "$PINHOLE_ROOT"
-exec pulumi "$@"
+# --policy-pack <dir> with an executable <dir>/analyzer (policy/): start the pack through it. The language host
+# the offline toolchain builds cannot start a Node.js policy pack directory (docs/toolchain.md "Policy packs").
+args=()
+for a in "$@"; do
+  if [[ "${prev:-}" == "--policy-pack" && -d "$a" && -x "$a/analyzer" ]]; then a="$a/analyzer"; fi
+  if [[ "$a" == --policy-pack=* && -x "${a#--policy-pack=}/analyzer" ]]; then a="$a/analyzer"; fi
+  args+=("$a"); prev="$a"
+done
+exec pulumi "${args[@]}"

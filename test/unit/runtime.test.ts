@@ -21,7 +21,7 @@ describe("runtime: Node.js and Pulumi versions", () => {
         const r = spawnSync(link, ["-p", "process.versions.node"], { encoding: "utf8" });
         expect(Number(r.stdout.trim().split(".")[0])).to.be.at.least(minMajor);
         expect(fs.readFileSync(path.join(ROOT, "provider", "bin", "pulumi-resource-pinhole"), "utf8")).to.contain("node_modules/.bin/node");
-        expect(fs.readFileSync(path.join(ROOT, "policy", "bin", "pulumi-analyzer-policy-pinhole-nodejs"), "utf8")).to.contain("node_modules/.bin/node");
+        expect(fs.readFileSync(path.join(ROOT, "policy", "analyzer"), "utf8")).to.contain("node_modules/.bin/node");
     });
 
     it("the README's version table matches package.json and the toolchain pins", () => {
