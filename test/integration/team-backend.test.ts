@@ -1,0 +1,123 @@
+// Team use for real: Pulumi state in an S3-compatible object store (gofakes3's server, built from the Go module
+// proxy by toolchain/s3-server.sh and started here), secrets with the passphrase provider. Two operators run
+// `pulumi up` on one stack at once: the second is refused by the state lock, the first completes, the state is
+// intact (export parses, preview sees no changes), and the second succeeds once the first is done.
+import { expect } from "chai";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_ROOT, pulumiEnv } from "../../lib/pulumi-env";
+
+const TEAM_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "team");
+const BUCKET = "pinhole-state";
+
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer().listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        }).on("error", reject);
+    });
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        const ok = await new Promise<boolean>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => { s.destroy(); resolve(true); }).on("error", () => resolve(false));
+        });
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the S3 server did not listen on 127.0.0.1:${port} within ${ms} ms`);
+}
+
+interface Run { code: number | null; out: string }
+
+describe("team backend: state in an S3 server, two concurrent `pulumi up`", function () {
+    this.timeout(600_000);
+    let server: ChildProcess;
+    let stopping = false;
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+    const stack = `team-${process.pid}`;
+
+    /** One operator's pulumi command (own process, as from another shell); resolves when it exits. */
+    const pulumi = (args: string[], onOut?: (s: string) => void): Promise<Run> => new Promise((resolve) => {
+        const child = spawn("pulumi", [...args, "--stack", stack, "--non-interactive", "--color", "never"], { cwd: TEAM_DIR, env });
+        let out = "";
+        const take = (b: Buffer) => { out += b.toString(); onOut?.(out); };
+        child.stdout.on("data", take);
+        child.stderr.on("data", take);
+        child.on("close", (code) => resolve({ code, out }));
+    });
+
+    before(async () => {
+        const built = spawnSync("bash", [path.join(PROJECT_ROOT, "toolchain", "s3-server.sh")], { encoding: "utf8" });
+        expect(built.status, built.stderr).to.equal(0);
+        const bin = built.stdout.trim().split("\n").pop()!;
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-"));
+        const port = await freePort();
+        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")] });
+        server.on("exit", (code, signal) => {
+            if (!stopping) process.stderr.write(`      · the S3 server exited (${code ?? signal}):\n${fs.readFileSync(path.join(dir, "s3.log"), "utf8").split("goroutine ")[0].slice(-2500)}\n`);
+        });
+        await waitForPort(port, 20_000);
+        env = {
+            ...process.env, ...pulumiEnv(),
+            PULUMI_BACKEND_URL: `s3://${BUCKET}?endpoint=http://127.0.0.1:${port}&use_path_style=true&region=us-east-1`,
+            AWS_ACCESS_KEY_ID: "pinhole-test", AWS_SECRET_ACCESS_KEY: "pinhole-test-secret", AWS_REGION: "us-east-1",
+            PULUMI_CONFIG_PASSPHRASE: "team passphrase for this test only",
+        };
+        delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+        const init = await pulumi(["stack", "init"]);
+        expect(init.code, init.out).to.equal(0);
+        for (const [k, v, secret] of [["holdSeconds", "12", false], ["keys", "3", false], ["operator", "alice", true]] as const) {
+            const r = await pulumi(["config", "set", ...(secret ? ["--secret"] : []), k, v]);
+            expect(r.code, r.out).to.equal(0);
+        }
+    });
+
+    after(async () => {
+        if (env) {
+            await pulumi(["destroy", "--yes", "--skip-preview"]);
+            await pulumi(["stack", "rm", "--yes", "--force"]);
+        }
+        fs.rmSync(path.join(TEAM_DIR, `Pulumi.${stack}.yaml`), { force: true });
+        stopping = true;
+        server?.kill();
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("refuses the second operator's up while the first holds the lock; the first completes, nothing is corrupted", async () => {
+        let firstUpdating!: () => void;
+        const updating = new Promise<void>((r) => { firstUpdating = r; });
+        const first = pulumi(["up", "--yes", "--skip-preview"], (out) => { if (/Updating \(/.test(out)) firstUpdating(); });
+        await updating; // the first holds the lock from here until it ends (the program waits holdSeconds)
+        const second = await pulumi(["up", "--yes", "--skip-preview"]);
+        expect(second.code, second.out).to.not.equal(0);
+        expect(second.out).to.match(/currently locked/i);
+
+        const one = await first;
+        expect(one.code, one.out).to.equal(0);
+        expect(one.out).to.match(/3 created|\+ 4 created|created/);
+
+        const exported = spawnSync("pulumi", ["stack", "export", "--stack", stack], { cwd: TEAM_DIR, env, encoding: "utf8" });
+        expect(exported.status, exported.stderr).to.equal(0);
+        const state = JSON.parse(exported.stdout) as { deployment: { resources: { type: string }[] } };
+        expect(state.deployment.resources.filter((r) => r.type === "pinhole:tls:PrivateKey")).to.have.length(3);
+        expect(exported.stdout).to.not.contain("alice");          // the secret config stays encrypted
+        expect(exported.stdout).to.not.contain("PRIVATE KEY");
+
+        const preview = await pulumi(["preview", "--expect-no-changes"]);
+        expect(preview.code, preview.out).to.equal(0);
+    });
+
+    it("the second operator's up succeeds once the first is done (no stale lock left)", async () => {
+        const r = await pulumi(["up", "--yes", "--skip-preview"]);
+        expect(r.code, r.out).to.equal(0);
+        expect(r.out).to.match(/4 unchanged/);
+    });
+});
