@@ -5,7 +5,7 @@
 import { ClusterModel, Protocol } from "../model/types";
 import { buildFlowReport } from "../model/policy";
 import { NarrowedFlow } from "../model/flows";
-import { NARROWINGS, NARROWING_IDS, NarrowingId } from "../model/narrowings";
+import { NARROWINGS, NarrowingId } from "../model/narrowings";
 import { cidrContains } from "../model/net";
 
 export interface Listener { protocol: Protocol; port: number; address: string }
@@ -52,10 +52,15 @@ export function parseListening(text: string): Listener[] {
     return out;
 }
 
-/** /proc/net/nf_conntrack (or `conntrack -L`) lines: the first src/dst/sport/dport are the original direction. */
+/**
+ * /proc/net/nf_conntrack (or `conntrack -L`) lines: the first src/dst/sport/dport are the original direction.
+ * Only flows something answered count as use: UDP without [UNREPLIED], TCP that reached [ASSURED] (a SYN
+ * answered by a reset, or by nothing, used no service; scanners and probes leave those).
+ */
 export function parseConntrack(text: string): Seen[] {
     const out: Seen[] = [];
     for (const line of text.split("\n")) {
+        if (/\[UNREPLIED\]/.test(line) || (/\btcp\b/.test(line) && !/\[ASSURED\]/.test(line))) continue;
         const proto = /\b(tcp|udp)\b/.exec(line)?.[1] as Protocol | undefined;
         const src = /\bsrc=(\S+)/.exec(line)?.[1], dst = /\bdst=(\S+)/.exec(line)?.[1];
         const sport = /\bsport=(\d+)/.exec(line)?.[1], dport = /\bdport=(\d+)/.exec(line)?.[1];
@@ -100,7 +105,9 @@ export interface NarrowingVerdict {
     narrowing: NarrowingId;
     closes: string;
     openings: OpeningVerdict[];
-    /** Nothing listens on, and nothing used, any opening it closes (and every node was read). */
+    /** It closes something in this cluster (an entry that names its protocols leaves ldap/snmp ones nothing). */
+    applies: boolean;
+    /** It applies, and nothing listens on, and nothing used, any opening it closes (and every node was read). */
     safe: boolean;
 }
 
@@ -151,15 +158,18 @@ export function judgeNarrowings(model: ClusterModel, evidence: Evidence): Narrow
     const ev = new Map(evidence.nodes.map((n) => [n.node, n]));
     return NARROWINGS.map((n) => {
         const openings = flowsClosedBy(model, n.id).map((f) => judge(f, ev));
-        const safe = openings.every((o) => !o.listening && !o.traffic && !o.unknown);
-        return { narrowing: n.id, closes: n.closes, openings, safe };
+        const applies = openings.length > 0;
+        const safe = applies && openings.every((o) => !o.listening && !o.traffic && !o.unknown);
+        return { narrowing: n.id, closes: n.closes, openings, applies, safe };
     });
 }
 
 /** The stack settings that apply every safe narrowing and no other: the shorter of the two spellings. */
 export function proposedSettings(verdicts: readonly NarrowingVerdict[]): { profile: "reference" | "strict"; narrow: Partial<Record<NarrowingId, boolean>> } {
-    const safe = verdicts.filter((v) => v.safe).map((v) => v.narrowing);
-    const unsafe = NARROWING_IDS.filter((id) => !safe.includes(id));
+    // Narrowings that close nothing here are left out of both spellings (either way they change nothing).
+    const relevant = verdicts.filter((v) => v.applies);
+    const safe = relevant.filter((v) => v.safe).map((v) => v.narrowing);
+    const unsafe = relevant.map((v) => v.narrowing).filter((id) => !safe.includes(id));
     if (unsafe.length < safe.length) return { profile: "strict", narrow: Object.fromEntries(unsafe.map((id) => [id, false])) };
     return { profile: "reference", narrow: Object.fromEntries(safe.map((id) => [id, true])) };
 }
@@ -177,7 +187,7 @@ export function formatNarrowReport(evidence: Evidence, verdicts: readonly Narrow
     for (const n of evidence.nodes.filter((x) => x.error)) L.push(`  ${n.node}: NOT READ (${n.error})`);
     for (const v of verdicts) {
         const busy = v.openings.filter((o) => o.listening || o.traffic || o.unknown);
-        L.push("", `${v.safe ? "SAFE" : "KEEP"}  ${v.narrowing}: closes ${v.closes}`);
+        L.push("", `${v.safe ? "SAFE" : v.applies ? "KEEP" : "N/A "}  ${v.narrowing}: closes ${v.closes}`);
         if (v.openings.length === 0) { L.push("      (closes nothing in this cluster)"); continue; }
         const idle = v.openings.filter((o) => !o.listening && !o.traffic && !o.unknown);
         if (idle.length) L.push(`      nothing listens, no traffic (${idle.length}): ${idle.slice(0, 8).map((o) => o.flow).join(", ")}${idle.length > 8 ? ", ..." : ""}`);

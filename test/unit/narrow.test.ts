@@ -34,7 +34,10 @@ describe("lib/narrow: narrowing from evidence", () => {
         expect(parseListening("tcp LISTEN 0 128 10.1.0.41:22 0.0.0.0:*\nudp UNCONN 0 0 *:161 *:*\ntcp LISTEN 0 5 [::]:8443 [::]:*\n")).to.deep.equal([
             { protocol: "tcp", port: 22, address: "10.1.0.41" }, { protocol: "udp", port: 161, address: "0.0.0.0" }, { protocol: "tcp", port: 8443, address: "::" }]);
         expect(parseConntrack("ipv4     2 tcp      6 431999 ESTABLISHED src=10.1.0.31 dst=10.1.0.41 sport=40000 dport=27017 src=10.1.0.41 dst=10.1.0.31 sport=27017 dport=40000 [ASSURED] mark=0 use=1\n" +
-            "ipv4     2 udp      17 29 src=10.1.0.41 dst=10.30.0.17 sport=5000 dport=123 [UNREPLIED] src=10.30.0.17 dst=10.1.0.41 sport=123 dport=5000 mark=0 use=1"))
+            "ipv4     2 udp      17 29 src=10.1.0.41 dst=10.30.0.17 sport=5000 dport=123 src=10.30.0.17 dst=10.1.0.41 sport=123 dport=5000 mark=0 use=1\n" +
+            // unanswered (a probe, a scan): not use
+            "ipv4     2 udp      17 29 src=10.1.0.31 dst=10.1.0.41 sport=5001 dport=22 [UNREPLIED] src=10.1.0.41 dst=10.1.0.31 sport=22 dport=5001 mark=0 use=1\n" +
+            "ipv4     2 tcp      6 9 CLOSE src=10.1.0.31 dst=10.1.0.41 sport=40002 dport=27019 src=10.1.0.41 dst=10.1.0.31 sport=27019 dport=40002 mark=0 use=1"))
             .to.deep.equal([{ protocol: "tcp", src: "10.1.0.31", sport: 40000, dst: "10.1.0.41", dport: 27017 }, { protocol: "udp", src: "10.1.0.41", sport: 5000, dst: "10.30.0.17", dport: 123 }]);
         const l = parseListening("tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*");
         expect(parseEstablished("0 0 10.1.0.41:22 10.1.0.31:41000\n0 0 10.1.0.41:50000 10.1.0.42:8443", l)).to.deep.equal([
@@ -79,7 +82,8 @@ describe("lib/narrow: narrowing from evidence", () => {
         const verdicts = judgeNarrowings(model, realistic());
         const p = proposedSettings(verdicts);
         const safe = verdicts.filter((v) => v.safe).map((v) => v.narrowing).sort();
-        const applied = NARROWING_IDS.filter((id) => (p.narrow[id] ?? p.profile === "strict")).sort();
+        const applies = verdicts.filter((v) => v.applies).map((v) => v.narrowing);
+        const applied = NARROWING_IDS.filter((id) => applies.includes(id) && (p.narrow[id] ?? p.profile === "strict")).sort();
         expect(applied).to.deep.equal(safe);
         expect(formatProposal(p)).to.match(/^pinhole:firewall:\n  profile: (reference|strict)\n/);
         const parsed = mustParse(rawCluster("modular", model.nodes.map((n) => ({ name: n.name, role: n.role, address: n.address, arbiter: n.arbiter })), { firewall: p }));
