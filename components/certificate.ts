@@ -95,7 +95,7 @@ export function modeOf(node: string, settings: CertificateSettings): { mode: Cer
 /** Subject and SANs of the certificates pinhole issues for a node: its FQDN (CN and DNS), name, and addresses. */
 export function identityOf(node: NodeSpec): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
     const dnsNames = [...new Set([node.fqdn, node.name])];
-    const ipAddresses = [...new Set([node.address, ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
+    const ipAddresses = [...new Set([node.address, ...(node.address6 ? [node.address6] : []), ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
     return { commonName: node.fqdn, dnsNames, ipAddresses };
 }
 

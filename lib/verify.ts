@@ -6,14 +6,17 @@
 //                                       implies (the ruleset rendered from it must equal the applied one)
 //   parseTable / diffTables             nftables listings → named sets + chains; differences in words
 //   probePlan / probeScript / parseProbeOutput
-//                                       TCP probes FROM each node to its peers (required + a sample of
-//                                       forbidden ports), with bash's /dev/tcp on the node
+//                                       probes FROM each node, on each address family: TCP to its peers
+//                                       (required + a sample of forbidden ports), UDP to the external
+//                                       services its outbound list opens (NTP, SNMP traps, LDAP), with
+//                                       bash's /dev/tcp and /dev/udp on the node
 //   checkFirewall / checkCertificate / checkProbes → findings;   formatReport / reportJson
 import { X509Certificate } from "crypto";
 import { expiryStatus, splitPemBundle } from "../model/certificates";
-import { addressSeenBy, buildPolicy } from "../model/policy";
+import { addressesSeenBy, buildPolicy } from "../model/policy";
+import { parseCidr, parseIp } from "../model/net";
 import { expectedReachability } from "../model/reachability";
-import { ClusterModel, NodePolicy, NodeSpec } from "../model/types";
+import { ClusterModel, NodePolicy, NodeSpec, Protocol } from "../model/types";
 import { servesWeb } from "../model/roles";
 import { renderRuleset } from "../render/nftables";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../render/nginx";
@@ -453,6 +456,8 @@ export interface ProbeTarget {
     /** The address `from` uses for `to` (advertised across NAT'd sites). */
     address: string;
     port: number;
+    /** Default tcp. UDP probes go to external services (an answer, or at least no local refusal). */
+    protocol?: Protocol;
     expect: "open" | "blocked";
     /** The policy's reason (allowed) or why nothing allows it. */
     why: string;
@@ -472,26 +477,53 @@ export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { f
     const targets: ProbeTarget[] = [];
     for (const from of model.nodes) {
         if (opts.from && !opts.from.includes(from.name)) continue;
+        const fromFamilies = new Set(addressesSeenBy(from, from).map(familyOfAddress));
         for (const to of policies) {
             if (to.node.name === from.name) continue;
-            const address = addressSeenBy(from, byName.get(to.node.name)!);
+            // each address family both ends have (dual-stack: the same ports on IPv4 and IPv6)
+            const addresses = addressesSeenBy(from, byName.get(to.node.name)!).filter((a) => fromFamilies.has(familyOfAddress(a)));
             const required = [...new Set(to.inbound.filter((o) => o.protocol === "tcp" && o.peer.kind === "node" && o.peer.name === from.name).map((o) => o.port))].sort((a, b) => a - b);
-            for (const port of required) {
-                const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port });
-                targets.push({ from: from.name, to: to.node.name, address, port, expect: v.allowed ? "open" : "blocked", why: v.reason });
-            }
-            let n = 0;
-            for (const port of FORBIDDEN_CANDIDATES) {
-                if (n >= k) break;
-                if (required.includes(port)) continue;
-                const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port });
-                if (v.allowed) continue;
-                targets.push({ from: from.name, to: to.node.name, address, port, expect: "blocked", why: v.reason });
-                n++;
+            for (const address of addresses) {
+                const family = familyOfAddress(address);
+                for (const port of required) {
+                    const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port, family });
+                    targets.push({ from: from.name, to: to.node.name, address, port, expect: v.allowed ? "open" : "blocked", why: v.reason });
+                }
+                let n = 0;
+                for (const port of FORBIDDEN_CANDIDATES) {
+                    if (n >= k) break;
+                    if (required.includes(port)) continue;
+                    const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port, family });
+                    if (v.allowed) continue;
+                    targets.push({ from: from.name, to: to.node.name, address, port, expect: "blocked", why: v.reason });
+                    n++;
+                }
             }
         }
+        targets.push(...udpExternalTargets(policies.find((p) => p.node.name === from.name)!, fromFamilies));
     }
     return targets;
+}
+
+const familyOfAddress = (a: string): 4 | 6 => (a.includes(":") ? 6 : 4);
+
+/**
+ * UDP probes from a node to the external services its outbound list opens on UDP (NTP, SNMP traps, LDAP):
+ * one per host address (a network entry has no single host to ask) of each family the node has.
+ */
+export function udpExternalTargets(policy: NodePolicy, families: Set<4 | 6>): ProbeTarget[] {
+    const out: ProbeTarget[] = [];
+    for (const o of policy.outbound) {
+        if (o.protocol !== "udp" || o.peer.kind !== "external") continue;
+        for (const a of o.peer.addresses) {
+            const c = parseCidr(a);
+            const host = parseIp(a) ? a : c.ok && c.cidr.prefix === (c.cidr.family === 4 ? 32 : 128) ? a.split("/")[0] : undefined;
+            if (!host || !families.has(familyOfAddress(host))) continue;
+            if (out.some((t) => t.address === host && t.port === o.port)) continue;
+            out.push({ from: policy.node.name, to: o.peer.name, address: host, port: o.port, protocol: "udp", expect: "open", why: o.reason });
+        }
+    }
+    return out;
 }
 
 /**
@@ -501,9 +533,10 @@ export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { f
  * left behind on the node) and count as timed out. Prints "<index> <open|refused|eperm|unreach|error> [detail]" per finished probe, then
  * "probes-done"; a probe without a line timed out.
  */
-export function probeScript(targets: { address: string; port: number }[], opts: { timeoutSeconds?: number } = {}): string {
+export function probeScript(targets: { address: string; port: number; protocol?: Protocol }[], opts: { timeoutSeconds?: number } = {}): string {
     const t = opts.timeoutSeconds ?? 2;
-    const probes = targets.map((x, i) => `p ${i} ${x.address} ${x.port} &`).join("\n");
+    const probes = targets.map((x, i) => `${x.protocol === "udp" ? "u" : "p"} ${i} ${x.address} ${x.port} &`).join("\n");
+    const readSeconds = Math.max(0.2, t - 0.3).toFixed(1);
     return `PATH=/usr/sbin:/usr/bin:/sbin:/bin
 command -v bash >/dev/null 2>&1 || { echo "bash not found on this node (verify probes with bash's /dev/tcp)" >&2; exit 40; }
 exec bash -c '
@@ -511,6 +544,17 @@ D=$(mktemp -d) || exit 42
 trap "rm -rf \\$D" EXIT
 p() {
   if { exec 3<>"/dev/tcp/$2/$3"; } 2>"$D/$1"; then echo "$1 open"; return; fi
+  why "$1"
+}
+# UDP: an NTP client request (48 bytes, mode 3; any echo service answers it too); a reply is "open", an ICMP
+# port-unreachable "refused", a local EPERM the egress filter; no answer before the read timeout: no line.
+u() {
+  { exec 3<>"/dev/udp/$2/$3"; } 2>"$D/$1" || { why "$1"; return; }
+  { printf "\\033\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000\\000" >&3; } 2>"$D/$1" || { why "$1"; return; }
+  if IFS= read -r -t ${readSeconds} -N 1 _ <&3 2>"$D/$1"; then echo "$1 open"; return; fi
+  [ -s "$D/$1" ] && why "$1"
+}
+why() {
   err=$(cat "$D/$1")
   case "$err" in
     *refused*) echo "$1 refused" ;;
@@ -556,14 +600,17 @@ export interface ProbeResultRow extends ProbeTarget {
  * egress filter refuses it (EPERM); "open" or "refused" means it got through the destination's firewall.
  */
 export function judgeProbe(t: ProbeTarget, outcome: ProbeOutcome, detail?: string): ProbeResultRow {
-    const passed = t.expect === "open" ? outcome === "open" || outcome === "refused" : outcome === "timeout" || outcome === "eperm";
+    // UDP to an external service: one that never answers (a trap receiver) times out; only a local refusal
+    // (EPERM: this node's egress filter) or an unreachable proves the opening missing.
+    const udpSilence = t.protocol === "udp" && t.expect === "open" && outcome === "timeout";
+    const passed = t.expect === "open" ? outcome === "open" || outcome === "refused" || udpSilence : outcome === "timeout" || outcome === "eperm";
     return { ...t, outcome, ok: passed, ...(detail ? { detail } : {}) };
 }
 
 export function probeFindings(rows: ProbeResultRow[]): Finding[] {
     const out: Finding[] = [];
     for (const r of rows) {
-        const what = `${r.from} → ${r.to} (${r.address}) ${r.port}/tcp`;
+        const what = `${r.from} → ${r.to} (${r.address}) ${r.port}/${r.protocol ?? "tcp"}`;
         if (!r.ok) {
             const seen = r.outcome === "timeout" ? "filtered (timed out)" : r.outcome === "eperm" ? "blocked by the source's egress filter" : r.outcome === "not-run" ? "not probed (the session failed)" : r.outcome + (r.detail ? ` ${r.detail}` : "");
             out.push(fail(r.from, "probe", r.expect === "open"
@@ -571,6 +618,8 @@ export function probeFindings(rows: ProbeResultRow[]): Finding[] {
                 : `${what}: forbidden but reachable (${seen}) — ${r.why}`));
         } else if (r.expect === "open" && r.outcome === "refused") {
             out.push(ok(r.from, "probe", `${what}: the firewall lets it through but nothing listens (refused) — ${r.why}`, true));
+        } else if (r.expect === "open" && r.outcome === "timeout") {
+            out.push(ok(r.from, "probe", `${what}: sent (this node's egress filter let it out) but no answer — ${r.why}`, true));
         }
     }
     return out;

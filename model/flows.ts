@@ -42,14 +42,24 @@ export function addressSeenBy(viewer: NodeSpec, peer: NodeSpec): string {
     return viewer.site !== peer.site && peer.advertisedAddress ? peer.advertisedAddress : peer.address;
 }
 
-/** `node` as an end of a flow with `seenBy`: at the address `seenBy` uses for it. */
+/** Every address `peer` has from `viewer`'s point of view: the one above, plus its IPv6 address when dual-stack. */
+export function addressesSeenBy(viewer: NodeSpec, peer: NodeSpec): string[] {
+    return [addressSeenBy(viewer, peer), ...(peer.address6 ? [peer.address6] : [])];
+}
+
+/** A node's own addresses (both families when dual-stack). */
+export function nodeAddresses(node: NodeSpec): string[] {
+    return [node.address, ...(node.address6 ? [node.address6] : [])];
+}
+
+/** `node` as an end of a flow with `seenBy`: at the addresses `seenBy` uses for it (each family it has). */
 export function nodeEnd(node: NodeSpec, seenBy: NodeSpec): FlowEnd {
-    return { kind: "node", name: node.name, addresses: [addressSeenBy(seenBy, node)] };
+    return { kind: "node", name: node.name, addresses: addressesSeenBy(seenBy, node) };
 }
 
 /** `node` as the local end of a flow with a network or an external system. */
 export function selfEnd(node: NodeSpec): FlowEnd {
-    return { kind: "node", name: node.name, addresses: [node.address] };
+    return { kind: "node", name: node.name, addresses: nodeAddresses(node) };
 }
 
 function flowKey(f: Flow): string {

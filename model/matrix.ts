@@ -2,7 +2,7 @@
 
 import { ClusterModel, NodePolicy, Opening, Protocol } from "./types";
 import { SECTIONS } from "./catalog";
-import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, addressSeenBy, buildFlows } from "./policy";
+import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, addressesSeenBy, buildFlows, nodeAddresses } from "./policy";
 import { describeProfile } from "./narrowings";
 
 export interface MatrixRow {
@@ -98,7 +98,7 @@ export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
     const flows: Flow[] = [];
     const nodes = new Map(policies.map((p) => [p.node.name, p.node]));
     for (const p of policies) {
-        const self: FlowEnd = { kind: "node", name: p.node.name, addresses: [p.node.address] };
+        const self: FlowEnd = { kind: "node", name: p.node.name, addresses: nodeAddresses(p.node) };
         const common = (o: Opening) => {
             const f: Flow = { from: self, to: self, protocol: o.protocol, port: o.port, service: o.service, why: whyOf(o), section: o.section, exposed: o.exposed };
             if (o.rowId !== undefined) f.rowId = o.rowId;
@@ -107,7 +107,7 @@ export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
         for (const o of p.inbound) {
             // Between nodes, the acceptor's address is the one the initiator uses (NAT across sites).
             const initiator = o.peer.kind === "node" ? nodes.get(o.peer.name) : undefined;
-            const to: FlowEnd = initiator ? { ...self, addresses: [addressSeenBy(initiator, p.node)] } : self;
+            const to: FlowEnd = initiator ? { ...self, addresses: addressesSeenBy(initiator, p.node) } : self;
             flows.push({ ...common(o), from: { ...o.peer, addresses: [...o.peer.addresses] }, to });
         }
         for (const o of p.outbound) {

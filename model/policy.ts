@@ -17,7 +17,7 @@ import { NarrowingId, activeNarrowings } from "./narrowings";
 import { serviceListFlows } from "./service-list";
 
 export type { Flow, FlowEnd, NarrowedFlow } from "./flows";
-export { addressSeenBy } from "./flows";
+export { addressSeenBy, addressesSeenBy, nodeAddresses } from "./flows";
 
 /** Section used for openings that come from pinhole:firewall.extraInbound rather than from the reference. */
 export const STACK_OVERRIDE_SECTION = "Stack override: pinhole:firewall.extraInbound";

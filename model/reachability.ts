@@ -4,7 +4,7 @@
 
 import { ClusterModel, NodePolicy, NodeSpec, Opening, Protocol } from "./types";
 import { Cidr, parseCidr, parseIp } from "./net";
-import { addressSeenBy, buildPolicy } from "./policy";
+import { addressesSeenBy, buildPolicy } from "./policy";
 
 export interface ReachabilityVerdict {
     allowed: boolean;
@@ -30,6 +30,8 @@ export interface BetweenQuery {
     to: string;
     protocol: Protocol;
     port: number;
+    /** Address family of the connection (default: that of the nodes' primary addresses). */
+    family?: 4 | 6;
 }
 
 export interface Reachability {
@@ -40,8 +42,11 @@ export interface Reachability {
      * the initiator's outbound list must allow it too.
      */
     between(q: BetweenQuery): ReachabilityVerdict;
-    /** The address node `from` has as seen by node `to` (its advertised address across sites, else its own). */
-    sourceAddress(from: string, to: string): string;
+    /**
+     * The address node `from` has as seen by node `to` (its advertised address across sites, else its own);
+     * with `family`, its address of that family (throws when it has none).
+     */
+    sourceAddress(from: string, to: string, family?: 4 | 6): string;
     /** Every (protocol, port) node `to` accepts from `source`, sorted by port then protocol. */
     openPorts(source: string, to: string): { protocol: Protocol; port: number }[];
     /** Every (protocol, port) node `to` accepts from anyone: the ports a probe should find open from somewhere. */
@@ -107,11 +112,17 @@ export function expectedReachability(model: ClusterModel, policies: NodePolicy[]
         return { allowed: false, reason, openings: [] };
     };
 
-    const sourceAddress = (from: string, to: string): string => addressSeenBy(nodeIndex(to).node, nodeIndex(from).node);
+    const sourceAddress = (from: string, to: string, family?: 4 | 6): string => {
+        const all = addressesSeenBy(nodeIndex(to).node, nodeIndex(from).node);
+        if (family === undefined) return all[0];
+        const a = all.find((x) => parseIp(x)?.family === family);
+        if (!a) throw new Error(`node "${from}" has no IPv${family} address`);
+        return a;
+    };
 
     const between = (q: BetweenQuery): ReachabilityVerdict => {
         if (q.from === q.to) throw new Error(`between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`);
-        const source = sourceAddress(q.from, q.to);
+        const source = sourceAddress(q.from, q.to, q.family);
         const accepted = inbound({ source, to: q.to, protocol: q.protocol, port: q.port });
         if (!accepted.allowed || model.firewall.egress !== "deny") return accepted;
         const out = nodeIndex(q.from).outboundToNode.get(`${q.to}|${key(q.protocol, q.port)}`) ?? [];

@@ -40,7 +40,9 @@ export interface NodeSpec {
     site: string;
     /** The node's own (internal) address, IPv4 or IPv6. */
     address: string;
-    /** Address peers at other sites use to reach this node when NAT sits between sites. */
+    /** Dual-stack: the node's IPv6 address when `address` is IPv4. Seen the same from every site (no NAT for IPv6). */
+    address6?: string;
+    /** Address peers at other sites use to reach this node when NAT sits between sites (IPv4 `address` only). */
     advertisedAddress?: string;
     /** Network name the web certificate must match; defaults to `${name}.${domain}` or the name. */
     fqdn: string;

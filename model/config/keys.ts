@@ -31,7 +31,7 @@ export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
 
 export const DEFAULT_CLIENT_NETWORKS: readonly string[] = ["0.0.0.0/0", "::/0"];
 
-export const NODE_KEYS = ["name", "role", "site", "address", "advertisedAddress", "fqdn", "arbiter", "webWeight", "ssh"];
+export const NODE_KEYS = ["name", "role", "site", "address", "address6", "advertisedAddress", "fqdn", "arbiter", "webWeight", "ssh"];
 export const SSH_KEYS = ["host", "port", "user", "sudo", "hostKey", "bastion"];
 export const BASTION_KEYS = ["host", "port", "user", "hostKey"];
 export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;

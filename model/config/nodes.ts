@@ -18,6 +18,7 @@ export interface NodeDraft {
     site: string;
     siteGiven: boolean;
     address?: string;
+    address6?: string;
     advertisedAddress?: string;
     fqdn?: string;
     arbiter: boolean;
@@ -105,6 +106,7 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
     }
     if (m.address === undefined) pr.error(dot(path, "address"), "missing: the node's own IPv4 or IPv6 address");
     else draft.address = readIp(m.address, dot(path, "address"), pr);
+    if (m.address6 !== undefined) draft.address6 = readAddress6(m.address6, dot(path, "address6"), pr, draft.address);
     if (m.advertisedAddress !== undefined) {
         draft.advertisedAddress = readIp(m.advertisedAddress, dot(path, "advertisedAddress"), pr);
         if (draft.advertisedAddress !== undefined && draft.address !== undefined && sameIp(draft.advertisedAddress, draft.address)) {
@@ -122,6 +124,15 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
     if (m.webWeight !== undefined) draft.webWeight = readInt(m.webWeight, dot(path, "webWeight"), pr, LIMITS.webWeight.min, LIMITS.webWeight.max);
     draft.ssh = readSsh(m.ssh, dot(path, "ssh"), pr, draft.address);
     return draft;
+}
+
+/** A dual-stack node's IPv6 address: `address` is then its IPv4 address (IPv6 is never behind NAT here). */
+function readAddress6(v: unknown, path: string, pr: Problems, address: string | undefined): string | undefined {
+    const a6 = readIp(v, path, pr);
+    if (a6 === undefined) return undefined;
+    if (parseIp(a6)?.family !== 6) { pr.error(path, `"${a6}" is not an IPv6 address: address6 is a dual-stack node's IPv6 address (address holds its IPv4 one)`); return undefined; }
+    if (address !== undefined && parseIp(address)?.family === 6) { pr.error(path, `address ${address} is already IPv6: address6 is only for a dual-stack node whose address is IPv4`); return undefined; }
+    return a6;
 }
 
 export function sameIp(a: string, b: string): boolean {

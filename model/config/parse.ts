@@ -93,6 +93,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
             name: d.name as string, role: d.role as Role, site: d.site, address: d.address as string,
             fqdn: d.fqdn as string, arbiter: d.arbiter, ssh: d.ssh as SshAccess,
         };
+        if (d.address6 !== undefined) n.address6 = d.address6;
         if (d.advertisedAddress !== undefined) n.advertisedAddress = d.advertisedAddress;
         if (d.webWeight !== undefined) n.webWeight = d.webWeight;
         return n;
