@@ -42,7 +42,7 @@ export function resolveHost(text: string, path: string, hosts: HostMap, pr: Prob
     return undefined;
 }
 
-export function readExternal(v: unknown, hosts: HostMap, pr: Problems): ExternalEndpoint[] {
+export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear = true): ExternalEndpoint[] {
     const endpoints: ExternalEndpoint[] = [];
     if (v === undefined) return endpoints;
     const m = readMap(v, root("external"), pr, EXTERNAL_KEYS);
@@ -133,7 +133,7 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
                 }
             }
             if (isSecretRef(uriValue)) {
-                pr.error(uriPath, "is encrypted: pinhole needs the destination's host and port in clear (preview, matrix); keep credentials out of this URI (pinhole does not use them)");
+                pr.error(uriPath, "is encrypted: pinhole needs the destination's host and port in clear (preview, matrix); keep credentials out of this URI (pinhole does not use them), or let tools read the stack as pulumi up does (the stack must exist in the backend: pulumi stack init)");
                 return;
             }
             if (typeof uriValue !== "string") { pr.error(uriPath, `expected a URI string, got ${typeName(uriValue)}`); return; }
@@ -148,6 +148,10 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems): External
             if (spec.kind === "notification" && !uri.portExplicit) {
                 pr.error(uriPath, `${uri.redacted} has no port: the reference gives northbound notifications no default port ("dependant"), so write it in the URI, e.g. ${uri.scheme}://${uri.host}:8443${uri.path ?? "/"}`);
                 return;
+            }
+            // SNMPv3 passphrases are credentials: in clear they warn (a v2c community is a label the URI grammar requires).
+            if (uri.snmpVersion === "v3" && inClear) {
+                pr.warn(uriPath, `${uri.redacted}: the SNMPv3 passphrases are in clear in the stack file: store the URI as a secret (pulumi config set --secret --path '${uriPath.replace(/^pinhole:/, "pinhole:")}' '<uri>'; docs/stack-config.md)`);
             }
             if (uri.hasSecret && uri.scheme !== "snmp") {
                 pr.warn(uriPath, `${uri.redacted} carries a password that pinhole does not use (it only opens the firewall) and that sits in the stack file in clear: remove it`);

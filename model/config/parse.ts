@@ -14,6 +14,8 @@ import { readSshPrivateKey } from "./secrets";
 import { ConfigError, ConfigWarning } from "../types";
 
 export interface ParseOptions {
+    /** Top-level keys (without "pinhole:") stored as Pulumi secrets; set by the reader. Credentials elsewhere warn. */
+    secretKeys?: string[];
     /** Report a missing pinhole:sshPrivateKey (deployments need it; the matrix does not). Default false. */
     requireSecrets?: boolean;
     /** Addresses pinhole runs from: each must fall inside pinhole:networks.admin, or pinhole would lock itself out. */
@@ -73,7 +75,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
 
     readSshPrivateKey(raw.sshPrivateKey, opts, pr);
     const hosts = readHosts(raw.hosts, pr);
-    const external = readExternal(raw.external, hosts, pr);
+    const external = readExternal(raw.external, hosts, pr, !(opts.secretKeys ?? []).includes("external"));
     const firewall = readFirewall(raw.firewall, nodeNames, pr);
     const certificates = readCertificates(raw.certificates, drafts, pr);
 

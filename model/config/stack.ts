@@ -11,6 +11,8 @@ import { ParseOptions, ParseResult, parseClusterConfig } from "./parse";
 export interface RawConfigResult {
     /** Config keyed without the namespace, ready for parseClusterConfig. */
     raw: Record<string, unknown>;
+    /** Keys of `raw` that were stored as Pulumi secrets (wholly or in part). */
+    secretKeys?: string[];
     errors: ConfigError[];
     warnings: ConfigWarning[];
 }
@@ -93,7 +95,8 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
         }
         raw[key] = entry.value;
     }
-    return { raw, errors: pr.errors, warnings: pr.warnings };
+    const secretKeys = [...own].filter(([, e]) => e.secret).map(([k]) => k);
+    return { raw, secretKeys, errors: pr.errors, warnings: pr.warnings };
 }
 
 /** A stack file's `config:` map (secure values as {secure: ...}, not decrypted) → raw config. */
@@ -125,7 +128,7 @@ export function parseConfigEntries(entries: Record<string, ConfigEntry>, opts: P
 }
 
 function mergeResults(converted: RawConfigResult, opts: ParseOptions): ParseResult {
-    const parsed = parseClusterConfig(converted.raw, opts);
+    const parsed = parseClusterConfig(converted.raw, { ...opts, secretKeys: converted.secretKeys });
     const errors = [...converted.errors, ...parsed.errors];
     const warnings = [...converted.warnings, ...parsed.warnings];
     return errors.length > 0 ? { errors, warnings } : { model: parsed.model, errors, warnings };
