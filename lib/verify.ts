@@ -11,6 +11,7 @@
 //                                       services its outbound list opens (NTP, SNMP traps, LDAP), with
 //                                       bash's /dev/tcp and /dev/udp on the node
 //   checkFirewall / checkCertificate / checkProbes → findings;   formatReport / reportJson
+import { FIREWALL, FirewallState, WEB_SERVER, WebServerState } from "../provider/schema";
 import { X509Certificate } from "crypto";
 import { expiryStatus, splitPemBundle } from "../model/certificates";
 import { addressesSeenBy, buildPolicy } from "../model/policy";
@@ -24,31 +25,17 @@ const DEFAULT_CERT_PATH = CERT_PATH, DEFAULT_KEY_PATH = KEY_PATH, DEFAULT_SITE_P
 
 // ------------------------------------------------------------------------------------------ state
 
-export const FIREWALL_TYPE = "pinhole:node:Firewall";
-export const WEBSERVER_TYPE = "pinhole:node:WebServer";
+export const FIREWALL_TYPE = FIREWALL.token;
+export const WEBSERVER_TYPE = WEB_SERVER.token;
 
-/** A pinhole:node:Firewall as the stack's state holds it. */
-export interface StateFirewall {
-    node: string;
-    urn: string;
-    id: string;
-    /** The ruleset input (render/nftables.ts output) the last `up` applied. */
-    ruleset: string;
-    /** `nft -s list table inet pinhole`, normalised, right after that apply. */
-    listing: string;
-}
+/** What verify reads of a resource in the state, besides declared outputs. */
+interface StateIdentity { urn: string; id: string }
 
-/** A pinhole:node:WebServer as the stack's state holds it. */
-export interface StateWebServer {
-    node: string;
-    urn: string;
-    id: string;
-    fqdn: string;
-    fingerprint: string;
-    notAfter: string;
-    certificateSha256: string;
-    keySha256: string;
-    siteSha256: string;
+/** A pinhole:node:Firewall as the stack's state holds it (types from the provider's schema). */
+export type StateFirewall = StateIdentity & Pick<FirewallState, "node" | "ruleset" | "listing">;
+
+/** A pinhole:node:WebServer as the stack's state holds it (types from the provider's schema). */
+export interface StateWebServer extends StateIdentity, Pick<WebServerState, "node" | "fqdn" | "fingerprint" | "notAfter" | "certificateSha256" | "keySha256" | "siteSha256"> {
     /** Where the certificate, key and site file (certificate-only: pinhole's TLS drop-in) are on the node. */
     paths: { certificate: string; key: string; site: string };
 }

@@ -6,6 +6,7 @@ import { normaliseListing } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
+import { importFirewall } from "./firewall-import";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "./firewall-scripts";
@@ -143,8 +144,8 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
         const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
         return { outs: { ...olds, ...news, liveListing, drift: listingDrift(olds.listing, liveListing) } };
     },
-    async read(id, olds) {
-        if (!olds) throw new ProviderError(`importing a pinhole:node:Firewall needs its connection: see docs/operations.md (import)`);
+    async read(id, olds, urn) {
+        if (!olds) return importFirewall(id, urn);
         const live = await readFirewall(olds);
         const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
         return { id, props: { ...olds, liveListing, drift: listingDrift(olds.listing, liveListing) } };

@@ -33,8 +33,8 @@ export interface ResourceHandler<S extends ResourceSpec> {
     /** Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. */
     diff?(olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
     create(inputs: CheckedInputsOf<S>): Promise<{ id: string; outs: StateOf<S> }>;
-    /** `olds` is undefined on import (only the ID is known). */
-    read?(id: string, olds: StateOf<S> | undefined): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
+    /** `olds` is undefined on import (only the ID and the URN, hence the stack, are known). */
+    read?(id: string, olds: StateOf<S> | undefined, urn: string): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
     update?(id: string, olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
     delete?(id: string, props: StateOf<S>): Promise<void>;
 }
@@ -45,7 +45,7 @@ export interface Handler {
     check(news: Values): Promise<{ inputs: Values; failures: CheckFailure[] }>;
     diff(olds: Values, news: Values): Promise<DiffResult>;
     create(inputs: Values): Promise<{ id: string; outs: Values }>;
-    read(id: string, olds: Values): Promise<{ id: string; props: Values; inputs?: Values }>;
+    read(id: string, olds: Values, urn: string): Promise<{ id: string; props: Values; inputs?: Values }>;
     update(id: string, olds: Values, news: Values): Promise<{ outs: Values }>;
     delete(id: string, props: Values): Promise<void>;
 }
@@ -125,10 +125,10 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
             const res = await h.create(typed<CheckedInputsOf<S>>(unwrapSecrets(inputs)));
             return { id: res.id, outs: wrapOuts(res.outs, inputs, "create") };
         },
-        async read(id, olds) {
+        async read(id, olds, urn) {
             if (!h.read) return { id, props: olds };
             const o = unwrapSecrets(olds);
-            const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined);
+            const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined, urn);
             return {
                 id: res.id,
                 props: wrapOuts(res.props, olds, "read"),

@@ -88,10 +88,16 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             return new provproto.CheckResponse().setInputs(toStruct(kept));
         }),
         diffConfig: unary("DiffConfig", async (req: provproto.DiffRequest) => {
-            const keep = (v: Values) => JSON.stringify(Object.entries(v).filter(([k]) => ENGINE_CONFIG_KEYS.includes(k)).sort());
-            const changed = keep(toJs(req.getOldInputs() ?? req.getOlds())) !== keep(toJs(req.getNews()));
+            // Old states (before CheckConfig kept only the engine's keys) hold the stack config: dropping it is a change.
+            const olds = { ...toJs(req.getOlds()), ...toJs(req.getOldInputs()) };
+            const news = toJs(req.getNews());
+            const detailedDiff: Record<string, PropertyDiffKind> = {};
+            for (const k of new Set([...Object.keys(olds), ...Object.keys(news)])) {
+                if (JSON.stringify(olds[k]) === JSON.stringify(news[k])) continue;
+                detailedDiff[k] = news[k] === undefined ? "delete" : olds[k] === undefined ? "add" : "update";
+            }
             // Never a replacement: the provider has no state of its own, its resources carry their connections.
-            return diffResponse({ changes: changed, replaces: [], detailedDiff: changed ? { version: "update" } : {} });
+            return diffResponse({ changes: Object.keys(detailedDiff).length > 0, replaces: [], detailedDiff });
         }),
         configure: unary("Configure", async () =>
             new provproto.ConfigureResponse().setAcceptsecrets(true).setAcceptresources(false).setSupportspreview(false)),
@@ -108,7 +114,7 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             return new provproto.CreateResponse().setId(res.id).setProperties(toStruct(res.outs));
         }),
         read: unary("Read", async (req: provproto.ReadRequest) => {
-            const res = await handlerFor(req.getUrn()).read(req.getId(), toJs(req.getProperties()));
+            const res = await handlerFor(req.getUrn()).read(req.getId(), toJs(req.getProperties()), req.getUrn());
             const resp = new provproto.ReadResponse().setId(res.id).setProperties(toStruct(res.props));
             if (res.inputs) resp.setInputs(toStruct(res.inputs));
             return resp;

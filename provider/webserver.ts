@@ -127,7 +127,7 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
         return { outs: { ...olds, ...news, ...liveOf(id, live) } };
     },
     async read(id, olds) {
-        if (!olds) throw new ProviderError(`importing a pinhole:node:WebServer needs its connection: see docs/operations.md (import)`);
+        if (!olds) throw new ProviderError(`pinhole:node:WebServer ${id} cannot be imported: its certificate and key come from pinhole's own key and certificate resources. \`pulumi up\` installs pinhole's front end (the node's original files are kept aside and restored on destroy)`);
         if (isPlatform(olds)) return { id, props: await platformRead(id, olds) };
         return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
     },

@@ -11,6 +11,8 @@ import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { AUTHORIZED_KEYS } from "../../lab/state";
 import { normaliseListing } from "../../render/nftables";
+import { OWNER_FILE } from "../../provider/firewall-scripts";
+import { runScript } from "../../provider/ssh";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
@@ -124,6 +126,32 @@ describe("provider contract on the lab (real engine)", function () {
         await stack.up(quiet);
         expect(liveTable(lab, node)).to.not.match(/dport 3306 accept/);
         await stack.preview({ expectNoChanges: true });
+    });
+
+    it("pulumi import of a hand-configured node's firewall by its node name, then preview shows no changes", async () => {
+        const node = lab.nodes[1].name;
+        const fw = (await exported(stack)).find((r) => r.type === "pinhole:node:Firewall" && r.outputs?.node === node)! as ExportedResource & { parent: string };
+        const ruleset = String(fw.outputs!.ruleset);
+        const cli = (args: string[]) => execFileSync("pulumi", [...args, "--stack", lab.stack!, "--cwd", PROJECT_ROOT], { env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        // The node leaves pinhole's state and gets the same rules by hand (no owner marker): a hand-configured node.
+        cli(["state", "delete", fw.urn, "--yes"]);
+        const n = nodeOf(lab, node);
+        const r = await runScript({ host: n.sshHost, port: n.sshPort, user: n.sshUser, hostKey: n.hostKey, sudo: n.sudo, privateKey: fs.readFileSync(lab.sshKey, "utf8"), node },
+            `rm -f ${OWNER_FILE}\nnft delete table inet pinhole\nnft -f - <<'EOF'\n${ruleset}\nEOF\n`);
+        expect(r.code, r.stderr).to.equal(0);
+        const handMade = liveTable(lab, node);
+
+        let refused = "";
+        try { cli(["import", "pinhole:node:Firewall", `${node}-firewall-nft`, "no-such-node", "--parent", `parent=${fw.parent}`, "--yes", "--generate-code=false"]); } catch (e) { const x = e as { stdout?: string; stderr?: string }; refused = `${x.stdout ?? ""}\n${x.stderr ?? ""}`; }
+        expect(refused).to.match(/has no node "no-such-node" \(the import ID is the node's name: one of /);
+        expect(refused).to.not.match(/\n\s+at /); // an expected failure: no stack trace
+
+        cli(["import", "pinhole:node:Firewall", `${node}-firewall-nft`, node, "--parent", `parent=${fw.parent}`, "--yes", "--generate-code=false"]);
+        const imported = (await exported(stack)).find((x) => x.type === "pinhole:node:Firewall" && x.outputs?.node === node)!;
+        expect(imported.urn).to.equal(fw.urn);
+        expect(imported.outputs!.drift).to.deep.equal({ rulesAddedOnNode: [], rulesMissingOnNode: [] });
+        await stack.preview({ expectNoChanges: true });
+        expect(liveTable(lab, node)).to.equal(handMade);
     });
 
     it("SSH key rotation: previews as a privateKey change, applies without touching any ruleset or nginx", async () => {

@@ -3,6 +3,9 @@
 // the provider's own check unchanged; handlers return only declared properties; and both checks fail
 // when a property is added on one side only.
 import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import { renderProviderReference } from "../../provider/schema-docs";
 import * as pulumi from "@pulumi/pulumi";
 import { handlers } from "../../provider/main";
 import { erase, ResourceHandler } from "../../provider/framework";
@@ -111,6 +114,12 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         const ok = await handlers["pinhole:tls:PrivateKey"].create({ algorithm: "ECDSA" });
         expect(Object.keys(ok.outs).sort()).to.deep.equal(["algorithm", "privateKeyPem", "publicKeyFingerprintSha256", "publicKeyPem"]);
         expect(isSecret(ok.outs.privateKeyPem)).to.equal(true);
+    });
+
+    it("docs/provider.md is the reference generated from the schema (npm run provider-docs)", () => {
+        const file = path.join(__dirname, "..", "..", "docs", "provider.md");
+        expect(fs.readFileSync(file, "utf8"), "docs/provider.md is stale: run npm run provider-docs").to.equal(renderProviderReference(RESOURCES));
+        expect(renderProviderReference(RESOURCES)).to.contain("## pinhole:node:WebServer").and.contain("### pinhole:node:Connection");
     });
 
     it("checks types, bounds and enums from the schema, and fills in its defaults", () => {

@@ -1,0 +1,76 @@
+// Import of an existing node's firewall: `pulumi import pinhole:node:Firewall <name> <node> --parent <urn>`.
+// The ID names the node; everything else comes from the stack config, exactly as the program derives it
+// (model → policy → render), and the SSH key from the stack's secret config through the CLI. The node's
+// live table is compared with what that ruleset lists as on a scratch network namespace of the node, so
+// an import records honestly whether the hand-made table is pinhole's (no changes) or how it differs (drift).
+import { execFile } from "child_process";
+import * as path from "path";
+import { parseStackFile } from "../lib/stack-file";
+import { buildPolicy } from "../model/policy";
+import { normaliseListing, renderRuleset } from "../render/nftables";
+import { connectionOf, managementSources } from "../components/firewall";
+import { ProviderError } from "./errors";
+import { describe, explainSshFailure, runScript } from "./ssh";
+import type { FirewallInputs, FirewallState } from "./firewall";
+import { listingDrift, readFirewall } from "./firewall";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** "urn:pulumi:<stack>::<project>::..." → stack name. */
+export function stackOfUrn(urn: string): string {
+    return urn.split("::")[0].replace(/^urn:pulumi:/, "");
+}
+
+function secretConfig(stack: string, key: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile("pulumi", ["config", "get", key, "--stack", stack, "--cwd", PROJECT_ROOT], { env: process.env, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+            if (err) reject(new ProviderError(`import: cannot read ${key} of stack ${stack} (pulumi config get): ${(stderr || err.message).trim().split("\n").pop()}`));
+            else resolve(stdout.replace(/\n$/, ""));
+        });
+    });
+}
+
+/** The firewall inputs the program derives for `node` from the stack's config file. */
+export async function desiredFirewall(stack: string, node: string, stackDir = path.join(PROJECT_ROOT, "stacks")): Promise<FirewallInputs> {
+    const file = path.join(stackDir, `Pulumi.${stack}.yaml`);
+    const parsed = parseStackFile(file);
+    if (!parsed.model) throw new ProviderError(`import: the stack config ${file} is invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+    const policy = buildPolicy(parsed.model).find((p) => p.node.name === node);
+    if (!policy) throw new ProviderError(`import: stack ${stack} has no node ${JSON.stringify(node)} (the import ID is the node's name: one of ${parsed.model.nodes.map((n) => n.name).join(", ")})`);
+    return {
+        node, connection: connectionOf(policy.node), privateKey: await secretConfig(stack, "pinhole:sshPrivateKey"),
+        ruleset: renderRuleset(policy, parsed.model.firewall), managementSources: managementSources(policy),
+        rollbackSeconds: parsed.model.firewall.rollbackSeconds,
+    };
+}
+
+/** Lists `ruleset` as nft would after applying it, in a throw-away network namespace of the node (its firewall untouched). */
+export function scratchListingScript(ruleset: string): string {
+    const b64 = Buffer.from(ruleset, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    return `set -e
+f="$(mktemp)"; trap 'rm -f "$f"' EXIT
+base64 -d > "$f" <<'PINHOLE_PAYLOAD'
+${b64}
+PINHOLE_PAYLOAD
+command -v unshare >/dev/null 2>&1 || { echo "unshare (util-linux) is missing on the node" >&2; exit 3; }
+unshare --net sh -c 'nft -f "$1" && nft -s list table inet pinhole' sh "$f"
+`;
+}
+
+export async function importFirewall(id: string, urn: string): Promise<{ id: string; props: FirewallState; inputs: FirewallInputs }> {
+    const inputs = await desiredFirewall(stackOfUrn(urn), id);
+    const c = { ...inputs.connection, privateKey: inputs.privateKey, node: id };
+    const live = await readFirewall(inputs);
+    if (!live.listing.trim()) throw new ProviderError(`import: ${describe(c)} has no table inet pinhole to import (nothing was changed); \`pulumi up\` creates it`);
+    const r = await runScript(c, scratchListingScript(inputs.ruleset), { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new ProviderError(`import: cannot list the stack's ruleset on ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`);
+    const desired = normaliseListing(r.stdout);
+    return {
+        id,
+        inputs,
+        props: {
+            ...inputs, listing: desired, liveListing: live.listing, drift: listingDrift(desired, live.listing),
+            appliedFrom: "", appliedAt: "", otherFirewallNotes: [],
+        },
+    };
+}

@@ -1,0 +1,9 @@
+// Writes docs/provider.md (the provider's resource reference) from provider/schema.ts.
+import * as fs from "fs";
+import * as path from "path";
+import { RESOURCES } from "../provider/schema";
+import { renderProviderReference } from "../provider/schema-docs";
+
+const file = path.join(__dirname, "..", "docs", "provider.md");
+fs.writeFileSync(file, renderProviderReference(RESOURCES));
+process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
