@@ -35,4 +35,31 @@ describe("runtime: Node.js and Pulumi versions", () => {
         expect(readme).to.contain(`| v${ltsVersion} (LTS line ${minMajor})`);
         expect(readme).to.contain(`| \`@pulumi/policy\` | ${pkg.dependencies["@pulumi/policy"]}`);
     });
+
+    it("npm start -- --help prints the usage without set-up (no npm ci, no toolchain, no lab)", function () {
+        this.timeout(60_000);
+        const r = spawnSync("bash", [path.join(ROOT, "scripts", "start.sh"), "--help"], { encoding: "utf8", timeout: 60_000 });
+        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/^usage: npm start/);
+        expect(r.stderr).to.not.match(/\[setup\]|\[lab\]/);
+    });
+
+    it("npm run pulumi runs an existing Pulumi on PATH before set-up, and hands `--policy-pack policy` to it as policy/analyzer", () => {
+        // A copy of the scripts in a scratch project (no toolchain.env), a `pulumi` on PATH that echoes its arguments.
+        const fakeBin = fs.mkdtempSync(path.join(require("os").tmpdir(), "pinhole-fake-pulumi-"));
+        try {
+            fs.mkdirSync(path.join(fakeBin, "scripts"));
+            fs.mkdirSync(path.join(fakeBin, "policy"));
+            for (const f of ["pulumi.sh", "env.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(fakeBin, "scripts", f));
+            fs.copyFileSync(path.join(ROOT, "policy", "analyzer"), path.join(fakeBin, "policy", "analyzer"));
+            fs.chmodSync(path.join(fakeBin, "policy", "analyzer"), 0o755);
+            fs.writeFileSync(path.join(fakeBin, "pulumi"), "#!/bin/sh\necho \"$@\"\n", { mode: 0o755 });
+            const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` };
+            delete env.PINHOLE_PULUMI_DIR;
+            const r = spawnSync("bash", [path.join(fakeBin, "scripts", "pulumi.sh"), "preview", "--policy-pack", "policy", "--stack", "s"], { encoding: "utf8", env });
+            expect(r.stdout.trim(), r.stderr).to.equal("preview --policy-pack policy/analyzer --stack s");
+        } finally {
+            fs.rmSync(fakeBin, { recursive: true, force: true });
+        }
+    });
 });
