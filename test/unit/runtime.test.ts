@@ -54,7 +54,7 @@ describe("runtime: Node.js and Pulumi versions", () => {
             fs.copyFileSync(path.join(ROOT, "policy", "analyzer"), path.join(fakeBin, "policy", "analyzer"));
             fs.chmodSync(path.join(fakeBin, "policy", "analyzer"), 0o755);
             fs.writeFileSync(path.join(fakeBin, "pulumi"), "#!/bin/sh\necho \"$@\"\n", { mode: 0o755 });
-            const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` };
+            const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` };
             delete env.PINHOLE_PULUMI_DIR;
             const r = spawnSync("bash", [path.join(fakeBin, "scripts", "pulumi.sh"), "preview", "--policy-pack", "policy", "--stack", "s"], { encoding: "utf8", env });
             expect(r.stdout.trim(), r.stderr).to.equal("preview --policy-pack policy/analyzer --stack s");
