@@ -106,6 +106,15 @@ const hasDrift = (d: FirewallDrift | undefined) => !!d && d.rulesAddedOnNode.len
 /** Old states (before the drift output existed) only have the two listings. */
 const driftOf = (s: FirewallState): FirewallDrift => s.drift ?? (s.liveListing !== undefined ? listingDrift(s.listing, s.liveListing) : NO_DRIFT);
 
+/**
+ * The diff's live check, on every preview/up of a node whose inputs did not change. PINHOLE_LIVE_CHECK=0
+ * turns it off (then only `pulumi refresh` or `up --refresh` sees a node that lost its table).
+ */
+function liveCheckWanted(news: FirewallInputs): boolean {
+    if (process.env.PINHOLE_LIVE_CHECK === "0") return false;
+    return !isUnknown(news.connection) && !isUnknown(news.privateKey) && !isUnknown(news.connection?.host) && !isUnknown(news.connection?.hostKey);
+}
+
 /** Inputs that change what is on the node; the others (connection, key, rollback window) only change how it is reached. */
 const APPLIED = ["node", "ruleset", "managementSources"] as const;
 const INPUTS = ["node", "connection", "privateKey", "ruleset", "managementSources", "rollbackSeconds", "otherFirewalls"] as const;
@@ -130,6 +139,14 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
         if (hasDrift(driftOf(olds))) {
             d.detailedDiff.drift = "delete";
             d.changes = true;
+        } else if (!d.changes && liveCheckWanted(news)) {
+            // Nothing to apply from the config: one read session checks that the node still carries the table
+            // pinhole applied (a reimaged, restored or flushed node must not stay open behind "unchanged").
+            const live = await readFirewall(news);
+            if (hasDrift(listingDrift(olds.listing, live.listing))) {
+                d.detailedDiff.drift = "delete";
+                d.changes = true;
+            }
         }
         return d;
     },
@@ -138,7 +155,9 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
         return { id, outs: await apply(id, inputs) };
     },
     async update(id, olds, news) {
-        if (hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0) return { outs: await apply(id, news) };
+        // Nothing in the inputs changed: only drift (refresh's, or the diff's live check) brought the engine here.
+        const driftOnly = changedKeys(olds, news, INPUTS).length === 0;
+        if (driftOnly || hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0) return { outs: await apply(id, news) };
         // Only how the node is reached changed: check the new connection gets in and sees our table; apply nothing.
         const live = await readFirewall(news);
         const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;

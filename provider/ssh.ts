@@ -129,12 +129,26 @@ function spawnSsh(args: string[], stdin: string, timeoutMs: number): Promise<Run
     });
 }
 
+/**
+ * The message for a host key that is not the pinned one: nothing is trusted silently, and the operator is
+ * told how to pin a rebuilt node's new key after checking it out of band.
+ */
+export function hostKeyRefusal(conn: SshConnectionInput, stderr: string): string {
+    const presented = /key sent by the remote host is\s*(SHA256:[A-Za-z0-9+/=]+)/.exec(stderr)?.[1];
+    const node = conn.node ?? conn.host;
+    const port = conn.port === 22 ? "" : ` -p ${conn.port}`;
+    return `${describe(conn)}: the host key it presented${presented ? ` (${presented})` : ""} is not the pinned ssh.hostKey — refusing to connect, nothing was changed on it. ` +
+        `Either someone is in the middle, or the node was rebuilt with a new key. If it was rebuilt: compare the new key's fingerprint on the node's console ` +
+        `(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) with ssh-keyscan -t ed25519${port} ${conn.host} | ssh-keygen -lf -, ` +
+        `then pin it: set ssh.hostKey of node ${node} in pinhole:nodes (the stack's config file) to the "ssh-ed25519 AAAA..." part of ssh-keyscan's line, and run pulumi up again.`;
+}
+
 /** Turns an ssh-level failure (exit 255) into a message that says what to check. */
 export function explainSshFailure(conn: SshConnectionInput, r: RunResult): string {
     const where = describe(conn);
     const err = r.stderr.trim();
     if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed/i.test(err)) {
-        return `${where}: the host key it presented does not match the pinned ssh.hostKey — refusing to connect (possible MITM, or the node was rebuilt: update ssh.hostKey)`;
+        return hostKeyRefusal(conn, err);
     }
     if (/Permission denied/i.test(err)) return `${where}: SSH login refused for user ${conn.user} (check sshPrivateKey and the node's authorized_keys)`;
     if (/sudo: a password is required|sudo: a terminal is required|not in the sudoers/i.test(err)) {
