@@ -42,6 +42,8 @@ export class StepTimer {
     private started = new Map<string, { type: string; at: number }>();
     readonly steps: { urn: string; type: string; op: string; ms: number; start: number }[] = [];
     firstEventMs?: number;
+    /** First resource the program registers (the stack): start-up of CLI, engine and program. */
+    firstResourceMs?: number;
     firstCustomMs?: number;
     lastOutputMs?: number;
     constructor(private readonly now: () => number = Date.now) { this.t0 = now(); }
@@ -51,6 +53,7 @@ export class StepTimer {
         if (this.firstEventMs === undefined && (e.resourcePreEvent || e.preludeEvent)) this.firstEventMs = t;
         if (e.resourcePreEvent) {
             const m = e.resourcePreEvent.metadata;
+            if (this.firstResourceMs === undefined) this.firstResourceMs = t;
             if (m.op === "same" || !(m.new?.custom ?? m.old?.custom) || m.type.startsWith("pulumi:")) return;
             if (this.firstCustomMs === undefined) this.firstCustomMs = t;
             this.started.set(`${m.urn}|${m.op}`, { type: m.type, at: t });
@@ -100,6 +103,12 @@ export interface SizeResult {
     destroyDetail?: SizeResult["coldDetail"];
     changedNode: string;
     parallel?: number;
+    /** Time from the command's start to the first registered resource (engine events, polled every 0.2 s). */
+    startup?: { noopFirstResourceMs?: number; previewFirstResourceMs?: number; coldFirstResourceMs?: number };
+    /** Peak resident memory of each process during the cold up. */
+    memory?: { engineMiB: number; languageHostMiB: number; programMiB: number; providerMiB: number };
+    /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
+    ansible?: { coldMs: number; noopMs: number; checkMs: number; changeMs: number; coldHosts: number; noopHosts: number; changeHosts: number };
 }
 
 export interface BenchReport {
@@ -108,6 +117,8 @@ export interface BenchReport {
     parallel?: number;
     micro: Record<string, number>;
     sizes: SizeResult[];
+    /** The issue's targets, checked against this run (lib/bench-targets.ts). */
+    targets?: { what: string; measured: string; ok?: boolean }[];
 }
 
 const s = (ms: number) => (ms / 1000).toFixed(1);

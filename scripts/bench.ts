@@ -1,4 +1,4 @@
-// npm run bench -- [--sizes 3,6,12,24,48] [--json FILE] [--parallel N] [--sudo] [--keep-lab]
+// npm run bench -- [--sizes 6,12,24,48,96] [--json FILE] [--parallel N] [--sudo] [--keep-lab] [--no-ansible]
 // For each size: a modular lab of N nodes, then with the real engine (stack lab-bench): cold up, no-op up,
 // preview, a one-node change (db-1's address: preview + up), destroy; the ruleset size per node; and the
 // floor: one parallel SSH session per node loading the same rulesets with `nft -f`. Prints a table with
@@ -16,17 +16,19 @@ import { ClusterModel } from "../model/types";
 import { runScript, SshConnectionInput } from "../provider/ssh";
 import { removeTableTransaction, renderRuleset, replaceTableTransaction } from "../render/nftables";
 import { analyse, BenchReport, formatBenchTable, rulesetStats, SizeResult, spread, StepTimer } from "../lib/bench";
+import { formatComparison, targets } from "../lib/bench-targets";
 import { waitForForeignLabHolders } from "../lib/start-lab";
 import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../lib/pulumi-env";
+import { AnsibleHost, ensureAnsible, peakMemory, runPlay } from "../lib/bench-ansible";
 
 /** The lab writes its config (lab/stack.ts) and secret; stacks/Pulumi.lab-*.yaml is git-ignored. */
 const STACK = "lab-bench";
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
-interface Args { sizes: number[]; json?: string; parallel?: number; sudo: boolean; keepLab: boolean }
+interface Args { sizes: number[]; json?: string; parallel?: number; sudo: boolean; keepLab: boolean; ansible: boolean }
 
 function parseArgs(argv: string[]): Args {
-    const a: Args = { sizes: [3, 6, 12, 24, 48], sudo: false, keepLab: false };
+    const a: Args = { sizes: [6, 12, 24, 48], sudo: false, keepLab: false, ansible: true };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].includes("=") ? [argv[i].slice(0, argv[i].indexOf("=")), argv[i].slice(argv[i].indexOf("=") + 1)] : [argv[i], undefined];
         const take = () => { const v = inline ?? argv[++i]; if (v === undefined) throw new Error(`${flag} needs a value`); return v; };
@@ -36,8 +38,9 @@ function parseArgs(argv: string[]): Args {
             case "--parallel": a.parallel = Number(take()); break;
             case "--sudo": a.sudo = true; break;
             case "--keep-lab": a.keepLab = true; break;
+            case "--no-ansible": a.ansible = false; break;
             case "--help": case "-h":
-                process.stdout.write("usage: npm run bench -- [--sizes 3,6,12,24,48] [--json FILE] [--parallel N] [--sudo] [--keep-lab]\n");
+                process.stdout.write("usage: npm run bench -- [--sizes 6,12,24,48,96] [--json FILE] [--parallel N] [--sudo] [--keep-lab] [--no-ansible]\n");
                 process.exit(0);
             // eslint-disable-next-line no-fallthrough
             default: throw new Error(`unknown argument "${argv[i]}"`);
@@ -80,6 +83,31 @@ const detail = (t: StepTimer) => ({ firstEventMs: t.firstEventMs, firstCustomMs:
 
 const nftScript = (transaction: string) => `PATH=/usr/sbin:/usr/bin:/sbin:/bin\nnft -f - <<'PINHOLE_NFT'\n${transaction}PINHOLE_NFT\n`;
 
+/**
+ * The same job with Ansible (bench/ansible/firewall.yml), same lab, same rulesets: cold (no table on the nodes),
+ * no-op, --check (its preview) and the same one-node change as pinhole's (a database node's address).
+ */
+async function benchAnsible(n: number, model: ClusterModel, conns: SshConnectionInput[]): Promise<NonNullable<SizeResult["ansible"]>> {
+    const dir = path.join(PROJECT_ROOT, ".lab", "bench-ansible");
+    const keyFile = path.join(PROJECT_ROOT, ".lab", "ssh", "id_ed25519");
+    const hostsFor = (m: ClusterModel): AnsibleHost[] => buildPolicy(m).map((p) => {
+        const c = conns.find((x) => x.node === p.node.name)!;
+        return { name: p.node.name, host: c.host, port: c.port, user: c.user, hostKey: c.hostKey, sudo: c.sudo, transaction: replaceTableTransaction(renderRuleset(p, m.firewall)) };
+    });
+    const hosts = hostsFor(model);
+    const clean = () => everyNode(conns, () => `${nftScript(removeTableTransaction())}rm -f /etc/pinhole/ansible-firewall.nft\n`);
+    await clean();
+    log(`${n} nodes: Ansible (forks ${hosts.length}): cold, no-op, --check, one-node change`);
+    const cold = await runPlay(PROJECT_ROOT, dir, hosts, keyFile);
+    const noop = await runPlay(PROJECT_ROOT, dir, hosts, keyFile);
+    const check = await runPlay(PROJECT_ROOT, dir, hosts, keyFile, { check: true });
+    const moved = structuredClone(model);
+    moved.nodes.find((x) => x.role === "database")!.address = "10.77.9.1";
+    const change = await runPlay(PROJECT_ROOT, dir, hostsFor(moved), keyFile);
+    await clean();
+    return { coldMs: cold.ms, noopMs: noop.ms, checkMs: check.ms, changeMs: change.ms, changeHosts: change.changed.length, coldHosts: cold.changed.length, noopHosts: noop.changed.length };
+}
+
 async function benchSize(n: number, args: Args, env: Record<string, string>, key: string): Promise<SizeResult> {
     log(`--- ${n} nodes: lab up`);
     await dropStack(env);
@@ -99,16 +127,21 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     await everyNode(conns, () => nftScript(removeTableTransaction()));
     const sshOnlyMs = await everyNode(conns, () => "true\n");
 
+    const ansible = args.ansible ? await benchAnsible(n, model, conns) : undefined;
+
     const par = args.parallel ? { parallel: args.parallel } : {};
     const quiet = { color: "never" as const, ...par };
     log(`${n} nodes: cold up`);
     const timer = new StepTimer();
-    const cold = await timed(() => stack.up({ ...quiet, onEvent: timer.on }));
+    const coldRun = await peakMemory(() => timed(() => stack.up({ ...quiet, onEvent: timer.on })));
+    const cold = coldRun.value;
     if (cold.value.summary.result !== "succeeded") throw new Error(`cold up: ${cold.value.summary.result}`);
     const resources = (cold.value.summary.resourceChanges?.create ?? 0) + (cold.value.summary.resourceChanges?.same ?? 0);
     log(`${n} nodes: no-op up, preview`);
-    const noop = await timed(() => stack.up(quiet));
-    const preview = await timed(() => stack.preview(quiet));
+    const noopTimer = new StepTimer();
+    const noop = await timed(() => stack.up({ ...quiet, onEvent: noopTimer.on }));
+    const previewTimer = new StepTimer();
+    const preview = await timed(() => stack.preview({ ...quiet, onEvent: previewTimer.on }));
 
     const changed = model.nodes.find((x) => x.role === "database")!;
     const idx = model.nodes.indexOf(changed);
@@ -138,10 +171,13 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
         coldDetail: detail(timer), changeDetail: detail(changeTimer), destroyDetail: detail(destroyTimer),
         changedNode: changed.name,
         ...(args.parallel ? { parallel: args.parallel } : {}),
+        startup: { noopFirstResourceMs: noopTimer.firstResourceMs, previewFirstResourceMs: previewTimer.firstResourceMs, coldFirstResourceMs: timer.firstResourceMs },
+        memory: coldRun.peak,
+        ...(ansible ? { ansible } : {}),
     };
 }
 
-/** Fixed costs, each measured alone: CLI start, provider plugin start (ts-node), program modules (ts-node), one SSH session. */
+/** Fixed costs, each measured alone: CLI start, provider plugin start (compiled), program modules (compiled), one SSH session. */
 async function micro(env: Record<string, string>, conn: SshConnectionInput | undefined): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     const med = async (k: string, n: number, fn: () => Promise<void> | void) => {
@@ -150,13 +186,13 @@ async function micro(env: Record<string, string>, conn: SshConnectionInput | und
         out[k] = v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
     };
     await med("pulumi CLI start (pulumi version)", 3, () => { spawnSync(path.join(pulumiDir(), "pulumi"), ["version"], { env: { ...process.env, ...env } }); });
-    await med("provider plugin start (ts-node, until it serves)", 3, () => new Promise<void>((resolve) => {
+    await med("provider plugin start (compiled, until it serves)", 3, () => new Promise<void>((resolve) => {
         const p = spawn(path.join(PROJECT_ROOT, "provider", "bin", "pulumi-resource-pinhole"), ["127.0.0.1:1"], { stdio: ["ignore", "pipe", "ignore"] });
         p.stdout.once("data", () => { p.kill("SIGKILL"); resolve(); });
         p.on("exit", () => resolve());
     }));
-    await med("program modules load (ts-node: @pulumi/pulumi, components, model)", 3, () => {
-        spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", "require('./components/cluster'); require('./model/config'); require('./model/matrix')"], { cwd: PROJECT_ROOT });
+    await med("program modules load (compiled: @pulumi/pulumi, components, model)", 3, () => {
+        spawnSync(process.execPath, ["-e", "require('./dist/components/cluster'); require('./dist/model/config'); require('./dist/model/matrix')"], { cwd: PROJECT_ROOT });
     });
     if (conn) await med("one SSH session to a node (handshake + true)", 5, async () => { await runScript(conn, "true\n"); });
     return out;
@@ -166,12 +202,13 @@ async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
     if (process.getuid?.() !== 0) throw new Error("the benchmark runs the lab: run it as root");
     const env = usePulumiEnv();
+    if (args.ansible) ensureAnsible(log);
     await waitForForeignLabHolders(log);
     const key = fs.readFileSync(path.join(PROJECT_ROOT, ".lab", "ssh", "id_ed25519"), "utf8").toString();
     const report: BenchReport = {
         startedAt: new Date().toISOString(),
         machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pulumi: spawnSync(path.join(pulumiDir(), "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim() },
-        ...(args.parallel ? { parallel: args.parallel } : {}),
+        parallel: args.parallel ?? Number(env.PULUMI_PARALLEL),
         micro: {},
         sizes: [],
     };
@@ -192,7 +229,10 @@ async function main(argv: string[]): Promise<number> {
         write();
         if (!args.keepLab) await labDown({ log: (m) => log(`  lab: ${m}`) }).catch((e: Error) => log(`lab down failed: ${e.message}`));
     }
-    process.stdout.write(`\n${formatBenchTable(report)}\n${analyse(report).map((l) => `- ${l}`).join("\n")}\n`);
+    process.stdout.write(`\n${formatBenchTable(report)}\n${formatComparison(report)}\n${analyse(report).map((l) => `- ${l}`).join("\n")}\n`);
+    report.targets = targets(report);
+    write();
+    process.stdout.write(`\ntargets:\n${report.targets.map((t) => `- ${t.ok === undefined ? "n/a" : t.ok ? "MET " : "MISSED"} ${t.what}: ${t.measured}`).join("\n")}\n`);
     if (args.json) process.stdout.write(`\nJSON: ${args.json}\n`);
     return 0;
 }
