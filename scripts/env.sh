@@ -17,6 +17,9 @@ fi
 export PULUMI_HOME="${PULUMI_HOME:-$PINHOLE_ROOT/.pulumi/home}"
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PINHOLE_ROOT/.pulumi/state}"
 export PULUMI_SKIP_UPDATE_CHECK=true
+# Engine parallelism: every step that is ready runs (so all nodes at once, bounded by the cluster's size)
+# instead of the engine's 4 x CPUs; `--parallel N` or PULUMI_PARALLEL=N caps it (docs/operations.md).
+export PULUMI_PARALLEL="${PULUMI_PARALLEL:-256}"
 # Node >= 22 keeps compiled module code here: the program, the provider and the CLI's Node steps start faster.
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PINHOLE_ROOT/.pulumi/node-compile-cache}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
