@@ -23,7 +23,17 @@ if [[ "${PINHOLE_TEST:-all}" != "unit" ]]; then
     # Given files/options: run just those (the config's spec list would add every file).
     npx mocha --require ts-node/register/transpile-only --timeout 900000 --slow 30000 "$@"
   else
-    npx mocha --config .mocharc.integration.json
+    # Files listed in test/integration/held-back.txt have not yet passed on the lab with the code on main:
+    # they run only when asked for (PINHOLE_TEST_HELD_BACK=1, or by naming the file), never silently.
+    ignore=()
+    if [[ "${PINHOLE_TEST_HELD_BACK:-0}" != "1" ]]; then
+      while read -r file reason; do
+        [[ -z "$file" || "$file" == \#* ]] && continue
+        echo "held back (PINHOLE_TEST_HELD_BACK=1 runs it): $file — $reason"
+        ignore+=(--ignore "$file")
+      done < test/integration/held-back.txt
+    fi
+    npx mocha --config .mocharc.integration.json "${ignore[@]}"
   fi
 fi
 step "all tests passed"
