@@ -79,7 +79,18 @@ export class StepTimer {
     }
 }
 
-export interface Phase { ms: number; changes?: Record<string, number> }
+/** SSH sessions of one command per node (min/avg/max over the nodes, total), from the provider's PINHOLE_SSH_LOG. */
+export function sessionsPerNode(logText: string, nodes: string[], only?: string[]): Spread {
+    const count = new Map(nodes.map((n) => [n, 0]));
+    for (const line of logText.split("\n")) {
+        if (!line.trim()) continue;
+        const node = (JSON.parse(line) as { node?: string }).node ?? "";
+        if (count.has(node)) count.set(node, count.get(node)! + 1);
+    }
+    return spread([...count].filter(([n]) => !only || only.includes(n)).map(([, c]) => c));
+}
+
+export interface Phase { ms: number; changes?: Record<string, number>; sessions?: Spread }
 
 export interface SizeResult {
     nodes: number;
@@ -90,6 +101,10 @@ export interface SizeResult {
     preview: Phase;
     changePreview: Phase;
     changeUp: Phase;
+    /** `pulumi refresh` of the converged cluster. */
+    refresh?: Phase;
+    /** The one-node change's up: sessions of the nodes whose firewall it updated, and of the others. */
+    changeSessions?: { changed: Spread; unchanged: Spread };
     destroy: Phase;
     /** Parallel SSH sessions, one per node, loading the same rulesets with nft -f. */
     floorMs: number;
@@ -166,6 +181,12 @@ export function analyse(rep: BenchReport): string[] {
         if (!d) continue;
         const top = d.byType.slice(0, 3).map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`).join(", ");
         out.push(`${b.nodes} nodes, ${what}: first resource step after ${s(d.firstCustomMs ?? 0)} s, last done at ${s(d.lastOutputMs ?? 0)} s; steps: ${top}`);
+    }
+    for (const x of rep.sizes) {
+        const f = (p?: Spread) => (p ? (p.min === p.max ? `${p.min}` : `${p.min}-${p.max}`) : "-");
+        if (!x.noop.sessions) continue;
+        out.push(`${x.nodes} nodes, SSH sessions per node: cold up ${f(x.cold.sessions)}, no-op up ${f(x.noop.sessions)}, preview ${f(x.preview.sessions)}, ` +
+            `refresh ${f(x.refresh?.sessions)}${x.refresh ? ` (${s(x.refresh.ms)} s)` : ""}, one-node change up: changed nodes ${f(x.changeSessions?.changed)}, the others ${f(x.changeSessions?.unchanged)}`);
     }
     const micro = Object.entries(rep.micro).map(([k, v]) => `${k} ${s(v)} s`).join(", ");
     if (micro) out.push(`fixed costs measured alone: ${micro}`);

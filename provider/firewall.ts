@@ -10,7 +10,7 @@ import { importFirewall } from "./firewall-import";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "./firewall-scripts";
-import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
+import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError, withSession } from "./ssh";
 
 export type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
 export type FirewallState = StateOf<typeof FIREWALL>;
@@ -32,17 +32,22 @@ export class FirewallApplyError extends ProviderError {}
  */
 export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: string) => void = () => undefined): Promise<{ listing: string; appliedFrom: string; notes: string[] }> {
     const c = conn(i);
-    // Other firewall managers first (provider/coexist.ts): a refusal must come before anything is applied.
-    const d = await runScript(c, detectScript(), { timeoutMs: 30_000 });
-    if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
-    const coexist = planCoexistence(i.node, findings(parseDetection(d.stdout)), i.otherFirewalls === "take-over" ? "take-over" : "refuse");
-    if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
-    const notes = coexist.notes;
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
-    const started = Date.now();
-    const r = await runScript(c, applyScript({
-        token, ruleset: i.ruleset, managementSources: i.managementSources, rollbackSeconds: i.rollbackSeconds, skipPrecheck: i.skipPrecheck,
-    }));
+    let started = Date.now();
+    // One session: other firewall managers first (provider/coexist.ts; a refusal must come before anything is
+    // applied), then the apply. The confirmation below is a fresh connection, as the protocol needs.
+    const { r, coexist } = await withSession(c, async (session) => {
+        const d = await session.run(detectScript(), 30_000);
+        if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
+        const coexist = planCoexistence(i.node, findings(parseDetection(d.stdout)), i.otherFirewalls === "take-over" ? "take-over" : "refuse");
+        if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
+        started = Date.now();
+        const r = await session.run(applyScript({
+            token, ruleset: i.ruleset, managementSources: i.managementSources, rollbackSeconds: i.rollbackSeconds, skipPrecheck: i.skipPrecheck,
+        }));
+        return { r, coexist };
+    });
+    const notes = coexist.notes;
     if (r.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, r)}`);
     if (r.code === EXIT.noNft) throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
     if (r.code === EXIT.checkFailed) throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
@@ -78,7 +83,7 @@ export type BootState = "loaded" | "failsafe" | "failed" | "";
 
 export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; listing: string; persisted: boolean; boot: BootState }> {
     const c = conn(i);
-    const r = await runScript(c, inspectScript(), { timeoutMs: 30_000 });
+    const r = await readScript(c, inspectScript(), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
     return {
         owner: /owner=(.*)/.exec(r.stdout)?.[1]?.trim() ?? "",

@@ -9,7 +9,7 @@ import { planPlatformFrontEnd, PlatformPlan } from "../render/nginx-platform";
 import { CheckFailure, ProviderError } from "./framework";
 import { WEB_SERVER } from "./schema";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
-import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
+import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError, SshSession, withSession } from "./ssh";
 import {
     checkNodePath, discoverScript, PlatformFile, platformInspectScript, platformInstallScript, platformRemoveScript,
 } from "./webserver-platform-scripts";
@@ -35,9 +35,9 @@ const isUnknown = (v: unknown) => typeof v === "string" && v.startsWith("04da6b5
 interface Discovery { dump: NginxDump; kept: Map<string, string>; created: string[] }
 
 /** The node's nginx as the platform had it: the dump with pinhole's kept originals put back and its own files left out. */
-async function discover(i: WebServerInputs): Promise<Discovery> {
+async function discover(i: WebServerInputs, session?: SshSession): Promise<Discovery> {
     const c = conn(i);
-    const r = await runScript(c, discoverScript(), { timeoutMs: 60_000 });
+    const r = session ? await session.run(discoverScript(), 60_000) : await readScript(c, discoverScript(), { timeoutMs: 60_000 });
     if (r.code === 255) throw new SshError(`cannot read nginx on ${describe(c)}: ${explainSshFailure(c, r)}`, r);
     if (r.code !== 0) throw new SshError(`cannot read nginx on ${describe(c)}: ${r.stderr.trim()}`, r);
     const kept = new Map<string, string>();
@@ -111,7 +111,13 @@ export function leafOf(bundle: string): { fingerprint: string; notAfter: string 
 export async function platformInstall(i: WebServerInputs, owner: string): Promise<WebServerState> {
     const c = conn(i);
     const { fingerprint, notAfter } = leafOf(i.certificatePem);
-    const d = await discover(i);
+    // One session: the node's nginx read again, then the install.
+    return withSession(c, (session) => platformInstallIn(session, i, owner, fingerprint, notAfter));
+}
+
+async function platformInstallIn(session: SshSession, i: WebServerInputs, owner: string, fingerprint: string, notAfter: string): Promise<WebServerState> {
+    const c = conn(i);
+    const d = await discover(i, session);
     const plan = planOf(i, d);
     if (plan.problems.length) throw new PlatformInstallError(`web certificate not installed on ${describe(c)}:\n  ${plan.problems.join("\n  ")}`);
     const files: PlatformFile[] = [
@@ -123,9 +129,9 @@ export async function platformInstall(i: WebServerInputs, owner: string): Promis
         ...[...d.kept].filter(([p, content]) => d.dump.files.has(p) && !(p in plan.patched) && content !== "")
             .map(([path, content]) => ({ path, content, kind: "platform" as const })),
     ];
-    const r = await runScript(c, platformInstallScript({
+    const r = await session.run(platformInstallScript({
         token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`, owner, files, fqdn: i.fqdn, fingerprint, verifySeconds: i.verifySeconds,
-    }), { timeoutMs: 120_000 });
+    }), 120_000);
     const detail = () => (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-10).join("\n  ");
     if (r.code === 255) throw new PlatformInstallError(`web certificate not installed: ${explainSshFailure(c, r)}`);
     if (r.code === WEB_EXIT.configRejected || r.code === WEB_EXIT.notServed) {
@@ -147,7 +153,7 @@ export async function platformInstall(i: WebServerInputs, owner: string): Promis
 
 export async function platformRead(id: string, props: WebServerState): Promise<WebServerState> {
     const c = conn(props);
-    const r = await runScript(c, platformInspectScript(props.fqdn), { timeoutMs: 30_000 });
+    const r = await readScript(c, platformInspectScript(props.fqdn), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
     const owner = /^owner=(.*)$/m.exec(r.stdout)?.[1]?.trim() ?? "";
     const ours = new Set((props.installed ?? []).map((f) => f.path));

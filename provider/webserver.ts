@@ -7,7 +7,7 @@ import { changedKeys, CheckFailure, inputDiff, ProviderError, ResourceHandler } 
 import { WEB_SERVER } from "./schema";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
-import { describe, explainSshFailure, runScript, SshConnectionInput, SshError } from "./ssh";
+import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError } from "./ssh";
 import { inspectScript, installScript, removeScript, WEB_EXIT } from "./webserver-scripts";
 import { platformCheck, platformDelete, platformDrifted, platformInstall, platformRead, PLATFORM_INPUTS } from "./webserver-platform";
 
@@ -57,7 +57,7 @@ async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServe
 
 export async function inspectWebServer(i: WebServerInputs): Promise<{ owner: string; cert: string; key: string; site: string; served: string; keyMode: string; originals: string[] }> {
     const c = conn(i);
-    const r = await runScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000 });
+    const r = await readScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000 });
     if (r.code !== 0) throw new SshError(`cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
     return {
         owner: field(r.stdout, "owner"), cert: field(r.stdout, "sha.cert"), key: field(r.stdout, "sha.key"), site: field(r.stdout, "sha.site"),

@@ -15,7 +15,7 @@ import { buildPolicy } from "../model/policy";
 import { ClusterModel } from "../model/types";
 import { runScript, SshConnectionInput } from "../provider/ssh";
 import { removeTableTransaction, renderRuleset, replaceTableTransaction } from "../render/nftables";
-import { analyse, BenchReport, formatBenchTable, rulesetStats, SizeResult, spread, StepTimer } from "../lib/bench";
+import { analyse, BenchReport, formatBenchTable, rulesetStats, sessionsPerNode, SizeResult, spread, StepTimer } from "../lib/bench";
 import { formatComparison, targets } from "../lib/bench-targets";
 import { waitForForeignLabHolders } from "../lib/start-lab";
 import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../lib/pulumi-env";
@@ -129,19 +129,33 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
 
     const ansible = args.ansible ? await benchAnsible(n, model, conns) : undefined;
 
+    // The provider logs each SSH session it opens (PINHOLE_SSH_LOG): sessions per node of each command.
+    const names = model.nodes.map((x) => x.name);
+    const sshLog = env.PINHOLE_SSH_LOG;
+    const resetSessions = () => fs.writeFileSync(sshLog, "");
+    const sessions = (only?: string[]) => sessionsPerNode(fs.readFileSync(sshLog, "utf8"), names, only);
     const par = args.parallel ? { parallel: args.parallel } : {};
     const quiet = { color: "never" as const, ...par };
     log(`${n} nodes: cold up`);
     const timer = new StepTimer();
+    resetSessions();
     const coldRun = await peakMemory(() => timed(() => stack.up({ ...quiet, onEvent: timer.on })));
     const cold = coldRun.value;
     if (cold.value.summary.result !== "succeeded") throw new Error(`cold up: ${cold.value.summary.result}`);
+    const coldSessions = sessions();
     const resources = (cold.value.summary.resourceChanges?.create ?? 0) + (cold.value.summary.resourceChanges?.same ?? 0);
-    log(`${n} nodes: no-op up, preview`);
+    log(`${n} nodes: no-op up, preview, refresh`);
     const noopTimer = new StepTimer();
+    resetSessions();
     const noop = await timed(() => stack.up({ ...quiet, onEvent: noopTimer.on }));
+    const noopSessions = sessions();
     const previewTimer = new StepTimer();
+    resetSessions();
     const preview = await timed(() => stack.preview({ ...quiet, onEvent: previewTimer.on }));
+    const previewSessions = sessions();
+    resetSessions();
+    const refresh = await timed(() => stack.refresh(quiet));
+    const refreshSessions = sessions();
 
     const changed = model.nodes.find((x) => x.role === "database")!;
     const idx = model.nodes.indexOf(changed);
@@ -149,7 +163,15 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     await stack.setConfig(`pinhole:nodes[${idx}].address`, { value: "10.77.9.1" }, true);
     const changePreview = await timed(() => stack.preview(quiet));
     const changeTimer = new StepTimer();
-    const changeUp = await timed(() => stack.up({ ...quiet, onEvent: changeTimer.on }));
+    const updated = new Set<string>();
+    resetSessions();
+    const changeUp = await timed(() => stack.up({ ...quiet, onEvent: (e) => {
+        changeTimer.on(e);
+        const m = e.resourcePreEvent?.metadata;
+        const node = m?.type === "pinhole:node:Firewall" && m.op === "update" ? (m.new?.inputs as { node?: string } | undefined)?.node : undefined;
+        if (node) updated.add(node);
+    } }));
+    const changeSessions = { changed: sessions([...updated]), unchanged: sessions(names.filter((x) => !updated.has(x))) };
     await stack.setConfig(`pinhole:nodes[${idx}].address`, { value: changed.address }, true);
     await stack.up(quiet); // back (not measured)
     log(`${n} nodes: destroy`);
@@ -160,9 +182,11 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     const changes = (s: { summary: { resourceChanges?: Record<string, number> } }) => (s.summary.resourceChanges ?? {}) as Record<string, number>;
     return {
         nodes: n, labUpMs: lab.ms, resources,
-        cold: { ms: cold.ms, changes: changes(cold.value) },
-        noop: { ms: noop.ms, changes: changes(noop.value) },
-        preview: { ms: preview.ms, changes: preview.value.changeSummary as Record<string, number> },
+        cold: { ms: cold.ms, changes: changes(cold.value), sessions: coldSessions },
+        noop: { ms: noop.ms, changes: changes(noop.value), sessions: noopSessions },
+        preview: { ms: preview.ms, changes: preview.value.changeSummary as Record<string, number>, sessions: previewSessions },
+        refresh: { ms: refresh.ms, changes: changes(refresh.value), sessions: refreshSessions },
+        changeSessions,
         changePreview: { ms: changePreview.ms, changes: changePreview.value.changeSummary as Record<string, number> },
         changeUp: { ms: changeUp.ms, changes: changes(changeUp.value) },
         destroy: { ms: destroy.ms, changes: changes(destroy.value) },
@@ -201,7 +225,7 @@ async function micro(env: Record<string, string>, conn: SshConnectionInput | und
 async function main(argv: string[]): Promise<number> {
     const args = parseArgs(argv);
     if (process.getuid?.() !== 0) throw new Error("the benchmark runs the lab: run it as root");
-    const env = usePulumiEnv();
+    const env: Record<string, string> = { ...usePulumiEnv(), PINHOLE_SSH_LOG: path.join(PROJECT_ROOT, ".lab", "bench-ssh-sessions.log") };
     if (args.ansible) ensureAnsible(log);
     await waitForForeignLabHolders(log);
     const key = fs.readFileSync(path.join(PROJECT_ROOT, ".lab", "ssh", "id_ed25519"), "utf8").toString();

@@ -7,7 +7,7 @@ import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
 import { formatSummary, parseStartArgs, Progress, START_USAGE } from "../../lib/start";
-import { analyse, BenchReport, formatBenchTable, rulesetStats, SizeResult, spread, StepTimer } from "../../lib/bench";
+import { analyse, BenchReport, formatBenchTable, rulesetStats, sessionsPerNode, SizeResult, spread, StepTimer } from "../../lib/bench";
 import { judgeProbe, VerifyReport } from "../../lib/verify";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -134,5 +134,16 @@ describe("lib/bench", () => {
         expect(a[0]).to.match(/^from 3 to 48 nodes \(16x\): cold up 10\.0 → 40\.0 s \(4\.0x, \+0\.67 s per node\)/);
         expect(a[2]).to.contain("Firewall create ×3 avg 1.5 s");
         expect(a.at(-1)).to.equal("fixed costs measured alone: one SSH session 0.1 s");
+    });
+
+    it("SSH sessions per node from the provider's log: nodes without a session count 0, other nodes' lines are ignored", () => {
+        const text = ['{"node":"a","host":"h"}', '{"node":"b"}', '{"node":"a"}', '{"node":"zz"}', ""].join("\n");
+        expect(sessionsPerNode(text, ["a", "b", "c"])).to.deep.equal({ min: 0, avg: 1, max: 2, total: 3 });
+        expect(sessionsPerNode(text, ["a", "b", "c"], ["a"])).to.deep.equal({ min: 2, avg: 2, max: 2, total: 2 });
+        expect(sessionsPerNode("", ["a"])).to.deep.equal({ min: 0, avg: 0, max: 0, total: 0 });
+        const x = { ...size(6, 1), noop: { ms: 1, sessions: spread([1, 1]) }, preview: { ms: 1, sessions: spread([1, 1]) }, cold: { ms: 1, sessions: spread([2, 3]) },
+            refresh: { ms: 2500, sessions: spread([1, 1]) }, changeSessions: { changed: spread([2]), unchanged: spread([1, 1]) } };
+        const rep: BenchReport = { startedAt: "t", machine: { cpus: 2, memGiB: 23, node: "v20", pulumi: "v" }, micro: {}, sizes: [x] };
+        expect(analyse(rep)).to.include("6 nodes, SSH sessions per node: cold up 2-3, no-op up 1, preview 1, refresh 1 (2.5 s), one-node change up: changed nodes 2, the others 1");
     });
 });
