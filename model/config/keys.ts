@@ -1,6 +1,6 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
-// a Pulumi.yaml config schema can be generated from here). No logic.
-import { CertificateMode, CertificateSettings, ExternalKind, FirewallSettings, FrontEndMode, Protocol } from "../types";
+// Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by scripts/config-schema.ts). No logic.
+import { CertificateMode, CertificateSettings, DEPLOYMENT_MODELS, ExternalKind, FirewallSettings, FrontEndMode, Protocol } from "../types";
 import { PROFILE_KEYS } from "./profile";
 import { UriScheme } from "../uri";
 
@@ -74,3 +74,36 @@ export const NODE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const SITE_RE = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$/;
 export const USER_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 export const CONFIG_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+
+/** Pulumi's project config types (Pulumi.yaml `config:`; the engine checks stack values against them). */
+export type PulumiConfigType = "string" | "integer" | "boolean" | "array" | "object";
+
+/**
+ * One top-level key as Pulumi.yaml declares it (scripts/config-schema.ts writes the block from this table).
+ * The engine treats a declared key with no `default` as required (`pulumi preview` stops: "Stack ... is missing
+ * configuration value"), and injects the default into the config the program and `pulumi config` see; so every
+ * optional key's default is the value the validator reads exactly as if the key were absent (a unit test checks).
+ */
+export interface ConfigKeySchema {
+    type: PulumiConfigType;
+    /** Element type of an array. */
+    items?: PulumiConfigType;
+    description: string;
+    /** Must be stored with `pulumi config set --secret` (the engine refuses a plain value). */
+    secret?: boolean;
+    /** Absent: the key is required. */
+    default?: unknown;
+}
+
+export const CONFIG_SCHEMA: Readonly<Record<ConfigKey, ConfigKeySchema>> = {
+    model: { type: "string", description: `Deployment model: ${DEPLOYMENT_MODELS.join(" | ")} (docs/stack-config.md)` },
+    domain: { type: "string", default: "", description: "DNS domain: a node's fqdn defaults to <name>.<domain> (empty: none)" },
+    networks: { type: "object", description: `Source networks (${NETWORK_KEYS.join(", ")}): admin = SSH/SFTP sources, must include the host running pulumi; client = web/API users; monitoring = SNMP pollers` },
+    nodes: { type: "array", items: "object", description: `One entry per node (${NODE_KEYS.join(", ")}); ssh.hostKey is required` },
+    sshPrivateKey: { type: "string", secret: true, description: "Private key pinhole logs in to the nodes with: pulumi config set --secret sshPrivateKey < <key file>" },
+    hosts: { type: "object", default: {}, description: "Name -> addresses, for host names used in external URIs and host lists" },
+    external: { type: "object", default: {}, description: `Destinations the cluster talks to (${EXTERNAL_KEYS.join(", ")}); a URI with credentials goes in with --secret --path` },
+    firewall: { type: "object", default: {}, description: `Firewall settings (${FIREWALL_KEYS.join(", ")})` },
+    certificates: { type: "object", default: {}, description: `Web certificates (${CERT_KEYS.join(", ")}); mode: ${CERT_MODES.join(" | ")}` },
+    acknowledgeWorldOpen: { type: "boolean", default: false, description: "true accepts SSH, SNMP or an extra opening from the whole address space (it then warns on every preview)" },
+};

@@ -55,7 +55,8 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     else model = readEnum(raw.model, root("model"), pr, DEPLOYMENT_MODELS);
 
     let domain: string | undefined;
-    if (raw.domain !== undefined) {
+    // "" is Pulumi.yaml's default for this optional key (CONFIG_SCHEMA): no domain, as when the key is absent.
+    if (raw.domain !== undefined && raw.domain !== "") {
         domain = readString(raw.domain, root("domain"), pr);
         if (domain !== undefined && !isHostname(domain)) { pr.error(root("domain"), `"${domain}" is not a valid DNS domain`); domain = undefined; }
         domain = domain?.toLowerCase().replace(/\.$/, "");
