@@ -24,6 +24,9 @@ describe("policy pack (CrossGuard) in real previews", function () {
     /** Writes the stack file with `edit` applied to the example's config (the engine reads it on every preview). */
     const writeConfig = (edit: (c: Config) => void) => {
         const doc = yaml.load(original) as { config: Config };
+        // The example's web nodes default to frontEnd certificate-only, whose check reads the node's nginx over SSH;
+        // these nodes do not exist, so the test's stack has pinhole write the whole site (no SSH at preview).
+        doc.config["pinhole:certificates"].frontEnd = "whole-site";
         edit(doc.config);
         const current = fs.existsSync(STACK_FILE) ? (yaml.load(fs.readFileSync(STACK_FILE, "utf8")) as { config: Config; encryptionsalt?: string }) : undefined;
         for (const [k, v] of Object.entries(current?.config ?? {})) if (k === "pinhole:sshPrivateKey") doc.config[k] = v;
