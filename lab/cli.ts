@@ -1,26 +1,11 @@
 // `npm run lab -- <command>`: the local lab from the command line (see docs/lab.md).
+import "../lib/help-gate";
 import { formatTable, labDown, labStatus, labUp, probe, reboot, toJsonRows } from "./index";
 import type { LabStatus } from "./index";
 import { isLabModel, LAB_MODELS } from "./shapes";
+import { LAB_USAGE as USAGE } from "../lib/usage";
 import { runBench } from "./bench";
 
-const USAGE = `usage: npm run lab -- <command> [options]
-
-  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--boot] [--no-secret] [--force]
-        create (or repair) the lab; a lab of another model (or tier) is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
-        --boot: the booted tier, each node a systemd-nspawn container booting systemd (docs/lab.md)
-        --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last
-        unified/application node; standalone: none unless --sudo-user is given)
-  status [--json]              nodes and vantages, addresses, pinned host keys, running or not
-  probe [--json] [--from A,B] [--to C,D] [--self] [--tcp-timeout MS] [--udp-timeout MS]
-        measure reachability: open / filtered / refused, from every node, vantage and the provisioning host
-  reboot <node> [--force]      kill the node, flush its nftables, boot it (persisted firewall first)
-  down [--purge] [--force]     remove everything (--purge: also the lab keypair, host keys, build cache in .lab/)
-  bench [--model M] [--sizes 6,24,48]   time up/down and measure memory per node
-
-  A process that brought the lab up (a test run) holds it until it calls down or exits; up/down/reboot from
-  any other process wait for it (--force takes the lab anyway). Use \`npm run -s lab -- ... --json\` to pipe JSON.
-`;
 
 interface Args { cmd?: string; positional: string[]; flags: Map<string, string | true> }
 

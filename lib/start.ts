@@ -1,17 +1,16 @@
 // npm start: the pure parts (arguments, progress lines from engine events, the final summary).
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { countFindings, reportOk, VerifyReport } from "./verify";
+import { START_MODELS, START_USAGE, StartModel } from "./usage";
 
-export const START_MODELS = ["standalone", "unified", "modular", "multisite"] as const;
-export type StartModel = (typeof START_MODELS)[number];
+export { START_MODELS, START_USAGE, StartModel };
 
-export interface StartArgs { model: StartModel; verbose: boolean; parallel?: number; probes: boolean }
 
-export const START_USAGE = `usage: npm start [-- --model <${START_MODELS.join("|")}>] [--verbose] [--parallel N] [--no-probes]
-  set-up, bring up the local lab (default: modular), pulumi up its stack (lab-<model>), verify it live, summarise.
-  --verbose     stream the engine's own output instead of one line per resource
-  --parallel N  the engine's resource parallelism (default: the CLI's)
-  --no-probes   verify tables and certificates only`;
+export interface StartArgs { model: StartModel; verbose: boolean; parallel?: number; probes: boolean; backend?: string }
+
+/** State backends the CLI serves (`pulumi login`): a URL with one of these schemes. */
+export const BACKEND_SCHEMES = ["file", "s3", "azblob", "gs", "https", "http"];
+
 
 export function parseStartArgs(argv: string[]): StartArgs | string {
     const a: StartArgs = { model: "modular", verbose: false, probes: true };
@@ -28,6 +27,13 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
                 }
                 case "--verbose": case "-v": a.verbose = true; break;
                 case "--no-probes": a.probes = false; break;
+                case "--backend": {
+                    const url = take();
+                    const scheme = /^([a-z0-9]+):\/\/./.exec(url)?.[1];
+                    if (!scheme || !BACKEND_SCHEMES.includes(scheme)) return `--backend needs a backend URL (${BACKEND_SCHEMES.map((s) => `${s}://...`).join(", ")}); got "${url}"\n${START_USAGE}`;
+                    a.backend = url;
+                    break;
+                }
                 case "--parallel": {
                     const n = Number(take());
                     if (!Number.isInteger(n) || n < 1) return `--parallel needs a positive integer\n${START_USAGE}`;

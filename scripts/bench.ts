@@ -3,6 +3,7 @@
 // preview, a one-node change (db-1's address: preview + up), destroy; the ruleset size per node; and the
 // floor: one parallel SSH session per node loading the same rulesets with `nft -f`. Prints a table with
 // ratios to the floor and what dominates; writes JSON. The lab is taken down at the end (--keep-lab keeps it).
+import "../lib/help-gate";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -20,6 +21,7 @@ import { formatComparison, targets } from "../lib/bench-targets";
 import { waitForForeignLabHolders } from "../lib/start-lab";
 import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../lib/pulumi-env";
 import { AnsibleHost, ensureAnsible, peakMemory, runPlay } from "../lib/bench-ansible";
+import { BENCH_USAGE } from "../lib/usage";
 
 /** The lab writes its config (lab/stack.ts) and secret; stacks/Pulumi.lab-*.yaml is git-ignored. */
 const STACK = "lab-bench";
@@ -40,7 +42,7 @@ function parseArgs(argv: string[]): Args {
             case "--keep-lab": a.keepLab = true; break;
             case "--no-ansible": a.ansible = false; break;
             case "--help": case "-h":
-                process.stdout.write("usage: npm run bench -- [--sizes 6,12,24,48,96] [--json FILE] [--parallel N] [--sudo] [--keep-lab] [--no-ansible]\n");
+                process.stdout.write(BENCH_USAGE + "\n");
                 process.exit(0);
             // eslint-disable-next-line no-fallthrough
             default: throw new Error(`unknown argument "${argv[i]}"`);

@@ -1,12 +1,12 @@
 // npm run matrix -- --stack <name> [--json] [--dir <stacks dir>]
 // Prints who may talk to whom, on what and why, for a stack file; exits 2 (every problem listed) on bad config.
-
+import "../lib/help-gate";
 import * as path from "path";
 import { formatMatrixJson, formatMatrixTable, matrixRows } from "../model/matrix";
 import { formatProblems } from "../model/config";
 import { readStack } from "../lib/stack-file";
+import { MATRIX_USAGE as USAGE } from "../lib/usage";
 
-const USAGE = "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 
 function main(argv: string[]): number {
     let stack: string | undefined;

@@ -4,14 +4,13 @@
 // prints the narrowings that are safe and the stack settings that apply them. Read-only on the nodes; writes
 // the evidence to .pinhole/evidence/<stack>.json for the preview's listener warnings.
 // Exit 0: report printed; 1: a node could not be read; 2: bad config / stack unreadable; 64: usage.
+import "../lib/help-gate";
 import * as fs from "fs";
 import { loadModel } from "../lib/verify-run";
 import { formatNarrowReport, formatProposal, judgeNarrowings, proposedSettings } from "../lib/narrow";
 import { collectEvidence, stackPrivateKey, writeEvidence } from "../lib/narrow-run";
+import { NARROW_USAGE as USAGE } from "../lib/usage";
 
-const USAGE = `usage: npm run narrow -- --stack <name> [--window S] [--json] [--ssh-key FILE]
-  --window S      seconds of traffic to watch on every node (default 30)
-  --ssh-key FILE  use this private key instead of the stack's secret pinhole:sshPrivateKey (also: PINHOLE_SSH_KEY_FILE)`;
 
 interface Args { stack?: string; window: number; json: boolean; sshKey?: string }
 

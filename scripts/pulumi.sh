@@ -4,6 +4,13 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 if [[ -z "${PINHOLE_PULUMI_DIR:-}" ]] && ! command -v pulumi >/dev/null 2>&1; then
+  for a in "$@"; do
+    if [[ "$a" == "--help" || "$a" == "-h" ]]; then
+      echo "usage: npm run pulumi -- <pulumi command and flags>   (the project's Pulumi CLI, with scripts/env.sh's environment)"
+      echo "  no Pulumi CLI yet: 'npm run setup' builds one (or uses an existing install on PATH); then --help is the CLI's own"
+      exit 0
+    fi
+  done
   echo "pinhole: no Pulumi CLI yet: run 'npm run setup' (it builds one, or uses an existing install on PATH)." >&2
   exit 1
 fi

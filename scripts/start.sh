@@ -7,12 +7,19 @@ cd "$root"
 for a in "$@"; do
   if [[ "$a" == "--help" || "$a" == "-h" ]]; then
     if [[ ! -x node_modules/.bin/ts-node ]]; then
-      echo "usage: npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes]"
+      echo "usage: npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes] [--backend URL]"
       echo "  (not set up yet: the first npm start runs the set-up; docs/operations.md explains each option)"
       exit 0
     fi
     exec node_modules/.bin/ts-node --transpile-only scripts/start.ts --help
   fi
+done
+# --backend URL: the state backend of this run (set-up reports it, scripts/env.sh keeps it; start.ts checks it).
+prev=""
+for a in "$@"; do
+  if [[ "$prev" == "--backend" ]]; then export PULUMI_BACKEND_URL="$a"; fi
+  if [[ "$a" == --backend=* ]]; then export PULUMI_BACKEND_URL="${a#--backend=}"; fi
+  prev="$a"
 done
 bash scripts/setup.sh
 . scripts/env.sh

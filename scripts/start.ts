@@ -1,6 +1,7 @@
-// npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes]
+// npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes] [--backend URL]
 // (package.json runs `bash scripts/setup.sh` first): bring up the local lab, `pulumi up` its stack with progress,
 // verify the live cluster (lib/verify-run.ts), print a summary. Exit 1 when anything failed. The lab stays up.
+import "../lib/help-gate";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labUp, LabStatus } from "../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../lib/pulumi-env";
@@ -15,6 +16,8 @@ const say = (s: string) => out(`\n== ${s}`);
 async function main(argv: string[]): Promise<number> {
     const args = parseStartArgs(argv);
     if (typeof args === "string") { (args === START_USAGE ? process.stdout : process.stderr).write(args + "\n"); return args === START_USAGE ? 0 : 64; }
+    // --backend: this run's state backend, for everything below (the lab's secret, up, verify, outputs).
+    if (args.backend) process.env.PULUMI_BACKEND_URL = args.backend;
     if (process.getuid?.() !== 0) {
         process.stderr.write("npm start runs the local lab (network namespaces, nftables): run it as root.\n");
         return 1;

@@ -2,15 +2,12 @@
 // Proves the live cluster matches the stack: each node's nftables table vs the state (and what the config
 // implies), the installed web certificate vs the state, and TCP probes FROM each node to its peers.
 // Exit 0: everything matches; 1: a mismatch (each named by node and rule); 2: bad config / stack unreadable; 64: usage.
+import "../lib/help-gate";
 import * as fs from "fs";
 import * as path from "path";
 import { formatReport, reportJson, reportOk } from "../lib/verify";
 import { runVerify, VerifyConfigError } from "../lib/verify-run";
-
-const USAGE = `usage: npm run verify -- --stack <name> [--json] [--verbose] [--no-probes] [--forbidden N] [--probe-timeout S]
-                         [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>]
-  --ssh-key FILE   use this private key instead of the stack's secret pinhole:sshPrivateKey (also: PINHOLE_SSH_KEY_FILE)
-  exit 0 = everything matches, 1 = mismatch (listed by node and rule), 2 = config/stack problem`;
+import { VERIFY_USAGE as USAGE } from "../lib/usage";
 
 interface Args { stack?: string; json: boolean; verbose: boolean; probes: boolean; forbidden?: number; probeTimeout?: number; sshKey?: string; concurrency?: number; dir?: string }
 
