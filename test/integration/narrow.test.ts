@@ -5,7 +5,7 @@
 // arbiter, 22/udp), propose settings that narrow only those, and — applied with `pulumi up` — every service
 // that the reference profile let a source reach must still answer it (the probe, nodes and external services).
 import { expect } from "chai";
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
@@ -35,6 +35,17 @@ function narrowCli(...args: string[]): { code: number; stdout: string; stderr: s
     const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", path.join(PROJECT_ROOT, "scripts/narrow.ts"), "--stack", STACK, ...args],
         { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Resolves once process `pid` has exited (a zombie counts as gone: it holds no sockets). */
+async function exited(pid: number): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+        let state = "";
+        try { state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0]; } catch { return; }
+        if (state === "Z") return;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`listener pid ${pid} did not exit within 5 s of SIGTERM`);
 }
 
 function loadModel(file: string): ClusterModel {
@@ -67,10 +78,12 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         expect(up.summary.result).to.equal("succeeded");
         // Each node now listens only on what its role serves.
         for (const n of lab.nodes) {
-            if (n.pids.listener) process.kill(n.pids.listener, "SIGTERM");
+            // The old listener must be gone before the new one binds: labnet skips a port it cannot bind.
+            if (n.pids.listener) { process.kill(n.pids.listener, "SIGTERM"); await exited(n.pids.listener); }
             const s = servicesOf(n.role, n.arbiter);
-            execFileSync("ip", ["netns", "exec", n.netns, LABNET_BIN, "listen", "--tcp", s.tcp.join(","), "--udp", s.udp.join(","),
-                "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")], { stdio: "ignore", timeout: 10_000 });
+            const r = spawnSync("ip", ["netns", "exec", n.netns, LABNET_BIN, "listen", "--tcp", s.tcp.join(","), "--udp", s.udp.join(","),
+                "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")], { encoding: "utf8", timeout: 10_000 });
+            expect(`${r.status} ${(r.stderr ?? "").trim()}`, `${n.name}: the realistic listener`).to.equal(`0 labnet: listening on ${s.tcp.length + s.udp.length} sockets`);
         }
         lab = await labStatus();
     });
