@@ -110,7 +110,7 @@ async function benchAnsible(n: number, model: ClusterModel, conns: SshConnection
     return { coldMs: cold.ms, noopMs: noop.ms, checkMs: check.ms, changeMs: change.ms, changeHosts: change.changed.length, coldHosts: cold.changed.length, noopHosts: noop.changed.length };
 }
 
-async function benchSize(n: number, args: Args, env: Record<string, string>, key: string): Promise<SizeResult> {
+async function benchSize(n: number, args: Args, env: Record<string, string>, labKey: () => string): Promise<SizeResult> {
     log(`--- ${n} nodes: lab up`);
     await dropStack(env);
     const lab = await timed(() => labUp({ model: "modular", nodes: n, sudoUser: args.sudo, stack: STACK, log: (m) => log(`  lab: ${m}`) }));
@@ -122,7 +122,7 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, key
     const policies = buildPolicy(model);
     const rulesets = new Map(policies.map((p) => [p.node.name, renderRuleset(p, model.firewall)]));
     const stats = [...rulesets.values()].map(rulesetStats);
-    const conns = connections(model, key);
+    const conns = connections(model, labKey());
 
     log(`${n} nodes: floor (${conns.length} parallel SSH sessions: nft -f; then: true)`);
     const floorMs = await everyNode(conns, (node) => nftScript(replaceTableTransaction(rulesets.get(node)!)));
@@ -230,7 +230,8 @@ async function main(argv: string[]): Promise<number> {
     const env: Record<string, string> = { ...usePulumiEnv(), PINHOLE_SSH_LOG: path.join(PROJECT_ROOT, ".lab", "bench-ssh-sessions.log") };
     if (args.ansible) ensureAnsible(log);
     await waitForForeignLabHolders(log);
-    const key = fs.readFileSync(path.join(PROJECT_ROOT, ".lab", "ssh", "id_ed25519"), "utf8").toString();
+    // The lab's key exists once a lab was brought up in this checkout (the first size does it).
+    const labKey = () => fs.readFileSync(path.join(PROJECT_ROOT, ".lab", "ssh", "id_ed25519"), "utf8").toString();
     const report: BenchReport = {
         startedAt: new Date().toISOString(),
         machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pulumi: spawnSync(path.join(pulumiDir(), "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim() },
@@ -241,13 +242,13 @@ async function main(argv: string[]): Promise<number> {
     const write = () => { if (args.json) fs.writeFileSync(args.json, JSON.stringify(report, null, 2) + "\n"); };
     try {
         for (const n of args.sizes) {
-            report.sizes.push(await benchSize(n, args, env, key));
+            report.sizes.push(await benchSize(n, args, env, labKey));
             write();
             process.stdout.write(formatBenchTable(report));
             if (report.sizes.length === 1) {
                 const st = await labStatus();
                 const n0 = st.nodes[0];
-                report.micro = await micro(env, n0 ? { host: n0.sshHost, port: n0.sshPort, user: n0.sshUser, hostKey: n0.hostKey, sudo: n0.sudo, privateKey: key, node: n0.name } : undefined);
+                report.micro = await micro(env, n0 ? { host: n0.sshHost, port: n0.sshPort, user: n0.sshUser, hostKey: n0.hostKey, sudo: n0.sudo, privateKey: labKey(), node: n0.name } : undefined);
             }
             await sleep(500);
         }
