@@ -23,11 +23,48 @@ interface StackYaml {
     config: unknown;
     environment: boolean;
     errors: ConfigError[];
+    /** Integers written with a leading zero: js-yaml reads 022 as 22, Pulumi's Go YAML reader as octal 18. */
+    leadingZeros: ConfigError[];
+}
+
+/** A YAML integer written with a leading zero (`022`), kept as its text so that no reader guesses its base. */
+class LeadingZeroInt {
+    constructor(readonly text: string) {}
+}
+// js-yaml exports its built-in types at run time (`types`), the typings do not declare them.
+const YAML_INT = (yaml as unknown as { types: { int: yaml.TypeConstructorOptions & { resolve: (d: string) => boolean; construct: (d: string) => unknown } } }).types.int;
+/**
+ * The stack file's YAML schema: js-yaml's default, except that an integer with a leading zero is not read as a
+ * number. The two readers disagree on it (YAML 1.2, js-yaml: decimal 22; Pulumi's Go reader, gopkg.in/yaml.v3,
+ * strconv base 0: octal 18), so the same file would mean two ports: it is an error naming the path instead.
+ */
+const STACK_SCHEMA = yaml.DEFAULT_SCHEMA.extend({
+    implicit: [new yaml.Type("tag:yaml.org,2002:int", {
+        kind: "scalar",
+        resolve: YAML_INT.resolve,
+        construct: (data: string) => (/^[-+]?0[0-9_]+$/.test(data) ? new LeadingZeroInt(data) : YAML_INT.construct(data)),
+        instanceOf: YAML_INT.instanceOf,
+        predicate: YAML_INT.predicate,
+        represent: YAML_INT.represent,
+        defaultStyle: YAML_INT.defaultStyle,
+    })],
+});
+
+/** Replaces every LeadingZeroInt by its text (the validator refuses it there) and reports it with its config path. */
+function leadingZeroInts(v: unknown, path: string, out: ConfigError[]): unknown {
+    if (v instanceof LeadingZeroInt) {
+        out.push({ path, message: `${v.text} is written with a leading zero: Pulumi's YAML reader takes it as an octal number, other readers as decimal; write it without the zero` });
+        return v.text;
+    }
+    if (Array.isArray(v)) return v.map((x, i) => leadingZeroInts(x, `${path}[${i}]`, out));
+    if (isMap(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, leadingZeroInts(x, path ? `${path}.${k}` : k, out)]));
+    return v;
 }
 
 function readStackYaml(file: string): StackYaml {
     const text = fs.readFileSync(file, "utf8");
-    const doc = yaml.load(text, { filename: file });
+    const leadingZeros: ConfigError[] = [];
+    const doc = leadingZeroInts(yaml.load(text, { filename: file, schema: STACK_SCHEMA }), "", leadingZeros);
     if (doc !== undefined && doc !== null && !isMap(doc)) throw new Error(`${file}: expected a YAML map with a config: key`);
     const errors: ConfigError[] = [];
     for (const key of Object.keys(isMap(doc) ? doc : {})) {
@@ -41,7 +78,8 @@ function readStackYaml(file: string): StackYaml {
                 : `unknown top-level key of a stack file (known: ${STACK_FILE_KEYS.join(", ")}): Pulumi ignores it`,
         });
     }
-    return { config: isMap(doc) ? doc.config : undefined, environment: isMap(doc) && doc.environment !== undefined, errors };
+    const inConfig = leadingZeros.filter((e) => e.path.startsWith("config.")).map((e) => ({ ...e, path: e.path.slice("config.".length).replace(/[^\x20-\x7e]/g, "?") }));
+    return { config: isMap(doc) ? doc.config : undefined, environment: isMap(doc) && doc.environment !== undefined, errors, leadingZeros: inConfig };
 }
 
 /** The stack file's pinhole config keyed without the namespace (secure values opaque). Throws if unreadable. */
@@ -94,7 +132,8 @@ export function readStack(stack: string, opts: StackReadOptions = {}): StackRead
     const doc = fs.existsSync(file) ? readStackYaml(file) : undefined;
     const fromCli = dir === projectStacks ? configFromCli(stack, PROJECT_ROOT) : undefined;
     if (fromCli) {
-        const result = doc ? withFileErrors(parseConfigEntries(fromCli, { ...opts, stack }), doc) : parseConfigEntries(fromCli, { ...opts, stack });
+        // The engine's reader already took a leading-zero integer as octal: only the file shows it.
+        const result = doc ? withFileErrors(parseConfigEntries(fromCli, { ...opts, stack }), { ...doc, errors: [...doc.errors, ...doc.leadingZeros] }) : parseConfigEntries(fromCli, { ...opts, stack });
         return { ...result, source: "pulumi config", file };
     }
     if (!doc) throw new Error(`no stack file ${file} (and no stack "${stack}" in the backend)`);

@@ -10,7 +10,7 @@
 //                        the timer restores the last confirmed ruleset (or removes the table).
 // Exactly one of confirm/rollback wins: both race to `mkdir decided.<token>`, which is atomic.
 import { removeTableTransaction, replaceTableTransaction } from "../render/nftables";
-import { shellQuote } from "../render/escape";
+import { childPath, shellQuote } from "../render/escape";
 
 export const STATE_DIR = "/etc/pinhole";
 export const RUN_DIR = "/run/pinhole";
@@ -131,9 +131,10 @@ export interface ApplyScriptArgs {
 }
 
 export function applyScript(a: ApplyScriptArgs): string {
+    // Every run file is ${RUN_DIR}/<kind>.<token>[.ext]: childPath refuses a token that is not one plain file-name part.
     const t = a.token;
     return `${PRELUDE}${IN_CIDRS}
-new=${RUN_DIR}/firewall.${t}.nft
+new=${childPath(RUN_DIR, `firewall.${t}.nft`)}
 ${heredoc("\"$new\"", replaceTableTransaction(a.ruleset))}
 if ! nft -c -f "$new" 2>${RUN_DIR}/check.${t}.err; then
   echo "nft -c rejected the ruleset:" >&2; cat ${RUN_DIR}/check.${t}.err >&2; rm -f "$new" ${RUN_DIR}/check.${t}.err; exit ${EXIT.checkFailed}
@@ -159,7 +160,7 @@ echo "applied-from=$client"
 export function confirmScript(token: string, owner: string, failsafe?: string, afterConfirm = ""): string {
     const t = token;
     return `${PRELUDE}
-if ! mkdir ${RUN_DIR}/decided.${t} 2>/dev/null; then
+if ! mkdir ${childPath(RUN_DIR, `decided.${t}`)} 2>/dev/null; then
   echo "too late: the rollback timer already restored the previous ruleset ($(cat ${RUN_DIR}/result.${t} 2>/dev/null || echo unknown))" >&2
   exit ${EXIT.alreadyDecided}
 fi

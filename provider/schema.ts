@@ -87,7 +87,7 @@ const WEIGHT_TARGET = {
     properties: {
         node: str("Node name."),
         hosts: strList("Its addresses (as seen from the proxy) and names: an upstream server matching one of them is this node."),
-        weight: { type: "integer", description: "webWeight (0: backup); unset: the platform's own setting.", minimum: 0, maximum: 1000 },
+        weight: { type: "integer", description: "webWeight (0: backup); unset: the platform's own setting.", minimum: LIMITS.webWeight.min, maximum: LIMITS.webWeight.max },
     },
     required: ["node", "hosts"],
 } as const satisfies ObjectSpec;
@@ -181,8 +181,10 @@ const SANS = {
 } as const;
 
 const VALIDITY = {
-    validityDays: { type: "number", description: "Days the certificate is valid.", default: 365, minimum: 1 },
-    earlyRenewalDays: { type: "number", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0 },
+    validityDays: { type: "number", description: "Days the certificate is valid.", default: 365, minimum: LIMITS.validityDays.min, maximum: LIMITS.validityDays.max },
+    // The program derives the window (a third of a short lifetime, model/certificates.ts noticeWindowDays): it may be
+    // a fraction of a day, so its floor is 0 here; its ceiling is the config's.
+    earlyRenewalDays: { type: "number", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0, maximum: LIMITS.renewBeforeDays.max },
     isCa: { type: "boolean", description: "Issue a CA certificate (keyCertSign) instead of a server certificate.", default: false },
 } as const;
 

@@ -6,6 +6,11 @@ import { Problems, dot, readEnum, readList, readMap, readString } from "./read";
 
 /** Paths go into nginx files and shell scripts: plain characters only. */
 const NODE_PATH_RE = /^\/[A-Za-z0-9._+@%=:,\/-]+$/;
+/** A `..` (or `.`) component, anywhere: a path says where it is, never climbs. */
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+const nodePathProblem = (s: string) => !NODE_PATH_RE.test(s) ? `"${s}" is not an absolute path of plain characters (letters, digits, . _ - + @ % = : ,)`
+    : DOT_SEGMENT.test(s) ? `"${s}" has a "." or ".." component: write the path without them`
+    : /\/\/|\/$/.test(s) ? `"${s}" has an empty component or a trailing "/": name a file` : undefined;
 
 /** frontEnd, nginx and subject of certificates (stack) or certificates.nodes.<n> (node). */
 export function readFrontEnd(m: Record<string, unknown>, path: string, pr: Problems, into: { frontEnd?: FrontEndMode; nginx?: NginxSettings; subject?: CertificateSubjectFields }): void {
@@ -16,7 +21,8 @@ export function readFrontEnd(m: Record<string, unknown>, path: string, pr: Probl
         const out: NginxSettings = {};
         const path1 = (k: "certificatePath" | "keyPath" | "tlsPath" | "sitePath", v: unknown) => {
             const s = readString(v, dot(npath, k), pr);
-            if (s !== undefined && (!NODE_PATH_RE.test(s) || s.includes("/../"))) pr.error(dot(npath, k), `"${s}" is not an absolute path of plain characters (letters, digits, . _ - + @ % = : ,)`);
+            const problem = s === undefined ? undefined : nodePathProblem(s);
+            if (problem) pr.error(dot(npath, k), problem);
             else if (s !== undefined) out[k] = s;
         };
         for (const k of ["certificatePath", "keyPath", "tlsPath", "sitePath"] as const) if (n?.[k] !== undefined) path1(k, n[k]);
@@ -37,7 +43,7 @@ export function readFrontEnd(m: Record<string, unknown>, path: string, pr: Probl
         }
         if (n?.replaces !== undefined) {
             const list = (readList(n.replaces, dot(npath, "replaces"), pr) ?? []).map((x, i) => readString(x, `${dot(npath, "replaces")}[${i}]`, pr));
-            list.forEach((x, i) => { if (x !== undefined && !NODE_PATH_RE.test(x)) pr.error(`${dot(npath, "replaces")}[${i}]`, `"${x}" is not an absolute path of plain characters`); });
+            list.forEach((x, i) => { const problem = x === undefined ? undefined : nodePathProblem(x); if (problem) pr.error(`${dot(npath, "replaces")}[${i}]`, problem); });
             out.replaces = list.filter((x): x is string => x !== undefined);
         }
         into.nginx = out;

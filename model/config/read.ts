@@ -124,6 +124,11 @@ export function readInt(v: unknown, path: string, pr: Problems, min: number, max
     let n: number | undefined;
     if (typeof v === "number") n = v;
     else if (typeof v === "string" && /^[0-9]+$/.test(v)) n = Number(v);
+    if (typeof v === "string" && /^0[0-9]/.test(v)) {
+        // A leading zero means octal to some readers (Pulumi's Go YAML reader takes an unquoted 022 as 18).
+        pr.error(path, `"${v}" is written with a leading zero: Pulumi's YAML reader takes such a number as octal, other readers as decimal; write it without the zero`);
+        return undefined;
+    }
     if (n === undefined || !Number.isInteger(n)) {
         pr.error(path, `expected ${what}, got ${typeName(v)}`);
         return undefined;
