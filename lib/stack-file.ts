@@ -61,10 +61,27 @@ function leadingZeroInts(v: unknown, path: string, out: ConfigError[]): unknown 
     return v;
 }
 
+/**
+ * Values in the document once YAML aliases are expanded, counting up to `limit`. An alias "bomb" (a list of aliases
+ * of lists of aliases ...) is small on disk and explodes in every walk over it; Pulumi's Go reader refuses such a
+ * document ("excessive aliasing"), and so does this one, before any walk.
+ */
+export const STACK_VALUE_LIMIT = 100_000;
+function countValues(v: unknown, limit: number, seen = { n: 0 }): number {
+    if (++seen.n > limit) return seen.n;
+    if (Array.isArray(v)) for (const x of v) { if (countValues(x, limit, seen) > limit) break; }
+    else if (isMap(v)) for (const x of Object.values(v)) { if (countValues(x, limit, seen) > limit) break; }
+    return seen.n;
+}
+
 function readStackYaml(file: string): StackYaml {
     const text = fs.readFileSync(file, "utf8");
     const leadingZeros: ConfigError[] = [];
-    const doc = leadingZeroInts(yaml.load(text, { filename: file, schema: STACK_SCHEMA }), "", leadingZeros);
+    const loaded = yaml.load(text, { filename: file, schema: STACK_SCHEMA });
+    if (countValues(loaded, STACK_VALUE_LIMIT) > STACK_VALUE_LIMIT) {
+        throw new Error(`${file}: more than ${STACK_VALUE_LIMIT} values once its YAML aliases are expanded (an alias bomb?): refused unread`);
+    }
+    const doc = leadingZeroInts(loaded, "", leadingZeros);
     if (doc !== undefined && doc !== null && !isMap(doc)) throw new Error(`${file}: expected a YAML map with a config: key`);
     const errors: ConfigError[] = [];
     for (const key of Object.keys(isMap(doc) ? doc : {})) {

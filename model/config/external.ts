@@ -5,7 +5,7 @@ import { didYouMean } from "../suggest";
 import { parseNetworkUri } from "../uri";
 import { PORTS } from "../catalog";
 import { EXTERNAL_KEYS, HOST_LIST_KINDS, LDAP_KEYS, PROTOCOLS, SNMP_KEYS, URI_LIST_KINDS } from "./keys";
-import { Problems, at, checkSingleLine, dot, isMap, isSecretRef, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
+import { Problems, at, checkSingleLine, dot, isMap, isSecretRef, mappedIPv4Problem, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -16,19 +16,26 @@ export function readHosts(v: unknown, pr: Problems): HostMap {
     if (v === undefined) return hosts;
     const m = readMap(v, root("hosts"), pr);
     if (!m) return hosts;
+    const seen = new Map<string, string>();
     for (const [name, value] of Object.entries(m)) {
         const path = quoted(root("hosts"), name);
         if (!isHostname(name)) { pr.error(path, `"${name}" is not a valid host name`); continue; }
         const list = typeof value === "string" ? [value] : value;
         const addresses = readCidrList(list, path, pr);
+        const canonical = name.toLowerCase().replace(/\.$/, "");
+        const same = seen.get(canonical);
+        if (same !== undefined) { pr.error(path, `is the same host name as pinhole:hosts["${same}"] (names are case-insensitive, a trailing dot changes nothing): list its addresses once`); continue; }
+        seen.set(canonical, name);
         if (addresses && addresses.length === 0) pr.error(path, "has no addresses");
-        else if (addresses) hosts.set(name.toLowerCase().replace(/\.$/, ""), addresses);
+        else if (addresses) hosts.set(canonical, addresses);
     }
     return hosts;
 }
 
 /** Host text (address, CIDR or a name from pinhole:hosts) → literal addresses for firewall rules. */
 export function resolveHost(text: string, path: string, hosts: HostMap, pr: Problems): string[] | undefined {
+    const mapped = mappedIPv4Problem(text);
+    if (mapped) { pr.error(path, mapped); return undefined; }
     if (parseIp(text) || parseCidr(text).ok) return [text];
     const cidr = parseCidr(text);
     if (/^[0-9./]+$/.test(text) || text.includes(":") || text.includes("/")) {
@@ -149,11 +156,19 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
                 pr.error(uriPath, `${uri.redacted} has no port: the reference gives northbound notifications no default port ("dependant"), so write it in the URI, e.g. ${uri.scheme}://${uri.host}:8443${uri.path ?? "/"}`);
                 return;
             }
-            // SNMPv3 passphrases are credentials: in clear they warn (a v2c community is a label the URI grammar requires).
-            if (uri.snmpVersion === "v3" && inClear) {
-                pr.warn(uriPath, `${uri.redacted}: the SNMPv3 passphrases are in clear in the stack file: store the URI as a secret (pulumi config set --secret --path '${uriPath.replace(/^pinhole:/, "pinhole:")}' '<uri>'; docs/stack-config.md)`);
+            // Credentials in clear (docs/stack-config.md "Secrets in URIs"). The reference treats SNMPv3 auth/privacy
+            // passphrases ("minimum auth/password") and ssh/sftp passwords ("keys - ssh/sftp credentials") as
+            // credentials: in clear they are errors. Any other URI password (ftp, http, https) warns: pinhole does not
+            // use it. A v2c community is the label the URI grammar requires: accepted in clear, redacted everywhere.
+            if (inClear && uri.snmpVersion === "v3") {
+                pr.error(uriPath, `${uri.redacted}: the SNMPv3 passphrases are credentials and sit in the stack file in clear: store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>'; docs/stack-config.md "Secrets in URIs")`);
+                return;
             }
-            if (uri.hasSecret && uri.scheme !== "snmp") {
+            if (inClear && uri.hasSecret && uri.scheme === "sftp") {
+                pr.error(uriPath, `${uri.redacted}: an sftp password is an ssh/sftp credential and sits in the stack file in clear: remove it (pinhole only opens the firewall; the platform keeps its backup credentials) or store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>')`);
+                return;
+            }
+            if (inClear && uri.hasSecret && uri.scheme !== "snmp") {
                 pr.warn(uriPath, `${uri.redacted} carries a password that pinhole does not use (it only opens the firewall) and that sits in the stack file in clear: remove it`);
             }
             const addresses = resolveHost(uri.host as string, uriPath, hosts, pr);

@@ -5,7 +5,7 @@ import { didYouMean } from "../suggest";
 import { DATABASE_PORTS } from "../catalog";
 import { DEFAULT_FIREWALL, EXTRA_KEYS, FIREWALL_KEYS, NETWORK_LABELS, PROTOCOLS, RATE_KEYS } from "./keys";
 import { profileFields, readFirewallProfile } from "./profile";
-import { Problems, at, dot, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
+import { Problems, at, dot, mappedIPv4Problem, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
 import { LIMITS } from "../limits";
 
 export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): Required<FirewallSettings> | undefined {
@@ -58,7 +58,9 @@ export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string
             if (s === undefined) return;
             if (NETWORK_LABELS.includes(s)) { from.push(s); return; }
             const c = parseCidr(s);
-            if (c.ok) from.push(s);
+            const mapped = c.ok ? mappedIPv4Problem(s) : undefined;
+            if (mapped) pr.error(at(dot(path, "from"), j), mapped);
+            else if (c.ok) from.push(s);
             else pr.error(at(dot(path, "from"), j), `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`);
         });
     }

@@ -124,7 +124,7 @@ export function readInt(v: unknown, path: string, pr: Problems, min: number, max
     let n: number | undefined;
     if (typeof v === "number") n = v;
     else if (typeof v === "string" && /^[0-9]+$/.test(v)) n = Number(v);
-    if (typeof v === "string" && /^0[0-9]/.test(v)) {
+    if (typeof v === "string" && /^[-+]?0[0-9]/.test(v)) {
         // A leading zero means octal to some readers (Pulumi's Go YAML reader takes an unquoted 022 as 18).
         pr.error(path, `"${v}" is written with a leading zero: Pulumi's YAML reader takes such a number as octal, other readers as decimal; write it without the zero`);
         return undefined;
@@ -167,6 +167,19 @@ export function readIp(v: unknown, path: string, pr: Problems): string | undefin
     return undefined;
 }
 
+/**
+ * An IPv4-mapped IPv6 source/destination range (::ffff:a.b.c.d/n) in a firewall rule: nftables matches IPv4
+ * packets by their IPv4 addresses only, so such a rule would look like it opens (or covers) IPv4 hosts while it
+ * matches nothing, and every check by address would have to guess. Refused with the IPv4 form to write instead.
+ */
+export function mappedIPv4Problem(text: string): string | undefined {
+    const c = parseCidr(text);
+    if (!c.ok || c.cidr.family !== 6 || c.cidr.prefix < 96 || c.cidr.base >> 32n !== 0xffffn) return undefined;
+    const v4 = c.cidr.base & 0xffffffffn;
+    const quad = [24n, 16n, 8n, 0n].map((sh) => String((v4 >> sh) & 0xffn)).join(".");
+    return `"${text}" is an IPv4-mapped IPv6 ${c.cidr.prefix === 128 ? "address" : "range"}: nftables matches IPv4 traffic by its IPv4 form only; write ${quad}${c.cidr.prefix === 128 ? "" : `/${c.cidr.prefix - 96}`}`;
+}
+
 /** A list of CIDRs/addresses (bare addresses mean one host). Duplicates warn. */
 export function readCidrList(v: unknown, path: string, pr: Problems): string[] | undefined {
     const list = readList(v, path, pr);
@@ -179,6 +192,8 @@ export function readCidrList(v: unknown, path: string, pr: Problems): string[] |
         if (s === undefined) { ok = false; return; }
         const parsed = parseCidr(s);
         if (!parsed.ok) { pr.error(at(path, i), parsed.error); ok = false; return; }
+        const mapped = mappedIPv4Problem(s);
+        if (mapped) { pr.error(at(path, i), mapped); ok = false; return; }
         const canonical = parsed.cidr.text;
         if (seen.has(canonical)) pr.warn(at(path, i), `"${s}" is listed twice (also [${seen.get(canonical)}])`);
         else seen.set(canonical, i);

@@ -132,9 +132,9 @@ describe("model/config: stack config validation", () => {
                     warning: "client networks will reach the application nodes directly",
                 },
                 {
-                    name: "a password pinhole does not use",
-                    raw: rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.1.0.1" }], { external: { backupDestinations: ["sftp://u:Secr3tPw@10.20.5.4/x"] } }),
-                    warning: "sftp://u:***@10.20.5.4/x carries a password that pinhole does not use",
+                    name: "a password pinhole does not use (an sftp password is an error: test/unit/config-secrets.test.ts)",
+                    raw: rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.1.0.1" }], { external: { downloadLocations: ["https://u:Secr3tPw@10.20.5.4/x"] } }),
+                    warning: "https://u:***@10.20.5.4/x carries a password that pinhole does not use",
                 },
                 {
                     name: "a local file: download location",
