@@ -10,7 +10,7 @@
 //                        the timer restores the last confirmed ruleset (or removes the table).
 // Exactly one of confirm/rollback wins: both race to `mkdir decided.<token>`, which is atomic.
 import { removeTableTransaction, replaceTableTransaction } from "../render/nftables";
-import { childPath, shellQuote } from "../render/escape";
+import { childPath, runToken, shellQuote } from "../render/escape";
 
 export const STATE_DIR = "/etc/pinhole";
 export const RUN_DIR = "/run/pinhole";
@@ -132,7 +132,7 @@ export interface ApplyScriptArgs {
 
 export function applyScript(a: ApplyScriptArgs): string {
     // Every run file is ${RUN_DIR}/<kind>.<token>[.ext]: childPath refuses a token that is not one plain file-name part.
-    const t = a.token;
+    const t = runToken(a.token);
     return `${PRELUDE}${IN_CIDRS}
 new=${childPath(RUN_DIR, `firewall.${t}.nft`)}
 ${heredoc("\"$new\"", replaceTableTransaction(a.ruleset))}
@@ -158,7 +158,7 @@ echo "applied-from=$client"
 
 /** `afterConfirm`: shell run once the ruleset is confirmed and persisted (taking over other firewall managers). */
 export function confirmScript(token: string, owner: string, failsafe?: string, afterConfirm = ""): string {
-    const t = token;
+    const t = runToken(token);
     return `${PRELUDE}
 if ! mkdir ${childPath(RUN_DIR, `decided.${t}`)} 2>/dev/null; then
   echo "too late: the rollback timer already restored the previous ruleset ($(cat ${RUN_DIR}/result.${t} 2>/dev/null || echo unknown))" >&2

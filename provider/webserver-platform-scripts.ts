@@ -6,7 +6,7 @@
 // Every file pinhole writes is recorded in a manifest on its first write: `kept <path>` (the platform's
 // file, copied aside with its owner and mode) or `created <path>` (did not exist). Delete puts each kept
 // file back byte for byte and removes the created ones, so the node has exactly the files it had before.
-import { childPath, shellQuote as sq } from "../render/escape";
+import { childPath, runToken, shellQuote as sq } from "../render/escape";
 import { HELPERS, payload, PRELUDE, WEB_EXIT, WEB_RUN_DIR, WEB_STATE_DIR } from "./webserver-scripts";
 
 export const PLATFORM_STATE_DIR = `${WEB_STATE_DIR}/platform`;
@@ -72,7 +72,7 @@ function writeFile(f: PlatformFile, i: number): string {
 }
 
 export function platformInstallScript(a: PlatformInstallArgs): string {
-    const W = childPath(WEB_RUN_DIR, `webp.${a.token}`);
+    const W = childPath(WEB_RUN_DIR, `webp.${runToken(a.token)}`);
     const tries = Math.max(1, Math.round(a.verifySeconds * 5));
     const each = (fn: (f: PlatformFile, i: number) => string) => a.files.map(fn).join("\n");
     return `${PRELUDE}${HELPERS}

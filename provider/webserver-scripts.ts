@@ -10,7 +10,7 @@
 //   back (and reloads when nginx had been reloaded), and the script exits with a code from EXIT.
 // Delete restores the original files, unless another resource owns the front end now (owner marker).
 import { CERT_PATH, KEY_PATH, NGINX_DIR, SITE_PATH } from "../render/nginx";
-import { childPath, shellQuote } from "../render/escape";
+import { childPath, runToken, shellQuote } from "../render/escape";
 
 export const WEB_STATE_DIR = "/etc/pinhole/web";
 export const WEB_ORIGINALS_DIR = `${WEB_STATE_DIR}/original`;
@@ -77,7 +77,7 @@ export interface InstallScriptArgs {
 }
 
 export function installScript(a: InstallScriptArgs): string {
-    const W = childPath(WEB_RUN_DIR, `web.${a.token}`);
+    const W = childPath(WEB_RUN_DIR, `web.${runToken(a.token)}`);
     const P = a.paths ?? DEFAULT_SITE_PATHS;
     const files: [string, string][] = [["cert", shellQuote(P.certificate)], ["key", shellQuote(P.key)], ["site", shellQuote(P.site)]];
     const tries = Math.max(1, Math.round(a.verifySeconds * 5));

@@ -11,6 +11,7 @@
 //   nginxServerName(name)  a server_name token: strict host-name grammar, throws otherwise
 //   nginxCommentLine(text) a "# ..." line of an nginx config
 //   childPath(dir, name)   a file inside one of pinhole's directories: no traversal, throws otherwise
+//   runToken(token)        the per-run part of a run file's name: [A-Za-z0-9]{1,64}, throws otherwise
 
 import { parseCidr } from "../model/net";
 
@@ -81,4 +82,10 @@ const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function childPath(dir: string, name: string): string {
     if (!FILE_NAME.test(name) || name.includes("..")) throw new Error(`${JSON.stringify(name)} is not a safe file name under ${dir}`);
     return `${dir.replace(/\/+$/, "")}/${name}`;
+}
+
+/** The per-run token in run-file names (`firewall.<token>.nft`): letters and digits only, never empty. */
+export function runToken(token: string): string {
+    if (!/^[A-Za-z0-9]{1,64}$/.test(token)) throw new Error(`${JSON.stringify(token)} is not a safe file name under a run directory (run token)`);
+    return token;
 }
