@@ -53,8 +53,13 @@ export function checkExposure(raw: Record<string, unknown>, networks: ClusterMod
     world(root("networks.admin"), "SSH management is open", networks.admin);
     world(root("networks.monitoring"), "SNMP polling is open", networks.monitoring);
     const resolve = (f: string) => (f === "admin" || f === "client" || f === "monitoring" ? networks[f] : [f]);
+    const rawExtra = (raw.firewall as { extraInbound?: unknown } | undefined)?.extraInbound;
     (firewall?.extraInbound ?? []).forEach((e, i) => {
         const path = at(root("firewall.extraInbound"), i);
+        // `exposed` defaults by address too: a CIDR source that covers a client network is client traffic, and is
+        // rate-limited like the label `client` would be (an explicit `exposed: false` stays the operator's choice).
+        const written = Array.isArray(rawExtra) ? (rawExtra[i] as { exposed?: unknown } | undefined)?.exposed : undefined;
+        if (written === undefined && !e.exposed && reachesClients(e.from.filter((f) => resolve(f)[0] === f), networks.client)) e.exposed = true;
         // Labels are checked where they are defined (networks.*); literal ranges here.
         world(dot(path, "from"), `port ${e.port}/${e.protocol} is open`, e.from.filter((f) => resolve(f)[0] === f));
         if (DATABASE_PORTS.includes(e.port) && !e.from.includes("client") && reachesClients(e.from.filter((f) => resolve(f)[0] === f), networks.client)) {
