@@ -4,6 +4,7 @@
 // live table is compared with what that ruleset lists as on a scratch network namespace of the node, so
 // an import records honestly whether the hand-made table is pinhole's (no changes) or how it differs (drift).
 import { execFile } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { parseStackFile } from "../lib/stack-file";
 import { buildPolicy } from "../model/policy";
@@ -14,7 +15,14 @@ import { describe, explainSshFailure, runScript } from "./ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";
 import { listingDrift, readFirewall } from "./firewall";
 
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+/** The project: the nearest directory up from here with a Pulumi.yaml (the plugin runs from dist/provider). */
+export function projectRoot(from = __dirname): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) return path.resolve(from, "..");
+    }
+}
+const PROJECT_ROOT = projectRoot();
 
 /** "urn:pulumi:<stack>::<project>::..." → stack name. */
 export function stackOfUrn(urn: string): string {

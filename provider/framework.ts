@@ -3,7 +3,7 @@
 // which checks inputs against the schema first, handles secret wrapping, default detailed diffs and
 // refuses outputs the schema does not declare.
 import type { CheckedInputsOf, PropSpec, ResourceSpec, StateOf } from "./schema-types";
-import { checkInputs, undeclaredOutputs } from "./schema-check";
+import { checkInputs, undeclaredOutputs, withInputDefaults } from "./schema-check";
 import { secretKeys, unwrapSecrets, wrapKeys } from "./secrets";
 
 export interface CheckFailure {
@@ -116,7 +116,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
             return { inputs: wrapKeys(own.inputs ?? res.inputs, secretKeys(wire)), failures: own.failures ?? [] };
         },
         async diff(olds, news) {
-            const o = unwrapSecrets(olds);
+            const o = withInputDefaults(spec, unwrapSecrets(olds));
             const n = unwrapSecrets(news);
             if (h.diff) return h.diff(typed<StateOf<S>>(o), typed<CheckedInputsOf<S>>(n));
             return inputDiff(o, n, inputKeys, spec.replaceOnChanges ?? []);
@@ -137,7 +137,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
         },
         async update(id, olds, news) {
             if (!h.update) throw new Error(`pinhole provider bug: ${spec.token} cannot be updated in place, yet its diff asked for an update`);
-            const res = await h.update(id, typed<StateOf<S>>(unwrapSecrets(olds)), typed<CheckedInputsOf<S>>(unwrapSecrets(news)));
+            const res = await h.update(id, typed<StateOf<S>>(withInputDefaults(spec, unwrapSecrets(olds))), typed<CheckedInputsOf<S>>(unwrapSecrets(news)));
             return { outs: wrapOuts(res.outs, news, "update") };
         },
         async delete(id, props) {

@@ -64,6 +64,19 @@ export function checkInputs(spec: ResourceSpec, news: Record<string, unknown>): 
     return { inputs, failures };
 }
 
+/**
+ * An old state with the schema's defaults for the inputs it lacks: a state written before an input existed
+ * behaved as its default does (a new input always defaults to the behaviour before it), so upgrading the
+ * provider shows no change for it (e.g. WebServer's frontEnd, a replaceOnChanges input).
+ */
+export function withInputDefaults(spec: ResourceSpec, olds: Record<string, unknown>): Record<string, unknown> {
+    const out = { ...olds };
+    for (const [k, p] of Object.entries(spec.inputs)) {
+        if (out[k] === undefined && "default" in p && p.default !== undefined) out[k] = Array.isArray(p.default) ? [...p.default] : p.default;
+    }
+    return out;
+}
+
 /** Names of output properties the schema does not declare (a handler/schema drift: a bug, not bad input). */
 export function undeclaredOutputs(spec: ResourceSpec, outs: Record<string, unknown>): string[] {
     return Object.keys(outs).filter((k) => !(k in spec.inputs) && !(k in spec.outputs)).sort();
