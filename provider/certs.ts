@@ -8,7 +8,7 @@ import { createPublicKey } from "crypto";
 import { CheckFailure, ResourceHandler } from "./framework";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
 import {
-    CertificateTimes, certificateDiff, checkValidity, distinguishedName, keepIssuedCertificate, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
+    CertificateTimes, certificateDiff, checkValidity, distinguishedName, issueEnd, keepIssuedCertificate, plannedNotAfter, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
 } from "./tls";
 
 // (provider/tls.ts sets x509's crypto provider to Node's WebCrypto.)
@@ -88,6 +88,8 @@ export interface LocallySignedInputs {
     earlyRenewalDays: number;
     /** Issue an intermediate CA certificate instead of a server certificate. */
     isCa: boolean;
+    /** End of validity planned by the check (plannedNotAfter); now + validityDays without it. Never past the CA's. */
+    notAfter?: string;
 }
 
 /** Issues a certificate signed by the CA. */
@@ -114,7 +116,7 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
 
     const subjectKey = new x509.PublicKey(publicKeyPem);
     const notBefore = new Date(now.getTime() - 5 * 60_000);
-    let notAfter = new Date(now.getTime() + i.validityDays * 86_400_000);
+    let notAfter = issueEnd(i, now);
     if (notAfter > ca.notAfter) notAfter = ca.notAfter; // never outlive the CA
     const serial = serialNumber();
     const extensions: x509.Extension[] = [
@@ -134,17 +136,27 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
     return { certPem: cert.toString("pem") + "\n", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), serial };
 }
 
+/** The CA certificate's end (ISO 8601), or undefined while it is not known (preview) or not a certificate. */
+function caEnd(caCertPem: string): string | undefined {
+    try {
+        return new x509.X509Certificate(caCertPem).notAfter.toISOString();
+    } catch {
+        return undefined;
+    }
+}
+
 const SIGNED_KEYS = ["certRequestPem", "publicKeyPem", "privateKeyPem", "subject", "dnsNames", "ipAddresses", "caPrivateKeyPem", "caCertPem", "validityDays", "isCa"];
 
 export const locallySignedCertificateHandler: ResourceHandler<typeof LOCALLY_SIGNED_CERTIFICATE> = {
     spec: LOCALLY_SIGNED_CERTIFICATE,
-    async check(news) {
+    async check(news, olds) {
         const failures: CheckFailure[] = checkValidity(news);
         if (!news.certRequestPem && !news.publicKeyPem && !news.privateKeyPem) {
             failures.push({ property: "certRequestPem", reason: "give a certRequestPem, or a publicKeyPem/privateKeyPem with a subject" });
         }
         if (!news.certRequestPem && !news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
-        return { failures };
+        if (failures.length) return { failures };
+        return { inputs: { ...news, notAfter: plannedNotAfter(news, olds, SIGNED_KEYS, Date.now(), caEnd(news.caCertPem)) }, failures };
     },
     async diff(olds, news) {
         // Renewal: inside the window (or once the CA's own validity cut this one short), a new certificate is issued.

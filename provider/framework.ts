@@ -28,8 +28,11 @@ export type Values = Record<string, unknown>;
 
 export interface ResourceHandler<S extends ResourceSpec> {
     readonly spec: S;
-    /** Checks beyond the schema's types and bounds; may normalise the (already schema-checked) inputs. */
-    check?(news: CheckedInputsOf<S>): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
+    /**
+     * Checks beyond the schema's types and bounds; may normalise the (already schema-checked) inputs.
+     * `olds` are the inputs the engine stored after the last check (undefined on create).
+     */
+    check?(news: CheckedInputsOf<S>, olds?: CheckedInputsOf<S>): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
     /** Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. */
     diff?(olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
     create(inputs: CheckedInputsOf<S>): Promise<{ id: string; outs: StateOf<S> }>;
@@ -42,7 +45,7 @@ export interface ResourceHandler<S extends ResourceSpec> {
 /** A handler with its types erased, as the server dispatches to it (values checked against the schema). */
 export interface Handler {
     readonly spec: ResourceSpec;
-    check(news: Values): Promise<{ inputs: Values; failures: CheckFailure[] }>;
+    check(news: Values, olds?: Values): Promise<{ inputs: Values; failures: CheckFailure[] }>;
     diff(olds: Values, news: Values): Promise<DiffResult>;
     create(inputs: Values): Promise<{ id: string; outs: Values }>;
     read(id: string, olds: Values, urn: string): Promise<{ id: string; props: Values; inputs?: Values }>;
@@ -109,10 +112,11 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
         wrapKeys(assertDeclared(spec, outs, op), [...secretKeys(wire), ...secrets]);
     return {
         spec,
-        async check(wire) {
+        async check(wire, oldWire) {
             const res = checkInputs(spec, unwrapSecrets(wire));
             if (res.failures.length || !h.check) return { inputs: wrapKeys(res.inputs, secretKeys(wire)), failures: res.failures };
-            const own = await h.check(typed<CheckedInputsOf<S>>(res.inputs));
+            const o = unwrapSecrets(oldWire);
+            const own = await h.check(typed<CheckedInputsOf<S>>(res.inputs), Object.keys(o).length ? typed<CheckedInputsOf<S>>(o) : undefined);
             return { inputs: wrapKeys(own.inputs ?? res.inputs, secretKeys(wire)), failures: own.failures ?? [] };
         },
         async diff(olds, news) {

@@ -188,6 +188,11 @@ const VALIDITY = {
     isCa: { type: "boolean", description: "Issue a CA certificate (keyCertSign) instead of a server certificate.", default: false },
 } as const;
 
+/** The validity end as an input, so that a renewal shows in `preview --diff` as this date's change. */
+const RENEWAL = {
+    notAfter: str("End of validity of the certificate to issue (ISO 8601). Set by the provider's check, not by programs: now + validityDays (never past the CA's) when the certificate is first issued, its content changes or it enters the renewal window; otherwise the issued certificate's, kept. A renewal is a replacement whose diff is this date: `~ notAfter: \"<expiring>\" => \"<new>\"`."),
+} as const;
+
 const ISSUED = {
     certPem: str("The certificate (PEM)."),
     notBefore: str("Start of validity (ISO 8601)."),
@@ -215,7 +220,7 @@ export const PRIVATE_KEY = {
 export const SELF_SIGNED_CERTIFICATE = {
     token: "pinhole:tls:SelfSignedCertificate",
     description: "A self-signed certificate (the platform's default web certificate, or the stack's internal CA); re-issued when its content changes or it enters the renewal window.",
-    inputs: { privateKeyPem: secretStr("The certificate's key."), subject: SUBJECT, ...SANS, ...VALIDITY },
+    inputs: { privateKeyPem: secretStr("The certificate's key."), subject: SUBJECT, ...SANS, ...VALIDITY, ...RENEWAL },
     requiredInputs: ["privateKeyPem", "subject"],
     outputs: ISSUED,
 } as const satisfies ResourceSpec;
@@ -241,6 +246,7 @@ export const LOCALLY_SIGNED_CERTIFICATE = {
         caPrivateKeyPem: secretStr("The signing CA's key."),
         caCertPem: str("The signing CA's certificate."),
         ...VALIDITY,
+        ...RENEWAL,
     },
     requiredInputs: ["caPrivateKeyPem", "caCertPem"],
     outputs: ISSUED,

@@ -102,7 +102,7 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
         configure: unary("Configure", async () =>
             new provproto.ConfigureResponse().setAcceptsecrets(true).setAcceptresources(false).setSupportspreview(false)),
         check: unary("Check", async (req: provproto.CheckRequest) => {
-            const res = await handlerFor(req.getUrn()).check(toJs(req.getNews()));
+            const res = await handlerFor(req.getUrn()).check(toJs(req.getNews()), toJs(req.getOlds()));
             const resp = new provproto.CheckResponse().setInputs(toStruct(res.inputs));
             resp.setFailuresList(res.failures.map((f) => new provproto.CheckFailure().setProperty(f.property).setReason(f.reason)));
             return resp;

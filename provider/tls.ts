@@ -4,7 +4,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
-import { CheckFailure, DiffResult, inputDiff, ResourceHandler } from "./framework";
+import { changedKeys, CheckFailure, DiffResult, inputDiff, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -112,6 +112,34 @@ export function dueForRenewal(notAfter: string | undefined, renewBeforeDays: num
     return Date.parse(notAfter) - renewBeforeDays * 86_400_000 <= now;
 }
 
+/**
+ * The validity end a certificate's check puts in its inputs (the `notAfter` input): the old one while the
+ * certificate is kept, a new one (now + validityDays, capped at `cap`, the CA's end) when it is first
+ * issued, when a content key changes or when it is due for renewal. The engine stores it with the inputs,
+ * so a renewal's diff shows the expiring date against the new one. A state from before this input
+ * existed (old inputs without notAfter) keeps none until its next issue: the diff then decides from the
+ * issued certificate alone.
+ */
+export function plannedNotAfter<N extends CertificateInputs & { notAfter?: string }>(
+    news: N, olds: N | undefined, contentKeys: readonly string[], now = Date.now(), cap?: string,
+): string | undefined {
+    const fresh = () => {
+        const end = now + news.validityDays * 86_400_000;
+        const limit = cap ? Date.parse(cap) : NaN;
+        return new Date(Number.isFinite(limit) && limit < end ? limit : end).toISOString();
+    };
+    if (!olds) return fresh();
+    if (changedKeys(olds, news, contentKeys).length) return fresh();
+    if (olds.notAfter === undefined) return undefined;
+    return dueForRenewal(olds.notAfter, news.earlyRenewalDays, now) ? fresh() : olds.notAfter;
+}
+
+/** When an issue ends: the planned `notAfter` input if it is still ahead, else now + validityDays. */
+export function issueEnd(i: { validityDays: number; notAfter?: string }, now: Date): Date {
+    const planned = i.notAfter ? Date.parse(i.notAfter) : NaN;
+    return Number.isFinite(planned) && planned > now.getTime() ? new Date(planned) : new Date(now.getTime() + i.validityDays * 86_400_000);
+}
+
 export interface SelfSignedInputs {
     privateKeyPem: string;
     subject: Subject;
@@ -121,12 +149,14 @@ export interface SelfSignedInputs {
     /** Replace the certificate this many days before it expires. */
     earlyRenewalDays: number;
     isCa: boolean;
+    /** End of validity planned by the check (plannedNotAfter); now + validityDays without it. */
+    notAfter?: string;
 }
 
 export async function issueSelfSigned(i: SelfSignedInputs, now = new Date()): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
     const keys = await signingKeys(i.privateKeyPem);
     const notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate small clock skew between hosts
-    const notAfter = new Date(now.getTime() + i.validityDays * 86_400_000);
+    const notAfter = issueEnd(i, now);
     const serial = serialNumber();
     const extensions: x509.Extension[] = [
         new x509.BasicConstraintsExtension(i.isCa, undefined, true),
@@ -164,7 +194,8 @@ export function checkValidity(news: CertificateInputs): CheckFailure[] {
 
 /**
  * Certificates are replaced when any of `contentKeys` changes or when they enter the renewal window
- * (shown as a replacing change of notAfter); a change of earlyRenewalDays alone is an in-place update.
+ * (a replacing change of notAfter: the issued certificate's end against the planned one, plannedNotAfter);
+ * a change of earlyRenewalDays alone is an in-place update.
  */
 export function certificateDiff<O extends CertificateInputs & { notAfter: string }, N extends CertificateInputs>(olds: O, news: N, contentKeys: readonly string[]): DiffResult {
     const d = inputDiff(olds, news, [...contentKeys, "earlyRenewalDays"], contentKeys);
@@ -181,14 +212,18 @@ export async function keepIssuedCertificate<O extends CertificateTimes & { certP
     return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
 }
 
+const SELF_SIGNED_KEYS = ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"];
+
 export const selfSignedCertificateHandler: ResourceHandler<typeof SELF_SIGNED_CERTIFICATE> = {
     spec: SELF_SIGNED_CERTIFICATE,
-    async check(news) {
-        return { failures: checkValidity(news) };
+    async check(news, olds) {
+        const failures = checkValidity(news);
+        if (failures.length) return { failures };
+        return { inputs: { ...news, notAfter: plannedNotAfter(news, olds, SELF_SIGNED_KEYS) }, failures };
     },
     async diff(olds, news) {
         // Like `web cert gen_selfsigned`: a new certificate when its content changes or it enters the renewal window.
-        return certificateDiff(olds, news, ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"]);
+        return certificateDiff(olds, news, SELF_SIGNED_KEYS);
     },
     async create(inputs) {
         const cert = await issueSelfSigned(inputs);
