@@ -5,7 +5,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createPublicKey } from "crypto";
-import { CheckFailure, ResourceHandler } from "./framework";
+import { CheckFailure, ProviderError, ResourceHandler } from "./framework";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
 import {
     CertificateTimes, certificateDiff, checkValidity, distinguishedName, issueEnd, keepIssuedCertificate, plannedNotAfter, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
@@ -46,9 +46,9 @@ export async function readCertificateRequest(pem: string): Promise<{ commonName:
     try {
         csr = new x509.Pkcs10CertificateRequest(pem);
     } catch (e) {
-        throw new Error(`not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`);
+        throw new ProviderError(`not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`);
     }
-    if (!(await csr.verify())) throw new Error("the certificate request's signature does not verify (corrupted, or not signed by its own key)");
+    if (!(await csr.verify())) throw new ProviderError("the certificate request's signature does not verify (corrupted, or not signed by its own key)");
     const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
     const names: readonly { type: string; value: string }[] = san?.names.items ?? [];
     const cn = csr.subjectName.getField("CN")[0] ?? "";
@@ -104,7 +104,7 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
         subjectDn = req.subject;
         if (dnsNames.length + ipAddresses.length === 0) { dnsNames = req.dnsNames; ipAddresses = req.ipAddresses; }
     } else {
-        if (!i.subject?.commonName) throw new Error("subject.commonName is required without a certRequestPem");
+        if (!i.subject?.commonName) throw new ProviderError("subject.commonName is required without a certRequestPem");
         publicKeyPem = i.publicKeyPem ?? publicKeyPemOf(i.privateKeyPem as string);
         subjectDn = distinguishedName(i.subject);
     }
@@ -112,7 +112,7 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
     const caKeys = await signingKeys(i.caPrivateKeyPem);
     const caSpki = Buffer.from(ca.publicKey.rawData);
     const givenSpki = createPublicKey(i.caPrivateKeyPem).export({ type: "spki", format: "der" });
-    if (!caSpki.equals(givenSpki)) throw new Error("caPrivateKeyPem is not the key of caCertPem");
+    if (!caSpki.equals(givenSpki)) throw new ProviderError("caPrivateKeyPem is not the key of caCertPem");
 
     const subjectKey = new x509.PublicKey(publicKeyPem);
     const notBefore = new Date(now.getTime() - 5 * 60_000);

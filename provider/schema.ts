@@ -20,7 +20,7 @@ const ENDPOINT = {
         host: str("Address or name to connect to."),
         port: { type: "integer", description: "SSH port.", minimum: LIMITS.port.min, maximum: LIMITS.port.max },
         user: str("Login user (non-root users need passwordless `sudo -n`)."),
-        hostKey: str("The server's pinned public host key (`ssh-ed25519 AAAA...`); any other key is refused."),
+        hostKey: str("The server's pinned public host key (`ssh-ed25519 AAAA...`); every other key is refused."),
     },
     required: ["host", "port", "user", "hostKey"],
 } as const satisfies ObjectSpec;

@@ -1,7 +1,7 @@
 // SSH transport: runs a shell script on a node with the system OpenSSH client.
 // - the node's host key is pinned (StrictHostKeyChecking=yes against a one-line known_hosts);
 // - the private key goes to a 0600 file in a 0700 temp dir that is removed afterwards;
-// - the script (and any payload embedded in it, e.g. a certificate key) goes through stdin, never
+// - the script (and every payload embedded in it, e.g. a certificate key) goes through stdin, never
 //   through the command line, so it shows up neither in `ps` nor in logs;
 // - privileged steps run with `sudo -n` for non-root users.
 import { ChildProcessWithoutNullStreams, spawn } from "child_process";

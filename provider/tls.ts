@@ -4,10 +4,10 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
-import { changedKeys, CheckFailure, DiffResult, inputDiff, ResourceHandler } from "./framework";
+import { changedKeys, CheckFailure, DiffResult, inputDiff, ProviderError, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(globalThis.crypto);
 
 type WebKey = webcrypto.CryptoKey;
 type SigningAlgorithm = webcrypto.Algorithm & { hash?: string };
@@ -55,7 +55,7 @@ export async function signingKeys(privateKeyPem: string): Promise<{
         alg = { name: "ECDSA", namedCurve: curve };
         signingAlgorithm = { name: "ECDSA", hash: curve === "P-384" ? "SHA-384" : "SHA-256" };
     } else {
-        throw new Error(`unsupported private key type ${key.asymmetricKeyType} (use ECDSA or RSA)`);
+        throw new ProviderError(`unsupported private key type ${key.asymmetricKeyType} (use ECDSA or RSA)`);
     }
     const subtle = webcrypto.subtle;
     return {
@@ -193,7 +193,7 @@ export function checkValidity(news: CertificateInputs): CheckFailure[] {
 }
 
 /**
- * Certificates are replaced when any of `contentKeys` changes or when they enter the renewal window
+ * Certificates are replaced when one of `contentKeys` changes or when they enter the renewal window
  * (a replacing change of notAfter: the issued certificate's end against the planned one, plannedNotAfter);
  * a change of earlyRenewalDays alone is an in-place update.
  */

@@ -23,7 +23,7 @@ const field = (out: string, k: string) => new RegExp(`^${k.replace(/\./g, "\\.")
 
 export function leafFingerprint(bundle: string): { fingerprint: string; notAfter: string } {
     const leaf = splitPemBundle(bundle)[0];
-    if (!leaf) throw new Error("certificatePem holds no PEM certificate");
+    if (!leaf) throw new ProviderError("certificatePem holds no PEM certificate");
     const c = new X509Certificate(leaf);
     return { fingerprint: c.fingerprint256, notAfter: new Date(Date.parse(c.validTo)).toISOString() };
 }
