@@ -22,7 +22,8 @@ export interface DiffResult {
     deleteBeforeReplace?: boolean;
 }
 
-export { ProviderError } from "./errors";
+import { ProviderError } from "./errors";
+export { ProviderError };
 
 export type Values = Record<string, unknown>;
 
@@ -130,8 +131,10 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
             return { id: res.id, outs: wrapOuts(res.outs, inputs, "create") };
         },
         async read(id, olds, urn) {
-            if (!h.read) return { id, props: olds };
             const o = unwrapSecrets(olds);
+            // An import (no old state) of a type without a read: refused, not recorded as an empty state.
+            if (!h.read && !Object.keys(o).length) throw new ProviderError(`${spec.token} ${id} cannot be imported: ${spec.import.split("\n")[0]} (docs/provider.md)`);
+            if (!h.read) return { id, props: olds };
             const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined, urn);
             return {
                 id: res.id,

@@ -41,6 +41,7 @@ export function renderProviderReference(resources: readonly ResourceSpec[]): str
         out.push(`## ${r.token}`, "", r.description, "", "Inputs:", "", ...table(r.inputs, r.requiredInputs), "");
         out.push("Outputs (besides the inputs):", "", ...table(r.outputs, Object.keys(r.outputs)), "");
         if (r.replaceOnChanges?.length) out.push(`A change of ${r.replaceOnChanges.map((k) => `\`${k}\``).join(", ")} replaces the resource.`, "");
+        out.push("Import:", "", r.import, "");
         objectTypes(r.inputs, types);
         objectTypes(r.outputs, types);
     }

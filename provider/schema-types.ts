@@ -51,6 +51,8 @@ export interface ResourceSpec {
     readonly outputs: Props;
     /** Inputs whose change needs a new resource. */
     readonly replaceOnChanges?: readonly string[];
+    /** Markdown: how `pulumi import` takes an existing one over, or exactly why it cannot (docs and schema). */
+    readonly import: string;
 }
 
 // ------------------------------------------------------------------------------------------ derived types
@@ -131,7 +133,7 @@ export function toPulumiSchema(meta: { name: string; version: string; descriptio
         const inputProperties = propertiesJson(withBounds(r.inputs), types);
         const outputProperties = propertiesJson(withBounds(r.outputs), types);
         res[r.token] = {
-            description: r.description,
+            description: `${r.description}\n\n## Import\n\n${r.import}`,
             inputProperties,
             requiredInputs: [...r.requiredInputs],
             properties: { ...inputProperties, ...outputProperties },

@@ -127,7 +127,11 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
         return { outs: { ...olds, ...news, ...liveOf(id, live) } };
     },
     async read(id, olds) {
-        if (!olds) throw new ProviderError(`pinhole:node:WebServer ${id} cannot be imported: its certificate and key come from pinhole's own key and certificate resources. \`pulumi up\` installs pinhole's front end (the node's original files are kept aside and restored on destroy)`);
+        if (!olds) {
+            throw new ProviderError(`pinhole:node:WebServer ${id} cannot be imported: its certificate and key are not in the stack's config (pinhole's own key and certificate resources make them, ` +
+                `the key only inside the provider), so no import can match what the program declares; \`pulumi up\` installs pinhole's front end and keeps the node's original files aside ` +
+                `(docs/provider.md, pinhole:node:WebServer, Import)`);
+        }
         if (isPlatform(olds)) return { id, props: await platformRead(id, olds) };
         return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
     },

@@ -106,6 +106,17 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         expect(res.failures).to.deep.equal([{ property: "curve", reason: "is not a property of this resource type (schema)" }]);
     });
 
+    it("import: refused, with the reason, for every type that cannot be imported (never an empty state)", async () => {
+        for (const r of RESOURCES.filter((x) => x.token !== "pinhole:node:Firewall")) {
+            let msg = "";
+            try { await handlers[r.token].read("some-node", {}, `urn:pulumi:s::pinhole::${r.token}::x`); } catch (e) { msg = (e as Error).message; }
+            expect(msg, r.token).to.match(new RegExp(`^${r.token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} some-node cannot be imported: .*docs/provider\\.md`));
+            expect(r.import, r.token).to.match(/^Not importable/);
+        }
+        expect(specOf("pinhole:node:Firewall")!.import).to.contain("npm run pulumi -- import pinhole:node:Firewall");
+        expect(JSON.stringify(packageSchema())).to.contain("## Import");
+    });
+
     it("fails when a handler returns a property the schema lacks", async () => {
         const real = erase(PRIVATE_KEY_HANDLER_WITH_EXTRA);
         let msg = "";
