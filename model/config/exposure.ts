@@ -52,6 +52,19 @@ export function checkExposure(raw: Record<string, unknown>, networks: ClusterMod
     };
     world(root("networks.admin"), "SSH management is open", networks.admin);
     world(root("networks.monitoring"), "SNMP polling is open", networks.monitoring);
+    // Client networks reach client-exposed ports only: an admin or monitoring range that covers a whole client
+    // network opens SSH or SNMP to every client in it (a range inside a client network, an admin subnet, is fine).
+    for (const [key, what] of [["admin", "SSH management"], ["monitoring", "SNMP polling"]] as const) {
+        if (coversWholeSpace(networks[key]).length > 0) continue; // said above
+        networks[key].forEach((cidr, i) => {
+            const covered = networks.client.filter((c) => cidrCovers(cidr, c));
+            if (covered.length === 0) return;
+            const path = `${root(`networks.${key}`)}[${i}]`;
+            const text = `${cidr} covers the client network${covered.length > 1 ? "s" : ""} ${covered.join(", ")}: ${what} would be open to every client there`;
+            if (acknowledged) pr.warn(path, `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
+            else pr.error(path, `${text} (client networks reach client-exposed ports only); list the admin hosts or subnets, or set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`);
+        });
+    }
     const resolve = (f: string) => (f === "admin" || f === "client" || f === "monitoring" ? networks[f] : [f]);
     const rawExtra = (raw.firewall as { extraInbound?: unknown } | undefined)?.extraInbound;
     (firewall?.extraInbound ?? []).forEach((e, i) => {
