@@ -7,7 +7,7 @@
 // file, copied aside with its owner and mode) or `created <path>` (did not exist). Delete puts each kept
 // file back byte for byte and removes the created ones, so the node has exactly the files it had before.
 import { childPath, runToken, shellQuote as sq } from "../render/escape";
-import { HELPERS, payload, PRELUDE, WEB_EXIT, WEB_RUN_DIR, WEB_STATE_DIR } from "./webserver-scripts";
+import { COMMIT_NGINX, commitNginx, HELPERS, payload, PRELUDE, WEB_EXIT, WEB_RUN_DIR, WEB_STATE_DIR } from "./webserver-scripts";
 
 export const PLATFORM_STATE_DIR = `${WEB_STATE_DIR}/platform`;
 export const PLATFORM_ORIGINALS_DIR = `${PLATFORM_STATE_DIR}/original`;
@@ -73,9 +73,8 @@ function writeFile(f: PlatformFile, i: number): string {
 
 export function platformInstallScript(a: PlatformInstallArgs): string {
     const W = childPath(WEB_RUN_DIR, `webp.${runToken(a.token)}`);
-    const tries = Math.max(1, Math.round(a.verifySeconds * 5));
     const each = (fn: (f: PlatformFile, i: number) => string) => a.files.map(fn).join("\n");
-    return `${PRELUDE}${HELPERS}
+    return `${PRELUDE}${HELPERS}${COMMIT_NGINX}
 W=${W}
 mkdir -p ${WEB_RUN_DIR} ${PLATFORM_ORIGINALS_DIR}
 chmod 700 ${WEB_STATE_DIR} ${PLATFORM_STATE_DIR} ${PLATFORM_ORIGINALS_DIR}
@@ -95,32 +94,7 @@ restore() {
 ${each((f, i) => `  if [ -e "$W/prev${i}" ]; then mv -f "$W/prev${i}" ${sq(f.path)}; else rm -f ${sq(f.path)}; fi`)}
 }
 ${each(writeFile)}
-if ! nginx -t 2> "$W/test.err"; then
-  restore
-  echo "nginx -t rejected the new configuration; the previous files are back in place and nginx still serves them:" >&2
-  grep -v 'PRIVATE KEY' "$W/test.err" >&2 || true
-  rm -rf "$W"; exit ${WEB_EXIT.configRejected}
-fi
-if ! reload_nginx; then
-  restore
-  reload_nginx >/dev/null 2>&1 || true
-  echo "nginx could not be reloaded with the new configuration; the previous files are back in place" >&2
-  rm -rf "$W"; exit ${WEB_EXIT.notServed}
-fi
-want=${sq(a.fingerprint)}
-got=""
-${a.verifySeconds > 0 ? `i=0
-while [ $i -lt ${tries} ]; do
-  got="$(served_fingerprint ${sq(a.fqdn)})"
-  if [ "$got" = "$want" ] || [ "$got" = no-openssl ]; then break; fi
-  i=$((i + 1)); sleep 0.2
-done
-if [ "$got" != "$want" ] && [ "$got" != no-openssl ]; then
-  restore
-  reload_nginx >/dev/null 2>&1 || true
-  echo "nginx did not serve the new certificate on 127.0.0.1:443 within ${a.verifySeconds}s (it serves \${got:-nothing}); the previous files are back in place" >&2
-  rm -rf "$W"; exit ${WEB_EXIT.notServed}
-fi` : ""}
+${commitNginx(a.fqdn, a.fingerprint, a.verifySeconds)}
 printf '%s\\n' ${sq(a.owner)} > ${PLATFORM_OWNER}
 rm -rf "$W"
 echo "served=$got"

@@ -50,6 +50,49 @@ served_fingerprint() {
 }
 `;
 
+/**
+ * The tail every install shares (whole-site and certificate-only), as one shell function:
+ * `commit_nginx FQDN FINGERPRINT TRIES SECONDS` runs `nginx -t`, reloads (or starts) nginx and, when TRIES > 0,
+ * waits up to SECONDS (TRIES checks 0.2 s apart) until nginx serves FINGERPRINT for FQDN on 127.0.0.1:443.
+ * On any failure it calls the caller's `restore` (puts the previous files back), reloads again when nginx had
+ * been reloaded, says why on stderr and exits with the WEB_EXIT code; on success `got` is what nginx serves.
+ * Uses the caller's staging dir `$W` (removed on failure).
+ */
+export const COMMIT_NGINX = `commit_nginx() {
+  if ! nginx -t 2> "$W/test.err"; then
+    restore
+    echo "nginx -t rejected the new configuration; the previous files are back in place and nginx still serves them:" >&2
+    grep -v 'PRIVATE KEY' "$W/test.err" >&2 || true
+    rm -rf "$W"; exit ${WEB_EXIT.configRejected}
+  fi
+  if ! reload_nginx; then
+    restore
+    reload_nginx >/dev/null 2>&1 || true
+    echo "nginx could not be reloaded or started with the new configuration; the previous files are back in place" >&2
+    rm -rf "$W"; exit ${WEB_EXIT.notServed}
+  fi
+  got=""
+  [ "$3" -gt 0 ] || return 0
+  i=0
+  while [ $i -lt "$3" ]; do
+    got="$(served_fingerprint "$1")"
+    if [ "$got" = "$2" ] || [ "$got" = no-openssl ]; then return 0; fi
+    i=$((i + 1)); sleep 0.2
+  done
+  restore
+  reload_nginx >/dev/null 2>&1 || true
+  echo "nginx did not serve the new certificate on 127.0.0.1:443 within $4s (it serves \${got:-nothing}); the previous files are back in place" >&2
+  tail -n 5 /var/log/nginx/error.log 2>/dev/null >&2 || true
+  rm -rf "$W"; exit ${WEB_EXIT.notServed}
+}
+`;
+
+/** The call of COMMIT_NGINX for an install (TRIES 0 when verifySeconds is 0: no serving check). */
+export function commitNginx(fqdn: string, fingerprint: string, verifySeconds: number): string {
+    const tries = verifySeconds > 0 ? Math.max(1, Math.round(verifySeconds * 5)) : 0;
+    return `commit_nginx ${shellQuote(fqdn)} ${shellQuote(fingerprint)} ${tries} ${shellQuote(String(verifySeconds))}`;
+}
+
 /** Where the whole-site files go (certificates.nginx.*; default render/nginx.ts CERT_PATH, KEY_PATH, SITE_PATH). */
 export interface SitePaths { certificate: string; key: string; site: string }
 export const DEFAULT_SITE_PATHS: SitePaths = { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH };
@@ -80,8 +123,7 @@ export function installScript(a: InstallScriptArgs): string {
     const W = childPath(WEB_RUN_DIR, `web.${runToken(a.token)}`);
     const P = a.paths ?? DEFAULT_SITE_PATHS;
     const files: [string, string][] = [["cert", shellQuote(P.certificate)], ["key", shellQuote(P.key)], ["site", shellQuote(P.site)]];
-    const tries = Math.max(1, Math.round(a.verifySeconds * 5));
-    return `${PRELUDE}${HELPERS}
+    return `${PRELUDE}${HELPERS}${COMMIT_NGINX}
 W=${W}
 mkdir -p ${WEB_RUN_DIR} ${WEB_ORIGINALS_DIR} ${[...new Set([dirOf(P.certificate), dirOf(P.key), dirOf(P.site)])].map((f) => shellQuote(f)).join(" ")}
 chmod 700 ${WEB_STATE_DIR} ${WEB_ORIGINALS_DIR}
@@ -113,33 +155,7 @@ done
 install -m 0644 -o root -g root "$W/cert" ${shellQuote(P.certificate + ".new")} && mv -f ${shellQuote(P.certificate + ".new")} ${shellQuote(P.certificate)}
 install -m 0600 -o root -g root "$W/key" ${shellQuote(P.key + ".new")} && mv -f ${shellQuote(P.key + ".new")} ${shellQuote(P.key)}
 install -m 0644 -o root -g root "$W/site" ${shellQuote(P.site + ".new")} && mv -f ${shellQuote(P.site + ".new")} ${shellQuote(P.site)}
-if ! nginx -t 2> "$W/test.err"; then
-  restore
-  echo "nginx -t rejected the new configuration; the previous files are back in place:" >&2
-  grep -v 'PRIVATE KEY' "$W/test.err" >&2 || true
-  rm -rf "$W"; exit ${WEB_EXIT.configRejected}
-fi
-if ! reload_nginx; then
-  restore
-  reload_nginx >/dev/null 2>&1 || true
-  echo "nginx could not be reloaded or started with the new configuration; the previous files are back in place" >&2
-  rm -rf "$W"; exit ${WEB_EXIT.notServed}
-fi
-want=${shellQuote(a.fingerprint)}
-got=""
-${a.verifySeconds > 0 ? `i=0
-while [ $i -lt ${tries} ]; do
-  got="$(served_fingerprint ${shellQuote(a.fqdn)})"
-  if [ "$got" = "$want" ] || [ "$got" = no-openssl ]; then break; fi
-  i=$((i + 1)); sleep 0.2
-done
-if [ "$got" != "$want" ] && [ "$got" != no-openssl ]; then
-  restore
-  reload_nginx >/dev/null 2>&1 || true
-  echo "nginx did not serve the new certificate on 127.0.0.1:443 within ${a.verifySeconds}s (it serves \${got:-nothing}); the previous files are back in place" >&2
-  tail -n 5 /var/log/nginx/error.log 2>/dev/null >&2 || true
-  rm -rf "$W"; exit ${WEB_EXIT.notServed}
-fi` : ""}
+${commitNginx(a.fqdn, a.fingerprint, a.verifySeconds)}
 printf '%s\\n' ${shellQuote(a.owner)} > ${WEB_OWNER_FILE}
 rm -rf "$W"
 echo "served=$got"

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
-import { inspectScript, installScript, removeScript, WEB_EXIT, WEB_OWNER_FILE } from "../../provider/webserver-scripts";
+import { COMMIT_NGINX, commitNginx, HELPERS, inspectScript, installScript, removeScript, WEB_EXIT, WEB_OWNER_FILE } from "../../provider/webserver-scripts";
 import { leafFingerprint, webServerHandler } from "../../provider/webserver";
 import { handlers } from "../../provider/main";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
@@ -30,14 +30,12 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
         const s = installScript(args);
         expect(s).to.contain(`install -m 0600 -o root -g root "$W/key" '${KEY_PATH}.new' && mv -f '${KEY_PATH}.new' '${KEY_PATH}'`);
         expect(s).to.contain(`install -m 0644 -o root -g root "$W/cert" '${CERT_PATH}.new'`);
-        const order = ["took-over=", "install -m 0644 -o root -g root \"$W/site\"", "if ! nginx -t", "if ! reload_nginx; then", "served_fingerprint 'proxy-1.dc.example.com'", WEB_OWNER_FILE];
+        const order = ["commit_nginx() {", "restore() {", "took-over=", "install -m 0644 -o root -g root \"$W/site\"", "commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 50 '10'", WEB_OWNER_FILE];
         const at = order.map((x) => s.indexOf(x));
         expect(at.every((i) => i >= 0), JSON.stringify(at)).to.equal(true);
         expect([...at].sort((a, b) => a - b)).to.deep.equal(at);
-        expect(s.match(/\n {2}restore\n/g)).to.have.length(3); // nginx -t failed, reload failed, not served
-        expect(s).to.contain(`exit ${WEB_EXIT.configRejected}`);
-        expect(s).to.contain(`exit ${WEB_EXIT.notServed}`);
-        expect(s).to.contain("want='AB:CD'");
+        // The tail is the shared function (also in the certificate-only install), defined once.
+        expect(s.split(COMMIT_NGINX)).to.have.length(2);
     });
 
     it("quotes odd paths of the files it takes over", () => {
@@ -45,7 +43,8 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
     });
 
     it("skips the serving check when verifySeconds is 0", () => {
-        expect(installScript({ ...args, verifySeconds: 0 })).to.not.contain("while [ $i -lt");
+        expect(installScript({ ...args, verifySeconds: 0 })).to.contain("commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 0 '0'");
+        expect(commitNginx("a.b", "F", 0.1)).to.equal("commit_nginx 'a.b' 'F' 1 '0.1'");
     });
 
     it("are valid POSIX sh", () => {
@@ -67,6 +66,44 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
         const s = inspectScript("a.b");
         for (const k of ["owner=", "sha.$n=", "keymode=", "served=", "originals="]) expect(s).to.contain(k);
     });
+});
+
+describe("commit_nginx, the install tail of both front-end modes (run in sh with nginx and the serving check stubbed)", () => {
+    /** Runs the shared function with `nginx -t`, the reload and the served fingerprint as given; `restore` logs its calls. */
+    const run = (o: { test: boolean; reload: boolean; serves: string; tries: number }) => {
+        const script = `set -eu
+${HELPERS}${COMMIT_NGINX}
+nginx() { [ "$1" = -t ] && { ${o.test ? "return 0" : "echo 'emerg: bad line' >&2; return 1"}; }; return 0; }
+reload_nginx() { echo reload; ${o.reload ? "return 0" : "return 1"}; }
+served_fingerprint() { echo ${o.serves}; }
+sleep() { :; }
+restore() { echo restored; }
+W="$(mktemp -d)"
+${commitNginx("a.example.com", "AB:CD", o.tries / 5)}
+echo "ok got=$got"
+rm -rf "$W"
+`;
+        const r = spawnSync("sh", [], { input: script, encoding: "utf8" });
+        return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const cases: { name: string; test: boolean; reload: boolean; serves: string; tries: number; code: number; restored: number; err?: RegExp; out?: RegExp }[] = [
+        { name: "all good", test: true, reload: true, serves: "AB:CD", tries: 5, code: 0, restored: 0, out: /ok got=AB:CD/ },
+        { name: "no openssl on the node", test: true, reload: true, serves: "no-openssl", tries: 5, code: 0, restored: 0, out: /ok got=no-openssl/ },
+        { name: "no serving check", test: true, reload: true, serves: "OTHER", tries: 0, code: 0, restored: 0, out: /ok got=$/m },
+        { name: "nginx -t rejects", test: false, reload: true, serves: "AB:CD", tries: 5, code: WEB_EXIT.configRejected, restored: 1, err: /nginx -t rejected[\s\S]*emerg: bad line/ },
+        { name: "reload fails", test: true, reload: false, serves: "AB:CD", tries: 5, code: WEB_EXIT.notServed, restored: 1, err: /could not be reloaded/ },
+        { name: "serves another certificate", test: true, reload: true, serves: "OTHER", tries: 3, code: WEB_EXIT.notServed, restored: 1, err: /did not serve the new certificate on 127.0.0.1:443 within 0.6s \(it serves OTHER\)/ },
+    ];
+    for (const c of cases) {
+        it(`${c.name}: exit ${c.code}, restore called ${c.restored}×`, () => {
+            const r = run(c);
+            expect(r.code, r.err).to.equal(c.code);
+            expect((r.out.match(/^restored$/gm) ?? []).length, r.out).to.equal(c.restored);
+            if (c.err) expect(r.err).to.match(c.err);
+            if (c.out) expect(r.out).to.match(c.out);
+            if (c.code !== 0) expect(r.out).to.not.contain("ok got=");
+        });
+    }
 });
 
 describe("pinhole:node:WebServer handler (check, diff)", function () {
