@@ -10,6 +10,8 @@ import { readFirewall } from "../provider/firewall";
 import { explainSshFailure, runScript, SshConnectionInput } from "../provider/ssh";
 import { pool } from "../lab/sys";
 import { inspectScript as webInspectScript } from "../provider/webserver-scripts";
+import { PLATFORM_OWNER } from "../provider/webserver-platform-scripts";
+import { shellQuote } from "../render/escape";
 import { CERT_PATH } from "../render/nginx";
 import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
 import {
@@ -55,6 +57,22 @@ function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
 
 const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
 
+/**
+ * The certificate part of verify on one node: what the state's WebServer installed (whole-site: pinhole's
+ * files; certificate-only: the certificate and key at the paths its plan found in the platform's nginx, its
+ * TLS drop-in and the platform files it patched, read with the platform owner marker) against the node.
+ */
+export async function verifyWeb(e: Pick<NodeExpectation, "node" | "web">, conn: SshConnectionInput, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Promise<Finding[]> {
+    const name = e.node.name;
+    if (!e.web) return [];
+    const paths = e.web.paths ?? { certificate: CERT_PATH, key: "", site: "" };
+    const extra = e.web.frontEnd === "certificate-only" ? { ownerFile: PLATFORM_OWNER, files: (e.web.files ?? []).map((f) => f.path) } : {};
+    const r = await runScript(conn, `${webInspectScript(e.node.fqdn, e.web.paths, extra)}echo "--- cert"\ncat ${shellQuote(paths.certificate)} 2>/dev/null || true\n`, { timeoutMs: 30_000 });
+    if (r.code === 255) return [{ node: name, check: "ssh", ok: false, message: `cannot read the web front end: ${explainSshFailure(conn, r)}` }];
+    if (r.code !== 0) return [{ node: name, check: "certificate", ok: false, message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}` }];
+    return checkCertificate(e, parseWebInspect(r.stdout), opts);
+}
+
 /** Connects to one node: live table, installed certificate, probes to its peers. */
 async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: ClusterModel, targets: ReturnType<typeof probePlan>, opts: VerifyOptions): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
     const name = e.node.name;
@@ -70,12 +88,7 @@ async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: C
         }
     })();
     const web = (async () => {
-        if (!e.web) return;
-        const paths = e.web.paths ?? { certificate: CERT_PATH, key: "", site: "" };
-        const r = await runScript(conn, `${webInspectScript(e.node.fqdn, e.web.paths)}echo "--- cert"\ncat '${paths.certificate}' 2>/dev/null || true\n`, { timeoutMs: 30_000 });
-        if (r.code === 255) { findings.push({ node: name, check: "ssh", ok: false, message: `cannot read the web front end: ${explainSshFailure(conn, r)}` }); return; }
-        if (r.code !== 0) { findings.push({ node: name, check: "certificate", ok: false, message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}` }); return; }
-        findings.push(...checkCertificate(e, parseWebInspect(r.stdout), { renewBeforeDays: model.certificates.renewBeforeDays, renewBeforeExplicit: model.certificates.renewBeforeExplicit, now: opts.now }));
+        findings.push(...await verifyWeb(e, conn, { renewBeforeDays: model.certificates.renewBeforeDays, renewBeforeExplicit: model.certificates.renewBeforeExplicit, now: opts.now }));
     })();
     const probes = (async (): Promise<ProbeResultRow[]> => {
         if (targets.length === 0) return [];

@@ -38,15 +38,25 @@ export type StateFirewall = StateIdentity & Pick<FirewallState, "node" | "rulese
 export interface StateWebServer extends StateIdentity, Pick<WebServerState, "node" | "fqdn" | "fingerprint" | "notAfter" | "certificateSha256" | "keySha256" | "siteSha256"> {
     /** Where the certificate, key and site file (certificate-only: pinhole's TLS drop-in) are on the node. */
     paths: { certificate: string; key: string; site: string };
+    frontEnd?: "certificate-only" | "whole-site";
+    /** certificate-only: every file pinhole wrote into the platform's nginx (certificate, key, drop-in, patched platform files) and its SHA-256. */
+    files?: { path: string; sha256: string }[];
 }
 
 /** The paths and hashes of a WebServer's state in either front-end mode (certificate-only: from its plan). */
-function webFiles(o: Record<string, unknown>): Pick<StateWebServer, "paths" | "certificateSha256" | "keySha256" | "siteSha256"> {
+function webFiles(o: Record<string, unknown>): Pick<StateWebServer, "paths" | "certificateSha256" | "keySha256" | "siteSha256" | "frontEnd" | "files"> {
     const plan = o.plan as { certificatePath?: string; keyPath?: string } | undefined;
     if (o.frontEnd === "certificate-only" && plan?.certificatePath && plan.keyPath) {
-        const installed = (o.installed ?? {}) as Record<string, string>;
+        // `installed`: [{ path, sha256 }] as the install read them back from the node (provider/webserver-platform.ts).
+        const files = (Array.isArray(o.installed) ? o.installed : [])
+            .filter((f): f is { path: string; sha256: string } => typeof f?.path === "string" && typeof f?.sha256 === "string")
+            .map((f) => ({ path: f.path, sha256: f.sha256 }));
+        const shaOf = (p: string, fallback: unknown) => files.find((f) => f.path === p)?.sha256 ?? str(fallback);
         const site = str(o.tlsPath) || "/etc/nginx/conf.d/pinhole-tls.conf";
-        return { paths: { certificate: plan.certificatePath, key: plan.keyPath, site }, certificateSha256: str(installed[plan.certificatePath]), keySha256: str(installed[plan.keyPath]), siteSha256: str(installed[site]) };
+        return {
+            paths: { certificate: plan.certificatePath, key: plan.keyPath, site }, frontEnd: "certificate-only", files,
+            certificateSha256: shaOf(plan.certificatePath, o.certificateSha256), keySha256: shaOf(plan.keyPath, o.keySha256), siteSha256: shaOf(site, o.siteSha256),
+        };
     }
     const p = o.paths as StateWebServer["paths"] | undefined;
     return { paths: p?.certificate ? p : { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH }, certificateSha256: str(o.certificateSha256), keySha256: str(o.keySha256), siteSha256: str(o.siteSha256) };
@@ -349,6 +359,8 @@ export interface LiveWeb {
     served: string;
     /** The certificate file nginx serves (public). */
     certPem: string;
+    /** certificate-only: SHA-256 (or "absent") of each file the state lists (inspectScript's `file=` lines). */
+    files?: Record<string, string>;
 }
 
 export interface CertificateFacts {
@@ -378,6 +390,7 @@ export function parseWebInspect(stdout: string): LiveWeb {
     return {
         owner: field("owner"), certSha: field("sha.cert") || "absent", keySha: field("sha.key") || "absent", siteSha: field("sha.site") || "absent",
         keyMode: field("keymode") || "absent", served: field("served"), certPem: cert,
+        ...(/^file=/m.test(head) ? { files: Object.fromEntries([...head.matchAll(/^file=(\S+) (.+)$/gm)].map((m) => [m[2], m[1]])) } : {}),
     };
 }
 
@@ -396,7 +409,7 @@ function nameMatches(name: string, san: string): boolean {
  * vs the state's WebServer; plus the node's name in the certificate and its expiry (failure once expired,
  * a warning inside renewBeforeDays).
  */
-export function checkCertificate(e: NodeExpectation, live: LiveWeb, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Finding[] {
+export function checkCertificate(e: Pick<NodeExpectation, "node" | "web">, live: LiveWeb, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Finding[] {
     const name = e.node.name;
     const w = e.web;
     if (!w) return [];
@@ -418,6 +431,13 @@ export function checkCertificate(e: NodeExpectation, live: LiveWeb, opts: { rene
         out.push(fail(name, "certificate", `nginx serves another certificate (${short(live.served)}…) than the state's (${short(w.fingerprint)}…): reload pending or another front end`));
     } else if (!live.served) {
         out.push(fail(name, "certificate", "nginx serves nothing on 127.0.0.1:443"));
+    }
+    // certificate-only: the platform files pinhole patched (TLS take-over, upstream weights) as it left them.
+    const own = new Set([CERT_PATH, KEY_PATH, SITE_PATH]);
+    for (const f of (w.files ?? []).filter((x) => !own.has(x.path))) {
+        const got = live.files?.[f.path] ?? "absent";
+        if (got === "absent") out.push(fail(name, "certificate", `the platform file ${f.path} pinhole patched is missing`));
+        else if (got !== f.sha256) out.push(fail(name, "certificate", `the platform file ${f.path} pinhole patched differs from the state (edited since the last up?)`));
     }
     if (live.owner && w.id && live.owner !== w.id) out.push(fail(name, "certificate", `the web front end belongs to another resource (${live.owner}), not this stack's ${w.id}`));
     if (!facts.dnsNames.some((d) => nameMatches(e.node.fqdn, d))) {

@@ -164,10 +164,14 @@ echo installed
 `;
 }
 
-/** Prints the owner, the SHA-256 of each installed file, the certificate nginx serves, the saved originals. */
-export function inspectScript(fqdn: string, P: SitePaths = DEFAULT_SITE_PATHS): string {
+/**
+ * Prints the owner, the SHA-256 of each installed file, the certificate nginx serves, the saved originals.
+ * `extra` (verify on a certificate-only node): the owner marker to read, and more files to hash (`file=<sha> <path>`).
+ */
+export function inspectScript(fqdn: string, P: SitePaths = DEFAULT_SITE_PATHS, extra: { ownerFile?: string; files?: string[] } = {}): string {
     return `${PRELUDE}${HELPERS}
-echo "owner=$(cat ${WEB_OWNER_FILE} 2>/dev/null || true)"
+echo "owner=$(cat ${shellQuote(extra.ownerFile ?? WEB_OWNER_FILE)} 2>/dev/null || true)"
+${(extra.files ?? []).map((f) => `if [ -f ${shellQuote(f)} ]; then printf 'file=%s %s\\n' "$(sha256sum < ${shellQuote(f)} | cut -c1-64)" ${shellQuote(f)}; else printf 'file=absent %s\\n' ${shellQuote(f)}; fi`).join("\n")}
 for pair in ${shellQuote(`cert:${P.certificate}`)} ${shellQuote(`key:${P.key}`)} ${shellQuote(`site:${P.site}`)}; do
   n="\${pair%%:*}"; p="\${pair#*:}"
   if [ -f "$p" ]; then echo "sha.$n=$(sha256sum < "$p" | cut -c1-64)"; else echo "sha.$n=absent"; fi

@@ -14,6 +14,8 @@ import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
 import { labUp, LabStatus } from "../../lab/index";
 import { installPlatform, labConnection, PLATFORM_UPSTREAM, removePlatform } from "../../lab/platform";
 import { runScript } from "../../provider/ssh";
+import { verifyWeb } from "../../lib/verify-run";
+import { Finding, resourcesFromDeployment } from "../../lib/verify";
 import { CertificateSettings, NodeSpec } from "../../model/types";
 
 const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "certs");
@@ -50,6 +52,19 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
         const out = await onNode(name, "find /etc/nginx /etc/pinhole -type f 2>/dev/null | sort | while read -r f; do echo \"$f $(stat -c '%a %U' \"$f\") $(sha256sum < \"$f\" | cut -c1-64)\"; done");
         return Object.fromEntries(out.trim().split("\n").filter(Boolean).map((l) => { const [f, ...rest] = l.split(" "); return [f, rest.join(" ")]; }));
     };
+    /** verify's certificate part (lib/verify-run.ts verifyWeb) on every web node, from the stack's exported state. */
+    const verifyCertificates = async (): Promise<Record<string, Finding[]>> => {
+        const { webServers } = resourcesFromDeployment(await stack.exportStack());
+        const out: Record<string, Finding[]> = {};
+        for (const n of webNodes()) {
+            const web = webServers.get(n.name)?.[0];
+            out[n.name] = await verifyWeb({ node: n, web }, labConnection(lab, lab.nodes.find((x) => x.name === n.name)!),
+                { renewBeforeDays: scenario.settings.renewBeforeDays, renewBeforeExplicit: scenario.settings.renewBeforeExplicit });
+            if (!web) out[n.name].push({ node: n.name, check: "state", ok: false, message: "no WebServer in the state" });
+        }
+        return out;
+    };
+    const failures = (r: Record<string, Finding[]>) => Object.values(r).flat().filter((f) => !f.ok).map((f) => `${f.node}: ${f.message}`);
     const setScenario = async () => stack.setConfig("scenario", { value: JSON.stringify(scenario) });
     const up = async () => stack.up({ onOutput: () => undefined });
     const outputs = async () => stack.outputs();
@@ -139,6 +154,21 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
             expect(served(p)[0].fingerprint256).to.equal(o.certificates.value[p].fingerprintSha256);
         }
         await stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+        // verify checks what pinhole installed into the platform's nginx, at the paths the plan found.
+        const v = await verifyCertificates();
+        expect(failures(v)).to.deep.equal([]);
+        for (const n of webNodes()) expect(v[n.name].map((f) => f.message).join("\n"), n.name).to.match(/^installed certificate matches the state/m);
+        console.log(`      verify ${P1}: ${v[P1].map((f) => f.message).join("; ")}`);
+        // ... and notices when a platform file pinhole patched is edited behind its back.
+        const conf = "/etc/nginx/nginx.conf";
+        expect(o.servers.value[P1].plan.files).to.include(conf);
+        await onNode(P1, `cp -p ${conf} /root/nginx.conf.keep && echo '# edited by hand' >> ${conf}`);
+        try {
+            expect(failures(await verifyCertificates())).to.deep.equal([`${P1}: the platform file ${conf} pinhole patched differs from the state (edited since the last up?)`]);
+        } finally {
+            await onNode(P1, `mv -f /root/nginx.conf.keep ${conf}`);
+        }
+        expect(failures(await verifyCertificates())).to.deep.equal([]);
     });
 
     it("sslscan from the client network: TLS 1.2/1.3 only, no weak ciphers, the chain complete and in order, the name matching (internal-ca)", async () => {
@@ -217,6 +247,10 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
         let text = "";
         await stack.preview({ onOutput: (s) => { text += s; } });
         expect(text).to.match(/WEB CERT EXPIRES AT: .* UTC \(in 2 days\)/);
+        // verify's exit status: inside the notice window every node fails with the notice.
+        const inWindow = failures(await verifyCertificates());
+        expect(inWindow, inWindow.join("\n")).to.have.length(webNodes().length);
+        for (const f of inWindow) expect(f).to.match(/WEB CERT EXPIRES AT: .* UTC \(in 2 days; notice window 2\.9999 days\)/);
         const before = o.certificates.value;
         const res = await up();
         o = await outputs();

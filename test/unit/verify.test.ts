@@ -10,6 +10,8 @@ import { buildPolicy } from "../../model/policy";
 import { ClusterModel } from "../../model/types";
 import { literalPolicies } from "./helpers/literal-reading";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
+import { inspectScript } from "../../provider/webserver-scripts";
+import { PLATFORM_OWNER } from "../../provider/webserver-platform-scripts";
 import {
     FORBIDDEN_CANDIDATES,
     changedLines, checkCertificate, checkFirewall, countFindings, describeDifference, diffTables, expectationsFor, FIREWALL_TYPE,
@@ -266,6 +268,64 @@ describe("lib/verify: the installed certificate", () => {
     it("parses the web inspect output (provider/webserver-scripts.ts inspectScript + the certificate file)", () => {
         const l = parseWebInspect(`owner=proxy-1-web-1\nsha.cert=aa\nsha.key=absent\nsha.site=cc\nkeymode=600\nserved=AB:CD\noriginals=/etc/nginx/conf.d/default.conf \n--- cert\n${pem}`);
         expect(l).to.deep.equal({ owner: "proxy-1-web-1", certSha: "aa", keySha: "absent", siteSha: "cc", keyMode: "600", served: "AB:CD", certPem: pem });
+    });
+
+    describe("certificate-only (the platform's nginx: paths from the plan, the files pinhole wrote there)", () => {
+        const CERT = "/etc/nginx/ssl/server.crt", KEYP = "/etc/nginx/ssl/server.key", TLS = "/etc/nginx/conf.d/pinhole-tls.conf", CONF = "/etc/nginx/nginx.conf";
+        const outputs = () => ({
+            node: "proxy-1", fqdn: "proxy-1.voice.example.com", frontEnd: "certificate-only", fingerprint: fp, notAfter: "",
+            certificateSha256: "stale", keySha256: "stale", siteSha256: "stale",
+            plan: { certificatePath: CERT, keyPath: KEYP },
+            installed: [{ path: CERT, sha256: sha(pem) }, { path: KEYP, sha256: "k" }, { path: TLS, sha256: "t" }, { path: CONF, sha256: "n" }],
+        });
+        const state = (o: Record<string, unknown> = outputs()) =>
+            resourcesFromDeployment({ deployment: { resources: [{ type: WEBSERVER_TYPE, urn: "u", id: "proxy-1-web-1", outputs: o }] } }).webServers.get("proxy-1")![0];
+        const setupPlatform = () => {
+            const { e } = setup();
+            e.web = state();
+            const live: LiveWeb = { owner: "proxy-1-web-1", certSha: sha(pem), keySha: "k", siteSha: "t", keyMode: "600", served: fp, certPem: pem, files: { [CONF]: "n" } };
+            return { e, live };
+        };
+
+        it("reads the state: the paths the plan found, each file's SHA-256 from `installed`", () => {
+            const w = state();
+            expect(w.paths).to.deep.equal({ certificate: CERT, key: KEYP, site: TLS });
+            expect(w).to.deep.include({ frontEnd: "certificate-only", certificateSha256: sha(pem), keySha256: "k", siteSha256: "t" });
+            expect(w.files!.map((f) => f.path)).to.deep.equal([CERT, KEYP, TLS, CONF]);
+            expect(state({ ...outputs(), tlsPath: "/etc/nginx/conf.d/zz-tls.conf" }).paths.site).to.equal("/etc/nginx/conf.d/zz-tls.conf");
+        });
+
+        it("passes when the platform's nginx has pinhole's files as installed", () => {
+            const { e, live } = setupPlatform();
+            const f = checkCertificate(e, live, { renewBeforeDays: 30, now });
+            expect(f.filter((x) => !x.ok)).to.deep.equal([]);
+        });
+
+        const badPlatform: { name: string; change: (l: LiveWeb) => void; expect: RegExp }[] = [
+            { name: "a certificate replaced at the platform's path", change: (l) => { l.certSha = "other"; }, expect: /^the installed certificate differs from the state/ },
+            { name: "a hand-edited key at the platform's path", change: (l) => { l.keySha = "other"; }, expect: /private key \/etc\/nginx\/ssl\/server\.key differs/ },
+            { name: "an edited TLS drop-in", change: (l) => { l.siteSha = "other"; }, expect: /nginx site config \/etc\/nginx\/conf\.d\/pinhole-tls\.conf differs/ },
+            { name: "a patched platform file edited since", change: (l) => { l.files![CONF] = "edited"; }, expect: /^the platform file \/etc\/nginx\/nginx\.conf pinhole patched differs from the state/ },
+            { name: "a patched platform file gone", change: (l) => { l.files = {}; }, expect: /^the platform file \/etc\/nginx\/nginx\.conf pinhole patched is missing/ },
+            { name: "another resource's front end", change: (l) => { l.owner = "proxy-1-web-2"; }, expect: /belongs to another resource \(proxy-1-web-2\)/ },
+        ];
+        for (const c of badPlatform) {
+            it(`fails on ${c.name}`, () => {
+                const { e, live } = setupPlatform();
+                c.change(live);
+                expect(checkCertificate(e, live, { renewBeforeDays: 30, now }).filter((x) => !x.ok).map((x) => x.message).join("\n")).to.match(c.expect);
+            });
+        }
+
+        it("the inspect script reads the platform owner marker and hashes the files the state lists; its output parses", () => {
+            const s = inspectScript("proxy-1.voice.example.com", { certificate: CERT, key: KEYP, site: TLS }, { ownerFile: PLATFORM_OWNER, files: [CONF, "/etc/nginx/it's.conf"] });
+            expect(s).to.contain(`cat '${PLATFORM_OWNER}'`);
+            expect(s).to.contain(`printf 'file=%s %s\\n' "$(sha256sum < '${CONF}' | cut -c1-64)" '${CONF}'`);
+            expect(s).to.contain(`'/etc/nginx/it'\\''s.conf'`);
+            expect(spawnSync("sh", ["-n"], { input: s, encoding: "utf8" }).status).to.equal(0);
+            const l = parseWebInspect(`owner=o\nfile=${"a".repeat(64)} ${CONF}\nfile=absent /etc/nginx/x.conf\nsha.cert=aa\nsha.key=bb\nsha.site=cc\nkeymode=600\nserved=AB\n--- cert\n${pem}`);
+            expect(l.files).to.deep.equal({ [CONF]: "a".repeat(64), "/etc/nginx/x.conf": "absent" });
+        });
     });
 });
 
