@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "../provider/schema";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
+import type { CertificateSubjectFields } from "../model/types";
 
 export type PrivateKeyArgs = ArgsOf<typeof PRIVATE_KEY>;
 
@@ -16,15 +17,8 @@ export class PrivateKey extends pulumi.CustomResource {
     }
 }
 
-export interface CertificateSubject {
-    commonName: string;
-    organization?: string;
-    organizationalUnit?: string;
-    locality?: string;
-    province?: string;
-    country?: string;
-    email?: string;
-}
+/** CN plus the subject fields of model/types.ts SUBJECT_FIELDS. */
+export type CertificateSubject = { commonName: string } & CertificateSubjectFields;
 
 export type SelfSignedCertificateArgs = ArgsOf<typeof SELF_SIGNED_CERTIFICATE>;
 

@@ -145,17 +145,22 @@ export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external"
 /** certificate-only: into the platform's own nginx (default for real nodes); whole-site: pinhole writes the server block. */
 export type FrontEndMode = "certificate-only" | "whole-site";
 
-/** Subject fields of the certificates and CSRs pinhole issues (`web cert details edit`), besides CN = fqdn. */
-export interface CertificateSubjectFields {
-    organization?: string;
-    organizationalUnit?: string;
-    locality?: string;
-    /** ST: state or province. */
-    province?: string;
-    /** C: two capital letters (ISO 3166). */
-    country?: string;
-    email?: string;
-}
+/**
+ * The subject fields of the certificates and CSRs pinhole issues (`web cert details edit`), besides CN = fqdn:
+ * the one list the config keys (model/config), the types (components/tls.ts, provider/tls.ts), the provider
+ * schema (provider/schema.ts) and the distinguished name (provider/tls.ts, in this order after CN) come from.
+ */
+export const SUBJECT_FIELDS = [
+    { key: "organization", attribute: "O", description: "O." },
+    { key: "organizationalUnit", attribute: "OU", description: "OU." },
+    { key: "locality", attribute: "L", description: "L." },
+    { key: "province", attribute: "ST", description: "ST (state or province)." },
+    /** Two capital letters (ISO 3166). */
+    { key: "country", attribute: "C", description: "C (two letters)." },
+    { key: "email", attribute: "E", description: "E (emailAddress)." },
+] as const;
+export type SubjectField = (typeof SUBJECT_FIELDS)[number]["key"];
+export type CertificateSubjectFields = { [K in SubjectField]?: string };
 
 /** Paths and names of a node's nginx front end (all optional: the defaults are in docs/certificates.md). */
 export interface NginxSettings {

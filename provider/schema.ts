@@ -6,6 +6,7 @@ import type { ArraySpec, ObjectSpec, ResourceSpec, StateOf } from "./schema-type
 import { toPulumiSchema } from "./schema-types";
 import { DEFAULT_REPLACES } from "../render/nginx";
 import { LIMITS } from "../model/limits";
+import { SUBJECT_FIELDS, SubjectField } from "../model/types";
 
 export const PACKAGE_NAME = "pinhole";
 export const PROVIDER_VERSION = "0.1.0";
@@ -183,9 +184,10 @@ export const WEB_SERVER = {
 
 const SUBJECT = {
     type: "object", token: "pinhole:tls:Subject", description: "Certificate subject (distinguished name).",
+    // CN, then the fields of model/types.ts SUBJECT_FIELDS (their descriptions too).
     properties: {
-        commonName: str("CN."), organization: str("O."), organizationalUnit: str("OU."), locality: str("L."), province: str("ST (state or province)."),
-        country: str("C (two letters)."), email: str("E (emailAddress)."),
+        commonName: str("CN."),
+        ...Object.fromEntries(SUBJECT_FIELDS.map((f) => [f.key, str(f.description)])) as { readonly [K in SubjectField]: ReturnType<typeof str> },
     },
     required: ["commonName"],
 } as const satisfies ObjectSpec;

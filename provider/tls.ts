@@ -6,6 +6,7 @@ import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
 import { changedKeys, CheckFailure, DiffResult, inputDiff, ProviderError, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
+import { CertificateSubjectFields, SUBJECT_FIELDS } from "../model/types";
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -65,26 +66,17 @@ export async function signingKeys(privateKeyPem: string): Promise<{
     };
 }
 
-export interface Subject {
-    commonName: string;
-    organization?: string;
-    organizationalUnit?: string;
-    /** L, ST (state or province), C (two letters), E (emailAddress). */
-    locality?: string;
-    province?: string;
-    country?: string;
-    email?: string;
-}
+/** CN plus the subject fields of model/types.ts SUBJECT_FIELDS. */
+export type Subject = { commonName: string } & CertificateSubjectFields;
 
+/** "CN=..., O=..., OU=..., L=..., ST=..., C=..., E=..." (SUBJECT_FIELDS order; each value escaped for a DN). */
 export function distinguishedName(s: Subject): string {
     const esc = (v: string) => v.replace(/([,+"\\<>;=])/g, "\\$1");
     const parts = [`CN=${esc(s.commonName)}`];
-    if (s.organizationalUnit) parts.push(`OU=${esc(s.organizationalUnit)}`);
-    if (s.organization) parts.push(`O=${esc(s.organization)}`);
-    if (s.locality) parts.push(`L=${esc(s.locality)}`);
-    if (s.province) parts.push(`ST=${esc(s.province)}`);
-    if (s.country) parts.push(`C=${esc(s.country)}`);
-    if (s.email) parts.push(`E=${esc(s.email)}`);
+    for (const f of SUBJECT_FIELDS) {
+        const v = s[f.key];
+        if (v) parts.push(`${f.attribute}=${esc(v)}`);
+    }
     return parts.join(", ");
 }
 

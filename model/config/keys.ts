@@ -1,6 +1,6 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
 // Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by scripts/config-schema.ts). No logic.
-import { CertificateMode, CertificateSettings, DEPLOYMENT_MODELS, ExternalKind, FirewallSettings, FrontEndMode, Protocol } from "../types";
+import { CertificateMode, CertificateSettings, DEPLOYMENT_MODELS, ExternalKind, FirewallSettings, FrontEndMode, Protocol, SUBJECT_FIELDS } from "../types";
 import { PROFILE_KEYS } from "./profile";
 import { UriScheme } from "../uri";
 
@@ -41,7 +41,7 @@ export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason
 export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "frontEnd", "nginx", "subject", "nodes"];
 export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey", "frontEnd", "nginx", "subject"];
 export const NGINX_KEYS = ["certificatePath", "keyPath", "tlsPath", "upstream", "sitePath", "applicationBackend", "serverNames", "replaces"];
-export const SUBJECT_KEYS = ["organization", "organizationalUnit", "locality", "province", "country", "email"];
+export const SUBJECT_KEYS: string[] = SUBJECT_FIELDS.map((f) => f.key);
 export const FRONT_ENDS: readonly FrontEndMode[] = ["certificate-only", "whole-site"];
 export const LDAP_KEYS = ["host", "ports", "protocols"];
 export const SNMP_KEYS = ["uri", "protocols"];

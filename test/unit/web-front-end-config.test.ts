@@ -5,6 +5,10 @@ import { spawnSync } from "child_process";
 import { parseClusterConfig } from "../../model/config";
 import { checkNodePath, discoverScript, platformInspectScript, platformInstallScript, platformRemoveScript } from "../../provider/webserver-platform-scripts";
 import { COMMIT_NGINX } from "../../provider/webserver-scripts";
+import { X509Certificate } from "crypto";
+import { SUBJECT_FIELDS } from "../../model/types";
+import { SELF_SIGNED_CERTIFICATE } from "../../provider/schema";
+import { distinguishedName, generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 
 const ssh = { host: "10.1.0.1", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx3cIJvnxzyZp1Vw2mSy+7rBXWz3DSN3dXAYu1lVyjb" };
 const raw = (certificates: unknown) => ({
@@ -39,6 +43,27 @@ describe("web front end config (certificates.frontEnd, nginx, subject)", () => {
         }
         // A 3-day lifetime without an explicit window is fine: the window scales (a third of the lifetime).
         expect(parseClusterConfig(raw({ validityDays: 3 })).errors).to.deep.equal([]);
+    });
+    it("subject fields come from one list (model/types.ts SUBJECT_FIELDS): config keys, provider schema, distinguished name and the issued certificate", async () => {
+        const values: Record<string, string> = { organization: "Example, Ltd", organizationalUnit: "Ops", locality: "Zurich", province: "ZH", country: "CH", email: "pki@example.com" };
+        expect(SUBJECT_FIELDS.map((f) => f.key).sort()).to.deep.equal(Object.keys(values).sort());
+        // config: every field is read (and nothing else is)
+        const r = parseClusterConfig(raw({ subject: values }));
+        expect(r.errors).to.deep.equal([]);
+        expect(r.model!.certificates.subject).to.deep.equal(values);
+        expect(parseClusterConfig(raw({ subject: { street: "Main St 1" } })).errors.map((e) => e.path).join()).to.contain("pinhole:certificates.subject");
+        // provider schema: CN plus every field, with its description
+        const props = SELF_SIGNED_CERTIFICATE.inputs.subject.properties as Record<string, { description: string }>;
+        expect(Object.keys(props)).to.deep.equal(["commonName", ...SUBJECT_FIELDS.map((f) => f.key)]);
+        for (const f of SUBJECT_FIELDS) expect(props[f.key].description, f.key).to.equal(f.description);
+        // distinguished name and the certificate issued with it
+        const subject = { commonName: "a.example.com", ...values };
+        expect(distinguishedName(subject)).to.equal("CN=a.example.com, O=Example\\, Ltd, OU=Ops, L=Zurich, ST=ZH, C=CH, E=pki@example.com");
+        const { certPem } = await issueSelfSigned({ privateKeyPem: generatePrivateKeyPem({ algorithm: "ECDSA" }), subject, dnsNames: ["a.example.com"], ipAddresses: [], validityDays: 3, earlyRenewalDays: 1, isCa: false });
+        const dn = new X509Certificate(certPem).subject;
+        for (const [attr, v] of [["CN", "a.example.com"], ["O", "Example\\, Ltd"], ["OU", "Ops"], ["L", "Zurich"], ["ST", "ZH"], ["C", "CH"], ["emailAddress", "pki@example.com"]]) {
+            expect(dn.split("\n"), attr).to.include(`${attr}=${v}`);
+        }
     });
 });
 
