@@ -20,6 +20,8 @@ export interface DiffResult {
     /** Property path → how it changes (old state value against the new input). */
     detailedDiff: Record<string, PropertyDiffKind>;
     deleteBeforeReplace?: boolean;
+    /** Shown by the engine on the resource (preview and up), e.g. why it is replaced now (provider/engine-log.ts). */
+    warnings?: string[];
 }
 
 import { ProviderError } from "./errors";

@@ -10,6 +10,7 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import { DiffResult, Handler, PropertyDiffKind, typeOfUrn, Values } from "./framework";
 import { ProviderError } from "./errors";
+import { EngineLog, engineWarn } from "./engine-log";
 
 const Kind = provproto.PropertyDiff.Kind;
 const KINDS: Record<PropertyDiffKind, provproto.PropertyDiff.Kind> = {
@@ -26,6 +27,8 @@ export interface ProviderDefinition {
     schema: string;
     handlers: Record<string, Handler>;
     log?: (message: string) => void;
+    /** Shows a DiffResult's warnings on the resource (provider/engine-log.ts); default: stderr. */
+    warn?: EngineLog;
 }
 
 type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
@@ -63,6 +66,7 @@ const toStruct = (v: Values): Struct => Struct.fromJavaScript(JSON.parse(JSON.st
 
 export function providerService(def: ProviderDefinition): grpc.UntypedServiceImplementation {
     const log = def.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const warn = def.warn ?? engineWarn(undefined, log);
     const handlerFor = (urn: string): Handler => {
         const h = def.handlers[typeOfUrn(urn)];
         if (!h) throw new ProviderError(`pinhole provider ${def.version} has no resource type ${typeOfUrn(urn)} (known: ${Object.keys(def.handlers).join(", ")})`);
@@ -107,8 +111,11 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             resp.setFailuresList(res.failures.map((f) => new provproto.CheckFailure().setProperty(f.property).setReason(f.reason)));
             return resp;
         }),
-        diff: unary("Diff", async (req: provproto.DiffRequest) =>
-            diffResponse(await handlerFor(req.getUrn()).diff(toJs(req.getOlds()), toJs(req.getNews())))),
+        diff: unary("Diff", async (req: provproto.DiffRequest) => {
+            const d = await handlerFor(req.getUrn()).diff(toJs(req.getOlds()), toJs(req.getNews()));
+            for (const w of d.warnings ?? []) await warn(req.getUrn(), w);
+            return diffResponse(d);
+        }),
         create: unary("Create", async (req: provproto.CreateRequest) => {
             const res = await handlerFor(req.getUrn()).create(toJs(req.getProperties()));
             return new provproto.CreateResponse().setId(res.id).setProperties(toStruct(res.outs));

@@ -6,6 +6,7 @@ import * as x509 from "@peculiar/x509";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
 import { changedKeys, CheckFailure, DiffResult, inputDiff, ProviderError, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
+import { expiryNotice } from "../model/certificates";
 import { CertificateSubjectFields, SUBJECT_FIELDS } from "../model/types";
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -189,12 +190,15 @@ export function checkValidity(news: CertificateInputs): CheckFailure[] {
  * (a replacing change of notAfter: the issued certificate's end against the planned one, plannedNotAfter);
  * a change of earlyRenewalDays alone is an in-place update.
  */
-export function certificateDiff<O extends CertificateInputs & { notAfter: string }, N extends CertificateInputs>(olds: O, news: N, contentKeys: readonly string[]): DiffResult {
+export function certificateDiff<O extends CertificateInputs & { notAfter: string; subject?: { commonName?: string } }, N extends CertificateInputs>(olds: O, news: N, contentKeys: readonly string[], now = new Date()): DiffResult {
     const d = inputDiff(olds, news, [...contentKeys, "earlyRenewalDays"], contentKeys);
-    if (dueForRenewal(olds.notAfter, news.earlyRenewalDays)) {
+    if (dueForRenewal(olds.notAfter, news.earlyRenewalDays, now.getTime())) {
         d.detailedDiff.notAfter = "update-replace";
         d.replaces.push("notAfter");
         d.changes = true;
+        // The notice of the certificate now serving, shown while preview / up plan its renewal.
+        const n = expiryNotice(olds.notAfter, news.earlyRenewalDays, now);
+        if (n) d.warnings = [`${olds.subject?.commonName ? `${olds.subject.commonName}: ` : ""}${n.text}: inside the renewal window (${news.earlyRenewalDays} days), pinhole issues a new certificate on this up`];
     }
     return d;
 }
