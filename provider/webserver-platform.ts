@@ -87,7 +87,8 @@ export async function platformCheck(news: WebServerInputs): Promise<{ inputs: We
     try {
         plan = planOf(inputs, await discover(inputs));
     } catch (e) {
-        return { inputs, failures: [{ property: "connection", reason: `node ${news.node}: ${(e as Error).message}` }] };
+        // Nothing on the node was changed: whatever nginx served before (the previous certificate) still serves.
+        return { inputs, failures: [{ property: "connection", reason: `web certificate NOT installed on ${describe(conn(inputs))}; the previous certificate is still serving (nothing on the node was changed): ${(e as Error).message}` }] };
     }
     for (const p of plan.problems) failures.push({ property: "plan", reason: p });
     if (plan.certificatePath && plan.certificatePath === plan.keyPath) failures.push({ property: "keyPath", reason: `node ${news.node}: certificate and key would both go to ${plan.keyPath}` });

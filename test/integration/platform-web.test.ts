@@ -268,8 +268,9 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
             await setScenario();
             let msg = "";
             try { await up(); } catch (e) { msg = String((e as Error).message ?? e); }
-            expect(msg).to.contain(`web certificate NOT installed on ${P1}`);
-            expect(msg).to.contain("the previous certificate is still serving");
+            expect(msg, msg).to.contain(`web certificate NOT installed on node ${P1} `);
+            expect(msg, msg).to.contain("the previous certificate is still serving");
+            expect(msg, msg).to.contain("zz-broken.conf");
             expect(served(P1)[0].fingerprint256).to.equal(serving);
             expect(Object.keys(requestsVia(P1, 3)).every((k) => k.startsWith("app "))).to.equal(true);
         } finally {
