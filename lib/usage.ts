@@ -8,7 +8,7 @@ export type StartModel = (typeof START_MODELS)[number];
 export const START_USAGE = `usage: npm start [-- --model <${START_MODELS.join("|")}>] [--verbose] [--parallel N] [--no-probes] [--backend URL]
   set-up, bring up the local lab (default: modular), pulumi up its stack (lab-<model>), verify it live, summarise.
   --backend URL the state backend for this run, as PULUMI_BACKEND_URL (default: the local file backend .pulumi/state),
-                e.g. s3://pinhole-state?endpoint=127.0.0.1:9000&s3ForcePathStyle=true&region=us-east-1
+                e.g. s3://pinhole-state?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1
   --verbose     stream the engine's own output instead of one line per resource
   --parallel N  the engine's resource parallelism (default: the CLI's)
   --no-probes   verify tables and certificates only`;

@@ -23,8 +23,9 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     log "skipping apt (PINHOLE_SKIP_APT=1); missing: ${missing[*]}"
   elif [[ $(id -u) -ne 0 ]]; then
     # A non-root operator runs pinhole against real nodes; only the lab (root: namespaces, nftables) needs these.
-    log "not root: skipping the lab's Debian packages (missing: ${missing[*]}); npm start / npm run pulumi against"
-    log "  real nodes need only openssh-client. For the lab and integration tests: sudo apt-get install ${missing[*]}"
+    log "not root: skipping the lab's Debian packages (missing: ${missing[*]}); npm run pulumi / matrix / verify /"
+    log "  narrow against real nodes need only openssh-client. For the lab, npm start and the integration tests (root):"
+    log "  sudo apt-get install ${missing[*]}"
   else
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -72,7 +72,7 @@ describe("--help of every command: instant, no side effects", function () {
 
 describe("npm start --backend (the state backend of one run)", () => {
     it("takes a backend URL of a scheme the CLI serves, inline or as the next argument", () => {
-        const url = "s3://pinhole-state?endpoint=127.0.0.1:9000&s3ForcePathStyle=true&region=us-east-1";
+        const url = "s3://pinhole-state?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1";
         expect(parseStartArgs(["--backend", url])).to.deep.include({ backend: url, model: "modular" });
         expect(parseStartArgs([`--backend=file:///srv/pinhole-state`])).to.deep.include({ backend: "file:///srv/pinhole-state" });
         expect(parseStartArgs([])).to.not.have.property("backend");
