@@ -23,37 +23,48 @@ interface StackYaml {
     config: unknown;
     environment: boolean;
     errors: ConfigError[];
-    /** Integers written with a leading zero: js-yaml reads 022 as 22, Pulumi's Go YAML reader as octal 18. */
+    /** Numbers the two YAML readers read differently (022, 1_000): reported with their path in every mode. */
     leadingZeros: ConfigError[];
 }
 
-/** A YAML integer written with a leading zero (`022`), kept as its text so that no reader guesses its base. */
-class LeadingZeroInt {
-    constructor(readonly text: string) {}
+/** A plain YAML scalar the two readers take for different values, kept as its text so that no reader guesses. */
+class AmbiguousNumber {
+    constructor(readonly text: string, readonly why: string) {}
 }
 // js-yaml exports its built-in types at run time (`types`), the typings do not declare them.
 const YAML_INT = (yaml as unknown as { types: { int: yaml.TypeConstructorOptions & { resolve: (d: string) => boolean; construct: (d: string) => unknown } } }).types.int;
+const LEADING_ZERO = "is written with a leading zero: Pulumi's YAML reader takes it as an octal number, js-yaml as decimal; write it without the zero";
+const UNDERSCORE = "is a number with \"_\" in it: Pulumi's YAML reader takes it as a number, js-yaml as text; write the digits alone";
 /**
- * The stack file's YAML schema: js-yaml's default, except that an integer with a leading zero is not read as a
- * number. The two readers disagree on it (YAML 1.2, js-yaml: decimal 22; Pulumi's Go reader, gopkg.in/yaml.v3,
- * strconv base 0: octal 18), so the same file would mean two ports: it is an error naming the path instead.
+ * The stack file's YAML schema: js-yaml's default, except for plain scalars the two readers disagree on, which
+ * are kept as AmbiguousNumber: an integer with a leading zero (YAML 1.2, js-yaml: 022 is 22; Pulumi's Go reader,
+ * gopkg.in/yaml.v3, strconv base 0: octal 18) and digits with underscores (yaml.v3 drops them: 1_000 is 1000;
+ * js-yaml: the string "1_000"). The same file would mean two values: an error naming the path instead.
  */
 const STACK_SCHEMA = yaml.DEFAULT_SCHEMA.extend({
-    implicit: [new yaml.Type("tag:yaml.org,2002:int", {
-        kind: "scalar",
-        resolve: YAML_INT.resolve,
-        construct: (data: string) => (/^[-+]?0[0-9_]+$/.test(data) ? new LeadingZeroInt(data) : YAML_INT.construct(data)),
-        instanceOf: YAML_INT.instanceOf,
-        predicate: YAML_INT.predicate,
-        represent: YAML_INT.represent,
-        defaultStyle: YAML_INT.defaultStyle,
-    })],
+    implicit: [
+        new yaml.Type("tag:yaml.org,2002:int", {
+            kind: "scalar",
+            resolve: YAML_INT.resolve,
+            construct: (data: string) => (/^[-+]?0[0-9_]+$/.test(data) ? new AmbiguousNumber(data, LEADING_ZERO) : YAML_INT.construct(data)),
+            instanceOf: YAML_INT.instanceOf,
+            predicate: YAML_INT.predicate,
+            represent: YAML_INT.represent,
+            defaultStyle: YAML_INT.defaultStyle,
+        }),
+        // Implicit types apply to plain (unquoted) scalars only: a quoted "1_000" stays a string in both readers.
+        new yaml.Type("tag:pinhole,2026:underscored-number", {
+            kind: "scalar",
+            resolve: (data: string) => data.includes("_") && /^[-+]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$/.test(data),
+            construct: (data: string) => new AmbiguousNumber(data, UNDERSCORE),
+        }),
+    ],
 });
 
-/** Replaces every LeadingZeroInt by its text (the validator refuses it there) and reports it with its config path. */
+/** Replaces every AmbiguousNumber by its text (the validator refuses it there) and reports it with its config path. */
 function leadingZeroInts(v: unknown, path: string, out: ConfigError[]): unknown {
-    if (v instanceof LeadingZeroInt) {
-        out.push({ path, message: `${v.text} is written with a leading zero: Pulumi's YAML reader takes it as an octal number, other readers as decimal; write it without the zero` });
+    if (v instanceof AmbiguousNumber) {
+        out.push({ path, message: `${v.text} ${v.why}` });
         return v.text;
     }
     if (Array.isArray(v)) return v.map((x, i) => leadingZeroInts(x, `${path}[${i}]`, out));
@@ -97,6 +108,22 @@ function readStackYaml(file: string): StackYaml {
     }
     const inConfig = leadingZeros.filter((e) => e.path.startsWith("config.")).map((e) => ({ ...e, path: e.path.slice("config.".length).replace(/[^\x20-\x7e]/g, "?") }));
     return { config: isMap(doc) ? doc.config : undefined, environment: isMap(doc) && doc.environment !== undefined, errors, leadingZeros: inConfig };
+}
+
+/**
+ * What only the stack file shows, for the Pulumi program (which gets the engine's values, not the file): keys
+ * outside `config:` (Pulumi ignores them) and numbers the engine's YAML reader read differently from what is
+ * written (022 as octal 18, 1_000 as 1000). Tools get the same from readStack/parseStackFile. A file this reader
+ * cannot read is one problem (tools refuse it too); no file (an inline or Automation API stack): none.
+ */
+export function stackFileProblems(file: string): ConfigError[] {
+    if (!fs.existsSync(file)) return [];
+    try {
+        const doc = readStackYaml(file);
+        return [...doc.errors, ...doc.leadingZeros];
+    } catch (e) {
+        return [{ path: path.basename(file), message: (e as Error).message.split("\n")[0].replace(/[^\x20-\x7e]/g, "?") }];
+    }
 }
 
 /** The stack file's pinhole config keyed without the namespace (secure values opaque). Throws if unreadable. */

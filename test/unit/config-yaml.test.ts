@@ -1,5 +1,6 @@
 // Stack files as YAML text: what the corpus (config-corpus.test.ts, built from objects) cannot spell. Integers with
 // a leading zero (js-yaml: decimal, Pulumi's Go reader: octal), duplicate keys, anchors and merge keys, alias bombs.
+import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -48,6 +49,14 @@ describe("stack files as YAML text (the stack-file reader)", () => {
             expect(r.model).to.equal(undefined);
             expect(r.errors.map((e) => e.path)).to.deep.equal(["pinhole:nodes[0].ssh.port"]);
             expect(r.errors[0].message).to.contain("leading zero");
+        });
+    }
+
+    for (const written of ["2_222", "0x8_AE", "+2_2"]) {
+        it(`a number written ${written} (a number to Pulumi's reader, text to js-yaml) is an error naming the path`, () => {
+            const r = parseText(stackText(written));
+            expect(r.model).to.equal(undefined);
+            expect(r.errors.map((e) => e.path)).to.deep.equal(["pinhole:nodes[0].ssh.port"]);
         });
     }
 
@@ -107,21 +116,53 @@ describe("stack files as YAML text: a leading-zero integer through the backend (
         expect(init.status, init.stderr).to.equal(0);
         // Written after init: init re-serialises an existing file (Pulumi's reader turns 022 into 18 on the way).
         const salt = /^encryptionsalt: .*$/m.exec(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")?.[0] ?? "";
-        fs.writeFileSync(file, `${salt}\n${stackText("022")}`);
+        fs.writeFileSync(file, `${salt}\n${stackText("022", "  pinhole:firewall: { rollbackSeconds: 4_5 }\n")}`);
     });
     after(() => {
         if (env) spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", stack, "--cwd", PROJECT_ROOT], { env, timeout: 60_000 });
         fs.rmSync(file, { force: true });
     });
 
-    it("Pulumi reads port: 022 as 18; readStack refuses it naming the path", () => {
+    it("Pulumi reads port: 022 as 18 and rollbackSeconds: 4_5 as 45; readStack refuses both, naming the paths", () => {
         const cli = spawnSync("pulumi", ["config", "--json", "--stack", stack, "--cwd", PROJECT_ROOT], { env, encoding: "utf8", timeout: 60_000 });
         expect(cli.status, cli.stderr).to.equal(0);
         const nodes = JSON.parse(cli.stdout)["pinhole:nodes"];
         expect(nodes.objectValue[0].ssh.port, "the engine's reading").to.equal(18);
+        expect(JSON.parse(cli.stdout)["pinhole:firewall"].objectValue.rollbackSeconds, "the engine's reading").to.equal(45);
         const r = readStack(stack);
         expect(r.source).to.equal("pulumi config");
         expect(r.model, JSON.stringify(r.errors)).to.equal(undefined);
         expect(r.errors.find((e) => e.path === "pinhole:nodes[0].ssh.port")?.message).to.contain("leading zero");
+        expect(r.errors.find((e) => e.path === "pinhole:firewall.rollbackSeconds")?.message).to.contain('with "_" in it');
+    });
+});
+
+// The Pulumi program gets the engine's values, not the file: what only the file shows (keys outside config:,
+// numbers the engine read differently) it takes from the stack file too, so it refuses what the tools refuse.
+describe("stack files as YAML text: the program reads what only the file shows", function () {
+    this.timeout(60_000);
+    const stack = `test-yaml-program-${process.pid}`;
+    const file = path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`);
+    before(() => pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs }, "pinhole", stack, true));
+    after(() => fs.rmSync(file, { force: true }));
+
+    it("port: 022 (the engine gives 18) and a key outside config: are the program's errors too", () => {
+        fs.writeFileSync(file, `pinhole:domain: misplaced.example.com\n${stackText("022")}`);
+        const tools = parseStackFile(file);
+        expect(tools.errors.map((e) => e.path).sort()).to.deep.equal(["pinhole:domain", "pinhole:nodes[0].ssh.port"]);
+        // The engine's view of the same file: 022 already read as 18, the misplaced key absent.
+        const nodes = [1, 2, 3].map((i) => ({ name: `uni-${i}`, role: "unified", address: `10.1.0.1${i}`, ssh: { hostKey: [KEY1, KEY2, KEY3][i - 1], ...(i === 1 ? { port: 18 } : {}) } }));
+        pulumi.runtime.setAllConfig({
+            "pinhole:model": "unified", "pinhole:networks": JSON.stringify({ admin: ["192.168.100.0/24"] }), "pinhole:nodes": JSON.stringify(nodes),
+            "pinhole:sshPrivateKey": "(decrypted by the engine)",
+        }, ["pinhole:sshPrivateKey"]);
+        process.env.PINHOLE_PROVISIONING_ADDRESSES = "192.168.100.5";
+        const index = require.resolve("../../index");
+        delete require.cache[index];
+        let error: Error | undefined;
+        try { require(index); } catch (e) { error = e as Error; } finally { delete process.env.PINHOLE_PROVISIONING_ADDRESSES; }
+        expect(error, "the program refuses it").to.be.instanceOf(pulumi.RunError);
+        expect(error!.message).to.match(/^pinhole:nodes\[0\]\.ssh\.port: 022 is written with a leading zero/m);
+        expect(error!.message).to.match(/^pinhole:domain: is at the top of the stack file, outside config:/m);
     });
 });
