@@ -44,6 +44,16 @@ const FIELDS: { path: string; set: (raw: Record<string, any>, v: string) => void
     { path: "pinhole:nodes[0].ssh.user", set: (raw, v) => { raw.nodes[0].ssh.user = v; } },
     { path: "pinhole:external.ntp[0]", set: (raw, v) => { raw.external = { ntp: [v] }; raw.hosts = { "ntp.example.net": ["10.30.0.17"] }; } },
     { path: "pinhole:external.backupDestinations[0]", set: (raw, v) => { raw.external = { backupDestinations: [`sftp://backup@10.20.5.4/${v}`] }; } },
+    { path: "pinhole:external.backupDestinations[0]", set: (raw, v) => { raw.external = { backupDestinations: [`sftp://${v}@10.20.5.4/srv`] }; } },
+    { path: "pinhole:external.snmpTrapReceivers[0]", set: (raw, v) => { raw.external = { snmpTrapReceivers: [`snmp://${v}@10.20.5.5`] }; } },
+    { path: "pinhole:external.notificationDestinations[0]", set: (raw, v) => { raw.external = { notificationDestinations: [`https://10.20.5.6:9443/${v}`] }; } },
+    { path: "pinhole:hosts", set: (raw, v) => { raw.hosts = { [v]: ["10.30.0.17"] }; } },
+    ...(["organization", "organizationalUnit", "locality", "province", "email"] as const).map((k) => ({
+        path: `pinhole:certificates.subject.${k}`, set: (raw: Record<string, any>, v: string) => { raw.certificates = { subject: { [k]: v } }; },
+    })),
+    { path: "pinhole:certificates.nginx.upstream", set: (raw, v) => { raw.certificates = { nginx: { upstream: v } }; } },
+    { path: "pinhole:certificates.nginx.serverNames[0]", set: (raw, v) => { raw.certificates = { frontEnd: "whole-site", nginx: { serverNames: [v] } }; } },
+    { path: "pinhole:certificates.nginx.replaces[0]", set: (raw, v) => { raw.certificates = { frontEnd: "whole-site", nginx: { replaces: [`/etc/nginx/${v}`] } }; } },
 ];
 
 const canRun = process.getuid?.() === 0 && spawnSync("nft", ["--version"]).status === 0 && spawnSync("ip", ["-V"]).status === 0;
