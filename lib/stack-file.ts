@@ -106,6 +106,15 @@ function readStackYaml(file: string): StackYaml {
                 : `unknown top-level key of a stack file (known: ${STACK_FILE_KEYS.join(", ")}): Pulumi ignores it`,
         });
     }
+    // `model:` and `pinhole:model:` under config: are one key to Pulumi (a key without a namespace is the
+    // project's): the later one silently wins, in Pulumi and here. Written twice, it is an error.
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(isMap(doc) && isMap(doc.config) ? doc.config : {})) {
+        const full = key.includes(":") ? key : `${CONFIG_NAMESPACE}:${key}`;
+        const first = seen.get(full);
+        if (first !== undefined) errors.push({ path: key.replace(/[^\x20-\x7e]/g, "?"), message: `is the same key as ${first.replace(/[^\x20-\x7e]/g, "?")} (a key without a namespace is ${CONFIG_NAMESPACE}:'s): only one of them counts; keep one` });
+        else seen.set(full, key);
+    }
     const inConfig = leadingZeros.filter((e) => e.path.startsWith("config.")).map((e) => ({ ...e, path: e.path.slice("config.".length).replace(/[^\x20-\x7e]/g, "?") }));
     return { config: isMap(doc) ? doc.config : undefined, environment: isMap(doc) && doc.environment !== undefined, errors, leadingZeros: inConfig };
 }

@@ -73,6 +73,15 @@ describe("stack files as YAML text (the stack-file reader)", () => {
         expect(() => parseText(stackText("22, port: 2222"))).to.throw(/duplicated mapping key/);
     });
 
+    it("the same key written with and without its namespace (pinhole:model and model) is an error: only one would count", () => {
+        for (const [first, second] of [["pinhole:model", "model"], ["model", "pinhole:model"]]) {
+            const text = stackText().replace("  pinhole:model: unified\n", `  ${first}: unified\n  ${second}: modular\n`);
+            const r = parseText(text);
+            expect(r.model).to.equal(undefined);
+            expect(r.errors.find((e) => e.path === second)?.message, JSON.stringify(r.errors)).to.contain(`is the same key as ${first}`);
+        }
+    });
+
     it("anchors and merge keys (shared SSH settings) are unusual but valid: accepted as merged", () => {
         const text = `config:
   pinhole:model: unified
