@@ -159,6 +159,9 @@ export function readEnum<T extends string>(v: unknown, path: string, pr: Problem
 export function readIp(v: unknown, path: string, pr: Problems): string | undefined {
     const s = readString(v, path, pr);
     if (s === undefined) return undefined;
+    // A node's IPv4 address in IPv4-mapped IPv6 form would be a peer's rule source that never matches its packets.
+    const mapped = mappedIPv4Problem(s);
+    if (mapped) { pr.error(path, mapped); return undefined; }
     if (parseIp(s)) return s;
     if (s.includes("/")) pr.error(path, `"${s}" is a network: a node address is one IPv4 or IPv6 address`);
     else if (s.startsWith("[")) pr.error(path, `"${s}": write IPv6 addresses without brackets here`);
