@@ -10,7 +10,7 @@ export const START_USAGE = `usage: npm start [-- --model <${START_MODELS.join("|
   --backend URL the state backend for this run, as PULUMI_BACKEND_URL (default: the local file backend .pulumi/state),
                 e.g. s3://pinhole-state?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1
   --verbose     stream the engine's own output instead of one line per resource
-  --parallel N  the engine's resource parallelism (default: the CLI's)
+  --parallel N  caps the engine's resource parallelism (default: PULUMI_PARALLEL, 256 in scripts/env.sh: every ready step)
   --no-probes   verify tables and certificates only`;
 
 export const MATRIX_USAGE = "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
