@@ -64,6 +64,10 @@ export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string
             else pr.error(at(dot(path, "from"), j), `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`);
         });
     }
+    // An empty roles/nodes list would read as "neither": every node. Written, it means the operator meant some.
+    for (const k of ["roles", "nodes"] as const) {
+        if (Array.isArray(m[k]) && (m[k] as unknown[]).length === 0) pr.error(dot(path, k), `is empty: an opening with neither roles nor nodes applies to every node; omit ${k} for that, or name the ${k}`);
+    }
     const roles: Role[] = [];
     if (m.roles !== undefined) {
         readList(m.roles, dot(path, "roles"), pr)?.forEach((r, j) => {
