@@ -118,6 +118,8 @@ export interface SizeResult {
     destroyDetail?: SizeResult["coldDetail"];
     changedNode: string;
     parallel?: number;
+    /** The machine's 1-minute load average when the size started and when it ended (other work on the machine). */
+    load?: { start: number; end: number };
     /** Time from the command's start to the first registered resource (engine events, polled every 0.2 s). */
     startup?: { noopFirstResourceMs?: number; previewFirstResourceMs?: number; coldFirstResourceMs?: number };
     /** Peak resident memory of each process during the cold up. */
@@ -130,6 +132,8 @@ export interface BenchReport {
     startedAt: string;
     machine: { cpus: number; memGiB: number; node: string; pulumi: string };
     parallel?: number;
+    /** PULUMI_PARALLEL_DIFF: the engine runs the providers' Diff calls in parallel. */
+    parallelDiff?: boolean;
     micro: Record<string, number>;
     sizes: SizeResult[];
     /** The issue's targets, checked against this run (lib/bench-targets.ts). */
@@ -156,7 +160,8 @@ export function formatBenchTable(rep: BenchReport): string {
     const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     const lines = rows.map((row) => row.map((c, i) => c.padStart(w[i])).join("  "));
     lines.splice(1, 0, w.map((n) => "-".repeat(n)).join("  "));
-    return [`times in seconds (wall); engine --parallel ${rep.parallel ?? "default (4 x CPUs)"}; ${rep.machine.cpus} CPUs`, ...lines].join("\n") + "\n";
+    const load = rep.sizes.filter((x) => x.load).map((x) => `${x.nodes}: ${x.load!.start.toFixed(1)}-${x.load!.end.toFixed(1)}`).join(", ");
+    return [`times in seconds (wall); engine --parallel ${rep.parallel ?? "default (4 x CPUs)"}${rep.parallelDiff ? ", parallel diffs" : ""}; ${rep.machine.cpus} CPUs${load ? `; load average (1 min) at start-end of each size: ${load}` : ""}`, ...lines].join("\n") + "\n";
 }
 
 /** Growth from the smallest to the largest size, and what a resource step costs. */

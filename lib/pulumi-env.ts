@@ -26,6 +26,8 @@ export function pulumiEnv(root = PROJECT_ROOT): Record<string, string> {
         PULUMI_SKIP_UPDATE_CHECK: "true",
         // Every ready step runs (all nodes at once) instead of the engine's 4 x CPUs; --parallel N caps it.
         PULUMI_PARALLEL: process.env.PULUMI_PARALLEL ?? "256",
+        // Diffs in parallel: a Firewall's Diff reads its node (the live check); serial, nodes would be read one by one.
+        PULUMI_PARALLEL_DIFF: process.env.PULUMI_PARALLEL_DIFF ?? "true",
         // Node >= 22 keeps compiled module code here (program, provider): faster start-up.
         NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(root, ".pulumi", "node-compile-cache"),
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

@@ -111,6 +111,7 @@ async function benchAnsible(n: number, model: ClusterModel, conns: SshConnection
 }
 
 async function benchSize(n: number, args: Args, env: Record<string, string>, labKey: () => string): Promise<SizeResult> {
+    const loadStart = os.loadavg()[0];
     log(`--- ${n} nodes: lab up`);
     await dropStack(env);
     const lab = await timed(() => labUp({ model: "modular", nodes: n, sudoUser: args.sudo, stack: STACK, log: (m) => log(`  lab: ${m}`) }));
@@ -196,6 +197,7 @@ async function benchSize(n: number, args: Args, env: Record<string, string>, lab
         ruleset: { rules: spread(stats.map((x) => x.rules)), elements: spread(stats.map((x) => x.elements)), bytes: spread(stats.map((x) => x.bytes)) },
         coldDetail: detail(timer), changeDetail: detail(changeTimer), destroyDetail: detail(destroyTimer),
         changedNode: changed.name,
+        load: { start: loadStart, end: os.loadavg()[0] },
         ...(args.parallel ? { parallel: args.parallel } : {}),
         startup: { noopFirstResourceMs: noopTimer.firstResourceMs, previewFirstResourceMs: previewTimer.firstResourceMs, coldFirstResourceMs: timer.firstResourceMs },
         memory: coldRun.peak,
@@ -236,6 +238,7 @@ async function main(argv: string[]): Promise<number> {
         startedAt: new Date().toISOString(),
         machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pulumi: spawnSync(path.join(pulumiDir(), "pulumi"), ["version"], { encoding: "utf8" }).stdout.trim() },
         parallel: args.parallel ?? Number(env.PULUMI_PARALLEL),
+        parallelDiff: env.PULUMI_PARALLEL_DIFF === "true",
         micro: {},
         sizes: [],
     };

@@ -20,6 +20,9 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 # Engine parallelism: every step that is ready runs (so all nodes at once, bounded by the cluster's size)
 # instead of the engine's 4 x CPUs; `--parallel N` or PULUMI_PARALLEL=N caps it (docs/operations.md).
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-256}"
+# The engine's step generator calls the providers' Diff one resource after another unless this is on; a Firewall's
+# Diff reads its node (the live check), so without it preview and a no-op up read the nodes one by one.
+export PULUMI_PARALLEL_DIFF="${PULUMI_PARALLEL_DIFF:-true}"
 # Node >= 22 keeps compiled module code here: the program, the provider and the CLI's Node steps start faster.
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PINHOLE_ROOT/.pulumi/node-compile-cache}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
