@@ -93,6 +93,25 @@ export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; 
     };
 }
 
+/**
+ * The table of each node as this provider process read it. A provider process serves one command: `refresh`
+ * Reads a Firewall and then the engine Diffs it (its live check), `up --refresh` the same — one read serves
+ * both, so a node is read once per command. Failed reads are not kept.
+ */
+const readThisCommand = new Map<string, ReturnType<typeof readFirewall>>();
+
+export function readFirewallOnce(i: FirewallTarget): ReturnType<typeof readFirewall> {
+    const c = i.connection;
+    const key = JSON.stringify([i.node, c.host, c.port, c.user, c.hostKey, c.bastion?.host ?? "", c.bastion?.port ?? 0]);
+    let read = readThisCommand.get(key);
+    if (!read) {
+        read = readFirewall(i);
+        readThisCommand.set(key, read);
+        read.catch(() => readThisCommand.delete(key));
+    }
+    return read;
+}
+
 /** Rules of the live table that differ from the applied listing, both ways (multiset of trimmed lines). */
 export function listingDrift(applied: string, live: string): FirewallDrift {
     const lines = (t: string) => t.split("\n").map((l) => l.trim()).filter((l) => l && l !== "}");
@@ -146,8 +165,9 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
             d.changes = true;
         } else if (!d.changes && liveCheckWanted(news)) {
             // Nothing to apply from the config: one read session checks that the node still carries the table
-            // pinhole applied (a reimaged, restored or flushed node must not stay open behind "unchanged").
-            const live = await readFirewall(news);
+            // pinhole applied (a reimaged, restored or flushed node must not stay open behind "unchanged");
+            // after refresh's Read of this node in the same command, that read.
+            const live = await readFirewallOnce(news);
             if (hasDrift(listingDrift(olds.listing, live.listing))) {
                 d.detailedDiff.drift = "delete";
                 d.changes = true;
@@ -170,7 +190,7 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
     },
     async read(id, olds, urn) {
         if (!olds) return importFirewall(id, urn);
-        const live = await readFirewall(olds);
+        const live = await readFirewallOnce(olds);
         const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
         return { id, props: { ...olds, liveListing, drift: listingDrift(olds.listing, liveListing) } };
     },

@@ -287,7 +287,7 @@ export async function withSession<T>(conn: SshConnectionInput, fn: (s: SshSessio
 
 const shared = new Map<string, SshSession>();
 /** How long a shared read session waits for another read of the same node after its last one finished. */
-export const READ_LINGER_MS = 250;
+export const READ_LINGER_MS = 1000;
 
 function sessionKey(conn: SshConnectionInput, privileged: boolean): string {
     const b = conn.bastion;

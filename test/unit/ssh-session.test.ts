@@ -6,7 +6,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readScript, runScript, sessionChunk, splitAtMarks, SshConnectionInput, withSession } from "../../provider/ssh";
+import { READ_LINGER_MS, readScript, runScript, sessionChunk, splitAtMarks, SshConnectionInput, withSession } from "../../provider/ssh";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJd1f3mKZ7tXwA0nRk1cDqPpE3x0bq8l1r0r8wQxk0Yx";
 const conn = (node: string, host = "10.0.0.1"): SshConnectionInput => ({ host, port: 22, user: "root", hostKey: HOST_KEY, privateKey: "not a key\n", sudo: false, node });
@@ -87,7 +87,7 @@ exec /bin/sh -c "\${@: -1}"
 
     it("readScript: a read after the shared session went idle opens a new one", async () => {
         await readScript(conn("c", "10.0.0.3"), "true");
-        await new Promise((r) => setTimeout(r, 600));
+        await new Promise((r) => setTimeout(r, READ_LINGER_MS + 400));
         await readScript(conn("c", "10.0.0.3"), "true");
         expect(connections()).to.have.length(2);
     });
