@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { handlers } from "../../provider/main";
 import { erase, ResourceHandler } from "../../provider/framework";
 import { packageSchema, PRIVATE_KEY, RESOURCES, specOf } from "../../provider/schema";
-import { checkInputs } from "../../provider/schema-check";
+import { checkInputs, withInputDefaults } from "../../provider/schema-check";
 import { undeclaredInputs, resourceInputs } from "../../components/provider-resource";
 import { isSecret, unwrapSecrets } from "../../provider/secrets";
 import { mustParse, rawCluster } from "./helpers/model-builders";
@@ -104,6 +104,21 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         // And the provider's check refuses it too, naming the property.
         const res = await handlers["pinhole:tls:PrivateKey"].check({ algorithm: "ECDSA", curve: "P256" });
         expect(res.failures).to.deep.equal([{ property: "curve", reason: "is not a property of this resource type (schema)" }]);
+    });
+
+    it("upgrade: an old state without an input added since (with a default) diffs as that default, never a replacement", async () => {
+        const ws = specOf("pinhole:node:WebServer")!;
+        const conn = { host: "h", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
+        // A whole-site WebServer's state written before frontEnd, replaces and verifySeconds existed.
+        const old = { node: "a", connection: conn, privateKey: "k", fqdn: "a.example.com", certificatePem: "c", keyPem: "kp", siteConfig: "s", paths: { certificate: "/c", key: "/k", site: "/s" } };
+        const filled = withInputDefaults(ws, old);
+        expect(filled).to.deep.include({ frontEnd: "whole-site", verifySeconds: 10 });
+        expect(withInputDefaults(ws, { ...old, frontEnd: "certificate-only" }).frontEnd).to.equal("certificate-only");
+        const news = checkInputs(ws, { ...old }).inputs;
+        const d = await handlers["pinhole:node:WebServer"].diff({ ...old, liveCertificateSha256: undefined }, news);
+        expect(d).to.deep.include({ changes: false, replaces: [] });
+        const changed = await handlers["pinhole:node:WebServer"].diff(old, { ...news, frontEnd: "certificate-only" });
+        expect(changed.replaces).to.include("frontEnd");
     });
 
     it("import: refused, with the reason, for every type that cannot be imported (never an empty state)", async () => {
