@@ -1,13 +1,17 @@
 // Team use for real: Pulumi state in an S3-compatible object store (gofakes3's server, built from the Go module
 // proxy by toolchain/s3-server.sh and started here), secrets with the passphrase provider. Two operators run
 // `pulumi up` on one stack at once: the second is refused by the state lock, the first completes, the state is
-// intact (export parses, preview sees no changes), and the second succeeds once the first is done.
+// intact (export parses, preview sees no changes), and the second succeeds once the first is done. And
+// `npm start -- --backend s3://...` runs end to end (lab, up, verify) with its state in that store, the local
+// file backend (the default) untouched.
 import { expect } from "chai";
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { createHash } from "crypto";
+import { labDown } from "../../lab";
 import { PROJECT_ROOT, pulumiEnv } from "../../lib/pulumi-env";
 
 const TEAM_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "team");
@@ -119,5 +123,68 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
         const r = await pulumi(["up", "--yes", "--skip-preview"]);
         expect(r.code, r.out).to.equal(0);
         expect(r.out).to.match(/4 unchanged/);
+    });
+});
+
+/** The local file backend's files (path → content hash): where `npm start` without --backend writes. */
+function localBackend(dir = path.join(PROJECT_ROOT, ".pulumi", "state"), out = new Map<string, string>()): Map<string, string> {
+    if (!fs.existsSync(dir)) return out;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) localBackend(p, out);
+        else out.set(path.relative(PROJECT_ROOT, p), createHash("sha256").update(fs.readFileSync(p)).digest("hex"));
+    }
+    return out;
+}
+
+describe("npm start -- --backend s3://... (lab, up and verify with the state in an S3 server)", function () {
+    // npm start waits for the lab while another checkout holds it (up to 30 min, lib/start-lab.ts), then runs ~2 min.
+    this.timeout(2_400_000);
+    let server: ChildProcess;
+    let dir: string;
+    let url: string;
+    let started = false;
+    const aws = { AWS_ACCESS_KEY_ID: "pinhole-test", AWS_SECRET_ACCESS_KEY: "pinhole-test-secret", AWS_REGION: "us-east-1" };
+
+    before(async function () {
+        if (process.getuid?.() !== 0) this.skip(); // npm start runs the lab: root only
+        const built = spawnSync("bash", [path.join(PROJECT_ROOT, "toolchain", "s3-server.sh")], { encoding: "utf8" });
+        expect(built.status, built.stderr).to.equal(0);
+        const bin = built.stdout.trim().split("\n").pop()!;
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-start-"));
+        const port = await freePort();
+        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")] });
+        await waitForPort(port, 20_000);
+        url = `s3://${BUCKET}?endpoint=http://127.0.0.1:${port}&use_path_style=true&region=us-east-1`;
+    });
+
+    after(async () => {
+        if (started) await labDown({ log: () => undefined }); // npm start leaves the lab up; a test never does
+        server?.kill();
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("brings up the standalone lab, applies and verifies it; the stack and its state are in the S3 store only", async () => {
+        const before = localBackend();
+        const env: NodeJS.ProcessEnv = { ...process.env, ...aws, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` };
+        delete env.PULUMI_BACKEND_URL; // the flag alone chooses the backend
+        started = true;
+        const run = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "start.sh"), "--model", "standalone", "--backend", url], { cwd: PROJECT_ROOT, env, encoding: "utf8", timeout: 2_280_000, maxBuffer: 64 << 20 });
+        const out = `${run.stdout}\n${run.stderr}`;
+        expect(run.status, out.slice(-4000)).to.equal(0);
+        expect(out).to.match(/\[setup\].*backend s3:\/\/pinhole-state\?/);
+        expect(out).to.match(/pulumi up --refresh: succeeded/);
+        expect(out).to.match(/npm start: done in/);
+
+        // The stack lives in the S3 store: its state has the lab node's firewall, its secret stays encrypted.
+        const s3env = { ...process.env, ...pulumiEnv(), ...aws, PULUMI_BACKEND_URL: url };
+        const exported = spawnSync("pulumi", ["stack", "export", "--stack", "lab-standalone", "--cwd", PROJECT_ROOT], { env: s3env, encoding: "utf8" });
+        expect(exported.status, exported.stderr).to.equal(0);
+        const state = JSON.parse(exported.stdout) as { deployment: { resources: { type: string }[] } };
+        expect(state.deployment.resources.filter((r) => r.type === "pinhole:node:Firewall")).to.have.length(1);
+        expect(exported.stdout).to.not.contain("PRIVATE KEY");
+        // ... and the default local file backend holds nothing new of that stack (other tests may use it meanwhile).
+        const ofLab = (m: Map<string, string>) => [...m].filter(([f]) => /\/lab-standalone(\.|$)/.test(f) || /\/lab-standalone\//.test(f));
+        expect(ofLab(localBackend())).to.deep.equal(ofLab(before));
     });
 });
