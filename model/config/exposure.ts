@@ -78,5 +78,13 @@ export function checkExposure(raw: Record<string, unknown>, networks: ClusterMod
         if (DATABASE_PORTS.includes(e.port) && !e.from.includes("client") && reachesClients(e.from.filter((f) => resolve(f)[0] === f), networks.client)) {
             pr.error(dot(path, "port"), `${e.port} is a database port and ${e.from.join(", ")} covers the client networks (${networks.client.join(", ")}): pinhole never opens database ports to client networks, however the source is written`);
         }
+        // Management (SSH 22/tcp) and monitoring (SNMP 161/udp) are the admin and monitoring networks' only: an extra
+        // opening of them to the client networks (by label or by a range that covers one) needs the same acknowledgement.
+        const service = e.port === 22 && e.protocol === "tcp" ? "SSH management" : e.port === 161 && e.protocol === "udp" ? "SNMP polling" : undefined;
+        if (service && !DATABASE_PORTS.includes(e.port) && (e.from.includes("client") || reachesClients(e.from.filter((f) => resolve(f)[0] === f), networks.client))) {
+            const text = `${e.port}/${e.protocol} is ${service} and ${e.from.join(", ")} reaches the client networks (${networks.client.join(", ")})`;
+            if (acknowledged) pr.warn(dot(path, "from"), `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
+            else pr.error(dot(path, "from"), `${text}: the reference opens it from ${service === "SSH management" ? "admin" : "monitoring"} networks only; narrow it, or set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`);
+        }
     });
 }
