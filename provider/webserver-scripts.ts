@@ -54,7 +54,7 @@ served_fingerprint() {
  * The tail every install shares (whole-site and certificate-only), as one shell function:
  * `commit_nginx FQDN FINGERPRINT TRIES SECONDS` runs `nginx -t`, reloads (or starts) nginx and, when TRIES > 0,
  * waits up to SECONDS (TRIES checks 0.2 s apart) until nginx serves FINGERPRINT for FQDN on 127.0.0.1:443.
- * On any failure it calls the caller's `restore` (puts the previous files back), reloads again when nginx had
+ * On a failure it calls the caller's `restore` (puts the previous files back), reloads again when nginx had
  * been reloaded, says why on stderr and exits with the WEB_EXIT code; on success `got` is what nginx serves.
  * Uses the caller's staging dir `$W` (removed on failure).
  */
