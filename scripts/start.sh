@@ -16,12 +16,21 @@ for a in "$@"; do
   fi
 done
 # --backend URL: the state backend of this run (set-up reports it, scripts/env.sh keeps it; start.ts checks it).
+# A value that is not even scheme://... is refused here, before set-up (start.ts checks the scheme itself).
+backend_flag() {
+  if [[ ! "$1" =~ ^[a-z0-9]+://. ]]; then
+    echo "npm start: --backend needs a backend URL (s3://..., file://..., azblob://..., gs://..., https://...); got \"$1\"" >&2
+    exit 64
+  fi
+  export PULUMI_BACKEND_URL="$1"
+}
 prev=""
 for a in "$@"; do
-  if [[ "$prev" == "--backend" ]]; then export PULUMI_BACKEND_URL="$a"; fi
-  if [[ "$a" == --backend=* ]]; then export PULUMI_BACKEND_URL="${a#--backend=}"; fi
+  if [[ "$prev" == "--backend" ]]; then backend_flag "$a"; fi
+  if [[ "$a" == --backend=* ]]; then backend_flag "${a#--backend=}"; fi
   prev="$a"
 done
+if [[ "$prev" == "--backend" ]]; then backend_flag ""; fi
 bash scripts/setup.sh
 . scripts/env.sh
 exec node scripts/run.js scripts/start.ts "$@"

@@ -85,4 +85,14 @@ describe("npm start --backend (the state backend of one run)", () => {
         }
         expect(parseStartArgs(["--backend"])).to.match(/^--backend needs a value/);
     });
+    it("npm start refuses a value that is no URL before set-up runs (exit 64, nothing written)", () => {
+        const before = snapshot();
+        for (const args of [["--backend", "pinhole-state"], ["--backend=s3:bucket"], ["--backend"]]) {
+            const r = spawnSync("bash", [path.join(ROOT, "scripts", "start.sh"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+            expect(r.status, args.join(" ")).to.equal(64);
+            expect(r.stderr).to.match(/--backend needs a backend URL/);
+            expect(r.stdout + r.stderr).to.not.match(/\[setup\]/);
+        }
+        expect([...snapshot()]).to.deep.equal([...before]);
+    });
 });
