@@ -23,13 +23,15 @@ export const UNITS_OFF_BY_DEFAULT: readonly string[] = ["firewalld.service", "uf
 
 /**
  * Steps run in the new tree (as mmdebstrap customize hooks; "$1" is the tree): no image-wide host keys,
- * every firewall manager off, no getty on a console nobody reads.
+ * every firewall manager off, no getty on a console nobody reads, no remount of a root the lab mounted.
  */
 export function customizeHooks(): string[] {
     return [
         'rm -f "$1"/etc/ssh/ssh_host_*',
         `chroot "$1" systemctl disable ${UNITS_OFF_BY_DEFAULT.join(" ")} >/dev/null 2>&1 || true`,
-        'chroot "$1" systemctl mask console-getty.service getty@tty1.service systemd-networkd-wait-online.service >/dev/null 2>&1 || true',
+        // systemd-remount-fs: the lab mounts each node's root (an overlay) before nspawn starts; there is no fstab to
+        // apply, and its remount of / failed at random under load (app-2 "degraded" at 07:05, the others running).
+        'chroot "$1" systemctl mask console-getty.service getty@tty1.service systemd-networkd-wait-online.service systemd-remount-fs.service >/dev/null 2>&1 || true',
         'mkdir -p "$1"/opt/pinhole-lab/bin "$1"/etc/ssh/pinhole-lab',
         'touch "$1"/etc/ssh/pinhole_lab_authorized_keys',
         'echo "pinhole lab booted node" > "$1"/etc/pinhole-lab-image',

@@ -23,6 +23,8 @@ import { waitForForeignLabHolders } from "../../lib/start-lab";
 import { formatReport } from "../../lib/verify";
 import { runVerify } from "../../lib/verify-run";
 import { compareProbe, formatMismatches } from "./helpers/expected";
+import { managementSources } from "../../components/firewall";
+import { cidrContains } from "../../model/net";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
@@ -130,11 +132,17 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         log(`db-2 after a broken boot: ${state} (${failed})`);
         expect(state).to.equal("degraded");
         expect(failed).to.contain("pinhole-firewall.service");
-        // management SSH from the provisioning host works; from the client nothing answers
+        // management SSH from the provisioning host works; from elsewhere only the management SSH port answers, and only
+        // to the sources the policy allows on it (under the reference profile that includes cluster nodes: ssh & sftp)
         const fromProvisioner = await probe({ from: ["provisioner"], to: ["db-2"] });
         expect(fromProvisioner.find((r) => r.port === 22 && r.protocol === "tcp")?.result).to.equal("open");
-        const fromClient = await probe({ from: ["client", "app-1"], to: ["db-2"] });
-        expect(fromClient.filter((r) => r.result === "open").map((r) => `${r.from} ${r.port}/${r.protocol}`)).to.deep.equal([]);
+        const management = new Set(managementSources(policies.find((p) => p.node.name === "db-2")!));
+        const status = await labStatus();
+        const addressOf = (name: string) => status.nodes.find((n) => n.name === name)?.address ?? plan.vantages.find((v) => v.name === name)!.address;
+        const fromOthers = await probe({ from: ["client", "app-1"], to: ["db-2"] });
+        const expectedOpen = ["client", "app-1"].filter((s) => [...management].some((m) => cidrContains(m, addressOf(s)))).map((s) => `${s} 22/tcp`);
+        expect(fromOthers.filter((r) => r.result === "open").map((r) => `${r.from} ${r.port}/${r.protocol}`).sort()).to.deep.equal(expectedOpen.sort());
+        expect(expectedOpen, "the client network is not a management source").not.to.include("client 22/tcp");
 
         const report = await runVerify({ stack: lab.stack!, log: () => undefined });
         const text = formatReport(report);
