@@ -12,7 +12,7 @@ import { bootBootedNode, bootedSupervisor, checkBootPrerequisites, haltBootedNod
 import { BootImage, ensureBootImage } from "./boot-image";
 import { bootNode, BootResult, haltNode, hostKeyOf, nodeHealth, prepareNode, startVantage, vantageHealthy } from "./node";
 import {
-    cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRouter, ensureVantageNet, installNeighbors, killNetnsProcesses,
+    cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRootRoutes6, ensureRouter, ensureVantageNet, installNeighbors, killNetnsProcesses,
     labLinks, labPids, listLabNamespaces, netnsExists, removeLabLinks,
 } from "./net";
 import { ProbeResult } from "./probe-plan";
@@ -62,6 +62,8 @@ export interface LabNodeStatus {
     site: string;
     address: string;
     advertisedAddress?: string;
+    /** IPv6 address (ULA, fd77::/48; the same from every site: no NAT for IPv6). */
+    address6: string;
     /** Address the provisioning host connects to. */
     sshHost: string;
     netns: string;
@@ -82,6 +84,7 @@ export interface LabVantageStatus {
     description: string;
     site: null;
     address: string;
+    address6: string;
     netns: string;
     /** Ports an external service serves (empty for client/admin). */
     ports: { protocol: Protocol; port: number }[];
@@ -97,7 +100,7 @@ export interface LabStatus {
     deployment?: string;
     stack?: string;
     stackFile?: string;
-    provisioner: { address: string };
+    provisioner: { address: string; address6?: string };
     /** The lab's SSH private key (root and the sudo user log in with it). */
     sshKey: string;
     /** known_hosts with every node's pinned key (written by up). */
@@ -249,10 +252,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
         }
         let routerNew = false;
         if (plan.router) routerNew = await ensureRouter(plan);
+        await ensureRootRoutes6(plan);
         const par = opts.parallel ?? 8;
         const netNew = new Set<string>();
         await pool([...plan.nodes.map((n) => ({ n })), ...plan.vantages.map((v) => ({ v }))], par, async (x) => {
-            const created = "n" in x ? await ensureNodeNet(x.n, plan) : await ensureVantageNet(x.v);
+            const created = "n" in x ? await ensureNodeNet(x.n, plan) : await ensureVantageNet(x.v, plan);
             if (created) netNew.add("n" in x ? x.n.name : x.v.name);
         });
         if (netNew.size || routerNew) log(`created ${netNew.size} namespaces (${elapsed(t0)})`);
@@ -321,19 +325,19 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = 
         return {
             name: n.name, role: n.role, site: n.site, address: n.address,
             ...(n.advertisedAddress ? { advertisedAddress: n.advertisedAddress } : {}),
-            sshHost: n.sshHost, netns: n.netns, sshPort: 22, sshUser: n.sshUser, sudo: n.sudo,
+            address6: n.address6, sshHost: n.sshHost, netns: n.netns, sshPort: 22, sshUser: n.sshUser, sudo: n.sudo,
             hostKey: hostKeyOf(n) ?? "", fqdn: n.fqdn, arbiter: n.arbiter, running: healthy, pids,
         };
     });
     const vantages: LabVantageStatus[] = plan.vantages.map((v) => ({
-        name: v.name, vantage: v.vantage, description: v.description, site: null, address: v.address, netns: v.netns,
+        name: v.name, vantage: v.vantage, description: v.description, site: null, address: v.address, address6: v.address6, netns: v.netns,
         ports: v.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
         running: netnsExists(v.netns) && vantageHealthy(v) !== undefined,
     }));
     return {
         up: complete && nodes.every((n) => n.running) && vantages.every((v) => v.running),
         model: plan.model, tier: tier ?? "process", deployment: plan.deployment, stack, stackFile,
-        provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes, vantages,
+        provisioner: { ...plan.provisioner }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes, vantages,
         ...(plan.router ? { router: { netns: plan.router.netns, address: plan.router.outerAddress, nat: plan.router.nat } } : {}),
     };
 }

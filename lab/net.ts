@@ -2,7 +2,10 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { routerNatRuleset } from "./render";
-import { BRIDGE, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, neighborTable, NETNS_PREFIX, PROVISIONER_ADDRESS, VETH_PREFIX } from "./shapes";
+import {
+    BRIDGE, LAB6_PREFIX_LEN, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, neighborTable, NETNS_PREFIX, PROVISIONER_ADDRESS, PROVISIONER_ADDRESS6,
+    VETH_PREFIX,
+} from "./shapes";
 import { LAB_DIR, LABNET_BIN } from "./state";
 import { pool, run, shIn, sleep } from "./sys";
 
@@ -136,14 +139,31 @@ export async function ensureBridge(): Promise<void> {
     // a fixed MAC: a bridge takes its lowest port's MAC otherwise, and nodes' ARP entries for the provisioner would go stale
     if (!exists) cmds.push(`link add ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)} type bridge`);
     cmds.push(`link set ${BRIDGE} up`);
+    // no MLD snooping: neighbour solicitations (multicast) reach every port, whatever reports the bridge saw
+    cmds.push(`link set ${BRIDGE} type bridge mcast_snooping 0`);
     cmds.push(`link set ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)}`);
     await run("ip", ["-batch", "-"], { input: cmds.join("\n") + "\n" });
-    const addr = await run("ip", ["-o", "-4", "addr", "show", "dev", BRIDGE]);
+    // IPv6 on the bridge: no DAD (the address is usable at once), no router advertisements or autoconfiguration
+    // taken from the lab segment
+    for (const k of ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"]) {
+        await run("sysctl", ["-q", "-w", `net.ipv6.conf.${BRIDGE}.${k}`], { allowFail: true });
+    }
+    const addr = await run("ip", ["-o", "addr", "show", "dev", BRIDGE]);
     if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN} `)) {
         await run("ip", ["addr", "add", `${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN}`, "dev", BRIDGE]);
     }
-    // keep the lab quiet on IPv6 in the root namespace (nodes keep link-local IPv6)
-    await run("sysctl", ["-q", "-w", `net.ipv6.conf.${BRIDGE}.disable_ipv6=1`], { allowFail: true });
+    if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS6}/${LAB6_PREFIX_LEN} `)) {
+        await run("ip", ["-6", "addr", "add", `${PROVISIONER_ADDRESS6}/${LAB6_PREFIX_LEN}`, "dev", BRIDGE, "nodad"]);
+    }
+}
+
+/**
+ * Multisite: the provisioning host reaches dc2's IPv6 subnet through the router (routed, no NAT). The
+ * route goes with the bridge when the lab is removed.
+ */
+export async function ensureRootRoutes6(plan: LabPlan): Promise<void> {
+    if (!plan.router) return;
+    await run("ip", ["-6", "route", "replace", plan.router.innerPrefix6, "via", plan.router.outerAddress6, "dev", BRIDGE]);
 }
 
 const NS_SYSCTLS = [
@@ -151,7 +171,11 @@ const NS_SYSCTLS = [
     "net.ipv4.icmp_ratelimit=0",
     "net.ipv4.icmp_msgs_per_sec=100000",
     "net.ipv4.icmp_msgs_burst=100000",
+    "net.ipv6.icmp.ratelimit=0",
 ];
+
+/** eth0's IPv6 settings, before its addresses are added: no DAD delay, nothing learnt from router advertisements. */
+const ETH0_SYSCTLS6 = ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `net.ipv6.conf.eth0.${k}`);
 
 interface NsNet {
     netns: string;
@@ -159,6 +183,9 @@ interface NsNet {
     address: string;
     prefixLen: number;
     gateway?: string;
+    /** IPv6 address (prefix length LAB6_PREFIX_LEN) and routes ("<prefix> via <gateway>" or "default via <gateway>"). */
+    address6: string;
+    routes6?: string[];
     /** Namespace that holds the veth's other end and the bridge to enslave it to. */
     parentNs: string | null;
     parentBridge: string;
@@ -166,24 +193,36 @@ interface NsNet {
     sysctls?: string[];
 }
 
+/** IPv6 routes of a host on the lab bridge: dc2's subnet through the router (multisite). */
+function labSegmentRoutes6(plan: LabPlan): string[] {
+    return plan.router ? [`${plan.router.innerPrefix6} via ${plan.router.outerAddress6}`] : [];
+}
+
 function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
     return {
         netns: n.netns, veth: n.veth, address: n.address, prefixLen: n.prefixLen, gateway: n.gateway,
+        address6: n.address6, routes6: n.gateway6 ? [`default via ${n.gateway6}`] : labSegmentRoutes6(plan),
         parentNs: n.segment === "dc2" ? plan.router!.netns : null,
         parentBridge: n.segment === "dc2" ? plan.router!.innerBridge : BRIDGE,
     };
 }
 
-function nsNetOfVantage(v: LabVantage): NsNet {
-    return { netns: v.netns, veth: v.veth, address: v.address, prefixLen: LAB_PREFIX_LEN, parentNs: null, parentBridge: BRIDGE };
+function nsNetOfVantage(v: LabVantage, plan: LabPlan): NsNet {
+    return {
+        netns: v.netns, veth: v.veth, address: v.address, prefixLen: LAB_PREFIX_LEN, address6: v.address6, routes6: labSegmentRoutes6(plan),
+        parentNs: null, parentBridge: BRIDGE,
+    };
 }
 
 /** Is the namespace's network as planned (eth0 up with its address, veth enslaved and up)? */
 async function networkOk(x: NsNet): Promise<boolean> {
     if (!netnsExists(x.netns)) return false;
-    const inside = await run("ip", ["-n", x.netns, "-o", "-4", "addr", "show", "dev", "eth0"], { allowFail: true });
+    const inside = await run("ip", ["-n", x.netns, "-o", "addr", "show", "dev", "eth0"], { allowFail: true });
     if (inside.code !== 0 || !inside.stdout.includes(` ${x.address}/${x.prefixLen} `)) return false;
+    if (!inside.stdout.includes(` ${x.address6}/${LAB6_PREFIX_LEN} `)) return false;
     for (const a of x.extraAddresses ?? []) if (!inside.stdout.includes(` ${a}/32 `)) return false;
+    const routes = await run("ip", ["-n", x.netns, "-6", "route", "show"], { allowFail: true });
+    for (const r of x.routes6 ?? []) if (!routes.stdout.split("\n").some((l) => l.startsWith(`${r} `))) return false;
     const link = await run("ip", [...(x.parentNs ? ["-n", x.parentNs] : []), "-o", "link", "show", x.veth], { allowFail: true });
     return link.code === 0 && link.stdout.includes(`master ${x.parentBridge} `) && /state UP|LOWER_UP/.test(link.stdout);
 }
@@ -200,11 +239,14 @@ async function createNsNet(x: NsNet): Promise<void> {
     await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "address", macFor(x.address), "netns", x.netns]);
     await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
     const script = [
+        ...ETH0_SYSCTLS6.map((s) => `sysctl -q -w ${s}`),
         "ip link set lo up",
         `ip addr add ${x.address}/${x.prefixLen} dev eth0`,
+        `ip -6 addr add ${x.address6}/${LAB6_PREFIX_LEN} dev eth0 nodad`,
         ...(x.extraAddresses ?? []).map((a) => `ip addr add ${a}/32 dev eth0`),
         "ip link set eth0 up",
         ...(x.gateway ? [`ip route add default via ${x.gateway}`] : []),
+        ...(x.routes6 ?? []).map((r) => `ip -6 route add ${r} dev eth0`),
         ...[...NS_SYSCTLS, ...(x.sysctls ?? [])].map((s) => `sysctl -q -w ${s} 2>/dev/null || true`),
     ].join("\n");
     await shIn(x.netns, script);
@@ -241,22 +283,27 @@ export async function ensureNsNet(x: NsNet): Promise<boolean> {
 }
 
 export const ensureNodeNet = (n: LabNode, plan: LabPlan) => ensureNsNet(nsNetOfNode(n, plan));
-export const ensureVantageNet = (v: LabVantage) => ensureNsNet(nsNetOfVantage(v));
+export const ensureVantageNet = (v: LabVantage, plan: LabPlan) => ensureNsNet(nsNetOfVantage(v, plan));
 
-/** The multisite router: outer leg on the lab bridge (with dc2's advertised addresses), dc2's bridge inside, 1:1 NAT. */
+/**
+ * The multisite router: outer leg on the lab bridge (with dc2's advertised addresses), dc2's bridge inside,
+ * 1:1 NAT for IPv4; IPv6 is routed between the lab's /64 and dc2's /64 without NAT.
+ */
 export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     const r = plan.router!;
     const x: NsNet = {
-        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, parentNs: null, parentBridge: BRIDGE,
-        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1"],
+        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, address6: r.outerAddress6, parentNs: null, parentBridge: BRIDGE,
+        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
     };
     let created = await ensureNsNet(x);
-    const br = await run("ip", ["-n", r.netns, "-o", "-4", "addr", "show", "dev", r.innerBridge], { allowFail: true });
-    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `)) {
+    const br = await run("ip", ["-n", r.netns, "-o", "addr", "show", "dev", r.innerBridge], { allowFail: true });
+    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `) || !br.stdout.includes(` ${r.innerAddress6}/${LAB6_PREFIX_LEN} `)) {
         await shIn(r.netns, [
             `ip link del ${r.innerBridge} 2>/dev/null || true`,
-            `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge`,
+            `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge mcast_snooping 0`,
+            ...["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `sysctl -q -w net.ipv6.conf.${r.innerBridge}.${k}`),
             `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
+            `ip -6 addr add ${r.innerAddress6}/${LAB6_PREFIX_LEN} dev ${r.innerBridge} nodad`,
             `ip link set ${r.innerBridge} up`,
         ].join("\n"));
         created = true;
@@ -265,7 +312,10 @@ export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     return created;
 }
 
-/** Installs the plan's permanent ARP entries in every namespace (and the root namespace's bridge). */
+/**
+ * Installs the plan's permanent ARP entries in every namespace (and the root namespace's bridge). IPv4 only:
+ * IPv6 neighbours are found by neighbour discovery, which the firewall must let through under default-deny.
+ */
 export async function installNeighbors(plan: LabPlan, parallel = 8): Promise<void> {
     const entries = [...neighborTable(plan).entries()];
     await pool(entries, parallel, async ([ns, list]) => {

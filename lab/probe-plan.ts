@@ -48,6 +48,15 @@ export interface ProbeSelection {
     includeSelf?: boolean;
     /** Ports to probe on nodes (default NODE_PORTS). */
     ports?: readonly PortSpec[];
+    /** Address families to probe (default both: every row at the destination's IPv4 and at its IPv6 address). */
+    families?: readonly IpFamily[];
+}
+
+export type IpFamily = 4 | 6;
+
+/** The family of a probe row's address. */
+export function familyOf(address: string): IpFamily {
+    return address.includes(":") ? 6 : 4;
 }
 
 export const PROVISIONER = "provisioner";
@@ -62,7 +71,8 @@ export function probeSources(plan: LabPlan): ProbeSource[] {
 
 /**
  * Every row to measure: from every source to every node's ports (the destination's advertised address
- * when the source is not in its site), and from every node to every external service's ports.
+ * when the source is not in its site), and from every node to every external service's ports; each at the
+ * destination's IPv4 address and again at its IPv6 address (the same from everywhere: no NAT for IPv6).
  * Throws on unknown names in the selection.
  */
 export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarget[] {
@@ -75,6 +85,9 @@ export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarg
         ...unknownFrom.map((f) => `--from: unknown source "${f}"`),
         ...unknownTo.map((t) => `--to: unknown destination "${t}"`),
     ];
+    const families = sel.families ?? [4, 6];
+    const badFamily = families.filter((f) => f !== 4 && f !== 6);
+    if (badFamily.length) problems.push(`families: ${badFamily.join(", ")} is not 4 or 6`);
     if (problems.length) throw new Error(`${problems.join("; ")} (sources: ${sources.map((s) => s.name).join(", ")})`);
     const wantFrom = (name: string) => !sel.from?.length || sel.from.includes(name);
     const wantTo = (name: string) => !sel.to?.length || sel.to.includes(name);
@@ -90,12 +103,14 @@ export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarg
             if (!wantTo(dst.name)) continue;
             if (dst.name === src.name && !sel.includeSelf) continue;
             const address = addressSeenFrom(dst, src.kind === "node" ? { site: src.site } : undefined);
-            for (const p of ports) add(src.name, dst.name, address, p.protocol, p.port);
+            if (families.includes(4)) for (const p of ports) add(src.name, dst.name, address, p.protocol, p.port);
+            if (families.includes(6) && dst.address6) for (const p of ports) add(src.name, dst.name, dst.address6, p.protocol, p.port);
         }
         if (src.kind !== "node") continue;
         for (const ext of externals) {
             if (!wantTo(ext.name)) continue;
-            for (const p of ext.ports) add(src.name, ext.name, ext.address, p.protocol, p.port);
+            if (families.includes(4)) for (const p of ext.ports) add(src.name, ext.name, ext.address, p.protocol, p.port);
+            if (families.includes(6) && ext.address6) for (const p of ext.ports) add(src.name, ext.name, ext.address6, p.protocol, p.port);
         }
     }
     return out;
@@ -176,7 +191,7 @@ function compactPorts(rows: ProbeResult[], of: number): string {
 }
 
 /**
- * One line per (from, to) pair: address and the ports by result ("all N" when every probed port of the
+ * One line per (from, to, address) — so per address family — with the ports by result ("all N" when every probed port of the
  * pair has that result), then a summary line.
  *   FROM    TO         ADDRESS     OPEN                     FILTERED                   REFUSED
  *   admin   unified-1  10.77.1.11  tcp 22,443  udp 161      tcp 80,3306,...  udp 22    -
@@ -184,7 +199,7 @@ function compactPorts(rows: ProbeResult[], of: number): string {
 export function formatTable(results: ProbeResult[]): string {
     const pairs = new Map<string, ProbeResult[]>();
     for (const r of results) {
-        const k = `${r.from}\u0000${r.to}`;
+        const k = `${r.from}\u0000${r.to}\u0000${r.address}`;
         const list = pairs.get(k);
         if (list) list.push(r);
         else pairs.set(k, [r]);
@@ -203,8 +218,15 @@ export function formatTable(results: ProbeResult[]): string {
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
-    const count = (k: ProbeResultKind) => results.filter((r) => r.result === k).length;
-    lines.push("", `${results.length} probes: ${count("open")} open, ${count("filtered")} filtered, ${count("refused")} refused`);
+    const summary = (rs: ProbeResult[]) => {
+        const count = (k: ProbeResultKind) => rs.filter((r) => r.result === k).length;
+        return `${rs.length} probes: ${count("open")} open, ${count("filtered")} filtered, ${count("refused")} refused`;
+    };
+    lines.push("", summary(results));
+    const v6 = results.filter((r) => familyOf(r.address) === 6);
+    if (v6.length && v6.length < results.length) {
+        lines.push(`  IPv4: ${summary(results.filter((r) => familyOf(r.address) === 4))}`, `  IPv6: ${summary(v6)}`);
+    }
     return lines.join("\n");
 }
 

@@ -7,6 +7,12 @@
 //   10.77.200.0/24    client network (client vantage .10)
 //   10.78.2.0/24      multisite only: dc2's internal network behind the router namespace (router .1)
 // Within a site: application/unified/standalone nodes .11+, database .101+, webproxy .201+.
+//
+// IPv6 (dual-stack, unique local addresses in fd77::/48) mirrors it: 10.77.x.y is also fd77::x:y on the same
+// bridge (one /64: fd77::/64), e.g. 10.77.1.11 ↔ fd77::1:11, the provisioning host fd77::1, the admin network
+// fd77::100:0/112. Multisite dc2 is routed without NAT: its nodes are fd77:0:0:2::y in their own /64
+// (fd77:0:0:2::/64 behind the router, router fd77::254 outside and fd77:0:0:2::1 inside).
+import { formatIp, parseIp } from "../model/net";
 import type { DeploymentModelName, Role } from "../model/types";
 import { EXTERNAL_CONTROL_PORT, EXTERNAL_SERVICES, ExternalVantage, ServicePort } from "./ports";
 
@@ -23,6 +29,24 @@ export const LAB_PREFIX_LEN = 16;
 export const ADMIN_SUBNET = "10.77.100.0/24";
 export const CLIENT_SUBNET = "10.77.200.0/24";
 export const SUDO_USER = "pinhole";
+/** IPv6: the lab bridge's /64, the provisioning host, the admin and client networks. */
+export const LAB6_PREFIX = "fd77::/64";
+export const LAB6_PREFIX_LEN = 64;
+export const PROVISIONER_ADDRESS6 = "fd77::1";
+export const ADMIN_SUBNET6 = "fd77::100:0/112";
+export const CLIENT_SUBNET6 = "fd77::200:0/112";
+/** Multisite: dc2's routed IPv6 subnet behind the router. */
+export const DC2_PREFIX6 = "fd77:0:0:2::/64";
+
+/** The lab's IPv6 mirror of a lab IPv4 address: 10.77.x.y → fd77::x:y (10.78.2.y, dc2 inside → fd77:0:0:2::y). */
+export function ipv6Of(ipv4: string): string {
+    const o = ipv4.split(".").map((x) => Number(x));
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) || o[0] !== 10 || (o[1] !== 77 && o[1] !== 78)) {
+        throw new Error(`not a lab IPv4 address (10.77/16 or 10.78/16): ${ipv4}`);
+    }
+    const text = o[1] === 77 ? `fd77::${o[2]}:${o[3]}` : `fd77:0:0:${o[2]}::${o[3]}`;
+    return formatIp(parseIp(text)!);
+}
 
 export interface LabOptions {
     model: LabModel;
@@ -44,10 +68,14 @@ export interface LabNode {
     address: string;
     /** Multisite dc2 only: the address dc1, the vantages and the provisioning host use. */
     advertisedAddress?: string;
+    /** The node's IPv6 address (seen the same from everywhere: IPv6 is routed, never NATed). */
+    address6: string;
     /** Where the provisioning host connects (advertised address where NAT applies). */
     sshHost: string;
     prefixLen: number;
     gateway?: string;
+    /** Multisite dc2: the IPv6 default route (the router's inner address). */
+    gateway6?: string;
     netns: string;
     /** Root-side (or router-side, for multisite dc2) veth name. */
     veth: string;
@@ -65,6 +93,7 @@ export interface LabVantage {
     vantage: "client" | "admin" | ExternalVantage;
     description: string;
     address: string;
+    address6: string;
     netns: string;
     veth: string;
     /** Ports served (externals); empty for client/admin. */
@@ -77,6 +106,10 @@ export interface LabRouter {
     outerAddress: string;
     innerAddress: string;
     innerPrefixLen: number;
+    /** IPv6, routed without NAT: outer address on the lab bridge, inner address on dc2's bridge, dc2's /64. */
+    outerAddress6: string;
+    innerAddress6: string;
+    innerPrefix6: string;
     innerBridge: string;
     /** 1:1 NAT: advertised (outside) ↔ internal (dc2). */
     nat: { advertised: string; internal: string; node: string }[];
@@ -89,7 +122,7 @@ export interface LabPlan {
     nodes: LabNode[];
     vantages: LabVantage[];
     router?: LabRouter;
-    provisioner: { address: string };
+    provisioner: { address: string; address6: string };
     bridge: string;
 }
 
@@ -189,9 +222,10 @@ export function buildPlan(opts: LabOptions): LabPlan {
             site: s.site,
             address: natted ? `10.78.2.${host}` : labAddress,
             ...(natted ? { advertisedAddress: labAddress } : {}),
+            address6: ipv6Of(natted ? `10.78.2.${host}` : labAddress),
             sshHost: labAddress,
             prefixLen: natted ? 24 : LAB_PREFIX_LEN,
-            ...(natted ? { gateway: "10.78.2.1" } : {}),
+            ...(natted ? { gateway: "10.78.2.1", gateway6: ipv6Of("10.78.2.1") } : {}),
             netns: NETNS_PREFIX + s.name,
             veth: nextVeth(),
             segment: natted ? "dc2" : "lab",
@@ -203,13 +237,14 @@ export function buildPlan(opts: LabOptions): LabPlan {
     });
 
     const vantages: LabVantage[] = [
-        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
-        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
+        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", address6: ipv6Of("10.77.200.10"), netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
+        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", address6: ipv6Of("10.77.100.10"), netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
         ...EXTERNAL_SERVICES.map((e): LabVantage => ({
             name: e.vantage,
             vantage: e.vantage,
             description: e.description,
             address: `10.77.50.${e.host}`,
+            address6: ipv6Of(`10.77.50.${e.host}`),
             netns: NETNS_PREFIX + e.vantage,
             veth: nextVeth(),
             ports: [...e.ports, EXTERNAL_CONTROL_PORT],
@@ -227,10 +262,13 @@ export function buildPlan(opts: LabOptions): LabPlan {
             innerAddress: "10.78.2.1",
             innerPrefixLen: 24,
             innerBridge: "brdc2",
+            outerAddress6: ipv6Of("10.77.0.254"),
+            innerAddress6: ipv6Of("10.78.2.1"),
+            innerPrefix6: DC2_PREFIX6,
             nat: nodes.filter((n) => n.advertisedAddress).map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
         };
     }
-    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS }, bridge: BRIDGE };
+    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS, address6: PROVISIONER_ADDRESS6 }, bridge: BRIDGE };
 }
 
 /**

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { ADMIN_SUBNET, LabModel, LabPlan, LabVantage, PROVISIONER_ADDRESS } from "./shapes";
+import { ADMIN_SUBNET, ADMIN_SUBNET6, LabModel, LabPlan, LabVantage, PROVISIONER_ADDRESS, PROVISIONER_ADDRESS6 } from "./shapes";
 
 export const stackName = (model: LabModel) => `lab-${model}`;
 export const stackFileName = (model: LabModel) => `Pulumi.${stackName(model)}.yaml`;
@@ -17,7 +17,11 @@ export const MERGED_KEYS: Record<string, Record<string, unknown>> = {
     "pinhole:certificates": { mode: "self-signed", frontEnd: "whole-site" },
 };
 
-/** The lab's config values, keyed as in the stack file. */
+/**
+ * The lab's config values, keyed as in the stack file. Dual-stack: every node has `address6`, the admin and
+ * monitoring networks list the IPv6 admin network and the provisioning host's IPv6 address besides the IPv4
+ * ones, clients are anyone in either family, and each external system is listed at both its addresses.
+ */
 export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>): Record<string, unknown> {
     const missing = plan.nodes.filter((n) => !hostKeys[n.name]).map((n) => n.name);
     if (missing.length) throw new Error(`no host key for ${missing.join(", ")}`);
@@ -28,13 +32,17 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
     };
     const port = (v: LabVantage, protocol: "tcp" | "udp") => v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
     const ldap = ext("ldap");
-    const admin = [ADMIN_SUBNET, `${PROVISIONER_ADDRESS}/32`];
+    const admin = [ADMIN_SUBNET, `${PROVISIONER_ADDRESS}/32`, ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`];
+    /** Both addresses of an external system, IPv4 first. */
+    const both = (v: LabVantage) => [v.address, v.address6];
+    /** A URI's host part for each address ([IPv6] in brackets). */
+    const hosts = (v: LabVantage) => [v.address, `[${v.address6}]`];
     return {
         "pinhole:model": plan.deployment,
         "pinhole:domain": plan.domain,
         "pinhole:networks": {
             admin,
-            client: ["0.0.0.0/0"],
+            client: ["0.0.0.0/0", "::/0"],
             monitoring: admin,
         },
         "pinhole:nodes": plan.nodes.map((n) => ({
@@ -42,6 +50,7 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
             role: n.role,
             site: n.site,
             address: n.address,
+            address6: n.address6,
             ...(n.advertisedAddress ? { advertisedAddress: n.advertisedAddress } : {}),
             ...(n.arbiter ? { arbiter: true } : {}),
             ssh: {
@@ -53,17 +62,17 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
             },
         })),
         "pinhole:external": {
-            ucm: [ext("ucm").address],
-            unityConnection: [ext("unity").address],
-            hcmf: [ext("hcmf").address],
-            webex: [ext("webex").address],
-            sso: [ext("sso").address],
-            ldap: [{ host: ldap.address, ports: [389, 636], protocols: ["tcp", "udp"] }],
-            apiResponses: [ext("api").address],
-            notificationDestinations: [`https://${ext("notify").address}:${port(ext("notify"), "tcp")}/notify`],
-            snmpTrapReceivers: [`snmp://public@${ext("snmp").address}:162`],
-            backupDestinations: [`sftp://backup@${ext("backup").address}:${port(ext("backup"), "tcp")}/srv/backups`],
-            ntp: [ext("ntp").address],
+            ucm: both(ext("ucm")),
+            unityConnection: both(ext("unity")),
+            hcmf: both(ext("hcmf")),
+            webex: both(ext("webex")),
+            sso: both(ext("sso")),
+            ldap: both(ldap).map((host) => ({ host, ports: [389, 636], protocols: ["tcp", "udp"] })),
+            apiResponses: both(ext("api")),
+            notificationDestinations: hosts(ext("notify")).map((h) => `https://${h}:${port(ext("notify"), "tcp")}/notify`),
+            snmpTrapReceivers: hosts(ext("snmp")).map((h) => `snmp://public@${h}:162`),
+            backupDestinations: hosts(ext("backup")).map((h) => `sftp://backup@${h}:${port(ext("backup"), "tcp")}/srv/backups`),
+            ntp: both(ext("ntp")),
         },
     };
 }

@@ -2,13 +2,14 @@
  * labnet: the pinhole lab's port listener and prober (one small process each, no dependencies).
  *
  *   labnet listen --tcp 80,161,... --udp 22,123,... [--daemon] [--pidfile FILE]
- *       Binds every listed port on 0.0.0.0 (a port already held, e.g. by sshd or nginx, is skipped
- *       with a note on stderr). A TCP client gets one line "labnet <peer-address> <port>\n" and the
+ *       Binds every listed port on 0.0.0.0 and on [::] (an IPv6-only socket, IPV6_V6ONLY=1, besides the
+ *       IPv4 one; a port already held in a family, e.g. by sshd or nginx, is skipped there with a note
+ *       on stderr). A TCP client gets one line "labnet <peer-address> <port>\n" and the
  *       connection is closed; a UDP datagram is answered with the same line. The peer address in the
  *       line is the source the listener saw (after any NAT), which the lab's NAT test reads.
  *
  *   labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N]
- *       Reads "<id> <tcp|udp> <ipv4> <port>" lines on stdin, probes them all concurrently and writes
+ *       Reads "<id> <tcp|udp> <ipv4|ipv6> <port>" lines on stdin, probes them all concurrently and writes
  *       "<id> <outcome> <ms> <detail>" lines on stdout, where outcome is one of
  *         connected  TCP handshake completed             (open)
  *         reply      UDP datagram answered                (open)
@@ -22,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +54,12 @@ static int parse_ports(const char *s, int *out, int max) {
 
 struct lsock { int fd; int udp; int port; };
 
+/* The peer's address as text (IPv4 dotted quad, IPv6 as inet_ntop writes it). */
+static const char *peer_text(const struct sockaddr_storage *a, char *buf, size_t len) {
+    if (a->ss_family == AF_INET6) return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, buf, (socklen_t)len);
+    return inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, buf, (socklen_t)len);
+}
+
 static void daemonize(const char *pidfile) {
     pid_t p = fork();
     if (p < 0) { perror("fork"); exit(1); }
@@ -80,16 +88,29 @@ static int do_listen(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    static struct lsock socks[2 * MAXPORTS];
+    static struct lsock socks[4 * MAXPORTS];
     int ns = 0, bound = 0;
-    for (int k = 0; k < ntcp + nudp; k++) {
-        int isudp = k >= ntcp, port = isudp ? udp[k - ntcp] : tcp[k];
-        int fd = socket(AF_INET, (isudp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    for (int k = 0; k < 2 * (ntcp + nudp); k++) {
+        int j = k / 2, v6 = k % 2;
+        int isudp = j >= ntcp, port = isudp ? udp[j - ntcp] : tcp[j];
+        int fd = socket(v6 ? AF_INET6 : AF_INET, (isudp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            fprintf(stderr, "labnet: %d/%s%s not bound: %s\n", port, isudp ? "udp" : "tcp", v6 ? "6" : "", strerror(errno));
+            continue;
+        }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || (!isudp && listen(fd, 1024) < 0)) {
-            fprintf(stderr, "labnet: %d/%s not bound: %s\n", port, isudp ? "udp" : "tcp", strerror(errno));
+        int r;
+        if (v6) {
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+            struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
+            r = bind(fd, (struct sockaddr *)&a, sizeof a);
+        } else {
+            struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+            r = bind(fd, (struct sockaddr *)&a, sizeof a);
+        }
+        if (r < 0 || (!isudp && listen(fd, 1024) < 0)) {
+            fprintf(stderr, "labnet: %d/%s%s not bound: %s\n", port, isudp ? "udp" : "tcp", v6 ? "6" : "", strerror(errno));
             close(fd);
             continue;
         }
@@ -103,19 +124,19 @@ static int do_listen(int argc, char **argv) {
     else if (pidfile) { FILE *f = fopen(pidfile, "w"); if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); } }
 
     struct epoll_event evs[64];
-    char buf[2048], line[128];
+    char buf[2048], line[128], host[INET6_ADDRSTRLEN];
     for (;;) {
         int n = epoll_wait(ep, evs, 64, -1);
         if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
         for (int i = 0; i < n; i++) {
             struct lsock *s = &socks[evs[i].data.u32];
-            struct sockaddr_in peer; socklen_t pl = sizeof peer;
+            struct sockaddr_storage peer; socklen_t pl = sizeof peer;
             if (s->udp) {
                 for (;;) {
                     pl = sizeof peer;
                     ssize_t r = recvfrom(s->fd, buf, sizeof buf, 0, (struct sockaddr *)&peer, &pl);
                     if (r < 0) break;
-                    int len = snprintf(line, sizeof line, "labnet %s %d\n", inet_ntoa(peer.sin_addr), s->port);
+                    int len = snprintf(line, sizeof line, "labnet %s %d\n", peer_text(&peer, host, sizeof host), s->port);
                     sendto(s->fd, line, (size_t)len, 0, (struct sockaddr *)&peer, pl);
                 }
             } else {
@@ -123,7 +144,7 @@ static int do_listen(int argc, char **argv) {
                     pl = sizeof peer;
                     int c = accept4(s->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
                     if (c < 0) break;
-                    int len = snprintf(line, sizeof line, "labnet %s %d\n", inet_ntoa(peer.sin_addr), s->port);
+                    int len = snprintf(line, sizeof line, "labnet %s %d\n", peer_text(&peer, host, sizeof host), s->port);
                     ssize_t w = write(c, line, (size_t)len);
                     (void)w;
                     shutdown(c, SHUT_WR);
@@ -139,7 +160,8 @@ static int do_listen(int argc, char **argv) {
 struct probe {
     char id[32];
     int udp;
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
     int fd;
     double start;
     int done;
@@ -169,9 +191,9 @@ static void finish(struct probe *p, int ep, const char *outcome, int err) {
 
 static void start(struct probe *p, int ep, int idx) {
     p->start = now_ms();
-    p->fd = socket(AF_INET, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    p->fd = socket(p->addr.ss_family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p->fd < 0) { finish(p, ep, "error", errno); return; }
-    int r = connect(p->fd, (struct sockaddr *)&p->addr, sizeof p->addr);
+    int r = connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen);
     if (r < 0 && errno != EINPROGRESS) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
     if (p->udp) {
         if (send(p->fd, "probe\n", 6, 0) < 0) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
@@ -204,9 +226,17 @@ static int do_probe(int argc, char **argv) {
         strcpy(p->id, id);
         p->udp = !strcmp(proto, "udp");
         p->fd = -1;
-        p->addr.sin_family = AF_INET;
-        p->addr.sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, ip, &p->addr.sin_addr) != 1) { p->start = now_ms(); finish(p, -1, "error", EINVAL); np++; continue; }
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&p->addr;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&p->addr;
+        if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+            a4->sin_family = AF_INET;
+            a4->sin_port = htons((uint16_t)port);
+            p->addrlen = sizeof *a4;
+        } else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+            a6->sin6_family = AF_INET6;
+            a6->sin6_port = htons((uint16_t)port);
+            p->addrlen = sizeof *a6;
+        } else { p->start = now_ms(); finish(p, -1, "error", EINVAL); np++; continue; }
         np++;
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
-import { labDown, labStatus, labUp, probe, reboot, LabStatus, ProbeResult } from "../../lab";
+import { labDown, labStatus, labUp, NODE_PORTS, probe, reboot, LabStatus, ProbeResult } from "../../lab";
 import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel, NodePolicy } from "../../model/types";
@@ -15,7 +15,8 @@ import { normaliseListing, renderRuleset } from "../../render/nftables";
 import { applyFirewall } from "../../provider/firewall";
 import { connectionOf, managementSources } from "../../components/firewall";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
-import { compareProbe, formatMismatches } from "./helpers/expected";
+import { compareProbe, familySummary, formatMismatches } from "./helpers/expected";
+import { familyOf } from "../../lab/probe-plan";
 import { literalPolicies } from "../unit/helpers/literal-reading";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
@@ -77,7 +78,14 @@ async function expectMatrix(model: ClusterModel, policies: NodePolicy[], lab: La
     const mismatches = compareProbe(model, policies, lab, rows);
     const open = rows.filter((r) => r.result === "open").length;
     log(`probe: ${rows.length} rows, ${open} open, ${rows.length - open} filtered/refused, ${mismatches.length} mismatches`);
+    log(`probe: ${familySummary(rows, mismatches)}`);
     expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
+    // dual-stack lab: both families measured, and in each some openings open and some rows blocked
+    for (const f of [4, 6]) {
+        const rs = rows.filter((r) => familyOf(r.address) === f);
+        expect(rs.filter((r) => r.result === "open").length, `IPv${f} rows open`).to.be.greaterThan(0);
+        expect(rs.filter((r) => r.result === "filtered").length, `IPv${f} rows filtered`).to.be.greaterThan(0);
+    }
     // The default (reference) profile: the measured matrix is also a literal reading of every table
     // (test/unit/helpers/literal-reading.ts, written from the reference text, not from model code).
     if ((model.firewall.profile ?? "reference") === "reference" && !Object.keys(model.firewall.narrow ?? {}).length) {
@@ -86,6 +94,50 @@ async function expectMatrix(model: ClusterModel, policies: NodePolicy[], lab: La
         log("probe: equals the literal reading of every table");
     }
     return rows;
+}
+
+function inNs(netns: string, args: string[]): string {
+    return execFileSync("ip", ["netns", "exec", netns, ...args], { encoding: "utf8" });
+}
+
+/**
+ * ICMPv6 neighbour discovery under default-deny: every node's IPv6 neighbour cache is flushed (the lab sets
+ * no static IPv6 neighbours), then every node reaches its peers over IPv6 on SSH as the policy says, and
+ * the peers were learnt by ND. Control: a node whose firewall drops neighbour solicitations is cut off
+ * over IPv6 while IPv4 still reaches it.
+ */
+async function expectNeighbourDiscovery(model: ClusterModel, policies: NodePolicy[], lab: LabStatus): Promise<void> {
+    const flush = () => { for (const n of lab.nodes) inNs(n.netns, ["ip", "-6", "neigh", "flush", "all"]); };
+    flush();
+    const ssh = NODE_PORTS.filter((p) => p.protocol === "tcp" && p.port === 22);
+    const nodes = lab.nodes.map((n) => n.name);
+    const rows = await probe({ from: nodes, to: nodes, ports: ssh, families: [6], retries: 0 });
+    const mismatches = compareProbe(model, policies, lab, rows);
+    log(`neighbour discovery: ${rows.length} node-to-node IPv6 rows after flushing every cache, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
+    expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
+    expect(rows.filter((r) => r.result === "open").length).to.be.greaterThan(0);
+    const [first] = lab.nodes;
+    const learnt = inNs(first.netns, ["ip", "-6", "neigh", "show", "dev", "eth0"]);
+    expect(learnt, `${first.name}'s IPv6 neighbours`).to.match(/lladdr [0-9a-f:]{17} (REACHABLE|STALE|DELAY|PROBE)/);
+    expect(learnt).to.not.contain("PERMANENT");
+    // control: a node on the lab bridge drops neighbour solicitations: from the provisioning host (its
+    // neighbour cache flushed too), IPv6 to it is filtered while IPv4 (static ARP) is still open
+    const victim = lab.nodes.filter((n) => !n.advertisedAddress).slice(-1)[0];
+    const echo = inNs(victim.netns, ["nft", "--echo", "--handle", "insert", "rule", "inet", "pinhole", "input", "icmpv6", "type", "nd-neighbor-solicit", "drop"]);
+    const handle = /# handle (\d+)/.exec(echo)?.[1];
+    expect(handle, echo).to.be.a("string");
+    try {
+        flush();
+        execFileSync("ip", ["-6", "neigh", "flush", "dev", "phlab0"]);
+        const cut = await probe({ from: ["provisioner"], to: [victim.name], ports: ssh, retries: 0 });
+        const by = (f: number) => cut.find((r) => familyOf(r.address) === f)!.result;
+        log(`neighbour discovery control: ${victim.name} dropping solicitations: IPv4 ${by(4)}, IPv6 ${by(6)}`);
+        expect(by(4)).to.equal("open");
+        expect(by(6)).to.equal("filtered");
+    } finally {
+        inNs(victim.netns, ["nft", "delete", "rule", "inet", "pinhole", "input", "handle", handle!]);
+        execFileSync("ip", ["-6", "neigh", "flush", "dev", "phlab0"]);
+    }
 }
 
 describe("firewall: lab clusters with the real engine", function () {
@@ -126,6 +178,10 @@ describe("firewall: lab clusters with the real engine", function () {
                 await expectMatrix(ctx.cluster, ctx.policies, ctx.lab);
             });
 
+            it("IPv6 neighbour discovery keeps working under default-deny", async () => {
+                await expectNeighbourDiscovery(ctx.cluster, ctx.policies, ctx.lab);
+            });
+
             it("shows no changes on a second preview", async () => {
                 await ctx.stack.preview({ expectNoChanges: true });
             });
@@ -150,6 +206,10 @@ describe("firewall: lab clusters with the real engine", function () {
             expect(up.summary.result).to.equal("succeeded");
             expect(ctx.lab.nodes.some((n) => n.sudo)).to.equal(true);
             await expectMatrix(ctx.cluster, ctx.policies, ctx.lab);
+        });
+
+        it("IPv6 neighbour discovery keeps working under default-deny", async () => {
+            await expectNeighbourDiscovery(ctx.cluster, ctx.policies, ctx.lab);
         });
 
         it("strict profile: the measured matrix equals the strict policy (pinhole's least-privilege narrowings)", async () => {

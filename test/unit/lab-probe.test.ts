@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { classify, formatTable, groupBySource, joinResults, parseProberOutput, probeSources, probeTargets, proberInput, ProbeResult, toJsonRows } from "../../lab/probe-plan";
+import { classify, familyOf, formatTable, groupBySource, joinResults, parseProberOutput, probeSources, probeTargets, proberInput, ProbeResult, toJsonRows } from "../../lab/probe-plan";
 import { NODE_PORTS } from "../../lab/ports";
 import { buildPlan } from "../../lab/shapes";
 
@@ -18,8 +18,15 @@ describe("lab probe plan", () => {
         const t = probeTargets(unified);
         const nodePorts = NODE_PORTS.length;
         const externalsPorts = unified.vantages.reduce((a, v) => a + v.ports.length, 0);
-        // provisioner + 13 vantages → 6 nodes; 6 nodes → 5 other nodes + externals
-        expect(t.length).to.equal(14 * 6 * nodePorts + 6 * (5 * nodePorts + externalsPorts));
+        // provisioner + 13 vantages → 6 nodes; 6 nodes → 5 other nodes + externals; each in IPv4 and IPv6
+        const perFamily = 14 * 6 * nodePorts + 6 * (5 * nodePorts + externalsPorts);
+        expect(t.length).to.equal(2 * perFamily);
+        expect(t.filter((x) => familyOf(x.address) === 6)).to.have.length(perFamily);
+        expect(probeTargets(unified, { families: [4] }).every((x) => familyOf(x.address) === 4)).to.equal(true);
+        expect(probeTargets(unified, { families: [6] })).to.have.length(perFamily);
+        expect(t.find((x) => x.from === "admin" && x.to === "unified-1" && familyOf(x.address) === 6)!.address).to.equal("fd77::1:11");
+        expect(t.find((x) => x.from === "unified-1" && x.to === "ntp" && familyOf(x.address) === 6)!.address).to.equal("fd77::50:17");
+        expect(() => probeTargets(unified, { families: [5 as 4] })).to.throw(/families: 5 is not 4 or 6/);
         expect(t.some((x) => x.from === x.to)).to.equal(false);
         expect(t.filter((x) => x.from === "client" && x.to === "ucm")).to.have.length(0);
         expect(t.filter((x) => x.from === "proxy-1" && x.to === "ldap").map((x) => `${x.port}/${x.protocol}`)).to.include.members(["389/tcp", "389/udp", "636/tcp", "636/udp"]);
@@ -28,12 +35,16 @@ describe("lab probe plan", () => {
     });
 
     it("targets use the advertised address from other sites and from outside, the internal one within the site", () => {
-        const t = probeTargets(multisite, { to: ["unified-3"], ports: [{ protocol: "tcp", port: 22, label: "ssh", reference: true }] });
+        const ports = [{ protocol: "tcp" as const, port: 22, label: "ssh", reference: true }];
+        const t = probeTargets(multisite, { to: ["unified-3"], ports, families: [4] });
         const addr = Object.fromEntries(t.map((x) => [x.from, x.address]));
         expect(addr["unified-1"]).to.equal("10.77.2.11");
         expect(addr["unified-4"]).to.equal("10.78.2.11");
         expect(addr["provisioner"]).to.equal("10.77.2.11");
         expect(addr["client"]).to.equal("10.77.2.11");
+        // IPv6 is routed without NAT: the same address from everywhere
+        const t6 = probeTargets(multisite, { to: ["unified-3"], ports, families: [6] });
+        expect([...new Set(t6.map((x) => x.address))]).to.deep.equal(["fd77:0:0:2::11"]);
     });
 
     it("selection by --from/--to, with unknown names rejected", () => {
@@ -81,5 +92,18 @@ describe("lab probe plan", () => {
         expect(lines[1]).to.match(/^admin\s+unified-1\s+10\.77\.1\.11\s+tcp 22,443  udp 161\s+tcp 3306\s+tcp 9000$/);
         expect(lines[2]).to.match(/^admin\s+proxy-1\s+10\.77\.1\.11\s+all 2\s+-\s+-$/);
         expect(lines[lines.length - 1]).to.equal("7 probes: 5 open, 1 filtered, 1 refused");
+    });
+
+    it("formats one line per address family of a pair, and a summary per family", () => {
+        const row = (address: string, port: number, result: ProbeResult["result"]): ProbeResult =>
+            ({ from: "admin", to: "unified-1", address, protocol: "tcp", port, result, ms: 1 });
+        const lines = formatTable([row("10.77.1.11", 22, "open"), row("10.77.1.11", 80, "filtered"), row("fd77::1:11", 22, "open"), row("fd77::1:11", 80, "open")]).split("\n");
+        expect(lines[1]).to.match(/^admin\s+unified-1\s+10\.77\.1\.11\s+tcp 22\s+tcp 80\s+-$/);
+        expect(lines[2]).to.match(/^admin\s+unified-1\s+fd77::1:11\s+all 2\s+-\s+-$/);
+        expect(lines.slice(-3)).to.deep.equal([
+            "4 probes: 3 open, 1 filtered, 0 refused",
+            "  IPv4: 2 probes: 1 open, 1 filtered, 0 refused",
+            "  IPv6: 2 probes: 2 open, 0 filtered, 0 refused",
+        ]);
     });
 });

@@ -97,6 +97,27 @@ describe("lab shapes", () => {
     });
 });
 
+describe("lab IPv6 plan", () => {
+    it("mirrors the IPv4 plan in fd77::/48; multisite dc2 is its own routed /64 (no NAT)", () => {
+        const { ipv6Of } = require("../../lab/shapes") as typeof import("../../lab/shapes");
+        expect(ipv6Of("10.77.1.11")).to.equal("fd77::1:11");
+        expect(ipv6Of("10.77.0.1")).to.equal("fd77::1");
+        expect(ipv6Of("10.78.2.201")).to.equal("fd77:0:0:2::201");
+        expect(() => ipv6Of("192.168.1.1")).to.throw(/not a lab IPv4 address/);
+        for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
+            const p = buildPlan({ model });
+            const all = [...p.nodes.map((n) => n.address6), ...p.vantages.map((v) => v.address6), p.provisioner.address6];
+            expect(new Set(all).size, model).to.equal(all.length);
+            for (const v of p.vantages) expect(v.address6).to.equal(ipv6Of(v.address));
+        }
+        const m = buildPlan({ model: "multisite" });
+        const u3 = m.nodes.find((n) => n.name === "unified-3")!;
+        expect(u3).to.include({ address6: "fd77:0:0:2::11", gateway6: "fd77:0:0:2::1" });
+        expect(m.nodes.find((n) => n.name === "unified-1")!).to.include({ address6: "fd77::1:11" });
+        expect(m.router).to.include({ outerAddress6: "fd77::254", innerAddress6: "fd77:0:0:2::1", innerPrefix6: "fd77:0:0:2::/64" });
+    });
+});
+
 describe("lab MAC addresses", () => {
     it("are stable per address and locally administered", () => {
         const { macFor } = require("../../lab/shapes") as typeof import("../../lab/shapes");

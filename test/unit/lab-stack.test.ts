@@ -4,7 +4,13 @@ import { bootScript, hostsFile, overlaysFor, routerNatRuleset, sshdConfig } from
 import { buildPlan } from "../../lab/shapes";
 import { labStackConfig, mergeStackDocument, renderStackDocument, stackFileName } from "../../lab/stack";
 import { parseArgs } from "../../lab/cli";
+import { parseClusterConfig } from "../../model/config/parse";
 
+/** A well-formed ed25519 public key line (string "ssh-ed25519" + 32 key bytes, length-prefixed). */
+const ed25519Key = (seed: number) => {
+    const lp = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+    return `ssh-ed25519 ${Buffer.concat([lp(Buffer.from("ssh-ed25519")), lp(Buffer.alloc(32, seed))]).toString("base64")}`;
+};
 const keysFor = (names: string[]) => Object.fromEntries(names.map((n) => [n, `ssh-ed25519 AAAAkey-${n}`]));
 
 describe("lab stack config", () => {
@@ -14,20 +20,43 @@ describe("lab stack config", () => {
         expect(stackFileName("multisite")).to.equal("Pulumi.lab-multisite.yaml");
         expect(c["pinhole:model"]).to.equal("unified");
         expect(c["pinhole:domain"]).to.equal("lab.pinhole.test");
-        expect(c["pinhole:networks"]).to.deep.equal({ admin: ["10.77.100.0/24", "10.77.0.1/32"], client: ["0.0.0.0/0"], monitoring: ["10.77.100.0/24", "10.77.0.1/32"] });
+        const admin = ["10.77.100.0/24", "10.77.0.1/32", "fd77::100:0/112", "fd77::1/128"];
+        expect(c["pinhole:networks"]).to.deep.equal({ admin, client: ["0.0.0.0/0", "::/0"], monitoring: admin });
         const u3 = c["pinhole:nodes"].find((n: any) => n.name === "unified-3");
         expect(u3).to.deep.equal({
-            name: "unified-3", role: "unified", site: "dc2", address: "10.78.2.11", advertisedAddress: "10.77.2.11",
+            name: "unified-3", role: "unified", site: "dc2", address: "10.78.2.11", address6: "fd77:0:0:2::11", advertisedAddress: "10.77.2.11",
             ssh: { host: "10.77.2.11", port: 22, user: "root", sudo: false, hostKey: "ssh-ed25519 AAAAkey-unified-3" },
         });
         expect(c["pinhole:nodes"].find((n: any) => n.name === "unified-4").ssh).to.include({ user: "pinhole", sudo: true });
         const ext = c["pinhole:external"];
-        expect(ext.ucm).to.deep.equal(["10.77.50.11"]);
-        expect(ext.notificationDestinations).to.deep.equal(["https://10.77.50.20:9443/notify"]);
-        expect(ext.snmpTrapReceivers).to.deep.equal(["snmp://public@10.77.50.19:162"]);
+        expect(c["pinhole:nodes"].find((n: any) => n.name === "unified-1").address6).to.equal("fd77::1:11");
+        expect(ext.ucm).to.deep.equal(["10.77.50.11", "fd77::50:11"]);
+        expect(ext.notificationDestinations).to.deep.equal(["https://10.77.50.20:9443/notify", "https://[fd77::50:20]:9443/notify"]);
+        expect(ext.snmpTrapReceivers).to.deep.equal(["snmp://public@10.77.50.19:162", "snmp://public@[fd77::50:19]:162"]);
         expect(ext.backupDestinations[0]).to.match(/^sftp:\/\/backup@10\.77\.50\.18:22\//);
-        expect(ext.ldap).to.deep.equal([{ host: "10.77.50.16", ports: [389, 636], protocols: ["tcp", "udp"] }]);
+        expect(ext.backupDestinations[1]).to.match(/^sftp:\/\/backup@\[fd77::50:18\]:22\//);
+        expect(ext.ldap).to.deep.equal([
+            { host: "10.77.50.16", ports: [389, 636], protocols: ["tcp", "udp"] },
+            { host: "fd77::50:16", ports: [389, 636], protocols: ["tcp", "udp"] },
+        ]);
         expect(() => labStackConfig(plan, {})).to.throw(/no host key/);
+    });
+
+    it("every lab stack parses as a dual-stack cluster: each node and external system in both families, no problems", () => {
+        for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
+            const plan = buildPlan({ model });
+            const raw = { ...labStackConfig(plan, Object.fromEntries(plan.nodes.map((n, i) => [n.name, ed25519Key(i + 1)]))), "pinhole:firewall": { egress: "deny" } };
+            const r = parseClusterConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/^pinhole:/, ""), v])));
+            expect(r.errors, `${model}: ${JSON.stringify(r.errors)}`).to.deep.equal([]);
+            const m = r.model!;
+            for (const n of m.nodes) expect(n.address6, `${model} ${n.name}`).to.match(/^fd77:/);
+            const kinds = new Set(m.external.map((e) => e.kind));
+            for (const kind of kinds) {
+                const addrs = m.external.filter((e) => e.kind === kind).flatMap((e) => e.addresses);
+                expect(addrs.some((a) => a.startsWith("10.77.50.")), `${model} ${kind} IPv4`).to.equal(true);
+                expect(addrs.some((a) => a.startsWith("fd77::50:")), `${model} ${kind} IPv6`).to.equal(true);
+            }
+        }
     });
 
     it("modular: db-3 carries arbiter: true", () => {

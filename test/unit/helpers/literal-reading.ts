@@ -77,9 +77,11 @@ export function literalPolicies(model: ClusterModel): NodePolicy[] {
     };
     const open = (kind: Opening["peer"]["kind"], name: string, addresses: string[], direction: Opening["direction"], protocol: Protocol, port: number, why: string): Opening =>
         ({ direction, protocol, port, peer: { kind, name, addresses }, service: "literal", reason: `${port}/${protocol} literal: ${why}`, section: why.split(" / ")[0], exposed: false });
+    // a dual-stack peer is met at each of its addresses (its IPv6 address is the same from every site)
+    const at = (viewer: NodeSpec, peer: NodeSpec) => [seenBy(viewer, peer), ...(peer.address6 ? [peer.address6] : [])];
     const between = (a: NodeSpec, b: NodeSpec, protocol: Protocol, port: number, why: string) => {
-        push(b, open("node", a.name, [seenBy(b, a)], "inbound", protocol, port, why));
-        push(a, open("node", b.name, [seenBy(a, b)], "outbound", protocol, port, why));
+        push(b, open("node", a.name, at(b, a), "inbound", protocol, port, why));
+        push(a, open("node", b.name, at(a, b), "outbound", protocol, port, why));
     };
     for (const row of INTER_NODE) {
         for (const a of model.nodes.filter((n) => (row.from as string[]).includes(n.role))) {
