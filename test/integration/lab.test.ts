@@ -88,7 +88,9 @@ async function expectAllOpen(status: LabStatus): Promise<void> {
     const sources = 1 + status.nodes.length + status.vantages.length;
     const externalsPorts = status.vantages.reduce((a, v) => a + v.ports.length, 0);
     const n = status.nodes.length;
-    expect(results.length).to.equal((sources - n) * n * NODE_PORTS.length + n * ((n - 1) * NODE_PORTS.length + externalsPorts));
+    // every row in IPv4 and again in IPv6 (the lab is dual-stack)
+    expect(results.length).to.equal(2 * ((sources - n) * n * NODE_PORTS.length + n * ((n - 1) * NODE_PORTS.length + externalsPorts)));
+    expect(results.filter((r) => r.address.includes(":")).length).to.equal(results.length / 2);
     const notOpen = results.filter((r) => r.result !== "open");
     expect(notOpen.map((r) => `${r.from}>${r.to}(${r.address}) ${r.port}/${r.protocol} ${r.result} ${r.detail}`).slice(0, 20)).to.deep.equal([]);
     expect(results.some((r) => r.result === "filtered")).to.equal(false);
@@ -188,7 +190,7 @@ describe("lab (integration, root)", function () {
                 if (!body.includes("marker")) await new Promise((res) => setTimeout(res, 100));
             }
             expect(body).to.contain("marker-proxy-1");
-            const other = await probe({ from: ["client"], to: [p2.name], ports: [{ protocol: "tcp", port: 8081, label: "t", reference: false }] });
+            const other = await probe({ from: ["client"], to: [p2.name], ports: [{ protocol: "tcp", port: 8081, label: "t", reference: false }], families: [4] });
             expect(other.map((r) => r.result)).to.deep.equal(["refused"]);
             await ssh(status, p1, kh, "rm -f /etc/nginx/conf.d/zz-lab-test.conf && nginx -s reload");
         });
@@ -290,8 +292,12 @@ describe("lab (integration, root)", function () {
 
         it("probe without firewall: everything open (other sites by advertised address)", async () => {
             await expectAllOpen(status);
-            const rows = await probe({ from: ["unified-1", "unified-4"], to: ["unified-3"], ports: [{ protocol: "tcp", port: 22, label: "ssh", reference: true }] });
+            const ssh = [{ protocol: "tcp" as const, port: 22, label: "ssh", reference: true }];
+            const rows = await probe({ from: ["unified-1", "unified-4"], to: ["unified-3"], ports: ssh, families: [4] });
             expect(Object.fromEntries(rows.map((r) => [r.from, r.address]))).to.deep.equal({ "unified-1": "10.77.2.11", "unified-4": "10.78.2.11" });
+            // IPv6 is routed between the sites, not NATed: one address from everywhere
+            const rows6 = await probe({ from: ["unified-1", "unified-4", "provisioner"], to: ["unified-3"], ports: ssh, families: [6] });
+            expect(rows6.map((r) => `${r.from} ${r.address} ${r.result}`)).to.deep.equal(["provisioner fd77:0:0:2::11 open", "unified-1 fd77:0:0:2::11 open", "unified-4 fd77:0:0:2::11 open"]);
         });
     });
 

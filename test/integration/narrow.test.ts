@@ -83,7 +83,7 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
             const s = servicesOf(n.role, n.arbiter);
             const r = spawnSync("ip", ["netns", "exec", n.netns, LABNET_BIN, "listen", "--tcp", s.tcp.join(","), "--udp", s.udp.join(","),
                 "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")], { encoding: "utf8", timeout: 10_000 });
-            expect(`${r.status} ${(r.stderr ?? "").trim()}`, `${n.name}: the realistic listener`).to.equal(`0 labnet: listening on ${s.tcp.length + s.udp.length} sockets`);
+            expect(`${r.status} ${(r.stderr ?? "").trim()}`, `${n.name}: the realistic listener`).to.equal(`0 labnet: listening on ${2 * (s.tcp.length + s.udp.length)} sockets`); // IPv4 and IPv6 each
         }
         lab = await labStatus();
     });
@@ -135,7 +135,7 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         });
         expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
         // 2. Every service that answered a source before the narrowing still answers it.
-        const key = (r: ProbeResult) => `${r.from}>${r.to}:${r.port}/${r.protocol}`;
+        const key = (r: ProbeResult) => `${r.from}>${r.to}(${r.address}):${r.port}/${r.protocol}`;
         const now = new Map(after.map((r) => [key(r), r.result]));
         const lost = baseline.filter((r) => r.result === "open").filter((r) => now.get(key(r)) !== "open");
         expect(lost.map(key), "services no longer reachable").to.deep.equal([]);

@@ -99,7 +99,7 @@ describe("lab renderers", () => {
 
     it("sshd_config: node address, own host key, key-only, no PAM", () => {
         const c = sshdConfig(u3);
-        for (const l of ["ListenAddress 10.78.2.11:22", "HostKey /mnt/nodes/unified-3/ssh/ssh_host_ed25519_key", "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
+        for (const l of ["ListenAddress 10.78.2.11:22", "ListenAddress [fd77:0:0:2::11]:22", "HostKey /mnt/nodes/unified-3/ssh/ssh_host_ed25519_key", "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
             "PasswordAuthentication no", "UsePAM no", "StrictModes no", "PidFile /run/sshd.pid"]) expect(c).to.contain(l + "\n");
     });
 
