@@ -90,7 +90,8 @@ export class WebFrontEnd extends pulumi.ComponentResource {
             if (proxy) this.weightList = this.webServer.plan.apply((p) => (p?.weightList ?? []) as WeightEntry[]);
         } else {
             const upstreams = proxy ? upstreamServers(node, args.nodes) : undefined;
-            const addresses = [...new Set([node.address, ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
+            // every address the node serves on: a dual-stack node's nginx listens on [::] too
+            const addresses = [...new Set([node.address, ...(node.address6 ? [node.address6] : []), ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
             const site = renderNginxSite({
                 node: node.name, fqdn: node.fqdn, role: node.role, addresses, legacyProtocols: args.legacyProtocols, upstreams,
                 applicationBackend: args.nginx.applicationBackend, serverNames: args.nginx.serverNames,

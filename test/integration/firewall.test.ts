@@ -101,19 +101,20 @@ function inNs(netns: string, args: string[]): string {
 }
 
 /**
- * ICMPv6 neighbour discovery under default-deny: every node's IPv6 neighbour cache is flushed (the lab sets
- * no static IPv6 neighbours), then every node reaches its peers over IPv6 on SSH as the policy says, and
- * the peers were learnt by ND. Control: a node whose firewall drops neighbour solicitations is cut off
+ * ICMPv6 neighbour discovery under default-deny: every node's and the provisioning host's IPv6 neighbour
+ * cache is flushed (the lab sets no static IPv6 neighbours), then the provisioning host and every node reach
+ * the nodes over IPv6 on SSH as the policy says, and the peers were learnt by ND. Control: a node whose firewall drops neighbour solicitations is cut off
  * over IPv6 while IPv4 still reaches it.
  */
 async function expectNeighbourDiscovery(model: ClusterModel, policies: NodePolicy[], lab: LabStatus): Promise<void> {
     const flush = () => { for (const n of lab.nodes) inNs(n.netns, ["ip", "-6", "neigh", "flush", "all"]); };
     flush();
     const ssh = NODE_PORTS.filter((p) => p.protocol === "tcp" && p.port === 22);
+    execFileSync("ip", ["-6", "neigh", "flush", "dev", "phlab0"]);
     const nodes = lab.nodes.map((n) => n.name);
-    const rows = await probe({ from: nodes, to: nodes, ports: ssh, families: [6], retries: 0 });
+    const rows = await probe({ from: ["provisioner", ...nodes], to: nodes, ports: ssh, families: [6], retries: 0 });
     const mismatches = compareProbe(model, policies, lab, rows);
-    log(`neighbour discovery: ${rows.length} node-to-node IPv6 rows after flushing every cache, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
+    log(`neighbour discovery: ${rows.length} IPv6 SSH rows (provisioning host and nodes to nodes) after flushing every cache, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
     expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     expect(rows.filter((r) => r.result === "open").length).to.be.greaterThan(0);
     const [first] = lab.nodes;
