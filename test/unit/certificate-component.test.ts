@@ -60,7 +60,7 @@ function rawModel(certificates: Record<string, unknown>) {
         nodes: [
             node("proxy-1", "webproxy", "10.20.1.201"),
             node("app-1", "application", "10.20.1.11", { webWeight: 2 }),
-            node("app-2", "application", "10.20.1.12"),
+            node("app-2", "application", "10.20.1.12", { address6: "fd20::1:12" }),
             node("db-1", "database", "10.20.1.101"),
         ],
         certificates,
@@ -103,6 +103,11 @@ describe("web certificate components (Pulumi mocks)", function () {
         const proxySite: string = created.find((c) => c.name === "proxy-1-web-server")!.inputs.siteConfig;
         expect(proxySite).to.contain("server 10.20.1.11:443 weight=2");
         expect(proxySite).to.contain("server 10.20.1.12:443 weight=1");
+        // whole-site nginx listens on [::] exactly when the node is dual-stack (app-2 has address6)
+        const siteOf = (n: string): string => created.find((c) => c.name === `${n}-web-server`)!.inputs.siteConfig;
+        expect(siteOf("app-2")).to.contain("listen [::]:443 ssl default_server;");
+        expect(siteOf("app-2")).to.contain("listen [::]:80 default_server;");
+        expect(proxySite).to.not.contain("[::]");
         expect(cluster.nodes["proxy-1"].summary.certificate).to.not.equal(undefined);
         expect(cluster.nodes["db-1"].summary.certificate).to.equal(undefined);
     });
