@@ -26,7 +26,7 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot"],
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6"],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
             if (typeof model !== "string" || !isLabModel(model)) throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
             const su = a.flags.get("sudo-user");
             const sudoUser = su === undefined ? undefined : su === true ? true : su === "none" ? false : list(su);
-            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force"), boot: a.flags.has("boot") || undefined });
+            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force"), boot: a.flags.has("boot") || undefined, ipv6: a.flags.has("ipv6") || undefined });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;
         }

@@ -52,6 +52,7 @@ export interface LabUpOptions extends LabOptions {
     parallel?: number;
     /** Take the lab even if another live process holds it (see withLabSession). */
     force?: boolean;
+    // ipv6 (dual-stack) comes with LabOptions
     /** The booted tier: every node a systemd-nspawn container booting systemd (lab/boot.ts). Default: PINHOLE_LAB_TIER=boot. */
     boot?: boolean;
 }
@@ -62,8 +63,8 @@ export interface LabNodeStatus {
     site: string;
     address: string;
     advertisedAddress?: string;
-    /** IPv6 address (ULA, fd77::/48; the same from every site: no NAT for IPv6). */
-    address6: string;
+    /** Dual-stack lab: the IPv6 address (ULA, fd77::/48; the same from every site: no NAT for IPv6). */
+    address6?: string;
     /** Address the provisioning host connects to. */
     sshHost: string;
     netns: string;
@@ -84,7 +85,8 @@ export interface LabVantageStatus {
     description: string;
     site: null;
     address: string;
-    address6: string;
+    /** Dual-stack lab only. */
+    address6?: string;
     netns: string;
     /** Ports an external service serves (empty for client/admin). */
     ports: { protocol: Protocol; port: number }[];
@@ -243,7 +245,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
         const sudoIds = plan.nodes.some((n) => n.sudo) ? await ensureUser(log) : undefined;
 
         log(`network: bridge ${plan.bridge} (${PROVISIONER_ADDRESS}/16), ${plan.nodes.length} nodes, ${plan.vantages.length} vantages${plan.router ? ", router with 1:1 NAT" : ""}`);
-        await ensureBridge();
+        await ensureBridge(!!plan.provisioner.address6);
         const plannedVeths = new Set([...plan.nodes.filter((n) => n.segment === "lab").map((n) => n.veth), ...plan.vantages.map((v) => v.veth), ...(plan.router ? [plan.router.veth] : [])]);
         const strayLinks = (await labLinks()).filter((l) => l !== plan.bridge && !plannedVeths.has(l));
         if (strayLinks.length) {
@@ -325,12 +327,12 @@ function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = 
         return {
             name: n.name, role: n.role, site: n.site, address: n.address,
             ...(n.advertisedAddress ? { advertisedAddress: n.advertisedAddress } : {}),
-            address6: n.address6, sshHost: n.sshHost, netns: n.netns, sshPort: 22, sshUser: n.sshUser, sudo: n.sudo,
+            ...(n.address6 ? { address6: n.address6 } : {}), sshHost: n.sshHost, netns: n.netns, sshPort: 22, sshUser: n.sshUser, sudo: n.sudo,
             hostKey: hostKeyOf(n) ?? "", fqdn: n.fqdn, arbiter: n.arbiter, running: healthy, pids,
         };
     });
     const vantages: LabVantageStatus[] = plan.vantages.map((v) => ({
-        name: v.name, vantage: v.vantage, description: v.description, site: null, address: v.address, address6: v.address6, netns: v.netns,
+        name: v.name, vantage: v.vantage, description: v.description, site: null, address: v.address, ...(v.address6 ? { address6: v.address6 } : {}), netns: v.netns,
         ports: v.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
         running: netnsExists(v.netns) && vantageHealthy(v) !== undefined,
     }));

@@ -133,7 +133,8 @@ export function cleanupNetnsMount(): void {
 
 // ------------------------------------------------------------------------------------------ creation
 
-export async function ensureBridge(): Promise<void> {
+/** The lab bridge in the root namespace; with `ipv6` (dual-stack lab) it carries IPv6 too. */
+export async function ensureBridge(ipv6 = false): Promise<void> {
     const exists = (await run("ip", ["link", "show", BRIDGE], { allowFail: true })).code === 0;
     const cmds: string[] = [];
     // a fixed MAC: a bridge takes its lowest port's MAC otherwise, and nodes' ARP entries for the provisioner would go stale
@@ -143,16 +144,16 @@ export async function ensureBridge(): Promise<void> {
     cmds.push(`link set ${BRIDGE} type bridge mcast_snooping 0`);
     cmds.push(`link set ${BRIDGE} address ${macFor(PROVISIONER_ADDRESS)}`);
     await run("ip", ["-batch", "-"], { input: cmds.join("\n") + "\n" });
-    // IPv6 on the bridge: no DAD (the address is usable at once), no router advertisements or autoconfiguration
-    // taken from the lab segment
-    for (const k of ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"]) {
+    // IPv6 on the bridge (dual-stack): no DAD (the address is usable at once), no router advertisements or
+    // autoconfiguration taken from the lab segment. IPv4-only lab: keep the lab quiet on IPv6 in the root namespace.
+    for (const k of ipv6 ? ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"] : ["disable_ipv6=1"]) {
         await run("sysctl", ["-q", "-w", `net.ipv6.conf.${BRIDGE}.${k}`], { allowFail: true });
     }
     const addr = await run("ip", ["-o", "addr", "show", "dev", BRIDGE]);
     if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN} `)) {
         await run("ip", ["addr", "add", `${PROVISIONER_ADDRESS}/${LAB_PREFIX_LEN}`, "dev", BRIDGE]);
     }
-    if (!addr.stdout.includes(` ${PROVISIONER_ADDRESS6}/${LAB6_PREFIX_LEN} `)) {
+    if (ipv6 && !addr.stdout.includes(` ${PROVISIONER_ADDRESS6}/${LAB6_PREFIX_LEN} `)) {
         await run("ip", ["-6", "addr", "add", `${PROVISIONER_ADDRESS6}/${LAB6_PREFIX_LEN}`, "dev", BRIDGE, "nodad"]);
     }
 }
@@ -162,8 +163,9 @@ export async function ensureBridge(): Promise<void> {
  * route goes with the bridge when the lab is removed.
  */
 export async function ensureRootRoutes6(plan: LabPlan): Promise<void> {
-    if (!plan.router) return;
-    await run("ip", ["-6", "route", "replace", plan.router.innerPrefix6, "via", plan.router.outerAddress6, "dev", BRIDGE]);
+    const v6 = plan.router?.ipv6;
+    if (!v6) return;
+    await run("ip", ["-6", "route", "replace", v6.innerPrefix6, "via", v6.outerAddress6, "dev", BRIDGE]);
 }
 
 const NS_SYSCTLS = [
@@ -183,8 +185,8 @@ interface NsNet {
     address: string;
     prefixLen: number;
     gateway?: string;
-    /** IPv6 address (prefix length LAB6_PREFIX_LEN) and routes ("<prefix> via <gateway>" or "default via <gateway>"). */
-    address6: string;
+    /** Dual-stack: IPv6 address (prefix length LAB6_PREFIX_LEN) and routes ("<prefix> via <gateway>" or "default via <gateway>"). */
+    address6?: string;
     routes6?: string[];
     /** Namespace that holds the veth's other end and the bridge to enslave it to. */
     parentNs: string | null;
@@ -195,7 +197,8 @@ interface NsNet {
 
 /** IPv6 routes of a host on the lab bridge: dc2's subnet through the router (multisite). */
 function labSegmentRoutes6(plan: LabPlan): string[] {
-    return plan.router ? [`${plan.router.innerPrefix6} via ${plan.router.outerAddress6}`] : [];
+    const v6 = plan.router?.ipv6;
+    return v6 ? [`${v6.innerPrefix6} via ${v6.outerAddress6}`] : [];
 }
 
 function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
@@ -219,7 +222,7 @@ async function networkOk(x: NsNet): Promise<boolean> {
     if (!netnsExists(x.netns)) return false;
     const inside = await run("ip", ["-n", x.netns, "-o", "addr", "show", "dev", "eth0"], { allowFail: true });
     if (inside.code !== 0 || !inside.stdout.includes(` ${x.address}/${x.prefixLen} `)) return false;
-    if (!inside.stdout.includes(` ${x.address6}/${LAB6_PREFIX_LEN} `)) return false;
+    if (x.address6 && !inside.stdout.includes(` ${x.address6}/${LAB6_PREFIX_LEN} `)) return false;
     for (const a of x.extraAddresses ?? []) if (!inside.stdout.includes(` ${a}/32 `)) return false;
     const routes = await run("ip", ["-n", x.netns, "-6", "route", "show"], { allowFail: true });
     for (const r of x.routes6 ?? []) if (!routes.stdout.split("\n").some((l) => l.startsWith(`${r} `))) return false;
@@ -239,10 +242,10 @@ async function createNsNet(x: NsNet): Promise<void> {
     await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "address", macFor(x.address), "netns", x.netns]);
     await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
     const script = [
-        ...ETH0_SYSCTLS6.map((s) => `sysctl -q -w ${s}`),
+        ...(x.address6 ? ETH0_SYSCTLS6.map((s) => `sysctl -q -w ${s}`) : []),
         "ip link set lo up",
         `ip addr add ${x.address}/${x.prefixLen} dev eth0`,
-        `ip -6 addr add ${x.address6}/${LAB6_PREFIX_LEN} dev eth0 nodad`,
+        ...(x.address6 ? [`ip -6 addr add ${x.address6}/${LAB6_PREFIX_LEN} dev eth0 nodad`] : []),
         ...(x.extraAddresses ?? []).map((a) => `ip addr add ${a}/32 dev eth0`),
         "ip link set eth0 up",
         ...(x.gateway ? [`ip route add default via ${x.gateway}`] : []),
@@ -292,18 +295,19 @@ export const ensureVantageNet = (v: LabVantage, plan: LabPlan) => ensureNsNet(ns
 export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     const r = plan.router!;
     const x: NsNet = {
-        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, address6: r.outerAddress6, parentNs: null, parentBridge: BRIDGE,
-        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
+        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, address6: r.ipv6?.outerAddress6, parentNs: null, parentBridge: BRIDGE,
+        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1", ...(r.ipv6 ? ["net.ipv6.conf.all.forwarding=1"] : [])],
     };
+    const v6 = r.ipv6;
     let created = await ensureNsNet(x);
     const br = await run("ip", ["-n", r.netns, "-o", "addr", "show", "dev", r.innerBridge], { allowFail: true });
-    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `) || !br.stdout.includes(` ${r.innerAddress6}/${LAB6_PREFIX_LEN} `)) {
+    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `) || (v6 && !br.stdout.includes(` ${v6.innerAddress6}/${LAB6_PREFIX_LEN} `))) {
         await shIn(r.netns, [
             `ip link del ${r.innerBridge} 2>/dev/null || true`,
             `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge mcast_snooping 0`,
-            ...["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `sysctl -q -w net.ipv6.conf.${r.innerBridge}.${k}`),
+            ...(v6 ? ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `sysctl -q -w net.ipv6.conf.${r.innerBridge}.${k}`) : []),
             `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
-            `ip -6 addr add ${r.innerAddress6}/${LAB6_PREFIX_LEN} dev ${r.innerBridge} nodad`,
+            ...(v6 ? [`ip -6 addr add ${v6.innerAddress6}/${LAB6_PREFIX_LEN} dev ${r.innerBridge} nodad`] : []),
             `ip link set ${r.innerBridge} up`,
         ].join("\n"));
         created = true;

@@ -58,6 +58,12 @@ export interface LabOptions {
      * modular: the last application node). A list names them. Default: true except standalone (false).
      */
     sudoUser?: boolean | string[];
+    /**
+     * Dual-stack: every node, vantage and external host also gets its IPv6 address (fd77::/48, below), the
+     * stack lists both families and the probe measures both. Default false (IPv4 only) until every
+     * integration file has run on the dual-stack lab; firewall.test.ts and lab.test.ts use it.
+     */
+    ipv6?: boolean;
 }
 
 export interface LabNode {
@@ -68,8 +74,8 @@ export interface LabNode {
     address: string;
     /** Multisite dc2 only: the address dc1, the vantages and the provisioning host use. */
     advertisedAddress?: string;
-    /** The node's IPv6 address (seen the same from everywhere: IPv6 is routed, never NATed). */
-    address6: string;
+    /** Dual-stack lab: the node's IPv6 address (seen the same from everywhere: IPv6 is routed, never NATed). */
+    address6?: string;
     /** Where the provisioning host connects (advertised address where NAT applies). */
     sshHost: string;
     prefixLen: number;
@@ -93,7 +99,8 @@ export interface LabVantage {
     vantage: "client" | "admin" | ExternalVantage;
     description: string;
     address: string;
-    address6: string;
+    /** Dual-stack lab only. */
+    address6?: string;
     netns: string;
     veth: string;
     /** Ports served (externals); empty for client/admin. */
@@ -106,10 +113,8 @@ export interface LabRouter {
     outerAddress: string;
     innerAddress: string;
     innerPrefixLen: number;
-    /** IPv6, routed without NAT: outer address on the lab bridge, inner address on dc2's bridge, dc2's /64. */
-    outerAddress6: string;
-    innerAddress6: string;
-    innerPrefix6: string;
+    /** Dual-stack lab: IPv6, routed without NAT: outer address on the lab bridge, inner address on dc2's bridge, dc2's /64. */
+    ipv6?: { outerAddress6: string; innerAddress6: string; innerPrefix6: string };
     innerBridge: string;
     /** 1:1 NAT: advertised (outside) ↔ internal (dc2). */
     nat: { advertised: string; internal: string; node: string }[];
@@ -122,7 +127,7 @@ export interface LabPlan {
     nodes: LabNode[];
     vantages: LabVantage[];
     router?: LabRouter;
-    provisioner: { address: string; address6: string };
+    provisioner: { address: string; address6?: string };
     bridge: string;
 }
 
@@ -178,6 +183,9 @@ export function buildPlan(opts: LabOptions): LabPlan {
     const model = opts.model;
     if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
     const counts = roleCounts(model, opts.nodes);
+    /** IPv6 fields of an address, in a dual-stack lab only. */
+    const six = <K extends string>(key: K, ipv4: string): Partial<Record<K, string>> =>
+        (opts.ipv6 ? { [key]: ipv6Of(ipv4) } : {}) as Partial<Record<K, string>>;
     const twoSites = model === "unified" || model === "multisite";
     const deployment: DeploymentModelName = model === "multisite" ? "unified" : model;
 
@@ -222,10 +230,10 @@ export function buildPlan(opts: LabOptions): LabPlan {
             site: s.site,
             address: natted ? `10.78.2.${host}` : labAddress,
             ...(natted ? { advertisedAddress: labAddress } : {}),
-            address6: ipv6Of(natted ? `10.78.2.${host}` : labAddress),
+            ...six("address6", natted ? `10.78.2.${host}` : labAddress),
             sshHost: labAddress,
             prefixLen: natted ? 24 : LAB_PREFIX_LEN,
-            ...(natted ? { gateway: "10.78.2.1", gateway6: ipv6Of("10.78.2.1") } : {}),
+            ...(natted ? { gateway: "10.78.2.1", ...six("gateway6", "10.78.2.1") } : {}),
             netns: NETNS_PREFIX + s.name,
             veth: nextVeth(),
             segment: natted ? "dc2" : "lab",
@@ -237,14 +245,14 @@ export function buildPlan(opts: LabOptions): LabPlan {
     });
 
     const vantages: LabVantage[] = [
-        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", address6: ipv6Of("10.77.200.10"), netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
-        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", address6: ipv6Of("10.77.100.10"), netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
+        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", ...six("address6", "10.77.200.10"), netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
+        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", ...six("address6", "10.77.100.10"), netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
         ...EXTERNAL_SERVICES.map((e): LabVantage => ({
             name: e.vantage,
             vantage: e.vantage,
             description: e.description,
             address: `10.77.50.${e.host}`,
-            address6: ipv6Of(`10.77.50.${e.host}`),
+            ...six("address6", `10.77.50.${e.host}`),
             netns: NETNS_PREFIX + e.vantage,
             veth: nextVeth(),
             ports: [...e.ports, EXTERNAL_CONTROL_PORT],
@@ -262,13 +270,11 @@ export function buildPlan(opts: LabOptions): LabPlan {
             innerAddress: "10.78.2.1",
             innerPrefixLen: 24,
             innerBridge: "brdc2",
-            outerAddress6: ipv6Of("10.77.0.254"),
-            innerAddress6: ipv6Of("10.78.2.1"),
-            innerPrefix6: DC2_PREFIX6,
+            ...(opts.ipv6 ? { ipv6: { outerAddress6: ipv6Of("10.77.0.254"), innerAddress6: ipv6Of("10.78.2.1"), innerPrefix6: DC2_PREFIX6 } } : {}),
             nat: nodes.filter((n) => n.advertisedAddress).map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
         };
     }
-    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS, address6: PROVISIONER_ADDRESS6 }, bridge: BRIDGE };
+    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS, ...(opts.ipv6 ? { address6: PROVISIONER_ADDRESS6 } : {}) }, bridge: BRIDGE };
 }
 
 /**

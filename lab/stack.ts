@@ -18,7 +18,7 @@ export const MERGED_KEYS: Record<string, Record<string, unknown>> = {
 };
 
 /**
- * The lab's config values, keyed as in the stack file. Dual-stack: every node has `address6`, the admin and
+ * The lab's config values, keyed as in the stack file. Dual-stack lab (`ipv6`): every node has `address6`, the admin and
  * monitoring networks list the IPv6 admin network and the provisioning host's IPv6 address besides the IPv4
  * ones, clients are anyone in either family, and each external system is listed at both its addresses.
  */
@@ -32,17 +32,18 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
     };
     const port = (v: LabVantage, protocol: "tcp" | "udp") => v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
     const ldap = ext("ldap");
-    const admin = [ADMIN_SUBNET, `${PROVISIONER_ADDRESS}/32`, ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`];
-    /** Both addresses of an external system, IPv4 first. */
-    const both = (v: LabVantage) => [v.address, v.address6];
+    const v6 = !!plan.provisioner.address6;
+    const admin = [ADMIN_SUBNET, `${PROVISIONER_ADDRESS}/32`, ...(v6 ? [ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`] : [])];
+    /** The addresses of an external system, IPv4 first (both in a dual-stack lab). */
+    const both = (v: LabVantage) => [v.address, ...(v.address6 ? [v.address6] : [])];
     /** A URI's host part for each address ([IPv6] in brackets). */
-    const hosts = (v: LabVantage) => [v.address, `[${v.address6}]`];
+    const hosts = (v: LabVantage) => [v.address, ...(v.address6 ? [`[${v.address6}]`] : [])];
     return {
         "pinhole:model": plan.deployment,
         "pinhole:domain": plan.domain,
         "pinhole:networks": {
             admin,
-            client: ["0.0.0.0/0", "::/0"],
+            client: ["0.0.0.0/0", ...(v6 ? ["::/0"] : [])],
             monitoring: admin,
         },
         "pinhole:nodes": plan.nodes.map((n) => ({
@@ -50,7 +51,7 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
             role: n.role,
             site: n.site,
             address: n.address,
-            address6: n.address6,
+            ...(n.address6 ? { address6: n.address6 } : {}),
             ...(n.advertisedAddress ? { advertisedAddress: n.advertisedAddress } : {}),
             ...(n.arbiter ? { arbiter: true } : {}),
             ssh: {

@@ -28,8 +28,9 @@ export const BENCH_USAGE = "usage: npm run bench -- [--sizes 6,12,24,48,96] [--j
 
 export const LAB_USAGE = `usage: npm run lab -- <command> [options]
 
-  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--boot] [--no-secret] [--force]
+  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--ipv6] [--boot] [--no-secret] [--force]
         create (or repair) the lab; a lab of another model (or tier) is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
+        --ipv6: dual-stack, every node, vantage and external host also has an IPv6 address (fd77::/48, docs/lab.md)
         --boot: the booted tier, each node a systemd-nspawn container booting systemd (docs/lab.md)
         --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last
         unified/application node; standalone: none unless --sudo-user is given)

@@ -161,7 +161,8 @@ describe("firewall: lab clusters with the real engine", function () {
     }
 
     async function bringUp(model: "standalone" | "unified" | "modular" | "multisite"): Promise<{ lab: LabStatus; stack: Stack; cluster: ClusterModel; policies: NodePolicy[] }> {
-        const lab = await labUp({ model, log, stack: `test-fw-${model}` });
+        // dual-stack: every model's matrix is measured and compared in IPv4 and IPv6
+        const lab = await labUp({ model, log, stack: `test-fw-${model}`, ipv6: true });
         const cluster = loadModel(lab.stackFile!);
         const stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
         return { lab, stack, cluster, policies: buildPolicy(cluster) };

@@ -116,7 +116,7 @@ describe("lab (integration, root)", function () {
         let status: LabStatus;
         let kh: string;
         before(async () => {
-            status = await labUp({ model: "standalone", sudoUser: true, log: quiet });
+            status = await labUp({ model: "standalone", ipv6: true, sudoUser: true, log: quiet });
             kh = knownHostsFrom(status, tmp);
         });
 
@@ -144,7 +144,7 @@ describe("lab (integration, root)", function () {
         let status: LabStatus;
         let kh: string;
         before(async () => {
-            status = await labUp({ model: "unified", log: quiet });
+            status = await labUp({ model: "unified", ipv6: true, log: quiet });
             kh = knownHostsFrom(status, tmp);
         });
 
@@ -197,7 +197,7 @@ describe("lab (integration, root)", function () {
 
         it("up again is a no-op: same host keys, same processes", async () => {
             const before = await labStatus();
-            const again = await labUp({ model: "unified", log: quiet, setSecret: false });
+            const again = await labUp({ model: "unified", ipv6: true, log: quiet, setSecret: false });
             expect(again.nodes.map((n) => [n.hostKey, n.pids.sshd])).to.deep.equal(before.nodes.map((n) => [n.hostKey, n.pids.sshd]));
         });
 
@@ -234,7 +234,7 @@ describe("lab (integration, root)", function () {
             expect(sleeper.code).to.equal(0);
             await sh("ip", ["netns", "del", "phlab-proxy-2"]);
             await sh("ip", ["netns", "add", "phlab-halfmade"]);
-            const s = await labUp({ model: "unified", log: quiet, setSecret: false });
+            const s = await labUp({ model: "unified", ipv6: true, log: quiet, setSecret: false });
             expect(s.up).to.equal(true);
             expect(fs.existsSync("/run/netns/phlab-halfmade")).to.equal(false);
             expect(alive(Number(sleeper.stdout.trim())), "the session holding the deleted namespace").to.equal(false);
@@ -246,7 +246,7 @@ describe("lab (integration, root)", function () {
 
     describe("modular", () => {
         let status: LabStatus;
-        before(async () => { status = await labUp({ model: "modular", log: quiet }); });
+        before(async () => { status = await labUp({ model: "modular", ipv6: true, log: quiet }); });
 
         it("comes up: app-1..3, db-1..3 (db-3 arbiter), proxy-1..2; app-3 is the sudo node", () => {
             expect(status.up).to.equal(true);
@@ -265,7 +265,7 @@ describe("lab (integration, root)", function () {
         let status: LabStatus;
         let kh: string;
         before(async () => {
-            status = await labUp({ model: "multisite", log: quiet });
+            status = await labUp({ model: "multisite", ipv6: true, log: quiet });
             kh = knownHostsFrom(status, tmp);
         });
 

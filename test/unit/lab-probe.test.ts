@@ -4,8 +4,9 @@ import { NODE_PORTS } from "../../lab/ports";
 import { buildPlan } from "../../lab/shapes";
 
 describe("lab probe plan", () => {
-    const unified = buildPlan({ model: "unified" });
-    const multisite = buildPlan({ model: "multisite" });
+    // dual-stack plans (the IPv4-only default has no IPv6 rows: checked below)
+    const unified = buildPlan({ model: "unified", ipv6: true });
+    const multisite = buildPlan({ model: "multisite", ipv6: true });
 
     it("sources: the provisioning host (root namespace), every node, every vantage", () => {
         const s = probeSources(unified);
@@ -27,6 +28,9 @@ describe("lab probe plan", () => {
         expect(t.find((x) => x.from === "admin" && x.to === "unified-1" && familyOf(x.address) === 6)!.address).to.equal("fd77::1:11");
         expect(t.find((x) => x.from === "unified-1" && x.to === "ntp" && familyOf(x.address) === 6)!.address).to.equal("fd77::50:17");
         expect(() => probeTargets(unified, { families: [5 as 4] })).to.throw(/families: 5 is not 4 or 6/);
+        const v4only = probeTargets(buildPlan({ model: "unified" }));
+        expect(v4only).to.have.length(perFamily);
+        expect(v4only.every((x) => familyOf(x.address) === 4)).to.equal(true);
         expect(t.some((x) => x.from === x.to)).to.equal(false);
         expect(t.filter((x) => x.from === "client" && x.to === "ucm")).to.have.length(0);
         expect(t.filter((x) => x.from === "proxy-1" && x.to === "ldap").map((x) => `${x.port}/${x.protocol}`)).to.include.members(["389/tcp", "389/udp", "636/tcp", "636/udp"]);

@@ -105,16 +105,19 @@ describe("lab IPv6 plan", () => {
         expect(ipv6Of("10.78.2.201")).to.equal("fd77:0:0:2::201");
         expect(() => ipv6Of("192.168.1.1")).to.throw(/not a lab IPv4 address/);
         for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
-            const p = buildPlan({ model });
+            const p = buildPlan({ model, ipv6: true });
             const all = [...p.nodes.map((n) => n.address6), ...p.vantages.map((v) => v.address6), p.provisioner.address6];
             expect(new Set(all).size, model).to.equal(all.length);
             for (const v of p.vantages) expect(v.address6).to.equal(ipv6Of(v.address));
         }
-        const m = buildPlan({ model: "multisite" });
+        const m = buildPlan({ model: "multisite", ipv6: true });
         const u3 = m.nodes.find((n) => n.name === "unified-3")!;
         expect(u3).to.include({ address6: "fd77:0:0:2::11", gateway6: "fd77:0:0:2::1" });
         expect(m.nodes.find((n) => n.name === "unified-1")!).to.include({ address6: "fd77::1:11" });
-        expect(m.router).to.include({ outerAddress6: "fd77::254", innerAddress6: "fd77:0:0:2::1", innerPrefix6: "fd77:0:0:2::/64" });
+        expect(m.router!.ipv6).to.deep.equal({ outerAddress6: "fd77::254", innerAddress6: "fd77:0:0:2::1", innerPrefix6: "fd77:0:0:2::/64" });
+        // the default lab is IPv4 only
+        const plain = buildPlan({ model: "multisite" });
+        expect(plain.nodes.some((n) => n.address6 || n.gateway6) || plain.vantages.some((v) => v.address6) || !!plain.provisioner.address6 || !!plain.router!.ipv6).to.equal(false);
     });
 });
 

@@ -15,7 +15,7 @@ const keysFor = (names: string[]) => Object.fromEntries(names.map((n) => [n, `ss
 
 describe("lab stack config", () => {
     it("generates the documented keys for the multisite lab", () => {
-        const plan = buildPlan({ model: "multisite" });
+        const plan = buildPlan({ model: "multisite", ipv6: true });
         const c = labStackConfig(plan, keysFor(plan.nodes.map((n) => n.name))) as Record<string, any>;
         expect(stackFileName("multisite")).to.equal("Pulumi.lab-multisite.yaml");
         expect(c["pinhole:model"]).to.equal("unified");
@@ -44,7 +44,7 @@ describe("lab stack config", () => {
 
     it("every lab stack parses as a dual-stack cluster: each node and external system in both families, no problems", () => {
         for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
-            const plan = buildPlan({ model });
+            const plan = buildPlan({ model, ipv6: true });
             const raw = { ...labStackConfig(plan, Object.fromEntries(plan.nodes.map((n, i) => [n.name, ed25519Key(i + 1)]))), "pinhole:firewall": { egress: "deny" } };
             const r = parseClusterConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/^pinhole:/, ""), v])));
             expect(r.errors, `${model}: ${JSON.stringify(r.errors)}`).to.deep.equal([]);
@@ -57,6 +57,15 @@ describe("lab stack config", () => {
                 expect(addrs.some((a) => a.startsWith("fd77::50:")), `${model} ${kind} IPv6`).to.equal(true);
             }
         }
+    });
+
+    it("IPv4-only lab (the default): no address6, no IPv6 network or external address", () => {
+        const plan = buildPlan({ model: "multisite" });
+        const c = labStackConfig(plan, keysFor(plan.nodes.map((n) => n.name))) as Record<string, any>;
+        expect(c["pinhole:networks"]).to.deep.equal({ admin: ["10.77.100.0/24", "10.77.0.1/32"], client: ["0.0.0.0/0"], monitoring: ["10.77.100.0/24", "10.77.0.1/32"] });
+        expect(c["pinhole:nodes"].some((n: any) => "address6" in n)).to.equal(false);
+        expect(JSON.stringify(c["pinhole:external"])).to.not.contain("fd77");
+        expect(sshdConfig(plan.nodes[0])).to.not.contain("[");
     });
 
     it("modular: db-3 carries arbiter: true", () => {
@@ -94,7 +103,7 @@ describe("lab stack config", () => {
 });
 
 describe("lab renderers", () => {
-    const plan = buildPlan({ model: "multisite" });
+    const plan = buildPlan({ model: "multisite", ipv6: true });
     const u3 = plan.nodes.find((n) => n.name === "unified-3")!;
 
     it("sshd_config: node address, own host key, key-only, no PAM", () => {
