@@ -1,32 +1,30 @@
-// pinhole's CrossGuard policy pack (policy/) in real previews: the engine starts the pack through policy/analyzer,
-// a good production stack passes, and a stack that breaks a rule is refused with the rule's name, per node.
-// The stack is a copy of the modular example (nodes as in the lab's addressing); preview needs no SSH.
+// pinhole's CrossGuard policy pack (policy/) in real previews against the modular lab: the engine starts the pack
+// through policy/analyzer, the lab's production stack passes, and a stack that breaks a rule is refused with the
+// rule's name, per node. Previews read the lab's nodes (certificate-only reads each web node's nginx) and nothing else.
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { generateKeyPairSync } from "crypto";
 import * as yaml from "js-yaml";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { labDown, labUp } from "../../lab";
+import { waitForForeignLabHolders } from "../../lib/start-lab";
 
 const ANALYZER = path.join(PROJECT_ROOT, "policy", "analyzer");
 const STACK = `test-policy-${process.pid}-prod`; // "-prod": a production stack for egress-deny-on-production
-const STACK_FILE = path.join(PROJECT_ROOT, "stacks", `Pulumi.${STACK}.yaml`);
-const EXAMPLE = path.join(PROJECT_ROOT, "stacks", "Pulumi.example-modular.yaml");
+const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
 type Config = Record<string, any>; // any: the stack file's YAML as written
 
 describe("policy pack (CrossGuard) in real previews", function () {
     this.timeout(600_000);
     let stack: Stack;
-    const original = fs.readFileSync(EXAMPLE, "utf8");
+    let STACK_FILE = "";
+    let original = "";
 
     /** Writes the stack file with `edit` applied to the example's config (the engine reads it on every preview). */
     const writeConfig = (edit: (c: Config) => void) => {
         const doc = yaml.load(original) as { config: Config };
-        // The example's web nodes default to frontEnd certificate-only, whose check reads the node's nginx over SSH;
-        // these nodes do not exist, so the test's stack has pinhole write the whole site (no SSH at preview).
-        doc.config["pinhole:certificates"].frontEnd = "whole-site";
         edit(doc.config);
         const current = fs.existsSync(STACK_FILE) ? (yaml.load(fs.readFileSync(STACK_FILE, "utf8")) as { config: Config; encryptionsalt?: string }) : undefined;
         for (const [k, v] of Object.entries(current?.config ?? {})) if (k === "pinhole:sshPrivateKey") doc.config[k] = v;
@@ -49,18 +47,20 @@ describe("policy pack (CrossGuard) in real previews", function () {
     };
 
     before(async () => {
-        writeConfig(() => undefined);
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: PROJECT_ROOT }, {
-            // The example's nodes are not reachable from here: say pinhole runs from its admin host (10.9.9.5), as an
-            // operator on that host would, so the anti-lockout check of the config passes.
-            envVars: { ...usePulumiEnv(), PINHOLE_PROVISIONING_ADDRESSES: "10.9.9.5" },
-        });
-        const { privateKey } = generateKeyPairSync("ed25519");
-        await stack.setConfig("pinhole:sshPrivateKey", { value: privateKey.export({ format: "pem", type: "pkcs8" }).toString(), secret: true });
+        const env = usePulumiEnv();
+        await waitForForeignLabHolders(log);
+        // The lab writes the stack (its nodes, egress deny) and sets the secret sshPrivateKey in it.
+        const lab = await labUp({ model: "modular", log, stack: STACK });
+        STACK_FILE = lab.stackFile!;
+        original = fs.readFileSync(STACK_FILE, "utf8");
+        stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: PROJECT_ROOT }, { envVars: env });
     });
 
     after(async () => {
-        try { await stack?.workspace.removeStack(STACK, { force: true }); } finally { fs.rmSync(STACK_FILE, { force: true }); }
+        try { await stack?.workspace.removeStack(STACK, { force: true }); } finally {
+            if (STACK_FILE) fs.rmSync(STACK_FILE, { force: true });
+            await labDown({ log: () => undefined });
+        }
     });
 
     it("a good production stack passes every rule", async () => {
