@@ -27,6 +27,9 @@ import { managementSources } from "../../components/firewall";
 import { cidrContains } from "../../model/net";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
+/** The system state once the boot has finished (`--wait`: under load a node that answers SSH may still be "starting"). */
+const SYSTEM_STATE = ["timeout", "120", "systemctl", "is-system-running", "--wait"];
+const WAIT = { timeoutMs: 130_000 };
 
 describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)", function () {
     this.timeout(1_200_000);
@@ -64,7 +67,7 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
     it("every node boots systemd as PID 1 and reaches `running`", async () => {
         expect(lab.tier).to.equal("boot");
         for (const n of plan.nodes) {
-            const state = (await execInNode(n, ["systemctl", "is-system-running"])).stdout.trim();
+            const state = (await execInNode(n, SYSTEM_STATE, WAIT)).stdout.trim();
             const failed = state === "running" ? "" : (await execInNode(n, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
             expect(state, `${n.name}: ${state} ${failed}`).to.equal("running");
             expect((await execInNode(n, ["cat", "/proc/1/comm"])).stdout.trim(), n.name).to.equal("systemd");
@@ -115,7 +118,7 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
             expect(at(/Finished pinhole-firewall/), "console shows pinhole's unit").to.be.greaterThan(-1);
             expect(at(/Reached target network-pre/)).to.be.greaterThan(at(/Finished pinhole-firewall/));
             expect(at(/Starting ssh\.service/)).to.be.greaterThan(at(/Reached target network-pre/));
-            expect((await execInNode(node, ["systemctl", "is-system-running"])).stdout.trim()).to.equal("running");
+            expect((await execInNode(node, SYSTEM_STATE, WAIT)).stdout.trim()).to.equal("running");
         });
     }
 
@@ -127,7 +130,7 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         const boot = await reboot(node.name, { log });
         expect(boot.firewall).to.equal("failed");
         expect((await execInNode(node, ["cat", "/run/pinhole/boot-state"])).stdout.trim()).to.equal("failsafe");
-        const state = (await execInNode(node, ["systemctl", "is-system-running"])).stdout.trim();
+        const state = (await execInNode(node, SYSTEM_STATE, WAIT)).stdout.trim();
         const failed = (await execInNode(node, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
         log(`db-2 after a broken boot: ${state} (${failed})`);
         expect(state).to.equal("degraded");
