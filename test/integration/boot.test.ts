@@ -30,6 +30,8 @@ const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 /** The system state once the boot has finished (`--wait`: under load a node that answers SSH may still be "starting"). */
 const SYSTEM_STATE = ["timeout", "120", "systemctl", "is-system-running", "--wait"];
 const WAIT = { timeoutMs: 130_000 };
+/** Units whose failure is a real failure of the node: pinhole's firewall and what the node is for. */
+const ESSENTIAL_UNITS = ["pinhole-firewall.service", "ssh.service", "nginx.service", "pinhole-lab-listener.service"];
 
 describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)", function () {
     this.timeout(1_200_000);
@@ -64,12 +66,26 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     }
 
-    it("every node boots systemd as PID 1 and reaches `running`", async () => {
+    /**
+     * The node's boot finished `running`, or `degraded` by units that are neither pinhole's nor a service the node
+     * exists for (the issue allows degraded with the reason shown: under load a stock unit such as
+     * systemd-user-sessions has failed at random on one of eight containers). The reason and its journal are logged.
+     */
+    async function expectBooted(n: LabNode): Promise<void> {
+        const state = (await execInNode(n, SYSTEM_STATE, WAIT)).stdout.trim();
+        if (state === "running") return;
+        const failed = (await execInNode(n, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
+        const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+        for (const u of units) log(`${n.name}: ${state}: ${u} failed: ${(await execInNode(n, ["journalctl", "-b", "-u", u, "--no-pager", "-n", "4", "-o", "cat"])).stdout.trim().replace(/\n/g, " | ")}`);
+        expect(state, `${n.name}: ${state} ${failed}`).to.equal("degraded");
+        expect(units.filter((u) => ESSENTIAL_UNITS.includes(u)), `${n.name}: essential units failed`).to.deep.equal([]);
+        expect(units, `${n.name}: degraded without a failed unit`).not.to.have.length(0);
+    }
+
+    it("every node boots systemd as PID 1 and reaches `running` (or `degraded` by a stock unit, shown)", async () => {
         expect(lab.tier).to.equal("boot");
         for (const n of plan.nodes) {
-            const state = (await execInNode(n, SYSTEM_STATE, WAIT)).stdout.trim();
-            const failed = state === "running" ? "" : (await execInNode(n, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
-            expect(state, `${n.name}: ${state} ${failed}`).to.equal("running");
+            await expectBooted(n);
             expect((await execInNode(n, ["cat", "/proc/1/comm"])).stdout.trim(), n.name).to.equal("systemd");
         }
     });
@@ -118,7 +134,7 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
             expect(at(/Finished pinhole-firewall/), "console shows pinhole's unit").to.be.greaterThan(-1);
             expect(at(/Reached target network-pre/)).to.be.greaterThan(at(/Finished pinhole-firewall/));
             expect(at(/Starting ssh\.service/)).to.be.greaterThan(at(/Reached target network-pre/));
-            expect((await execInNode(node, SYSTEM_STATE, WAIT)).stdout.trim()).to.equal("running");
+            await expectBooted(node);
         });
     }
 
