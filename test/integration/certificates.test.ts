@@ -396,8 +396,12 @@ nginx -t 2>/dev/null && nginx -s reload`)));
 
     it("renewal: certificates pinhole issued are re-issued inside the window; only those nodes re-install", async () => {
         const before = (await outputs());
-        // Time travel: the window is widened to cover the certificates' age (~minutes) instead of waiting months.
-        scenario.settings.renewBeforeDays = 396.999;
+        // Time travel: the window is widened to cover the certificates' age instead of waiting months. A 396.9999-day
+        // window of a 397-day certificate covers certificates older than 8.64 s; the last ones were issued by an up
+        // that ended before this test, so waiting 10 s makes that hold however fast the machine is (at 396.999, i.e.
+        // 86 s, a quiet machine reached this test first: nothing was renewed).
+        await new Promise((r) => setTimeout(r, 10_000));
+        scenario.settings.renewBeforeDays = 396.9999;
         await setScenario();
         const res = await up();
         const after = await outputs();

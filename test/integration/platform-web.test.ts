@@ -241,7 +241,9 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
             expect(ex.windowDays, n.name).to.be.closeTo(1, 0.01); // a third of ~3 days (notBefore is back-dated a little)
         }
         // Time travel: an explicit window wider than the age of the certificates puts them inside it.
-        scenario.settings.renewBeforeDays = 2.9999; // inside it ~9 s after issue (a wider margin than the test needs)
+        // inside it 8.64 s after issue: wait 10 s after the up that issued them (a quiet machine previewed sooner)
+        await new Promise((r) => setTimeout(r, 10_000));
+        scenario.settings.renewBeforeDays = 2.9999;
         scenario.settings.renewBeforeExplicit = true;
         await setScenario();
         let text = "";
