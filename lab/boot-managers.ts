@@ -13,7 +13,9 @@ export const LAB_MANAGERS: readonly LabManager[] = ["nftables.service", "ufw", "
 export function managerSetup(m: LabManager): string {
     switch (m) {
         case "nftables.service": return "systemctl unmask nftables.service; systemctl enable --now nftables.service";
-        case "ufw": return "systemctl unmask ufw.service; systemctl enable ufw.service && ufw --force enable";
+        // SSH allowed first, as on any node managed over SSH: ufw's default deny has no SSH rule, and without one
+        // the node is simply unreachable (pinhole could not even look at it)
+        case "ufw": return "systemctl unmask ufw.service; systemctl enable ufw.service && ufw allow 22/tcp && ufw --force enable";
         case "firewalld": return "systemctl unmask firewalld.service; systemctl enable --now firewalld.service && firewall-cmd --state";
         case "iptables-drop": return "iptables -A INPUT -p tcp --dport 22 -j ACCEPT && iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT && iptables -P INPUT DROP";
         case "docker-tables": return [
