@@ -16,18 +16,20 @@ const NAMESPACE = "pinhole";
 // The same reader as every tool (model/config parseConfigEntries), plus the lockout pre-check on the addresses
 // this host reaches the nodes from.
 const parsed = readProgramConfig();
-for (const w of parsed.warnings) pulumi.log.warn(`${w.path}: ${w.message}`);
+for (const w of parsed.warnings) void pulumi.log.warn(`${w.path}: ${w.message}`);
 if (!parsed.model || parsed.errors.length > 0) {
     // Nothing is created: every problem once, path first, and no stack trace (RunError).
-    throw new pulumi.RunError(`invalid stack config for ${pulumi.getStack()} (${parsed.errors.length} problem(s)); nothing was changed:\n${formatProblems(parsed.errors)}`);
+    throw new pulumi.RunError(
+        `invalid stack config for ${pulumi.getStack()} (${parsed.errors.length} problem(s)); nothing was changed:\n${formatProblems(parsed.errors)}`,
+    );
 }
 const model = parsed.model;
 // Which reference openings the firewall profile closed: a warning per narrowing, so preview shows them.
 const flowReport = buildFlowReport(model);
-for (const w of narrowedWarnings(model, flowReport.narrowed)) pulumi.log.warn(w);
+for (const w of narrowedWarnings(model, flowReport.narrowed)) void pulumi.log.warn(w);
 // ...and, with evidence from `npm run narrow`, the narrowed ports that something listened on.
 const evidence = readEvidence(pulumi.getStack());
-if (evidence) for (const w of listenerConflicts(flowReport.narrowed, evidence)) pulumi.log.warn(w);
+if (evidence) for (const w of listenerConflicts(flowReport.narrowed, evidence)) void pulumi.log.warn(w);
 const config = new pulumi.Config(NAMESPACE);
 const cluster = new Cluster("cluster", { model, sshPrivateKey: config.requireSecret("sshPrivateKey") });
 
@@ -39,16 +41,23 @@ export const deploymentModel = model.model;
  * Per node: role, site, addresses (advertised = what peers at other sites use), fqdn, SSH target, every
  * opening with its reason, and (web-serving nodes) the certificate's details and expiry.
  */
-export const nodes = Object.fromEntries(Object.values(cluster.nodes).map((n) => {
-    const spec = model.nodes.find((x) => x.name === n.nodeName)!;
-    const cert = n.certificate?.summary;
-    return [n.nodeName, {
-        ...n.summary,
-        ssh: `${spec.ssh.user}@${spec.ssh.host}:${spec.ssh.port}`,
-        openings: { inbound: n.summary.inbound.length, outbound: n.summary.outbound.length },
-        ...(cert ? { certificateExpiry: cert.apply((c) => c.notAfter), certificateMode: n.certificate!.mode } : {}),
-    }];
-}));
+export const nodes = Object.fromEntries(
+    Object.values(cluster.nodes).map((n) => {
+        const spec = model.nodes.find((x) => x.name === n.nodeName)!;
+        const cert = n.certificate?.summary;
+        return [
+            n.nodeName,
+            {
+                ...n.summary,
+                ssh: `${spec.ssh.user}@${spec.ssh.host}:${spec.ssh.port}`,
+                openings: { inbound: n.summary.inbound.length, outbound: n.summary.outbound.length },
+                ...(cert
+                    ? { certificateExpiry: cert.apply((c) => c.notAfter), certificateMode: n.certificate!.mode }
+                    : {}),
+            },
+        ];
+    }),
+);
 /** Every web node's certificate details (`web cert details`), by node. */
 export const certificates = cluster.certificates;
 /** internal-ca mode: the CA certificate to put into clients' trust stores (null in the other modes). */

@@ -9,7 +9,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkCertificateBundle, formatBundleProblems } from "../model/certificates";
 import { NodeCertificateSettings, NodeSpec } from "../model/types";
-import { CertificateRequest, CertificateSubject, LocallySignedCertificate, PrivateKey, SelfSignedCertificate } from "./tls";
+import {
+    CertificateRequest,
+    CertificateSubject,
+    LocallySignedCertificate,
+    PrivateKey,
+    SelfSignedCertificate,
+} from "./tls";
 import type { InternalCa } from "./certificate";
 
 /** What the front end needs from a certificate mode. */
@@ -52,73 +58,163 @@ function newKey(c: ModeContext): PrivateKey {
 }
 
 function selfSignedOn(c: ModeContext, privateKeyPem: pulumi.Output<string>): SelfSignedCertificate {
-    return new SelfSignedCertificate(`${c.name}-selfsigned`, {
-        privateKeyPem, subject: c.subject, dnsNames: c.dnsNames, ipAddresses: c.ipAddresses,
-        validityDays: c.validityDays, earlyRenewalDays: c.renewalDays,
-    }, { parent: c.parent });
+    return new SelfSignedCertificate(
+        `${c.name}-selfsigned`,
+        {
+            privateKeyPem,
+            subject: c.subject,
+            dnsNames: c.dnsNames,
+            ipAddresses: c.ipAddresses,
+            validityDays: c.validityDays,
+            earlyRenewalDays: c.renewalDays,
+        },
+        { parent: c.parent },
+    );
 }
 
 /** An operator bundle's checks (name, key, chain, validity), as one message or undefined; other warnings logged. */
-function checkBundle(c: ModeContext, bundle: pulumi.Output<string>, key: { privateKeyPem?: pulumi.Output<string>; publicKeyPem?: pulumi.Output<string> }, source: string, keySource?: string) {
-    return pulumi.all([bundle, key.privateKeyPem ?? pulumi.output(undefined), key.publicKeyPem ?? pulumi.output(undefined)]).apply(([bundlePem, privateKeyPem, publicKeyPem]) => {
-        const res = checkCertificateBundle({
-            node: c.node.name, fqdn: c.node.fqdn, addresses: c.ipAddresses, bundlePem, privateKeyPem, publicKeyPem,
-            source, keySource, renewBeforeDays: c.renewBeforeDays, renewBeforeExplicit: c.renewBeforeExplicit, now: c.now,
+function checkBundle(
+    c: ModeContext,
+    bundle: pulumi.Output<string>,
+    key: { privateKeyPem?: pulumi.Output<string>; publicKeyPem?: pulumi.Output<string> },
+    source: string,
+    keySource?: string,
+) {
+    return pulumi
+        .all([bundle, key.privateKeyPem ?? pulumi.output(undefined), key.publicKeyPem ?? pulumi.output(undefined)])
+        .apply(([bundlePem, privateKeyPem, publicKeyPem]) => {
+            const res = checkCertificateBundle({
+                node: c.node.name,
+                fqdn: c.node.fqdn,
+                addresses: c.ipAddresses,
+                bundlePem,
+                privateKeyPem,
+                publicKeyPem,
+                source,
+                keySource,
+                renewBeforeDays: c.renewBeforeDays,
+                renewBeforeExplicit: c.renewBeforeExplicit,
+                now: c.now,
+            });
+            // (The expiry notice is printed once, with the summary.)
+            for (const w of res.warnings.filter((x) => !x.startsWith("WEB CERT")))
+                void pulumi.log.warn(`node ${c.node.name}: ${w}`, c.parent);
+            return res.problems.length ? formatBundleProblems(c.node.name, res.problems, source) : undefined;
         });
-        // (The expiry notice is printed once, with the summary.)
-        for (const w of res.warnings.filter((x) => !x.startsWith("WEB CERT"))) pulumi.log.warn(`node ${c.node.name}: ${w}`, c.parent);
-        return res.problems.length ? formatBundleProblems(c.node.name, res.problems, source) : undefined;
-    });
 }
 
 const none = pulumi.output<string | undefined>(undefined);
 
 export function selfSignedMode(c: ModeContext): ModeCertificate {
     const key = newKey(c);
-    return { bundle: selfSignedOn(c, key.privateKeyPem).certPem, keyPem: pulumi.secret(key.privateKeyPem), problem: none, pending: false, operatorRenews: false };
+    return {
+        bundle: selfSignedOn(c, key.privateKeyPem).certPem,
+        keyPem: pulumi.secret(key.privateKeyPem),
+        problem: none,
+        pending: false,
+        operatorRenews: false,
+    };
 }
 
 export function internalCaMode(c: ModeContext): ModeCertificate {
-    if (!c.ca) throw new pulumi.ResourceError(`node ${c.node.name}: internal-ca mode needs the cluster's InternalCa`, c.parent);
+    if (!c.ca)
+        throw new pulumi.ResourceError(
+            `node ${c.node.name}: internal-ca mode needs the cluster's InternalCa`,
+            c.parent,
+        );
     const ca = c.ca;
     const key = newKey(c);
-    const signed = new LocallySignedCertificate(`${c.name}-signed`, {
-        publicKeyPem: key.publicKeyPem, subject: c.subject, dnsNames: c.dnsNames, ipAddresses: c.ipAddresses,
-        caPrivateKeyPem: ca.privateKeyPem, caCertPem: ca.certPem, validityDays: c.validityDays, earlyRenewalDays: c.renewalDays,
-    }, { parent: c.parent });
-    const bundle = pulumi.all([signed.certPem, ca.certPem]).apply(([leaf, caPem]) => leaf.trimEnd() + "\n" + caPem.trimEnd() + "\n");
+    const signed = new LocallySignedCertificate(
+        `${c.name}-signed`,
+        {
+            publicKeyPem: key.publicKeyPem,
+            subject: c.subject,
+            dnsNames: c.dnsNames,
+            ipAddresses: c.ipAddresses,
+            caPrivateKeyPem: ca.privateKeyPem,
+            caCertPem: ca.certPem,
+            validityDays: c.validityDays,
+            earlyRenewalDays: c.renewalDays,
+        },
+        { parent: c.parent },
+    );
+    const bundle = pulumi
+        .all([signed.certPem, ca.certPem])
+        .apply(([leaf, caPem]) => leaf.trimEnd() + "\n" + caPem.trimEnd() + "\n");
     return { bundle, keyPem: pulumi.secret(key.privateKeyPem), problem: none, pending: false, operatorRenews: false };
 }
 
 export function csrMode(c: ModeContext): ModeCertificate {
     const key = newKey(c);
-    const csr = new CertificateRequest(`${c.name}-csr`, {
-        privateKeyPem: key.privateKeyPem, subject: c.subject, dnsNames: c.dnsNames, ipAddresses: c.ipAddresses,
-    }, { parent: c.parent });
+    const csr = new CertificateRequest(
+        `${c.name}-csr`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject: c.subject,
+            dnsNames: c.dnsNames,
+            ipAddresses: c.ipAddresses,
+        },
+        { parent: c.parent },
+    );
     const replyKey = c.entry?.certificateConfigKey;
     const reply = replyKey ? c.secret(replyKey) : undefined;
     const keyPem = pulumi.secret(key.privateKeyPem);
     if (reply) {
-        return { bundle: reply, keyPem, problem: checkBundle(c, reply, { publicKeyPem: key.publicKeyPem }, `pinhole:${replyKey}`), pending: false, certRequestPem: csr.certRequestPem, operatorRenews: true };
+        return {
+            bundle: reply,
+            keyPem,
+            problem: checkBundle(c, reply, { publicKeyPem: key.publicKeyPem }, `pinhole:${replyKey}`),
+            pending: false,
+            certRequestPem: csr.certRequestPem,
+            operatorRenews: true,
+        };
     }
-    pulumi.log.info(`node ${c.node.name}: csr mode, waiting for the CA's reply${replyKey ? ` in pinhole:${replyKey}` : ` (set certificates.nodes.${c.node.name}.certificateConfigKey)`}; serving a self-signed certificate meanwhile`, c.parent);
-    return { bundle: selfSignedOn(c, key.privateKeyPem).certPem, keyPem, problem: none, pending: true, certRequestPem: csr.certRequestPem, operatorRenews: false };
+    void pulumi.log.info(
+        `node ${c.node.name}: csr mode, waiting for the CA's reply${replyKey ? ` in pinhole:${replyKey}` : ` (set certificates.nodes.${c.node.name}.certificateConfigKey)`}; serving a self-signed certificate meanwhile`,
+        c.parent,
+    );
+    return {
+        bundle: selfSignedOn(c, key.privateKeyPem).certPem,
+        keyPem,
+        problem: none,
+        pending: true,
+        certRequestPem: csr.certRequestPem,
+        operatorRenews: false,
+    };
 }
 
 export function externalMode(c: ModeContext): ModeCertificate {
     const certKey = c.entry?.certificateConfigKey;
     const keyKey = c.entry?.keyConfigKey;
     if (!certKey || !keyKey) {
-        throw new pulumi.ResourceError(`node ${c.node.name}: external mode needs certificates.nodes.${c.node.name}.certificateConfigKey and keyConfigKey`, c.parent);
+        throw new pulumi.ResourceError(
+            `node ${c.node.name}: external mode needs certificates.nodes.${c.node.name}.certificateConfigKey and keyConfigKey`,
+            c.parent,
+        );
     }
     const b = c.secret(certKey);
     const k = c.secret(keyKey);
     if (!b || !k) {
         const missing = [!b ? certKey : undefined, !k ? keyKey : undefined].filter(Boolean);
-        throw new pulumi.ResourceError(`node ${c.node.name}: external mode: secret config ${missing.map((m) => `pinhole:${m}`).join(" and ")} not set ` +
-            `(\`pulumi config set --secret ${missing[0]} < file.pem\`)`, c.parent, true);
+        throw new pulumi.ResourceError(
+            `node ${c.node.name}: external mode: secret config ${missing.map((m) => `pinhole:${m}`).join(" and ")} not set ` +
+                `(\`pulumi config set --secret ${missing[0]} < file.pem\`)`,
+            c.parent,
+            true,
+        );
     }
-    return { bundle: b, keyPem: pulumi.secret(k), problem: checkBundle(c, b, { privateKeyPem: k }, `pinhole:${certKey}`, `pinhole:${keyKey}`), pending: false, operatorRenews: true };
+    return {
+        bundle: b,
+        keyPem: pulumi.secret(k),
+        problem: checkBundle(c, b, { privateKeyPem: k }, `pinhole:${certKey}`, `pinhole:${keyKey}`),
+        pending: false,
+        operatorRenews: true,
+    };
 }
 
-export const MODES = { "self-signed": selfSignedMode, "internal-ca": internalCaMode, csr: csrMode, external: externalMode } as const;
+export const MODES = {
+    "self-signed": selfSignedMode,
+    "internal-ca": internalCaMode,
+    csr: csrMode,
+    external: externalMode,
+} as const;

@@ -39,13 +39,17 @@ export class InternalCa extends pulumi.ComponentResource {
     constructor(name: string, args: InternalCaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:web:InternalCa", name, {}, opts);
         const key = new PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P384" }, { parent: this });
-        const cert = new SelfSignedCertificate(`${name}-cert`, {
-            privateKeyPem: key.privateKeyPem,
-            subject: { commonName: args.commonName, organization: "pinhole" },
-            validityDays: args.validityDays ?? 3650,
-            earlyRenewalDays: args.earlyRenewalDays ?? 365,
-            isCa: true,
-        }, { parent: this });
+        const cert = new SelfSignedCertificate(
+            `${name}-cert`,
+            {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: args.commonName, organization: "pinhole" },
+                validityDays: args.validityDays ?? 3650,
+                earlyRenewalDays: args.earlyRenewalDays ?? 365,
+                isCa: true,
+            },
+            { parent: this },
+        );
         this.certPem = cert.certPem;
         this.privateKeyPem = pulumi.secret(key.privateKeyPem);
         this.notAfter = cert.notAfter;
@@ -87,7 +91,10 @@ export interface WebCertificateArgs extends NodeWebArgs {
 }
 
 /** The mode a node is in: its own override, else the stack's. */
-export function modeOf(node: string, settings: CertificateSettings): { mode: CertificateMode; entry?: NodeCertificateSettings } {
+export function modeOf(
+    node: string,
+    settings: CertificateSettings,
+): { mode: CertificateMode; entry?: NodeCertificateSettings } {
     const entry = settings.nodes[node];
     return { mode: entry?.mode ?? settings.mode, entry };
 }
@@ -95,7 +102,13 @@ export function modeOf(node: string, settings: CertificateSettings): { mode: Cer
 /** Subject and SANs of the certificates pinhole issues for a node: its FQDN (CN and DNS), name, and addresses. */
 export function identityOf(node: NodeSpec): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
     const dnsNames = [...new Set([node.fqdn, node.name])];
-    const ipAddresses = [...new Set([node.address, ...(node.address6 ? [node.address6] : []), ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
+    const ipAddresses = [
+        ...new Set([
+            node.address,
+            ...(node.address6 ? [node.address6] : []),
+            ...(node.advertisedAddress ? [node.advertisedAddress] : []),
+        ]),
+    ];
     return { commonName: node.fqdn, dnsNames, ipAddresses };
 }
 
@@ -136,25 +149,55 @@ export class WebCertificate extends pulumi.ComponentResource {
         const s = args.settings;
         const renewalDays = noticeWindowDays(s.validityDays, s.renewBeforeDays, s.renewBeforeExplicit);
         const cert = MODES[mode]({
-            name, node, entry, subject: subjectOf(node, s), dnsNames: id.dnsNames, ipAddresses: id.ipAddresses,
-            validityDays: s.validityDays, renewalDays, renewBeforeDays: s.renewBeforeDays, renewBeforeExplicit: s.renewBeforeExplicit,
-            secret: args.secret, ca: args.ca, now: args.now, parent: this,
+            name,
+            node,
+            entry,
+            subject: subjectOf(node, s),
+            dnsNames: id.dnsNames,
+            ipAddresses: id.ipAddresses,
+            validityDays: s.validityDays,
+            renewalDays,
+            renewBeforeDays: s.renewBeforeDays,
+            renewBeforeExplicit: s.renewBeforeExplicit,
+            secret: args.secret,
+            ca: args.ca,
+            now: args.now,
+            parent: this,
         });
         this.problem = cert.problem;
         this.certRequestPem = cert.certRequestPem;
 
         // Nothing is installed unless every checked bundle passed (this node's, and the cluster's gate).
-        const gate: pulumi.Input<boolean> = args.gate ?? cert.problem.apply((p) => {
-            if (p) throw new pulumi.ResourceError(p, this, true);
-            return true;
-        });
-        const nginx = { ...s.nginx, ...entry?.nginx, ...(args.applicationBackend ? { applicationBackend: args.applicationBackend } : {}), ...(args.replaces ? { replaces: args.replaces } : {}) };
-        if (this.frontEnd === "whole-site" && proxiesToUpstreams(node.role)) this.upstreams = upstreamServers(node, args.nodes);
-        const front = new WebFrontEnd(`${name}-frontend`, {
-            node, nodes: args.nodes, frontEnd: this.frontEnd, nginx, legacyProtocols: s.legacyProtocols, privateKey: args.privateKey,
-            certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b), keyPem: cert.keyPem,
-            verifySeconds: args.verifySeconds, formerParent: this,
-        }, { parent: this });
+        const gate: pulumi.Input<boolean> =
+            args.gate ??
+            cert.problem.apply((p) => {
+                if (p) throw new pulumi.ResourceError(p, this, true);
+                return true;
+            });
+        const nginx = {
+            ...s.nginx,
+            ...entry?.nginx,
+            ...(args.applicationBackend ? { applicationBackend: args.applicationBackend } : {}),
+            ...(args.replaces ? { replaces: args.replaces } : {}),
+        };
+        if (this.frontEnd === "whole-site" && proxiesToUpstreams(node.role))
+            this.upstreams = upstreamServers(node, args.nodes);
+        const front = new WebFrontEnd(
+            `${name}-frontend`,
+            {
+                node,
+                nodes: args.nodes,
+                frontEnd: this.frontEnd,
+                nginx,
+                legacyProtocols: s.legacyProtocols,
+                privateKey: args.privateKey,
+                certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b),
+                keyPem: cert.keyPem,
+                verifySeconds: args.verifySeconds,
+                formerParent: this,
+            },
+            { parent: this },
+        );
         this.webServer = front.webServer;
         this.siteConfig = front.siteConfig;
         this.weightList = front.weightList;
@@ -163,11 +206,19 @@ export class WebCertificate extends pulumi.ComponentResource {
             const d = certificateDetails(b);
             const expiry = expiryStatus(d.notBefore, d.notAfter, s.renewBeforeDays, s.renewBeforeExplicit, args.now);
             if (expiry.notice) {
-                pulumi.log.warn(`node ${node.name}: ${expiry.notice}${cert.operatorRenews ? " — renew it with the CA and update the secret config" : " — pinhole renews it on this `pulumi up`"} (notice window ${expiry.windowDays} days)`, this);
+                void pulumi.log.warn(
+                    `node ${node.name}: ${expiry.notice}${cert.operatorRenews ? " — renew it with the CA and update the secret config" : " — pinhole renews it on this `pulumi up`"} (notice window ${expiry.windowDays} days)`,
+                    this,
+                );
             }
             return { ...d, mode, expiry, ...(cert.pending ? { pending: true } : {}) };
         });
-        this.registerOutputs({ summary: this.summary, certRequestPem: this.certRequestPem, siteConfig: this.siteConfig, weightList: this.weightList });
+        this.registerOutputs({
+            summary: this.summary,
+            certRequestPem: this.certRequestPem,
+            siteConfig: this.siteConfig,
+            weightList: this.weightList,
+        });
     }
 }
 
@@ -178,24 +229,40 @@ export class WebCertificate extends pulumi.ComponentResource {
  * nodes, then `settle(certificates)`. The gate resolves when every node's bundle passed its checks and fails
  * with one message listing every rejected node otherwise (it stays unknown in a preview that can't check yet).
  */
-export function certificateGate(parent?: pulumi.Resource): { gate: pulumi.Output<boolean>; settle: (certs: WebCertificate[]) => void } {
+export function certificateGate(parent?: pulumi.Resource): {
+    gate: pulumi.Output<boolean>;
+    settle: (certs: WebCertificate[]) => void;
+} {
     let resolve: ((checks: pulumi.Output<boolean>) => void) | undefined;
-    const gate = pulumi.output(new Promise<pulumi.Output<boolean>>((r) => { resolve = r; }));
+    const gate = pulumi.output(
+        new Promise<pulumi.Output<boolean>>((r) => {
+            resolve = r;
+        }),
+    );
     return {
         gate,
-        settle: (certs) => resolve?.(pulumi.all(certs.map((c) => c.problem)).apply((ps) => {
-            const bad = ps.filter((p): p is string => !!p);
-            if (bad.length > 0) {
-                const msg = `web certificates rejected; no node's web front end was changed:\n${bad.join("\n")}`;
-                throw parent ? new pulumi.ResourceError(msg, parent, true) : new pulumi.RunError(msg);
-            }
-            return true;
-        })),
+        settle: (certs) =>
+            resolve?.(
+                pulumi.all(certs.map((c) => c.problem)).apply((ps) => {
+                    const bad = ps.filter((p): p is string => !!p);
+                    if (bad.length > 0) {
+                        const msg = `web certificates rejected; no node's web front end was changed:\n${bad.join("\n")}`;
+                        throw parent ? new pulumi.ResourceError(msg, parent, true) : new pulumi.RunError(msg);
+                    }
+                    return true;
+                }),
+            ),
     };
 }
 
 /** The stack's CA when any web node uses internal-ca mode. */
-export function internalCaFor(name: string, nodes: NodeSpec[], settings: CertificateSettings, commonName: string, opts?: pulumi.ComponentResourceOptions): InternalCa | undefined {
+export function internalCaFor(
+    name: string,
+    nodes: NodeSpec[],
+    settings: CertificateSettings,
+    commonName: string,
+    opts?: pulumi.ComponentResourceOptions,
+): InternalCa | undefined {
     return nodes.some((n) => n.role !== "database" && modeOf(n.name, settings).mode === "internal-ca")
         ? new InternalCa(name, { commonName }, opts)
         : undefined;

@@ -39,15 +39,24 @@ export class Cluster extends pulumi.ComponentResource {
         // Web certificates: one CA for the stack when a node uses it; no node's front end changes while any
         // node's certificate is rejected (the gate settles once every node's checks ran).
         const certs = args.model.certificates;
-        const ca = internalCaFor(`${name}-ca`, args.model.nodes, certs,
-            `pinhole internal CA ${args.model.domain ?? pulumi.getProject()} (${pulumi.getStack()})`, { parent: this });
+        const ca = internalCaFor(
+            `${name}-ca`,
+            args.model.nodes,
+            certs,
+            `pinhole internal CA ${args.model.domain ?? pulumi.getProject()} (${pulumi.getStack()})`,
+            { parent: this },
+        );
         this.internalCaCertificate = ca?.certPem;
         const { gate, settle } = certificateGate(this);
         const secret = args.secret ?? ((key: string) => new pulumi.Config().getSecret(key));
         const web: NodeWebArgs = { ...args.web, settings: certs, nodes: args.model.nodes, secret, ca, gate };
         for (const policy of this.policies) {
             const NodeClass = NODE_CLASSES[policy.node.role];
-            this.nodes[policy.node.name] = new NodeClass(policy.node.name, { policy, model: args.model, privateKey, web }, { parent: this });
+            this.nodes[policy.node.name] = new NodeClass(
+                policy.node.name,
+                { policy, model: args.model, privateKey, web },
+                { parent: this },
+            );
         }
         const webCerts: WebCertificate[] = [];
         for (const n of Object.values(this.nodes)) {

@@ -11,14 +11,22 @@ import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
 export type NodeConnection = InputsOf<typeof FIREWALL>["connection"];
 
 export function connectionOf(node: NodeSpec): NodeConnection {
-    const c: NodeConnection = { host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo };
+    const c: NodeConnection = {
+        host: node.ssh.host,
+        port: node.ssh.port,
+        user: node.ssh.user,
+        hostKey: node.ssh.hostKey,
+        sudo: node.ssh.sudo,
+    };
     if (node.ssh.bastion) c.bastion = { ...node.ssh.bastion };
     return c;
 }
 
 /** Sources the policy allows on the management SSH port: the provider refuses rulesets that cut its own path. */
 export function managementSources(policy: NodePolicy): string[] {
-    const sources = policy.inbound.filter((o) => o.protocol === "tcp" && o.port === 22).flatMap((o) => o.peer.addresses);
+    const sources = policy.inbound
+        .filter((o) => o.protocol === "tcp" && o.port === 22)
+        .flatMap((o) => o.peer.addresses);
     return [...new Set(sources)].sort();
 }
 
@@ -60,23 +68,32 @@ export class NodeFirewall extends pulumi.ComponentResource {
         const node = args.policy.node;
         const sources = managementSources(args.policy);
         if (sources.length === 0) {
-            throw new pulumi.ResourceError(`node ${node.name}: the policy allows no management SSH source (pinhole:networks.admin is empty)`, this);
+            throw new pulumi.ResourceError(
+                `node ${node.name}: the policy allows no management SSH source (pinhole:networks.admin is empty)`,
+                this,
+            );
         }
         this.ruleset = renderRuleset(args.policy, args.settings);
-        const fw = new FirewallRuleset(`${name}-nft`, {
-            node: node.name,
-            connection: connectionOf(node),
-            privateKey: pulumi.secret(args.privateKey),
-            ruleset: this.ruleset,
-            managementSources: sources,
-            rollbackSeconds: args.settings.rollbackSeconds,
-            // only when not the default: existing stacks' inputs (and so their diffs) stay as they are
-            ...(args.settings.otherFirewalls === "take-over" ? { otherFirewalls: "take-over" as const } : {}),
-        }, { parent: this });
+        const fw = new FirewallRuleset(
+            `${name}-nft`,
+            {
+                node: node.name,
+                connection: connectionOf(node),
+                privateKey: pulumi.secret(args.privateKey),
+                ruleset: this.ruleset,
+                managementSources: sources,
+                rollbackSeconds: args.settings.rollbackSeconds,
+                // only when not the default: existing stacks' inputs (and so their diffs) stay as they are
+                ...(args.settings.otherFirewalls === "take-over" ? { otherFirewalls: "take-over" as const } : {}),
+            },
+            { parent: this },
+        );
         this.listing = fw.listing;
         this.liveListing = fw.liveListing;
         // say at `up` what pinhole found and did about other firewall managers on the node
-        fw.otherFirewallNotes.apply((notes) => { for (const n of notes ?? []) pulumi.log.info(n, fw); });
+        fw.otherFirewallNotes.apply((notes) => {
+            for (const n of notes ?? []) void pulumi.log.info(n, fw);
+        });
         this.registerOutputs({ ruleset: this.ruleset, listing: this.listing });
     }
 }

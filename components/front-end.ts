@@ -67,8 +67,12 @@ export class WebFrontEnd extends pulumi.ComponentResource {
         const node = args.node;
         const proxy = proxiesToUpstreams(node.role);
         const common = {
-            node: node.name, connection: connectionOf(node), privateKey: pulumi.secret(args.privateKey), fqdn: node.fqdn,
-            certificatePem: args.certificatePem, keyPem: args.keyPem,
+            node: node.name,
+            connection: connectionOf(node),
+            privateKey: pulumi.secret(args.privateKey),
+            fqdn: node.fqdn,
+            certificatePem: args.certificatePem,
+            keyPem: args.keyPem,
             ...(args.verifySeconds !== undefined ? { verifySeconds: args.verifySeconds } : {}),
         };
         // The WebServer keeps its name; before WebFrontEnd it was a direct child of the WebCertificate.
@@ -76,42 +80,94 @@ export class WebFrontEnd extends pulumi.ComponentResource {
         const serverName = name.replace(/-frontend$/, "-server");
         if (args.frontEnd === "certificate-only") {
             const n = args.nginx;
-            const weights = proxy ? args.nodes.filter((x) => x.role === "application" || x.role === "unified").map((x) => ({
-                node: x.name, hosts: [...new Set([addressSeenBy(node, x), x.address, ...(x.advertisedAddress ? [x.advertisedAddress] : []), x.name, x.fqdn])],
-                ...(x.webWeight !== undefined ? { weight: x.webWeight } : {}),
-            })) : undefined;
-            this.webServer = new WebServer(serverName, {
-                // plan: filled in by the provider's check from the node's `nginx -T` (registered so it is an output here).
-                ...common, frontEnd: "certificate-only", tlsConfig: renderTlsDropIn(node.name, args.legacyProtocols), plan: undefined,
-                ...(n.tlsPath ? { tlsPath: n.tlsPath } : {}), ...(n.certificatePath ? { certificatePath: n.certificatePath } : {}),
-                ...(n.keyPath ? { keyPath: n.keyPath } : {}), ...(n.upstream ? { upstream: n.upstream } : {}),
-                ...(weights ? { weights } : {}),
-            }, child);
+            const weights = proxy
+                ? args.nodes
+                      .filter((x) => x.role === "application" || x.role === "unified")
+                      .map((x) => ({
+                          node: x.name,
+                          hosts: [
+                              ...new Set([
+                                  addressSeenBy(node, x),
+                                  x.address,
+                                  ...(x.advertisedAddress ? [x.advertisedAddress] : []),
+                                  x.name,
+                                  x.fqdn,
+                              ]),
+                          ],
+                          ...(x.webWeight !== undefined ? { weight: x.webWeight } : {}),
+                      }))
+                : undefined;
+            this.webServer = new WebServer(
+                serverName,
+                {
+                    // plan: filled in by the provider's check from the node's `nginx -T` (registered so it is an output here).
+                    ...common,
+                    frontEnd: "certificate-only",
+                    tlsConfig: renderTlsDropIn(node.name, args.legacyProtocols),
+                    plan: undefined,
+                    ...(n.tlsPath ? { tlsPath: n.tlsPath } : {}),
+                    ...(n.certificatePath ? { certificatePath: n.certificatePath } : {}),
+                    ...(n.keyPath ? { keyPath: n.keyPath } : {}),
+                    ...(n.upstream ? { upstream: n.upstream } : {}),
+                    ...(weights ? { weights } : {}),
+                },
+                child,
+            );
             if (proxy) this.weightList = this.webServer.plan.apply((p) => (p?.weightList ?? []) as WeightEntry[]);
         } else {
             const upstreams = proxy ? upstreamServers(node, args.nodes) : undefined;
             // every address the node serves on: a dual-stack node's nginx listens on [::] too
-            const addresses = [...new Set([node.address, ...(node.address6 ? [node.address6] : []), ...(node.advertisedAddress ? [node.advertisedAddress] : [])])];
+            const addresses = [
+                ...new Set([
+                    node.address,
+                    ...(node.address6 ? [node.address6] : []),
+                    ...(node.advertisedAddress ? [node.advertisedAddress] : []),
+                ]),
+            ];
             const site = renderNginxSite({
-                node: node.name, fqdn: node.fqdn, role: node.role, addresses, legacyProtocols: args.legacyProtocols, upstreams,
-                applicationBackend: args.nginx.applicationBackend, serverNames: args.nginx.serverNames,
-                certificatePath: args.nginx.certificatePath, keyPath: args.nginx.keyPath,
+                node: node.name,
+                fqdn: node.fqdn,
+                role: node.role,
+                addresses,
+                legacyProtocols: args.legacyProtocols,
+                upstreams,
+                applicationBackend: args.nginx.applicationBackend,
+                serverNames: args.nginx.serverNames,
+                certificatePath: args.nginx.certificatePath,
+                keyPath: args.nginx.keyPath,
             });
-            for (const w of site.warnings) pulumi.log.warn(w, this);
+            for (const w of site.warnings) void pulumi.log.warn(w, this);
             this.siteConfig = site.config;
             const custom = args.nginx.certificatePath || args.nginx.keyPath || args.nginx.sitePath;
-            this.webServer = new WebServer(serverName, {
-                ...common, siteConfig: site.config,
-                ...(custom ? { paths: { certificate: args.nginx.certificatePath ?? CERT_PATH, key: args.nginx.keyPath ?? KEY_PATH, site: args.nginx.sitePath ?? SITE_PATH } } : {}),
-                ...(args.nginx.replaces ? { replaces: args.nginx.replaces } : {}),
-            }, child);
+            this.webServer = new WebServer(
+                serverName,
+                {
+                    ...common,
+                    siteConfig: site.config,
+                    ...(custom
+                        ? {
+                              paths: {
+                                  certificate: args.nginx.certificatePath ?? CERT_PATH,
+                                  key: args.nginx.keyPath ?? KEY_PATH,
+                                  site: args.nginx.sitePath ?? SITE_PATH,
+                              },
+                          }
+                        : {}),
+                    ...(args.nginx.replaces ? { replaces: args.nginx.replaces } : {}),
+                },
+                child,
+            );
             if (upstreams) {
                 const allBackup = upstreams.every((u) => u.weight === 0);
-                this.weightList = pulumi.output(upstreams.map((u) => ({
-                    server: u.address.includes(":") ? `[${u.address}]:${u.port}` : `${u.address}:${u.port}`, node: u.node,
-                    weight: u.weight === 0 && !allBackup ? 0 : Math.max(1, u.weight), backup: u.weight === 0 && !allBackup,
-                    source: u.explicit ? "user" as const : "default" as const,
-                })));
+                this.weightList = pulumi.output(
+                    upstreams.map((u) => ({
+                        server: u.address.includes(":") ? `[${u.address}]:${u.port}` : `${u.address}:${u.port}`,
+                        node: u.node,
+                        weight: u.weight === 0 && !allBackup ? 0 : Math.max(1, u.weight),
+                        backup: u.weight === 0 && !allBackup,
+                        source: u.explicit ? ("user" as const) : ("default" as const),
+                    })),
+                );
             }
         }
         this.registerOutputs({ siteConfig: this.siteConfig, weightList: this.weightList });

@@ -44,18 +44,30 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
         const node = args.policy.node;
         this.nodeName = node.name;
         this.role = node.role;
-        this.firewall = new NodeFirewall(`${name}-firewall`, {
-            policy: args.policy, settings: args.model.firewall, privateKey: args.privateKey,
-        }, { parent: this });
+        this.firewall = new NodeFirewall(
+            `${name}-firewall`,
+            {
+                policy: args.policy,
+                settings: args.model.firewall,
+                privateKey: args.privateKey,
+            },
+            { parent: this },
+        );
         this.summary = {
-            role: node.role, site: node.site, address: node.address,
+            role: node.role,
+            site: node.site,
+            address: node.address,
             ...(node.advertisedAddress ? { advertisedAddress: node.advertisedAddress } : {}),
             fqdn: node.fqdn,
             inbound: args.policy.inbound.map((o) => o.reason),
             outbound: args.policy.outbound.map((o) => o.reason),
         };
         if (args.web && servesWeb(node.role)) {
-            this.certificate = new WebCertificate(`${name}-web`, { ...args.web, node, privateKey: args.privateKey }, { parent: this });
+            this.certificate = new WebCertificate(
+                `${name}-web`,
+                { ...args.web, node, privateKey: args.privateKey },
+                { parent: this },
+            );
             this.summary.certificate = this.certificate.summary;
         }
     }
@@ -99,7 +111,10 @@ export class StandaloneNode extends PlatformNode {
     }
 }
 
-export const NODE_CLASSES: Record<Role, new (name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) => PlatformNode> = {
+export const NODE_CLASSES: Record<
+    Role,
+    new (name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) => PlatformNode
+> = {
     webproxy: WebProxyNode,
     application: ApplicationNode,
     database: DatabaseNode,

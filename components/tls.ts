@@ -1,6 +1,11 @@
 // Program-side classes for the pinhole provider's key and certificate types (provider/tls.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "../provider/schema";
+import {
+    CERTIFICATE_REQUEST,
+    LOCALLY_SIGNED_CERTIFICATE,
+    PRIVATE_KEY,
+    SELF_SIGNED_CERTIFICATE,
+} from "../provider/schema";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
 import type { CertificateSubjectFields } from "../model/types";
 
@@ -29,7 +34,12 @@ export class SelfSignedCertificate extends pulumi.CustomResource {
     declare public readonly serial: pulumi.Output<string>;
 
     constructor(name: string, args: SelfSignedCertificateArgs, opts?: pulumi.CustomResourceOptions) {
-        super(SELF_SIGNED_CERTIFICATE.token, name, resourceInputs(SELF_SIGNED_CERTIFICATE, args), resourceOptions(SELF_SIGNED_CERTIFICATE, opts));
+        super(
+            SELF_SIGNED_CERTIFICATE.token,
+            name,
+            resourceInputs(SELF_SIGNED_CERTIFICATE, args),
+            resourceOptions(SELF_SIGNED_CERTIFICATE, opts),
+        );
     }
 }
 
@@ -40,7 +50,12 @@ export class CertificateRequest extends pulumi.CustomResource {
     declare public readonly certRequestPem: pulumi.Output<string>;
 
     constructor(name: string, args: CertificateRequestArgs, opts?: pulumi.CustomResourceOptions) {
-        super(CERTIFICATE_REQUEST.token, name, resourceInputs(CERTIFICATE_REQUEST, args), resourceOptions(CERTIFICATE_REQUEST, opts));
+        super(
+            CERTIFICATE_REQUEST.token,
+            name,
+            resourceInputs(CERTIFICATE_REQUEST, args),
+            resourceOptions(CERTIFICATE_REQUEST, opts),
+        );
     }
 }
 
@@ -54,6 +69,11 @@ export class LocallySignedCertificate extends pulumi.CustomResource {
     declare public readonly serial: pulumi.Output<string>;
 
     constructor(name: string, args: LocallySignedCertificateArgs, opts?: pulumi.CustomResourceOptions) {
-        super(LOCALLY_SIGNED_CERTIFICATE.token, name, resourceInputs(LOCALLY_SIGNED_CERTIFICATE, args), resourceOptions(LOCALLY_SIGNED_CERTIFICATE, opts));
+        super(
+            LOCALLY_SIGNED_CERTIFICATE.token,
+            name,
+            resourceInputs(LOCALLY_SIGNED_CERTIFICATE, args),
+            resourceOptions(LOCALLY_SIGNED_CERTIFICATE, opts),
+        );
     }
 }

@@ -51,9 +51,31 @@ const mib = (k: number) => (k / 1024).toFixed(1);
 
 export function formatBench(model: LabModel, rows: BenchRow[]): string {
     const names = [...new Set(rows.flatMap((r) => Object.keys(r.byProcess)))].sort();
-    const head = ["nodes", "up (s)", "up again (s)", "down (s)", "RSS/node (MiB)", "PSS/node (MiB)", "procs/node", ...names.map((x) => `${x} RSS (MiB)`)];
-    const body = rows.map((r) => [String(r.nodes), r.upSeconds.toFixed(1), r.upAgainSeconds.toFixed(1), r.downSeconds.toFixed(1), mib(r.rssKiB), mib(r.pssKiB), r.processesPerNode.toFixed(1), ...names.map((x) => mib(r.byProcess[x] ?? 0))]);
-    const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...body.map((b) => `| ${b.join(" | ")} |`)];
+    const head = [
+        "nodes",
+        "up (s)",
+        "up again (s)",
+        "down (s)",
+        "RSS/node (MiB)",
+        "PSS/node (MiB)",
+        "procs/node",
+        ...names.map((x) => `${x} RSS (MiB)`),
+    ];
+    const body = rows.map((r) => [
+        String(r.nodes),
+        r.upSeconds.toFixed(1),
+        r.upAgainSeconds.toFixed(1),
+        r.downSeconds.toFixed(1),
+        mib(r.rssKiB),
+        mib(r.pssKiB),
+        r.processesPerNode.toFixed(1),
+        ...names.map((x) => mib(r.byProcess[x] ?? 0)),
+    ]);
+    const lines = [
+        `| ${head.join(" | ")} |`,
+        `|${head.map(() => "---").join("|")}|`,
+        ...body.map((b) => `| ${b.join(" | ")} |`),
+    ];
     return `lab bench, model ${model}\n${lines.join("\n")}`;
 }
 
@@ -62,7 +84,9 @@ export async function runBench(model: LabModel, sizes: number[]): Promise<BenchR
     for (const size of sizes) {
         process.stderr.write(`[bench] ${model} with ${size} nodes ...\n`);
         const row = await benchOnce(model, size);
-        process.stderr.write(`[bench]   up ${row.upSeconds.toFixed(1)} s, down ${row.downSeconds.toFixed(1)} s, ${mib(row.rssKiB)} MiB RSS per node\n`);
+        process.stderr.write(
+            `[bench]   up ${row.upSeconds.toFixed(1)} s, down ${row.downSeconds.toFixed(1)} s, ${mib(row.rssKiB)} MiB RSS per node\n`,
+        );
         rows.push(row);
     }
     process.stdout.write(formatBench(model, rows) + "\n");

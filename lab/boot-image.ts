@@ -10,8 +10,18 @@ import { run } from "./sys";
 
 /** Packages of every booted node (the firewall managers are installed but off unless a node enables one). */
 export const BOOT_PACKAGES: readonly string[] = [
-    "systemd", "systemd-sysv", "dbus", "openssh-server", "nginx-light", "nftables", "sudo", "iproute2", "procps",
-    "iptables", "ufw", "firewalld",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "nginx-light",
+    "nftables",
+    "sudo",
+    "iproute2",
+    "procps",
+    "iptables",
+    "ufw",
+    "firewalld",
 ];
 
 export const BOOT_SUITE = "bookworm";
@@ -39,14 +49,23 @@ export function customizeHooks(): string[] {
 }
 
 export function imageCacheDir(): string {
-    const base = process.env.PINHOLE_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pinhole");
+    const base =
+        process.env.PINHOLE_CACHE_DIR ??
+        path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "pinhole");
     return path.join(base, "boot-images");
 }
 
 /** The cache key: package list + candidate versions (from this machine's apt lists) + recipe. */
 export function imageKey(versions: Record<string, string>): string {
     const h = crypto.createHash("sha256");
-    h.update(JSON.stringify({ suite: BOOT_SUITE, recipe: RECIPE_VERSION, hooks: customizeHooks(), packages: BOOT_PACKAGES.map((p) => [p, versions[p] ?? "?"]) }));
+    h.update(
+        JSON.stringify({
+            suite: BOOT_SUITE,
+            recipe: RECIPE_VERSION,
+            hooks: customizeHooks(),
+            packages: BOOT_PACKAGES.map((p) => [p, versions[p] ?? "?"]),
+        }),
+    );
     return `${BOOT_SUITE}-${h.digest("hex").slice(0, 16)}`;
 }
 
@@ -56,7 +75,10 @@ export function parseCandidates(text: string): Record<string, string> {
     let pkg = "";
     for (const line of text.split("\n")) {
         const m = /^(\S+):$/.exec(line);
-        if (m) { pkg = m[1]; continue; }
+        if (m) {
+            pkg = m[1];
+            continue;
+        }
         const c = /^\s+Candidate:\s+(\S+)/.exec(line);
         if (c && pkg) out[pkg] = c[1];
     }
@@ -67,11 +89,19 @@ async function candidateVersions(): Promise<Record<string, string>> {
     const r = await run("apt-cache", ["policy", ...BOOT_PACKAGES], { allowFail: true });
     const v = parseCandidates(r.stdout);
     const missing = BOOT_PACKAGES.filter((p) => !v[p] || v[p] === "(none)");
-    if (missing.length) throw new Error(`the booted tier needs Debian packages this machine's apt cannot find: ${missing.join(", ")} (run apt-get update)`);
+    if (missing.length)
+        throw new Error(
+            `the booted tier needs Debian packages this machine's apt cannot find: ${missing.join(", ")} (run apt-get update)`,
+        );
     return v;
 }
 
-export interface BootImage { key: string; rootfs: string; built: boolean; ms: number }
+export interface BootImage {
+    key: string;
+    rootfs: string;
+    built: boolean;
+    ms: number;
+}
 
 /** Returns the cached image for the current package versions, building it first when there is none. */
 export async function ensureBootImage(log: (m: string) => void): Promise<BootImage> {
@@ -88,20 +118,40 @@ export async function ensureBootImage(log: (m: string) => void): Promise<BootIma
         const tmp = path.join(imageCacheDir(), `${key}.building`);
         fs.rmSync(tmp, { recursive: true, force: true });
         fs.rmSync(dir, { recursive: true, force: true });
-        log(`building the booted-node image ${key} with mmdebstrap (${BOOT_PACKAGES.length} packages and their dependencies; once per package versions, a few minutes)`);
-        const sources = fs.existsSync("/etc/apt/sources.list.d/debian.sources") ? "/etc/apt/sources.list.d/debian.sources" : "/etc/apt/sources.list";
-        const args = ["--quiet", "--variant=apt", "--mode=root", "--format=directory", `--include=${BOOT_PACKAGES.join(",")}`,
-            ...customizeHooks().map((h) => `--customize-hook=${h}`), BOOT_SUITE, tmp, sources];
+        log(
+            `building the booted-node image ${key} with mmdebstrap (${BOOT_PACKAGES.length} packages and their dependencies; once per package versions, a few minutes)`,
+        );
+        const sources = fs.existsSync("/etc/apt/sources.list.d/debian.sources")
+            ? "/etc/apt/sources.list.d/debian.sources"
+            : "/etc/apt/sources.list";
+        const args = [
+            "--quiet",
+            "--variant=apt",
+            "--mode=root",
+            "--format=directory",
+            `--include=${BOOT_PACKAGES.join(",")}`,
+            ...customizeHooks().map((h) => `--customize-hook=${h}`),
+            BOOT_SUITE,
+            tmp,
+            sources,
+        ];
         const r = await run("mmdebstrap", args, { allowFail: true, input: "" });
         if (r.code !== 0) {
             fs.rmSync(tmp, { recursive: true, force: true });
-            throw new Error(`mmdebstrap failed (exit ${r.code}) building the booted-node image:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
+            throw new Error(
+                `mmdebstrap failed (exit ${r.code}) building the booted-node image:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`,
+            );
         }
-        const manifest = await run("chroot", [tmp, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"], { allowFail: true });
+        const manifest = await run("chroot", [tmp, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"], {
+            allowFail: true,
+        });
         fs.mkdirSync(dir, { recursive: true });
         fs.renameSync(tmp, rootfs);
         fs.writeFileSync(path.join(dir, "packages.txt"), manifest.stdout);
-        fs.writeFileSync(path.join(dir, "complete"), `${new Date().toISOString()} ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        fs.writeFileSync(
+            path.join(dir, "complete"),
+            `${new Date().toISOString()} ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+        );
         log(`built the booted-node image in ${((Date.now() - t0) / 1000).toFixed(1)} s (${rootfs})`);
         return { key, rootfs, built: true, ms: Date.now() - t0 };
     } finally {
@@ -112,14 +162,28 @@ export async function ensureBootImage(log: (m: string) => void): Promise<BootIma
 async function takeBuildLock(lock: string, log: (m: string) => void): Promise<void> {
     let told = false;
     for (;;) {
-        try { fs.writeFileSync(lock, `${process.pid}\n`, { flag: "wx" }); return; } catch (e) {
+        try {
+            fs.writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+            return;
+        } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
         const holder = Number(fs.readFileSync(lock, "utf8").trim());
         let alive = false;
-        try { process.kill(holder, 0); alive = true; } catch { /* dead */ }
-        if (!alive) { fs.rmSync(lock, { force: true }); continue; }
-        if (!told) { log(`waiting for pid ${holder}, which builds the same image`); told = true; }
+        try {
+            process.kill(holder, 0);
+            alive = true;
+        } catch {
+            /* dead */
+        }
+        if (!alive) {
+            fs.rmSync(lock, { force: true });
+            continue;
+        }
+        if (!told) {
+            log(`waiting for pid ${holder}, which builds the same image`);
+            told = true;
+        }
         await new Promise((r) => setTimeout(r, 1000));
     }
 }

@@ -8,7 +8,12 @@ import { LABNET_BIN } from "./state";
 import { runIn, sleep } from "./sys";
 import type { Protocol } from "../model/types";
 
-export interface BootSample { atMs: number; protocol: Protocol; port: number; outcome: string }
+export interface BootSample {
+    atMs: number;
+    protocol: Protocol;
+    port: number;
+    outcome: string;
+}
 
 export interface HammerResult {
     rounds: number;
@@ -22,8 +27,17 @@ export interface HammerResult {
  * Probes `node` from `source` (a vantage or node name; "provisioner" = the root namespace) until `done`
  * settles, then `tailMs` more. Short timeouts: a filtered port costs one timeout per round.
  */
-export async function hammerNode(plan: LabPlan, source: string, node: LabNode, done: Promise<unknown>, opts: { timeoutMs?: number; tailMs?: number } = {}): Promise<HammerResult> {
-    const from = source === "provisioner" ? undefined : plan.nodes.find((n) => n.name === source) ?? plan.vantages.find((v) => v.name === source);
+export async function hammerNode(
+    plan: LabPlan,
+    source: string,
+    node: LabNode,
+    done: Promise<unknown>,
+    opts: { timeoutMs?: number; tailMs?: number } = {},
+): Promise<HammerResult> {
+    const from =
+        source === "provisioner"
+            ? undefined
+            : (plan.nodes.find((n) => n.name === source) ?? plan.vantages.find((v) => v.name === source));
     if (source !== "provisioner" && !from) throw new Error(`hammerNode: no source ${source}`);
     const netns = from ? from.netns : null;
     const address = from && "role" in from ? addressSeenFrom(node, from) : node.sshHost;
@@ -32,11 +46,25 @@ export async function hammerNode(plan: LabPlan, source: string, node: LabNode, d
     const t0 = Date.now();
     let finished = false;
     let stopAt = Infinity;
-    done.then(() => { finished = true; stopAt = Date.now() + (opts.tailMs ?? 1000); }, () => { finished = true; stopAt = Date.now(); });
+    done.then(
+        () => {
+            finished = true;
+            stopAt = Date.now() + (opts.tailMs ?? 1000);
+        },
+        () => {
+            finished = true;
+            stopAt = Date.now();
+        },
+    );
     const result: HammerResult = { rounds: 0, open: [], timeline: {} };
     while (!finished || Date.now() < stopAt) {
         const at = Date.now() - t0;
-        const r = await runIn(netns, LABNET_BIN, ["probe", "--tcp-timeout", t, "--udp-timeout", t, "--concurrency", "64"], { input, allowFail: true, timeoutMs: 10_000 });
+        const r = await runIn(
+            netns,
+            LABNET_BIN,
+            ["probe", "--tcp-timeout", t, "--udp-timeout", t, "--concurrency", "64"],
+            { input, allowFail: true, timeoutMs: 10_000 },
+        );
         result.rounds++;
         for (const line of parseProberOutput(r.stdout)) {
             const p = NODE_PORTS[Number(line.id)];
@@ -44,7 +72,8 @@ export async function hammerNode(plan: LabPlan, source: string, node: LabNode, d
             const key = `${p.port}/${p.protocol}`;
             const tl = (result.timeline[key] ??= []);
             if (!tl.length || !tl[tl.length - 1].startsWith(`${line.outcome}@`)) tl.push(`${line.outcome}@${at}`);
-            if (line.outcome === "connected" || line.outcome === "reply") result.open.push({ atMs: at, protocol: p.protocol, port: p.port, outcome: line.outcome });
+            if (line.outcome === "connected" || line.outcome === "reply")
+                result.open.push({ atMs: at, protocol: p.protocol, port: p.port, outcome: line.outcome });
         }
         await sleep(20);
     }

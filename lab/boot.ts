@@ -21,22 +21,41 @@ const rootOf = (node: LabNode | string) => path.join(bootDir(node), "root");
 /** Throws a clear message where this machine cannot run the booted tier. */
 export function checkBootPrerequisites(): void {
     const missing = [
-        ["systemd-nspawn", "systemd-container"], ["mmdebstrap", "mmdebstrap"], ["nsenter", "util-linux"],
-    ].filter(([bin]) => !which(bin)).map(([bin, pkg]) => `${bin} (Debian package ${pkg})`);
+        ["systemd-nspawn", "systemd-container"],
+        ["mmdebstrap", "mmdebstrap"],
+        ["nsenter", "util-linux"],
+    ]
+        .filter(([bin]) => !which(bin))
+        .map(([bin, pkg]) => `${bin} (Debian package ${pkg})`);
     if (missing.length) {
-        throw new Error(`the booted tier (--boot) needs ${missing.join(", ")}: run \`npm run setup\` (it installs them; note that systemd-container upgrades the machine's systemd packages to its version) or apt-get install systemd-container mmdebstrap`);
+        throw new Error(
+            `the booted tier (--boot) needs ${missing.join(", ")}: run \`npm run setup\` (it installs them; note that systemd-container upgrades the machine's systemd packages to its version) or apt-get install systemd-container mmdebstrap`,
+        );
     }
     const fsTypes = fs.readFileSync("/proc/filesystems", "utf8");
-    if (!/\toverlay$/m.test(fsTypes)) throw new Error("the booted tier needs overlayfs (each node is a copy-on-write overlay of the image): this kernel has none (modprobe overlay)");
-    if (!fs.existsSync("/sys/fs/cgroup")) throw new Error("the booted tier needs cgroups mounted at /sys/fs/cgroup (systemd in the containers runs in them)");
+    if (!/\toverlay$/m.test(fsTypes))
+        throw new Error(
+            "the booted tier needs overlayfs (each node is a copy-on-write overlay of the image): this kernel has none (modprobe overlay)",
+        );
+    if (!fs.existsSync("/sys/fs/cgroup"))
+        throw new Error(
+            "the booted tier needs cgroups mounted at /sys/fs/cgroup (systemd in the containers runs in them)",
+        );
 }
 
 function isMounted(dir: string): boolean {
-    return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === dir);
+    return fs
+        .readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .some((l) => l.split(" ")[4] === dir);
 }
 
 function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
-    try { if (fs.readFileSync(file, "utf8") === text) return false; } catch { /* new */ }
+    try {
+        if (fs.readFileSync(file, "utf8") === text) return false;
+    } catch {
+        /* new */
+    }
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text, { mode });
     fs.chmodSync(file, mode);
@@ -47,7 +66,11 @@ function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
  * Mounts the node's overlay (a fresh upper layer when the image changed: a reimaged node) and writes the
  * node's own system files into it. Returns true when something the running node reads at boot changed.
  */
-export async function prepareBootedNode(node: LabNode, image: BootImage, sudoIds?: { uid: number; gid: number }): Promise<boolean> {
+export async function prepareBootedNode(
+    node: LabNode,
+    image: BootImage,
+    sudoIds?: { uid: number; gid: number },
+): Promise<boolean> {
     const B = bootDir(node);
     const root = rootOf(node);
     let changed = false;
@@ -61,32 +84,83 @@ export async function prepareBootedNode(node: LabNode, image: BootImage, sudoIds
     for (const d of ["upper", "work", "root"]) fs.mkdirSync(path.join(B, d), { recursive: true });
     fs.writeFileSync(imageFile, `${image.key}\n`);
     if (!isMounted(root)) {
-        await run("mount", ["-t", "overlay", "pinhole-lab-boot", "-o", `lowerdir=${image.rootfs},upperdir=${B}/upper,workdir=${B}/work`, root]);
+        await run("mount", [
+            "-t",
+            "overlay",
+            "pinhole-lab-boot",
+            "-o",
+            `lowerdir=${image.rootfs},upperdir=${B}/upper,workdir=${B}/work`,
+            root,
+        ]);
     }
     changed = writeIfChanged(path.join(root, "etc/ssh/sshd_config"), bootedSshdConfig(node)) || changed;
     changed = writeIfChanged(path.join(root, "etc/hostname"), `${node.name}\n`) || changed;
     changed = writeIfChanged(path.join(root, "etc/systemd/system", LISTENER_UNIT), listenerUnit()) || changed;
     const wants = path.join(root, "etc/systemd/system/multi-user.target.wants", LISTENER_UNIT);
     // a link to a path inside the node: lstat, not exists (which follows it on the host)
-    if (!fs.lstatSync(wants, { throwIfNoEntry: false })) { fs.mkdirSync(path.dirname(wants), { recursive: true }); fs.symlinkSync(`/etc/systemd/system/${LISTENER_UNIT}`, wants); }
+    if (!fs.lstatSync(wants, { throwIfNoEntry: false })) {
+        fs.mkdirSync(path.dirname(wants), { recursive: true });
+        fs.symlinkSync(`/etc/systemd/system/${LISTENER_UNIT}`, wants);
+    }
     if (sudoIds && !fs.readFileSync(path.join(root, "etc/passwd"), "utf8").includes(`\n${SUDO_USER}:`)) {
         // the same uid as the host's account: /home/pinhole is the node directory's, owned by it
         await run("chroot", [root, "groupadd", "-g", String(sudoIds.gid), SUDO_USER], { allowFail: true });
-        await run("chroot", [root, "useradd", "-u", String(sudoIds.uid), "-g", String(sudoIds.gid), "-M", "-d", `/home/${SUDO_USER}`, "-s", "/bin/bash", "-p", "*", "-c", "pinhole lab", SUDO_USER]);
+        await run("chroot", [
+            root,
+            "useradd",
+            "-u",
+            String(sudoIds.uid),
+            "-g",
+            String(sudoIds.gid),
+            "-M",
+            "-d",
+            `/home/${SUDO_USER}`,
+            "-s",
+            "/bin/bash",
+            "-p",
+            "*",
+            "-c",
+            "pinhole lab",
+            SUDO_USER,
+        ]);
     }
-    const args = nspawnArgs({ node, root, nodeDir: nodeDir(node.name), labBin: BIN_DIR, authorizedKeys: AUTHORIZED_KEYS });
+    const args = nspawnArgs({
+        node,
+        root,
+        nodeDir: nodeDir(node.name),
+        labBin: BIN_DIR,
+        authorizedKeys: AUTHORIZED_KEYS,
+    });
     changed = writeIfChanged(path.join(B, "supervise.sh"), supervisorScript(node, args), 0o755) || changed;
     return changed;
 }
 
 function childrenOf(pid: number): number[] {
     try {
-        return fs.readdirSync(`/proc/${pid}/task`).flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch { return []; }
+        return fs
+            .readdirSync(`/proc/${pid}/task`)
+            .flatMap((t) =>
+                fs
+                    .readFileSync(`/proc/${pid}/task/${t}/children`, "utf8")
+                    .trim()
+                    .split(/\s+/)
+                    .filter(Boolean)
+                    .map(Number),
+            );
+    } catch {
+        return [];
+    }
 }
 
-const alive = (pid?: number) => !!pid && fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`));
-function safeRead(f: string): string { try { return fs.readFileSync(f, "utf8"); } catch { return ""; } }
+const alive = (pid?: number) =>
+    !!pid && fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`));
+function safeRead(f: string): string {
+    try {
+        return fs.readFileSync(f, "utf8");
+    } catch {
+        return "";
+    }
+}
 
 /** The container's PID 1 (systemd) as the host sees it: the node's process whose innermost pid is 1. */
 export function containerLeader(node: LabNode): number | undefined {
@@ -98,10 +172,17 @@ export function containerLeader(node: LabNode): number | undefined {
 }
 
 /** Runs a command inside the booted node (its mount, PID, UTS, IPC and network namespaces). */
-export function execInNode(node: LabNode, cmd: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+export function execInNode(
+    node: LabNode,
+    cmd: string[],
+    opts: { allowFail?: boolean; timeoutMs?: number } = {},
+): Promise<RunResult> {
     const leader = containerLeader(node);
     if (!leader) throw new Error(`lab: ${node.name} is not running (no systemd in its namespace)`);
-    return run("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", "--", ...cmd], { allowFail: opts.allowFail ?? true, timeoutMs: opts.timeoutMs ?? 20_000 });
+    return run("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", "--", ...cmd], {
+        allowFail: opts.allowFail ?? true,
+        timeoutMs: opts.timeoutMs ?? 20_000,
+    });
 }
 
 export function bootedSupervisor(node: LabNode): number | undefined {
@@ -118,16 +199,25 @@ async function waitReady(node: LabNode, since: number, deadline: number, leaderB
     for (;;) {
         const leader = containerLeader(node);
         const h = nodeHealth(node);
-        if (leader && leader !== leaderBefore && h.healthy && h.listener && listeningPorts(h.listener).has("8443/tcp")) return;
-        if (!bootedSupervisor(node)) throw new Error(`lab: ${node.name} did not boot (the container exited):\n${tail(log)}`);
-        if (Date.now() > deadline) throw new Error(`lab: ${node.name} did not reach ssh within ${deadline - since} ms:\n${tail(log)}`);
+        if (leader && leader !== leaderBefore && h.healthy && h.listener && listeningPorts(h.listener).has("8443/tcp"))
+            return;
+        if (!bootedSupervisor(node))
+            throw new Error(`lab: ${node.name} did not boot (the container exited):\n${tail(log)}`);
+        if (Date.now() > deadline)
+            throw new Error(`lab: ${node.name} did not reach ssh within ${deadline - since} ms:\n${tail(log)}`);
         await sleep(50);
     }
 }
 
 /** What systemd did with pinhole's unit at this boot. */
 async function firewallAtBoot(node: LabNode): Promise<FirewallAtBoot> {
-    const r = await execInNode(node, ["systemctl", "show", "-p", "LoadState,ActiveState,Result", "pinhole-firewall.service"]);
+    const r = await execInNode(node, [
+        "systemctl",
+        "show",
+        "-p",
+        "LoadState,ActiveState,Result",
+        "pinhole-firewall.service",
+    ]);
     if (/LoadState=not-found/.test(r.stdout)) return "none";
     if (/ActiveState=active/.test(r.stdout)) return "loaded";
     if (/ActiveState=failed|Result=exit-code/.test(r.stdout)) return "failed";
@@ -148,9 +238,13 @@ export async function bootBootedNode(node: LabNode, timeoutMs = 60_000): Promise
 
 async function finishBoot(node: LabNode, pid: number, t0: number): Promise<BootResult> {
     const warnings: string[] = [];
-    if (!listeningPorts(nodeHealth(node).sshd!).has("443/tcp")) warnings.push(`${node.name}: nginx is not listening on 443`);
+    if (!listeningPorts(nodeHealth(node).sshd!).has("443/tcp"))
+        warnings.push(`${node.name}: nginx is not listening on 443`);
     const firewall = await firewallAtBoot(node);
-    if (firewall === "failed") warnings.push(`${node.name}: pinhole-firewall.service failed at boot (see journalctl -u pinhole-firewall inside the node)`);
+    if (firewall === "failed")
+        warnings.push(
+            `${node.name}: pinhole-firewall.service failed at boot (see journalctl -u pinhole-firewall inside the node)`,
+        );
     return { node: node.name, pid, firewall, warnings, ms: Date.now() - t0 };
 }
 
@@ -171,8 +265,18 @@ export async function haltBootedNode(node: LabNode | string, netns?: string): Pr
     const sup = readPid(path.join(B, "supervisor.pid"));
     if (alive(sup)) {
         const kids = childrenOf(sup!);
-        try { process.kill(sup!, "SIGKILL"); } catch { /* gone */ }
-        for (const k of kids) { try { process.kill(k, "SIGKILL"); } catch { /* gone */ } }
+        try {
+            process.kill(sup!, "SIGKILL");
+        } catch {
+            /* gone */
+        }
+        for (const k of kids) {
+            try {
+                process.kill(k, "SIGKILL");
+            } catch {
+                /* gone */
+            }
+        }
         for (let i = 0; i < 200 && kids.some(alive); i++) await sleep(25);
     }
     fs.rmSync(path.join(B, "supervisor.pid"), { force: true });
@@ -192,7 +296,10 @@ export async function removeBootedNodes(): Promise<number> {
         if (!fs.existsSync(B)) continue;
         await haltBootedNode(name);
         const root = rootOf(name);
-        if (isMounted(root)) await run("umount", [root], { allowFail: true }).then((r) => r.code === 0 ? r : run("umount", ["-l", root], { allowFail: true }));
+        if (isMounted(root))
+            await run("umount", [root], { allowFail: true }).then((r) =>
+                r.code === 0 ? r : run("umount", ["-l", root], { allowFail: true }),
+            );
         n++;
     }
     return n;

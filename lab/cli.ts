@@ -6,8 +6,11 @@ import { isLabModel, LAB_MODELS } from "./shapes";
 import { LAB_USAGE as USAGE } from "../lib/usage";
 import { runBench } from "./bench";
 
-
-interface Args { cmd?: string; positional: string[]; flags: Map<string, string | true> }
+interface Args {
+    cmd?: string;
+    positional: string[];
+    flags: Map<string, string | true>;
+}
 
 export function parseArgs(argv: string[]): Args {
     const out: Args = { positional: [], flags: new Map() };
@@ -16,7 +19,8 @@ export function parseArgs(argv: string[]): Args {
         if (a.startsWith("--")) {
             const [k, v] = a.slice(2).split("=", 2);
             if (v !== undefined) out.flags.set(k, v);
-            else if (i + 1 < argv.length && !argv[i + 1].startsWith("--") && VALUE_FLAGS.has(k)) out.flags.set(k, argv[++i]);
+            else if (i + 1 < argv.length && !argv[i + 1].startsWith("--") && VALUE_FLAGS.has(k))
+                out.flags.set(k, argv[++i]);
             else out.flags.set(k, true);
         } else if (!out.cmd) out.cmd = a;
         else out.positional.push(a);
@@ -34,7 +38,13 @@ const KNOWN: Record<string, string[]> = {
     bench: ["model", "sizes"],
 };
 
-const list = (v: string | true | undefined) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+const list = (v: string | true | undefined) =>
+    typeof v === "string"
+        ? v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+        : undefined;
 
 function num(v: string | true | undefined, flag: string): number | undefined {
     if (v === undefined) return undefined;
@@ -51,17 +61,53 @@ function statusTable(s: LabStatus): string {
         "",
     ];
     const rows = [["NAME", "ROLE/VANTAGE", "SITE", "ADDRESS", "ADVERTISED", "NETNS", "SSH", "STATE", "PORTS/HOSTKEY"]];
-    for (const n of s.nodes) rows.push([n.name, n.role, n.site, n.address, n.advertisedAddress ?? "-", n.netns, `${n.sshUser}${n.sudo ? "+sudo" : ""}@${n.sshHost}:${n.sshPort}`, n.running ? "running" : "DOWN", n.hostKey.slice(0, 40) + "…"]);
-    for (const v of s.vantages) rows.push([v.name, v.vantage, "-", v.address, "-", v.netns, "-", v.running ? "running" : "DOWN", v.ports.map((p) => `${p.port}/${p.protocol}`).join(",") || "-"]);
+    for (const n of s.nodes)
+        rows.push([
+            n.name,
+            n.role,
+            n.site,
+            n.address,
+            n.advertisedAddress ?? "-",
+            n.netns,
+            `${n.sshUser}${n.sudo ? "+sudo" : ""}@${n.sshHost}:${n.sshPort}`,
+            n.running ? "running" : "DOWN",
+            n.hostKey.slice(0, 40) + "…",
+        ]);
+    for (const v of s.vantages)
+        rows.push([
+            v.name,
+            v.vantage,
+            "-",
+            v.address,
+            "-",
+            v.netns,
+            "-",
+            v.running ? "running" : "DOWN",
+            v.ports.map((p) => `${p.port}/${p.protocol}`).join(",") || "-",
+        ]);
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    lines.push(...rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()));
-    if (s.router) lines.push("", `router ${s.router.netns} ${s.router.address}: 1:1 NAT ${s.router.nat.map((n) => `${n.advertised}↔${n.internal}`).join(" ")}`);
+    lines.push(
+        ...rows.map((r) =>
+            r
+                .map((c, i) => c.padEnd(w[i]))
+                .join("  ")
+                .trimEnd(),
+        ),
+    );
+    if (s.router)
+        lines.push(
+            "",
+            `router ${s.router.netns} ${s.router.address}: 1:1 NAT ${s.router.nat.map((n) => `${n.advertised}↔${n.internal}`).join(" ")}`,
+        );
     return lines.join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {
     const a = parseArgs(argv);
-    if (!a.cmd || a.flags.has("help") || a.cmd === "help") { process.stdout.write(USAGE); return a.cmd ? 0 : 2; }
+    if (!a.cmd || a.flags.has("help") || a.cmd === "help") {
+        process.stdout.write(USAGE);
+        return a.cmd ? 0 : 2;
+    }
     const known = KNOWN[a.cmd];
     if (!known) throw new Error(`unknown command "${a.cmd}"\n\n${USAGE}`);
     const bad = [...a.flags.keys()].filter((k) => !known.includes(k));
@@ -70,20 +116,27 @@ async function main(argv: string[]): Promise<number> {
     switch (a.cmd) {
         case "up": {
             const model = a.flags.get("model");
-            if (typeof model !== "string" || !isLabModel(model)) throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
+            if (typeof model !== "string" || !isLabModel(model))
+                throw new Error(`up needs --model ${LAB_MODELS.join("|")}`);
             const su = a.flags.get("sudo-user");
             const sudoUser = su === undefined ? undefined : su === true ? true : su === "none" ? false : list(su);
-            const s = await labUp({ model, nodes: num(a.flags.get("nodes"), "nodes"), sudoUser, setSecret: !a.flags.has("no-secret"), writeStack: !a.flags.has("no-stack"), force: a.flags.has("force"), boot: a.flags.has("boot") || undefined, ipv6: a.flags.has("ipv6") || undefined });
+            const s = await labUp({
+                model,
+                nodes: num(a.flags.get("nodes"), "nodes"),
+                sudoUser,
+                setSecret: !a.flags.has("no-secret"),
+                writeStack: !a.flags.has("no-stack"),
+                force: a.flags.has("force"),
+                boot: a.flags.has("boot") || undefined,
+                ipv6: a.flags.has("ipv6") || undefined,
+            });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;
         }
         case "status": {
             const s = await labStatus();
             if (a.flags.has("json")) {
-                const rows = [
-                    ...s.nodes.map(({ pids: _p, running, ...n }) => ({ ...n, running })),
-                    ...s.vantages,
-                ];
+                const rows = [...s.nodes.map(({ pids: _p, running, ...n }) => ({ ...n, running })), ...s.vantages];
                 process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
             } else process.stdout.write(statusTable(s) + "\n");
             return 0;
@@ -91,8 +144,11 @@ async function main(argv: string[]): Promise<number> {
         case "probe": {
             const t0 = Date.now();
             const results = await probe({
-                from: list(a.flags.get("from")), to: list(a.flags.get("to")), includeSelf: a.flags.has("self"),
-                tcpTimeoutMs: num(a.flags.get("tcp-timeout"), "tcp-timeout"), udpTimeoutMs: num(a.flags.get("udp-timeout"), "udp-timeout"),
+                from: list(a.flags.get("from")),
+                to: list(a.flags.get("to")),
+                includeSelf: a.flags.has("self"),
+                tcpTimeoutMs: num(a.flags.get("tcp-timeout"), "tcp-timeout"),
+                udpTimeoutMs: num(a.flags.get("udp-timeout"), "udp-timeout"),
             });
             if (a.flags.has("json")) process.stdout.write(JSON.stringify(toJsonRows(results), null, 1) + "\n");
             else process.stdout.write(formatTable(results) + `\n(${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
@@ -101,7 +157,10 @@ async function main(argv: string[]): Promise<number> {
         case "reboot": {
             const node = a.positional[0];
             if (!node) throw new Error("reboot needs a node name");
-            const r = await reboot(node, { log: (m) => process.stderr.write(`[lab] ${m}\n`), force: a.flags.has("force") });
+            const r = await reboot(node, {
+                log: (m) => process.stderr.write(`[lab] ${m}\n`),
+                force: a.flags.has("force"),
+            });
             process.stdout.write(`${r.node} rebooted in ${r.ms} ms; firewall at boot: ${r.firewall}\n`);
             return 0;
         }
@@ -122,6 +181,9 @@ async function main(argv: string[]): Promise<number> {
 if (require.main === module) {
     main(process.argv.slice(2)).then(
         (code) => process.exit(code),
-        (e: Error) => { process.stderr.write(`lab: ${e.message}\n`); process.exit(1); },
+        (e: Error) => {
+            process.stderr.write(`lab: ${e.message}\n`);
+            process.exit(1);
+        },
     );
 }

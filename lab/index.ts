@@ -8,12 +8,41 @@
 //                                                        booted tier (up --boot): systemctl reboot inside the node
 import * as fs from "fs";
 import * as path from "path";
-import { bootBootedNode, bootedSupervisor, checkBootPrerequisites, haltBootedNode, prepareBootedNode, rebootBootedNode, removeBootedNodes } from "./boot";
-import { BootImage, ensureBootImage } from "./boot-image";
-import { bootNode, BootResult, haltNode, hostKeyOf, nodeHealth, prepareNode, startVantage, vantageHealthy } from "./node";
 import {
-    cleanupNetnsMount, deleteNamespaces, ensureBridge, ensureNodeNet, ensureRootRoutes6, ensureRouter, ensureVantageNet, installNeighbors, killNetnsProcesses,
-    labLinks, labPids, listLabNamespaces, netnsExists, removeLabLinks,
+    bootBootedNode,
+    bootedSupervisor,
+    checkBootPrerequisites,
+    haltBootedNode,
+    prepareBootedNode,
+    rebootBootedNode,
+    removeBootedNodes,
+} from "./boot";
+import { BootImage, ensureBootImage } from "./boot-image";
+import {
+    bootNode,
+    BootResult,
+    haltNode,
+    hostKeyOf,
+    nodeHealth,
+    prepareNode,
+    startVantage,
+    vantageHealthy,
+} from "./node";
+import {
+    cleanupNetnsMount,
+    deleteNamespaces,
+    ensureBridge,
+    ensureNodeNet,
+    ensureRootRoutes6,
+    ensureRouter,
+    ensureVantageNet,
+    installNeighbors,
+    killNetnsProcesses,
+    labLinks,
+    labPids,
+    listLabNamespaces,
+    netnsExists,
+    removeLabLinks,
 } from "./net";
 import { ProbeResult } from "./probe-plan";
 import { ProbeOptions, runProbe } from "./probe";
@@ -21,8 +50,21 @@ import { setStackSecret, SecretOutcome } from "./secret";
 import { buildPlan, LabModel, LabOptions, LabPlan, planNamespaces, PROVISIONER_ADDRESS, SUDO_USER } from "./shapes";
 import { stackName, writeLabStack } from "./stack";
 import {
-    AUTHORIZED_KEYS, BIN_DIR, KNOWN_HOSTS, LAB_DIR, LABNET_BIN, LABNET_SRC, NODES_DIR, readState, SSH_DIR, SSH_KEY, STACKS_DIR,
-    STATE_FILE, VANTAGES_DIR, withLabSession, writeState,
+    AUTHORIZED_KEYS,
+    BIN_DIR,
+    KNOWN_HOSTS,
+    LAB_DIR,
+    LABNET_BIN,
+    LABNET_SRC,
+    NODES_DIR,
+    readState,
+    SSH_DIR,
+    SSH_KEY,
+    STACKS_DIR,
+    STATE_FILE,
+    VANTAGES_DIR,
+    withLabSession,
+    writeState,
 } from "./state";
 import { checkPrerequisites, memoryOf, pool, processName, run } from "./sys";
 import type { Protocol, Role } from "../model/types";
@@ -136,7 +178,9 @@ function ensureLabFiles(log: Logger): Promise<void> {
             try {
                 await run("cc", ["-O2", "-Wall", "-o", tmp, LABNET_SRC]);
             } catch (e) {
-                throw new Error(`building labnet failed (needs the Debian packages gcc and libc6-dev): ${(e as Error).message}`);
+                throw new Error(
+                    `building labnet failed (needs the Debian packages gcc and libc6-dev): ${(e as Error).message}`,
+                );
             }
             fs.renameSync(tmp, LABNET_BIN);
         }
@@ -153,11 +197,25 @@ async function userEntry(): Promise<string[] | undefined> {
 async function ensureUser(log: Logger): Promise<{ uid: number; gid: number }> {
     let e = await userEntry();
     if (e && e[4] !== USER_MARK) {
-        throw new Error(`a user "${SUDO_USER}" exists that the lab did not create (GECOS "${e[4]}"); the lab needs that name for its sudo node: remove the account or run the lab with --sudo-user none`);
+        throw new Error(
+            `a user "${SUDO_USER}" exists that the lab did not create (GECOS "${e[4]}"); the lab needs that name for its sudo node: remove the account or run the lab with --sudo-user none`,
+        );
     }
     if (!e) {
         log(`creating the unprivileged user "${SUDO_USER}" (passwordless sudo only inside the sudo node's view)`);
-        await run("useradd", ["-c", USER_MARK, "-d", `/home/${SUDO_USER}`, "-M", "-s", "/bin/bash", "-U", "-p", "*", SUDO_USER]);
+        await run("useradd", [
+            "-c",
+            USER_MARK,
+            "-d",
+            `/home/${SUDO_USER}`,
+            "-M",
+            "-s",
+            "/bin/bash",
+            "-U",
+            "-p",
+            "*",
+            SUDO_USER,
+        ]);
         e = await userEntry();
         if (!e) throw new Error(`useradd ${SUDO_USER} did not create the account`);
     }
@@ -169,7 +227,8 @@ async function removeUser(log: Logger): Promise<void> {
     if (!e || e[4] !== USER_MARK) return;
     log(`removing the user "${SUDO_USER}"`);
     await run("userdel", [SUDO_USER], { allowFail: true });
-    if ((await run("getent", ["group", SUDO_USER], { allowFail: true })).code === 0) await run("groupdel", [SUDO_USER], { allowFail: true });
+    if ((await run("getent", ["group", SUDO_USER], { allowFail: true })).code === 0)
+        await run("groupdel", [SUDO_USER], { allowFail: true });
 }
 
 /** Removes every namespace, process, link and the user; keeps .lab/ssh and .lab/bin unless purge. */
@@ -186,7 +245,8 @@ async function teardown(log: Logger, purge: boolean): Promise<void> {
     cleanupNetnsMount();
     for (const p of [NODES_DIR, VANTAGES_DIR, STATE_FILE, KNOWN_HOSTS]) fs.rmSync(p, { recursive: true, force: true });
     if (purge) {
-        for (const e of fs.existsSync(LAB_DIR) ? fs.readdirSync(LAB_DIR) : []) fs.rmSync(path.join(LAB_DIR, e), { recursive: true, force: true });
+        for (const e of fs.existsSync(LAB_DIR) ? fs.readdirSync(LAB_DIR) : [])
+            fs.rmSync(path.join(LAB_DIR, e), { recursive: true, force: true });
     }
 }
 
@@ -209,151 +269,245 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
     const log = opts.log ?? defaultLog;
     const plan = buildPlan(opts);
     // PINHOLE_LAB_TIER=boot runs any caller (every integration test) on the booted tier
-    const tier = (opts.boot ?? process.env.PINHOLE_LAB_TIER === "boot") ? "boot" as const : undefined;
+    const tier = (opts.boot ?? process.env.PINHOLE_LAB_TIER === "boot") ? ("boot" as const) : undefined;
     checkPrerequisites();
     if (tier) checkBootPrerequisites();
-    return withLabSession(`up ${plan.model}${tier ? " --boot" : ""}`, async () => {
-        const t0 = Date.now();
-        const state = readState();
-        const existing = await listLabNamespaces();
-        const wanted = new Set(planNamespaces(plan));
-        if (state && (JSON.stringify(state.plan) !== JSON.stringify(plan) || state.tier !== tier)) {
-            log(`replacing the ${state.plan.model} lab (${state.plan.nodes.length} nodes${state.tier ? ", booted" : ""}) with ${plan.model} (${plan.nodes.length} nodes${tier ? ", booted" : ""})`);
-            await teardown(log, false);
-        } else if (!state && existing.length) {
-            log(`found ${existing.length} lab namespaces without a state file (crash?): removing them first`);
-            await teardown(log, false);
-        } else {
-            const stray = existing.filter((n) => !wanted.has(n));
-            if (stray.length) {
-                log(`removing ${stray.length} namespaces that are not part of this lab: ${stray.join(", ")}`);
-                await killNetnsProcesses(stray);
-                await deleteNamespaces(stray);
+    return withLabSession(
+        `up ${plan.model}${tier ? " --boot" : ""}`,
+        async () => {
+            const t0 = Date.now();
+            const state = readState();
+            const existing = await listLabNamespaces();
+            const wanted = new Set(planNamespaces(plan));
+            if (state && (JSON.stringify(state.plan) !== JSON.stringify(plan) || state.tier !== tier)) {
+                log(
+                    `replacing the ${state.plan.model} lab (${state.plan.nodes.length} nodes${state.tier ? ", booted" : ""}) with ${plan.model} (${plan.nodes.length} nodes${tier ? ", booted" : ""})`,
+                );
+                await teardown(log, false);
+            } else if (!state && existing.length) {
+                log(`found ${existing.length} lab namespaces without a state file (crash?): removing them first`);
+                await teardown(log, false);
+            } else {
+                const stray = existing.filter((n) => !wanted.has(n));
+                if (stray.length) {
+                    log(`removing ${stray.length} namespaces that are not part of this lab: ${stray.join(", ")}`);
+                    await killNetnsProcesses(stray);
+                    await deleteNamespaces(stray);
+                }
+                // processes of a namespace deleted behind our back (they would hold its veth)
+                const live = await listLabNamespaces();
+                const inLive = new Set(labPids(live, false));
+                const orphans = labPids([], true).filter((p) => !inLive.has(p));
+                if (orphans.length) {
+                    log(`killing ${orphans.length} orphaned lab processes`);
+                    for (const p of orphans) {
+                        try {
+                            process.kill(p, "SIGKILL");
+                        } catch {
+                            /* gone */
+                        }
+                    }
+                }
             }
-            // processes of a namespace deleted behind our back (they would hold its veth)
-            const live = await listLabNamespaces();
-            const inLive = new Set(labPids(live, false));
-            const orphans = labPids([], true).filter((p) => !inLive.has(p));
-            if (orphans.length) {
-                log(`killing ${orphans.length} orphaned lab processes`);
-                for (const p of orphans) { try { process.kill(p, "SIGKILL"); } catch { /* gone */ } }
+            writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: false, tier });
+            const image: BootImage | undefined = tier ? await ensureBootImage(log) : undefined;
+            await ensureLabFiles(log);
+            const sudoIds = plan.nodes.some((n) => n.sudo) ? await ensureUser(log) : undefined;
+
+            log(
+                `network: bridge ${plan.bridge} (${PROVISIONER_ADDRESS}/16), ${plan.nodes.length} nodes, ${plan.vantages.length} vantages${plan.router ? ", router with 1:1 NAT" : ""}`,
+            );
+            await ensureBridge(!!plan.provisioner.address6);
+            const plannedVeths = new Set([
+                ...plan.nodes.filter((n) => n.segment === "lab").map((n) => n.veth),
+                ...plan.vantages.map((v) => v.veth),
+                ...(plan.router ? [plan.router.veth] : []),
+            ]);
+            const strayLinks = (await labLinks()).filter((l) => l !== plan.bridge && !plannedVeths.has(l));
+            if (strayLinks.length) {
+                log(`removing ${strayLinks.length} leftover links: ${strayLinks.join(", ")}`);
+                await run("ip", ["-force", "-batch", "-"], {
+                    input: strayLinks.map((l) => `link del ${l}\n`).join(""),
+                    allowFail: true,
+                });
             }
-        }
-        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: false, tier });
-        const image: BootImage | undefined = tier ? await ensureBootImage(log) : undefined;
-        await ensureLabFiles(log);
-        const sudoIds = plan.nodes.some((n) => n.sudo) ? await ensureUser(log) : undefined;
+            let routerNew = false;
+            if (plan.router) routerNew = await ensureRouter(plan);
+            await ensureRootRoutes6(plan);
+            const par = opts.parallel ?? 8;
+            const netNew = new Set<string>();
+            await pool([...plan.nodes.map((n) => ({ n })), ...plan.vantages.map((v) => ({ v }))], par, async (x) => {
+                const created = "n" in x ? await ensureNodeNet(x.n, plan) : await ensureVantageNet(x.v, plan);
+                if (created) netNew.add("n" in x ? x.n.name : x.v.name);
+            });
+            if (netNew.size || routerNew) log(`created ${netNew.size} namespaces (${elapsed(t0)})`);
+            await installNeighbors(plan, par);
 
-        log(`network: bridge ${plan.bridge} (${PROVISIONER_ADDRESS}/16), ${plan.nodes.length} nodes, ${plan.vantages.length} vantages${plan.router ? ", router with 1:1 NAT" : ""}`);
-        await ensureBridge(!!plan.provisioner.address6);
-        const plannedVeths = new Set([...plan.nodes.filter((n) => n.segment === "lab").map((n) => n.veth), ...plan.vantages.map((v) => v.veth), ...(plan.router ? [plan.router.veth] : [])]);
-        const strayLinks = (await labLinks()).filter((l) => l !== plan.bridge && !plannedVeths.has(l));
-        if (strayLinks.length) {
-            log(`removing ${strayLinks.length} leftover links: ${strayLinks.join(", ")}`);
-            await run("ip", ["-force", "-batch", "-"], { input: strayLinks.map((l) => `link del ${l}\n`).join(""), allowFail: true });
-        }
-        let routerNew = false;
-        if (plan.router) routerNew = await ensureRouter(plan);
-        await ensureRootRoutes6(plan);
-        const par = opts.parallel ?? 8;
-        const netNew = new Set<string>();
-        await pool([...plan.nodes.map((n) => ({ n })), ...plan.vantages.map((v) => ({ v }))], par, async (x) => {
-            const created = "n" in x ? await ensureNodeNet(x.n, plan) : await ensureVantageNet(x.v, plan);
-            if (created) netNew.add("n" in x ? x.n.name : x.v.name);
-        });
-        if (netNew.size || routerNew) log(`created ${netNew.size} namespaces (${elapsed(t0)})`);
-        await installNeighbors(plan, par);
+            log(`preparing ${plan.nodes.length} nodes (host keys, certificates, configs)`);
+            const changed = new Set<string>();
+            await pool(plan.nodes, par, async (n) => {
+                if (await prepareNode(n, plan, sudoIds)) changed.add(n.name);
+                if (image && (await prepareBootedNode(n, image, sudoIds))) changed.add(n.name);
+            });
 
-        log(`preparing ${plan.nodes.length} nodes (host keys, certificates, configs)`);
-        const changed = new Set<string>();
-        await pool(plan.nodes, par, async (n) => {
-            if (await prepareNode(n, plan, sudoIds)) changed.add(n.name);
-            if (image && await prepareBootedNode(n, image, sudoIds)) changed.add(n.name);
-        });
+            let booted = 0;
+            const warnings: string[] = [];
+            const toBoot = plan.nodes.filter(
+                (n) =>
+                    netNew.has(n.name) ||
+                    changed.has(n.name) ||
+                    !nodeHealth(n).healthy ||
+                    (image && !bootedSupervisor(n)),
+            );
+            if (toBoot.length)
+                log(`booting ${toBoot.length} nodes (${plan.nodes.length - toBoot.length} already running)`);
+            await pool(toBoot, par, async (n) => {
+                if (image) await haltBootedNode(n);
+                else await haltNode(n);
+                const r = image ? await bootBootedNode(n) : await bootNode(n);
+                warnings.push(...r.warnings);
+                booted++;
+                if (booted % 8 === 0 || booted === toBoot.length)
+                    log(`  booted ${booted}/${toBoot.length} nodes (${elapsed(t0)})`);
+            });
+            const vStart = plan.vantages.filter((v) => vantageHealthy(v) === undefined);
+            await pool(vStart, par, async (v) => {
+                await killNetnsProcesses([v.netns]);
+                await startVantage(v);
+            });
+            if (vStart.length) log(`started ${vStart.length} external-service listeners`);
+            for (const w of warnings) log(`warning: ${w}`);
 
-        let booted = 0;
-        const warnings: string[] = [];
-        const toBoot = plan.nodes.filter((n) => netNew.has(n.name) || changed.has(n.name) || !nodeHealth(n).healthy || (image && !bootedSupervisor(n)));
-        if (toBoot.length) log(`booting ${toBoot.length} nodes (${plan.nodes.length - toBoot.length} already running)`);
-        await pool(toBoot, par, async (n) => {
-            if (image) await haltBootedNode(n);
-            else await haltNode(n);
-            const r = image ? await bootBootedNode(n) : await bootNode(n);
-            warnings.push(...r.warnings);
-            booted++;
-            if (booted % 8 === 0 || booted === toBoot.length) log(`  booted ${booted}/${toBoot.length} nodes (${elapsed(t0)})`);
-        });
-        const vStart = plan.vantages.filter((v) => vantageHealthy(v) === undefined);
-        await pool(vStart, par, async (v) => { await killNetnsProcesses([v.netns]); await startVantage(v); });
-        if (vStart.length) log(`started ${vStart.length} external-service listeners`);
-        for (const w of warnings) log(`warning: ${w}`);
-
-        writeKnownHosts(plan);
-        let stackFile: string | undefined;
-        const stack = opts.stack ?? stackName(plan.model);
-        if (opts.writeStack !== false) {
-            const keys: Record<string, string> = {};
-            for (const n of plan.nodes) keys[n.name] = hostKeyOf(n)!;
-            stackFile = writeLabStack(plan, keys, STACKS_DIR, stack);
-            log(`wrote ${path.relative(process.cwd(), stackFile) || stackFile}`);
-            if (opts.setSecret !== false) {
-                const outcome: SecretOutcome = await setStackSecret(stack, "sshPrivateKey", fs.readFileSync(SSH_KEY, "utf8"));
-                if (outcome.status === "set") log(`set the secret sshPrivateKey in stack ${stack}`);
-                else log(`secret sshPrivateKey NOT set in stack ${stack} (${outcome.status}): ${outcome.reason}`);
+            writeKnownHosts(plan);
+            let stackFile: string | undefined;
+            const stack = opts.stack ?? stackName(plan.model);
+            if (opts.writeStack !== false) {
+                const keys: Record<string, string> = {};
+                for (const n of plan.nodes) keys[n.name] = hostKeyOf(n)!;
+                stackFile = writeLabStack(plan, keys, STACKS_DIR, stack);
+                log(`wrote ${path.relative(process.cwd(), stackFile) || stackFile}`);
+                if (opts.setSecret !== false) {
+                    const outcome: SecretOutcome = await setStackSecret(
+                        stack,
+                        "sshPrivateKey",
+                        fs.readFileSync(SSH_KEY, "utf8"),
+                    );
+                    if (outcome.status === "set") log(`set the secret sshPrivateKey in stack ${stack}`);
+                    else log(`secret sshPrivateKey NOT set in stack ${stack} (${outcome.status}): ${outcome.reason}`);
+                }
             }
-        }
-        writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: true, stackFile, stack, tier });
-        log(`lab ${plan.model} is up: ${plan.nodes.length} ${tier ? "booted " : ""}nodes in ${elapsed(t0)}`);
-        return statusOf(plan, true, stackFile, stack, tier);
-    }, { keep: true, force: opts.force });
+            writeState({
+                version: 1,
+                plan,
+                createdAt: new Date().toISOString(),
+                complete: true,
+                stackFile,
+                stack,
+                tier,
+            });
+            log(`lab ${plan.model} is up: ${plan.nodes.length} ${tier ? "booted " : ""}nodes in ${elapsed(t0)}`);
+            return statusOf(plan, true, stackFile, stack, tier);
+        },
+        { keep: true, force: opts.force },
+    );
 }
 
 /** Removes the lab: every namespace and process in it, links, the user account, runtime files (purge: all of .lab/). */
 export async function labDown(opts: { purge?: boolean; force?: boolean; log?: Logger } = {}): Promise<void> {
     const log = opts.log ?? defaultLog;
-    checkPrerequisites([{ bin: "ip", pkg: "iproute2" }, { bin: "userdel", pkg: "passwd" }]);
-    await withLabSession("down", async () => {
-        const t0 = Date.now();
-        await teardown(log, !!opts.purge);
-        log(`lab is down (${elapsed(t0)})`);
-    }, { keep: false, force: opts.force });
+    checkPrerequisites([
+        { bin: "ip", pkg: "iproute2" },
+        { bin: "userdel", pkg: "passwd" },
+    ]);
+    await withLabSession(
+        "down",
+        async () => {
+            const t0 = Date.now();
+            await teardown(log, !!opts.purge);
+            log(`lab is down (${elapsed(t0)})`);
+        },
+        { keep: false, force: opts.force },
+    );
     if (opts.purge) fs.rmSync(LAB_DIR, { recursive: true, force: true });
 }
 
-function statusOf(plan: LabPlan, complete: boolean, stackFile?: string, stack = stackName(plan.model), tier?: "boot"): LabStatus {
+function statusOf(
+    plan: LabPlan,
+    complete: boolean,
+    stackFile?: string,
+    stack = stackName(plan.model),
+    tier?: "boot",
+): LabStatus {
     const nodes: LabNodeStatus[] = plan.nodes.map((n) => {
         const h = netnsExists(n.netns) ? nodeHealth(n) : { healthy: false };
         const { healthy, ...pids } = h;
         return {
-            name: n.name, role: n.role, site: n.site, address: n.address,
+            name: n.name,
+            role: n.role,
+            site: n.site,
+            address: n.address,
             ...(n.advertisedAddress ? { advertisedAddress: n.advertisedAddress } : {}),
-            ...(n.address6 ? { address6: n.address6 } : {}), sshHost: n.sshHost, netns: n.netns, sshPort: 22, sshUser: n.sshUser, sudo: n.sudo,
-            hostKey: hostKeyOf(n) ?? "", fqdn: n.fqdn, arbiter: n.arbiter, running: healthy, pids,
+            ...(n.address6 ? { address6: n.address6 } : {}),
+            sshHost: n.sshHost,
+            netns: n.netns,
+            sshPort: 22,
+            sshUser: n.sshUser,
+            sudo: n.sudo,
+            hostKey: hostKeyOf(n) ?? "",
+            fqdn: n.fqdn,
+            arbiter: n.arbiter,
+            running: healthy,
+            pids,
         };
     });
     const vantages: LabVantageStatus[] = plan.vantages.map((v) => ({
-        name: v.name, vantage: v.vantage, description: v.description, site: null, address: v.address, ...(v.address6 ? { address6: v.address6 } : {}), netns: v.netns,
+        name: v.name,
+        vantage: v.vantage,
+        description: v.description,
+        site: null,
+        address: v.address,
+        ...(v.address6 ? { address6: v.address6 } : {}),
+        netns: v.netns,
         ports: v.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
         running: netnsExists(v.netns) && vantageHealthy(v) !== undefined,
     }));
     return {
         up: complete && nodes.every((n) => n.running) && vantages.every((v) => v.running),
-        model: plan.model, tier: tier ?? "process", deployment: plan.deployment, stack, stackFile,
-        provisioner: { ...plan.provisioner }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes, vantages,
-        ...(plan.router ? { router: { netns: plan.router.netns, address: plan.router.outerAddress, nat: plan.router.nat } } : {}),
+        model: plan.model,
+        tier: tier ?? "process",
+        deployment: plan.deployment,
+        stack,
+        stackFile,
+        provisioner: { ...plan.provisioner },
+        sshKey: SSH_KEY,
+        knownHosts: KNOWN_HOSTS,
+        nodes,
+        vantages,
+        ...(plan.router
+            ? { router: { netns: plan.router.netns, address: plan.router.outerAddress, nat: plan.router.nat } }
+            : {}),
     };
 }
 
 /** What the lab runs now (up: false and no nodes when there is no lab). */
 export async function labStatus(): Promise<LabStatus> {
     const s = readState();
-    if (!s) return { up: false, provisioner: { address: PROVISIONER_ADDRESS }, sshKey: SSH_KEY, knownHosts: KNOWN_HOSTS, nodes: [], vantages: [] };
+    if (!s)
+        return {
+            up: false,
+            provisioner: { address: PROVISIONER_ADDRESS },
+            sshKey: SSH_KEY,
+            knownHosts: KNOWN_HOSTS,
+            nodes: [],
+            vantages: [],
+        };
     return statusOf(s.plan, s.complete, s.stackFile, s.stack, s.tier);
 }
 
 function requirePlan(): LabPlan {
     const s = readState();
-    if (!s) throw new Error("no lab is up: run `npm run lab -- up --model <standalone|unified|modular|multisite>` first");
+    if (!s)
+        throw new Error("no lab is up: run `npm run lab -- up --model <standalone|unified|modular|multisite>` first");
     return s.plan;
 }
 
@@ -374,19 +528,26 @@ export async function probe(opts: ProbeOptions = {}): Promise<ProbeResult[]> {
 export async function reboot(node: string, opts: { log?: Logger; force?: boolean } = {}): Promise<BootResult> {
     const log = opts.log ?? quietLog;
     checkPrerequisites();
-    return withLabSession(`reboot ${node}`, async () => {
-        const plan = requirePlan();
-        const n = plan.nodes.find((x) => x.name === node);
-        if (!n) throw new Error(`reboot: no node "${node}" in the ${plan.model} lab (nodes: ${plan.nodes.map((x) => x.name).join(", ")})`);
-        if (!netnsExists(n.netns)) throw new Error(`reboot: ${node}'s namespace ${n.netns} is gone: run up again`);
-        const booted = readState()?.tier === "boot";
-        log(`rebooting ${node}${booted ? " (systemctl reboot inside)" : ""}`);
-        if (!booted) await haltNode(n);
-        const r = booted ? await rebootBootedNode(n) : await bootNode(n);
-        log(`${node} is up again in ${r.ms} ms (firewall at boot: ${r.firewall})`);
-        for (const w of r.warnings) log(`warning: ${w}`);
-        return r;
-    }, { keep: true, force: opts.force });
+    return withLabSession(
+        `reboot ${node}`,
+        async () => {
+            const plan = requirePlan();
+            const n = plan.nodes.find((x) => x.name === node);
+            if (!n)
+                throw new Error(
+                    `reboot: no node "${node}" in the ${plan.model} lab (nodes: ${plan.nodes.map((x) => x.name).join(", ")})`,
+                );
+            if (!netnsExists(n.netns)) throw new Error(`reboot: ${node}'s namespace ${n.netns} is gone: run up again`);
+            const booted = readState()?.tier === "boot";
+            log(`rebooting ${node}${booted ? " (systemctl reboot inside)" : ""}`);
+            if (!booted) await haltNode(n);
+            const r = booted ? await rebootBootedNode(n) : await bootNode(n);
+            log(`${node} is up again in ${r.ms} ms (firewall at boot: ${r.firewall})`);
+            for (const w of r.warnings) log(`warning: ${w}`);
+            return r;
+        },
+        { keep: true, force: opts.force },
+    );
 }
 
 export interface NodeMemory {
@@ -402,7 +563,8 @@ export async function nodeMemory(): Promise<NodeMemory[]> {
     return pool(plan.nodes, 8, async (n) => {
         const processes = labPids([n.netns], false).map((pid) => ({ pid, name: processName(pid), ...memoryOf(pid) }));
         return {
-            node: n.name, processes,
+            node: n.name,
+            processes,
             rssKiB: processes.reduce((a, p) => a + p.rssKiB, 0),
             pssKiB: processes.reduce((a, p) => a + p.pssKiB, 0),
         };

@@ -3,7 +3,17 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { routerNatRuleset } from "./render";
 import {
-    BRIDGE, LAB6_PREFIX_LEN, LabNode, LabPlan, LabVantage, LAB_PREFIX_LEN, macFor, neighborTable, NETNS_PREFIX, PROVISIONER_ADDRESS, PROVISIONER_ADDRESS6,
+    BRIDGE,
+    LAB6_PREFIX_LEN,
+    LabNode,
+    LabPlan,
+    LabVantage,
+    LAB_PREFIX_LEN,
+    macFor,
+    neighborTable,
+    NETNS_PREFIX,
+    PROVISIONER_ADDRESS,
+    PROVISIONER_ADDRESS6,
     VETH_PREFIX,
 } from "./shapes";
 import { LAB_DIR, LABNET_BIN } from "./state";
@@ -12,7 +22,10 @@ import { pool, run, shIn, sleep } from "./sys";
 /** Lab namespaces that exist now (ours start with phlab-). */
 export async function listLabNamespaces(): Promise<string[]> {
     const r = await run("ip", ["netns", "list"], { allowFail: true });
-    return r.stdout.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter((n) => n && n.startsWith(NETNS_PREFIX));
+    return r.stdout
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[0])
+        .filter((n) => n && n.startsWith(NETNS_PREFIX));
 }
 
 export function netnsExists(ns: string): boolean {
@@ -20,7 +33,12 @@ export function netnsExists(ns: string): boolean {
 }
 
 function netnsInode(ns: string): string | undefined {
-    try { const s = fs.statSync(`/run/netns/${ns}`); return `${s.dev}:${s.ino}`; } catch { return undefined; }
+    try {
+        const s = fs.statSync(`/run/netns/${ns}`);
+        return `${s.dev}:${s.ino}`;
+    } catch {
+        return undefined;
+    }
 }
 
 function ancestors(): Set<number> {
@@ -30,7 +48,9 @@ function ancestors(): Set<number> {
         try {
             pid = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
             out.add(pid);
-        } catch { break; }
+        } catch {
+            break;
+        }
     }
     return out;
 }
@@ -38,7 +58,9 @@ function ancestors(): Set<number> {
 /** Does a network namespace (seen through one of its processes) hold a lab address (10.77/16, 10.78/16)? */
 function holdsLabAddress(pid: number): boolean {
     try {
-        return /\|-- 10\.7[78]\.\d+\.\d+\n\s+\/32 host LOCAL/.test(fs.readFileSync(`/proc/${pid}/net/fib_trie`, "utf8"));
+        return /\|-- 10\.7[78]\.\d+\.\d+\n\s+\/32 host LOCAL/.test(
+            fs.readFileSync(`/proc/${pid}/net/fib_trie`, "utf8"),
+        );
     } catch {
         return false;
     }
@@ -52,7 +74,12 @@ function holdsLabAddress(pid: number): boolean {
 export function labPids(namespaces: string[], strays: boolean): number[] {
     const want = new Set(namespaces.map(netnsInode).filter((x): x is string => !!x));
     let rootNet = "";
-    try { const s = fs.statSync("/proc/self/ns/net"); rootNet = `${s.dev}:${s.ino}`; } catch { /* ignore */ }
+    try {
+        const s = fs.statSync("/proc/self/ns/net");
+        rootNet = `${s.dev}:${s.ino}`;
+    } catch {
+        /* ignore */
+    }
     const skip = ancestors();
     const labNet = new Map<string, boolean>();
     const out: number[] = [];
@@ -61,14 +88,30 @@ export function labPids(namespaces: string[], strays: boolean): number[] {
         const pid = Number(e);
         if (skip.has(pid)) continue;
         let net = "";
-        try { const s = fs.statSync(`/proc/${pid}/ns/net`); net = `${s.dev}:${s.ino}`; } catch { continue; }
-        if (want.has(net)) { out.push(pid); continue; }
+        try {
+            const s = fs.statSync(`/proc/${pid}/ns/net`);
+            net = `${s.dev}:${s.ino}`;
+        } catch {
+            continue;
+        }
+        if (want.has(net)) {
+            out.push(pid);
+            continue;
+        }
         if (!strays || net === rootNet) continue;
         try {
             const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-            if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) { out.push(pid); continue; }
-            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) { out.push(pid); continue; }
-        } catch { continue; }
+            if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) {
+                out.push(pid);
+                continue;
+            }
+            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) {
+                out.push(pid);
+                continue;
+            }
+        } catch {
+            continue;
+        }
         if (!labNet.has(net)) labNet.set(net, holdsLabAddress(pid));
         if (labNet.get(net)) out.push(pid);
     }
@@ -82,8 +125,16 @@ export async function killNetnsProcesses(namespaces: string[], strays = false, t
     for (;;) {
         const pids = labPids(namespaces, strays);
         if (!pids.length) return killed;
-        for (const p of pids) { try { process.kill(p, "SIGKILL"); killed++; } catch { /* gone */ } }
-        if (Date.now() > deadline) throw new Error(`lab: processes survive SIGKILL in ${namespaces.join(", ")}: ${pids.join(" ")}`);
+        for (const p of pids) {
+            try {
+                process.kill(p, "SIGKILL");
+                killed++;
+            } catch {
+                /* gone */
+            }
+        }
+        if (Date.now() > deadline)
+            throw new Error(`lab: processes survive SIGKILL in ${namespaces.join(", ")}: ${pids.join(" ")}`);
         await sleep(30);
     }
 }
@@ -92,13 +143,19 @@ export async function killNetnsProcesses(namespaces: string[], strays = false, t
 export async function labLinks(): Promise<string[]> {
     const r = await run("ip", ["-o", "link", "show"], { allowFail: true });
     const re = new RegExp(`^\\d+:\\s+((?:${BRIDGE})|(?:${VETH_PREFIX}\\d+))[@:]`);
-    return r.stdout.split("\n").map((l) => re.exec(l)?.[1]).filter((x): x is string => !!x);
+    return r.stdout
+        .split("\n")
+        .map((l) => re.exec(l)?.[1])
+        .filter((x): x is string => !!x);
 }
 
 /** Deletes namespaces (their processes must be gone) in one `ip -batch`; clears any file left behind. */
 export async function deleteNamespaces(namespaces: string[]): Promise<void> {
     if (!namespaces.length) return;
-    await run("ip", ["-force", "-batch", "-"], { input: namespaces.map((n) => `netns del ${n}\n`).join(""), allowFail: true });
+    await run("ip", ["-force", "-batch", "-"], {
+        input: namespaces.map((n) => `netns del ${n}\n`).join(""),
+        allowFail: true,
+    });
     for (const n of namespaces) {
         if (!fs.existsSync(`/run/netns/${n}`)) continue;
         spawnSync("umount", ["-l", `/run/netns/${n}`]);
@@ -115,7 +172,11 @@ export async function removeLabLinks(waitMs = 3000): Promise<void> {
         links = await labLinks();
     }
     const ordered = [...links.filter((l) => l !== BRIDGE), ...links.filter((l) => l === BRIDGE)];
-    if (ordered.length) await run("ip", ["-force", "-batch", "-"], { input: ordered.map((l) => `link del ${l}\n`).join(""), allowFail: true });
+    if (ordered.length)
+        await run("ip", ["-force", "-batch", "-"], {
+            input: ordered.map((l) => `link del ${l}\n`).join(""),
+            allowFail: true,
+        });
 }
 
 /** Unmounts /run/netns when no namespace is left in it (ip netns add mounts it; nothing else needs it). */
@@ -123,12 +184,21 @@ export function cleanupNetnsMount(): void {
     for (let i = 0; i < 8; i++) {
         try {
             if (fs.readdirSync("/run/netns").length) return;
-        } catch { return; }
-        const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === "/run/netns");
+        } catch {
+            return;
+        }
+        const mounted = fs
+            .readFileSync("/proc/self/mountinfo", "utf8")
+            .split("\n")
+            .some((l) => l.split(" ")[4] === "/run/netns");
         if (!mounted) break;
         spawnSync("umount", ["/run/netns"]);
     }
-    try { fs.rmdirSync("/run/netns"); } catch { /* in use again or not empty */ }
+    try {
+        fs.rmdirSync("/run/netns");
+    } catch {
+        /* in use again or not empty */
+    }
 }
 
 // ------------------------------------------------------------------------------------------ creation
@@ -177,7 +247,9 @@ const NS_SYSCTLS = [
 ];
 
 /** eth0's IPv6 settings, before its addresses are added: no DAD delay, nothing learnt from router advertisements. */
-const ETH0_SYSCTLS6 = ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `net.ipv6.conf.eth0.${k}`);
+const ETH0_SYSCTLS6 = ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map(
+    (k) => `net.ipv6.conf.eth0.${k}`,
+);
 
 interface NsNet {
     netns: string;
@@ -203,8 +275,13 @@ function labSegmentRoutes6(plan: LabPlan): string[] {
 
 function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
     return {
-        netns: n.netns, veth: n.veth, address: n.address, prefixLen: n.prefixLen, gateway: n.gateway,
-        address6: n.address6, routes6: n.gateway6 ? [`default via ${n.gateway6}`] : labSegmentRoutes6(plan),
+        netns: n.netns,
+        veth: n.veth,
+        address: n.address,
+        prefixLen: n.prefixLen,
+        gateway: n.gateway,
+        address6: n.address6,
+        routes6: n.gateway6 ? [`default via ${n.gateway6}`] : labSegmentRoutes6(plan),
         parentNs: n.segment === "dc2" ? plan.router!.netns : null,
         parentBridge: n.segment === "dc2" ? plan.router!.innerBridge : BRIDGE,
     };
@@ -212,8 +289,14 @@ function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
 
 function nsNetOfVantage(v: LabVantage, plan: LabPlan): NsNet {
     return {
-        netns: v.netns, veth: v.veth, address: v.address, prefixLen: LAB_PREFIX_LEN, address6: v.address6, routes6: labSegmentRoutes6(plan),
-        parentNs: null, parentBridge: BRIDGE,
+        netns: v.netns,
+        veth: v.veth,
+        address: v.address,
+        prefixLen: LAB_PREFIX_LEN,
+        address6: v.address6,
+        routes6: labSegmentRoutes6(plan),
+        parentNs: null,
+        parentBridge: BRIDGE,
     };
 }
 
@@ -226,8 +309,12 @@ async function networkOk(x: NsNet): Promise<boolean> {
     for (const a of x.extraAddresses ?? []) if (!inside.stdout.includes(` ${a}/32 `)) return false;
     const routes = await run("ip", ["-n", x.netns, "-6", "route", "show"], { allowFail: true });
     for (const r of x.routes6 ?? []) if (!routes.stdout.split("\n").some((l) => l.startsWith(`${r} `))) return false;
-    const link = await run("ip", [...(x.parentNs ? ["-n", x.parentNs] : []), "-o", "link", "show", x.veth], { allowFail: true });
-    return link.code === 0 && link.stdout.includes(`master ${x.parentBridge} `) && /state UP|LOWER_UP/.test(link.stdout);
+    const link = await run("ip", [...(x.parentNs ? ["-n", x.parentNs] : []), "-o", "link", "show", x.veth], {
+        allowFail: true,
+    });
+    return (
+        link.code === 0 && link.stdout.includes(`master ${x.parentBridge} `) && /state UP|LOWER_UP/.test(link.stdout)
+    );
 }
 
 /** Creates the namespace and its veth from scratch (removing any half-made leftover first). */
@@ -239,7 +326,21 @@ async function createNsNet(x: NsNet): Promise<void> {
     const p = x.parentNs ? ["-n", x.parentNs] : [];
     await run("ip", [...p, "link", "del", x.veth], { allowFail: true });
     await addNetns(x.netns);
-    await run("ip", [...p, "link", "add", x.veth, "type", "veth", "peer", "name", "eth0", "address", macFor(x.address), "netns", x.netns]);
+    await run("ip", [
+        ...p,
+        "link",
+        "add",
+        x.veth,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "address",
+        macFor(x.address),
+        "netns",
+        x.netns,
+    ]);
     await run("ip", [...p, "link", "set", x.veth, "master", x.parentBridge, "up"]);
     const script = [
         ...(x.address6 ? ETH0_SYSCTLS6.map((s) => `sysctl -q -w ${s}`) : []),
@@ -295,21 +396,39 @@ export const ensureVantageNet = (v: LabVantage, plan: LabPlan) => ensureNsNet(ns
 export async function ensureRouter(plan: LabPlan): Promise<boolean> {
     const r = plan.router!;
     const x: NsNet = {
-        netns: r.netns, veth: r.veth, address: r.outerAddress, prefixLen: LAB_PREFIX_LEN, address6: r.ipv6?.outerAddress6, parentNs: null, parentBridge: BRIDGE,
-        extraAddresses: r.nat.map((n) => n.advertised), sysctls: ["net.ipv4.ip_forward=1", ...(r.ipv6 ? ["net.ipv6.conf.all.forwarding=1"] : [])],
+        netns: r.netns,
+        veth: r.veth,
+        address: r.outerAddress,
+        prefixLen: LAB_PREFIX_LEN,
+        address6: r.ipv6?.outerAddress6,
+        parentNs: null,
+        parentBridge: BRIDGE,
+        extraAddresses: r.nat.map((n) => n.advertised),
+        sysctls: ["net.ipv4.ip_forward=1", ...(r.ipv6 ? ["net.ipv6.conf.all.forwarding=1"] : [])],
     };
     const v6 = r.ipv6;
     let created = await ensureNsNet(x);
     const br = await run("ip", ["-n", r.netns, "-o", "addr", "show", "dev", r.innerBridge], { allowFail: true });
-    if (br.code !== 0 || !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `) || (v6 && !br.stdout.includes(` ${v6.innerAddress6}/${LAB6_PREFIX_LEN} `))) {
-        await shIn(r.netns, [
-            `ip link del ${r.innerBridge} 2>/dev/null || true`,
-            `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge mcast_snooping 0`,
-            ...(v6 ? ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map((k) => `sysctl -q -w net.ipv6.conf.${r.innerBridge}.${k}`) : []),
-            `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
-            ...(v6 ? [`ip -6 addr add ${v6.innerAddress6}/${LAB6_PREFIX_LEN} dev ${r.innerBridge} nodad`] : []),
-            `ip link set ${r.innerBridge} up`,
-        ].join("\n"));
+    if (
+        br.code !== 0 ||
+        !br.stdout.includes(` ${r.innerAddress}/${r.innerPrefixLen} `) ||
+        (v6 && !br.stdout.includes(` ${v6.innerAddress6}/${LAB6_PREFIX_LEN} `))
+    ) {
+        await shIn(
+            r.netns,
+            [
+                `ip link del ${r.innerBridge} 2>/dev/null || true`,
+                `ip link add ${r.innerBridge} address ${macFor(r.innerAddress)} type bridge mcast_snooping 0`,
+                ...(v6
+                    ? ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autoconf=0"].map(
+                          (k) => `sysctl -q -w net.ipv6.conf.${r.innerBridge}.${k}`,
+                      )
+                    : []),
+                `ip addr add ${r.innerAddress}/${r.innerPrefixLen} dev ${r.innerBridge}`,
+                ...(v6 ? [`ip -6 addr add ${v6.innerAddress6}/${LAB6_PREFIX_LEN} dev ${r.innerBridge} nodad`] : []),
+                `ip link set ${r.innerBridge} up`,
+            ].join("\n"),
+        );
         created = true;
     }
     await run("ip", ["netns", "exec", r.netns, "nft", "-f", "-"], { input: routerNatRuleset(r) });
@@ -324,7 +443,9 @@ export async function installNeighbors(plan: LabPlan, parallel = 8): Promise<voi
     const entries = [...neighborTable(plan).entries()];
     await pool(entries, parallel, async ([ns, list]) => {
         if (!list.length) return;
-        const input = list.map((e) => `neigh replace ${e.address} lladdr ${e.mac} dev ${e.dev} nud permanent\n`).join("");
+        const input = list
+            .map((e) => `neigh replace ${e.address} lladdr ${e.mac} dev ${e.dev} nud permanent\n`)
+            .join("");
         await run("ip", [...(ns ? ["-n", ns] : []), "-batch", "-"], { input });
     });
 }

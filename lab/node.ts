@@ -2,16 +2,29 @@
 import * as fs from "fs";
 import * as path from "path";
 import { LabNode, LabPlan, LabVantage, SUDO_USER } from "./shapes";
-import { bootScript, hostsFile, MIME_TYPES_FALLBACK, nginxConf, nginxDefaultServer, PRIVATE_BINDS, PRIVATE_OVERLAYS, sshdConfig } from "./render";
+import {
+    bootScript,
+    hostsFile,
+    MIME_TYPES_FALLBACK,
+    nginxConf,
+    nginxDefaultServer,
+    PRIVATE_BINDS,
+    PRIVATE_OVERLAYS,
+    sshdConfig,
+} from "./render";
 import { HOST_KEYS_DIR, LAB_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
 import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
 import { killNetnsProcesses, labPids } from "./net";
 
-
 function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
     try {
-        if (fs.readFileSync(file, "utf8") === text) { fs.chmodSync(file, mode); return false; }
-    } catch { /* new */ }
+        if (fs.readFileSync(file, "utf8") === text) {
+            fs.chmodSync(file, mode);
+            return false;
+        }
+    } catch {
+        /* new */
+    }
     fs.writeFileSync(file, text, { mode });
     fs.chmodSync(file, mode);
     return true;
@@ -19,7 +32,10 @@ function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
 
 export function hostKeyOf(node: LabNode): string | undefined {
     try {
-        const [type, key] = fs.readFileSync(path.join(nodeDir(node.name), "ssh", "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/);
+        const [type, key] = fs
+            .readFileSync(path.join(nodeDir(node.name), "ssh", "ssh_host_ed25519_key.pub"), "utf8")
+            .trim()
+            .split(/\s+/);
         return `${type} ${key}`;
     } catch {
         return undefined;
@@ -31,14 +47,19 @@ export function hostKeyOf(node: LabNode): string | undefined {
  * (`up` twice leaves a node as it is); the generated configs are rewritten. Returns true when a file that the
  * running node reads at boot changed (the node then needs a reboot).
  */
-export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid: number; gid: number }): Promise<boolean> {
+export async function prepareNode(
+    node: LabNode,
+    plan: LabPlan,
+    sudoUid?: { uid: number; gid: number },
+): Promise<boolean> {
     const D = nodeDir(node.name);
     for (const [src] of PRIVATE_BINDS) fs.mkdirSync(path.join(D, src), { recursive: true });
     for (const [src] of PRIVATE_OVERLAYS) {
         fs.mkdirSync(path.join(D, src, "upper"), { recursive: true });
         fs.mkdirSync(path.join(D, src, "work"), { recursive: true });
     }
-    for (const d of ["ssh", "run", "etc/nginx/conf.d", "etc/nginx/sites-enabled", "etc/nginx/ssl"]) fs.mkdirSync(path.join(D, d), { recursive: true });
+    for (const d of ["ssh", "run", "etc/nginx/conf.d", "etc/nginx/sites-enabled", "etc/nginx/ssl"])
+        fs.mkdirSync(path.join(D, d), { recursive: true });
     fs.chmodSync(path.join(D, "tmp"), 0o1777);
     fs.chmodSync(path.join(D, "etc/sudoers.d"), 0o755);
 
@@ -51,7 +72,10 @@ export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid:
         for (const f of [stored, `${stored}.pub`]) fs.rmSync(f, { force: true });
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `pinhole-lab-${node.sshHost}`, "-f", stored]);
     }
-    for (const [src, dst, mode] of [[stored, hostKey, 0o600], [`${stored}.pub`, `${hostKey}.pub`, 0o644]] as const) {
+    for (const [src, dst, mode] of [
+        [stored, hostKey, 0o600],
+        [`${stored}.pub`, `${hostKey}.pub`, 0o644],
+    ] as const) {
         writeIfChanged(dst, fs.readFileSync(src, "utf8"), mode);
     }
 
@@ -60,21 +84,52 @@ export async function prepareNode(node: LabNode, plan: LabPlan, sudoUid?: { uid:
     if (!fs.existsSync(path.join(ngx, "nginx.conf"))) {
         fs.writeFileSync(path.join(ngx, "nginx.conf"), nginxConf());
         let mime = MIME_TYPES_FALLBACK;
-        try { mime = fs.readFileSync("/etc/nginx/mime.types", "utf8"); } catch { /* fallback */ }
+        try {
+            mime = fs.readFileSync("/etc/nginx/mime.types", "utf8");
+        } catch {
+            /* fallback */
+        }
         fs.writeFileSync(path.join(ngx, "mime.types"), mime);
         fs.writeFileSync(path.join(ngx, "conf.d", "default.conf"), nginxDefaultServer(node));
     }
     const crt = path.join(ngx, "ssl", "server.crt");
     const key = path.join(ngx, "ssl", "server.key");
     if (!fs.existsSync(crt) || !fs.existsSync(key)) {
-        const san = [`DNS:${node.fqdn}`, `DNS:${node.name}`, `IP:${node.address}`, ...(node.advertisedAddress ? [`IP:${node.advertisedAddress}`] : [])].join(",");
-        await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", crt, "-days", "397", "-subj", `/O=pinhole lab/CN=${node.fqdn}`, "-addext", `subjectAltName=${san}`]);
+        const san = [
+            `DNS:${node.fqdn}`,
+            `DNS:${node.name}`,
+            `IP:${node.address}`,
+            ...(node.advertisedAddress ? [`IP:${node.advertisedAddress}`] : []),
+        ].join(",");
+        await run("openssl", [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            crt,
+            "-days",
+            "397",
+            "-subj",
+            `/O=pinhole lab/CN=${node.fqdn}`,
+            "-addext",
+            `subjectAltName=${san}`,
+        ]);
         fs.chmodSync(key, 0o600);
     }
 
     const sudoers = path.join(D, "etc", "sudoers.d", "pinhole-lab");
-    if (node.sudo) writeIfChanged(sudoers, `# pinhole lab: ${SUDO_USER} may run anything without a password on ${node.name} only\n${SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n`, 0o440);
+    if (node.sudo)
+        writeIfChanged(
+            sudoers,
+            `# pinhole lab: ${SUDO_USER} may run anything without a password on ${node.name} only\n${SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n`,
+            0o440,
+        );
     else fs.rmSync(sudoers, { force: true });
     const home = path.join(D, "home", SUDO_USER);
     if (sudoUid) {
@@ -114,10 +169,20 @@ export const UNSHARE = ["unshare", "--mount", "--uts", "--pid", "--fork", "--mou
 /** What the boot script said about the firewall: "loaded", "none" or "failed". */
 export type FirewallAtBoot = "loaded" | "none" | "failed" | "unknown";
 
-export interface BootResult { node: string; pid: number; firewall: FirewallAtBoot; warnings: string[]; ms: number }
+export interface BootResult {
+    node: string;
+    pid: number;
+    firewall: FirewallAtBoot;
+    warnings: string[];
+    ms: number;
+}
 
 function tail(file: string, lines = 15): string {
-    try { return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n"); } catch { return "(no log)"; }
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no log)";
+    }
 }
 
 /**
@@ -137,25 +202,44 @@ export async function bootNode(node: LabNode, timeoutMs = 20_000): Promise<BootR
     for (;;) {
         const ports = listeningPorts(pid);
         if (ports.has("22/tcp") && ports.has("8443/tcp")) break;
-        if (!fs.existsSync(`/proc/${pid}`) || readZombie(pid)) throw new Error(`lab: ${node.name} did not boot (boot script exited):\n${tail(log)}\n${tail(path.join(D, "sshd.log"), 5)}`);
-        if (Date.now() > deadline) throw new Error(`lab: ${node.name} did not boot within ${timeoutMs} ms:\n${tail(log)}`);
+        if (!fs.existsSync(`/proc/${pid}`) || readZombie(pid))
+            throw new Error(
+                `lab: ${node.name} did not boot (boot script exited):\n${tail(log)}\n${tail(path.join(D, "sshd.log"), 5)}`,
+            );
+        if (Date.now() > deadline)
+            throw new Error(`lab: ${node.name} did not boot within ${timeoutMs} ms:\n${tail(log)}`);
         await sleep(25);
     }
     const warnings: string[] = [];
     const nginxDeadline = Date.now() + 3000;
     while (!listeningPorts(pid).has("443/tcp") && Date.now() < nginxDeadline) await sleep(25);
-    if (!listeningPorts(pid).has("443/tcp")) warnings.push(`${node.name}: nginx is not listening on 443: ${tail(log, 3)}`);
+    if (!listeningPorts(pid).has("443/tcp"))
+        warnings.push(`${node.name}: nginx is not listening on 443: ${tail(log, 3)}`);
     const bootLog = fs.readFileSync(log, "utf8");
-    const firewall: FirewallAtBoot = /boot: firewall loaded/.test(bootLog) ? "loaded" : /boot: firewall none/.test(bootLog) ? "none" : /firewall FAILED/.test(bootLog) ? "failed" : "unknown";
+    const firewall: FirewallAtBoot = /boot: firewall loaded/.test(bootLog)
+        ? "loaded"
+        : /boot: firewall none/.test(bootLog)
+          ? "none"
+          : /firewall FAILED/.test(bootLog)
+            ? "failed"
+            : "unknown";
     if (firewall === "failed") {
-        const errors = bootLog.split("\n").filter((l) => /Error:/.test(l)).slice(0, 3).join(" | ");
+        const errors = bootLog
+            .split("\n")
+            .filter((l) => /Error:/.test(l))
+            .slice(0, 3)
+            .join(" | ");
         warnings.push(`${node.name}: /etc/pinhole/firewall.nft did not load (the node booted without it): ${errors}`);
     }
     return { node: node.name, pid, firewall, warnings, ms: Date.now() - t0 };
 }
 
 function readZombie(pid: number): boolean {
-    try { return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8")); } catch { return true; }
+    try {
+        return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    } catch {
+        return true;
+    }
 }
 
 /** Kills everything in the node's namespace and flushes its nftables (the kernel state a reboot loses). */
@@ -183,11 +267,23 @@ export async function startVantage(v: LabVantage, timeoutMs = 10_000): Promise<v
     fs.rmSync(pidFile, { force: true });
     const tcp = v.ports.filter((p) => p.protocol === "tcp").map((p) => p.port);
     const udp = v.ports.filter((p) => p.protocol === "udp").map((p) => p.port);
-    const args = ["netns", "exec", v.netns, LABNET_BIN, "listen", ...(tcp.length ? ["--tcp", tcp.join(",")] : []), ...(udp.length ? ["--udp", udp.join(",")] : []), "--daemon", "--pidfile", pidFile];
+    const args = [
+        "netns",
+        "exec",
+        v.netns,
+        LABNET_BIN,
+        "listen",
+        ...(tcp.length ? ["--tcp", tcp.join(",")] : []),
+        ...(udp.length ? ["--udp", udp.join(",")] : []),
+        "--daemon",
+        "--pidfile",
+        pidFile,
+    ];
     spawnDetached("ip", args, path.join(dir, "labnet.log"));
     const deadline = Date.now() + timeoutMs;
     while (!vantageHealthy(v)) {
-        if (Date.now() > deadline) throw new Error(`lab: the ${v.name} listener did not start: ${tail(path.join(dir, "labnet.log"))}`);
+        if (Date.now() > deadline)
+            throw new Error(`lab: the ${v.name} listener did not start: ${tail(path.join(dir, "labnet.log"))}`);
         await sleep(20);
     }
 }

@@ -19,7 +19,8 @@ export type PlatformFiles = Record<string, string>;
 const LAB_DEFAULT = "/etc/nginx/conf.d/default.conf";
 const LAB_DEFAULT_ASIDE = "/etc/nginx/lab-default.conf.platform-aside";
 
-const seenFrom = (from: LabNodeStatus, n: LabNodeStatus) => (from.site !== n.site && n.advertisedAddress ? n.advertisedAddress : n.address);
+const seenFrom = (from: LabNodeStatus, n: LabNodeStatus) =>
+    from.site !== n.site && n.advertisedAddress ? n.advertisedAddress : n.address;
 const serves = (n: LabNodeStatus) => n.role === "application" || n.role === "unified";
 
 const TLS_SERVER = (n: LabNodeStatus) => `    listen 443 ssl default_server;
@@ -105,7 +106,15 @@ ${PROXY_HEADERS}
 }
 
 export function labConnection(lab: LabStatus, n: LabNodeStatus): SshConnectionInput {
-    return { host: n.sshHost, port: n.sshPort, user: n.sshUser, hostKey: n.hostKey, sudo: n.sudo, privateKey: fs.readFileSync(lab.sshKey, "utf8"), node: n.name };
+    return {
+        host: n.sshHost,
+        port: n.sshPort,
+        user: n.sshUser,
+        hostKey: n.hostKey,
+        sudo: n.sudo,
+        privateKey: fs.readFileSync(lab.sshKey, "utf8"),
+        node: n.name,
+    };
 }
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
@@ -113,31 +122,41 @@ const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 /** Installs the stand-in on every web node (idempotent), `nginx -t`, reload. Returns each node's platform files. */
 export async function installPlatform(lab: LabStatus): Promise<Record<string, PlatformFiles>> {
     const out: Record<string, PlatformFiles> = {};
-    await Promise.all(lab.nodes.filter((n) => n.role !== "database").map(async (n) => {
-        const files = platformFiles(n, lab.nodes);
-        out[n.name] = files;
-        const script = `set -eu
+    await Promise.all(
+        lab.nodes
+            .filter((n) => n.role !== "database")
+            .map(async (n) => {
+                const files = platformFiles(n, lab.nodes);
+                out[n.name] = files;
+                const script = `set -eu
 if [ -e ${LAB_DEFAULT} ]; then mv -f ${LAB_DEFAULT} ${LAB_DEFAULT_ASIDE}; fi
 mkdir -p /etc/nginx/sites-enabled /var/www/platform-acme
-${Object.entries(files).map(([p, c]) => `echo ${b64(c)} | base64 -d > ${p}; chmod 0644 ${p}`).join("\n")}
+${Object.entries(files)
+    .map(([p, c]) => `echo ${b64(c)} | base64 -d > ${p}; chmod 0644 ${p}`)
+    .join("\n")}
 nginx -t 2>&1 | tail -2 >&2
 nginx -s reload 2>/dev/null || nginx
 `;
-        const r = await runScript(labConnection(lab, n), script, { timeoutMs: 30_000 });
-        if (r.code !== 0) throw new Error(`platform stand-in on ${n.name}: exit ${r.code}: ${r.stderr}`);
-    }));
+                const r = await runScript(labConnection(lab, n), script, { timeoutMs: 30_000 });
+                if (r.code !== 0) throw new Error(`platform stand-in on ${n.name}: exit ${r.code}: ${r.stderr}`);
+            }),
+    );
     return out;
 }
 
 /** Removes the stand-in and puts the lab's default server back. */
 export async function removePlatform(lab: LabStatus): Promise<void> {
-    await Promise.all(lab.nodes.filter((n) => n.role !== "database").map(async (n) => {
-        const paths = Object.keys(platformFiles(n, lab.nodes));
-        const script = `set -eu
+    await Promise.all(
+        lab.nodes
+            .filter((n) => n.role !== "database")
+            .map(async (n) => {
+                const paths = Object.keys(platformFiles(n, lab.nodes));
+                const script = `set -eu
 rm -f ${paths.join(" ")}
 if [ -e ${LAB_DEFAULT_ASIDE} ]; then mv -f ${LAB_DEFAULT_ASIDE} ${LAB_DEFAULT}; fi
 nginx -t 2>/dev/null && { nginx -s reload 2>/dev/null || nginx; }
 `;
-        await runScript(labConnection(lab, n), script, { timeoutMs: 30_000 });
-    }));
+                await runScript(labConnection(lab, n), script, { timeoutMs: 30_000 });
+            }),
+    );
 }

@@ -17,8 +17,13 @@ export interface PortSpec {
     heldBy?: "sshd" | "nginx";
 }
 
-const tcp = (port: number, label: string, reference = true, heldBy?: "sshd" | "nginx"): PortSpec =>
-    ({ protocol: "tcp", port, label, reference, ...(heldBy ? { heldBy } : {}) });
+const tcp = (port: number, label: string, reference = true, heldBy?: "sshd" | "nginx"): PortSpec => ({
+    protocol: "tcp",
+    port,
+    label,
+    reference,
+    ...(heldBy ? { heldBy } : {}),
+});
 const udp = (port: number, label: string, reference = true): PortSpec => ({ protocol: "udp", port, label, reference });
 
 /** What every lab node listens on. */
@@ -61,10 +66,13 @@ export function listenerPorts(ports: readonly PortSpec[] = NODE_PORTS): { tcp: n
 }
 
 /** A port an external-service vantage serves. */
-export interface ServicePort { protocol: Protocol; port: number }
+export interface ServicePort {
+    protocol: Protocol;
+    port: number;
+}
 
 export type ExternalVantage =
-    | "ucm" | "unity" | "hcmf" | "webex" | "sso" | "ldap" | "ntp" | "backup" | "snmp" | "notify" | "api";
+    "ucm" | "unity" | "hcmf" | "webex" | "sso" | "ldap" | "ntp" | "backup" | "snmp" | "notify" | "api";
 
 export interface ExternalServiceSpec {
     vantage: ExternalVantage;

@@ -104,13 +104,16 @@ export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarg
             if (dst.name === src.name && !sel.includeSelf) continue;
             const address = addressSeenFrom(dst, src.kind === "node" ? { site: src.site } : undefined);
             if (families.includes(4)) for (const p of ports) add(src.name, dst.name, address, p.protocol, p.port);
-            if (families.includes(6) && dst.address6) for (const p of ports) add(src.name, dst.name, dst.address6, p.protocol, p.port);
+            if (families.includes(6) && dst.address6)
+                for (const p of ports) add(src.name, dst.name, dst.address6, p.protocol, p.port);
         }
         if (src.kind !== "node") continue;
         for (const ext of externals) {
             if (!wantTo(ext.name)) continue;
-            if (families.includes(4)) for (const p of ext.ports) add(src.name, ext.name, ext.address, p.protocol, p.port);
-            if (families.includes(6) && ext.address6) for (const p of ext.ports) add(src.name, ext.name, ext.address6, p.protocol, p.port);
+            if (families.includes(4))
+                for (const p of ext.ports) add(src.name, ext.name, ext.address, p.protocol, p.port);
+            if (families.includes(6) && ext.address6)
+                for (const p of ext.ports) add(src.name, ext.name, ext.address6, p.protocol, p.port);
         }
     }
     return out;
@@ -133,7 +136,12 @@ export function proberInput(targets: ProbeTarget[]): string {
 }
 
 /** What the prober reports for one target. */
-export interface ProberLine { id: string; outcome: string; ms: number; errno?: string }
+export interface ProberLine {
+    id: string;
+    outcome: string;
+    ms: number;
+    errno?: string;
+}
 
 export function parseProberOutput(text: string): ProberLine[] {
     const out: ProberLine[] = [];
@@ -173,13 +181,26 @@ export function joinResults(targets: ProbeTarget[], lines: ProberLine[], missing
         const { id: _id, ...row } = t;
         void _id;
         if (!l) return { ...row, result: "filtered", ms: missingMs, detail: "missing" };
-        return { ...row, result: classify(l.outcome, l.errno), ms: Math.round(l.ms * 10) / 10, detail: l.errno ? `${l.outcome} ${l.errno}` : l.outcome };
+        return {
+            ...row,
+            result: classify(l.outcome, l.errno),
+            ms: Math.round(l.ms * 10) / 10,
+            detail: l.errno ? `${l.outcome} ${l.errno}` : l.outcome,
+        };
     });
 }
 
 /** The JSON rows of `probe --json`: exactly {from, to, address, protocol, port, result, ms}. */
 export function toJsonRows(results: ProbeResult[]): Omit<ProbeResult, "detail">[] {
-    return results.map(({ from, to, address, protocol, port, result, ms }) => ({ from, to, address, protocol, port, result, ms }));
+    return results.map(({ from, to, address, protocol, port, result, ms }) => ({
+        from,
+        to,
+        address,
+        protocol,
+        port,
+        result,
+        ms,
+    }));
 }
 
 function compactPorts(rows: ProbeResult[], of: number): string {
@@ -187,7 +208,10 @@ function compactPorts(rows: ProbeResult[], of: number): string {
     if (rows.length === of && of > 1) return `all ${of}`;
     const by: Record<string, number[]> = {};
     for (const r of rows) (by[r.protocol] ??= []).push(r.port);
-    return Object.keys(by).sort().map((p) => `${p} ${[...new Set(by[p])].sort((a, b) => a - b).join(",")}`).join("  ");
+    return Object.keys(by)
+        .sort()
+        .map((p) => `${p} ${[...new Set(by[p])].sort((a, b) => a - b).join(",")}`)
+        .join("  ");
 }
 
 /**
@@ -211,13 +235,27 @@ export function formatTable(results: ProbeResult[]): string {
             list[0].from,
             list[0].to,
             addrs,
-            compactPorts(list.filter((r) => r.result === "open"), list.length),
-            compactPorts(list.filter((r) => r.result === "filtered"), list.length),
-            compactPorts(list.filter((r) => r.result === "refused"), list.length),
+            compactPorts(
+                list.filter((r) => r.result === "open"),
+                list.length,
+            ),
+            compactPorts(
+                list.filter((r) => r.result === "filtered"),
+                list.length,
+            ),
+            compactPorts(
+                list.filter((r) => r.result === "refused"),
+                list.length,
+            ),
         ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+    const lines = rows.map((r) =>
+        r
+            .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+            .join("  ")
+            .trimEnd(),
+    );
     const summary = (rs: ProbeResult[]) => {
         const count = (k: ProbeResultKind) => rs.filter((r) => r.result === k).length;
         return `${rs.length} probes: ${count("open")} open, ${count("filtered")} filtered, ${count("refused")} refused`;
@@ -234,4 +272,3 @@ export function formatTable(results: ProbeResult[]): string {
 export function resultKey(r: { from: string; to: string; protocol: Protocol; port: number }): string {
     return `${r.from}>${r.to}:${portKey(r)}`;
 }
-

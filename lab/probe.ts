@@ -1,6 +1,16 @@
 // Runs the probe: one labnet prober per source namespace (all sources in parallel, every target of a
 // source concurrently inside its prober), then classifies with lab/probe-plan.ts.
-import { groupBySource, joinResults, parseProberOutput, probeSources, probeTargets, ProbeResult, ProbeSelection, proberInput, ProbeTarget } from "./probe-plan";
+import {
+    groupBySource,
+    joinResults,
+    parseProberOutput,
+    probeSources,
+    probeTargets,
+    ProbeResult,
+    ProbeSelection,
+    proberInput,
+    ProbeTarget,
+} from "./probe-plan";
 import { LabPlan } from "./shapes";
 import { LABNET_BIN } from "./state";
 import { pool, runIn } from "./sys";
@@ -31,9 +41,24 @@ export async function runProbe(plan: LabPlan, opts: ProbeOptions = {}): Promise<
     const runGroups = async (gs: [string, ProbeTarget[]][], concurrency: number): Promise<Map<string, ProbeResult>> => {
         const outputs = await pool(gs, opts.parallel ?? 24, async ([from, list]) => {
             const src = sources.get(from)!;
-            const r = await runIn(src.netns, LABNET_BIN, ["probe", "--tcp-timeout", String(tcp), "--udp-timeout", String(udp), "--concurrency", String(concurrency)],
-                { input: proberInput(list), allowFail: true, timeoutMs: 60_000 + list.length * 10 });
-            if (r.code !== 0) process.stderr.write(`[lab] prober in ${src.netns ?? "root namespace"} exited ${r.code}: ${r.stderr.trim()}\n`);
+            const r = await runIn(
+                src.netns,
+                LABNET_BIN,
+                [
+                    "probe",
+                    "--tcp-timeout",
+                    String(tcp),
+                    "--udp-timeout",
+                    String(udp),
+                    "--concurrency",
+                    String(concurrency),
+                ],
+                { input: proberInput(list), allowFail: true, timeoutMs: 60_000 + list.length * 10 },
+            );
+            if (r.code !== 0)
+                process.stderr.write(
+                    `[lab] prober in ${src.netns ?? "root namespace"} exited ${r.code}: ${r.stderr.trim()}\n`,
+                );
             const rows = joinResults(list, parseProberOutput(r.stdout), Math.max(tcp, udp));
             return list.map((t, i) => [t.id, rows[i]] as const);
         });

@@ -94,7 +94,11 @@ server {
 
 /** The node's /etc/hosts: itself, then every other node at the address this node uses for it. */
 export function hostsFile(node: LabNode, plan: LabPlan): string {
-    const lines = ["127.0.0.1 localhost", `127.0.1.1 ${node.fqdn} ${node.name}`, `${node.address} ${node.fqdn} ${node.name}`];
+    const lines = [
+        "127.0.0.1 localhost",
+        `127.0.1.1 ${node.fqdn} ${node.name}`,
+        `${node.address} ${node.fqdn} ${node.name}`,
+    ];
     for (const n of plan.nodes) {
         if (n.name === node.name) continue;
         lines.push(`${addressSeenFrom(n, node)} ${n.fqdn} ${n.name}`);
@@ -145,8 +149,10 @@ export function bootScript(node: LabNode, labDir: string): string {
         `L=${NODE_LAB_MOUNT}`,
         `D=${nodeDirInside(node)}`,
         ...skipped.map(([, dst]) => `echo 'boot: ${dst} is not private: the lab directory lives under it'`),
-        ...overlays.map(([src, dst]) =>
-            `mount -t overlay pinhole-lab -o lowerdir=${dst},upperdir="$D/${src}/upper",workdir="$D/${src}/work" ${dst}`),
+        ...overlays.map(
+            ([src, dst]) =>
+                `mount -t overlay pinhole-lab -o lowerdir=${dst},upperdir="$D/${src}/upper",workdir="$D/${src}/work" ${dst}`,
+        ),
         ...PRIVATE_BINDS.map(([src, dst]) => `mkdir -p ${dst} && mount --bind "$D/${src}" ${dst}`),
         'mount --bind "$D/etc/hosts" /etc/hosts',
         `touch ${NODE_AUTHORIZED_KEYS} && mount --bind "$L/ssh/authorized_keys" ${NODE_AUTHORIZED_KEYS}`,

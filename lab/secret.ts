@@ -7,14 +7,17 @@ import { PROJECT_ROOT } from "./state";
 import { run } from "./sys";
 
 export type SecretOutcome =
-    | { status: "set" }
-    | { status: "skipped"; reason: string }
-    | { status: "failed"; reason: string };
+    { status: "set" } | { status: "skipped"; reason: string } | { status: "failed"; reason: string };
 
 const PULUMI_SH = path.join(PROJECT_ROOT, "scripts", "pulumi.sh");
 
 function firstLines(s: string, n = 3): string {
-    return s.split("\n").map((l) => l.trim()).filter(Boolean).slice(0, n).join(" | ");
+    return s
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(0, n)
+        .join(" | ");
 }
 
 /**
@@ -23,17 +26,31 @@ function firstLines(s: string, n = 3): string {
  * "skipped"/"failed" so that the lab itself still comes up.
  */
 export async function setStackSecret(stack: string, key: string, value: string): Promise<SecretOutcome> {
-    if (!fs.existsSync(PULUMI_SH)) return { status: "skipped", reason: "scripts/pulumi.sh is missing (the Pulumi wrapper is not in this checkout yet)" };
+    if (!fs.existsSync(PULUMI_SH))
+        return {
+            status: "skipped",
+            reason: "scripts/pulumi.sh is missing (the Pulumi wrapper is not in this checkout yet)",
+        };
     const pulumi = (args: string[], input?: string) =>
-        run("bash", [PULUMI_SH, ...args], { input, allowFail: true, secret: true, cwd: PROJECT_ROOT, timeoutMs: 120_000 })
-            .catch((e: Error) => ({ code: 1, stdout: "", stderr: e.message }));
+        run("bash", [PULUMI_SH, ...args], {
+            input,
+            allowFail: true,
+            secret: true,
+            cwd: PROJECT_ROOT,
+            timeoutMs: 120_000,
+        }).catch((e: Error) => ({ code: 1, stdout: "", stderr: e.message }));
     const set = () => pulumi(["config", "set", "--secret", key, "--stack", stack, "--non-interactive"], value);
     let r = await set();
     if (r.code !== 0 && /no stack named|could not find stack|stack .* not found/i.test(r.stderr)) {
         const init = await pulumi(["stack", "init", stack, "--non-interactive"]);
-        if (init.code !== 0) return { status: "failed", reason: `pulumi stack init ${stack}: ${firstLines(init.stderr)}` };
+        if (init.code !== 0)
+            return { status: "failed", reason: `pulumi stack init ${stack}: ${firstLines(init.stderr)}` };
         r = await set();
     }
-    if (r.code !== 0) return { status: "failed", reason: `pulumi config set --secret ${key} --stack ${stack}: ${firstLines(r.stderr)}` };
+    if (r.code !== 0)
+        return {
+            status: "failed",
+            reason: `pulumi config set --secret ${key} --stack ${stack}: ${firstLines(r.stderr)}`,
+        };
     return { status: "set" };
 }

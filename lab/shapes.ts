@@ -41,7 +41,12 @@ export const DC2_PREFIX6 = "fd77:0:0:2::/64";
 /** The lab's IPv6 mirror of a lab IPv4 address: 10.77.x.y → fd77::x:y (10.78.2.y, dc2 inside → fd77:0:0:2::y). */
 export function ipv6Of(ipv4: string): string {
     const o = ipv4.split(".").map((x) => Number(x));
-    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) || o[0] !== 10 || (o[1] !== 77 && o[1] !== 78)) {
+    if (
+        o.length !== 4 ||
+        o.some((x) => !Number.isInteger(x) || x < 0 || x > 255) ||
+        o[0] !== 10 ||
+        (o[1] !== 77 && o[1] !== 78)
+    ) {
         throw new Error(`not a lab IPv4 address (10.77/16 or 10.78/16): ${ipv4}`);
     }
     const text = o[1] === 77 ? `fd77::${o[2]}:${o[3]}` : `fd77:0:0:${o[2]}::${o[3]}`;
@@ -135,18 +140,24 @@ export function isLabModel(s: string): s is LabModel {
     return (LAB_MODELS as readonly string[]).includes(s);
 }
 
-interface RoleCount { role: Role; prefix: string; count: number }
+interface RoleCount {
+    role: Role;
+    prefix: string;
+    count: number;
+}
 
 /** How many nodes of each role a model gets for `total` nodes (default: the model's own shape). */
 export function roleCounts(model: LabModel, total?: number): RoleCount[] {
     switch (model) {
         case "standalone":
-            if (total !== undefined && total !== 1) throw new Error(`--nodes: the standalone model has exactly one node (got ${total})`);
+            if (total !== undefined && total !== 1)
+                throw new Error(`--nodes: the standalone model has exactly one node (got ${total})`);
             return [{ role: "standalone", prefix: "standalone", count: 1 }];
         case "unified":
         case "multisite": {
             const n = total ?? 6;
-            if (!Number.isInteger(n) || n < 2 || n > 200) throw new Error(`--nodes: ${model} takes 2..200 nodes (got ${total})`);
+            if (!Number.isInteger(n) || n < 2 || n > 200)
+                throw new Error(`--nodes: ${model} takes 2..200 nodes (got ${total})`);
             const proxies = Math.max(1, Math.round(n / 3));
             return [
                 { role: "unified", prefix: "unified", count: n - proxies },
@@ -155,7 +166,8 @@ export function roleCounts(model: LabModel, total?: number): RoleCount[] {
         }
         case "modular": {
             const n = total ?? 8;
-            if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes: modular takes 3..200 nodes (got ${total})`);
+            if (!Number.isInteger(n) || n < 3 || n > 200)
+                throw new Error(`--nodes: modular takes 3..200 nodes (got ${total})`);
             const proxies = Math.max(1, Math.round(n / 4));
             const dbs = Math.max(1, Math.round((n * 3) / 8));
             return [
@@ -206,7 +218,8 @@ export function buildPlan(opts: LabOptions): LabPlan {
 
     let sudoNames: string[];
     if (Array.isArray(opts.sudoUser)) sudoNames = opts.sudoUser;
-    else if (opts.sudoUser === true || (opts.sudoUser === undefined && model !== "standalone")) sudoNames = [defaultSudoNode(model, specs)];
+    else if (opts.sudoUser === true || (opts.sudoUser === undefined && model !== "standalone"))
+        sudoNames = [defaultSudoNode(model, specs)];
     else sudoNames = [];
     const unknown = sudoNames.filter((s) => !specs.some((n) => n.name === s));
     if (unknown.length) throw new Error(`--sudo-user: no node named ${unknown.join(", ")} in the ${model} lab`);
@@ -245,8 +258,26 @@ export function buildPlan(opts: LabOptions): LabPlan {
     });
 
     const vantages: LabVantage[] = [
-        { name: "client", vantage: "client", description: "outside user (client network, not admin)", address: "10.77.200.10", ...six("address6", "10.77.200.10"), netns: NETNS_PREFIX + "client", veth: nextVeth(), ports: [] },
-        { name: "admin", vantage: "admin", description: "operator in the admin network", address: "10.77.100.10", ...six("address6", "10.77.100.10"), netns: NETNS_PREFIX + "admin", veth: nextVeth(), ports: [] },
+        {
+            name: "client",
+            vantage: "client",
+            description: "outside user (client network, not admin)",
+            address: "10.77.200.10",
+            ...six("address6", "10.77.200.10"),
+            netns: NETNS_PREFIX + "client",
+            veth: nextVeth(),
+            ports: [],
+        },
+        {
+            name: "admin",
+            vantage: "admin",
+            description: "operator in the admin network",
+            address: "10.77.100.10",
+            ...six("address6", "10.77.100.10"),
+            netns: NETNS_PREFIX + "admin",
+            veth: nextVeth(),
+            ports: [],
+        },
         ...EXTERNAL_SERVICES.map((e): LabVantage => ({
             name: e.vantage,
             vantage: e.vantage,
@@ -270,11 +301,30 @@ export function buildPlan(opts: LabOptions): LabPlan {
             innerAddress: "10.78.2.1",
             innerPrefixLen: 24,
             innerBridge: "brdc2",
-            ...(opts.ipv6 ? { ipv6: { outerAddress6: ipv6Of("10.77.0.254"), innerAddress6: ipv6Of("10.78.2.1"), innerPrefix6: DC2_PREFIX6 } } : {}),
-            nat: nodes.filter((n) => n.advertisedAddress).map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
+            ...(opts.ipv6
+                ? {
+                      ipv6: {
+                          outerAddress6: ipv6Of("10.77.0.254"),
+                          innerAddress6: ipv6Of("10.78.2.1"),
+                          innerPrefix6: DC2_PREFIX6,
+                      },
+                  }
+                : {}),
+            nat: nodes
+                .filter((n) => n.advertisedAddress)
+                .map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
         };
     }
-    return { model, deployment, domain: LAB_DOMAIN, nodes, vantages, router, provisioner: { address: PROVISIONER_ADDRESS, ...(opts.ipv6 ? { address6: PROVISIONER_ADDRESS6 } : {}) }, bridge: BRIDGE };
+    return {
+        model,
+        deployment,
+        domain: LAB_DOMAIN,
+        nodes,
+        vantages,
+        router,
+        provisioner: { address: PROVISIONER_ADDRESS, ...(opts.ipv6 ? { address6: PROVISIONER_ADDRESS6 } : {}) },
+        bridge: BRIDGE,
+    };
 }
 
 /**
@@ -283,7 +333,8 @@ export function buildPlan(opts: LabOptions): LabPlan {
  */
 export function macFor(ipv4: string): string {
     const o = ipv4.split(".").map((x) => Number(x));
-    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`not an IPv4 address: ${ipv4}`);
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255))
+        throw new Error(`not an IPv4 address: ${ipv4}`);
     return ["02", "4c", ...o.map((x) => x.toString(16).padStart(2, "0"))].join(":");
 }
 
@@ -295,11 +346,18 @@ export function addressSeenFrom(to: LabNode, from: { site?: string } | undefined
 
 /** All namespaces of a plan. */
 export function planNamespaces(plan: LabPlan): string[] {
-    return [...plan.nodes.map((n) => n.netns), ...plan.vantages.map((v) => v.netns), ...(plan.router ? [plan.router.netns] : [])];
+    return [
+        ...plan.nodes.map((n) => n.netns),
+        ...plan.vantages.map((v) => v.netns),
+        ...(plan.router ? [plan.router.netns] : []),
+    ];
 }
 
-
-export interface NeighborEntry { dev: string; address: string; mac: string }
+export interface NeighborEntry {
+    dev: string;
+    address: string;
+    mac: string;
+}
 
 /**
  * Permanent ARP entries for every namespace (key: netns name, "" for the root namespace): each lab address
@@ -309,7 +367,9 @@ export interface NeighborEntry { dev: string; address: string; mac: string }
 export function neighborTable(plan: LabPlan): Map<string, NeighborEntry[]> {
     const lab: { address: string; mac: string; owner: string }[] = [
         { address: plan.provisioner.address, mac: macFor(plan.provisioner.address), owner: "" },
-        ...plan.nodes.filter((n) => n.segment === "lab").map((n) => ({ address: n.address, mac: macFor(n.address), owner: n.netns })),
+        ...plan.nodes
+            .filter((n) => n.segment === "lab")
+            .map((n) => ({ address: n.address, mac: macFor(n.address), owner: n.netns })),
         ...plan.vantages.map((v) => ({ address: v.address, mac: macFor(v.address), owner: v.netns })),
     ];
     const dc2: { address: string; mac: string; owner: string }[] = [];
@@ -319,11 +379,15 @@ export function neighborTable(plan: LabPlan): Map<string, NeighborEntry[]> {
         lab.push({ address: r.outerAddress, mac: routerMac, owner: r.netns });
         for (const n of r.nat) lab.push({ address: n.advertised, mac: routerMac, owner: r.netns });
         dc2.push({ address: r.innerAddress, mac: macFor(r.innerAddress), owner: r.netns });
-        for (const n of plan.nodes.filter((x) => x.segment === "dc2")) dc2.push({ address: n.address, mac: macFor(n.address), owner: n.netns });
+        for (const n of plan.nodes.filter((x) => x.segment === "dc2"))
+            dc2.push({ address: n.address, mac: macFor(n.address), owner: n.netns });
     }
     const out = new Map<string, NeighborEntry[]>();
     const add = (ns: string, dev: string, list: typeof lab) =>
-        out.set(ns, [...(out.get(ns) ?? []), ...list.filter((e) => e.owner !== ns).map((e) => ({ dev, address: e.address, mac: e.mac }))]);
+        out.set(ns, [
+            ...(out.get(ns) ?? []),
+            ...list.filter((e) => e.owner !== ns).map((e) => ({ dev, address: e.address, mac: e.mac })),
+        ]);
     add("", plan.bridge, lab);
     for (const n of plan.nodes) add(n.netns, "eth0", n.segment === "lab" ? lab : dc2);
     for (const v of plan.vantages) add(v.netns, "eth0", lab);

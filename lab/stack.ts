@@ -3,13 +3,27 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { ADMIN_SUBNET, ADMIN_SUBNET6, LabModel, LabPlan, LabVantage, PROVISIONER_ADDRESS, PROVISIONER_ADDRESS6 } from "./shapes";
+import {
+    ADMIN_SUBNET,
+    ADMIN_SUBNET6,
+    LabModel,
+    LabPlan,
+    LabVantage,
+    PROVISIONER_ADDRESS,
+    PROVISIONER_ADDRESS6,
+} from "./shapes";
 
 export const stackName = (model: LabModel) => `lab-${model}`;
 export const stackFileName = (model: LabModel) => `Pulumi.${stackName(model)}.yaml`;
 
 /** Keys the lab owns: rewritten on every `up`. Other keys of the file are kept. */
-export const GENERATED_KEYS = ["pinhole:model", "pinhole:domain", "pinhole:networks", "pinhole:nodes", "pinhole:external"] as const;
+export const GENERATED_KEYS = [
+    "pinhole:model",
+    "pinhole:domain",
+    "pinhole:networks",
+    "pinhole:nodes",
+    "pinhole:external",
+] as const;
 /** Object keys of which the lab sets one field and keeps the others. */
 export const MERGED_KEYS: Record<string, Record<string, unknown>> = {
     "pinhole:firewall": { egress: "deny" },
@@ -30,10 +44,15 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
         if (!v) throw new Error(`lab plan has no ${name} vantage`);
         return v;
     };
-    const port = (v: LabVantage, protocol: "tcp" | "udp") => v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
+    const port = (v: LabVantage, protocol: "tcp" | "udp") =>
+        v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
     const ldap = ext("ldap");
     const v6 = !!plan.provisioner.address6;
-    const admin = [ADMIN_SUBNET, `${PROVISIONER_ADDRESS}/32`, ...(v6 ? [ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`] : [])];
+    const admin = [
+        ADMIN_SUBNET,
+        `${PROVISIONER_ADDRESS}/32`,
+        ...(v6 ? [ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`] : []),
+    ];
     /** The addresses of an external system, IPv4 first (both in a dual-stack lab). */
     const both = (v: LabVantage) => [v.address, ...(v.address6 ? [v.address6] : [])];
     /** A URI's host part for each address ([IPv6] in brackets). */
@@ -70,15 +89,22 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
             sso: both(ext("sso")),
             ldap: both(ldap).map((host) => ({ host, ports: [389, 636], protocols: ["tcp", "udp"] })),
             apiResponses: both(ext("api")),
-            notificationDestinations: hosts(ext("notify")).map((h) => `https://${h}:${port(ext("notify"), "tcp")}/notify`),
+            notificationDestinations: hosts(ext("notify")).map(
+                (h) => `https://${h}:${port(ext("notify"), "tcp")}/notify`,
+            ),
             snmpTrapReceivers: hosts(ext("snmp")).map((h) => `snmp://public@${h}:162`),
-            backupDestinations: hosts(ext("backup")).map((h) => `sftp://backup@${h}:${port(ext("backup"), "tcp")}/srv/backups`),
+            backupDestinations: hosts(ext("backup")).map(
+                (h) => `sftp://backup@${h}:${port(ext("backup"), "tcp")}/srv/backups`,
+            ),
             ntp: both(ext("ntp")),
         },
     };
 }
 
-interface StackDocument { config?: Record<string, unknown>; [k: string]: unknown }
+interface StackDocument {
+    config?: Record<string, unknown>;
+    [k: string]: unknown;
+}
 
 /**
  * Merges the lab's values into an existing stack document: lab keys replaced, firewall.egress and
@@ -86,12 +112,13 @@ interface StackDocument { config?: Record<string, unknown>; [k: string]: unknown
  * other config keys) kept as it was.
  */
 export function mergeStackDocument(existing: unknown, generated: Record<string, unknown>): StackDocument {
-    const doc: StackDocument = existing && typeof existing === "object" && !Array.isArray(existing) ? { ...(existing as StackDocument) } : {};
+    const doc: StackDocument =
+        existing && typeof existing === "object" && !Array.isArray(existing) ? { ...(existing as StackDocument) } : {};
     const config: Record<string, unknown> = doc.config && typeof doc.config === "object" ? { ...doc.config } : {};
     for (const [k, v] of Object.entries(generated)) config[k] = v;
     for (const [k, fields] of Object.entries(MERGED_KEYS)) {
         const old = config[k];
-        config[k] = { ...(old && typeof old === "object" && !Array.isArray(old) ? old as object : {}), ...fields };
+        config[k] = { ...(old && typeof old === "object" && !Array.isArray(old) ? (old as object) : {}), ...fields };
     }
     doc.config = config;
     return doc;
@@ -107,14 +134,21 @@ export function renderStackDocument(doc: StackDocument): string {
 }
 
 /** Writes stacks/Pulumi.<stack>.yaml (default lab-<model>), keeping the file's other keys. Returns its path. */
-export function writeLabStack(plan: LabPlan, hostKeys: Record<string, string>, stacksDir: string, stack = stackName(plan.model)): string {
+export function writeLabStack(
+    plan: LabPlan,
+    hostKeys: Record<string, string>,
+    stacksDir: string,
+    stack = stackName(plan.model),
+): string {
     const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
     let existing: unknown = {};
     if (fs.existsSync(file)) {
         try {
             existing = yaml.load(fs.readFileSync(file, "utf8")) ?? {};
         } catch (e) {
-            throw new Error(`${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); fix or remove it and run up again`);
+            throw new Error(
+                `${file}: not valid YAML (${(e as Error).message.split("\n")[0]}); fix or remove it and run up again`,
+            );
         }
     }
     fs.mkdirSync(stacksDir, { recursive: true });

@@ -59,7 +59,12 @@ export function writeState(s: LabState): void {
 }
 
 function pidAlive(pid: number): boolean {
-    try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
 }
 
 /**
@@ -76,32 +81,70 @@ export async function withLabLock<T>(what: string, fn: () => Promise<T>, waitMs 
             break;
         } catch (e) {
             // the directory goes away when the last holder is done: make it again
-            if ((e as NodeJS.ErrnoException).code === "ENOENT") { fs.mkdirSync(COORD_DIR, { recursive: true, mode: 0o755 }); continue; }
+            if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+                fs.mkdirSync(COORD_DIR, { recursive: true, mode: 0o755 });
+                continue;
+            }
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
             let holder = 0;
             let holderWhat = "";
-            try { [holder, holderWhat] = ((s) => [parseInt(s[0], 10), s.slice(1).join(" ")] as [number, string])(fs.readFileSync(LOCK_FILE, "utf8").trim().split(" ")); } catch { /* vanished */ }
-            if (holder === process.pid) throw new Error(`lab: ${what} called while this process already runs ${holderWhat} (nested lab call)`);
-            if (!holder || !pidAlive(holder)) { try { fs.unlinkSync(LOCK_FILE); } catch { /* raced */ } continue; }
-            if (Date.now() > deadline) throw new Error(`lab: another lab operation (pid ${holder}: ${holderWhat}) holds ${LOCK_FILE}`);
-            if (!told) { process.stderr.write(`[lab] waiting for pid ${holder} (${holderWhat}) to finish ...\n`); told = true; }
+            try {
+                [holder, holderWhat] = ((s) => [parseInt(s[0], 10), s.slice(1).join(" ")] as [number, string])(
+                    fs.readFileSync(LOCK_FILE, "utf8").trim().split(" "),
+                );
+            } catch {
+                /* vanished */
+            }
+            if (holder === process.pid)
+                throw new Error(`lab: ${what} called while this process already runs ${holderWhat} (nested lab call)`);
+            if (!holder || !pidAlive(holder)) {
+                try {
+                    fs.unlinkSync(LOCK_FILE);
+                } catch {
+                    /* raced */
+                }
+                continue;
+            }
+            if (Date.now() > deadline)
+                throw new Error(`lab: another lab operation (pid ${holder}: ${holderWhat}) holds ${LOCK_FILE}`);
+            if (!told) {
+                process.stderr.write(`[lab] waiting for pid ${holder} (${holderWhat}) to finish ...\n`);
+                told = true;
+            }
             await new Promise((r) => setTimeout(r, 250));
         }
     }
     try {
         return await fn();
     } finally {
-        try { fs.unlinkSync(LOCK_FILE); } catch { /* already gone */ }
-        try { fs.rmdirSync(COORD_DIR); } catch { /* a lease is held, or another process waits */ }
+        try {
+            fs.unlinkSync(LOCK_FILE);
+        } catch {
+            /* already gone */
+        }
+        try {
+            fs.rmdirSync(COORD_DIR);
+        } catch {
+            /* a lease is held, or another process waits */
+        }
     }
 }
 
 export const LEASE_FILE = path.join(COORD_DIR, "lease");
 
-interface Lease { pid: number; what: string; since: string; dir?: string }
+interface Lease {
+    pid: number;
+    what: string;
+    since: string;
+    dir?: string;
+}
 
 function readLease(): Lease | undefined {
-    try { return JSON.parse(fs.readFileSync(LEASE_FILE, "utf8")) as Lease; } catch { return undefined; }
+    try {
+        return JSON.parse(fs.readFileSync(LEASE_FILE, "utf8")) as Lease;
+    } catch {
+        return undefined;
+    }
 }
 
 /** The live process (other than this one) that holds the lab, if any. */
@@ -116,7 +159,11 @@ export function leaseHolder(): Lease | undefined {
  * meanwhile, so two test runs in one checkout don't replace each other's lab mid-test. The CLI's `up`
  * exits right away, so it blocks nobody. `force` takes the lab from a live holder.
  */
-export async function withLabSession<T>(what: string, fn: () => Promise<T>, opts: { keep: boolean; force?: boolean; waitMs?: number }): Promise<T> {
+export async function withLabSession<T>(
+    what: string,
+    fn: () => Promise<T>,
+    opts: { keep: boolean; force?: boolean; waitMs?: number },
+): Promise<T> {
     const deadline = Date.now() + (opts.waitMs ?? 30 * 60_000);
     let told = false;
     for (;;) {
@@ -130,7 +177,10 @@ export async function withLabSession<T>(what: string, fn: () => Promise<T>, opts
         if (!busy) break;
         const who = `pid ${busy.pid} (${busy.what}, since ${busy.since}${busy.dir && busy.dir !== LAB_DIR ? `, checkout ${path.dirname(busy.dir)}` : ""})`;
         if (Date.now() > deadline) throw new Error(`lab: ${who} still holds the lab; try again later or use --force`);
-        if (!told) { process.stderr.write(`[lab] the lab is in use by ${who}: waiting until it calls down or exits ...\n`); told = true; }
+        if (!told) {
+            process.stderr.write(`[lab] the lab is in use by ${who}: waiting until it calls down or exits ...\n`);
+            told = true;
+        }
         await new Promise((r) => setTimeout(r, 1000));
     }
     return withLabLock(what, async () => {

@@ -3,7 +3,11 @@ import { spawn, SpawnOptions } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
 
 export interface RunOptions {
     /** Written to the child's stdin (then closed). */
@@ -19,20 +23,37 @@ export interface RunOptions {
 }
 
 export class CommandError extends Error {
-    constructor(message: string, readonly result: RunResult) { super(message); }
+    constructor(
+        message: string,
+        readonly result: RunResult,
+    ) {
+        super(message);
+    }
 }
 
 /** Runs a command (no shell) and collects its output. */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(cmd, args, {
+            env: opts.env ?? process.env,
+            cwd: opts.cwd,
+            stdio: ["pipe", "pipe", "pipe"],
+        });
         let stdout = "";
         let stderr = "";
         let timer: NodeJS.Timeout | undefined;
         let timedOut = false;
-        if (opts.timeoutMs) timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, opts.timeoutMs);
-        child.stdout!.setEncoding("utf8").on("data", (d: string) => { stdout += d; });
-        child.stderr!.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+        if (opts.timeoutMs)
+            timer = setTimeout(() => {
+                timedOut = true;
+                child.kill("SIGKILL");
+            }, opts.timeoutMs);
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+            stdout += d;
+        });
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+            stderr += d;
+        });
         child.on("error", (err: NodeJS.ErrnoException) => {
             if (timer) clearTimeout(timer);
             reject(err.code === "ENOENT" ? new Error(`${cmd}: not found${hintFor(cmd)}`) : err);
@@ -40,14 +61,27 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         child.on("close", (code, signal) => {
             if (timer) clearTimeout(timer);
             const res = { code: code ?? (signal ? 128 : 1), stdout, stderr };
-            if (timedOut && !opts.allowFail) return reject(new CommandError(`${cmd} ${opts.secret ? "" : args.join(" ")}: timed out after ${opts.timeoutMs} ms`, res));
+            if (timedOut && !opts.allowFail)
+                return reject(
+                    new CommandError(
+                        `${cmd} ${opts.secret ? "" : args.join(" ")}: timed out after ${opts.timeoutMs} ms`,
+                        res,
+                    ),
+                );
             if (res.code !== 0 && !opts.allowFail) {
                 const shown = opts.secret ? "" : args.join(" ");
-                return reject(new CommandError(`${cmd} ${shown} exited ${res.code}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, res));
+                return reject(
+                    new CommandError(
+                        `${cmd} ${shown} exited ${res.code}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+                        res,
+                    ),
+                );
             }
             resolve(res);
         });
-        child.stdin!.on("error", () => { /* child exited before reading stdin */ });
+        child.stdin!.on("error", () => {
+            /* child exited before reading stdin */
+        });
         child.stdin!.end(opts.input ?? "");
     });
 }
@@ -67,7 +101,9 @@ export function spawnDetached(cmd: string, args: string[], logFile: string, extr
     const fd = fs.openSync(logFile, "a");
     try {
         const child = spawn(cmd, args, { ...extra, detached: true, stdio: ["ignore", fd, fd] });
-        child.on("error", () => { /* reported by the readiness check */ });
+        child.on("error", () => {
+            /* reported by the readiness check */
+        });
         child.unref();
         if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
         return child.pid;
@@ -79,14 +115,22 @@ export function spawnDetached(cmd: string, args: string[], logFile: string, extr
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs fn over items with at most `limit` at a time; rejects with the first error after all settle. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+    items: readonly T[],
+    limit: number,
+    fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
     const results: R[] = new Array(items.length);
     const errors: unknown[] = [];
     let next = 0;
     const worker = async () => {
         while (next < items.length) {
             const i = next++;
-            try { results[i] = await fn(items[i], i); } catch (e) { errors.push(e); }
+            try {
+                results[i] = await fn(items[i], i);
+            } catch (e) {
+                errors.push(e);
+            }
         }
     };
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -119,7 +163,12 @@ export function which(bin: string): string | undefined {
     const dirs = [...(process.env.PATH ?? "").split(":").filter(Boolean), ...SEARCH_PATH];
     for (const d of dirs) {
         const p = path.join(d, bin);
-        try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+        try {
+            fs.accessSync(p, fs.constants.X_OK);
+            return p;
+        } catch {
+            /* next */
+        }
     }
     return undefined;
 }
@@ -132,12 +181,16 @@ function hintFor(cmd: string): string {
 /** Throws a clear error unless running as root with every binary the lab needs. */
 export function checkPrerequisites(bins: readonly { bin: string; pkg: string }[] = REQUIRED_BINARIES): void {
     if (typeof process.getuid === "function" && process.getuid() !== 0) {
-        throw new Error("the pinhole lab must run as root (it creates network namespaces, mounts and a user account): run it with sudo, e.g. `sudo npm run lab -- up --model unified`");
+        throw new Error(
+            "the pinhole lab must run as root (it creates network namespaces, mounts and a user account): run it with sudo, e.g. `sudo npm run lab -- up --model unified`",
+        );
     }
     const missing = bins.filter((b) => !which(b.bin));
     if (missing.length) {
         const pkgs = [...new Set(missing.map((m) => m.pkg.split(" ")[0]))];
-        throw new Error(`missing programs: ${missing.map((m) => `${m.bin} (Debian package ${m.pkg})`).join(", ")}. Install them: apt-get install ${pkgs.join(" ")}${pkgs.includes("gcc") ? " libc6-dev" : ""}`);
+        throw new Error(
+            `missing programs: ${missing.map((m) => `${m.bin} (Debian package ${m.pkg})`).join(", ")}. Install them: apt-get install ${pkgs.join(" ")}${pkgs.includes("gcc") ? " libc6-dev" : ""}`,
+        );
     }
 }
 
@@ -167,9 +220,16 @@ export function readPid(file: string): number | undefined {
  */
 export function listeningPorts(pid: number): Set<string> {
     const out = new Set<string>();
-    for (const [file, proto, state] of [["tcp", "tcp", "0A"], ["udp", "udp", "07"]] as const) {
+    for (const [file, proto, state] of [
+        ["tcp", "tcp", "0A"],
+        ["udp", "udp", "07"],
+    ] as const) {
         let text = "";
-        try { text = fs.readFileSync(`/proc/${pid}/net/${file}`, "utf8"); } catch { continue; }
+        try {
+            text = fs.readFileSync(`/proc/${pid}/net/${file}`, "utf8");
+        } catch {
+            continue;
+        }
         for (const line of text.split("\n").slice(1)) {
             const f = line.trim().split(/\s+/);
             if (f.length < 4 || f[3] !== state) continue;
@@ -187,14 +247,22 @@ export function memoryOf(pid: number): { rssKiB: number; pssKiB: number } {
     try {
         const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
         if (m) rssKiB = Number(m[1]);
-    } catch { /* gone */ }
+    } catch {
+        /* gone */
+    }
     try {
         const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
         if (m) pssKiB = Number(m[1]);
-    } catch { /* gone or no smaps_rollup */ }
+    } catch {
+        /* gone or no smaps_rollup */
+    }
     return { rssKiB, pssKiB };
 }
 
 export function processName(pid: number): string {
-    try { return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim(); } catch { return "?"; }
+    try {
+        return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+        return "?";
+    }
 }

@@ -18,23 +18,38 @@ export interface AnsibleHost {
 }
 
 /** Inventory (YAML) and known_hosts for the play: each host pinned by its own alias, like pinhole does. */
-export function ansibleInventory(hosts: AnsibleHost[], keyFile: string, knownHostsFile: string): { inventory: string; knownHosts: string } {
-    const entries = Object.fromEntries(hosts.map((h) => [h.name, {
-        ansible_host: h.host, ansible_port: h.port, ansible_user: h.user,
-        ansible_ssh_extra_args: `-o HostKeyAlias=${h.name}`,
-        ...(h.sudo && h.user !== "root" ? { ansible_become: true } : {}),
-        pinhole_transaction: h.transaction,
-    }]));
-    const inventory = yaml.dump({
-        all: {
-            vars: {
-                ansible_ssh_private_key_file: keyFile,
-                ansible_ssh_common_args: `-o UserKnownHostsFile=${knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+export function ansibleInventory(
+    hosts: AnsibleHost[],
+    keyFile: string,
+    knownHostsFile: string,
+): { inventory: string; knownHosts: string } {
+    const entries = Object.fromEntries(
+        hosts.map((h) => [
+            h.name,
+            {
+                ansible_host: h.host,
+                ansible_port: h.port,
+                ansible_user: h.user,
+                ansible_ssh_extra_args: `-o HostKeyAlias=${h.name}`,
+                ...(h.sudo && h.user !== "root" ? { ansible_become: true } : {}),
+                pinhole_transaction: h.transaction,
             },
-            hosts: entries,
+        ]),
+    );
+    const inventory = yaml.dump(
+        {
+            all: {
+                vars: {
+                    ansible_ssh_private_key_file: keyFile,
+                    ansible_ssh_common_args: `-o UserKnownHostsFile=${knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`,
+                },
+                hosts: entries,
+            },
         },
-    }, { lineWidth: -1 });
-    const knownHosts = hosts.map((h) => `${h.name} ${h.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}`).join("\n") + "\n";
+        { lineWidth: -1 },
+    );
+    const knownHosts =
+        hosts.map((h) => `${h.name} ${h.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}`).join("\n") + "\n";
     return { inventory, knownHosts };
 }
 
@@ -53,21 +68,42 @@ export function parseRecap(stdout: string): { changed: string[]; failed: string[
 export function ensureAnsible(log: (m: string) => void): string {
     const found = spawnSync("sh", ["-c", "command -v ansible-playbook"], { encoding: "utf8" }).stdout.trim();
     if (found) return found;
-    if (process.getuid?.() !== 0) throw new Error("ansible-playbook is missing: apt-get install ansible-core (the benchmark installs it when run as root)");
+    if (process.getuid?.() !== 0)
+        throw new Error(
+            "ansible-playbook is missing: apt-get install ansible-core (the benchmark installs it when run as root)",
+        );
     log("installing Debian's ansible-core (apt-get) for the comparison ...");
-    const r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ansible-core"], { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    const r = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ansible-core"], {
+        encoding: "utf8",
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     if (r.status !== 0) {
         spawnSync("apt-get", ["update", "-qq"], { encoding: "utf8" });
-        const again = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ansible-core"], { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-        if (again.status !== 0) throw new Error(`apt-get install ansible-core failed: ${(again.stderr || again.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+        const again = spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "ansible-core"], {
+            encoding: "utf8",
+            env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        });
+        if (again.status !== 0)
+            throw new Error(
+                `apt-get install ansible-core failed: ${(again.stderr || again.stdout).trim().split("\n").slice(-3).join(" | ")}`,
+            );
     }
     return spawnSync("sh", ["-c", "command -v ansible-playbook"], { encoding: "utf8" }).stdout.trim();
 }
 
-export interface AnsibleRun { ms: number; changed: string[] }
+export interface AnsibleRun {
+    ms: number;
+    changed: string[];
+}
 
 /** Runs the play once (check: --check --diff, Ansible's preview) with forks = hosts; throws on any failure. */
-export async function runPlay(root: string, dir: string, hosts: AnsibleHost[], keyFile: string, opts: { check?: boolean } = {}): Promise<AnsibleRun> {
+export async function runPlay(
+    root: string,
+    dir: string,
+    hosts: AnsibleHost[],
+    keyFile: string,
+    opts: { check?: boolean } = {},
+): Promise<AnsibleRun> {
     fs.mkdirSync(dir, { recursive: true });
     const kh = path.join(dir, "known_hosts");
     const inv = path.join(dir, "inventory.yml");
@@ -78,7 +114,14 @@ export async function runPlay(root: string, dir: string, hosts: AnsibleHost[], k
     const args = ["-i", inv, "-f", String(hosts.length), play, ...(opts.check ? ["--check", "--diff"] : [])];
     const t = Date.now();
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
-        const p = spawn("ansible-playbook", args, { env: { ...process.env, ANSIBLE_CONFIG: path.join(root, "bench", "ansible", "ansible.cfg"), ANSIBLE_NOCOLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+        const p = spawn("ansible-playbook", args, {
+            env: {
+                ...process.env,
+                ANSIBLE_CONFIG: path.join(root, "bench", "ansible", "ansible.cfg"),
+                ANSIBLE_NOCOLOR: "1",
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         let out = "";
         p.stdout.on("data", (d) => (out += d));
         p.stderr.on("data", (d) => (out += d));
@@ -86,13 +129,25 @@ export async function runPlay(root: string, dir: string, hosts: AnsibleHost[], k
     });
     const ms = Date.now() - t;
     const recap = parseRecap(r.out);
-    if (r.code !== 0 || recap.failed.length) throw new Error(`ansible-playbook failed (exit ${r.code}; ${recap.failed.join(", ")}):\n${r.out.split("\n").filter((l) => /fatal|FAILED|ERROR/.test(l)).slice(0, 6).join("\n")}`);
+    if (r.code !== 0 || recap.failed.length)
+        throw new Error(
+            `ansible-playbook failed (exit ${r.code}; ${recap.failed.join(", ")}):\n${r.out
+                .split("\n")
+                .filter((l) => /fatal|FAILED|ERROR/.test(l))
+                .slice(0, 6)
+                .join("\n")}`,
+        );
     return { ms, changed: recap.changed };
 }
 
 // ------------------------------------------------------------------------------------------ memory
 
-export interface PeakMemory { engineMiB: number; languageHostMiB: number; programMiB: number; providerMiB: number }
+export interface PeakMemory {
+    engineMiB: number;
+    languageHostMiB: number;
+    programMiB: number;
+    providerMiB: number;
+}
 
 /** Which of pulumi's processes a command line is (undefined: none of them). */
 export function processKind(cmdline: string): keyof PeakMemory | undefined {
@@ -123,9 +178,14 @@ export async function peakMemory<T>(fn: () => Promise<T>, everyMs = 200): Promis
                 if (!kind) continue;
                 const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d}/status`, "utf8"))?.[1];
                 if (hwm) kinds.set(Number(d), { kind, hwmKiB: Number(hwm) });
-            } catch { /* gone */ }
+            } catch {
+                /* gone */
+            }
         }
-        const mine = (pid: number) => { for (let p = pid, i = 0; p > 1 && i < 50; p = parents.get(p) ?? 0, i++) if (p === process.pid) return true; return false; };
+        const mine = (pid: number) => {
+            for (let p = pid, i = 0; p > 1 && i < 50; p = parents.get(p) ?? 0, i++) if (p === process.pid) return true;
+            return false;
+        };
         for (const [pid, k] of kinds) if (mine(pid)) peak[k.kind] = Math.max(peak[k.kind], Math.round(k.hwmKiB / 1024));
     };
     const timer = setInterval(sample, everyMs);

@@ -2,24 +2,45 @@
 // ratios to the floor, and growth between the smallest and the largest cluster.
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 
-export interface RulesetStats { rules: number; elements: number; bytes: number }
+export interface RulesetStats {
+    rules: number;
+    elements: number;
+    bytes: number;
+}
 
 /** Rules (chain statements, the hook line aside), set elements and bytes of a rendered ruleset. */
 export function rulesetStats(ruleset: string): RulesetStats {
-    let rules = 0, elements = 0, inChain = false, inElements = false;
+    let rules = 0,
+        elements = 0,
+        inChain = false,
+        inElements = false;
     for (const raw of ruleset.split("\n")) {
         const line = raw.trim();
         if (!line || line.startsWith("#")) continue;
         if (inElements) {
-            elements += line.replace(/\}\s*$/, "").split(",").map((s) => s.trim()).filter(Boolean).length;
+            elements += line
+                .replace(/\}\s*$/, "")
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean).length;
             if (line.endsWith("}")) inElements = false;
             continue;
         }
-        if (/^chain \S+ \{$/.test(line)) { inChain = true; continue; }
-        if (line === "}") { inChain = false; continue; }
+        if (/^chain \S+ \{$/.test(line)) {
+            inChain = true;
+            continue;
+        }
+        if (line === "}") {
+            inChain = false;
+            continue;
+        }
         if (line.startsWith("elements = {")) {
             const body = line.replace(/^elements = \{/, "");
-            elements += body.replace(/\}\s*$/, "").split(",").map((s) => s.trim()).filter(Boolean).length;
+            elements += body
+                .replace(/\}\s*$/, "")
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean).length;
             inElements = !line.endsWith("}");
             continue;
         }
@@ -28,7 +49,12 @@ export function rulesetStats(ruleset: string): RulesetStats {
     return { rules, elements, bytes: Buffer.byteLength(ruleset, "utf8") };
 }
 
-export interface Spread { min: number; avg: number; max: number; total: number }
+export interface Spread {
+    min: number;
+    avg: number;
+    max: number;
+    total: number;
+}
 
 export function spread(values: number[]): Spread {
     if (values.length === 0) return { min: 0, avg: 0, max: 0, total: 0 };
@@ -46,7 +72,9 @@ export class StepTimer {
     firstResourceMs?: number;
     firstCustomMs?: number;
     lastOutputMs?: number;
-    constructor(private readonly now: () => number = Date.now) { this.t0 = now(); }
+    constructor(private readonly now: () => number = Date.now) {
+        this.t0 = now();
+    }
 
     on = (e: EngineEvent): void => {
         const t = this.now() - this.t0;
@@ -71,11 +99,13 @@ export class StepTimer {
     byType(): { type: string; op: string; count: number; avgMs: number; maxMs: number; totalMs: number }[] {
         const m = new Map<string, number[]>();
         for (const s of this.steps) m.set(`${s.type} ${s.op}`, [...(m.get(`${s.type} ${s.op}`) ?? []), s.ms]);
-        return [...m].map(([k, v]) => {
-            const [type, op] = k.split(" ");
-            const sp = spread(v);
-            return { type, op, count: v.length, avgMs: Math.round(sp.avg), maxMs: sp.max, totalMs: sp.total };
-        }).sort((a, b) => b.totalMs - a.totalMs);
+        return [...m]
+            .map(([k, v]) => {
+                const [type, op] = k.split(" ");
+                const sp = spread(v);
+                return { type, op, count: v.length, avgMs: Math.round(sp.avg), maxMs: sp.max, totalMs: sp.total };
+            })
+            .sort((a, b) => b.totalMs - a.totalMs);
     }
 }
 
@@ -90,7 +120,11 @@ export function sessionsPerNode(logText: string, nodes: string[], only?: string[
     return spread([...count].filter(([n]) => !only || only.includes(n)).map(([, c]) => c));
 }
 
-export interface Phase { ms: number; changes?: Record<string, number>; sessions?: Spread }
+export interface Phase {
+    ms: number;
+    changes?: Record<string, number>;
+    sessions?: Spread;
+}
 
 export interface SizeResult {
     nodes: number;
@@ -112,7 +146,12 @@ export interface SizeResult {
     sshOnlyMs: number;
     ruleset: { rules: Spread; elements: Spread; bytes: Spread };
     /** Cold up: engine milestones and per-type step times. */
-    coldDetail: { firstEventMs?: number; firstCustomMs?: number; lastOutputMs?: number; byType: ReturnType<StepTimer["byType"]> };
+    coldDetail: {
+        firstEventMs?: number;
+        firstCustomMs?: number;
+        lastOutputMs?: number;
+        byType: ReturnType<StepTimer["byType"]>;
+    };
     /** The one-node change's up and the destroy: the same detail. */
     changeDetail?: SizeResult["coldDetail"];
     destroyDetail?: SizeResult["coldDetail"];
@@ -125,7 +164,15 @@ export interface SizeResult {
     /** Peak resident memory of each process during the cold up. */
     memory?: { engineMiB: number; languageHostMiB: number; programMiB: number; providerMiB: number };
     /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
-    ansible?: { coldMs: number; noopMs: number; checkMs: number; changeMs: number; coldHosts: number; noopHosts: number; changeHosts: number };
+    ansible?: {
+        coldMs: number;
+        noopMs: number;
+        checkMs: number;
+        changeMs: number;
+        coldHosts: number;
+        noopHosts: number;
+        changeHosts: number;
+    };
 }
 
 export interface BenchReport {
@@ -144,56 +191,119 @@ const s = (ms: number) => (ms / 1000).toFixed(1);
 const r = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}x` : "-");
 
 export function formatBenchTable(rep: BenchReport): string {
-    const rows: string[][] = [[
-        "nodes", "res", "lab up", "cold up", "no-op up", "preview", "1-node prev", "1-node up", "destroy", "floor", "ssh only",
-        "cold/floor", "noop/floor", "prev/floor", "chg up/floor", "destroy/floor", "rules/node", "elems/node", "bytes/node",
-    ]];
+    const rows: string[][] = [
+        [
+            "nodes",
+            "res",
+            "lab up",
+            "cold up",
+            "no-op up",
+            "preview",
+            "1-node prev",
+            "1-node up",
+            "destroy",
+            "floor",
+            "ssh only",
+            "cold/floor",
+            "noop/floor",
+            "prev/floor",
+            "chg up/floor",
+            "destroy/floor",
+            "rules/node",
+            "elems/node",
+            "bytes/node",
+        ],
+    ];
     for (const x of rep.sizes) {
         rows.push([
-            String(x.nodes), String(x.resources), s(x.labUpMs), s(x.cold.ms), s(x.noop.ms), s(x.preview.ms), s(x.changePreview.ms),
-            `${s(x.changeUp.ms)} (${x.changeUp.changes?.update ?? 0} upd)`, s(x.destroy.ms), s(x.floorMs), s(x.sshOnlyMs),
-            r(x.cold.ms, x.floorMs), r(x.noop.ms, x.floorMs), r(x.preview.ms, x.floorMs), r(x.changeUp.ms, x.floorMs), r(x.destroy.ms, x.floorMs),
-            `${Math.round(x.ruleset.rules.avg)} (max ${x.ruleset.rules.max})`, `${Math.round(x.ruleset.elements.avg)} (max ${x.ruleset.elements.max})`,
+            String(x.nodes),
+            String(x.resources),
+            s(x.labUpMs),
+            s(x.cold.ms),
+            s(x.noop.ms),
+            s(x.preview.ms),
+            s(x.changePreview.ms),
+            `${s(x.changeUp.ms)} (${x.changeUp.changes?.update ?? 0} upd)`,
+            s(x.destroy.ms),
+            s(x.floorMs),
+            s(x.sshOnlyMs),
+            r(x.cold.ms, x.floorMs),
+            r(x.noop.ms, x.floorMs),
+            r(x.preview.ms, x.floorMs),
+            r(x.changeUp.ms, x.floorMs),
+            r(x.destroy.ms, x.floorMs),
+            `${Math.round(x.ruleset.rules.avg)} (max ${x.ruleset.rules.max})`,
+            `${Math.round(x.ruleset.elements.avg)} (max ${x.ruleset.elements.max})`,
             `${Math.round(x.ruleset.bytes.avg)} (max ${x.ruleset.bytes.max})`,
         ]);
     }
     const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     const lines = rows.map((row) => row.map((c, i) => c.padStart(w[i])).join("  "));
     lines.splice(1, 0, w.map((n) => "-".repeat(n)).join("  "));
-    const load = rep.sizes.filter((x) => x.load).map((x) => `${x.nodes}: ${x.load!.start.toFixed(1)}-${x.load!.end.toFixed(1)}`).join(", ");
-    return [`times in seconds (wall); engine --parallel ${rep.parallel ?? "default (4 x CPUs)"}${rep.parallelDiff ? ", parallel diffs" : ""}; ${rep.machine.cpus} CPUs${load ? `; load average (1 min) at start-end of each size: ${load}` : ""}`, ...lines].join("\n") + "\n";
+    const load = rep.sizes
+        .filter((x) => x.load)
+        .map((x) => `${x.nodes}: ${x.load!.start.toFixed(1)}-${x.load!.end.toFixed(1)}`)
+        .join(", ");
+    return (
+        [
+            `times in seconds (wall); engine --parallel ${rep.parallel ?? "default (4 x CPUs)"}${rep.parallelDiff ? ", parallel diffs" : ""}; ${rep.machine.cpus} CPUs${load ? `; load average (1 min) at start-end of each size: ${load}` : ""}`,
+            ...lines,
+        ].join("\n") + "\n"
+    );
 }
 
 /** Growth from the smallest to the largest size, and what a resource step costs. */
 export function analyse(rep: BenchReport): string[] {
     const out: string[] = [];
     if (rep.sizes.length === 0) return out;
-    const a = rep.sizes[0], b = rep.sizes[rep.sizes.length - 1];
+    const a = rep.sizes[0],
+        b = rep.sizes[rep.sizes.length - 1];
     const per = (x: number, y: number) => ((y - x) / Math.max(1, b.nodes - a.nodes) / 1000).toFixed(2);
     if (a !== b) {
-        out.push(`from ${a.nodes} to ${b.nodes} nodes (${(b.nodes / a.nodes).toFixed(0)}x): cold up ${s(a.cold.ms)} → ${s(b.cold.ms)} s (${(b.cold.ms / a.cold.ms).toFixed(1)}x, +${per(a.cold.ms, b.cold.ms)} s per node), ` +
-            `no-op up ${s(a.noop.ms)} → ${s(b.noop.ms)} s (${(b.noop.ms / a.noop.ms).toFixed(1)}x), preview ${s(a.preview.ms)} → ${s(b.preview.ms)} s, ` +
-            `destroy ${s(a.destroy.ms)} → ${s(b.destroy.ms)} s (${(b.destroy.ms / a.destroy.ms).toFixed(1)}x), floor ${s(a.floorMs)} → ${s(b.floorMs)} s`);
-        out.push(`ruleset per node: ${Math.round(a.ruleset.rules.avg)} → ${Math.round(b.ruleset.rules.avg)} rules (named sets: rules grow with roles and ports, not peers), ` +
-            `${Math.round(a.ruleset.elements.avg)} → ${Math.round(b.ruleset.elements.avg)} set elements, ${Math.round(a.ruleset.bytes.avg)} → ${Math.round(b.ruleset.bytes.avg)} bytes`);
+        out.push(
+            `from ${a.nodes} to ${b.nodes} nodes (${(b.nodes / a.nodes).toFixed(0)}x): cold up ${s(a.cold.ms)} → ${s(b.cold.ms)} s (${(b.cold.ms / a.cold.ms).toFixed(1)}x, +${per(a.cold.ms, b.cold.ms)} s per node), ` +
+                `no-op up ${s(a.noop.ms)} → ${s(b.noop.ms)} s (${(b.noop.ms / a.noop.ms).toFixed(1)}x), preview ${s(a.preview.ms)} → ${s(b.preview.ms)} s, ` +
+                `destroy ${s(a.destroy.ms)} → ${s(b.destroy.ms)} s (${(b.destroy.ms / a.destroy.ms).toFixed(1)}x), floor ${s(a.floorMs)} → ${s(b.floorMs)} s`,
+        );
+        out.push(
+            `ruleset per node: ${Math.round(a.ruleset.rules.avg)} → ${Math.round(b.ruleset.rules.avg)} rules (named sets: rules grow with roles and ports, not peers), ` +
+                `${Math.round(a.ruleset.elements.avg)} → ${Math.round(b.ruleset.elements.avg)} set elements, ${Math.round(a.ruleset.bytes.avg)} → ${Math.round(b.ruleset.bytes.avg)} bytes`,
+        );
     }
     for (const x of a === b ? [a] : [a, b]) {
-        const top = x.coldDetail.byType.slice(0, 4).map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`).join(", ");
-        out.push(`${x.nodes} nodes, cold up: first event after ${s(x.coldDetail.firstEventMs ?? 0)} s, first resource step after ${s(x.coldDetail.firstCustomMs ?? 0)} s, ` +
-            `last step done at ${s(x.coldDetail.lastOutputMs ?? 0)} s of ${s(x.cold.ms)} s; steps: ${top}`);
+        const top = x.coldDetail.byType
+            .slice(0, 4)
+            .map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`)
+            .join(", ");
+        out.push(
+            `${x.nodes} nodes, cold up: first event after ${s(x.coldDetail.firstEventMs ?? 0)} s, first resource step after ${s(x.coldDetail.firstCustomMs ?? 0)} s, ` +
+                `last step done at ${s(x.coldDetail.lastOutputMs ?? 0)} s of ${s(x.cold.ms)} s; steps: ${top}`,
+        );
     }
-    for (const [what, d] of [["one-node change up", b.changeDetail], ["destroy", b.destroyDetail]] as const) {
+    for (const [what, d] of [
+        ["one-node change up", b.changeDetail],
+        ["destroy", b.destroyDetail],
+    ] as const) {
         if (!d) continue;
-        const top = d.byType.slice(0, 3).map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`).join(", ");
-        out.push(`${b.nodes} nodes, ${what}: first resource step after ${s(d.firstCustomMs ?? 0)} s, last done at ${s(d.lastOutputMs ?? 0)} s; steps: ${top}`);
+        const top = d.byType
+            .slice(0, 3)
+            .map((t) => `${t.type.replace(/^pinhole:/, "")} ${t.op} ×${t.count} avg ${s(t.avgMs)} s`)
+            .join(", ");
+        out.push(
+            `${b.nodes} nodes, ${what}: first resource step after ${s(d.firstCustomMs ?? 0)} s, last done at ${s(d.lastOutputMs ?? 0)} s; steps: ${top}`,
+        );
     }
     for (const x of rep.sizes) {
         const f = (p?: Spread) => (p ? (p.min === p.max ? `${p.min}` : `${p.min}-${p.max}`) : "-");
         if (!x.noop.sessions) continue;
-        out.push(`${x.nodes} nodes, SSH sessions per node: cold up ${f(x.cold.sessions)}, no-op up ${f(x.noop.sessions)}, preview ${f(x.preview.sessions)}, ` +
-            `refresh ${f(x.refresh?.sessions)}${x.refresh ? ` (${s(x.refresh.ms)} s)` : ""}, one-node change up: changed nodes ${f(x.changeSessions?.changed)}, the others ${f(x.changeSessions?.unchanged)}`);
+        out.push(
+            `${x.nodes} nodes, SSH sessions per node: cold up ${f(x.cold.sessions)}, no-op up ${f(x.noop.sessions)}, preview ${f(x.preview.sessions)}, ` +
+                `refresh ${f(x.refresh?.sessions)}${x.refresh ? ` (${s(x.refresh.ms)} s)` : ""}, one-node change up: changed nodes ${f(x.changeSessions?.changed)}, the others ${f(x.changeSessions?.unchanged)}`,
+        );
     }
-    const micro = Object.entries(rep.micro).map(([k, v]) => `${k} ${s(v)} s`).join(", ");
+    const micro = Object.entries(rep.micro)
+        .map(([k, v]) => `${k} ${s(v)} s`)
+        .join(", ");
     if (micro) out.push(`fixed costs measured alone: ${micro}`);
     return out;
 }

@@ -13,7 +13,8 @@ function projectRoot(): string {
 }
 
 export const EVIDENCE_DIR = path.join(projectRoot(), ".pinhole", "evidence");
-export const evidenceFile = (stack: string, dir = EVIDENCE_DIR) => path.join(dir, `${stack.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+export const evidenceFile = (stack: string, dir = EVIDENCE_DIR) =>
+    path.join(dir, `${stack.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
 
 export function writeEvidence(ev: Evidence, dir = EVIDENCE_DIR): string {
     fs.mkdirSync(dir, { recursive: true });

@@ -14,9 +14,13 @@ export { EVIDENCE_DIR, evidenceFile, readEvidence, writeEvidence } from "./evide
 export function evidenceScript(windowSeconds: number, tcpTargets: { address: string; port: number }[] = []): string {
     const w = Math.max(0, Math.floor(windowSeconds));
     // Addresses and ports come from the validated model (literal IPs, integers): safe to place in the script.
-    const reach = tcpTargets.filter((t) => /^[0-9a-fA-F.:]+$/.test(t.address) && Number.isInteger(t.port)).map((t) =>
-        `if timeout 3 bash -c 'exec 3<>/dev/tcp/${t.address}/${t.port}' 2>/tmp/.pinhole-reach; then echo '${t.address} ${t.port} open'; ` +
-        `elif grep -qi refused /tmp/.pinhole-reach; then echo '${t.address} ${t.port} closed'; else echo '${t.address} ${t.port} unknown'; fi`);
+    const reach = tcpTargets
+        .filter((t) => /^[0-9a-fA-F.:]+$/.test(t.address) && Number.isInteger(t.port))
+        .map(
+            (t) =>
+                `if timeout 3 bash -c 'exec 3<>/dev/tcp/${t.address}/${t.port}' 2>/tmp/.pinhole-reach; then echo '${t.address} ${t.port} open'; ` +
+                `elif grep -qi refused /tmp/.pinhole-reach; then echo '${t.address} ${t.port} closed'; else echo '${t.address} ${t.port} unknown'; fi`,
+        );
     return [
         "set -u",
         "echo '--- reach'",
@@ -30,7 +34,7 @@ export function evidenceScript(windowSeconds: number, tcpTargets: { address: str
         "  cat /proc/net/nf_conntrack 2>/dev/null || conntrack -L 2>/dev/null || true",
         "  echo '--- established'",
         "  ss -Htn state established 2>/dev/null || true",
-        "  [ \"$(date +%s)\" -ge \"$end\" ] && break",
+        '  [ "$(date +%s)" -ge "$end" ] && break',
         "  sleep 1",
         "done",
         "echo '--- done'",
@@ -46,37 +50,63 @@ export function parseEvidenceOutput(node: string, stdout: string): NodeEvidence 
         if (m) sections.push({ name: m[1], text: [] });
         else sections.at(-1)?.text.push(line);
     }
-    if (!sections.some((s) => s.name === "done")) return { node, listening: [], seen: [], error: "the evidence script did not finish" };
-    const listening = parseListening(sections.filter((s) => s.name === "listen").map((s) => s.text.join("\n")).join("\n"));
+    if (!sections.some((s) => s.name === "done"))
+        return { node, listening: [], seen: [], error: "the evidence script did not finish" };
+    const listening = parseListening(
+        sections
+            .filter((s) => s.name === "listen")
+            .map((s) => s.text.join("\n"))
+            .join("\n"),
+    );
     const seen = [
         ...sections.filter((s) => s.name === "conntrack").flatMap((s) => parseConntrack(s.text.join("\n"))),
-        ...sections.filter((s) => s.name === "established").flatMap((s) => parseEstablished(s.text.join("\n"), listening)),
+        ...sections
+            .filter((s) => s.name === "established")
+            .flatMap((s) => parseEstablished(s.text.join("\n"), listening)),
     ];
     const unique = new Map(seen.map((s) => [`${s.protocol} ${s.src} ${s.sport} ${s.dst} ${s.dport}`, s]));
-    const reach = sections.filter((s) => s.name === "reach").flatMap((s) => s.text).flatMap((l) => {
-        const m = /^(\S+) (\d+) (open|closed|unknown)$/.exec(l.trim());
-        return m ? [{ address: m[1], port: Number(m[2]), result: m[3] as "open" | "closed" | "unknown" }] : [];
-    });
+    const reach = sections
+        .filter((s) => s.name === "reach")
+        .flatMap((s) => s.text)
+        .flatMap((l) => {
+            const m = /^(\S+) (\d+) (open|closed|unknown)$/.exec(l.trim());
+            return m ? [{ address: m[1], port: Number(m[2]), result: m[3] as "open" | "closed" | "unknown" }] : [];
+        });
     return { node, listening, seen: [...unique.values()], ...(reach.length ? { reach } : {}) };
 }
 
 function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
     return {
-        host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo,
-        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}), privateKey, node: node.name,
+        host: node.ssh.host,
+        port: node.ssh.port,
+        user: node.ssh.user,
+        hostKey: node.ssh.hostKey,
+        sudo: node.ssh.sudo,
+        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}),
+        privateKey,
+        node: node.name,
     };
 }
 
 /** The stack's SSH private key (secret config), unless one is given. */
 export async function stackPrivateKey(stack: string): Promise<string> {
-    const ws = await LocalWorkspace.selectStack({ stackName: stack, workDir: PROJECT_ROOT }, { envVars: usePulumiEnv() });
+    const ws = await LocalWorkspace.selectStack(
+        { stackName: stack, workDir: PROJECT_ROOT },
+        { envVars: usePulumiEnv() },
+    );
     const key = await ws.getConfig("pinhole:sshPrivateKey");
-    if (!key?.value) throw new Error(`stack ${stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
+    if (!key?.value)
+        throw new Error(`stack ${stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key)`);
     return key.value;
 }
 
 /** Reads every node at once (all windows run in parallel) and returns the evidence. */
-export async function collectEvidence(stack: string, model: ClusterModel, privateKey: string, opts: { windowSeconds?: number; log?: (m: string) => void } = {}): Promise<Evidence> {
+export async function collectEvidence(
+    stack: string,
+    model: ClusterModel,
+    privateKey: string,
+    opts: { windowSeconds?: number; log?: (m: string) => void } = {},
+): Promise<Evidence> {
     const windowSeconds = opts.windowSeconds ?? 30;
     const log = opts.log ?? (() => undefined);
     log(`reading ${model.nodes.length} node(s): listening sockets, then connections for ${windowSeconds}s`);
@@ -84,8 +114,19 @@ export async function collectEvidence(stack: string, model: ClusterModel, privat
     const nodes = await pool(model.nodes, 64, async (n): Promise<NodeEvidence> => {
         const conn = connectionOf(n, privateKey);
         try {
-            const r = await runScript(conn, evidenceScript(windowSeconds, targets.get(n.name) ?? []), { timeoutMs: (windowSeconds + 60) * 1000 });
-            if (r.code !== 0) return { node: n.name, listening: [], seen: [], error: r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}` };
+            const r = await runScript(conn, evidenceScript(windowSeconds, targets.get(n.name) ?? []), {
+                timeoutMs: (windowSeconds + 60) * 1000,
+            });
+            if (r.code !== 0)
+                return {
+                    node: n.name,
+                    listening: [],
+                    seen: [],
+                    error:
+                        r.code === 255
+                            ? explainSshFailure(conn, r)
+                            : `exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`,
+                };
             const ev = parseEvidenceOutput(n.name, r.stdout);
             log(`${n.name}: ${ev.listening.length} listening socket(s), ${ev.seen.length} connection(s) seen`);
             return ev;

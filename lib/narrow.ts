@@ -8,8 +8,18 @@ import { NarrowedFlow } from "../model/flows";
 import { NARROWINGS, NarrowingId } from "../model/narrowings";
 import { cidrContains } from "../model/net";
 
-export interface Listener { protocol: Protocol; port: number; address: string }
-export interface Seen { protocol: Protocol; src: string; sport: number; dst: string; dport: number }
+export interface Listener {
+    protocol: Protocol;
+    port: number;
+    address: string;
+}
+export interface Seen {
+    protocol: Protocol;
+    src: string;
+    sport: number;
+    dst: string;
+    dport: number;
+}
 
 export interface NodeEvidence {
     node: string;
@@ -35,7 +45,10 @@ function splitHostPort(s: string): { address: string; port: number } | undefined
     const i = s.lastIndexOf(":");
     if (i < 0) return undefined;
     const port = Number(s.slice(i + 1));
-    let address = s.slice(0, i).replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+    let address = s
+        .slice(0, i)
+        .replace(/^\[|\]$/g, "")
+        .replace(/%.*$/, "");
     if (address === "*") address = "0.0.0.0";
     return Number.isInteger(port) ? { address, port } : undefined;
 }
@@ -62,9 +75,12 @@ export function parseConntrack(text: string): Seen[] {
     for (const line of text.split("\n")) {
         if (/\[UNREPLIED\]/.test(line) || (/\btcp\b/.test(line) && !/\[ASSURED\]/.test(line))) continue;
         const proto = /\b(tcp|udp)\b/.exec(line)?.[1] as Protocol | undefined;
-        const src = /\bsrc=(\S+)/.exec(line)?.[1], dst = /\bdst=(\S+)/.exec(line)?.[1];
-        const sport = /\bsport=(\d+)/.exec(line)?.[1], dport = /\bdport=(\d+)/.exec(line)?.[1];
-        if (proto && src && dst && sport && dport) out.push({ protocol: proto, src, dst, sport: Number(sport), dport: Number(dport) });
+        const src = /\bsrc=(\S+)/.exec(line)?.[1],
+            dst = /\bdst=(\S+)/.exec(line)?.[1];
+        const sport = /\bsport=(\d+)/.exec(line)?.[1],
+            dport = /\bdport=(\d+)/.exec(line)?.[1];
+        if (proto && src && dst && sport && dport)
+            out.push({ protocol: proto, src, dst, sport: Number(sport), dport: Number(dport) });
     }
     return out;
 }
@@ -79,11 +95,14 @@ export function parseEstablished(text: string, listening: Listener[]): Seen[] {
     for (const line of text.split("\n")) {
         const f = line.trim().split(/\s+/);
         if (f.length < 4) continue;
-        const local = splitHostPort(f[2]), peer = splitHostPort(f[3]);
+        const local = splitHostPort(f[2]),
+            peer = splitHostPort(f[3]);
         if (!local || !peer) continue;
-        out.push(listens.has(local.port)
-            ? { protocol: "tcp", src: peer.address, sport: peer.port, dst: local.address, dport: local.port }
-            : { protocol: "tcp", src: local.address, sport: local.port, dst: peer.address, dport: peer.port });
+        out.push(
+            listens.has(local.port)
+                ? { protocol: "tcp", src: peer.address, sport: peer.port, dst: local.address, dport: local.port }
+                : { protocol: "tcp", src: local.address, sport: local.port, dst: peer.address, dport: peer.port },
+        );
     }
     return out;
 }
@@ -123,18 +142,31 @@ function judge(f: NarrowedFlow, ev: Map<string, NodeEvidence>): OpeningVerdict {
     const text = `${f.port}/${f.protocol} ${f.from.name} → ${f.to.name}`;
     const acceptor = f.to.kind === "node" ? ev.get(f.to.name) : undefined;
     const initiator = f.from.kind === "node" ? ev.get(f.from.name) : undefined;
-    const unknown = (f.to.kind === "node" && (!acceptor || !!acceptor.error)) || (f.from.kind === "node" && (!initiator || !!initiator.error));
-    let listening = f.to.kind === "node" ? !!acceptor?.listening.some((l) => l.protocol === f.protocol && l.port === f.port) : undefined;
+    const unknown =
+        (f.to.kind === "node" && (!acceptor || !!acceptor.error)) ||
+        (f.from.kind === "node" && (!initiator || !!initiator.error));
+    let listening =
+        f.to.kind === "node"
+            ? !!acceptor?.listening.some((l) => l.protocol === f.protocol && l.port === f.port)
+            : undefined;
     let outside = false;
     if (f.to.kind !== "node") {
         // Outside the cluster: a TCP port is judged by whether the node could connect; UDP cannot be told apart.
-        const tried = f.protocol === "tcp" ? (initiator?.reach ?? []).filter((r) => r.port === f.port && f.to.addresses.some((a) => cidrContains(a, r.address))) : [];
+        const tried =
+            f.protocol === "tcp"
+                ? (initiator?.reach ?? []).filter(
+                      (r) => r.port === f.port && f.to.addresses.some((a) => cidrContains(a, r.address)),
+                  )
+                : [];
         if (tried.some((r) => r.result === "open")) listening = true;
         else if (tried.length === 0 || tried.some((r) => r.result === "unknown")) outside = true;
         else listening = false;
     }
-    const matches = (s: Seen) => s.protocol === f.protocol && s.dport === f.port
-        && f.from.addresses.some((a) => wild(a) || cidrContains(a, s.src)) && f.to.addresses.some((a) => cidrContains(a, s.dst));
+    const matches = (s: Seen) =>
+        s.protocol === f.protocol &&
+        s.dport === f.port &&
+        f.from.addresses.some((a) => wild(a) || cidrContains(a, s.src)) &&
+        f.to.addresses.some((a) => cidrContains(a, s.dst));
     const traffic = !!(acceptor?.seen.some(matches) || initiator?.seen.some(matches));
     return { flow: text, ...(listening === undefined ? {} : { listening }), traffic, unknown: unknown || outside };
 }
@@ -165,12 +197,16 @@ export function judgeNarrowings(model: ClusterModel, evidence: Evidence): Narrow
 }
 
 /** The stack settings that apply every safe narrowing and no other: the shorter of the two spellings. */
-export function proposedSettings(verdicts: readonly NarrowingVerdict[]): { profile: "reference" | "strict"; narrow: Partial<Record<NarrowingId, boolean>> } {
+export function proposedSettings(verdicts: readonly NarrowingVerdict[]): {
+    profile: "reference" | "strict";
+    narrow: Partial<Record<NarrowingId, boolean>>;
+} {
     // Narrowings that close nothing here are left out of both spellings (either way they change nothing).
     const relevant = verdicts.filter((v) => v.applies);
     const safe = relevant.filter((v) => v.safe).map((v) => v.narrowing);
     const unsafe = relevant.map((v) => v.narrowing).filter((id) => !safe.includes(id));
-    if (unsafe.length < safe.length) return { profile: "strict", narrow: Object.fromEntries(unsafe.map((id) => [id, false])) };
+    if (unsafe.length < safe.length)
+        return { profile: "strict", narrow: Object.fromEntries(unsafe.map((id) => [id, false])) };
     return { profile: "reference", narrow: Object.fromEntries(safe.map((id) => [id, true])) };
 }
 
@@ -183,17 +219,37 @@ export function formatProposal(p: ReturnType<typeof proposedSettings>): string {
 
 /** Human report: per narrowing, SAFE or KEEP, and per closed opening what was found. */
 export function formatNarrowReport(evidence: Evidence, verdicts: readonly NarrowingVerdict[]): string {
-    const L: string[] = [`evidence from ${evidence.nodes.length} node(s) of ${evidence.stack}, ${evidence.windowSeconds}s window, ${evidence.takenAt}`];
+    const L: string[] = [
+        `evidence from ${evidence.nodes.length} node(s) of ${evidence.stack}, ${evidence.windowSeconds}s window, ${evidence.takenAt}`,
+    ];
     for (const n of evidence.nodes.filter((x) => x.error)) L.push(`  ${n.node}: NOT READ (${n.error})`);
     for (const v of verdicts) {
         const busy = v.openings.filter((o) => o.listening || o.traffic || o.unknown);
         L.push("", `${v.safe ? "SAFE" : v.applies ? "KEEP" : "N/A "}  ${v.narrowing}: closes ${v.closes}`);
-        if (v.openings.length === 0) { L.push("      (closes nothing in this cluster)"); continue; }
+        if (v.openings.length === 0) {
+            L.push("      (closes nothing in this cluster)");
+            continue;
+        }
         const idle = v.openings.filter((o) => !o.listening && !o.traffic && !o.unknown);
-        if (idle.length) L.push(`      nothing listens, no traffic (${idle.length}): ${idle.slice(0, 8).map((o) => o.flow).join(", ")}${idle.length > 8 ? ", ..." : ""}`);
+        if (idle.length)
+            L.push(
+                `      nothing listens, no traffic (${idle.length}): ${idle
+                    .slice(0, 8)
+                    .map((o) => o.flow)
+                    .join(", ")}${idle.length > 8 ? ", ..." : ""}`,
+            );
         for (const o of busy.slice(0, 12)) {
-            const what = [o.listening ? "something listens" : "", o.traffic ? "traffic seen" : "",
-                o.unknown ? (o.listening === undefined ? "outside the cluster: cannot tell whether it is served" : "node not read") : ""].filter(Boolean).join(", ");
+            const what = [
+                o.listening ? "something listens" : "",
+                o.traffic ? "traffic seen" : "",
+                o.unknown
+                    ? o.listening === undefined
+                        ? "outside the cluster: cannot tell whether it is served"
+                        : "node not read"
+                    : "",
+            ]
+                .filter(Boolean)
+                .join(", ");
             L.push(`      ${o.flow}: ${what}`);
         }
         if (busy.length > 12) L.push(`      ... and ${busy.length - 12} more in use`);
@@ -214,9 +270,12 @@ export function listenerConflicts(narrowed: readonly NarrowedFlow[], evidence: E
         if (!n?.listening.some((l) => l.protocol === f.protocol && l.port === f.port)) continue;
         const key = `${f.to.name} ${f.port}/${f.protocol}`;
         if (out.has(key)) continue;
-        out.set(key, `narrowing ${f.narrowedBy.join(", ")} closes ${f.port}/${f.protocol} into ${f.to.name} (from ${f.from.name} and its peers), ` +
-            `but something listened there when \`npm run narrow\` looked (${evidence.takenAt}): keep the reference opening ` +
-            `(pinhole:firewall.narrow.${f.narrowedBy[0]}: false) unless that service is not needed`);
+        out.set(
+            key,
+            `narrowing ${f.narrowedBy.join(", ")} closes ${f.port}/${f.protocol} into ${f.to.name} (from ${f.from.name} and its peers), ` +
+                `but something listened there when \`npm run narrow\` looked (${evidence.takenAt}): keep the reference opening ` +
+                `(pinhole:firewall.narrow.${f.narrowedBy[0]}: false) unless that service is not needed`,
+        );
     }
     return [...out.values()];
 }

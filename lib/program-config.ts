@@ -18,13 +18,20 @@ function isSecretKey(key: string): boolean {
 
 /** Config values arrive as strings; objects and lists as JSON text (as `pulumi config --json` gives objectValue). */
 function parseValue(v: string): unknown {
-    if (/^\s*[[{]/.test(v)) { try { return JSON.parse(v); } catch { return v; } }
+    if (/^\s*[[{]/.test(v)) {
+        try {
+            return JSON.parse(v);
+        } catch {
+            return v;
+        }
+    }
     return v;
 }
 
 export function programConfigEntries(): Record<string, ConfigEntry> {
     const entries: Record<string, ConfigEntry> = {};
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) entries[key] = { value: parseValue(value), secret: isSecretKey(key) };
+    for (const [key, value] of Object.entries(pulumi.runtime.allConfig()))
+        entries[key] = { value: parseValue(value), secret: isSecretKey(key) };
     return entries;
 }
 
@@ -59,10 +66,20 @@ export function readProgramConfig(): ParseResult {
     const entries = programConfigEntries();
     // PINHOLE_PROVISIONING_ADDRESSES (comma-separated) names them when routes can't tell (NAT, a jump host).
     const given = process.env.PINHOLE_PROVISIONING_ADDRESSES;
-    const provisioningAddresses = given !== undefined
-        ? given.split(",").map((a) => a.trim()).filter(Boolean)
-        : [...new Set(firstHops(entries).flatMap((h) => sourceAddressFor(h) ?? []))].filter((a) => !a.startsWith("127.") && a !== "::1");
-    const result = parseConfigEntries(entries, { requireSecrets: true, stack: pulumi.getStack(), provisioningAddresses });
+    const provisioningAddresses =
+        given !== undefined
+            ? given
+                  .split(",")
+                  .map((a) => a.trim())
+                  .filter(Boolean)
+            : [...new Set(firstHops(entries).flatMap((h) => sourceAddressFor(h) ?? []))].filter(
+                  (a) => !a.startsWith("127.") && a !== "::1",
+              );
+    const result = parseConfigEntries(entries, {
+        requireSecrets: true,
+        stack: pulumi.getStack(),
+        provisioningAddresses,
+    });
     // What only the file shows (misplaced keys, numbers the engine read differently): the tools refuse those too.
     const root = projectRoot();
     const fileProblems = root ? stackFileProblems(path.join(root, "stacks", `Pulumi.${pulumi.getStack()}.yaml`)) : [];

@@ -34,8 +34,11 @@ export function pulumiEnv(root = PROJECT_ROOT): Record<string, string> {
         // This process's Node.js next: the engine's language host and plugins then run on the same one.
         PATH: `${pulumiDir(root)}:${path.dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     };
-    if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined) env.PULUMI_CONFIG_PASSPHRASE = process.env.PULUMI_CONFIG_PASSPHRASE;
-    else env.PULUMI_CONFIG_PASSPHRASE_FILE = process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(root, ".pulumi", "passphrase");
+    if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined)
+        env.PULUMI_CONFIG_PASSPHRASE = process.env.PULUMI_CONFIG_PASSPHRASE;
+    else
+        env.PULUMI_CONFIG_PASSPHRASE_FILE =
+            process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(root, ".pulumi", "passphrase");
     return env;
 }
 

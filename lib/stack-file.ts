@@ -10,7 +10,16 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigEntry, ParseOptions, ParseResult, parseConfigEntries, parseStackConfig, stackConfigToRaw } from "../model/config";
+import {
+    CONFIG_KEYS,
+    CONFIG_NAMESPACE,
+    ConfigEntry,
+    ParseOptions,
+    ParseResult,
+    parseConfigEntries,
+    parseStackConfig,
+    stackConfigToRaw,
+} from "../model/config";
 import { ConfigError } from "../model/types";
 import { PROJECT_ROOT, pulumiEnv } from "./pulumi-env";
 
@@ -29,12 +38,23 @@ interface StackYaml {
 
 /** A plain YAML scalar the two readers take for different values, kept as its text so that no reader guesses. */
 class AmbiguousNumber {
-    constructor(readonly text: string, readonly why: string) {}
+    constructor(
+        readonly text: string,
+        readonly why: string,
+    ) {}
 }
 // js-yaml exports its built-in types at run time (`types`), the typings do not declare them.
-const YAML_INT = (yaml as unknown as { types: { int: yaml.TypeConstructorOptions & { resolve: (d: string) => boolean; construct: (d: string) => unknown } } }).types.int;
-const LEADING_ZERO = "is written with a leading zero: Pulumi's YAML reader takes it as an octal number, js-yaml as decimal; write it without the zero";
-const UNDERSCORE = "is a number with \"_\" in it: Pulumi's YAML reader takes it as a number, js-yaml as text; write the digits alone";
+const YAML_INT = (
+    yaml as unknown as {
+        types: {
+            int: yaml.TypeConstructorOptions & { resolve: (d: string) => boolean; construct: (d: string) => unknown };
+        };
+    }
+).types.int;
+const LEADING_ZERO =
+    "is written with a leading zero: Pulumi's YAML reader takes it as an octal number, js-yaml as decimal; write it without the zero";
+const UNDERSCORE =
+    'is a number with "_" in it: Pulumi\'s YAML reader takes it as a number, js-yaml as text; write the digits alone';
 /**
  * The stack file's YAML schema: js-yaml's default, except for plain scalars the two readers disagree on, which
  * are kept as AmbiguousNumber: an integer with a leading zero (YAML 1.2, js-yaml: 022 is 22; Pulumi's Go reader,
@@ -46,7 +66,8 @@ const STACK_SCHEMA = yaml.DEFAULT_SCHEMA.extend({
         new yaml.Type("tag:yaml.org,2002:int", {
             kind: "scalar",
             resolve: YAML_INT.resolve,
-            construct: (data: string) => (/^[-+]?0[0-9_]+$/.test(data) ? new AmbiguousNumber(data, LEADING_ZERO) : YAML_INT.construct(data)),
+            construct: (data: string) =>
+                /^[-+]?0[0-9_]+$/.test(data) ? new AmbiguousNumber(data, LEADING_ZERO) : YAML_INT.construct(data),
             instanceOf: YAML_INT.instanceOf,
             predicate: YAML_INT.predicate,
             represent: YAML_INT.represent,
@@ -55,7 +76,8 @@ const STACK_SCHEMA = yaml.DEFAULT_SCHEMA.extend({
         // Implicit types apply to plain (unquoted) scalars only: a quoted "1_000" stays a string in both readers.
         new yaml.Type("tag:pinhole,2026:underscored-number", {
             kind: "scalar",
-            resolve: (data: string) => data.includes("_") && /^[-+]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$/.test(data),
+            resolve: (data: string) =>
+                data.includes("_") && /^[-+]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$/.test(data),
             construct: (data: string) => new AmbiguousNumber(data, UNDERSCORE),
         }),
     ],
@@ -68,7 +90,10 @@ function leadingZeroInts(v: unknown, path: string, out: ConfigError[]): unknown 
         return v.text;
     }
     if (Array.isArray(v)) return v.map((x, i) => leadingZeroInts(x, `${path}[${i}]`, out));
-    if (isMap(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, leadingZeroInts(x, path ? `${path}.${k}` : k, out)]));
+    if (isMap(v))
+        return Object.fromEntries(
+            Object.entries(v).map(([k, x]) => [k, leadingZeroInts(x, path ? `${path}.${k}` : k, out)]),
+        );
     return v;
 }
 
@@ -80,8 +105,14 @@ function leadingZeroInts(v: unknown, path: string, out: ConfigError[]): unknown 
 export const STACK_VALUE_LIMIT = 100_000;
 function countValues(v: unknown, limit: number, seen = { n: 0 }): number {
     if (++seen.n > limit) return seen.n;
-    if (Array.isArray(v)) for (const x of v) { if (countValues(x, limit, seen) > limit) break; }
-    else if (isMap(v)) for (const x of Object.values(v)) { if (countValues(x, limit, seen) > limit) break; }
+    if (Array.isArray(v))
+        for (const x of v) {
+            if (countValues(x, limit, seen) > limit) break;
+        }
+    else if (isMap(v))
+        for (const x of Object.values(v)) {
+            if (countValues(x, limit, seen) > limit) break;
+        }
     return seen.n;
 }
 
@@ -90,10 +121,13 @@ function readStackYaml(file: string): StackYaml {
     const leadingZeros: ConfigError[] = [];
     const loaded = yaml.load(text, { filename: file, schema: STACK_SCHEMA });
     if (countValues(loaded, STACK_VALUE_LIMIT) > STACK_VALUE_LIMIT) {
-        throw new Error(`${file}: more than ${STACK_VALUE_LIMIT} values once its YAML aliases are expanded (an alias bomb?): refused unread`);
+        throw new Error(
+            `${file}: more than ${STACK_VALUE_LIMIT} values once its YAML aliases are expanded (an alias bomb?): refused unread`,
+        );
     }
     const doc = leadingZeroInts(loaded, "", leadingZeros);
-    if (doc !== undefined && doc !== null && !isMap(doc)) throw new Error(`${file}: expected a YAML map with a config: key`);
+    if (doc !== undefined && doc !== null && !isMap(doc))
+        throw new Error(`${file}: expected a YAML map with a config: key`);
     const errors: ConfigError[] = [];
     for (const key of Object.keys(isMap(doc) ? doc : {})) {
         if (STACK_FILE_KEYS.includes(key)) continue;
@@ -112,11 +146,22 @@ function readStackYaml(file: string): StackYaml {
     for (const key of Object.keys(isMap(doc) && isMap(doc.config) ? doc.config : {})) {
         const full = key.includes(":") ? key : `${CONFIG_NAMESPACE}:${key}`;
         const first = seen.get(full);
-        if (first !== undefined) errors.push({ path: key.replace(/[^\x20-\x7e]/g, "?"), message: `is the same key as ${first.replace(/[^\x20-\x7e]/g, "?")} (a key without a namespace is ${CONFIG_NAMESPACE}:'s): only one of them counts; keep one` });
+        if (first !== undefined)
+            errors.push({
+                path: key.replace(/[^\x20-\x7e]/g, "?"),
+                message: `is the same key as ${first.replace(/[^\x20-\x7e]/g, "?")} (a key without a namespace is ${CONFIG_NAMESPACE}:'s): only one of them counts; keep one`,
+            });
         else seen.set(full, key);
     }
-    const inConfig = leadingZeros.filter((e) => e.path.startsWith("config.")).map((e) => ({ ...e, path: e.path.slice("config.".length).replace(/[^\x20-\x7e]/g, "?") }));
-    return { config: isMap(doc) ? doc.config : undefined, environment: isMap(doc) && doc.environment !== undefined, errors, leadingZeros: inConfig };
+    const inConfig = leadingZeros
+        .filter((e) => e.path.startsWith("config."))
+        .map((e) => ({ ...e, path: e.path.slice("config.".length).replace(/[^\x20-\x7e]/g, "?") }));
+    return {
+        config: isMap(doc) ? doc.config : undefined,
+        environment: isMap(doc) && doc.environment !== undefined,
+        errors,
+        leadingZeros: inConfig,
+    };
 }
 
 /**
@@ -131,7 +176,9 @@ export function stackFileProblems(file: string): ConfigError[] {
         const doc = readStackYaml(file);
         return [...doc.errors, ...doc.leadingZeros];
     } catch (e) {
-        return [{ path: path.basename(file), message: (e as Error).message.split("\n")[0].replace(/[^\x20-\x7e]/g, "?") }];
+        return [
+            { path: path.basename(file), message: (e as Error).message.split("\n")[0].replace(/[^\x20-\x7e]/g, "?") },
+        ];
     }
 }
 
@@ -154,15 +201,26 @@ function withFileErrors(result: ParseResult, doc: StackYaml): ParseResult {
 /** `pulumi config --json --show-secrets` output → entries; undefined when the stack is not in the backend. */
 function configFromCli(stack: string, root: string): Record<string, ConfigEntry> | undefined {
     let env: Record<string, string>;
-    try { env = { ...process.env, ...pulumiEnv(root) } as Record<string, string>; } catch { return undefined; }
-    const r = spawnSync("pulumi", ["config", "--json", "--show-secrets", "--stack", stack, "--cwd", root], { env, encoding: "utf8", timeout: 120_000 });
+    try {
+        env = { ...process.env, ...pulumiEnv(root) } as Record<string, string>;
+    } catch {
+        return undefined;
+    }
+    const r = spawnSync("pulumi", ["config", "--json", "--show-secrets", "--stack", stack, "--cwd", root], {
+        env,
+        encoding: "utf8",
+        timeout: 120_000,
+    });
     if (r.status !== 0) {
         if (/no stack named/i.test(r.stderr ?? "")) return undefined;
-        throw new Error(`pulumi config --stack ${stack} failed: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
+        throw new Error(
+            `pulumi config --stack ${stack} failed: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`,
+        );
     }
     const out = JSON.parse(r.stdout) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
     const entries: Record<string, ConfigEntry> = {};
-    for (const [k, v] of Object.entries(out)) entries[k] = { value: v.objectValue !== undefined ? v.objectValue : v.value, secret: v.secret === true };
+    for (const [k, v] of Object.entries(out))
+        entries[k] = { value: v.objectValue !== undefined ? v.objectValue : v.value, secret: v.secret === true };
     return entries;
 }
 
@@ -186,11 +244,21 @@ export function readStack(stack: string, opts: StackReadOptions = {}): StackRead
     const fromCli = dir === projectStacks ? configFromCli(stack, PROJECT_ROOT) : undefined;
     if (fromCli) {
         // The engine's reader already took a leading-zero integer as octal: only the file shows it.
-        const result = doc ? withFileErrors(parseConfigEntries(fromCli, { ...opts, stack }), { ...doc, errors: [...doc.errors, ...doc.leadingZeros] }) : parseConfigEntries(fromCli, { ...opts, stack });
+        const result = doc
+            ? withFileErrors(parseConfigEntries(fromCli, { ...opts, stack }), {
+                  ...doc,
+                  errors: [...doc.errors, ...doc.leadingZeros],
+              })
+            : parseConfigEntries(fromCli, { ...opts, stack });
         return { ...result, source: "pulumi config", file };
     }
     if (!doc) throw new Error(`no stack file ${file} (and no stack "${stack}" in the backend)`);
     const result = parseStackFile(file, { ...opts, stack });
-    if (doc.environment) result.warnings.push({ path: "environment", message: "the stack imports ESC environments, which only the backend resolves: initialise the stack (pulumi stack init) so tools read it as pulumi up does" });
+    if (doc.environment)
+        result.warnings.push({
+            path: "environment",
+            message:
+                "the stack imports ESC environments, which only the backend resolves: initialise the stack (pulumi stack init) so tools read it as pulumi up does",
+        });
     return { ...result, source: "stack file", file };
 }

@@ -5,23 +5,45 @@ import * as fs from "fs";
 import * as path from "path";
 import { PROJECT_ROOT } from "./pulumi-env";
 
-export interface ForeignHolder { root: string; pid: number; what: string; file: string }
+export interface ForeignHolder {
+    root: string;
+    pid: number;
+    what: string;
+    file: string;
+}
 
 function alive(pid: number): boolean {
-    try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
 }
 
 /** Checkout roots (other than this one) that running processes use a lab from. */
 export function otherLabRoots(self = PROJECT_ROOT): string[] {
     const roots = new Set<string>();
     let pids: string[] = [];
-    try { pids = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)); } catch { return []; }
+    try {
+        pids = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+    } catch {
+        return [];
+    }
     for (const pid of pids) {
         let cmd = "";
-        try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "); } catch { continue; }
+        try {
+            cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+        } catch {
+            continue;
+        }
         for (const m of cmd.matchAll(/(\/[^\s'"]+?)\/\.lab\//g)) roots.add(m[1]);
         if (/mocha|lab\/cli\.ts|scripts\/(start|bench)\.ts/.test(cmd)) {
-            try { roots.add(fs.readlinkSync(`/proc/${pid}/cwd`)); } catch { /* gone */ }
+            try {
+                roots.add(fs.readlinkSync(`/proc/${pid}/cwd`));
+            } catch {
+                /* gone */
+            }
         }
     }
     const me = path.resolve(self);
@@ -36,12 +58,17 @@ export function foreignLabHolders(self = PROJECT_ROOT): ForeignHolder[] {
         try {
             const l = JSON.parse(fs.readFileSync(lease, "utf8")) as { pid: number; what: string };
             if (l.pid !== process.pid && alive(l.pid)) out.push({ root, pid: l.pid, what: l.what, file: lease });
-        } catch { /* none */ }
+        } catch {
+            /* none */
+        }
         const lock = path.join(root, ".lab", "lock");
         try {
             const [pid, ...what] = fs.readFileSync(lock, "utf8").trim().split(" ");
-            if (Number(pid) !== process.pid && alive(Number(pid))) out.push({ root, pid: Number(pid), what: what.join(" "), file: lock });
-        } catch { /* none */ }
+            if (Number(pid) !== process.pid && alive(Number(pid)))
+                out.push({ root, pid: Number(pid), what: what.join(" "), file: lock });
+        } catch {
+            /* none */
+        }
     }
     return out;
 }
@@ -55,12 +82,18 @@ export async function waitForForeignLabHolders(log: (m: string) => void, waitMs 
         const h = foreignLabHolders();
         // Two quiet looks in a row: a test between two lab sessions has no lease for a moment.
         if (h.length === 0 && ++quiet >= 2) return;
-        if (h.length === 0) { await new Promise((r) => setTimeout(r, 1500)); continue; }
+        if (h.length === 0) {
+            await new Promise((r) => setTimeout(r, 1500));
+            continue;
+        }
         quiet = 0;
         const pids = [...new Set(h.map((x) => x.pid))].sort().join(",");
         const who = [...new Map(h.map((x) => [x.pid, `pid ${x.pid} (${x.what}) in ${x.root}`])).values()].join(", ");
         if (Date.now() > deadline) throw new Error(`the lab is still in use by ${who}; try again later`);
-        if (pids !== told) { log(`the lab is in use by another checkout: ${who}; waiting until it is done ...`); told = pids; }
+        if (pids !== told) {
+            log(`the lab is in use by another checkout: ${who}; waiting until it is done ...`);
+            told = pids;
+        }
         await new Promise((r) => setTimeout(r, 2000));
     }
 }

@@ -5,32 +5,49 @@ import { START_MODELS, START_USAGE, StartModel } from "./usage";
 
 export { START_MODELS, START_USAGE, StartModel };
 
-
-export interface StartArgs { model: StartModel; verbose: boolean; parallel?: number; probes: boolean; backend?: string }
+export interface StartArgs {
+    model: StartModel;
+    verbose: boolean;
+    parallel?: number;
+    probes: boolean;
+    backend?: string;
+}
 
 /** State backends the CLI serves (`pulumi login`): a URL with one of these schemes. */
 export const BACKEND_SCHEMES = ["file", "s3", "azblob", "gs", "https", "http"];
 
-
 export function parseStartArgs(argv: string[]): StartArgs | string {
     const a: StartArgs = { model: "modular", verbose: false, probes: true };
     for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].includes("=") ? [argv[i].slice(0, argv[i].indexOf("=")), argv[i].slice(argv[i].indexOf("=") + 1)] : [argv[i], undefined];
-        const take = () => { const v = inline ?? argv[++i]; if (v === undefined) throw new Error(`${flag} needs a value`); return v; };
+        const [flag, inline] = argv[i].includes("=")
+            ? [argv[i].slice(0, argv[i].indexOf("=")), argv[i].slice(argv[i].indexOf("=") + 1)]
+            : [argv[i], undefined];
+        const take = () => {
+            const v = inline ?? argv[++i];
+            if (v === undefined) throw new Error(`${flag} needs a value`);
+            return v;
+        };
         try {
             switch (flag) {
                 case "--model": {
                     const m = take();
-                    if (!(START_MODELS as readonly string[]).includes(m)) return `--model must be one of ${START_MODELS.join(", ")} (got "${m}")\n${START_USAGE}`;
+                    if (!(START_MODELS as readonly string[]).includes(m))
+                        return `--model must be one of ${START_MODELS.join(", ")} (got "${m}")\n${START_USAGE}`;
                     a.model = m as StartModel;
                     break;
                 }
-                case "--verbose": case "-v": a.verbose = true; break;
-                case "--no-probes": a.probes = false; break;
+                case "--verbose":
+                case "-v":
+                    a.verbose = true;
+                    break;
+                case "--no-probes":
+                    a.probes = false;
+                    break;
                 case "--backend": {
                     const url = take();
                     const scheme = /^([a-z0-9]+):\/\/./.exec(url)?.[1];
-                    if (!scheme || !BACKEND_SCHEMES.includes(scheme)) return `--backend needs a backend URL (${BACKEND_SCHEMES.map((s) => `${s}://...`).join(", ")}); got "${url}"\n${START_USAGE}`;
+                    if (!scheme || !BACKEND_SCHEMES.includes(scheme))
+                        return `--backend needs a backend URL (${BACKEND_SCHEMES.map((s) => `${s}://...`).join(", ")}); got "${url}"\n${START_USAGE}`;
                     a.backend = url;
                     break;
                 }
@@ -40,8 +57,11 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
                     a.parallel = n;
                     break;
                 }
-                case "--help": case "-h": return START_USAGE;
-                default: return `unknown argument "${argv[i]}"\n${START_USAGE}`;
+                case "--help":
+                case "-h":
+                    return START_USAGE;
+                default:
+                    return `unknown argument "${argv[i]}"\n${START_USAGE}`;
             }
         } catch (e) {
             return `${(e as Error).message}\n${START_USAGE}`;
@@ -63,9 +83,15 @@ export class Progress {
     same = 0;
     refreshed = 0;
     failed = 0;
-    constructor(private readonly t0: number, private readonly write: (line: string) => void, private readonly now: () => number = Date.now) {}
+    constructor(
+        private readonly t0: number,
+        private readonly write: (line: string) => void,
+        private readonly now: () => number = Date.now,
+    ) {}
 
-    private stamp(): string { return `[${((this.now() - this.t0) / 1000).toFixed(1).padStart(6)} s]`; }
+    private stamp(): string {
+        return `[${((this.now() - this.t0) / 1000).toFixed(1).padStart(6)} s]`;
+    }
 
     private static label(urn: string, type: string): string {
         return `${type.replace(/^pinhole:/, "")} ${urn.split("::").pop()}`;
@@ -74,8 +100,14 @@ export class Progress {
     on(e: EngineEvent): void {
         if (e.resourcePreEvent) {
             const m = e.resourcePreEvent.metadata;
-            if (m.op === "same") { this.same++; return; }
-            if (m.op === "refresh") { this.refreshed++; return; }
+            if (m.op === "same") {
+                this.same++;
+                return;
+            }
+            if (m.op === "refresh") {
+                this.refreshed++;
+                return;
+            }
             if (m.type.startsWith("pulumi:") || (!m.new?.custom && !m.old?.custom)) return;
             this.started.set(m.urn, this.now());
             this.write(`${this.stamp()} ${verb(m.op, false).padEnd(10)} ${Progress.label(m.urn, m.type)}`);
@@ -85,7 +117,9 @@ export class Progress {
             if (t === undefined) return;
             this.started.delete(m.urn);
             this.done++;
-            this.write(`${this.stamp()} ${verb(m.op, true).padEnd(10)} ${Progress.label(m.urn, m.type)} (${((this.now() - t) / 1000).toFixed(1)} s)`);
+            this.write(
+                `${this.stamp()} ${verb(m.op, true).padEnd(10)} ${Progress.label(m.urn, m.type)} (${((this.now() - t) / 1000).toFixed(1)} s)`,
+            );
         } else if (e.resOpFailedEvent) {
             const m = e.resOpFailedEvent.metadata;
             this.failed++;
@@ -96,7 +130,8 @@ export class Progress {
             if (d.severity === "warning" || d.severity === "error") {
                 const where = d.urn ? ` ${d.urn.split("::").pop()}` : "";
                 const text = d.message.replace(/\x1b\[[0-9;]*m/g, "").trim();
-                if (text) this.write(`${this.stamp()} ${d.severity}${where}: ${text.split("\n").join("\n           ")}`);
+                if (text)
+                    this.write(`${this.stamp()} ${d.severity}${where}: ${text.split("\n").join("\n           ")}`);
             }
         }
     }
@@ -104,9 +139,14 @@ export class Progress {
 
 function verb(op: string, done: boolean): string {
     const table: Record<string, [string, string]> = {
-        create: ["creating", "created"], update: ["updating", "updated"], delete: ["deleting", "deleted"],
-        replace: ["replacing", "replaced"], "create-replacement": ["creating", "created"], "delete-replaced": ["deleting", "deleted"],
-        refresh: ["reading", "read"], read: ["reading", "read"],
+        create: ["creating", "created"],
+        update: ["updating", "updated"],
+        delete: ["deleting", "deleted"],
+        replace: ["replacing", "replaced"],
+        "create-replacement": ["creating", "created"],
+        "delete-replaced": ["deleting", "deleted"],
+        refresh: ["reading", "read"],
+        read: ["reading", "read"],
     };
     return (table[op] ?? [op, op])[done ? 1 : 0];
 }
@@ -140,7 +180,12 @@ export interface SummaryInput {
 
 function table(rows: string[][]): string[] {
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-    return rows.map((r) => r.map((c, i) => (c ?? "").padEnd(w[i])).join("  ").trimEnd());
+    return rows.map((r) =>
+        r
+            .map((c, i) => (c ?? "").padEnd(w[i]))
+            .join("  ")
+            .trimEnd(),
+    );
 }
 
 const rel = (p: string, root: string) => (p.startsWith(root + "/") ? p.slice(root.length + 1) : p);
@@ -152,35 +197,59 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
     const ok = s.upOk && (!s.verify || reportOk(s.verify));
     const total = s.phases.reduce((a, [, ms]) => a + ms, 0);
     L.push("", "=".repeat(100));
-    L.push(`pinhole ${ok ? "is up and verified" : "FAILED"} on the ${s.model} lab (stack ${s.stack}) — ${s.phases.map(([n, ms]) => `${n} ${duration(ms)}`).join(", ")}; total ${duration(total)}`);
+    L.push(
+        `pinhole ${ok ? "is up and verified" : "FAILED"} on the ${s.model} lab (stack ${s.stack}) — ${s.phases.map(([n, ms]) => `${n} ${duration(ms)}`).join(", ")}; total ${duration(total)}`,
+    );
     L.push("");
     const names = Object.keys(s.nodes);
     const rows = [["NODE", "ROLE", "SITE", "ADDRESS", "ADVERTISED", "OPENINGS in/out", "CERTIFICATE"]];
-    let inb = 0, outb = 0;
+    let inb = 0,
+        outb = 0;
     const modes = new Map<string, number>();
     for (const name of names) {
         const n = s.nodes[name];
-        inb += n.inbound.length; outb += n.outbound.length;
+        inb += n.inbound.length;
+        outb += n.outbound.length;
         let cert = "-";
         if (n.certificate) {
             const days = Math.floor((Date.parse(n.certificate.notAfter) - now) / 86_400_000);
             cert = `${n.certificate.mode}${n.certificate.pending ? " (csr pending)" : ""}, expires ${n.certificate.notAfter.slice(0, 10)} (${days} d)`;
             modes.set(n.certificate.mode, (modes.get(n.certificate.mode) ?? 0) + 1);
         }
-        rows.push([name, n.role, n.site, n.address, n.advertisedAddress ?? "-", `${n.inbound.length} / ${n.outbound.length}`, cert]);
+        rows.push([
+            name,
+            n.role,
+            n.site,
+            n.address,
+            n.advertisedAddress ?? "-",
+            `${n.inbound.length} / ${n.outbound.length}`,
+            cert,
+        ]);
     }
     L.push(...table(rows));
     L.push("");
     const certs = [...modes.values()].reduce((a, b) => a + b, 0);
-    L.push(`${names.length} nodes; ${inb + outb} openings (${inb} inbound, ${outb} outbound)${s.flows !== undefined ? `, ${s.flows} flows in the port matrix` : ""}; ` +
-        `${certs} web certificate(s)${certs ? ` (${[...modes].map(([m, n]) => `${n} ${m}`).join(", ")})` : ""}`);
+    L.push(
+        `${names.length} nodes; ${inb + outb} openings (${inb} inbound, ${outb} outbound)${s.flows !== undefined ? `, ${s.flows} flows in the port matrix` : ""}; ` +
+            `${certs} web certificate(s)${certs ? ` (${[...modes].map(([m, n]) => `${n} ${m}`).join(", ")})` : ""}`,
+    );
     if (s.verify) {
         const c = countFindings(s.verify);
-        const parts = Object.entries(c.byCheck).filter(([, v]) => v.pass + v.fail > 0).map(([k, v]) => `${k} ${v.pass}/${v.pass + v.fail}`);
-        L.push(`verified: ${reportOk(s.verify) ? "PASS" : "FAIL"} — ${c.pass} passed, ${c.fail} failed${c.warnings ? `, ${c.warnings} warning(s)` : ""} (${parts.join(", ")})`);
-        L.push("  state: the config's ruleset is the one applied; firewall: live nftables table == state; certificate: the file nginx");
-        L.push("  serves == state, name and expiry; probe: TCP from every node to its peers (required open, sampled forbidden dropped)");
-        if (!reportOk(s.verify)) for (const f of s.verify.findings.filter((x) => !x.ok).slice(0, 20)) L.push(`  FAIL ${f.node}: ${f.message}`);
+        const parts = Object.entries(c.byCheck)
+            .filter(([, v]) => v.pass + v.fail > 0)
+            .map(([k, v]) => `${k} ${v.pass}/${v.pass + v.fail}`);
+        L.push(
+            `verified: ${reportOk(s.verify) ? "PASS" : "FAIL"} — ${c.pass} passed, ${c.fail} failed${c.warnings ? `, ${c.warnings} warning(s)` : ""} (${parts.join(", ")})`,
+        );
+        L.push(
+            "  state: the config's ruleset is the one applied; firewall: live nftables table == state; certificate: the file nginx",
+        );
+        L.push(
+            "  serves == state, name and expiry; probe: TCP from every node to its peers (required open, sampled forbidden dropped)",
+        );
+        if (!reportOk(s.verify))
+            for (const f of s.verify.findings.filter((x) => !x.ok).slice(0, 20))
+                L.push(`  FAIL ${f.node}: ${f.message}`);
     } else {
         L.push("verified: not run");
     }
@@ -190,13 +259,18 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
         ["npm run lab -- probe", "measured reachability from every node and vantage"],
         [`npm run verify -- --stack ${s.stack}`, "check live tables, certificates and probes again"],
         [`npm run -s pulumi -- stack output --stack ${s.stack} portMatrix`, "the port matrix for the network team"],
-        [`npm run -s pulumi -- stack output --stack ${s.stack} nodes --json`, "per node: openings with reasons, certificate"],
+        [
+            `npm run -s pulumi -- stack output --stack ${s.stack} nodes --json`,
+            "per node: openings with reasons, certificate",
+        ],
         [`npm run pulumi -- preview --diff --stack ${s.stack}`, "what a config change would do"],
     ];
     const w = Math.max(...cmds.map(([c]) => c.length));
     for (const [c, what] of cmds) L.push(`  ${c.padEnd(w)}  # ${what}`);
     if (s.lab?.example) {
-        L.push(`  ssh -i ${rel(s.lab.sshKey, root)} -o UserKnownHostsFile=${rel(s.lab.knownHosts, root)} ${s.lab.example.user}@${s.lab.example.host} sudo -n nft list table inet pinhole`);
+        L.push(
+            `  ssh -i ${rel(s.lab.sshKey, root)} -o UserKnownHostsFile=${rel(s.lab.knownHosts, root)} ${s.lab.example.user}@${s.lab.example.host} sudo -n nft list table inet pinhole`,
+        );
     }
     L.push("Remove it:");
     const rm: [string, string][] = [

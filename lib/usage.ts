@@ -13,7 +13,8 @@ export const START_USAGE = `usage: npm start [-- --model <${START_MODELS.join("|
   --parallel N  caps the engine's resource parallelism (default: PULUMI_PARALLEL, 256 in scripts/env.sh: every ready step)
   --no-probes   verify tables and certificates only`;
 
-export const MATRIX_USAGE = "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
+export const MATRIX_USAGE =
+    "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 
 export const VERIFY_USAGE = `usage: npm run verify -- --stack <name> [--json] [--verbose] [--no-probes] [--forbidden N] [--probe-timeout S]
                          [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>]
@@ -24,7 +25,8 @@ export const NARROW_USAGE = `usage: npm run narrow -- --stack <name> [--window S
   --window S      seconds of traffic to watch on every node (default 30)
   --ssh-key FILE  use this private key instead of the stack's secret pinhole:sshPrivateKey (also: PINHOLE_SSH_KEY_FILE)`;
 
-export const BENCH_USAGE = "usage: npm run bench -- [--sizes 6,12,24,48,96] [--json FILE] [--parallel N] [--sudo] [--keep-lab] [--no-ansible]";
+export const BENCH_USAGE =
+    "usage: npm run bench -- [--sizes 6,12,24,48,96] [--json FILE] [--parallel N] [--sudo] [--keep-lab] [--no-ansible]";
 
 export const LAB_USAGE = `usage: npm run lab -- <command> [options]
 

@@ -15,8 +15,19 @@ import { shellQuote } from "../render/escape";
 import { CERT_PATH } from "../render/nginx";
 import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
 import {
-    checkCertificate, checkFirewall, expectationsFor, Finding, judgeProbe, NodeExpectation, parseProbeOutput, parseWebInspect,
-    probeFindings, probePlan, ProbeResultRow, probeScript, VerifyReport,
+    checkCertificate,
+    checkFirewall,
+    expectationsFor,
+    Finding,
+    judgeProbe,
+    NodeExpectation,
+    parseProbeOutput,
+    parseWebInspect,
+    probeFindings,
+    probePlan,
+    ProbeResultRow,
+    probeScript,
+    VerifyReport,
 } from "./verify";
 
 export class VerifyConfigError extends Error {}
@@ -42,18 +53,30 @@ export interface VerifyOptions {
 /** The model the stack's config file describes (every problem at once, or a VerifyConfigError). */
 export function loadModel(stack: string, stacksDir = path.join(PROJECT_ROOT, "stacks")): ClusterModel {
     let parsed;
-    try { parsed = readStack(stack, { dir: stacksDir }); } catch (e) { throw new VerifyConfigError((e as Error).message); }
-    if (!parsed.model) throw new VerifyConfigError(`${parsed.file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`);
+    try {
+        parsed = readStack(stack, { dir: stacksDir });
+    } catch (e) {
+        throw new VerifyConfigError((e as Error).message);
+    }
+    if (!parsed.model)
+        throw new VerifyConfigError(
+            `${parsed.file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`,
+        );
     return parsed.model;
 }
 
 function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
     return {
-        host: node.ssh.host, port: node.ssh.port, user: node.ssh.user, hostKey: node.ssh.hostKey, sudo: node.ssh.sudo,
-        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}), privateKey, node: node.name,
+        host: node.ssh.host,
+        port: node.ssh.port,
+        user: node.ssh.user,
+        hostKey: node.ssh.hostKey,
+        sudo: node.ssh.sudo,
+        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}),
+        privateKey,
+        node: node.name,
     };
 }
-
 
 const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
 
@@ -62,19 +85,52 @@ const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
  * files; certificate-only: the certificate and key at the paths its plan found in the platform's nginx, its
  * TLS drop-in and the platform files it patched, read with the platform owner marker) against the node.
  */
-export async function verifyWeb(e: Pick<NodeExpectation, "node" | "web">, conn: SshConnectionInput, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Promise<Finding[]> {
+export async function verifyWeb(
+    e: Pick<NodeExpectation, "node" | "web">,
+    conn: SshConnectionInput,
+    opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date },
+): Promise<Finding[]> {
     const name = e.node.name;
     if (!e.web) return [];
     const paths = e.web.paths ?? { certificate: CERT_PATH, key: "", site: "" };
-    const extra = e.web.frontEnd === "certificate-only" ? { ownerFile: PLATFORM_OWNER, files: (e.web.files ?? []).map((f) => f.path) } : {};
-    const r = await runScript(conn, `${webInspectScript(e.node.fqdn, e.web.paths, extra)}echo "--- cert"\ncat ${shellQuote(paths.certificate)} 2>/dev/null || true\n`, { timeoutMs: 30_000 });
-    if (r.code === 255) return [{ node: name, check: "ssh", ok: false, message: `cannot read the web front end: ${explainSshFailure(conn, r)}` }];
-    if (r.code !== 0) return [{ node: name, check: "certificate", ok: false, message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}` }];
+    const extra =
+        e.web.frontEnd === "certificate-only"
+            ? { ownerFile: PLATFORM_OWNER, files: (e.web.files ?? []).map((f) => f.path) }
+            : {};
+    const r = await runScript(
+        conn,
+        `${webInspectScript(e.node.fqdn, e.web.paths, extra)}echo "--- cert"\ncat ${shellQuote(paths.certificate)} 2>/dev/null || true\n`,
+        { timeoutMs: 30_000 },
+    );
+    if (r.code === 255)
+        return [
+            {
+                node: name,
+                check: "ssh",
+                ok: false,
+                message: `cannot read the web front end: ${explainSshFailure(conn, r)}`,
+            },
+        ];
+    if (r.code !== 0)
+        return [
+            {
+                node: name,
+                check: "certificate",
+                ok: false,
+                message: `cannot read the web front end (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`,
+            },
+        ];
     return checkCertificate(e, parseWebInspect(r.stdout), opts);
 }
 
 /** Connects to one node: live table, installed certificate, probes to its peers. */
-async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: ClusterModel, targets: ReturnType<typeof probePlan>, opts: VerifyOptions): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
+async function verifyNode(
+    e: NodeExpectation,
+    conn: SshConnectionInput,
+    model: ClusterModel,
+    targets: ReturnType<typeof probePlan>,
+    opts: VerifyOptions,
+): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
     const name = e.node.name;
     const findings: Finding[] = [];
     const firewall = (async () => {
@@ -83,19 +139,34 @@ async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: C
             findings.push(...checkFirewall(e, live));
             return true;
         } catch (err) {
-            findings.push({ node: name, check: "ssh", ok: false, message: `cannot read the firewall: ${(err as Error).message}` });
+            findings.push({
+                node: name,
+                check: "ssh",
+                ok: false,
+                message: `cannot read the firewall: ${(err as Error).message}`,
+            });
             return false;
         }
     })();
     const web = (async () => {
-        findings.push(...await verifyWeb(e, conn, { renewBeforeDays: model.certificates.renewBeforeDays, renewBeforeExplicit: model.certificates.renewBeforeExplicit, now: opts.now }));
+        findings.push(
+            ...(await verifyWeb(e, conn, {
+                renewBeforeDays: model.certificates.renewBeforeDays,
+                renewBeforeExplicit: model.certificates.renewBeforeExplicit,
+                now: opts.now,
+            })),
+        );
     })();
     const probes = (async (): Promise<ProbeResultRow[]> => {
         if (targets.length === 0) return [];
         const timeout = opts.probeTimeoutSeconds ?? 2;
-        const r = await runScript(conn, probeScript(targets, { timeoutSeconds: timeout }), { privileged: false, timeoutMs: 60_000 + targets.length * 200 });
+        const r = await runScript(conn, probeScript(targets, { timeoutSeconds: timeout }), {
+            privileged: false,
+            timeoutMs: 60_000 + targets.length * 200,
+        });
         if (r.code !== 0 || !r.stdout.includes("probes-done")) {
-            const why = r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${firstLine(r.stderr || r.stdout)}`;
+            const why =
+                r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${firstLine(r.stderr || r.stdout)}`;
             findings.push({ node: name, check: "ssh", ok: false, message: `probes from ${name} did not run: ${why}` });
         }
         const outcomes = parseProbeOutput(r.stdout, targets.length);
@@ -103,7 +174,13 @@ async function verifyNode(e: NodeExpectation, conn: SshConnectionInput, model: C
     })();
     const [fwOk, , rows] = await Promise.all([firewall, web, probes]);
     findings.push(...probeFindings(rows));
-    if (fwOk) findings.push({ node: name, check: "ssh", ok: true, message: `SSH ${conn.user}@${conn.host}:${conn.port} with the pinned host key` });
+    if (fwOk)
+        findings.push({
+            node: name,
+            check: "ssh",
+            ok: true,
+            message: `SSH ${conn.user}@${conn.host}:${conn.port} with the pinned host key`,
+        });
     return { findings, probes: rows };
 }
 
@@ -120,7 +197,10 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
     let exported: unknown;
     let privateKey = opts.privateKey;
     try {
-        const stack = await LocalWorkspace.selectStack({ stackName: opts.stack, workDir: PROJECT_ROOT }, { envVars: env });
+        const stack = await LocalWorkspace.selectStack(
+            { stackName: opts.stack, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
         const [deployment, key] = await Promise.all([
             stack.exportStack(),
             privateKey ? Promise.resolve(undefined) : stack.getConfig("pinhole:sshPrivateKey"),
@@ -128,16 +208,29 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
         exported = deployment;
         privateKey = privateKey ?? key?.value;
     } catch (e) {
-        throw new VerifyConfigError(`cannot read stack ${opts.stack} (state / pinhole:sshPrivateKey): ${(e as Error).message.split("\n").filter(Boolean).slice(-3).join(" | ")}`);
+        throw new VerifyConfigError(
+            `cannot read stack ${opts.stack} (state / pinhole:sshPrivateKey): ${(e as Error).message.split("\n").filter(Boolean).slice(-3).join(" | ")}`,
+        );
     }
-    if (!privateKey) throw new VerifyConfigError(`stack ${opts.stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key), and no --ssh-key was given`);
+    if (!privateKey)
+        throw new VerifyConfigError(
+            `stack ${opts.stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key), and no --ssh-key was given`,
+        );
 
     const policies = buildPolicy(model);
     const exp = expectationsFor(model, exported, policies);
-    const targets = opts.probes === false ? [] : probePlan(model, policies, { forbiddenPerPeer: opts.forbiddenPerPeer });
+    const targets =
+        opts.probes === false ? [] : probePlan(model, policies, { forbiddenPerPeer: opts.forbiddenPerPeer });
     log(`checking ${model.nodes.length} node(s) over SSH${targets.length ? `, ${targets.length} probes` : ""}`);
     const results = await pool(exp.nodes, opts.concurrency ?? 16, (e) =>
-        verifyNode(e, connectionOf(e.node, privateKey!), model, targets.filter((t) => t.from === e.node.name), opts));
+        verifyNode(
+            e,
+            connectionOf(e.node, privateKey!),
+            model,
+            targets.filter((t) => t.from === e.node.name),
+            opts,
+        ),
+    );
     return {
         stack: opts.stack,
         checkedAt: (opts.now ?? new Date()).toISOString(),

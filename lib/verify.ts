@@ -21,7 +21,9 @@ import { ClusterModel, NodePolicy, NodeSpec, Protocol } from "../model/types";
 import { servesWeb } from "../model/roles";
 import { renderRuleset } from "../render/nftables";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../render/nginx";
-const DEFAULT_CERT_PATH = CERT_PATH, DEFAULT_KEY_PATH = KEY_PATH, DEFAULT_SITE_PATH = SITE_PATH;
+const DEFAULT_CERT_PATH = CERT_PATH,
+    DEFAULT_KEY_PATH = KEY_PATH,
+    DEFAULT_SITE_PATH = SITE_PATH;
 
 // ------------------------------------------------------------------------------------------ state
 
@@ -29,13 +31,22 @@ export const FIREWALL_TYPE = FIREWALL.token;
 export const WEBSERVER_TYPE = WEB_SERVER.token;
 
 /** What verify reads of a resource in the state, besides declared outputs. */
-interface StateIdentity { urn: string; id: string }
+interface StateIdentity {
+    urn: string;
+    id: string;
+}
 
 /** A pinhole:node:Firewall as the stack's state holds it (types from the provider's schema). */
 export type StateFirewall = StateIdentity & Pick<FirewallState, "node" | "ruleset" | "listing">;
 
 /** A pinhole:node:WebServer as the stack's state holds it (types from the provider's schema). */
-export interface StateWebServer extends StateIdentity, Pick<WebServerState, "node" | "fqdn" | "fingerprint" | "notAfter" | "certificateSha256" | "keySha256" | "siteSha256"> {
+export interface StateWebServer
+    extends
+        StateIdentity,
+        Pick<
+            WebServerState,
+            "node" | "fqdn" | "fingerprint" | "notAfter" | "certificateSha256" | "keySha256" | "siteSha256"
+        > {
     /** Where the certificate, key and site file (certificate-only: pinhole's TLS drop-in) are on the node. */
     paths: { certificate: string; key: string; site: string };
     frontEnd?: "certificate-only" | "whole-site";
@@ -44,31 +55,55 @@ export interface StateWebServer extends StateIdentity, Pick<WebServerState, "nod
 }
 
 /** The paths and hashes of a WebServer's state in either front-end mode (certificate-only: from its plan). */
-function webFiles(o: Record<string, unknown>): Pick<StateWebServer, "paths" | "certificateSha256" | "keySha256" | "siteSha256" | "frontEnd" | "files"> {
+function webFiles(
+    o: Record<string, unknown>,
+): Pick<StateWebServer, "paths" | "certificateSha256" | "keySha256" | "siteSha256" | "frontEnd" | "files"> {
     const plan = o.plan as { certificatePath?: string; keyPath?: string } | undefined;
     if (o.frontEnd === "certificate-only" && plan?.certificatePath && plan.keyPath) {
         // `installed`: [{ path, sha256 }] as the install read them back from the node (provider/webserver-platform.ts).
         const files = (Array.isArray(o.installed) ? o.installed : [])
-            .filter((f): f is { path: string; sha256: string } => typeof f?.path === "string" && typeof f?.sha256 === "string")
+            .filter(
+                (f): f is { path: string; sha256: string } =>
+                    typeof f?.path === "string" && typeof f?.sha256 === "string",
+            )
             .map((f) => ({ path: f.path, sha256: f.sha256 }));
         const shaOf = (p: string, fallback: unknown) => files.find((f) => f.path === p)?.sha256 ?? str(fallback);
         const site = str(o.tlsPath) || "/etc/nginx/conf.d/pinhole-tls.conf";
         return {
-            paths: { certificate: plan.certificatePath, key: plan.keyPath, site }, frontEnd: "certificate-only", files,
-            certificateSha256: shaOf(plan.certificatePath, o.certificateSha256), keySha256: shaOf(plan.keyPath, o.keySha256), siteSha256: shaOf(site, o.siteSha256),
+            paths: { certificate: plan.certificatePath, key: plan.keyPath, site },
+            frontEnd: "certificate-only",
+            files,
+            certificateSha256: shaOf(plan.certificatePath, o.certificateSha256),
+            keySha256: shaOf(plan.keyPath, o.keySha256),
+            siteSha256: shaOf(site, o.siteSha256),
         };
     }
     const p = o.paths as StateWebServer["paths"] | undefined;
-    return { paths: p?.certificate ? p : { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH }, certificateSha256: str(o.certificateSha256), keySha256: str(o.keySha256), siteSha256: str(o.siteSha256) };
+    return {
+        paths: p?.certificate ? p : { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH },
+        certificateSha256: str(o.certificateSha256),
+        keySha256: str(o.keySha256),
+        siteSha256: str(o.siteSha256),
+    };
 }
 
-interface DeploymentResource { urn?: string; id?: string; type?: string; outputs?: Record<string, unknown>; inputs?: Record<string, unknown> }
+interface DeploymentResource {
+    urn?: string;
+    id?: string;
+    type?: string;
+    outputs?: Record<string, unknown>;
+    inputs?: Record<string, unknown>;
+}
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
 /** The firewall and web-server resources of an exported deployment (`pulumi stack export` / `stack.exportStack()`). */
-export function resourcesFromDeployment(exported: unknown): { firewalls: Map<string, StateFirewall[]>; webServers: Map<string, StateWebServer[]> } {
-    const e = exported as { deployment?: { resources?: DeploymentResource[] }; resources?: DeploymentResource[] } | undefined;
+export function resourcesFromDeployment(exported: unknown): {
+    firewalls: Map<string, StateFirewall[]>;
+    webServers: Map<string, StateWebServer[]>;
+} {
+    const e = exported as
+        { deployment?: { resources?: DeploymentResource[] }; resources?: DeploymentResource[] } | undefined;
     const resources = e?.deployment?.resources ?? e?.resources ?? [];
     const firewalls = new Map<string, StateFirewall[]>();
     const webServers = new Map<string, StateWebServer[]>();
@@ -76,10 +111,21 @@ export function resourcesFromDeployment(exported: unknown): { firewalls: Map<str
     for (const r of resources) {
         const o = r.outputs ?? {};
         if (r.type === FIREWALL_TYPE) {
-            push(firewalls, str(o.node), { node: str(o.node), urn: str(r.urn), id: str(r.id), ruleset: str(o.ruleset), listing: str(o.listing) });
+            push(firewalls, str(o.node), {
+                node: str(o.node),
+                urn: str(r.urn),
+                id: str(r.id),
+                ruleset: str(o.ruleset),
+                listing: str(o.listing),
+            });
         } else if (r.type === WEBSERVER_TYPE) {
             push(webServers, str(o.node), {
-                node: str(o.node), urn: str(r.urn), id: str(r.id), fqdn: str(o.fqdn), fingerprint: str(o.fingerprint), notAfter: str(o.notAfter),
+                node: str(o.node),
+                urn: str(r.urn),
+                id: str(r.id),
+                fqdn: str(o.fqdn),
+                fingerprint: str(o.fingerprint),
+                notAfter: str(o.notAfter),
                 ...webFiles(o),
             });
         }
@@ -100,7 +146,13 @@ export interface Finding {
     message: string;
 }
 
-const ok = (node: string, check: CheckKind, message: string, warning = false): Finding => ({ node, check, ok: true, ...(warning ? { warning } : {}), message });
+const ok = (node: string, check: CheckKind, message: string, warning = false): Finding => ({
+    node,
+    check,
+    ok: true,
+    ...(warning ? { warning } : {}),
+    message,
+});
 const fail = (node: string, check: CheckKind, message: string): Finding => ({ node, check, ok: false, message });
 
 // ------------------------------------------------------------------------------------------ expectations
@@ -128,20 +180,30 @@ export interface Expectations {
  * the message that says "run pulumi up".
  */
 export function changedLines(before: string, after: string): { removed: string[]; added: string[] } {
-    const a = before.split("\n"), b = after.split("\n");
+    const a = before.split("\n"),
+        b = after.split("\n");
     const { onlyA, onlyB } = lcsSplit(a, b);
     return { removed: onlyA.map((i) => a[i]), added: onlyB.map((i) => b[i]) };
 }
 
 /** Indexes of a and b that are not part of a longest common subsequence. */
 function lcsSplit(a: string[], b: string[]): { onlyA: number[]; onlyB: number[] } {
-    const n = a.length, m = b.length;
+    const n = a.length,
+        m = b.length;
     const dp: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-    for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
-    const onlyA: number[] = [], onlyB: number[] = [];
-    let i = 0, j = 0;
+    for (let i = n - 1; i >= 0; i--)
+        for (let j = m - 1; j >= 0; j--)
+            dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    const onlyA: number[] = [],
+        onlyB: number[] = [];
+    let i = 0,
+        j = 0;
     while (i < n && j < m) {
-        if (a[i] === b[j]) { i++; j++; } else if (dp[i + 1][j] >= dp[i][j + 1]) onlyA.push(i++); else onlyB.push(j++);
+        if (a[i] === b[j]) {
+            i++;
+            j++;
+        } else if (dp[i + 1][j] >= dp[i][j + 1]) onlyA.push(i++);
+        else onlyB.push(j++);
     }
     while (i < n) onlyA.push(i++);
     while (j < m) onlyB.push(j++);
@@ -156,7 +218,11 @@ const clip = (s: string, n = 160) => (s.length > n ? `${s.slice(0, n - 1)}…` :
  * in the state that left the config, and rulesets the config implies that differ from the one applied
  * (a config change not yet `pulumi up`'d).
  */
-export function expectationsFor(model: ClusterModel, exported: unknown, policies: NodePolicy[] = buildPolicy(model)): Expectations {
+export function expectationsFor(
+    model: ClusterModel,
+    exported: unknown,
+    policies: NodePolicy[] = buildPolicy(model),
+): Expectations {
     const { firewalls, webServers } = resourcesFromDeployment(exported);
     const findings: Finding[] = [];
     const nodes: NodeExpectation[] = [];
@@ -166,36 +232,106 @@ export function expectationsFor(model: ClusterModel, exported: unknown, policies
         const rendered = renderRuleset(policy, model.firewall);
         const fws = firewalls.get(node.name) ?? [];
         const webs = webServers.get(node.name) ?? [];
-        const e: NodeExpectation = { node, policy, rendered, servesWeb: servesWeb(node.role), firewall: fws[0], web: webs[0] };
+        const e: NodeExpectation = {
+            node,
+            policy,
+            rendered,
+            servesWeb: servesWeb(node.role),
+            firewall: fws[0],
+            web: webs[0],
+        };
         nodes.push(e);
-        if (fws.length > 1) findings.push(fail(node.name, "state", `the state has ${fws.length} firewalls for this node (${fws.map((f) => f.urn).join(", ")})`));
+        if (fws.length > 1)
+            findings.push(
+                fail(
+                    node.name,
+                    "state",
+                    `the state has ${fws.length} firewalls for this node (${fws.map((f) => f.urn).join(", ")})`,
+                ),
+            );
         if (!e.firewall) {
-            findings.push(fail(node.name, "state", "no firewall in the stack's state: this node has not been deployed yet (run pulumi up)"));
+            findings.push(
+                fail(
+                    node.name,
+                    "state",
+                    "no firewall in the stack's state: this node has not been deployed yet (run pulumi up)",
+                ),
+            );
         } else if (e.firewall.ruleset !== rendered) {
             const d = changedLines(e.firewall.ruleset, rendered);
-            const first = [...d.removed.map((l) => `- ${l.trim()}`), ...d.added.map((l) => `+ ${l.trim()}`)].slice(0, 4).map((l) => clip(l, 120));
-            findings.push(fail(node.name, "state", `the config implies a different ruleset than the one the last up applied ` +
-                `(${d.removed.length} line(s) removed, ${d.added.length} added; run pulumi preview --diff, then pulumi up): ${first.join(" | ")}`));
+            const first = [...d.removed.map((l) => `- ${l.trim()}`), ...d.added.map((l) => `+ ${l.trim()}`)]
+                .slice(0, 4)
+                .map((l) => clip(l, 120));
+            findings.push(
+                fail(
+                    node.name,
+                    "state",
+                    `the config implies a different ruleset than the one the last up applied ` +
+                        `(${d.removed.length} line(s) removed, ${d.added.length} added; run pulumi preview --diff, then pulumi up): ${first.join(" | ")}`,
+                ),
+            );
         } else {
             findings.push(ok(node.name, "state", "the ruleset the config implies is the one the last up applied"));
         }
-        if (e.servesWeb && !e.web) findings.push(fail(node.name, "state", "serves web but has no web server (certificate) in the stack's state (run pulumi up)"));
-        if (!e.servesWeb && e.web) findings.push(fail(node.name, "state", `the state has a web server for this ${node.role} node (pending removal: run pulumi up)`));
+        if (e.servesWeb && !e.web)
+            findings.push(
+                fail(
+                    node.name,
+                    "state",
+                    "serves web but has no web server (certificate) in the stack's state (run pulumi up)",
+                ),
+            );
+        if (!e.servesWeb && e.web)
+            findings.push(
+                fail(
+                    node.name,
+                    "state",
+                    `the state has a web server for this ${node.role} node (pending removal: run pulumi up)`,
+                ),
+            );
     }
     for (const [name, list] of firewalls) {
-        if (!names.has(name)) findings.push(fail(name, "state", `the state has a firewall for ${name}, which is not in the config (pulumi up will remove it): ${list.map((f) => f.urn).join(", ")}`));
+        if (!names.has(name))
+            findings.push(
+                fail(
+                    name,
+                    "state",
+                    `the state has a firewall for ${name}, which is not in the config (pulumi up will remove it): ${list.map((f) => f.urn).join(", ")}`,
+                ),
+            );
     }
     for (const [name] of webServers) {
-        if (!names.has(name)) findings.push(fail(name, "state", `the state has a web server for ${name}, which is not in the config (pulumi up will remove it)`));
+        if (!names.has(name))
+            findings.push(
+                fail(
+                    name,
+                    "state",
+                    `the state has a web server for ${name}, which is not in the config (pulumi up will remove it)`,
+                ),
+            );
     }
     return { nodes, findings };
 }
 
 // ------------------------------------------------------------------------------------------ nftables listings
 
-export interface ParsedSet { name: string; props: string[]; elements: string[] }
-export interface ParsedChain { name: string; header: string[]; rules: string[] }
-export interface ParsedTable { present: boolean; header: string; sets: Map<string, ParsedSet>; chains: Map<string, ParsedChain>; other: string[] }
+export interface ParsedSet {
+    name: string;
+    props: string[];
+    elements: string[];
+}
+export interface ParsedChain {
+    name: string;
+    header: string[];
+    rules: string[];
+}
+export interface ParsedTable {
+    present: boolean;
+    header: string;
+    sets: Map<string, ParsedSet>;
+    chains: Map<string, ParsedChain>;
+    other: string[];
+}
 
 /** A normalised `nft -s list table inet pinhole` → sets (properties, elements) and chains (header, rules in order). */
 export function parseTable(listing: string): ParsedTable {
@@ -208,14 +344,33 @@ export function parseTable(listing: string): ParsedTable {
         if (!line || line.startsWith("#")) continue;
         if (elements !== undefined) {
             elements += " " + line;
-            if (line.endsWith("}")) { set!.elements.push(...splitElements(elements)); elements = undefined; }
+            if (line.endsWith("}")) {
+                set!.elements.push(...splitElements(elements));
+                elements = undefined;
+            }
             continue;
         }
         let m: RegExpExecArray | null;
-        if (!set && !chain && (m = /^table (\S+ \S+) \{$/.exec(line))) { t.present = true; t.header = m[1]; continue; }
-        if (!set && !chain && (m = /^set (\S+) \{$/.exec(line))) { set = { name: m[1], props: [], elements: [] }; t.sets.set(m[1], set); continue; }
-        if (!set && !chain && (m = /^chain (\S+) \{$/.exec(line))) { chain = { name: m[1], header: [], rules: [] }; t.chains.set(m[1], chain); continue; }
-        if (line === "}") { set = undefined; chain = undefined; continue; }
+        if (!set && !chain && (m = /^table (\S+ \S+) \{$/.exec(line))) {
+            t.present = true;
+            t.header = m[1];
+            continue;
+        }
+        if (!set && !chain && (m = /^set (\S+) \{$/.exec(line))) {
+            set = { name: m[1], props: [], elements: [] };
+            t.sets.set(m[1], set);
+            continue;
+        }
+        if (!set && !chain && (m = /^chain (\S+) \{$/.exec(line))) {
+            chain = { name: m[1], header: [], rules: [] };
+            t.chains.set(m[1], chain);
+            continue;
+        }
+        if (line === "}") {
+            set = undefined;
+            chain = undefined;
+            continue;
+        }
         if (set) {
             if (line.startsWith("elements = {")) {
                 if (line.endsWith("}")) set.elements.push(...splitElements(line));
@@ -231,14 +386,27 @@ export function parseTable(listing: string): ParsedTable {
 
 function splitElements(text: string): string[] {
     const inner = text.replace(/^elements = \{/, "").replace(/\}$/, "");
-    return inner.split(",").map((s) => s.trim()).filter(Boolean);
+    return inner
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 export type DifferenceKind =
-    | "table-missing" | "table-unexpected"
-    | "set-missing" | "set-extra" | "set-property" | "element-missing" | "element-extra"
-    | "chain-missing" | "chain-extra" | "chain-header"
-    | "rule-missing" | "rule-extra" | "rule-moved" | "other";
+    | "table-missing"
+    | "table-unexpected"
+    | "set-missing"
+    | "set-extra"
+    | "set-property"
+    | "element-missing"
+    | "element-extra"
+    | "chain-missing"
+    | "chain-extra"
+    | "chain-header"
+    | "rule-missing"
+    | "rule-extra"
+    | "rule-moved"
+    | "other";
 
 export interface Difference {
     kind: DifferenceKind;
@@ -256,37 +424,90 @@ export interface Difference {
  * "moved"), extra/missing set elements, changed chain policies or set properties, a missing table.
  */
 export function diffTables(expected: string, live: string): Difference[] {
-    const e = parseTable(expected), l = parseTable(live);
+    const e = parseTable(expected),
+        l = parseTable(live);
     const out: Difference[] = [];
-    if (e.present && !l.present) return [{ kind: "table-missing", where: "table", text: `table ${e.header || "inet pinhole"}` }];
+    if (e.present && !l.present)
+        return [{ kind: "table-missing", where: "table", text: `table ${e.header || "inet pinhole"}` }];
     if (!e.present && l.present) return [{ kind: "table-unexpected", where: "table", text: `table ${l.header}` }];
     for (const [name, es] of e.sets) {
         const ls = l.sets.get(name);
-        if (!ls) { out.push({ kind: "set-missing", where: `set ${name}`, text: `set ${name} (${es.elements.length} element(s))` }); continue; }
-        const lp = new Set(ls.props), ep = new Set(es.props);
-        for (const p of es.props) if (!lp.has(p)) out.push({ kind: "set-property", where: `set ${name}`, text: p, live: ls.props.filter((x) => !ep.has(x)).join("; ") || "(none)" });
-        for (const p of ls.props) if (!ep.has(p) && !es.props.some((x) => x.split(" ")[0] === p.split(" ")[0])) out.push({ kind: "set-property", where: `set ${name}`, text: "(none)", live: p });
-        const le = new Set(ls.elements), ee = new Set(es.elements);
-        for (const x of es.elements) if (!le.has(x)) out.push({ kind: "element-missing", where: `set ${name}`, text: x });
+        if (!ls) {
+            out.push({
+                kind: "set-missing",
+                where: `set ${name}`,
+                text: `set ${name} (${es.elements.length} element(s))`,
+            });
+            continue;
+        }
+        const lp = new Set(ls.props),
+            ep = new Set(es.props);
+        for (const p of es.props)
+            if (!lp.has(p))
+                out.push({
+                    kind: "set-property",
+                    where: `set ${name}`,
+                    text: p,
+                    live: ls.props.filter((x) => !ep.has(x)).join("; ") || "(none)",
+                });
+        for (const p of ls.props)
+            if (!ep.has(p) && !es.props.some((x) => x.split(" ")[0] === p.split(" ")[0]))
+                out.push({ kind: "set-property", where: `set ${name}`, text: "(none)", live: p });
+        const le = new Set(ls.elements),
+            ee = new Set(es.elements);
+        for (const x of es.elements)
+            if (!le.has(x)) out.push({ kind: "element-missing", where: `set ${name}`, text: x });
         for (const x of ls.elements) if (!ee.has(x)) out.push({ kind: "element-extra", where: `set ${name}`, text: x });
     }
-    for (const [name, ls] of l.sets) if (!e.sets.has(name)) out.push({ kind: "set-extra", where: `set ${name}`, text: `set ${name} (${ls.elements.length} element(s))` });
+    for (const [name, ls] of l.sets)
+        if (!e.sets.has(name))
+            out.push({
+                kind: "set-extra",
+                where: `set ${name}`,
+                text: `set ${name} (${ls.elements.length} element(s))`,
+            });
     for (const [name, ec] of e.chains) {
         const lc = l.chains.get(name);
-        if (!lc) { out.push({ kind: "chain-missing", where: `chain ${name}`, text: `chain ${name} (${ec.rules.length} rule(s))` }); continue; }
-        if (ec.header.join("; ") !== lc.header.join("; ")) out.push({ kind: "chain-header", where: `chain ${name}`, text: ec.header.join("; "), live: lc.header.join("; ") });
+        if (!lc) {
+            out.push({
+                kind: "chain-missing",
+                where: `chain ${name}`,
+                text: `chain ${name} (${ec.rules.length} rule(s))`,
+            });
+            continue;
+        }
+        if (ec.header.join("; ") !== lc.header.join("; "))
+            out.push({
+                kind: "chain-header",
+                where: `chain ${name}`,
+                text: ec.header.join("; "),
+                live: lc.header.join("; "),
+            });
         const { onlyA, onlyB } = lcsSplit(ec.rules, lc.rules);
         const missing = onlyA.map((i) => ec.rules[i]);
         const extra = onlyB.map((i) => lc.rules[i]);
         const moved = new Set(missing.filter((r) => extra.includes(r)));
         for (const r of missing) if (!moved.has(r)) out.push({ kind: "rule-missing", where: `chain ${name}`, text: r });
         for (const [k, r] of extra.entries()) {
-            if (moved.has(r)) out.push({ kind: "rule-moved", where: `chain ${name}`, text: r, live: `position ${lc.rules.indexOf(r) + 1}` });
+            if (moved.has(r))
+                out.push({
+                    kind: "rule-moved",
+                    where: `chain ${name}`,
+                    text: r,
+                    live: `position ${lc.rules.indexOf(r) + 1}`,
+                });
             else out.push({ kind: "rule-extra", where: `chain ${name}`, text: r, live: `position ${onlyB[k] + 1}` });
         }
     }
-    for (const [name, lc] of l.chains) if (!e.chains.has(name)) out.push({ kind: "chain-extra", where: `chain ${name}`, text: `chain ${name} (${lc.header.join("; ") || "no hook"}, ${lc.rules.length} rule(s))` });
-    const lo = new Set(l.other), eo = new Set(e.other);
+    for (const [name, lc] of l.chains)
+        if (!e.chains.has(name))
+            out.push({
+                kind: "chain-extra",
+                where: `chain ${name}`,
+                text: `chain ${name} (${lc.header.join("; ") || "no hook"}, ${lc.rules.length} rule(s))`,
+            });
+    const lo = new Set(l.other),
+        eo = new Set(e.other);
     for (const x of e.other) if (!lo.has(x)) out.push({ kind: "other", where: "table", text: `missing: ${x}` });
     for (const x of l.other) if (!eo.has(x)) out.push({ kind: "other", where: "table", text: `extra: ${x}` });
     return out;
@@ -295,20 +516,34 @@ export function diffTables(expected: string, live: string): Difference[] {
 /** One difference as an operator reads it: "live table has an extra rule: tcp dport 3306 accept (chain input, position 1)". */
 export function describeDifference(d: Difference): string {
     switch (d.kind) {
-        case "table-missing": return "pinhole's table is missing from the live ruleset (the node has no pinhole firewall)";
-        case "table-unexpected": return "the live ruleset has a pinhole table that the state does not expect";
-        case "set-missing": return `live table is missing ${d.text}`;
-        case "set-extra": return `live table has an extra ${d.text}`;
-        case "set-property": return `${d.where} differs: expected "${d.text}", live "${d.live}"`;
-        case "element-missing": return `live ${d.where} is missing element ${d.text}`;
-        case "element-extra": return `live ${d.where} has an extra element: ${d.text}`;
-        case "chain-missing": return `live table is missing ${d.text}`;
-        case "chain-extra": return `live table has an extra ${d.text}`;
-        case "chain-header": return `${d.where} differs: expected "${d.text}", live "${d.live}"`;
-        case "rule-missing": return `live table is missing a rule: ${d.text} (${d.where})`;
-        case "rule-extra": return `live table has an extra rule: ${d.text} (${d.where}, ${d.live})`;
-        case "rule-moved": return `a rule is in another position than applied: ${d.text} (${d.where}, now ${d.live})`;
-        default: return `live table differs: ${d.text}`;
+        case "table-missing":
+            return "pinhole's table is missing from the live ruleset (the node has no pinhole firewall)";
+        case "table-unexpected":
+            return "the live ruleset has a pinhole table that the state does not expect";
+        case "set-missing":
+            return `live table is missing ${d.text}`;
+        case "set-extra":
+            return `live table has an extra ${d.text}`;
+        case "set-property":
+            return `${d.where} differs: expected "${d.text}", live "${d.live}"`;
+        case "element-missing":
+            return `live ${d.where} is missing element ${d.text}`;
+        case "element-extra":
+            return `live ${d.where} has an extra element: ${d.text}`;
+        case "chain-missing":
+            return `live table is missing ${d.text}`;
+        case "chain-extra":
+            return `live table has an extra ${d.text}`;
+        case "chain-header":
+            return `${d.where} differs: expected "${d.text}", live "${d.live}"`;
+        case "rule-missing":
+            return `live table is missing a rule: ${d.text} (${d.where})`;
+        case "rule-extra":
+            return `live table has an extra rule: ${d.text} (${d.where}, ${d.live})`;
+        case "rule-moved":
+            return `a rule is in another position than applied: ${d.text} (${d.where}, now ${d.live})`;
+        default:
+            return `live table differs: ${d.text}`;
     }
 }
 
@@ -329,19 +564,56 @@ export interface LiveFirewall {
 export function checkFirewall(e: NodeExpectation, live: LiveFirewall): Finding[] {
     const name = e.node.name;
     if (!e.firewall) {
-        if (live.listing.trim()) return [fail(name, "firewall", "the node has a pinhole table, but the stack's state has no firewall for it")];
+        if (live.listing.trim())
+            return [
+                fail(name, "firewall", "the node has a pinhole table, but the stack's state has no firewall for it"),
+            ];
         return [];
     }
     const out: Finding[] = [];
     const diffs = diffTables(e.firewall.listing, live.listing);
     for (const d of diffs) out.push(fail(name, "firewall", describeDifference(d)));
-    if (diffs.length === 0) out.push(ok(name, "firewall", `live table matches the state (${parseTable(live.listing).chains.size} chain(s), ${[...parseTable(live.listing).chains.values()].reduce((a, c) => a + c.rules.length, 0)} rules)`));
+    if (diffs.length === 0)
+        out.push(
+            ok(
+                name,
+                "firewall",
+                `live table matches the state (${parseTable(live.listing).chains.size} chain(s), ${[...parseTable(live.listing).chains.values()].reduce((a, c) => a + c.rules.length, 0)} rules)`,
+            ),
+        );
     if (live.listing.trim() && live.owner && e.firewall.id && live.owner !== e.firewall.id) {
-        out.push(fail(name, "firewall", `the table on the node belongs to another resource (${live.owner}), not this stack's ${e.firewall.id}`));
+        out.push(
+            fail(
+                name,
+                "firewall",
+                `the table on the node belongs to another resource (${live.owner}), not this stack's ${e.firewall.id}`,
+            ),
+        );
     }
-    if (live.boot === "failsafe") out.push(fail(name, "firewall", "at the last boot /etc/pinhole/firewall.nft did not load: the node runs the management-only fail-safe ruleset (only management SSH is open); run `pulumi up` to restore the ruleset"));
-    if (live.boot === "failed") out.push(fail(name, "firewall", "at the last boot neither /etc/pinhole/firewall.nft nor the fail-safe ruleset loaded: the node may be open; run `pulumi up`"));
-    if (live.listing.trim() && !live.persisted) out.push(fail(name, "firewall", "the ruleset is not persisted for boot (/etc/pinhole/firewall.nft missing): a reboot would come up without it"));
+    if (live.boot === "failsafe")
+        out.push(
+            fail(
+                name,
+                "firewall",
+                "at the last boot /etc/pinhole/firewall.nft did not load: the node runs the management-only fail-safe ruleset (only management SSH is open); run `pulumi up` to restore the ruleset",
+            ),
+        );
+    if (live.boot === "failed")
+        out.push(
+            fail(
+                name,
+                "firewall",
+                "at the last boot neither /etc/pinhole/firewall.nft nor the fail-safe ruleset loaded: the node may be open; run `pulumi up`",
+            ),
+        );
+    if (live.listing.trim() && !live.persisted)
+        out.push(
+            fail(
+                name,
+                "firewall",
+                "the ruleset is not persisted for boot (/etc/pinhole/firewall.nft missing): a reboot would come up without it",
+            ),
+        );
     return out;
 }
 
@@ -376,8 +648,17 @@ export function certificateFacts(pem: string): CertificateFacts | undefined {
     if (!leaf) return undefined;
     try {
         const c = new X509Certificate(leaf);
-        const dnsNames = (c.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
-        return { fingerprint: c.fingerprint256, notBefore: new Date(Date.parse(c.validFrom)).toISOString(), notAfter: new Date(Date.parse(c.validTo)).toISOString(), dnsNames, subject: c.subject.replace(/\n/g, ", ") };
+        const dnsNames = (c.subjectAltName ?? "")
+            .split(/,\s*/)
+            .filter((s) => s.startsWith("DNS:"))
+            .map((s) => s.slice(4));
+        return {
+            fingerprint: c.fingerprint256,
+            notBefore: new Date(Date.parse(c.validFrom)).toISOString(),
+            notAfter: new Date(Date.parse(c.validTo)).toISOString(),
+            dnsNames,
+            subject: c.subject.replace(/\n/g, ", "),
+        };
     } catch {
         return undefined;
     }
@@ -388,9 +669,16 @@ export function parseWebInspect(stdout: string): LiveWeb {
     const [head, cert = ""] = stdout.split("--- cert\n");
     const field = (k: string) => new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(head)?.[1]?.trim() ?? "";
     return {
-        owner: field("owner"), certSha: field("sha.cert") || "absent", keySha: field("sha.key") || "absent", siteSha: field("sha.site") || "absent",
-        keyMode: field("keymode") || "absent", served: field("served"), certPem: cert,
-        ...(/^file=/m.test(head) ? { files: Object.fromEntries([...head.matchAll(/^file=(\S+) (.+)$/gm)].map((m) => [m[2], m[1]])) } : {}),
+        owner: field("owner"),
+        certSha: field("sha.cert") || "absent",
+        keySha: field("sha.key") || "absent",
+        siteSha: field("sha.site") || "absent",
+        keyMode: field("keymode") || "absent",
+        served: field("served"),
+        certPem: cert,
+        ...(/^file=/m.test(head)
+            ? { files: Object.fromEntries([...head.matchAll(/^file=(\S+) (.+)$/gm)].map((m) => [m[2], m[1]])) }
+            : {}),
     };
 }
 
@@ -409,26 +697,50 @@ function nameMatches(name: string, san: string): boolean {
  * vs the state's WebServer; plus the node's name in the certificate and its expiry (failure once expired,
  * a warning inside renewBeforeDays).
  */
-export function checkCertificate(e: Pick<NodeExpectation, "node" | "web">, live: LiveWeb, opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date }): Finding[] {
+export function checkCertificate(
+    e: Pick<NodeExpectation, "node" | "web">,
+    live: LiveWeb,
+    opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean; now?: Date },
+): Finding[] {
     const name = e.node.name;
     const w = e.web;
     if (!w) return [];
-    const { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH } = w.paths ?? { certificate: DEFAULT_CERT_PATH, key: DEFAULT_KEY_PATH, site: DEFAULT_SITE_PATH };
+    const {
+        certificate: CERT_PATH,
+        key: KEY_PATH,
+        site: SITE_PATH,
+    } = w.paths ?? { certificate: DEFAULT_CERT_PATH, key: DEFAULT_KEY_PATH, site: DEFAULT_SITE_PATH };
     const out: Finding[] = [];
-    if (live.certSha === "absent" || !live.certPem.trim()) return [fail(name, "certificate", `no certificate installed at ${CERT_PATH}`)];
+    if (live.certSha === "absent" || !live.certPem.trim())
+        return [fail(name, "certificate", `no certificate installed at ${CERT_PATH}`)];
     const facts = certificateFacts(live.certPem);
     if (!facts) return [fail(name, "certificate", `${CERT_PATH} holds no readable certificate`)];
     const short = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase();
     if (live.certSha !== w.certificateSha256 || facts.fingerprint !== w.fingerprint) {
-        out.push(fail(name, "certificate", `the installed certificate differs from the state: live ${short(facts.fingerprint)}… (${facts.subject}, expires ${facts.notAfter.slice(0, 10)}), state ${short(w.fingerprint)}… (expires ${w.notAfter.slice(0, 10)})`));
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `the installed certificate differs from the state: live ${short(facts.fingerprint)}… (${facts.subject}, expires ${facts.notAfter.slice(0, 10)}), state ${short(w.fingerprint)}… (expires ${w.notAfter.slice(0, 10)})`,
+            ),
+        );
     }
     if (live.keySha === "absent") out.push(fail(name, "certificate", `no private key at ${KEY_PATH}`));
-    else if (live.keySha !== w.keySha256) out.push(fail(name, "certificate", `the installed private key ${KEY_PATH} differs from the state`));
-    if (live.keyMode !== "absent" && live.keyMode !== "600") out.push(fail(name, "certificate", `the private key ${KEY_PATH} has mode ${live.keyMode} (expected 600)`));
+    else if (live.keySha !== w.keySha256)
+        out.push(fail(name, "certificate", `the installed private key ${KEY_PATH} differs from the state`));
+    if (live.keyMode !== "absent" && live.keyMode !== "600")
+        out.push(fail(name, "certificate", `the private key ${KEY_PATH} has mode ${live.keyMode} (expected 600)`));
     if (live.siteSha === "absent") out.push(fail(name, "certificate", `no nginx site config at ${SITE_PATH}`));
-    else if (live.siteSha !== w.siteSha256) out.push(fail(name, "certificate", `the nginx site config ${SITE_PATH} differs from the state`));
+    else if (live.siteSha !== w.siteSha256)
+        out.push(fail(name, "certificate", `the nginx site config ${SITE_PATH} differs from the state`));
     if (live.served && live.served !== "no-openssl" && live.served !== w.fingerprint) {
-        out.push(fail(name, "certificate", `nginx serves another certificate (${short(live.served)}…) than the state's (${short(w.fingerprint)}…): reload pending or another front end`));
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `nginx serves another certificate (${short(live.served)}…) than the state's (${short(w.fingerprint)}…): reload pending or another front end`,
+            ),
+        );
     } else if (!live.served) {
         out.push(fail(name, "certificate", "nginx serves nothing on 127.0.0.1:443"));
     }
@@ -436,22 +748,70 @@ export function checkCertificate(e: Pick<NodeExpectation, "node" | "web">, live:
     const own = new Set([CERT_PATH, KEY_PATH, SITE_PATH]);
     for (const f of (w.files ?? []).filter((x) => !own.has(x.path))) {
         const got = live.files?.[f.path] ?? "absent";
-        if (got === "absent") out.push(fail(name, "certificate", `the platform file ${f.path} pinhole patched is missing`));
-        else if (got !== f.sha256) out.push(fail(name, "certificate", `the platform file ${f.path} pinhole patched differs from the state (edited since the last up?)`));
+        if (got === "absent")
+            out.push(fail(name, "certificate", `the platform file ${f.path} pinhole patched is missing`));
+        else if (got !== f.sha256)
+            out.push(
+                fail(
+                    name,
+                    "certificate",
+                    `the platform file ${f.path} pinhole patched differs from the state (edited since the last up?)`,
+                ),
+            );
     }
-    if (live.owner && w.id && live.owner !== w.id) out.push(fail(name, "certificate", `the web front end belongs to another resource (${live.owner}), not this stack's ${w.id}`));
+    if (live.owner && w.id && live.owner !== w.id)
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `the web front end belongs to another resource (${live.owner}), not this stack's ${w.id}`,
+            ),
+        );
     if (!facts.dnsNames.some((d) => nameMatches(e.node.fqdn, d))) {
-        out.push(fail(name, "certificate", `the certificate does not carry the node's network name ${e.node.fqdn} (SAN: ${facts.dnsNames.join(", ") || "none"})`));
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `the certificate does not carry the node's network name ${e.node.fqdn} (SAN: ${facts.dnsNames.join(", ") || "none"})`,
+            ),
+        );
     }
     const now = (opts.now ?? new Date()).getTime();
     const to = Date.parse(facts.notAfter);
     const days = Math.floor((to - now) / DAY);
     // The same window as preview and the outputs (30 days, a third of the lifetime for short-lived certificates):
     // inside it verify fails, so its exit status tells a scheduler that `pulumi up` (or a new bundle) is due.
-    const expiry = expiryStatus(facts.notBefore, facts.notAfter, opts.renewBeforeDays, opts.renewBeforeExplicit, new Date(now));
-    if (expiry.state === "expired") out.push(fail(name, "certificate", `WEB CERT EXPIRED AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC`));
-    else if (expiry.state === "notice") out.push(fail(name, "certificate", `WEB CERT EXPIRES AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC (in ${days} days; notice window ${expiry.windowDays} days): run pulumi up (pinhole-issued) or install the renewed bundle`));
-    if (!out.some((f) => !f.ok)) out.push(ok(name, "certificate", `installed certificate matches the state (${short(facts.fingerprint)}…, expires ${facts.notAfter.slice(0, 10)}, in ${days} days)`));
+    const expiry = expiryStatus(
+        facts.notBefore,
+        facts.notAfter,
+        opts.renewBeforeDays,
+        opts.renewBeforeExplicit,
+        new Date(now),
+    );
+    if (expiry.state === "expired")
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `WEB CERT EXPIRED AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC`,
+            ),
+        );
+    else if (expiry.state === "notice")
+        out.push(
+            fail(
+                name,
+                "certificate",
+                `WEB CERT EXPIRES AT: ${facts.notAfter.replace("T", " ").replace(/\.\d+Z$/, "")} UTC (in ${days} days; notice window ${expiry.windowDays} days): run pulumi up (pinhole-issued) or install the renewed bundle`,
+            ),
+        );
+    if (!out.some((f) => !f.ok))
+        out.push(
+            ok(
+                name,
+                "certificate",
+                `installed certificate matches the state (${short(facts.fingerprint)}…, expires ${facts.notAfter.slice(0, 10)}, in ${days} days)`,
+            ),
+        );
     return out;
 }
 
@@ -471,13 +831,19 @@ export interface ProbeTarget {
 }
 
 /** Ports tried, in this order, as the "forbidden" sample of each pair (the first N the policy denies). */
-export const FORBIDDEN_CANDIDATES: readonly number[] = [22, 27017, 8443, 443, 27030, 3306, 27019, 27020, 5432, 9000, 10050, 80];
+export const FORBIDDEN_CANDIDATES: readonly number[] = [
+    22, 27017, 8443, 443, 27030, 3306, 27019, 27020, 5432, 9000, 10050, 80,
+];
 
 /**
  * What to probe FROM each node (TCP): every port the policy opens to it on each peer, and the first
  * `forbiddenPerPeer` ports of FORBIDDEN_CANDIDATES that the policy denies between them.
  */
-export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { forbiddenPerPeer?: number; from?: string[] } = {}): ProbeTarget[] {
+export function probePlan(
+    model: ClusterModel,
+    policies: NodePolicy[],
+    opts: { forbiddenPerPeer?: number; from?: string[] } = {},
+): ProbeTarget[] {
     const reach = expectedReachability(model, policies);
     const k = opts.forbiddenPerPeer ?? 3;
     const byName = new Map(model.nodes.map((n) => [n.name, n]));
@@ -488,13 +854,28 @@ export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { f
         for (const to of policies) {
             if (to.node.name === from.name) continue;
             // each address family both ends have (dual-stack: the same ports on IPv4 and IPv6)
-            const addresses = addressesSeenBy(from, byName.get(to.node.name)!).filter((a) => fromFamilies.has(familyOfAddress(a)));
-            const required = [...new Set(to.inbound.filter((o) => o.protocol === "tcp" && o.peer.kind === "node" && o.peer.name === from.name).map((o) => o.port))].sort((a, b) => a - b);
+            const addresses = addressesSeenBy(from, byName.get(to.node.name)!).filter((a) =>
+                fromFamilies.has(familyOfAddress(a)),
+            );
+            const required = [
+                ...new Set(
+                    to.inbound
+                        .filter((o) => o.protocol === "tcp" && o.peer.kind === "node" && o.peer.name === from.name)
+                        .map((o) => o.port),
+                ),
+            ].sort((a, b) => a - b);
             for (const address of addresses) {
                 const family = familyOfAddress(address);
                 for (const port of required) {
                     const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port, family });
-                    targets.push({ from: from.name, to: to.node.name, address, port, expect: v.allowed ? "open" : "blocked", why: v.reason });
+                    targets.push({
+                        from: from.name,
+                        to: to.node.name,
+                        address,
+                        port,
+                        expect: v.allowed ? "open" : "blocked",
+                        why: v.reason,
+                    });
                 }
                 let n = 0;
                 for (const port of FORBIDDEN_CANDIDATES) {
@@ -502,12 +883,24 @@ export function probePlan(model: ClusterModel, policies: NodePolicy[], opts: { f
                     if (required.includes(port)) continue;
                     const v = reach.between({ from: from.name, to: to.node.name, protocol: "tcp", port, family });
                     if (v.allowed) continue;
-                    targets.push({ from: from.name, to: to.node.name, address, port, expect: "blocked", why: v.reason });
+                    targets.push({
+                        from: from.name,
+                        to: to.node.name,
+                        address,
+                        port,
+                        expect: "blocked",
+                        why: v.reason,
+                    });
                     n++;
                 }
             }
         }
-        targets.push(...udpExternalTargets(policies.find((p) => p.node.name === from.name)!, fromFamilies));
+        targets.push(
+            ...udpExternalTargets(
+                policies.find((p) => p.node.name === from.name)!,
+                fromFamilies,
+            ),
+        );
     }
     return targets;
 }
@@ -524,10 +917,22 @@ export function udpExternalTargets(policy: NodePolicy, families: Set<4 | 6>): Pr
         if (o.protocol !== "udp" || o.peer.kind !== "external") continue;
         for (const a of o.peer.addresses) {
             const c = parseCidr(a);
-            const host = parseIp(a) ? a : c.ok && c.cidr.prefix === (c.cidr.family === 4 ? 32 : 128) ? a.split("/")[0] : undefined;
+            const host = parseIp(a)
+                ? a
+                : c.ok && c.cidr.prefix === (c.cidr.family === 4 ? 32 : 128)
+                  ? a.split("/")[0]
+                  : undefined;
             if (!host || !families.has(familyOfAddress(host))) continue;
             if (out.some((t) => t.address === host && t.port === o.port)) continue;
-            out.push({ from: policy.node.name, to: o.peer.name, address: host, port: o.port, protocol: "udp", expect: "open", why: o.reason });
+            out.push({
+                from: policy.node.name,
+                to: o.peer.name,
+                address: host,
+                port: o.port,
+                protocol: "udp",
+                expect: "open",
+                why: o.reason,
+            });
         }
     }
     return out;
@@ -540,9 +945,14 @@ export function udpExternalTargets(policy: NodePolicy, families: Set<4 | 6>): Pr
  * left behind on the node) and count as timed out. Prints "<index> <open|refused|eperm|unreach|error> [detail]" per finished probe, then
  * "probes-done"; a probe without a line timed out.
  */
-export function probeScript(targets: { address: string; port: number; protocol?: Protocol }[], opts: { timeoutSeconds?: number } = {}): string {
+export function probeScript(
+    targets: { address: string; port: number; protocol?: Protocol }[],
+    opts: { timeoutSeconds?: number } = {},
+): string {
     const t = opts.timeoutSeconds ?? 2;
-    const probes = targets.map((x, i) => `${x.protocol === "udp" ? "u" : "p"} ${i} ${x.address} ${x.port} &`).join("\n");
+    const probes = targets
+        .map((x, i) => `${x.protocol === "udp" ? "u" : "p"} ${i} ${x.address} ${x.port} &`)
+        .join("\n");
     const readSeconds = Math.max(0.2, t - 0.3).toFixed(1);
     return `PATH=/usr/sbin:/usr/bin:/sbin:/bin
 command -v bash >/dev/null 2>&1 || { echo "bash not found on this node (verify probes with bash's /dev/tcp)" >&2; exit 40; }
@@ -583,7 +993,9 @@ export type ProbeOutcome = "open" | "refused" | "timeout" | "eperm" | "unreach" 
 
 /** "<index> <outcome> [detail]" lines → outcome per target index (no line: timeout, or not-run without "probes-done"). */
 export function parseProbeOutput(stdout: string, count: number): { outcome: ProbeOutcome; detail?: string }[] {
-    const out: { outcome: ProbeOutcome; detail?: string }[] = Array.from({ length: count }, () => ({ outcome: "not-run" as ProbeOutcome }));
+    const out: { outcome: ProbeOutcome; detail?: string }[] = Array.from({ length: count }, () => ({
+        outcome: "not-run" as ProbeOutcome,
+    }));
     for (const line of stdout.split("\n")) {
         const m = /^(\d+) (open|refused|timeout|eperm|unreach|error)(?: (.*))?$/.exec(line.trim());
         if (!m) continue;
@@ -610,7 +1022,10 @@ export function judgeProbe(t: ProbeTarget, outcome: ProbeOutcome, detail?: strin
     // UDP to an external service: one that never answers (a trap receiver) times out; only a local refusal
     // (EPERM: this node's egress filter) or an unreachable proves the opening missing.
     const udpSilence = t.protocol === "udp" && t.expect === "open" && outcome === "timeout";
-    const passed = t.expect === "open" ? outcome === "open" || outcome === "refused" || udpSilence : outcome === "timeout" || outcome === "eperm";
+    const passed =
+        t.expect === "open"
+            ? outcome === "open" || outcome === "refused" || udpSilence
+            : outcome === "timeout" || outcome === "eperm";
     return { ...t, outcome, ok: passed, ...(detail ? { detail } : {}) };
 }
 
@@ -619,14 +1034,41 @@ export function probeFindings(rows: ProbeResultRow[]): Finding[] {
     for (const r of rows) {
         const what = `${r.from} → ${r.to} (${r.address}) ${r.port}/${r.protocol ?? "tcp"}`;
         if (!r.ok) {
-            const seen = r.outcome === "timeout" ? "filtered (timed out)" : r.outcome === "eperm" ? "blocked by the source's egress filter" : r.outcome === "not-run" ? "not probed (the session failed)" : r.outcome + (r.detail ? ` ${r.detail}` : "");
-            out.push(fail(r.from, "probe", r.expect === "open"
-                ? `${what}: required but ${seen} — ${r.why}`
-                : `${what}: forbidden but reachable (${seen}) — ${r.why}`));
+            const seen =
+                r.outcome === "timeout"
+                    ? "filtered (timed out)"
+                    : r.outcome === "eperm"
+                      ? "blocked by the source's egress filter"
+                      : r.outcome === "not-run"
+                        ? "not probed (the session failed)"
+                        : r.outcome + (r.detail ? ` ${r.detail}` : "");
+            out.push(
+                fail(
+                    r.from,
+                    "probe",
+                    r.expect === "open"
+                        ? `${what}: required but ${seen} — ${r.why}`
+                        : `${what}: forbidden but reachable (${seen}) — ${r.why}`,
+                ),
+            );
         } else if (r.expect === "open" && r.outcome === "refused") {
-            out.push(ok(r.from, "probe", `${what}: the firewall lets it through but nothing listens (refused) — ${r.why}`, true));
+            out.push(
+                ok(
+                    r.from,
+                    "probe",
+                    `${what}: the firewall lets it through but nothing listens (refused) — ${r.why}`,
+                    true,
+                ),
+            );
         } else if (r.expect === "open" && r.outcome === "timeout") {
-            out.push(ok(r.from, "probe", `${what}: sent (this node's egress filter let it out) but no answer — ${r.why}`, true));
+            out.push(
+                ok(
+                    r.from,
+                    "probe",
+                    `${what}: sent (this node's egress filter let it out) but no answer — ${r.why}`,
+                    true,
+                ),
+            );
         }
     }
     return out;
@@ -644,10 +1086,21 @@ export interface VerifyReport {
     ms: number;
 }
 
-export interface VerifyCounts { pass: number; fail: number; warnings: number; byCheck: Record<CheckKind, { pass: number; fail: number }> }
+export interface VerifyCounts {
+    pass: number;
+    fail: number;
+    warnings: number;
+    byCheck: Record<CheckKind, { pass: number; fail: number }>;
+}
 
 export function countFindings(r: Pick<VerifyReport, "findings" | "probes">): VerifyCounts {
-    const byCheck = { state: { pass: 0, fail: 0 }, ssh: { pass: 0, fail: 0 }, firewall: { pass: 0, fail: 0 }, certificate: { pass: 0, fail: 0 }, probe: { pass: 0, fail: 0 } };
+    const byCheck = {
+        state: { pass: 0, fail: 0 },
+        ssh: { pass: 0, fail: 0 },
+        firewall: { pass: 0, fail: 0 },
+        certificate: { pass: 0, fail: 0 },
+        probe: { pass: 0, fail: 0 },
+    };
     for (const f of r.findings) {
         if (f.check === "probe") continue; // counted per probe below
         if (f.warning) continue;
@@ -669,18 +1122,32 @@ export function formatProbeMatrix(nodes: string[], rows: ProbeResultRow[]): stri
     for (const r of rows) {
         const k = `${r.from}|${r.to}`;
         const c = cell.get(k) ?? { n: 0, bad: 0 };
-        c.n++; if (!r.ok) c.bad++;
+        c.n++;
+        if (!r.ok) c.bad++;
         cell.set(k, c);
     }
     const from = nodes.filter((n) => rows.some((r) => r.from === n));
     const header = ["FROM \\ TO", ...nodes];
-    const table = [header, ...from.map((f) => [f, ...nodes.map((t) => {
-        if (t === f) return "-";
-        const c = cell.get(`${f}|${t}`);
-        return !c ? "" : c.bad ? `FAIL ${c.bad}/${c.n}` : `ok ${c.n}`;
-    })])];
+    const table = [
+        header,
+        ...from.map((f) => [
+            f,
+            ...nodes.map((t) => {
+                if (t === f) return "-";
+                const c = cell.get(`${f}|${t}`);
+                return !c ? "" : c.bad ? `FAIL ${c.bad}/${c.n}` : `ok ${c.n}`;
+            }),
+        ]),
+    ];
     const w = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
-    return table.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n");
+    return table
+        .map((r) =>
+            r
+                .map((c, i) => c.padEnd(w[i]))
+                .join("  ")
+                .trimEnd(),
+        )
+        .join("\n");
 }
 
 /** The human report: per node firewall / certificate lines, the probe matrix, every failure, the counts. */
@@ -689,34 +1156,62 @@ export function formatReport(r: VerifyReport, opts: { verbose?: boolean } = {}):
     const c = countFindings(r);
     L.push(`pinhole verify: stack ${r.stack}, ${r.nodes.length} node(s), ${r.checkedAt}`);
     L.push("");
-    const perNode = (node: string, check: CheckKind) => r.findings.filter((f) => f.node === node && f.check === check && !f.warning);
-    const status = (fs: Finding[]) => (fs.length === 0 ? "-" : fs.every((f) => f.ok) ? "ok" : `FAIL (${fs.filter((f) => !f.ok).length})`);
+    const perNode = (node: string, check: CheckKind) =>
+        r.findings.filter((f) => f.node === node && f.check === check && !f.warning);
+    const status = (fs: Finding[]) =>
+        fs.length === 0 ? "-" : fs.every((f) => f.ok) ? "ok" : `FAIL (${fs.filter((f) => !f.ok).length})`;
     const rows = [["NODE", "STATE", "SSH", "FIREWALL", "CERTIFICATE", "PROBES"]];
     for (const n of r.nodes) {
         const probes = r.probes.filter((p) => p.from === n);
         const bad = probes.filter((p) => !p.ok).length;
-        rows.push([n, status(perNode(n, "state")), status(perNode(n, "ssh")), status(perNode(n, "firewall")), status(perNode(n, "certificate")),
-            probes.length ? (bad ? `FAIL ${bad}/${probes.length}` : `ok ${probes.length}`) : "-"]);
+        rows.push([
+            n,
+            status(perNode(n, "state")),
+            status(perNode(n, "ssh")),
+            status(perNode(n, "firewall")),
+            status(perNode(n, "certificate")),
+            probes.length ? (bad ? `FAIL ${bad}/${probes.length}` : `ok ${probes.length}`) : "-",
+        ]);
     }
     const extraNodes = [...new Set(r.findings.map((f) => f.node))].filter((n) => !r.nodes.includes(n));
     for (const n of extraNodes) rows.push([n, status(perNode(n, "state")), "-", "-", "-", "-"]);
     const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
-    L.push(...rows.map((x) => x.map((s, i) => s.padEnd(w[i])).join("  ").trimEnd()));
+    L.push(
+        ...rows.map((x) =>
+            x
+                .map((s, i) => s.padEnd(w[i]))
+                .join("  ")
+                .trimEnd(),
+        ),
+    );
     if (r.probes.length) {
-        L.push("", `probes from each node (TCP, bash /dev/tcp): required ports must connect, sampled forbidden ports must be dropped`);
+        L.push(
+            "",
+            `probes from each node (TCP, bash /dev/tcp): required ports must connect, sampled forbidden ports must be dropped`,
+        );
         L.push(formatProbeMatrix(r.nodes, r.probes));
     }
     const failures = r.findings.filter((f) => !f.ok);
     const warnings = r.findings.filter((f) => f.warning);
-    if (warnings.length) { L.push("", "warnings:"); for (const f of warnings) L.push(`  ${f.node}: ${f.message}`); }
-    if (failures.length) { L.push("", "FAILURES:"); for (const f of failures) L.push(`  ${f.node}: ${f.message}`); }
+    if (warnings.length) {
+        L.push("", "warnings:");
+        for (const f of warnings) L.push(`  ${f.node}: ${f.message}`);
+    }
+    if (failures.length) {
+        L.push("", "FAILURES:");
+        for (const f of failures) L.push(`  ${f.node}: ${f.message}`);
+    }
     if (opts.verbose) {
         L.push("", "passed:");
         for (const f of r.findings.filter((x) => x.ok && !x.warning)) L.push(`  ${f.node}: [${f.check}] ${f.message}`);
     }
     const parts = (Object.entries(c.byCheck) as [CheckKind, { pass: number; fail: number }][])
-        .filter(([, v]) => v.pass + v.fail > 0).map(([k, v]) => `${k} ${v.pass}/${v.pass + v.fail}`);
-    L.push("", `${reportOk(r) ? "PASS" : "FAIL"}: ${c.pass} passed, ${c.fail} failed${c.warnings ? `, ${c.warnings} warning(s)` : ""} (${parts.join(", ")}) in ${(r.ms / 1000).toFixed(1)} s`);
+        .filter(([, v]) => v.pass + v.fail > 0)
+        .map(([k, v]) => `${k} ${v.pass}/${v.pass + v.fail}`);
+    L.push(
+        "",
+        `${reportOk(r) ? "PASS" : "FAIL"}: ${c.pass} passed, ${c.fail} failed${c.warnings ? `, ${c.warnings} warning(s)` : ""} (${parts.join(", ")}) in ${(r.ms / 1000).toFixed(1)} s`,
+    );
     return L.join("\n") + "\n";
 }
 

@@ -87,7 +87,11 @@ export function certificateDetails(pem: string): CertificateDetails {
 }
 
 function safeVerify(cert: X509Certificate, key: KeyObject): boolean {
-    try { return cert.verify(key); } catch { return false; }
+    try {
+        return cert.verify(key);
+    } catch {
+        return false;
+    }
 }
 
 function spkiOf(key: KeyObject): Buffer {
@@ -97,7 +101,10 @@ function spkiOf(key: KeyObject): Buffer {
 
 /** "2014-09-26 11:30:02" (the platform's notice format, UTC). */
 export function platformTime(iso: string): string {
-    return new Date(iso).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "");
+    return new Date(iso)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d{3}Z$/, "");
 }
 
 // ------------------------------------------------------------------------------------------ checks
@@ -155,24 +162,41 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
     const src = i.source ? ` (${i.source})` : "";
     const pems = splitPemBundle(i.bundlePem ?? "");
     if (pems.length === 0) {
-        const hint = /PRIVATE KEY-----/.test(i.bundlePem ?? "") ? ": it holds a private key instead (swapped certificate and key config keys?)" : "";
-        return { problems: [{ kind: "parse", message: `the certificate bundle${src} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${hint}` }], warnings };
+        const hint = /PRIVATE KEY-----/.test(i.bundlePem ?? "")
+            ? ": it holds a private key instead (swapped certificate and key config keys?)"
+            : "";
+        return {
+            problems: [
+                {
+                    kind: "parse",
+                    message: `the certificate bundle${src} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${hint}`,
+                },
+            ],
+            warnings,
+        };
     }
     if (/PRIVATE KEY-----/.test(i.bundlePem)) {
-        problems.push({ kind: "parse", message: `the certificate bundle${src} also contains a private key: keep the key in its own secret config key, the bundle is certificates only` });
+        problems.push({
+            kind: "parse",
+            message: `the certificate bundle${src} also contains a private key: keep the key in its own secret config key, the bundle is certificates only`,
+        });
     }
     const certs: X509Certificate[] = [];
     for (const [n, pem] of pems.entries()) {
         try {
             certs.push(parseCert(pem));
         } catch (e) {
-            problems.push({ kind: "parse", message: `certificate #${n + 1} of the bundle${src} cannot be parsed: ${(e as Error).message}` });
+            problems.push({
+                kind: "parse",
+                message: `certificate #${n + 1} of the bundle${src} cannot be parsed: ${(e as Error).message}`,
+            });
         }
     }
     if (certs.length !== pems.length) return { problems, warnings };
     const leaf = certs[0];
     const details = detailsOf(leaf);
-    const label = (c: X509Certificate, n: number) => `${n === 0 ? "the server certificate" : `chain certificate #${n + 1}`} (${dn(c.subject)})`;
+    const label = (c: X509Certificate, n: number) =>
+        `${n === 0 ? "the server certificate" : `chain certificate #${n + 1}`} (${dn(c.subject)})`;
 
     // --- key
     let key: KeyObject | undefined;
@@ -181,8 +205,13 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
             key = createPrivateKey(i.privateKeyPem);
         } catch {
             // Never quote the value: it is (meant to be) a private key.
-            const why = /ENCRYPTED/.test(i.privateKeyPem) ? "it is encrypted (nginx would ask for a passphrase): supply it unencrypted, e.g. `openssl pkey -in key.pem`" : "it is not a PEM private key";
-            problems.push({ kind: "key", message: `the private key${i.keySource ? ` (${i.keySource})` : ""} cannot be used: ${why}` });
+            const why = /ENCRYPTED/.test(i.privateKeyPem)
+                ? "it is encrypted (nginx would ask for a passphrase): supply it unencrypted, e.g. `openssl pkey -in key.pem`"
+                : "it is not a PEM private key";
+            problems.push({
+                kind: "key",
+                message: `the private key${i.keySource ? ` (${i.keySource})` : ""} cannot be used: ${why}`,
+            });
         }
     } else if (i.publicKeyPem !== undefined) {
         key = createPublicKey(i.publicKeyPem);
@@ -191,10 +220,19 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
         const want = spkiOf(key);
         const at = certs.findIndex((c) => spkiOf(c.publicKey).equals(want));
         if (at < 0) {
-            const whose = i.privateKeyPem !== undefined ? `the private key${i.keySource ? ` (${i.keySource})` : ""}` : "pinhole's key for this node (the one the CSR was made with)";
-            problems.push({ kind: "key", message: `the certificate does not match ${whose}: it was issued for another key` });
+            const whose =
+                i.privateKeyPem !== undefined
+                    ? `the private key${i.keySource ? ` (${i.keySource})` : ""}`
+                    : "pinhole's key for this node (the one the CSR was made with)";
+            problems.push({
+                kind: "key",
+                message: `the certificate does not match ${whose}: it was issued for another key`,
+            });
         } else if (at > 0) {
-            problems.push({ kind: "chain", message: `the bundle is out of order: the server certificate is #${at + 1}; put it first, then its issuer, up to the CA` });
+            problems.push({
+                kind: "chain",
+                message: `the bundle is out of order: the server certificate is #${at + 1}; put it first, then its issuer, up to the CA`,
+            });
         }
     }
 
@@ -213,7 +251,9 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
     }
     const missingIps = i.addresses.filter((a) => leaf.checkIP(a) === undefined);
     if (sanMatch && missingIps.length) {
-        warnings.push(`the certificate does not list ${missingIps.join(", ")} (IP subjectAltName): clients that connect by address will not accept it`);
+        warnings.push(
+            `the certificate does not list ${missingIps.join(", ")} (IP subjectAltName): clients that connect by address will not accept it`,
+        );
     }
 
     // --- chain
@@ -221,11 +261,17 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
         const c = certs[n];
         const next = certs[n + 1];
         if (!next.ca) {
-            problems.push({ kind: "chain", message: `${label(next, n + 1)} is not a CA certificate, so it cannot have issued ${label(c, n)}; the bundle must be the server certificate first, then intermediates up to a CA` });
+            problems.push({
+                kind: "chain",
+                message: `${label(next, n + 1)} is not a CA certificate, so it cannot have issued ${label(c, n)}; the bundle must be the server certificate first, then intermediates up to a CA`,
+            });
             continue;
         }
         if (!c.checkIssued(next) || !safeVerify(c, next.publicKey)) {
-            problems.push({ kind: "chain", message: `broken chain: ${label(c, n)} is issued by ${dn(c.issuer)}, but the next certificate is ${dn(next.subject)}${c.checkIssued(next) ? " and its signature does not verify with that CA's key" : ""}` });
+            problems.push({
+                kind: "chain",
+                message: `broken chain: ${label(c, n)} is issued by ${dn(c.issuer)}, but the next certificate is ${dn(next.subject)}${c.checkIssued(next) ? " and its signature does not verify with that CA's key" : ""}`,
+            });
         }
     }
     const last = certs[certs.length - 1];
@@ -242,21 +288,37 @@ export function checkCertificateBundle(i: BundleCheckInput): BundleCheckResult {
         const from = Date.parse(c.validFrom);
         const to = Date.parse(c.validTo);
         if (from > now.getTime()) {
-            problems.push({ kind: "not-yet-valid", message: `${label(c, n)} is not yet valid: valid from ${platformTime(new Date(from).toISOString())} UTC` });
+            problems.push({
+                kind: "not-yet-valid",
+                message: `${label(c, n)} is not yet valid: valid from ${platformTime(new Date(from).toISOString())} UTC`,
+            });
         }
         if (to <= now.getTime()) {
-            problems.push({ kind: "expired", message: `${label(c, n)} has expired: WEB CERT EXPIRED AT: ${platformTime(new Date(to).toISOString())} UTC` });
+            problems.push({
+                kind: "expired",
+                message: `${label(c, n)} has expired: WEB CERT EXPIRED AT: ${platformTime(new Date(to).toISOString())} UTC`,
+            });
         }
     }
-    const notice = expiryNotice(details.notAfter, noticeWindowDays(lifetimeDays(details.notBefore, details.notAfter), i.renewBeforeDays ?? NOTICE_DAYS, i.renewBeforeExplicit), now);
+    const notice = expiryNotice(
+        details.notAfter,
+        noticeWindowDays(
+            lifetimeDays(details.notBefore, details.notAfter),
+            i.renewBeforeDays ?? NOTICE_DAYS,
+            i.renewBeforeExplicit,
+        ),
+        now,
+    );
     if (notice && !notice.expired) warnings.push(notice.text);
     return { problems, warnings, details, bundlePem: joinPemBundle(pems) };
 }
 
 /** "node proxy-1: certificate rejected (pinhole:proxy1Cert): a; b" — one line per node. */
 export function formatBundleProblems(node: string, problems: CertificateProblem[], source?: string): string {
-    return `node ${node}: web certificate${source ? ` from ${source}` : ""} rejected, nothing was installed:\n` +
-        problems.map((p) => `  - ${p.message}`).join("\n");
+    return (
+        `node ${node}: web certificate${source ? ` from ${source}` : ""} rejected, nothing was installed:\n` +
+        problems.map((p) => `  - ${p.message}`).join("\n")
+    );
 }
 
 export interface ExpiryNotice {
@@ -281,7 +343,8 @@ export function noticeWindowDays(lifetimeDays: number, renewBeforeDays = NOTICE_
 }
 
 /** Lifetime in days of a certificate (notBefore → notAfter, ISO strings). */
-export const lifetimeDays = (notBefore: string, notAfter: string) => (Date.parse(notAfter) - Date.parse(notBefore)) / 86_400_000;
+export const lifetimeDays = (notBefore: string, notAfter: string) =>
+    (Date.parse(notAfter) - Date.parse(notBefore)) / 86_400_000;
 
 /** Expiry state of a certificate as the outputs show it (`certificates.<node>.expiry`). */
 export interface ExpiryStatus {
@@ -293,19 +356,37 @@ export interface ExpiryStatus {
     notice: string | null;
 }
 
-export function expiryStatus(notBefore: string, notAfter: string, renewBeforeDays = NOTICE_DAYS, explicit = false, now = new Date()): ExpiryStatus {
-    const windowDays = Number(noticeWindowDays(lifetimeDays(notBefore, notAfter), renewBeforeDays, explicit).toFixed(3));
+export function expiryStatus(
+    notBefore: string,
+    notAfter: string,
+    renewBeforeDays = NOTICE_DAYS,
+    explicit = false,
+    now = new Date(),
+): ExpiryStatus {
+    const windowDays = Number(
+        noticeWindowDays(lifetimeDays(notBefore, notAfter), renewBeforeDays, explicit).toFixed(3),
+    );
     const n = expiryNotice(notAfter, windowDays, now);
-    return { state: !n ? "ok" : n.expired ? "expired" : "notice", windowDays, daysLeft: Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000), notice: n?.text ?? null };
+    return {
+        state: !n ? "ok" : n.expired ? "expired" : "notice",
+        windowDays,
+        daysLeft: Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000),
+        notice: n?.text ?? null,
+    };
 }
 
 /** The platform's status-display notice, from `renewBeforeDays` before expiry on. */
 export function expiryNotice(notAfter: string, renewBeforeDays: number, now = new Date()): ExpiryNotice | undefined {
     const to = Date.parse(notAfter);
     const daysLeft = Math.floor((to - now.getTime()) / 86_400_000);
-    if (to <= now.getTime()) return { expired: true, daysLeft, text: `WEB CERT EXPIRED AT: ${platformTime(notAfter)} UTC` };
+    if (to <= now.getTime())
+        return { expired: true, daysLeft, text: `WEB CERT EXPIRED AT: ${platformTime(notAfter)} UTC` };
     if (to - renewBeforeDays * 86_400_000 <= now.getTime()) {
-        return { expired: false, daysLeft, text: `WEB CERT EXPIRES AT: ${platformTime(notAfter)} UTC (in ${daysLeft} day${daysLeft === 1 ? "" : "s"})` };
+        return {
+            expired: false,
+            daysLeft,
+            text: `WEB CERT EXPIRES AT: ${platformTime(notAfter)} UTC (in ${daysLeft} day${daysLeft === 1 ? "" : "s"})`,
+        };
     }
     return undefined;
 }

@@ -67,7 +67,11 @@ function flowKey(f: Flow): string {
 }
 
 function copyFlow<T extends Flow>(f: T): T {
-    const copy: T = { ...f, from: { ...f.from, addresses: [...f.from.addresses] }, to: { ...f.to, addresses: [...f.to.addresses] } };
+    const copy: T = {
+        ...f,
+        from: { ...f.from, addresses: [...f.from.addresses] },
+        to: { ...f.to, addresses: [...f.to.addresses] },
+    };
     if (copy.rowId === undefined) delete copy.rowId;
     delete copy.narrowedBy;
     return copy;
@@ -90,7 +94,10 @@ export class FlowCollector {
         const by = (f.narrowedBy ?? []).filter((id) => this.active.has(id));
         if (by.length > 0) {
             const seen = this.setAside.get(key);
-            if (seen) for (const id of by) { if (!seen.narrowedBy.includes(id)) seen.narrowedBy.push(id); }
+            if (seen)
+                for (const id of by) {
+                    if (!seen.narrowedBy.includes(id)) seen.narrowedBy.push(id);
+                }
             else this.setAside.set(key, { ...copyFlow(f), narrowedBy: by });
             return;
         }

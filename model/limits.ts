@@ -9,8 +9,16 @@ export interface Limit {
 }
 
 export const LIMITS = {
-    rollbackSeconds: { min: 10, max: 600, why: "below 10 s a slow SSH handshake cannot confirm in time; above 600 s a lockout lasts too long" },
-    rateLimitPerMinute: { min: 1, max: 100000, why: "new connections per source per minute on client-exposed services" },
+    rollbackSeconds: {
+        min: 10,
+        max: 600,
+        why: "below 10 s a slow SSH handshake cannot confirm in time; above 600 s a lockout lasts too long",
+    },
+    rateLimitPerMinute: {
+        min: 1,
+        max: 100000,
+        why: "new connections per source per minute on client-exposed services",
+    },
     rateLimitBurst: { min: 1, max: 100000, why: "packets above the rate before the limit bites" },
     webWeight: { min: 0, max: 1000, why: "nginx upstream weight (0 = backup)" },
     port: { min: 1, max: 65535, why: "TCP/UDP port numbers" },

@@ -33,7 +33,9 @@ export interface MatrixRow {
 const SECTION_ORDER: string[] = [...Object.values(SECTIONS), STACK_OVERRIDE_SECTION];
 
 function label(end: FlowEnd): string {
-    return end.kind === "network" && ["admin", "client", "monitoring"].includes(end.name) ? `${end.name} networks` : end.name;
+    return end.kind === "network" && ["admin", "client", "monitoring"].includes(end.name)
+        ? `${end.name} networks`
+        : end.name;
 }
 
 function matrixRow(f: Flow): MatrixRow {
@@ -61,12 +63,15 @@ function matrixRow(f: Flow): MatrixRow {
 const byName = new Intl.Collator("en", { numeric: true }).compare;
 
 function compare(a: MatrixRow, b: MatrixRow): number {
-    const sa = SECTION_ORDER.indexOf(a.section), sb = SECTION_ORDER.indexOf(b.section);
-    return sa - sb
-        || byName(a.fromLabel, b.fromLabel)
-        || byName(a.toLabel, b.toLabel)
-        || a.port - b.port
-        || a.protocol.localeCompare(b.protocol);
+    const sa = SECTION_ORDER.indexOf(a.section),
+        sb = SECTION_ORDER.indexOf(b.section);
+    return (
+        sa - sb ||
+        byName(a.fromLabel, b.fromLabel) ||
+        byName(a.toLabel, b.toLabel) ||
+        a.port - b.port ||
+        a.protocol.localeCompare(b.protocol)
+    );
 }
 
 /**
@@ -100,7 +105,16 @@ export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
     for (const p of policies) {
         const self: FlowEnd = { kind: "node", name: p.node.name, addresses: nodeAddresses(p.node) };
         const common = (o: Opening) => {
-            const f: Flow = { from: self, to: self, protocol: o.protocol, port: o.port, service: o.service, why: whyOf(o), section: o.section, exposed: o.exposed };
+            const f: Flow = {
+                from: self,
+                to: self,
+                protocol: o.protocol,
+                port: o.port,
+                service: o.service,
+                why: whyOf(o),
+                section: o.section,
+                exposed: o.exposed,
+            };
             if (o.rowId !== undefined) f.rowId = o.rowId;
             return f;
         };
@@ -111,7 +125,8 @@ export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
             flows.push({ ...common(o), from: { ...o.peer, addresses: [...o.peer.addresses] }, to });
         }
         for (const o of p.outbound) {
-            if (o.peer.kind !== "node") flows.push({ ...common(o), to: { ...o.peer, addresses: [...o.peer.addresses] } });
+            if (o.peer.kind !== "node")
+                flows.push({ ...common(o), to: { ...o.peer, addresses: [...o.peer.addresses] } });
         }
     }
     return flows;
@@ -135,7 +150,9 @@ function endText(kind: FlowEnd["kind"], lbl: string, addresses: string[]): strin
 export function formatMatrixTable(model: ClusterModel, rows: readonly MatrixRow[], title?: string): string;
 export function formatMatrixTable(rows: readonly MatrixRow[], opts: { model: ClusterModel; title?: string }): string;
 export function formatMatrixTable(
-    a: ClusterModel | readonly MatrixRow[], b: readonly MatrixRow[] | { model: ClusterModel; title?: string }, c?: string,
+    a: ClusterModel | readonly MatrixRow[],
+    b: readonly MatrixRow[] | { model: ClusterModel; title?: string },
+    c?: string,
 ): string {
     const [model, rows, title] = Array.isArray(a)
         ? [(b as { model: ClusterModel }).model, a as readonly MatrixRow[], (b as { title?: string }).title]
@@ -143,7 +160,9 @@ export function formatMatrixTable(
     const lines: string[] = [];
     const nodes = model.nodes.map((n) => `${n.name} ${n.role}@${n.site}`).join(", ");
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
-    lines.push(`${title ? `${title}: ` : ""}${model.model} model, ${plural(model.nodes.length, "node")}, ${plural(model.sites.length, "site")}, ${plural(rows.length, "flow")}`);
+    lines.push(
+        `${title ? `${title}: ` : ""}${model.model} model, ${plural(model.nodes.length, "node")}, ${plural(model.sites.length, "site")}, ${plural(rows.length, "flow")}`,
+    );
     lines.push(`nodes: ${nodes}`);
     lines.push(`firewall: egress ${model.firewall.egress}, profile ${describeProfile(model.firewall)}`);
     lines.push("* = exposed to client networks (rate-limited per source); addresses as the other end sees them");
@@ -159,7 +178,11 @@ export function formatMatrixTable(
         ]);
         const header = ["FROM", "TO", "PORT", "WHY"];
         const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...cells.map((c) => c[i].length))));
-        const fmt = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join("  ").trimEnd();
+        const fmt = (c: string[]) =>
+            c
+                .map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i])))
+                .join("  ")
+                .trimEnd();
         lines.push(fmt(header));
         for (const c of cells) lines.push(fmt(c));
     }

@@ -26,10 +26,14 @@ export function summarizeNarrowed(model: ClusterModel, narrowed: readonly Narrow
     const active = activeNarrowings(model.firewall);
     return NARROWINGS.filter((n) => active.has(n.id)).map((n) => {
         const mine = narrowed.filter((f) => f.narrowedBy.includes(n.id));
-        const rows = [...new Set(mine.map((f) => {
-            const r = f.rowId ? CATALOG_BY_ID[f.rowId] : undefined;
-            return r ? `${r.section} / ${r.communication}` : f.section;
-        }))];
+        const rows = [
+            ...new Set(
+                mine.map((f) => {
+                    const r = f.rowId ? CATALOG_BY_ID[f.rowId] : undefined;
+                    return r ? `${r.section} / ${r.communication}` : f.section;
+                }),
+            ),
+        ];
         return { narrowing: n.id, closes: n.closes, why: n.why, decision: n.decision, rows, flows: mine.map(flowText) };
     });
 }
@@ -37,11 +41,15 @@ export function summarizeNarrowed(model: ClusterModel, narrowed: readonly Narrow
 /** One warning line per narrowing that closed something (at most `maxFlows` flows named in each). */
 export function narrowedWarnings(model: ClusterModel, narrowed: readonly NarrowedFlow[], maxFlows = 6): string[] {
     const profile = describeProfile(model.firewall);
-    return summarizeNarrowed(model, narrowed).filter((s) => s.flows.length > 0).map((s) => {
-        const shown = s.flows.slice(0, maxFlows).join(", ");
-        const more = s.flows.length > maxFlows ? ` and ${s.flows.length - maxFlows} more` : "";
-        return `firewall profile ${profile}: narrowing ${s.narrowing} closes ${s.flows.length} reference opening(s) ` +
-            `[${s.rows.join("; ")}]: ${shown}${more} — ${s.why} (docs/decisions.md "${NARROWING_BY_ID[s.narrowing].decision}"; ` +
-            `pinhole:firewall.narrow.${s.narrowing}: false keeps them)`;
-    });
+    return summarizeNarrowed(model, narrowed)
+        .filter((s) => s.flows.length > 0)
+        .map((s) => {
+            const shown = s.flows.slice(0, maxFlows).join(", ");
+            const more = s.flows.length > maxFlows ? ` and ${s.flows.length - maxFlows} more` : "";
+            return (
+                `firewall profile ${profile}: narrowing ${s.narrowing} closes ${s.flows.length} reference opening(s) ` +
+                `[${s.rows.join("; ")}]: ${shown}${more} — ${s.why} (docs/decisions.md "${NARROWING_BY_ID[s.narrowing].decision}"; ` +
+                `pinhole:firewall.narrow.${s.narrowing}: false keeps them)`
+            );
+        });
 }

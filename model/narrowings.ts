@@ -100,8 +100,9 @@ export const NARROWINGS: readonly Narrowing[] = [
 
 export const NARROWING_IDS: readonly NarrowingId[] = NARROWINGS.map((n) => n.id);
 
-export const NARROWING_BY_ID: Readonly<Record<NarrowingId, Narrowing>> =
-    Object.fromEntries(NARROWINGS.map((n) => [n.id, n])) as Record<NarrowingId, Narrowing>;
+export const NARROWING_BY_ID: Readonly<Record<NarrowingId, Narrowing>> = Object.fromEntries(
+    NARROWINGS.map((n) => [n.id, n]),
+) as Record<NarrowingId, Narrowing>;
 
 /** The narrowings in force: every one under `strict`, none under `reference`, then the stack's per-narrowing switches. */
 export function activeNarrowings(fw: Pick<FirewallSettings, "profile" | "narrow">): Set<NarrowingId> {

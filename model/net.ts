@@ -96,7 +96,8 @@ export function parseCidr(text: string): CidrResult {
     const addrText = slash < 0 ? text : text.slice(0, slash);
     const ip = parseIp(addrText);
     if (!ip) {
-        if (addrText.startsWith("[")) return { ok: false, error: `"${text}" is not an address or CIDR: write IPv6 without brackets here` };
+        if (addrText.startsWith("["))
+            return { ok: false, error: `"${text}" is not an address or CIDR: write IPv6 without brackets here` };
         return { ok: false, error: `"${text}" is not an IPv4/IPv6 address or CIDR` };
     }
     const bits = BITS[ip.family];
@@ -130,12 +131,19 @@ export function formatIp(ip: IpAddress): string {
     }
     const words: number[] = [];
     for (let i = 7; i >= 0; i--) words.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
-    let bestStart = -1, bestLen = 0;
+    let bestStart = -1,
+        bestLen = 0;
     for (let i = 0; i < 8;) {
-        if (words[i] !== 0) { i++; continue; }
+        if (words[i] !== 0) {
+            i++;
+            continue;
+        }
         let j = i;
         while (j < 8 && words[j] === 0) j++;
-        if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+        if (j - i > bestLen && j - i >= 2) {
+            bestStart = i;
+            bestLen = j - i;
+        }
         i = j;
     }
     const hex = words.map((w) => w.toString(16));
@@ -150,16 +158,17 @@ export function cidrContains(cidrText: string, addressText: string): boolean {
     if (!parsed.ok || !ip || parsed.cidr.family !== ip.family) return false;
     const bits = BITS[ip.family];
     const shift = BigInt(bits - parsed.cidr.prefix);
-    return (ip.value >> shift) === (parsed.cidr.base >> shift);
+    return ip.value >> shift === parsed.cidr.base >> shift;
 }
 
 /** Do two CIDRs (or addresses) share any address? */
 export function cidrsOverlap(a: string, b: string): boolean {
-    const pa = parseCidr(a), pb = parseCidr(b);
+    const pa = parseCidr(a),
+        pb = parseCidr(b);
     if (!pa.ok || !pb.ok || pa.cidr.family !== pb.cidr.family) return false;
     const prefix = Math.min(pa.cidr.prefix, pb.cidr.prefix);
     const shift = BigInt(BITS[pa.cidr.family] - prefix);
-    return (pa.cidr.base >> shift) === (pb.cidr.base >> shift);
+    return pa.cidr.base >> shift === pb.cidr.base >> shift;
 }
 
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens; at most 253 characters. */

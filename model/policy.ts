@@ -8,7 +8,15 @@
 // docs/decisions.md; the rows come from model/catalog.ts.
 
 import {
-    ClusterModel, ExternalEndpoint, ExternalKind, FirewallSettings, NodePolicy, NodeSpec, Opening, Peer, Role,
+    ClusterModel,
+    ExternalEndpoint,
+    ExternalKind,
+    FirewallSettings,
+    NodePolicy,
+    NodeSpec,
+    Opening,
+    Peer,
+    Role,
 } from "./types";
 import { INTER_NODE_ROWS, PORTS, SECTIONS, row } from "./catalog";
 import { SERVICE_LIST_ROWS, isProxy, runsApplication } from "./roles";
@@ -34,7 +42,12 @@ export function effectiveFirewall(fw: FirewallSettings): Required<FirewallSettin
     };
 }
 
-const SERVICE_BY_PORT: Record<number, string> = { 443: "https", 8443: "https-cluster", 27017: "database", 27030: "arbiter" };
+const SERVICE_BY_PORT: Record<number, string> = {
+    443: "https",
+    8443: "https-cluster",
+    27017: "database",
+    27030: "arbiter",
+};
 
 /**
  * The inter-node tables as written: for each ordered pair of nodes a row pairs, initiator → acceptor, and the
@@ -53,9 +66,15 @@ function interNodeFlows(model: ClusterModel, out: FlowCollector): void {
                 const arbiter = port === PORTS.arbiter;
                 const note = arbiter ? (b.arbiter ? " (arbiter)" : " (arbiter port; no arbiter on this node)") : "";
                 out.add({
-                    from: nodeEnd(a, b), to: nodeEnd(b, a), protocol: "tcp", port, service: SERVICE_BY_PORT[port] ?? "https",
+                    from: nodeEnd(a, b),
+                    to: nodeEnd(b, a),
+                    protocol: "tcp",
+                    port,
+                    service: SERVICE_BY_PORT[port] ?? "https",
                     why: `${a.role} to ${b.role}${reverse ? " (bi-directional)" : ""}, ${r.communication.toLowerCase()}${note}`,
-                    section: r.section, rowId: r.id, exposed: false,
+                    section: r.section,
+                    rowId: r.id,
+                    exposed: false,
                     ...(arbiter && !b.arbiter ? { narrowedBy: ["arbiterOnArbiterNodes" as const] } : {}),
                 });
             }
@@ -82,33 +101,63 @@ function serviceListRowFor(role: Role): string {
 
 function networkFlows(model: ClusterModel, out: FlowCollector): void {
     const fw = effectiveFirewall(model.firewall);
-    const net = (name: "admin" | "client" | "monitoring"): FlowEnd => ({ kind: "network", name, addresses: [...model.networks[name]] });
+    const net = (name: "admin" | "client" | "monitoring"): FlowEnd => ({
+        kind: "network",
+        name,
+        addresses: [...model.networks[name]],
+    });
     const ssh = row("in-all.ssh");
     for (const node of model.nodes) {
         if (model.networks.admin.length > 0) {
             out.add({
-                from: net("admin"), to: selfEnd(node), protocol: "tcp", port: PORTS.ssh, service: "ssh",
-                why: ssh.communication, section: ssh.section, rowId: ssh.id, exposed: false,
+                from: net("admin"),
+                to: selfEnd(node),
+                protocol: "tcp",
+                port: PORTS.ssh,
+                service: "ssh",
+                why: ssh.communication,
+                section: ssh.section,
+                rowId: ssh.id,
+                exposed: false,
             });
             out.add({
-                from: net("admin"), to: selfEnd(node), protocol: "udp", port: PORTS.ssh, service: "ssh",
-                why: `${ssh.communication} (the table says TCP/UDP 22)`, section: ssh.section, rowId: ssh.id, exposed: false,
+                from: net("admin"),
+                to: selfEnd(node),
+                protocol: "udp",
+                port: PORTS.ssh,
+                service: "ssh",
+                why: `${ssh.communication} (the table says TCP/UDP 22)`,
+                section: ssh.section,
+                rowId: ssh.id,
+                exposed: false,
                 narrowedBy: ["sshTcpOnly"],
             });
             // pinhole's own SSH port, when it connects straight to the node on a non-standard port.
             if (node.ssh.port !== PORTS.ssh && node.ssh.host === node.address) {
                 out.add({
-                    from: net("admin"), to: selfEnd(node), protocol: "tcp", port: node.ssh.port, service: "ssh",
+                    from: net("admin"),
+                    to: selfEnd(node),
+                    protocol: "tcp",
+                    port: node.ssh.port,
+                    service: "ssh",
                     why: `SSH for pinhole on this node's own SSH port (its ssh.port)`,
-                    section: ssh.section, rowId: ssh.id, exposed: false,
+                    section: ssh.section,
+                    rowId: ssh.id,
+                    exposed: false,
                 });
             }
         }
         if (model.networks.monitoring.length > 0) {
             out.add({
-                from: net("monitoring"), to: selfEnd(node), protocol: "udp", port: PORTS.snmpPoll, service: "snmp",
+                from: net("monitoring"),
+                to: selfEnd(node),
+                protocol: "udp",
+                port: PORTS.snmpPoll,
+                service: "snmp",
                 why: "SNMP polling (161 snmp; traps on 162 are outbound only)",
-                section: SECTIONS.serviceList, rowId: serviceListRowFor(node.role), exposed: false,
+                section: SECTIONS.serviceList,
+                rowId: serviceListRowFor(node.role),
+                exposed: false,
             });
         }
     }
@@ -117,30 +166,55 @@ function networkFlows(model: ClusterModel, out: FlowCollector): void {
         for (const node of userFacingNodes(model)) {
             const direct = isProxy(node.role) ? "" : " (no web proxy in this cluster: this node serves users directly)";
             out.add({
-                from: net("client"), to: selfEnd(node), protocol: "tcp", port: PORTS.https, service: "https",
+                from: net("client"),
+                to: selfEnd(node),
+                protocol: "tcp",
+                port: PORTS.https,
+                service: "https",
                 why: `${web.communication} and ${row("in-proxy.api").communication}${direct}`,
-                section: web.section, rowId: web.id, exposed: true,
+                section: web.section,
+                rowId: web.id,
+                exposed: true,
             });
             if (fw.httpRedirect) {
                 out.add({
-                    from: net("client"), to: selfEnd(node), protocol: "tcp", port: PORTS.http, service: "http",
+                    from: net("client"),
+                    to: selfEnd(node),
+                    protocol: "tcp",
+                    port: PORTS.http,
+                    service: "http",
                     why: "http to https redirect (80 http; firewall.httpRedirect: true)",
-                    section: SECTIONS.serviceList, rowId: serviceListRowFor(node.role), exposed: true,
+                    section: SECTIONS.serviceList,
+                    rowId: serviceListRowFor(node.role),
+                    exposed: true,
                 });
             }
         }
     }
     fw.extraInbound.forEach((extra, i) => {
-        const targets = model.nodes.filter((n) =>
-            (extra.roles.length === 0 && extra.nodes.length === 0) || extra.roles.includes(n.role) || extra.nodes.includes(n.name));
+        const targets = model.nodes.filter(
+            (n) =>
+                (extra.roles.length === 0 && extra.nodes.length === 0) ||
+                extra.roles.includes(n.role) ||
+                extra.nodes.includes(n.name),
+        );
         const sources: FlowEnd[] = extra.from.map((f) =>
-            f === "admin" || f === "client" || f === "monitoring" ? net(f) : { kind: "network", name: f, addresses: [f] });
+            f === "admin" || f === "client" || f === "monitoring"
+                ? net(f)
+                : { kind: "network", name: f, addresses: [f] },
+        );
         for (const node of targets) {
             for (const source of sources) {
                 if (source.addresses.length === 0) continue;
                 out.add({
-                    from: source, to: selfEnd(node), protocol: extra.protocol, port: extra.port, service: "extra",
-                    why: `${extra.reason} (firewall.extraInbound[${i}])`, section: STACK_OVERRIDE_SECTION, exposed: extra.exposed,
+                    from: source,
+                    to: selfEnd(node),
+                    protocol: extra.protocol,
+                    port: extra.port,
+                    service: "extra",
+                    why: `${extra.reason} (firewall.extraInbound[${i}])`,
+                    section: STACK_OVERRIDE_SECTION,
+                    exposed: extra.exposed,
                 });
             }
         }
@@ -158,18 +232,89 @@ interface ExternalKindInfo {
 
 /** What each kind of external destination means, who talks to it, and where the reference says so. */
 export const EXTERNAL_KINDS: Readonly<Record<ExternalKind, ExternalKindInfo>> = {
-    ucm: { rowId: "out-app.ucm", section: SECTIONS.outFromApp, communication: row("out-app.ucm").communication, service: "ucm", senders: "application" },
-    unityConnection: { rowId: "out-app.unity-connection", section: SECTIONS.outFromApp, communication: row("out-app.unity-connection").communication, service: "unity-connection", senders: "application" },
-    hcmf: { rowId: "out-app.hcmf", section: SECTIONS.outFromApp, communication: row("out-app.hcmf").communication, service: "hcmf", senders: "application" },
-    webex: { rowId: "out-app.webex", section: SECTIONS.outFromApp, communication: row("out-app.webex").communication, service: "webex", senders: "application" },
-    sso: { rowId: "out-app.sso", section: SECTIONS.outFromApp, communication: row("out-app.sso").communication, service: "sso", senders: "application" },
-    ldap: { rowId: "out-app.ldap", section: SECTIONS.outFromApp, communication: row("out-app.ldap").communication, service: "ldap", senders: "application" },
-    apiResponses: { rowId: "out-proxy.api-responses", section: SECTIONS.outFromProxy, communication: row("out-proxy.api-responses").communication, service: "api-responses", senders: "user-facing" },
-    notification: { rowId: "out-proxy.notifications", section: SECTIONS.outFromProxy, communication: row("out-proxy.notifications").communication, service: "notification", senders: "user-facing" },
-    snmpTrap: { rowId: "out-all.snmp", section: SECTIONS.outFromAll, communication: "SNMP traps", service: "snmp-trap", senders: "all" },
-    backup: { rowId: "out-all.sftp", section: SECTIONS.outFromAll, communication: row("out-all.sftp").communication, service: "backup", senders: "all" },
-    ntp: { rowId: "out-all.ntp", section: SECTIONS.outFromAll, communication: row("out-all.ntp").communication, service: "ntp", senders: "all" },
-    download: { section: SECTIONS.uriSpec, communication: "download location", service: "download", senders: "application" },
+    ucm: {
+        rowId: "out-app.ucm",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.ucm").communication,
+        service: "ucm",
+        senders: "application",
+    },
+    unityConnection: {
+        rowId: "out-app.unity-connection",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.unity-connection").communication,
+        service: "unity-connection",
+        senders: "application",
+    },
+    hcmf: {
+        rowId: "out-app.hcmf",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.hcmf").communication,
+        service: "hcmf",
+        senders: "application",
+    },
+    webex: {
+        rowId: "out-app.webex",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.webex").communication,
+        service: "webex",
+        senders: "application",
+    },
+    sso: {
+        rowId: "out-app.sso",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.sso").communication,
+        service: "sso",
+        senders: "application",
+    },
+    ldap: {
+        rowId: "out-app.ldap",
+        section: SECTIONS.outFromApp,
+        communication: row("out-app.ldap").communication,
+        service: "ldap",
+        senders: "application",
+    },
+    apiResponses: {
+        rowId: "out-proxy.api-responses",
+        section: SECTIONS.outFromProxy,
+        communication: row("out-proxy.api-responses").communication,
+        service: "api-responses",
+        senders: "user-facing",
+    },
+    notification: {
+        rowId: "out-proxy.notifications",
+        section: SECTIONS.outFromProxy,
+        communication: row("out-proxy.notifications").communication,
+        service: "notification",
+        senders: "user-facing",
+    },
+    snmpTrap: {
+        rowId: "out-all.snmp",
+        section: SECTIONS.outFromAll,
+        communication: "SNMP traps",
+        service: "snmp-trap",
+        senders: "all",
+    },
+    backup: {
+        rowId: "out-all.sftp",
+        section: SECTIONS.outFromAll,
+        communication: row("out-all.sftp").communication,
+        service: "backup",
+        senders: "all",
+    },
+    ntp: {
+        rowId: "out-all.ntp",
+        section: SECTIONS.outFromAll,
+        communication: row("out-all.ntp").communication,
+        service: "ntp",
+        senders: "all",
+    },
+    download: {
+        section: SECTIONS.uriSpec,
+        communication: "download location",
+        service: "download",
+        senders: "application",
+    },
 };
 
 /** Nodes that send to an external destination of this kind. */
@@ -196,12 +341,24 @@ function externalFlows(model: ClusterModel, out: FlowCollector): void {
         const other = e.protocolsDefaulted ? OTHER_TRANSPORT[e.kind] : undefined;
         for (const node of sendersOf(model, e.kind)) {
             const flow: Flow = {
-                from: selfEnd(node), to, protocol: e.protocol, port: e.port, service: info.service,
-                why: info.communication, section: info.section, rowId: info.rowId, exposed: false,
+                from: selfEnd(node),
+                to,
+                protocol: e.protocol,
+                port: e.port,
+                service: info.service,
+                why: info.communication,
+                section: info.section,
+                rowId: info.rowId,
+                exposed: false,
             };
             out.add(flow);
             if (other && other.protocol !== e.protocol) {
-                out.add({ ...flow, protocol: other.protocol, why: `${info.communication} (the table says TCP/UDP)`, narrowedBy: [other.narrowing] });
+                out.add({
+                    ...flow,
+                    protocol: other.protocol,
+                    why: `${info.communication} (the table says TCP/UDP)`,
+                    narrowedBy: [other.narrowing],
+                });
             }
         }
     }
@@ -230,7 +387,10 @@ export function buildFlows(model: ClusterModel): Flow[] {
 }
 
 function peerLabel(end: FlowEnd): string {
-    if (end.kind === "network") return end.name === "admin" || end.name === "client" || end.name === "monitoring" ? `${end.name} networks` : end.name;
+    if (end.kind === "network")
+        return end.name === "admin" || end.name === "client" || end.name === "monitoring"
+            ? `${end.name} networks`
+            : end.name;
     return end.name;
 }
 
@@ -256,11 +416,13 @@ function opening(f: Flow, direction: "inbound" | "outbound"): Opening {
 
 /** Deterministic order: port, protocol, peer name, then service and reason. */
 export function compareOpenings(a: Opening, b: Opening): number {
-    return a.port - b.port
-        || cmp(a.protocol, b.protocol)
-        || cmp(a.peer.name, b.peer.name)
-        || cmp(a.service, b.service)
-        || cmp(a.reason, b.reason);
+    return (
+        a.port - b.port ||
+        cmp(a.protocol, b.protocol) ||
+        cmp(a.peer.name, b.peer.name) ||
+        cmp(a.service, b.service) ||
+        cmp(a.reason, b.reason)
+    );
 }
 
 function cmp(a: string, b: string): number {
@@ -269,7 +431,9 @@ function cmp(a: string, b: string): number {
 
 /** Per-node policies from already computed flows (lets callers compute flows once). */
 export function policyFromFlows(model: ClusterModel, flows: readonly Flow[]): NodePolicy[] {
-    const byName = new Map<string, NodePolicy>(model.nodes.map((node) => [node.name, { node, inbound: [], outbound: [] }]));
+    const byName = new Map<string, NodePolicy>(
+        model.nodes.map((node) => [node.name, { node, inbound: [], outbound: [] }]),
+    );
     for (const f of flows) {
         if (f.to.kind === "node") byName.get(f.to.name)?.inbound.push(opening(f, "inbound"));
         if (f.from.kind === "node") byName.get(f.from.name)?.outbound.push(opening(f, "outbound"));

@@ -71,7 +71,7 @@ const key = (protocol: Protocol, port: number) => `${port}/${protocol}`;
 function contains(cidr: Cidr, family: number, value: bigint): boolean {
     if (cidr.family !== family) return false;
     const shift = BigInt((family === 4 ? 32 : 128) - cidr.prefix);
-    return (value >> shift) === (cidr.base >> shift);
+    return value >> shift === cidr.base >> shift;
 }
 
 /** Build the oracle once per model; queries are cheap. Pass `policies` if you already have them. */
@@ -103,12 +103,16 @@ export function expectedReachability(model: ClusterModel, policies: NodePolicy[]
         const ip = parseIp(q.source);
         if (!ip) throw new Error(`"${q.source}" is not an IP address`);
         const candidates = idx.inbound.get(key(q.protocol, q.port)) ?? [];
-        const matches = candidates.filter((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value))).map((c) => c.opening);
-        if (matches.length > 0) return { allowed: true, reason: matches.map((m) => m.reason).join("; "), openings: matches };
+        const matches = candidates
+            .filter((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)))
+            .map((c) => c.opening);
+        if (matches.length > 0)
+            return { allowed: true, reason: matches.map((m) => m.reason).join("; "), openings: matches };
         const who = candidates.map((c) => c.opening.peer.name);
-        const reason = who.length === 0
-            ? `${q.to} accepts ${key(q.protocol, q.port)} from no one`
-            : `${q.to} accepts ${key(q.protocol, q.port)} only from ${[...new Set(who)].join(", ")}, and ${q.source} is none of them`;
+        const reason =
+            who.length === 0
+                ? `${q.to} accepts ${key(q.protocol, q.port)} from no one`
+                : `${q.to} accepts ${key(q.protocol, q.port)} only from ${[...new Set(who)].join(", ")}, and ${q.source} is none of them`;
         return { allowed: false, reason, openings: [] };
     };
 
@@ -121,15 +125,26 @@ export function expectedReachability(model: ClusterModel, policies: NodePolicy[]
     };
 
     const between = (q: BetweenQuery): ReachabilityVerdict => {
-        if (q.from === q.to) throw new Error(`between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`);
+        if (q.from === q.to)
+            throw new Error(
+                `between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`,
+            );
         const source = sourceAddress(q.from, q.to, q.family);
         const accepted = inbound({ source, to: q.to, protocol: q.protocol, port: q.port });
         if (!accepted.allowed || model.firewall.egress !== "deny") return accepted;
         const out = nodeIndex(q.from).outboundToNode.get(`${q.to}|${key(q.protocol, q.port)}`) ?? [];
         if (out.length === 0) {
-            return { allowed: false, reason: `${q.to} would accept it, but ${q.from} (egress: deny) has no outbound opening to ${q.to} on ${key(q.protocol, q.port)}`, openings: [] };
+            return {
+                allowed: false,
+                reason: `${q.to} would accept it, but ${q.from} (egress: deny) has no outbound opening to ${q.to} on ${key(q.protocol, q.port)}`,
+                openings: [],
+            };
         }
-        return { allowed: true, reason: `${out[0].reason}; ${accepted.reason}`, openings: [...out, ...accepted.openings] };
+        return {
+            allowed: true,
+            reason: `${out[0].reason}; ${accepted.reason}`,
+            openings: [...out, ...accepted.openings],
+        };
     };
 
     const listing = (to: string, source?: string) => {
@@ -138,10 +153,15 @@ export function expectedReachability(model: ClusterModel, policies: NodePolicy[]
         if (source !== undefined && !ip) throw new Error(`"${source}" is not an IP address`);
         const ports: { protocol: Protocol; port: number }[] = [];
         for (const list of idx.inbound.values()) {
-            const hit = ip === undefined ? list.length > 0 : list.some((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)));
+            const hit =
+                ip === undefined
+                    ? list.length > 0
+                    : list.some((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)));
             if (hit) ports.push({ protocol: list[0].opening.protocol, port: list[0].opening.port });
         }
-        return ports.sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+        return ports.sort(
+            (a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0),
+        );
     };
 
     return {

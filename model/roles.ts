@@ -78,7 +78,10 @@ export const DEPLOYMENT_MODEL_RULES: Readonly<Record<DeploymentModelName, Deploy
         model: "modular",
         description: "separate application and database nodes, normally fronted by web proxies",
         allowed: ["application", "database", "webproxy"],
-        counts: [{ role: "application", min: 1 }, { role: "database", min: 1 }],
+        counts: [
+            { role: "application", min: 1 },
+            { role: "database", min: 1 },
+        ],
     },
 };
 
@@ -100,7 +103,10 @@ export interface RoleCheckInput {
  * Which roles the model allows and how many; arbiters only on database-holding nodes.
  * Errors make the cluster impossible; warnings are legal but fragile (even voters, no proxy in modular).
  */
-export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly RoleCheckInput[]): { errors: RoleFinding[]; warnings: RoleFinding[] } {
+export function checkDeploymentModel(
+    model: DeploymentModelName,
+    nodes: readonly RoleCheckInput[],
+): { errors: RoleFinding[]; warnings: RoleFinding[] } {
     const rule = DEPLOYMENT_MODEL_RULES[model];
     const errors: RoleFinding[] = [];
     const warnings: RoleFinding[] = [];
@@ -108,7 +114,11 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
     nodes.forEach((n, i) => {
         if (!rule.allowed.includes(n.role)) {
             const hint = n.role === "standalone" ? " (standalone is its own model: pinhole:model: standalone)" : "";
-            errors.push({ nodeIndex: i, field: "role", message: `role "${n.role}" is not allowed in the ${model} model (allowed: ${rule.allowed.join(", ")})${hint}` });
+            errors.push({
+                nodeIndex: i,
+                field: "role",
+                message: `role "${n.role}" is not allowed in the ${model} model (allowed: ${rule.allowed.join(", ")})${hint}`,
+            });
         }
         if (n.arbiter && !canRunArbiter(n.role)) {
             errors.push({ nodeIndex: i, field: "arbiter", message: ARBITER_ROLE_ERROR(n.role) });
@@ -116,18 +126,26 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
     });
 
     if (rule.totalNodes !== undefined && nodes.length !== rule.totalNodes) {
-        errors.push({ message: `the ${model} model has exactly ${rule.totalNodes} node (${rule.description}); found ${nodes.length}` });
+        errors.push({
+            message: `the ${model} model has exactly ${rule.totalNodes} node (${rule.description}); found ${nodes.length}`,
+        });
     }
     for (const c of rule.counts) {
         const n = nodes.filter((x) => x.role === c.role).length;
-        if (n < c.min) errors.push({ message: `the ${model} model needs at least ${c.min} ${c.role} node${c.min > 1 ? "s" : ""}; found ${n}` });
+        if (n < c.min)
+            errors.push({
+                message: `the ${model} model needs at least ${c.min} ${c.role} node${c.min > 1 ? "s" : ""}; found ${n}`,
+            });
         if (c.max !== undefined && n > c.max && rule.totalNodes === undefined) {
             errors.push({ message: `the ${model} model allows at most ${c.max} ${c.role} node(s); found ${n}` });
         }
     }
 
     if (model === "modular" && !nodes.some((n) => n.role === "webproxy")) {
-        warnings.push({ message: "modular cluster without web proxies: client networks will reach the application nodes directly on 443" });
+        warnings.push({
+            message:
+                "modular cluster without web proxies: client networks will reach the application nodes directly on 443",
+        });
     }
 
     // Replica-set voters: every database member plus every arbiter. An even count can lose its majority in a split.
@@ -136,17 +154,24 @@ export function checkDeploymentModel(model: DeploymentModelName, nodes: readonly
         const arbiters = nodes.filter((n) => n.arbiter && canRunArbiter(n.role)).length;
         const voters = members + arbiters;
         if (voters >= 2 && voters % 2 === 0) {
-            warnings.push({ message: `${voters} database voters (${members} members + ${arbiters} arbiter${arbiters === 1 ? "" : "s"}): an even number can leave no majority after a network split; add or remove an arbiter` });
+            warnings.push({
+                message: `${voters} database voters (${members} members + ${arbiters} arbiter${arbiters === 1 ? "" : "s"}): an even number can leave no majority after a network split; add or remove an arbiter`,
+            });
         }
         if (arbiters > 1) {
-            warnings.push({ message: `${arbiters} arbiters: one arbiter is enough to break ties; more add votes without data` });
+            warnings.push({
+                message: `${arbiters} arbiters: one arbiter is enough to break ties; more add votes without data`,
+            });
         }
-        const votes = (n: RoleCheckInput) => (holdsDatabase(n.role) ? 1 : 0) + (n.arbiter && canRunArbiter(n.role) ? 1 : 0);
+        const votes = (n: RoleCheckInput) =>
+            (holdsDatabase(n.role) ? 1 : 0) + (n.arbiter && canRunArbiter(n.role) ? 1 : 0);
         const sites = [...new Set(nodes.filter((n) => votes(n) > 0).map((n) => n.site))];
         if (sites.length === 2 && voters >= 2) {
             const perSite = sites.map((s) => nodes.filter((n) => n.site === s).reduce((k, n) => k + votes(n), 0));
             if (perSite[0] === perSite[1]) {
-                warnings.push({ message: `database voters are split evenly between sites ${sites[0]} and ${sites[1]} (${perSite[0]} each): losing either site loses the majority` });
+                warnings.push({
+                    message: `database voters are split evenly between sites ${sites[0]} and ${sites[1]} (${perSite[0]} each): losing either site loses the majority`,
+                });
             }
         }
     }

@@ -11,11 +11,24 @@ import type { NarrowingId } from "./narrowings";
 
 /** Roles an inter-node table pairs with each role (either direction). Standalone has no peers. */
 export const PAIRED_ROLES: Readonly<Record<Role, readonly Role[]>> = (() => {
-    const out: Record<Role, Set<Role>> = { webproxy: new Set(), application: new Set(), database: new Set(), unified: new Set(), standalone: new Set() };
+    const out: Record<Role, Set<Role>> = {
+        webproxy: new Set(),
+        application: new Set(),
+        database: new Set(),
+        unified: new Set(),
+        standalone: new Set(),
+    };
     for (const r of INTER_NODE_ROWS) {
-        for (const a of r.from as Role[]) for (const b of r.to as Role[]) { out[a].add(b); out[b].add(a); }
+        for (const a of r.from as Role[])
+            for (const b of r.to as Role[]) {
+                out[a].add(b);
+                out[b].add(a);
+            }
     }
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()])) as unknown as Record<Role, Role[]>;
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()])) as unknown as Record<
+        Role,
+        Role[]
+    >;
 })();
 
 /**
@@ -28,21 +41,35 @@ export function serviceListTransports(port: number): Protocol[] {
 }
 
 const SERVICE_LABEL: Record<number, string> = {
-    22: "ssh", 80: "http", 161: "snmp", 162: "snmp-trap", 443: "https", 8443: "https-cluster",
-    27017: "database", 27019: "database", 27020: "database", 27030: "arbiter",
+    22: "ssh",
+    80: "http",
+    161: "snmp",
+    162: "snmp-trap",
+    443: "https",
+    8443: "https-cluster",
+    27017: "database",
+    27019: "database",
+    27020: "database",
+    27030: "arbiter",
 };
 
 /** The narrowings that close a Service list flow into `acceptor` on port/protocol. */
 export function serviceListNarrowings(port: number, protocol: Protocol, acceptor: NodeSpec): NarrowingId[] {
     switch (port) {
-        case PORTS.ssh: return protocol === "udp" ? ["noSshBetweenNodes", "sshTcpOnly"] : ["noSshBetweenNodes"];
-        case PORTS.http: return ["noHttpBetweenNodes"];
+        case PORTS.ssh:
+            return protocol === "udp" ? ["noSshBetweenNodes", "sshTcpOnly"] : ["noSshBetweenNodes"];
+        case PORTS.http:
+            return ["noHttpBetweenNodes"];
         case PORTS.snmpPoll:
-        case PORTS.snmpTrap: return ["noSnmpBetweenNodes"];
+        case PORTS.snmpTrap:
+            return ["noSnmpBetweenNodes"];
         case 27019:
-        case 27020: return ["databasePortsFromTables"];
-        case PORTS.arbiter: return acceptor.arbiter ? ["serviceListAsTables"] : ["arbiterOnArbiterNodes", "serviceListAsTables"];
-        default: return ["serviceListAsTables"];
+        case 27020:
+            return ["databasePortsFromTables"];
+        case PORTS.arbiter:
+            return acceptor.arbiter ? ["serviceListAsTables"] : ["arbiterOnArbiterNodes", "serviceListAsTables"];
+        default:
+            return ["serviceListAsTables"];
     }
 }
 
@@ -60,12 +87,21 @@ export function serviceListFlows(model: ClusterModel, out: FlowCollector): void 
             for (const port of r.ports) {
                 for (const protocol of serviceListTransports(port)) {
                     for (const peer of peers) {
-                        out.add({
-                            from: nodeEnd(peer, acceptor), to: nodeEnd(acceptor, peer), protocol, port,
-                            service: SERVICE_LABEL[port] ?? "service", why: `${peer.role} to ${acceptor.role}, ${SERVICE_LABEL[port] ?? port} (Service and Ports list, ${r.communication} row)`,
-                            section: SECTIONS.serviceList, rowId: r.id, exposed: false,
-                            narrowedBy: serviceListNarrowings(port, protocol, acceptor),
-                        }, { quiet: true });
+                        out.add(
+                            {
+                                from: nodeEnd(peer, acceptor),
+                                to: nodeEnd(acceptor, peer),
+                                protocol,
+                                port,
+                                service: SERVICE_LABEL[port] ?? "service",
+                                why: `${peer.role} to ${acceptor.role}, ${SERVICE_LABEL[port] ?? port} (Service and Ports list, ${r.communication} row)`,
+                                section: SECTIONS.serviceList,
+                                rowId: r.id,
+                                exposed: false,
+                                narrowedBy: serviceListNarrowings(port, protocol, acceptor),
+                            },
+                            { quiet: true },
+                        );
                     }
                 }
             }

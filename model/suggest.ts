@@ -2,7 +2,8 @@
 
 /** Edit distance (insert, delete, substitute, swap of neighbours), case-insensitive. */
 export function editDistance(a: string, b: string): number {
-    const s = a.toLowerCase(), t = b.toLowerCase();
+    const s = a.toLowerCase(),
+        t = b.toLowerCase();
     const d: number[][] = Array.from({ length: s.length + 1 }, (_, i) => [i, ...new Array<number>(t.length).fill(0)]);
     for (let j = 1; j <= t.length; j++) d[0][j] = j;
     for (let i = 1; i <= s.length; i++) {
@@ -23,14 +24,18 @@ export function closest(word: string, candidates: readonly string[]): string | u
     let bestDistance = Infinity;
     for (const c of candidates) {
         const dist = editDistance(word, c);
-        if (dist < bestDistance) { best = c; bestDistance = dist; }
+        if (dist < bestDistance) {
+            best = c;
+            bestDistance = dist;
+        }
     }
     // A typo is a few edits, fewer for short words: "adress" → "address", but not "ucm.example" → "backup.example".
     const limit = word.length <= 4 ? 1 : Math.min(3, Math.ceil(word.length / 4));
     if (best !== undefined && bestDistance <= limit) return best;
     // Or a prefix of a longer key ("unity" → "unityConnection").
     const lower = word.toLowerCase();
-    if (lower.length >= 3) return candidates.find((c) => c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase()));
+    if (lower.length >= 3)
+        return candidates.find((c) => c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase()));
     return undefined;
 }
 

@@ -71,10 +71,18 @@ export interface NetworkUri {
 }
 
 export type ExternalKind =
-    | "ucm" | "unityConnection" | "hcmf" | "webex" | "sso" | "ldap"   // from application/unified nodes
-    | "apiResponses" | "notification"                                // from web proxies
-    | "snmpTrap" | "backup" | "ntp"                                  // from all nodes
-    | "download";                                                    // from application/unified nodes
+    | "ucm"
+    | "unityConnection"
+    | "hcmf"
+    | "webex"
+    | "sso"
+    | "ldap" // from application/unified nodes
+    | "apiResponses"
+    | "notification" // from web proxies
+    | "snmpTrap"
+    | "backup"
+    | "ntp" // from all nodes
+    | "download"; // from application/unified nodes
 
 /** One external destination the cluster talks to, already resolved to addresses and a port. */
 export interface ExternalEndpoint {

@@ -15,7 +15,12 @@ export const URI_SCHEMES: readonly UriScheme[] = ["ftp", "http", "https", "file"
 
 /** Port used when the URI names none. snmp: 162, because pinhole only sends to SNMP trap receivers. */
 export const DEFAULT_PORTS: Readonly<Partial<Record<UriScheme, number>>> = {
-    ftp: 21, http: 80, https: 443, sftp: 22, scp: 22, snmp: 162,
+    ftp: 21,
+    http: 80,
+    https: 443,
+    sftp: 22,
+    scp: 22,
+    snmp: 162,
 };
 
 export type UriResult = { ok: true; uri: NetworkUri } | { ok: false; error: string };
@@ -49,12 +54,16 @@ export function parseNetworkUri(text: unknown, allowed: readonly UriScheme[] = U
     if (!schemeMatch) return fail(`missing scheme: write it as ${allowed.map((s) => SYNTAX[s]).join(", or ")}`);
     const schemeText = schemeMatch[1].toLowerCase();
     if (!(URI_SCHEMES as readonly string[]).includes(schemeText)) {
-        return fail(`unknown scheme "${schemeText}" (expected ${allowed.join(", ")})${didYouMean(schemeText, allowed)}`);
+        return fail(
+            `unknown scheme "${schemeText}" (expected ${allowed.join(", ")})${didYouMean(schemeText, allowed)}`,
+        );
     }
     const scheme = schemeText as UriScheme;
-    if (!allowed.includes(scheme)) return fail(`scheme "${scheme}" is not accepted here (expected ${allowed.join(", ")})`);
+    if (!allowed.includes(scheme))
+        return fail(`scheme "${scheme}" is not accepted here (expected ${allowed.join(", ")})`);
     const rest = text.slice(schemeMatch[0].length);
-    const result = scheme === "mailto" ? parseMailto(rest) : scheme === "file" ? parseFile(rest) : parseHierarchical(scheme, rest);
+    const result =
+        scheme === "mailto" ? parseMailto(rest) : scheme === "file" ? parseFile(rest) : parseHierarchical(scheme, rest);
     if (!result.ok) return fail(`invalid ${scheme} URI: ${result.error}; syntax: ${SYNTAX[scheme]}`);
     return result;
 }
@@ -82,14 +91,20 @@ function parseMailto(rest: string): UriResult {
     if (!hostCheck.ok) return hostCheck;
     return {
         ok: true,
-        uri: { scheme: "mailto", user, hasSecret: false, host: hostCheck.host, redacted: `mailto:${user}@${hostCheck.display}` },
+        uri: {
+            scheme: "mailto",
+            user,
+            hasSecret: false,
+            host: hostCheck.host,
+            redacted: `mailto:${user}@${hostCheck.display}`,
+        },
     };
 }
 
 function parseFile(rest: string): UriResult {
     if (!rest.startsWith("//")) return fail('expected "file://" followed by an absolute path');
     const path = rest.slice(2);
-    if (!path.startsWith("/")) return fail('file URIs name no host: write file:///path (three slashes)');
+    if (!path.startsWith("/")) return fail("file URIs name no host: write file:///path (three slashes)");
     if (!/[^/]/.test(path)) return fail("missing path");
     if (/[?#]/.test(path)) return fail("file URIs take no query or fragment");
     if (!PATH_RE.test(path)) return fail("the path has characters that must be percent-encoded");
@@ -147,9 +162,10 @@ function parseHierarchical(scheme: UriScheme, rest: string): UriResult {
     if (a.snmpVersion === "v2c") userinfo = "***@";
     else if (a.user !== undefined) userinfo = `${a.user}${":***".repeat(a.secretCount)}@`;
     const portText = a.port !== undefined ? `:${a.port}` : "";
-    const redacted = scheme === "scp"
-        ? `scp://${userinfo}${a.hostDisplay}${portText}:${path ?? ""}`
-        : `${scheme}://${userinfo}${a.hostDisplay}${portText}${path ?? ""}`;
+    const redacted =
+        scheme === "scp"
+            ? `scp://${userinfo}${a.hostDisplay}${portText}:${path ?? ""}`
+            : `${scheme}://${userinfo}${a.hostDisplay}${portText}${path ?? ""}`;
     const uri: NetworkUri = {
         scheme,
         hasSecret: a.secretCount > 0,
@@ -180,37 +196,63 @@ function parseAuthority(scheme: UriScheme, text: string): AuthorityResult {
         // Never quote any part after the first ":" (or the community): they are secrets.
         if (scheme === "snmp") {
             if (parts.length === 1) {
-                if (!SECRET_RE.test(parts[0]) || parts[0] === "") return { ok: false, error: "the community has characters that must be percent-encoded" };
+                if (!SECRET_RE.test(parts[0]) || parts[0] === "")
+                    return { ok: false, error: "the community has characters that must be percent-encoded" };
                 snmpVersion = "v2c";
                 secretCount = 1;
             } else if (parts.length === 3) {
                 const [u, auth, password] = parts;
-                if (!u || !USER_RE.test(u)) return { ok: false, error: "the SNMPv3 user name is empty or has characters that must be percent-encoded" };
-                if (!auth) return { ok: false, error: "the SNMPv3 auth secret is empty (v3 needs at least auth and password)" };
-                if (!password) return { ok: false, error: "the SNMPv3 password is empty (v3 needs at least auth and password)" };
-                if (!SECRET_RE.test(auth) || !SECRET_RE.test(password)) return { ok: false, error: "an SNMPv3 secret has characters that must be percent-encoded" };
-                if (decodedLength(password) < SNMPV3_MIN_SECRET) return { ok: false, error: `the SNMPv3 password is shorter than ${SNMPV3_MIN_SECRET} characters` };
+                if (!u || !USER_RE.test(u))
+                    return {
+                        ok: false,
+                        error: "the SNMPv3 user name is empty or has characters that must be percent-encoded",
+                    };
+                if (!auth)
+                    return {
+                        ok: false,
+                        error: "the SNMPv3 auth secret is empty (v3 needs at least auth and password)",
+                    };
+                if (!password)
+                    return { ok: false, error: "the SNMPv3 password is empty (v3 needs at least auth and password)" };
+                if (!SECRET_RE.test(auth) || !SECRET_RE.test(password))
+                    return { ok: false, error: "an SNMPv3 secret has characters that must be percent-encoded" };
+                if (decodedLength(password) < SNMPV3_MIN_SECRET)
+                    return { ok: false, error: `the SNMPv3 password is shorter than ${SNMPV3_MIN_SECRET} characters` };
                 user = u;
                 snmpVersion = "v3";
                 secretCount = 2;
             } else if (parts.length === 2) {
-                return { ok: false, error: "SNMP credentials have one \":\": v2c is community@host, v3 is user:auth:password@host (v3 needs at least auth and password)" };
+                return {
+                    ok: false,
+                    error: 'SNMP credentials have one ":": v2c is community@host, v3 is user:auth:password@host (v3 needs at least auth and password)',
+                };
             } else {
-                return { ok: false, error: "SNMP credentials have too many \":\" (percent-encode \":\" inside secrets as %3A)" };
+                return {
+                    ok: false,
+                    error: 'SNMP credentials have too many ":" (percent-encode ":" inside secrets as %3A)',
+                };
             }
         } else if (scheme === "scp" && parts.length > 1) {
-            return { ok: false, error: "scp URIs take no password (scp://[user@]host[:port]:[/path]); use key authentication" };
+            return {
+                ok: false,
+                error: "scp URIs take no password (scp://[user@]host[:port]:[/path]); use key authentication",
+            };
         } else {
             user = parts[0];
             if (!user) return { ok: false, error: "empty user name before the password" };
-            if (!USER_RE.test(user)) return { ok: false, error: `the user name "${user}" has characters that must be percent-encoded` };
+            if (!USER_RE.test(user))
+                return { ok: false, error: `the user name "${user}" has characters that must be percent-encoded` };
             if (parts.length > 1) {
-                if (!SECRET_RE.test(parts.slice(1).join(":"))) return { ok: false, error: "the password has characters that must be percent-encoded" };
+                if (!SECRET_RE.test(parts.slice(1).join(":")))
+                    return { ok: false, error: "the password has characters that must be percent-encoded" };
                 secretCount = 1;
             }
         }
     } else if (scheme === "snmp") {
-        return { ok: false, error: "missing credentials: snmp://community@host (v2c) or snmp://user:auth:password@host (v3)" };
+        return {
+            ok: false,
+            error: "missing credentials: snmp://community@host (v2c) or snmp://user:auth:password@host (v3)",
+        };
     } else if (scheme === "sftp") {
         return { ok: false, error: "missing user: sftp://user@host" };
     }
@@ -231,7 +273,7 @@ function parseAuthority(scheme: UriScheme, text: string): AuthorityResult {
         if (colons > 1) {
             return parseIPv6(hostport) !== undefined
                 ? { ok: false, error: `IPv6 addresses go in brackets: [${hostport}]` }
-                : { ok: false, error: "too many \":\" in host:port (IPv6 addresses go in brackets, e.g. [2001:db8::1])" };
+                : { ok: false, error: 'too many ":" in host:port (IPv6 addresses go in brackets, e.g. [2001:db8::1])' };
         }
         if (colons === 1) {
             const c = hostport.indexOf(":");
@@ -261,7 +303,8 @@ function checkHost(text: string, ipv6Brackets: boolean): HostResult {
     if (text.startsWith("[")) {
         if (!text.endsWith("]")) return { ok: false, error: 'missing "]" after the IPv6 address' };
         const inner = text.slice(1, -1);
-        if (parseIPv6(inner) === undefined) return { ok: false, error: `"${inner}" in brackets is not an IPv6 address` };
+        if (parseIPv6(inner) === undefined)
+            return { ok: false, error: `"${inner}" in brackets is not an IPv6 address` };
         if (!ipv6Brackets) return { ok: true, host: inner, display: text };
         return { ok: true, host: inner.toLowerCase(), display: text.toLowerCase() };
     }
@@ -281,7 +324,11 @@ type PortResult = { ok: true; port: number } | { ok: false; error: string };
  */
 function checkPort(text: string): PortResult {
     if (text === "") return { ok: false, error: 'empty port after ":"' };
-    if (!/^[0-9]+$/.test(text)) return { ok: false, error: "the port is not a number (if the URI has credentials, did you forget the \"@\" before the host?)" };
+    if (!/^[0-9]+$/.test(text))
+        return {
+            ok: false,
+            error: 'the port is not a number (if the URI has credentials, did you forget the "@" before the host?)',
+        };
     const port = Number(text);
     if (port < 1 || port > 65535) return { ok: false, error: "the port is out of range (1-65535)" };
     return { ok: true, port };

@@ -14,12 +14,33 @@ export const MANAGEMENT_PORTS: { protocol: "tcp" | "udp"; port: number; what: st
 /** Database service ports (model/catalog.ts: database access, replica set members, arbiter). */
 export const DATABASE_PORTS = [27017, 27018, 27019, 27020, 27030];
 
-export interface NftSet { name: string; members: string[]; elements: string[] }
-export interface NftRule { chain: string; protocol?: string; ports: number[]; source?: string[]; sourceSet?: string; verdict: string; text: string }
-export interface NftRuleset { sets: Map<string, NftSet>; chains: Map<string, { policy: string }>; rules: NftRule[] }
+export interface NftSet {
+    name: string;
+    members: string[];
+    elements: string[];
+}
+export interface NftRule {
+    chain: string;
+    protocol?: string;
+    ports: number[];
+    source?: string[];
+    sourceSet?: string;
+    verdict: string;
+    text: string;
+}
+export interface NftRuleset {
+    sets: Map<string, NftSet>;
+    chains: Map<string, { policy: string }>;
+    rules: NftRule[];
+}
 
 const WORLD = new Set(["0.0.0.0/0", "::/0", "0.0.0.0/0.0.0.0"]);
-const list = (s: string) => s.replace(/^\{|\}$/g, "").split(",").map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+    s
+        .replace(/^\{|\}$/g, "")
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 /** Parses the parts of pinhole's rendered `table inet pinhole { ... }` the rules need (sets, chain policies, port rules). */
 export function parseRuleset(text: string): NftRuleset {
@@ -32,21 +53,43 @@ export function parseRuleset(text: string): NftRuleset {
         const line = raw.trim();
         if (!line || line.startsWith("#")) continue;
         let m: RegExpExecArray | null;
-        if ((m = /^set (\S+) \{$/.exec(line))) { set = { name: m[1], members: [], elements: [] }; sets.set(set.name, set); continue; }
-        if ((m = /^chain (\S+) \{$/.exec(line))) { chain = m[1]; chains.set(chain, { policy: "accept" }); continue; }
-        if (line === "}") { if (set) set = undefined; else chain = undefined; continue; }
+        if ((m = /^set (\S+) \{$/.exec(line))) {
+            set = { name: m[1], members: [], elements: [] };
+            sets.set(set.name, set);
+            continue;
+        }
+        if ((m = /^chain (\S+) \{$/.exec(line))) {
+            chain = m[1];
+            chains.set(chain, { policy: "accept" });
+            continue;
+        }
+        if (line === "}") {
+            if (set) set = undefined;
+            else chain = undefined;
+            continue;
+        }
         if (set) {
             if ((m = /^comment "(.*)"$/.exec(line))) set.members = list(m[1]);
             if ((m = /^elements = (\{.*\})$/.exec(line))) set.elements = list(m[1]);
             continue;
         }
         if (!chain) continue;
-        if ((m = /^type filter hook \S+ priority \S+; policy (accept|drop);$/.exec(line))) { chains.get(chain)!.policy = m[1]; continue; }
-        m = /^(tcp|udp) dport (\d+|\{[^}]*\})(?: (?:ip|ip6) saddr (@\S+|\{[^}]*\}|\S+))?.*?\b(accept|drop|reject)\b/.exec(line);
+        if ((m = /^type filter hook \S+ priority \S+; policy (accept|drop);$/.exec(line))) {
+            chains.get(chain)!.policy = m[1];
+            continue;
+        }
+        m =
+            /^(tcp|udp) dport (\d+|\{[^}]*\})(?: (?:ip|ip6) saddr (@\S+|\{[^}]*\}|\S+))?.*?\b(accept|drop|reject)\b/.exec(
+                line,
+            );
         if (m) {
             const source = m[3];
             rules.push({
-                chain, protocol: m[1], ports: list(m[2]).map(Number), verdict: m[4], text: line,
+                chain,
+                protocol: m[1],
+                ports: list(m[2]).map(Number),
+                verdict: m[4],
+                text: line,
                 ...(source?.startsWith("@") ? { sourceSet: source.slice(1) } : source ? { source: list(source) } : {}),
             });
         }
@@ -69,11 +112,13 @@ const fromWorld = (addresses?: string[]) => addresses === undefined || addresses
 export function worldReachableManagement(ruleset: string): string[] {
     const rs = parseRuleset(ruleset);
     const out: string[] = [];
-    if (rs.chains.get("input")?.policy === "accept") out.push("the input chain's policy is accept: SSH and SNMP are reachable from anywhere");
+    if (rs.chains.get("input")?.policy === "accept")
+        out.push("the input chain's policy is accept: SSH and SNMP are reachable from anywhere");
     for (const r of rs.rules.filter((x) => x.chain === "input" && x.verdict === "accept")) {
         for (const p of MANAGEMENT_PORTS) {
             if (r.protocol !== p.protocol || !r.ports.includes(p.port)) continue;
-            if (fromWorld(sourcesOf(r, rs).addresses)) out.push(`${p.port}/${p.protocol} (${p.what}) is open to the world: ${r.text}`);
+            if (fromWorld(sourcesOf(r, rs).addresses))
+                out.push(`${p.port}/${p.protocol} (${p.what}) is open to the world: ${r.text}`);
         }
     }
     return out;
@@ -82,14 +127,21 @@ export function worldReachableManagement(ruleset: string): string[] {
 /** Rule 2: database ports never accept client networks (or the world). */
 export function databaseReachableFromClients(ruleset: string): string[] {
     const rs = parseRuleset(ruleset);
-    const clientAddresses = new Set([...rs.sets.values()].filter((s) => s.members.length === 1 && s.members[0] === "client").flatMap((s) => s.elements));
+    const clientAddresses = new Set(
+        [...rs.sets.values()]
+            .filter((s) => s.members.length === 1 && s.members[0] === "client")
+            .flatMap((s) => s.elements),
+    );
     const out: string[] = [];
     for (const r of rs.rules.filter((x) => x.chain === "input" && x.verdict === "accept")) {
         const db = r.protocol === "tcp" ? r.ports.filter((p) => DATABASE_PORTS.includes(p)) : [];
         if (!db.length) continue;
         const src = sourcesOf(r, rs);
-        const why = fromWorld(src.addresses) ? "the world"
-            : src.members.includes("client") || src.addresses!.some((a) => clientAddresses.has(a)) ? "client networks" : "";
+        const why = fromWorld(src.addresses)
+            ? "the world"
+            : src.members.includes("client") || src.addresses!.some((a) => clientAddresses.has(a))
+              ? "client networks"
+              : "";
         if (why) out.push(`database port ${db.join(",")}/tcp is reachable from ${why}: ${r.text}`);
     }
     return out;
@@ -98,7 +150,9 @@ export function databaseReachableFromClients(ruleset: string): string[] {
 /** Rule 5: egress is default-deny (an output chain with policy drop). */
 export function egressNotDenied(ruleset: string): string[] {
     const out = parseRuleset(ruleset).chains.get("output");
-    return out?.policy === "drop" ? [] : ["egress is not filtered (pinhole:firewall.egress must be deny on production stacks)"];
+    return out?.policy === "drop"
+        ? []
+        : ["egress is not filtered (pinhole:firewall.egress must be deny on production stacks)"];
 }
 
 /** Rule 3: nginx serves TLS 1.2 or newer only. */
@@ -106,7 +160,10 @@ export function legacyTls(siteConfig: string): string[] {
     const out: string[] = [];
     for (const m of siteConfig.matchAll(/^\s*ssl_protocols\s+([^;]*);/gm)) {
         const legacy = m[1].split(/\s+/).filter((p) => p && !/^TLSv1\.[23]$/.test(p));
-        if (legacy.length) out.push(`nginx allows ${legacy.join(", ")} (TLS 1.2 or newer only; pinhole:certificates.legacyProtocols must stay false)`);
+        if (legacy.length)
+            out.push(
+                `nginx allows ${legacy.join(", ")} (TLS 1.2 or newer only; pinhole:certificates.legacyProtocols must stay false)`,
+            );
     }
     return out;
 }
@@ -123,7 +180,10 @@ export function certificateInNoticeWindow(certificatePem: string, noticeDays: nu
     }
     const days = (notAfter.getTime() - now.getTime()) / 86_400_000;
     if (days < 0) return [`the certificate expired on ${notAfter.toISOString()}`];
-    if (days < noticeDays) return [`the certificate expires on ${notAfter.toISOString()}, ${Math.floor(days)} days from now: inside the ${noticeDays}-day notice window (renew or replace it)`];
+    if (days < noticeDays)
+        return [
+            `the certificate expires on ${notAfter.toISOString()}, ${Math.floor(days)} days from now: inside the ${noticeDays}-day notice window (renew or replace it)`,
+        ];
     return [];
 }
 

@@ -8,7 +8,18 @@ import { createPublicKey } from "crypto";
 import { CheckFailure, ProviderError, ResourceHandler } from "./framework";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
 import {
-    CertificateTimes, certificateDiff, checkValidity, distinguishedName, issueEnd, keepIssuedCertificate, plannedNotAfter, publicKeyPemOf, sanExtension, serialNumber, signingKeys, Subject,
+    CertificateTimes,
+    certificateDiff,
+    checkValidity,
+    distinguishedName,
+    issueEnd,
+    keepIssuedCertificate,
+    plannedNotAfter,
+    publicKeyPemOf,
+    sanExtension,
+    serialNumber,
+    signingKeys,
+    Subject,
 } from "./tls";
 
 // (provider/tls.ts sets x509's crypto provider to Node's WebCrypto.)
@@ -41,15 +52,24 @@ export async function createCertificateRequest(i: CertificateRequestInputs): Pro
 }
 
 /** Subject CN and SANs of a CSR (after checking its signature). */
-export async function readCertificateRequest(pem: string): Promise<{ commonName: string; subject: string; dnsNames: string[]; ipAddresses: string[]; publicKeyPem: string }> {
+export async function readCertificateRequest(
+    pem: string,
+): Promise<{ commonName: string; subject: string; dnsNames: string[]; ipAddresses: string[]; publicKeyPem: string }> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
         csr = new x509.Pkcs10CertificateRequest(pem);
     } catch (e) {
-        throw new ProviderError(`not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`);
+        throw new ProviderError(
+            `not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`,
+        );
     }
-    if (!(await csr.verify())) throw new ProviderError("the certificate request's signature does not verify (corrupted, or not signed by its own key)");
-    const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension);
+    if (!(await csr.verify()))
+        throw new ProviderError(
+            "the certificate request's signature does not verify (corrupted, or not signed by its own key)",
+        );
+    const san = csr.extensions.find(
+        (e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension,
+    );
     const names: readonly { type: string; value: string }[] = san?.names.items ?? [];
     const cn = csr.subjectName.getField("CN")[0] ?? "";
     const spki = Buffer.from(csr.publicKey.rawData);
@@ -58,7 +78,9 @@ export async function readCertificateRequest(pem: string): Promise<{ commonName:
         subject: csr.subject,
         dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
         ipAddresses: names.filter((n) => n.type === "ip").map((n) => n.value),
-        publicKeyPem: createPublicKey({ key: spki, format: "der", type: "spki" }).export({ type: "spki", format: "pem" }).toString(),
+        publicKeyPem: createPublicKey({ key: spki, format: "der", type: "spki" })
+            .export({ type: "spki", format: "pem" })
+            .toString(),
     };
 }
 
@@ -93,7 +115,10 @@ export interface LocallySignedInputs {
 }
 
 /** Issues a certificate signed by the CA. */
-export async function issueLocallySigned(i: LocallySignedInputs, now = new Date()): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
+export async function issueLocallySigned(
+    i: LocallySignedInputs,
+    now = new Date(),
+): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
     let publicKeyPem: string;
     let subjectDn: string;
     let dnsNames = i.dnsNames;
@@ -102,7 +127,10 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
         const req = await readCertificateRequest(i.certRequestPem);
         publicKeyPem = req.publicKeyPem;
         subjectDn = req.subject;
-        if (dnsNames.length + ipAddresses.length === 0) { dnsNames = req.dnsNames; ipAddresses = req.ipAddresses; }
+        if (dnsNames.length + ipAddresses.length === 0) {
+            dnsNames = req.dnsNames;
+            ipAddresses = req.ipAddresses;
+        }
     } else {
         if (!i.subject?.commonName) throw new ProviderError("subject.commonName is required without a certRequestPem");
         publicKeyPem = i.publicKeyPem ?? publicKeyPemOf(i.privateKeyPem as string);
@@ -121,19 +149,34 @@ export async function issueLocallySigned(i: LocallySignedInputs, now = new Date(
     const serial = serialNumber();
     const extensions: x509.Extension[] = [
         new x509.BasicConstraintsExtension(i.isCa, i.isCa ? 0 : undefined, true),
-        new x509.KeyUsagesExtension(i.isCa
-            ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
-            : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.KeyUsagesExtension(
+            i.isCa
+                ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
+                : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+            true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(subjectKey),
         await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
     ];
     if (!i.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
     if (dnsNames.length + ipAddresses.length > 0) extensions.push(sanExtension(dnsNames, ipAddresses));
     const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: serial, subject: subjectDn, issuer: ca.subject, notBefore, notAfter,
-        signingAlgorithm: caKeys.signingAlgorithm, publicKey: subjectKey, signingKey: caKeys.privateKey, extensions,
+        serialNumber: serial,
+        subject: subjectDn,
+        issuer: ca.subject,
+        notBefore,
+        notAfter,
+        signingAlgorithm: caKeys.signingAlgorithm,
+        publicKey: subjectKey,
+        signingKey: caKeys.privateKey,
+        extensions,
     });
-    return { certPem: cert.toString("pem") + "\n", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), serial };
+    return {
+        certPem: cert.toString("pem") + "\n",
+        notBefore: notBefore.toISOString(),
+        notAfter: notAfter.toISOString(),
+        serial,
+    };
 }
 
 /** The CA certificate's end (ISO 8601), or undefined while it is not known (preview) or not a certificate. */
@@ -145,18 +188,36 @@ function caEnd(caCertPem: string): string | undefined {
     }
 }
 
-const SIGNED_KEYS = ["certRequestPem", "publicKeyPem", "privateKeyPem", "subject", "dnsNames", "ipAddresses", "caPrivateKeyPem", "caCertPem", "validityDays", "isCa"];
+const SIGNED_KEYS = [
+    "certRequestPem",
+    "publicKeyPem",
+    "privateKeyPem",
+    "subject",
+    "dnsNames",
+    "ipAddresses",
+    "caPrivateKeyPem",
+    "caCertPem",
+    "validityDays",
+    "isCa",
+];
 
 export const locallySignedCertificateHandler: ResourceHandler<typeof LOCALLY_SIGNED_CERTIFICATE> = {
     spec: LOCALLY_SIGNED_CERTIFICATE,
     async check(news, olds) {
         const failures: CheckFailure[] = checkValidity(news);
         if (!news.certRequestPem && !news.publicKeyPem && !news.privateKeyPem) {
-            failures.push({ property: "certRequestPem", reason: "give a certRequestPem, or a publicKeyPem/privateKeyPem with a subject" });
+            failures.push({
+                property: "certRequestPem",
+                reason: "give a certRequestPem, or a publicKeyPem/privateKeyPem with a subject",
+            });
         }
-        if (!news.certRequestPem && !news.subject?.commonName) failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
+        if (!news.certRequestPem && !news.subject?.commonName)
+            failures.push({ property: "subject.commonName", reason: "is required without a certRequestPem" });
         if (failures.length) return { failures };
-        return { inputs: { ...news, notAfter: plannedNotAfter(news, olds, SIGNED_KEYS, Date.now(), caEnd(news.caCertPem)) }, failures };
+        return {
+            inputs: { ...news, notAfter: plannedNotAfter(news, olds, SIGNED_KEYS, Date.now(), caEnd(news.caCertPem)) },
+            failures,
+        };
     },
     async diff(olds, news) {
         // Renewal: inside the window (or once the CA's own validity cut this one short), a new certificate is issued.

@@ -14,15 +14,26 @@ export function engineAddress(argv: readonly string[]): string | undefined {
 export type EngineLog = (urn: string, message: string) => Promise<void>;
 
 /** A warning logger on the engine at `address` (stderr when there is none or the engine does not answer). */
-export function engineWarn(address: string | undefined, fallback: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): EngineLog {
+export function engineWarn(
+    address: string | undefined,
+    fallback: (m: string) => void = (m) => process.stderr.write(`${m}\n`),
+): EngineLog {
     let client: engrpc.EngineClient | undefined;
-    return (urn, message) => new Promise<void>((resolve) => {
-        if (!address) { fallback(`warning: ${message}`); resolve(); return; }
-        client ??= new engrpc.EngineClient(address, grpc.credentials.createInsecure());
-        const req = new engproto.LogRequest().setSeverity(engproto.LogSeverity.WARNING).setMessage(message).setUrn(urn);
-        client.log(req, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => {
-            if (err) fallback(`warning: ${message} (engine log failed: ${err.message})`);
-            resolve();
+    return (urn, message) =>
+        new Promise<void>((resolve) => {
+            if (!address) {
+                fallback(`warning: ${message}`);
+                resolve();
+                return;
+            }
+            client ??= new engrpc.EngineClient(address, grpc.credentials.createInsecure());
+            const req = new engproto.LogRequest()
+                .setSeverity(engproto.LogSeverity.WARNING)
+                .setMessage(message)
+                .setUrn(urn);
+            client.log(req, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => {
+                if (err) fallback(`warning: ${message} (engine log failed: ${err.message})`);
+                resolve();
+            });
         });
-    });
 }

@@ -31,30 +31,55 @@ export function stackOfUrn(urn: string): string {
 
 function secretConfig(stack: string, key: string): Promise<string> {
     return new Promise((resolve, reject) => {
-        execFile("pulumi", ["config", "get", key, "--stack", stack, "--cwd", PROJECT_ROOT], { env: process.env, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-            if (err) reject(new ProviderError(`import: cannot read ${key} of stack ${stack} (pulumi config get): ${(stderr || err.message).trim().split("\n").pop()}`));
-            else resolve(stdout.replace(/\n$/, ""));
-        });
+        execFile(
+            "pulumi",
+            ["config", "get", key, "--stack", stack, "--cwd", PROJECT_ROOT],
+            { env: process.env, maxBuffer: 1 << 20 },
+            (err, stdout, stderr) => {
+                if (err)
+                    reject(
+                        new ProviderError(
+                            `import: cannot read ${key} of stack ${stack} (pulumi config get): ${(stderr || err.message).trim().split("\n").pop()}`,
+                        ),
+                    );
+                else resolve(stdout.replace(/\n$/, ""));
+            },
+        );
     });
 }
 
 /** The firewall inputs the program derives for `node` from the stack's config file. */
-export async function desiredFirewall(stack: string, node: string, stackDir = path.join(PROJECT_ROOT, "stacks")): Promise<FirewallInputs> {
+export async function desiredFirewall(
+    stack: string,
+    node: string,
+    stackDir = path.join(PROJECT_ROOT, "stacks"),
+): Promise<FirewallInputs> {
     const file = path.join(stackDir, `Pulumi.${stack}.yaml`);
     const parsed = parseStackFile(file);
-    if (!parsed.model) throw new ProviderError(`import: the stack config ${file} is invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+    if (!parsed.model)
+        throw new ProviderError(
+            `import: the stack config ${file} is invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+        );
     const policy = buildPolicy(parsed.model).find((p) => p.node.name === node);
-    if (!policy) throw new ProviderError(`import: stack ${stack} has no node ${JSON.stringify(node)} (the import ID is the node's name: one of ${parsed.model.nodes.map((n) => n.name).join(", ")})`);
+    if (!policy)
+        throw new ProviderError(
+            `import: stack ${stack} has no node ${JSON.stringify(node)} (the import ID is the node's name: one of ${parsed.model.nodes.map((n) => n.name).join(", ")})`,
+        );
     return {
-        node, connection: connectionOf(policy.node), privateKey: await secretConfig(stack, "pinhole:sshPrivateKey"),
-        ruleset: renderRuleset(policy, parsed.model.firewall), managementSources: managementSources(policy),
+        node,
+        connection: connectionOf(policy.node),
+        privateKey: await secretConfig(stack, "pinhole:sshPrivateKey"),
+        ruleset: renderRuleset(policy, parsed.model.firewall),
+        managementSources: managementSources(policy),
         rollbackSeconds: parsed.model.firewall.rollbackSeconds,
     };
 }
 
 /** Lists `ruleset` as nft would after applying it, in a throw-away network namespace of the node (its firewall untouched). */
 export function scratchListingScript(ruleset: string): string {
-    const b64 = Buffer.from(ruleset, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    const b64 = Buffer.from(ruleset, "utf8")
+        .toString("base64")
+        .replace(/(.{76})/g, "$1\n");
     return `set -e
 f="$(mktemp)"; trap 'rm -f "$f"' EXIT
 base64 -d > "$f" <<'PINHOLE_PAYLOAD'
@@ -65,20 +90,34 @@ unshare --net sh -c 'nft -f "$1" && nft -s list table inet pinhole' sh "$f"
 `;
 }
 
-export async function importFirewall(id: string, urn: string): Promise<{ id: string; props: FirewallState; inputs: FirewallInputs }> {
+export async function importFirewall(
+    id: string,
+    urn: string,
+): Promise<{ id: string; props: FirewallState; inputs: FirewallInputs }> {
     const inputs = await desiredFirewall(stackOfUrn(urn), id);
     const c = { ...inputs.connection, privateKey: inputs.privateKey, node: id };
     const live = await readFirewall(inputs);
-    if (!live.listing.trim()) throw new ProviderError(`import: ${describe(c)} has no table inet pinhole to import (nothing was changed); \`pulumi up\` creates it`);
+    if (!live.listing.trim())
+        throw new ProviderError(
+            `import: ${describe(c)} has no table inet pinhole to import (nothing was changed); \`pulumi up\` creates it`,
+        );
     const r = await runScript(c, scratchListingScript(inputs.ruleset), { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new ProviderError(`import: cannot list the stack's ruleset on ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`);
+    if (r.code !== 0)
+        throw new ProviderError(
+            `import: cannot list the stack's ruleset on ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
+        );
     const desired = normaliseListing(r.stdout);
     return {
         id,
         inputs,
         props: {
-            ...inputs, listing: desired, liveListing: live.listing, drift: listingDrift(desired, live.listing),
-            appliedFrom: "", appliedAt: "", otherFirewallNotes: [],
+            ...inputs,
+            listing: desired,
+            liveListing: live.listing,
+            drift: listingDrift(desired, live.listing),
+            appliedFrom: "",
+            appliedAt: "",
+            otherFirewallNotes: [],
         },
     };
 }

@@ -38,10 +38,11 @@ export const EXIT = {
     alreadyDecided: 20,
 } as const;
 
-
 function heredoc(target: string, content: string): string {
     // base64 keeps the payload opaque to the shell whatever it contains.
-    const b64 = Buffer.from(content, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    const b64 = Buffer.from(content, "utf8")
+        .toString("base64")
+        .replace(/(.{76})/g, "$1\n");
     return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
 }
 
@@ -135,20 +136,24 @@ export function applyScript(a: ApplyScriptArgs): string {
     const t = runToken(a.token);
     return `${PRELUDE}${IN_CIDRS}
 new=${childPath(RUN_DIR, `firewall.${t}.nft`)}
-${heredoc("\"$new\"", replaceTableTransaction(a.ruleset))}
+${heredoc('"$new"', replaceTableTransaction(a.ruleset))}
 if ! nft -c -f "$new" 2>${RUN_DIR}/check.${t}.err; then
   echo "nft -c rejected the ruleset:" >&2; cat ${RUN_DIR}/check.${t}.err >&2; rm -f "$new" ${RUN_DIR}/check.${t}.err; exit ${EXIT.checkFailed}
 fi
 rm -f ${RUN_DIR}/check.${t}.err
 client="\${PINHOLE_SSH_CLIENT:-\${SSH_CLIENT:-}}"; client="\${client%% *}"
-${a.skipPrecheck ? "" : `if [ -n "$client" ] && [ "$(in_cidrs "$client" ${shellQuote(a.managementSources.join(" "))})" = no ]; then
+${
+    a.skipPrecheck
+        ? ""
+        : `if [ -n "$client" ] && [ "$(in_cidrs "$client" ${shellQuote(a.managementSources.join(" "))})" = no ]; then
   echo "refusing to apply: this SSH connection comes from $client, which the new ruleset does not allow on the management port (allowed: ${a.managementSources.join(", ").replace(/[`$"\\]/g, "")}); applying it would cut the management path" >&2
   rm -f "$new"; exit ${EXIT.wouldLockOut}
-fi`}
+fi`
+}
 # Rollback target: the last confirmed ruleset, or no pinhole table at all.
 prev=${RUN_DIR}/firewall.${t}.prev
 if [ -s ${PERSISTED_RULESET} ]; then cp ${PERSISTED_RULESET} "$prev"; else
-${heredoc("\"$prev\"", removeTableTransaction())}fi
+${heredoc('"$prev"', removeTableTransaction())}fi
 setsid sh -c 'sleep ${a.rollbackSeconds}; if mkdir ${RUN_DIR}/decided.${t} 2>/dev/null; then nft -f ${RUN_DIR}/firewall.${t}.prev && echo rolled-back > ${RUN_DIR}/result.${t}; fi' </dev/null >/dev/null 2>&1 &
 echo $! > ${RUN_DIR}/timer.${t}
 nft -f "$new"

@@ -30,7 +30,11 @@ export class FirewallApplyError extends ProviderError {}
  * confirmed listing; rejects with a message naming the node when anything fails, after making sure
  * the node is back on its previous ruleset.
  */
-export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: string) => void = () => undefined): Promise<{ listing: string; appliedFrom: string; notes: string[] }> {
+export async function applyFirewall(
+    i: FirewallInputs,
+    owner: string,
+    log: (m: string) => void = () => undefined,
+): Promise<{ listing: string; appliedFrom: string; notes: string[] }> {
     const c = conn(i);
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
     let started = Date.now();
@@ -39,20 +43,38 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
     const { r, coexist } = await withSession(c, async (session) => {
         const d = await session.run(detectScript(), 30_000);
         if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
-        const coexist = planCoexistence(i.node, findings(parseDetection(d.stdout)), i.otherFirewalls === "take-over" ? "take-over" : "refuse");
+        const coexist = planCoexistence(
+            i.node,
+            findings(parseDetection(d.stdout)),
+            i.otherFirewalls === "take-over" ? "take-over" : "refuse",
+        );
         if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
         started = Date.now();
-        const r = await session.run(applyScript({
-            token, ruleset: i.ruleset, managementSources: i.managementSources, rollbackSeconds: i.rollbackSeconds, skipPrecheck: i.skipPrecheck,
-        }));
+        const r = await session.run(
+            applyScript({
+                token,
+                ruleset: i.ruleset,
+                managementSources: i.managementSources,
+                rollbackSeconds: i.rollbackSeconds,
+                skipPrecheck: i.skipPrecheck,
+            }),
+        );
         return { r, coexist };
     });
     const notes = coexist.notes;
     if (r.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, r)}`);
-    if (r.code === EXIT.noNft) throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
-    if (r.code === EXIT.checkFailed) throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
-    if (r.code === EXIT.wouldLockOut) throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}. Add this host's address to pinhole:networks.admin.`);
-    if (r.code !== 0) throw new FirewallApplyError(`firewall apply failed on ${describe(c)} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`);
+    if (r.code === EXIT.noNft)
+        throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
+    if (r.code === EXIT.checkFailed)
+        throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
+    if (r.code === EXIT.wouldLockOut)
+        throw new FirewallApplyError(
+            `firewall not applied on ${describe(c)}: ${r.stderr.trim()}. Add this host's address to pinhole:networks.admin.`,
+        );
+    if (r.code !== 0)
+        throw new FirewallApplyError(
+            `firewall apply failed on ${describe(c)} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`,
+        );
     const appliedFrom = /applied-from=(\S*)/.exec(r.stdout)?.[1] ?? "";
 
     // A fresh connection must get in before the rollback timer fires.
@@ -60,9 +82,21 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
     let last = "";
     while (Date.now() < deadline) {
         const remaining = deadline - Date.now();
-        const cr = await runScript(c, confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22), coexist.takeOver), { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) });
+        const cr = await runScript(
+            c,
+            confirmScript(
+                token,
+                owner,
+                failsafeRuleset(i.managementSources, i.connection.port ?? 22),
+                coexist.takeOver,
+            ),
+            { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) },
+        );
         if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes };
-        if (cr.code === EXIT.alreadyDecided) { last = cr.stderr.trim(); break; }
+        if (cr.code === EXIT.alreadyDecided) {
+            last = cr.stderr.trim();
+            break;
+        }
         last = cr.code === 255 ? explainSshFailure(c, cr) : (cr.stderr || cr.stdout).trim();
         log(`confirmation attempt failed: ${last}`);
         await sleep(1000);
@@ -70,21 +104,30 @@ export async function applyFirewall(i: FirewallInputs, owner: string, log: (m: s
     // Lockout: wait for the node's own timer, then check that it really is back.
     await sleep(Math.max(0, started + i.rollbackSeconds * 1000 + 3000 - Date.now()));
     const back = await runScript(c, inspectScript(), { timeoutMs: 20_000 });
-    const state = back.code === 0 ? "it rolled back to its previous ruleset and SSH works again"
-        : `and it is STILL unreachable after the rollback window: ${explainSshFailure(c, back)}`;
+    const state =
+        back.code === 0
+            ? "it rolled back to its previous ruleset and SSH works again"
+            : `and it is STILL unreachable after the rollback window: ${explainSshFailure(c, back)}`;
     throw new FirewallApplyError(
         `firewall on node ${i.node} NOT applied: the new ruleset cut the management SSH path ` +
-        `(a fresh SSH connection from this host${appliedFrom ? ` (${appliedFrom})` : ""} could not get in within ${i.rollbackSeconds}s: ${last}); ` +
-        `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`);
+            `(a fresh SSH connection from this host${appliedFrom ? ` (${appliedFrom})` : ""} could not get in within ${i.rollbackSeconds}s: ${last}); ` +
+            `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`,
+    );
 }
 
 /** What the node's boot did with the persisted ruleset: "loaded", "failsafe", "failed", or "" (no boot since, or no unit). */
 export type BootState = "loaded" | "failsafe" | "failed" | "";
 
-export async function readFirewall(i: FirewallTarget): Promise<{ owner: string; listing: string; persisted: boolean; boot: BootState }> {
+export async function readFirewall(
+    i: FirewallTarget,
+): Promise<{ owner: string; listing: string; persisted: boolean; boot: BootState }> {
     const c = conn(i);
     const r = await readScript(c, inspectScript(), { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new SshError(`cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
+    if (r.code !== 0)
+        throw new SshError(
+            `cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
+            r,
+        );
     return {
         owner: /owner=(.*)/.exec(r.stdout)?.[1]?.trim() ?? "",
         listing: listingOf(r.stdout),
@@ -102,7 +145,15 @@ const readThisCommand = new Map<string, ReturnType<typeof readFirewall>>();
 
 export function readFirewallOnce(i: FirewallTarget): ReturnType<typeof readFirewall> {
     const c = i.connection;
-    const key = JSON.stringify([i.node, c.host, c.port, c.user, c.hostKey, c.bastion?.host ?? "", c.bastion?.port ?? 0]);
+    const key = JSON.stringify([
+        i.node,
+        c.host,
+        c.port,
+        c.user,
+        c.hostKey,
+        c.bastion?.host ?? "",
+        c.bastion?.port ?? 0,
+    ]);
     let read = readThisCommand.get(key);
     if (!read) {
         read = readFirewall(i);
@@ -114,11 +165,22 @@ export function readFirewallOnce(i: FirewallTarget): ReturnType<typeof readFirew
 
 /** Rules of the live table that differ from the applied listing, both ways (multiset of trimmed lines). */
 export function listingDrift(applied: string, live: string): FirewallDrift {
-    const lines = (t: string) => t.split("\n").map((l) => l.trim()).filter((l) => l && l !== "}");
+    const lines = (t: string) =>
+        t
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => l && l !== "}");
     const count = (ls: string[]) => ls.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
     const minus = (a: string[], b: Map<string, number>) => {
         const left = new Map(b);
-        return a.filter((l) => { const n = left.get(l) ?? 0; if (n > 0) { left.set(l, n - 1); return false; } return true; });
+        return a.filter((l) => {
+            const n = left.get(l) ?? 0;
+            if (n > 0) {
+                left.set(l, n - 1);
+                return false;
+            }
+            return true;
+        });
     };
     const a = lines(applied);
     const l = lines(live);
@@ -128,7 +190,8 @@ export function listingDrift(applied: string, live: string): FirewallDrift {
 const NO_DRIFT: FirewallDrift = { rulesAddedOnNode: [], rulesMissingOnNode: [] };
 const hasDrift = (d: FirewallDrift | undefined) => !!d && d.rulesAddedOnNode.length + d.rulesMissingOnNode.length > 0;
 /** Old states (before the drift output existed) only have the two listings. */
-const driftOf = (s: FirewallState): FirewallDrift => s.drift ?? (s.liveListing !== undefined ? listingDrift(s.listing, s.liveListing) : NO_DRIFT);
+const driftOf = (s: FirewallState): FirewallDrift =>
+    s.drift ?? (s.liveListing !== undefined ? listingDrift(s.listing, s.liveListing) : NO_DRIFT);
 
 /**
  * The diff's live check, on every preview/up of a node whose inputs did not change. PINHOLE_LIVE_CHECK=0
@@ -136,16 +199,37 @@ const driftOf = (s: FirewallState): FirewallDrift => s.drift ?? (s.liveListing !
  */
 function liveCheckWanted(news: FirewallInputs): boolean {
     if (process.env.PINHOLE_LIVE_CHECK === "0") return false;
-    return !isUnknown(news.connection) && !isUnknown(news.privateKey) && !isUnknown(news.connection?.host) && !isUnknown(news.connection?.hostKey);
+    return (
+        !isUnknown(news.connection) &&
+        !isUnknown(news.privateKey) &&
+        !isUnknown(news.connection?.host) &&
+        !isUnknown(news.connection?.hostKey)
+    );
 }
 
 /** Inputs that change what is on the node; the others (connection, key, rollback window) only change how it is reached. */
 const APPLIED = ["node", "ruleset", "managementSources"] as const;
-const INPUTS = ["node", "connection", "privateKey", "ruleset", "managementSources", "rollbackSeconds", "otherFirewalls"] as const;
+const INPUTS = [
+    "node",
+    "connection",
+    "privateKey",
+    "ruleset",
+    "managementSources",
+    "rollbackSeconds",
+    "otherFirewalls",
+] as const;
 
 async function apply(id: string, news: FirewallInputs): Promise<FirewallState> {
     const { listing, appliedFrom, notes } = await applyFirewall(news, id);
-    return { ...news, listing, liveListing: listing, drift: NO_DRIFT, appliedFrom, appliedAt: new Date().toISOString(), otherFirewallNotes: notes };
+    return {
+        ...news,
+        listing,
+        liveListing: listing,
+        drift: NO_DRIFT,
+        appliedFrom,
+        appliedAt: new Date().toISOString(),
+        otherFirewallNotes: notes,
+    };
 }
 
 export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
@@ -153,7 +237,10 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
     async check(news) {
         const failures: CheckFailure[] = [];
         if (!isUnknown(news.ruleset) && !/table inet pinhole \{/.test(news.ruleset)) {
-            failures.push({ property: "ruleset", reason: `node ${news.node}: must be a \`table inet pinhole { ... }\` ruleset` });
+            failures.push({
+                property: "ruleset",
+                reason: `node ${news.node}: must be a \`table inet pinhole { ... }\` ruleset`,
+            });
         }
         return { failures };
     },
@@ -182,23 +269,29 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
     async update(id, olds, news) {
         // Nothing in the inputs changed: only drift (refresh's, or the diff's live check) brought the engine here.
         const driftOnly = changedKeys(olds, news, INPUTS).length === 0;
-        if (driftOnly || hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0) return { outs: await apply(id, news) };
+        if (driftOnly || hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0)
+            return { outs: await apply(id, news) };
         // Only how the node is reached changed: check the new connection gets in and sees our table; apply nothing.
         const live = await readFirewall(news);
-        const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
+        const liveListing =
+            live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
         return { outs: { ...olds, ...news, liveListing, drift: listingDrift(olds.listing, liveListing) } };
     },
     async read(id, olds, urn) {
         if (!olds) return importFirewall(id, urn);
         const live = await readFirewallOnce(olds);
-        const liveListing = live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
+        const liveListing =
+            live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
         return { id, props: { ...olds, liveListing, drift: listingDrift(olds.listing, liveListing) } };
     },
     async delete(id, props) {
         const c = conn(props);
         const r = await runScript(c, removeScript(id), { timeoutMs: 60_000 });
         if (r.code !== 0) {
-            throw new SshError(`cannot remove the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
+            throw new SshError(
+                `cannot remove the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
+                r,
+            );
         }
     },
 };

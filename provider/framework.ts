@@ -35,12 +35,19 @@ export interface ResourceHandler<S extends ResourceSpec> {
      * Checks beyond the schema's types and bounds; may normalise the (already schema-checked) inputs.
      * `olds` are the inputs the engine stored after the last check (undefined on create).
      */
-    check?(news: CheckedInputsOf<S>, olds?: CheckedInputsOf<S>): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
+    check?(
+        news: CheckedInputsOf<S>,
+        olds?: CheckedInputsOf<S>,
+    ): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
     /** Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. */
     diff?(olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
     create(inputs: CheckedInputsOf<S>): Promise<{ id: string; outs: StateOf<S> }>;
     /** `olds` is undefined on import (only the ID and the URN, hence the stack, are known). */
-    read?(id: string, olds: StateOf<S> | undefined, urn: string): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
+    read?(
+        id: string,
+        olds: StateOf<S> | undefined,
+        urn: string,
+    ): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
     update?(id: string, olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
     delete?(id: string, props: StateOf<S>): Promise<void>;
 }
@@ -59,8 +66,13 @@ export interface Handler {
 export function stableJson(v: unknown): string {
     return JSON.stringify(v, (_k, x) =>
         x && typeof x === "object" && !Array.isArray(x)
-            ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, (x as Values)[k]]))
-            : x);
+            ? Object.fromEntries(
+                  Object.keys(x)
+                      .sort()
+                      .map((k) => [k, (x as Values)[k]]),
+              )
+            : x,
+    );
 }
 
 /** Input keys whose value differs between the old state and the new inputs. */
@@ -71,7 +83,12 @@ export function changedKeys(olds: object, news: object, keys: readonly string[])
 }
 
 /** Detailed diff of the given input keys: added, deleted or updated, `-replace` for `replaceOn`. */
-export function inputDiff(olds: object, news: object, keys: readonly string[], replaceOn: readonly string[] = []): DiffResult {
+export function inputDiff(
+    olds: object,
+    news: object,
+    keys: readonly string[],
+    replaceOn: readonly string[] = [],
+): DiffResult {
     const o = olds as Values;
     const n = news as Values;
     const detailedDiff: Record<string, PropertyDiffKind> = {};
@@ -89,12 +106,17 @@ const isSecretSpec = (p: PropSpec) => "secret" in p && p.secret === true;
 
 /** Output keys the schema marks secret (inputs and outputs). */
 export function schemaSecrets(spec: ResourceSpec): string[] {
-    return [...Object.entries(spec.inputs), ...Object.entries(spec.outputs)].filter(([, p]) => isSecretSpec(p)).map(([k]) => k);
+    return [...Object.entries(spec.inputs), ...Object.entries(spec.outputs)]
+        .filter(([, p]) => isSecretSpec(p))
+        .map(([k]) => k);
 }
 
 function assertDeclared(spec: ResourceSpec, outs: Values, op: string): Values {
     const extra = undeclaredOutputs(spec, outs);
-    if (extra.length) throw new Error(`pinhole provider bug: ${spec.token} ${op} returned properties its schema does not declare: ${extra.join(", ")}`);
+    if (extra.length)
+        throw new Error(
+            `pinhole provider bug: ${spec.token} ${op} returned properties its schema does not declare: ${extra.join(", ")}`,
+        );
     return outs;
 }
 
@@ -117,9 +139,13 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
         spec,
         async check(wire, oldWire) {
             const res = checkInputs(spec, unwrapSecrets(wire));
-            if (res.failures.length || !h.check) return { inputs: wrapKeys(res.inputs, secretKeys(wire)), failures: res.failures };
+            if (res.failures.length || !h.check)
+                return { inputs: wrapKeys(res.inputs, secretKeys(wire)), failures: res.failures };
             const o = unwrapSecrets(oldWire);
-            const own = await h.check(typed<CheckedInputsOf<S>>(res.inputs), Object.keys(o).length ? typed<CheckedInputsOf<S>>(o) : undefined);
+            const own = await h.check(
+                typed<CheckedInputsOf<S>>(res.inputs),
+                Object.keys(o).length ? typed<CheckedInputsOf<S>>(o) : undefined,
+            );
             return { inputs: wrapKeys(own.inputs ?? res.inputs, secretKeys(wire)), failures: own.failures ?? [] };
         },
         async diff(olds, news) {
@@ -135,18 +161,31 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
         async read(id, olds, urn) {
             const o = unwrapSecrets(olds);
             // An import (no old state) of a type without a read: refused, not recorded as an empty state.
-            if (!h.read && !Object.keys(o).length) throw new ProviderError(`${spec.token} ${id} cannot be imported: ${spec.import.split("\n")[0]} (docs/provider.md)`);
+            if (!h.read && !Object.keys(o).length)
+                throw new ProviderError(
+                    `${spec.token} ${id} cannot be imported: ${spec.import.split("\n")[0]} (docs/provider.md)`,
+                );
             if (!h.read) return { id, props: olds };
             const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined, urn);
             return {
                 id: res.id,
                 props: wrapOuts(res.props, olds, "read"),
-                inputs: res.inputs === undefined ? undefined : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
+                inputs:
+                    res.inputs === undefined
+                        ? undefined
+                        : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
             };
         },
         async update(id, olds, news) {
-            if (!h.update) throw new Error(`pinhole provider bug: ${spec.token} cannot be updated in place, yet its diff asked for an update`);
-            const res = await h.update(id, typed<StateOf<S>>(withInputDefaults(spec, unwrapSecrets(olds))), typed<CheckedInputsOf<S>>(unwrapSecrets(news)));
+            if (!h.update)
+                throw new Error(
+                    `pinhole provider bug: ${spec.token} cannot be updated in place, yet its diff asked for an update`,
+                );
+            const res = await h.update(
+                id,
+                typed<StateOf<S>>(withInputDefaults(spec, unwrapSecrets(olds))),
+                typed<CheckedInputsOf<S>>(unwrapSecrets(news)),
+            );
             return { outs: wrapOuts(res.outs, news, "update") };
         },
         async delete(id, props) {

@@ -22,7 +22,12 @@ export const handlers: Record<Token, Handler> = {
 
 /** Serves the provider over gRPC (the launcher, provider/bin/pulumi-resource-pinhole, calls this). */
 export function start(): void {
-    serve({ version: PROVIDER_VERSION, schema: JSON.stringify(packageSchema()), handlers, warn: engineWarn(engineAddress(process.argv.slice(1))) }).catch((e: unknown) => {
+    serve({
+        version: PROVIDER_VERSION,
+        schema: JSON.stringify(packageSchema()),
+        handlers,
+        warn: engineWarn(engineAddress(process.argv.slice(1))),
+    }).catch((e: unknown) => {
         process.stderr.write(`pinhole provider: cannot start: ${e instanceof Error ? e.stack : String(e)}\n`);
         process.exit(1);
     });

@@ -15,7 +15,9 @@ function table(props: Props, required: readonly string[]): string[] {
     const rows = ["| property | type | required | secret | description |", "|---|---|---|---|---|"];
     for (const [k, p] of Object.entries(props)) {
         const secret = "secret" in p && p.secret ? "yes" : "";
-        rows.push(`| \`${k}\` | ${typeName(p)} | ${required.includes(k) ? "yes" : ""} | ${secret} | ${cell(describeBounds(p))} |`);
+        rows.push(
+            `| \`${k}\` | ${typeName(p)} | ${required.includes(k) ? "yes" : ""} | ${secret} | ${cell(describeBounds(p))} |`,
+        );
     }
     return rows;
 }
@@ -23,7 +25,10 @@ function table(props: Props, required: readonly string[]): string[] {
 function objectTypes(props: Props, seen: Map<string, PropSpec & { type: "object" }>): void {
     for (const p of Object.values(props)) {
         const o = p.type === "array" ? p.items : p;
-        if (o.type === "object" && !seen.has(o.token)) { seen.set(o.token, o); objectTypes(o.properties, seen); }
+        if (o.type === "object" && !seen.has(o.token)) {
+            seen.set(o.token, o);
+            objectTypes(o.properties, seen);
+        }
     }
 }
 
@@ -40,7 +45,8 @@ export function renderProviderReference(resources: readonly ResourceSpec[]): str
     for (const r of resources) {
         out.push(`## ${r.token}`, "", r.description, "", "Inputs:", "", ...table(r.inputs, r.requiredInputs), "");
         out.push("Outputs (besides the inputs):", "", ...table(r.outputs, Object.keys(r.outputs)), "");
-        if (r.replaceOnChanges?.length) out.push(`A change of ${r.replaceOnChanges.map((k) => `\`${k}\``).join(", ")} replaces the resource.`, "");
+        if (r.replaceOnChanges?.length)
+            out.push(`A change of ${r.replaceOnChanges.map((k) => `\`${k}\``).join(", ")} replaces the resource.`, "");
         out.push("Import:", "", r.import, "");
         objectTypes(r.inputs, types);
         objectTypes(r.outputs, types);

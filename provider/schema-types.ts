@@ -60,26 +60,37 @@ export interface ResourceSpec {
 type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
 
 /** The plain value a property holds. */
-export type ValueOf<P> =
-    P extends { type: "string"; enum: readonly (infer E)[] } ? E
-    : P extends { type: "string" } ? string
-    : P extends { type: "integer" | "number" } ? number
-    : P extends { type: "boolean" } ? boolean
-    : P extends { type: "array"; items: infer I } ? ValueOf<I>[]
-    : P extends { type: "object"; properties: infer PP; required: readonly (infer R)[] } ? ObjectOf<PP, R & string>
-    : never;
+export type ValueOf<P> = P extends { type: "string"; enum: readonly (infer E)[] }
+    ? E
+    : P extends { type: "string" }
+      ? string
+      : P extends { type: "integer" | "number" }
+        ? number
+        : P extends { type: "boolean" }
+          ? boolean
+          : P extends { type: "array"; items: infer I }
+            ? ValueOf<I>[]
+            : P extends { type: "object"; properties: infer PP; required: readonly (infer R)[] }
+              ? ObjectOf<PP, R & string>
+              : never;
 
 export type ObjectOf<PP, R extends string> = Simplify<
-    { [K in keyof PP & R]: ValueOf<PP[K]> } & { [K in Exclude<keyof PP, R>]?: ValueOf<PP[K]> }>;
+    { [K in keyof PP & R]: ValueOf<PP[K]> } & { [K in Exclude<keyof PP, R>]?: ValueOf<PP[K]> }
+>;
 
 type WithDefault<PP> = { [K in keyof PP]: PP[K] extends { default: unknown } ? K : never }[keyof PP] & string;
 
 /** Inputs as the program gives them (defaults optional). */
 export type InputsOf<S extends ResourceSpec> = ObjectOf<S["inputs"], S["requiredInputs"][number]>;
 /** Inputs after check: defaults filled in. */
-export type CheckedInputsOf<S extends ResourceSpec> = ObjectOf<S["inputs"], S["requiredInputs"][number] | WithDefault<S["inputs"]>>;
+export type CheckedInputsOf<S extends ResourceSpec> = ObjectOf<
+    S["inputs"],
+    S["requiredInputs"][number] | WithDefault<S["inputs"]>
+>;
 /** What the state holds: the checked inputs and every output. */
-export type StateOf<S extends ResourceSpec> = Simplify<CheckedInputsOf<S> & ObjectOf<S["outputs"], keyof S["outputs"] & string>>;
+export type StateOf<S extends ResourceSpec> = Simplify<
+    CheckedInputsOf<S> & ObjectOf<S["outputs"], keyof S["outputs"] & string>
+>;
 export type OutputNamesOf<S extends ResourceSpec> = keyof S["outputs"] & string;
 
 // ------------------------------------------------------------------------------------------ Pulumi schema
@@ -92,8 +103,10 @@ function propertyJson(p: PropSpec, types: Record<string, Json>): Json {
     if ("default" in p && p.default !== undefined && !Array.isArray(p.default)) base.default = p.default;
     if (p.type === "object") {
         types[p.token] = {
-            type: "object", description: p.description,
-            properties: propertiesJson(p.properties, types), required: [...p.required],
+            type: "object",
+            description: p.description,
+            properties: propertiesJson(p.properties, types),
+            required: [...p.required],
         };
         return { ...base, $ref: `#/types/${p.token}` };
     }
@@ -113,7 +126,8 @@ function propertiesJson(props: Props, types: Record<string, Json>): Record<strin
 export function describeBounds(p: PropSpec): string {
     const notes: string[] = [];
     const numeric = p.type === "integer" || p.type === "number";
-    if (numeric && p.minimum !== undefined && p.maximum !== undefined) notes.push(`between ${p.minimum} and ${p.maximum}`);
+    if (numeric && p.minimum !== undefined && p.maximum !== undefined)
+        notes.push(`between ${p.minimum} and ${p.maximum}`);
     else if (numeric && p.minimum !== undefined) notes.push(`at least ${p.minimum}`);
     if ((p.type === "string" || numeric) && p.enum) notes.push(`one of ${p.enum.join(", ")}`);
     if (p.type === "array" && p.minItems) notes.push(`at least ${p.minItems} item${p.minItems > 1 ? "s" : ""}`);
@@ -122,11 +136,16 @@ export function describeBounds(p: PropSpec): string {
 }
 
 function withBounds(props: Props): Props {
-    return Object.fromEntries(Object.entries(props).map(([k, p]) => [k, { ...p, description: describeBounds(p) } as PropSpec]));
+    return Object.fromEntries(
+        Object.entries(props).map(([k, p]) => [k, { ...p, description: describeBounds(p) } as PropSpec]),
+    );
 }
 
 /** The Pulumi package schema (https://www.pulumi.com/docs/iac/extending-pulumi/schema/) of the given resources. */
-export function toPulumiSchema(meta: { name: string; version: string; description: string }, resources: readonly ResourceSpec[]): Json {
+export function toPulumiSchema(
+    meta: { name: string; version: string; description: string },
+    resources: readonly ResourceSpec[],
+): Json {
     const types: Record<string, Json> = {};
     const res: Record<string, Json> = {};
     for (const r of resources) {
@@ -141,11 +160,19 @@ export function toPulumiSchema(meta: { name: string; version: string; descriptio
         };
     }
     return {
-        name: meta.name, version: meta.version, description: meta.description,
-        displayName: "pinhole", publisher: "pinhole", license: "UNLICENSED",
+        name: meta.name,
+        version: meta.version,
+        description: meta.description,
+        displayName: "pinhole",
+        publisher: "pinhole",
+        license: "UNLICENSED",
         meta: { moduleFormat: "(.*)" },
         config: {},
-        provider: { description: "pinhole's provider: takes no configuration (the connection of each node is an input of its resources)." },
-        types, resources: res,
+        provider: {
+            description:
+                "pinhole's provider: takes no configuration (the connection of each node is an input of its resources).",
+        },
+        types,
+        resources: res,
     };
 }

@@ -13,10 +13,13 @@ export const PROVIDER_VERSION = "0.1.0";
 
 const str = (description: string) => ({ type: "string", description }) as const;
 const secretStr = (description: string) => ({ type: "string", description, secret: true }) as const;
-const strList = (description: string) => ({ type: "array", description, items: { type: "string", description } }) as const satisfies ArraySpec;
+const strList = (description: string) =>
+    ({ type: "array", description, items: { type: "string", description } }) as const satisfies ArraySpec;
 
 const ENDPOINT = {
-    type: "object", token: "pinhole:node:SshEndpoint", description: "An SSH server: address, port, login and pinned host key.",
+    type: "object",
+    token: "pinhole:node:SshEndpoint",
+    description: "An SSH server: address, port, login and pinned host key.",
     properties: {
         host: str("Address or name to connect to."),
         port: { type: "integer", description: "SSH port.", minimum: LIMITS.port.min, maximum: LIMITS.port.max },
@@ -27,7 +30,9 @@ const ENDPOINT = {
 } as const satisfies ObjectSpec;
 
 const CONNECTION = {
-    type: "object", token: "pinhole:node:Connection", description: "How the provider reaches a node over SSH (the private key is a separate secret input).",
+    type: "object",
+    token: "pinhole:node:Connection",
+    description: "How the provider reaches a node over SSH (the private key is a separate secret input).",
     properties: {
         ...ENDPOINT.properties,
         sudo: { type: "boolean", description: "Run privileged steps with `sudo -n` when the user is not root." },
@@ -46,8 +51,10 @@ const NODE_INPUTS = {
 } as const;
 
 const DRIFT = {
-    type: "object", token: "pinhole:node:FirewallDrift",
-    description: "What `pulumi refresh` found in the node's live table that pinhole did not apply (empty lists: no drift).",
+    type: "object",
+    token: "pinhole:node:FirewallDrift",
+    description:
+        "What `pulumi refresh` found in the node's live table that pinhole did not apply (empty lists: no drift).",
     properties: {
         rulesAddedOnNode: strList("Lines of the live table that the applied ruleset does not have."),
         rulesMissingOnNode: strList("Lines of the applied ruleset that the live table no longer has."),
@@ -57,14 +64,36 @@ const DRIFT = {
 
 export const FIREWALL = {
     token: "pinhole:node:Firewall",
-    description: "pinhole's nftables table (`table inet pinhole`) on one node, applied over SSH in one checked transaction with an automatic rollback only a fresh SSH connection can cancel.",
+    description:
+        "pinhole's nftables table (`table inet pinhole`) on one node, applied over SSH in one checked transaction with an automatic rollback only a fresh SSH connection can cancel.",
     inputs: {
         ...NODE_INPUTS,
         ruleset: str("The nftables ruleset (`table inet pinhole { ... }`) to apply, as render/nftables.ts renders it."),
-        managementSources: { type: "array", description: "Sources allowed on the management SSH port; a ruleset that would cut this host's own SSH path is refused.", items: str("An address or CIDR."), minItems: 1 },
-        rollbackSeconds: { type: "integer", description: "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.", default: 30, minimum: LIMITS.rollbackSeconds.min, maximum: LIMITS.rollbackSeconds.max },
-        skipPrecheck: { type: "boolean", description: "Tests of the rollback path only: apply without the management-address pre-check." },
-        otherFirewalls: { type: "string", description: "Another firewall manager on the node whose drop would override pinhole's openings (ufw, firewalld, iptables rules, a dropping nftables.conf): refuse (apply nothing, name it) or take-over (stop, disable and mask it once pinhole's ruleset is confirmed). Absent: refuse.", enum: ["refuse", "take-over"] },
+        managementSources: {
+            type: "array",
+            description:
+                "Sources allowed on the management SSH port; a ruleset that would cut this host's own SSH path is refused.",
+            items: str("An address or CIDR."),
+            minItems: 1,
+        },
+        rollbackSeconds: {
+            type: "integer",
+            description:
+                "Seconds after which the node restores its previous ruleset unless a fresh SSH connection confirms the new one.",
+            default: 30,
+            minimum: LIMITS.rollbackSeconds.min,
+            maximum: LIMITS.rollbackSeconds.max,
+        },
+        skipPrecheck: {
+            type: "boolean",
+            description: "Tests of the rollback path only: apply without the management-address pre-check.",
+        },
+        otherFirewalls: {
+            type: "string",
+            description:
+                "Another firewall manager on the node whose drop would override pinhole's openings (ufw, firewalld, iptables rules, a dropping nftables.conf): refuse (apply nothing, name it) or take-over (stop, disable and mask it once pinhole's ruleset is confirmed). Absent: refuse.",
+            enum: ["refuse", "take-over"],
+        },
     },
     requiredInputs: ["node", "connection", "privateKey", "ruleset", "managementSources"],
     outputs: {
@@ -73,7 +102,9 @@ export const FIREWALL = {
         drift: DRIFT,
         appliedFrom: str("The address this host's SSH connection came from, as the node saw it at apply."),
         appliedAt: str("When the ruleset was last applied (ISO 8601)."),
-        otherFirewallNotes: strList("Other firewall managers found on the node at the last apply, and what pinhole did about them."),
+        otherFirewallNotes: strList(
+            "Other firewall managers found on the node at the last apply, and what pinhole did about them.",
+        ),
     },
     import: [
         "By the node's name (the connection, ruleset and key come from the stack's config, as the program derives them):",
@@ -88,74 +119,127 @@ export const FIREWALL = {
 } as const satisfies ResourceSpec;
 
 const FILE_SHA = {
-    type: "object", token: "pinhole:node:FileSha256", description: "A file on the node and the SHA-256 of its content.",
+    type: "object",
+    token: "pinhole:node:FileSha256",
+    description: "A file on the node and the SHA-256 of its content.",
     properties: { path: str("Absolute path on the node."), sha256: str("SHA-256 (hex) of the content.") },
     required: ["path", "sha256"],
 } as const satisfies ObjectSpec;
 
 const WEIGHT_TARGET = {
-    type: "object", token: "pinhole:node:WeightTarget", description: "An application/unified node as a proxy's upstream may name it.",
+    type: "object",
+    token: "pinhole:node:WeightTarget",
+    description: "An application/unified node as a proxy's upstream may name it.",
     properties: {
         node: str("Node name."),
-        hosts: strList("Its addresses (as seen from the proxy) and names: an upstream server matching one of them is this node."),
-        weight: { type: "integer", description: "webWeight (0: backup); unset: the platform's own setting.", minimum: LIMITS.webWeight.min, maximum: LIMITS.webWeight.max },
+        hosts: strList(
+            "Its addresses (as seen from the proxy) and names: an upstream server matching one of them is this node.",
+        ),
+        weight: {
+            type: "integer",
+            description: "webWeight (0: backup); unset: the platform's own setting.",
+            minimum: LIMITS.webWeight.min,
+            maximum: LIMITS.webWeight.max,
+        },
     },
     required: ["node", "hosts"],
 } as const satisfies ObjectSpec;
 
 const WEIGHT_ENTRY = {
-    type: "object", token: "pinhole:node:WeightEntry", description: "One line of `web weight list`.",
+    type: "object",
+    token: "pinhole:node:WeightEntry",
+    description: "One line of `web weight list`.",
     properties: {
         server: str("The upstream server as nginx has it (address:port)."),
         node: str("The node it is, when pinhole knows it."),
         weight: { type: "integer", description: "Weight (0 for a backup server).", minimum: 0 },
         backup: { type: "boolean", description: "Used only when no other server is available." },
-        source: { type: "string", description: "user: the node's webWeight; default: the platform's (or nginx's) own.", enum: ["user", "default"] },
+        source: {
+            type: "string",
+            description: "user: the node's webWeight; default: the platform's (or nginx's) own.",
+            enum: ["user", "default"],
+        },
     },
     required: ["server", "weight", "backup", "source"],
 } as const satisfies ObjectSpec;
 
 const PLATFORM_PLAN = {
-    type: "object", token: "pinhole:node:PlatformPlan",
-    description: "certificate-only: what check found in the node's nginx (`nginx -T`) and what up will do there; shown by preview --diff.",
+    type: "object",
+    token: "pinhole:node:PlatformPlan",
+    description:
+        "certificate-only: what check found in the node's nginx (`nginx -T`) and what up will do there; shown by preview --diff.",
     properties: {
         certificatePath: str("Where the certificate bundle goes (the platform's ssl_certificate)."),
         keyPath: str("Where the key goes (the platform's ssl_certificate_key)."),
         upstream: str("The upstream whose server weights pinhole sets."),
         weightList: { type: "array", description: "`web weight list`.", items: WEIGHT_ENTRY },
         files: strList("Every file pinhole writes or patches (kept aside at first write, restored on delete)."),
-        patched: { type: "array", description: "The platform files pinhole patches and the SHA-256 of their new content.", items: FILE_SHA },
+        patched: {
+            type: "array",
+            description: "The platform files pinhole patches and the SHA-256 of their new content.",
+            items: FILE_SHA,
+        },
         warnings: strList("What pinhole noticed but may go ahead with."),
     },
     required: ["certificatePath", "keyPath", "weightList", "files", "patched", "warnings"],
 } as const satisfies ObjectSpec;
 
 const SITE_PATHS = {
-    type: "object", token: "pinhole:node:SitePaths", description: "whole-site: where pinhole's certificate, key and site file go.",
+    type: "object",
+    token: "pinhole:node:SitePaths",
+    description: "whole-site: where pinhole's certificate, key and site file go.",
     properties: { certificate: str("Certificate file."), key: str("Key file."), site: str("Site configuration file.") },
     required: ["certificate", "key", "site"],
 } as const satisfies ObjectSpec;
 
 export const WEB_SERVER = {
     token: "pinhole:node:WebServer",
-    description: "One node's nginx front end: certificate bundle, key and site config installed over SSH, checked with `nginx -t`, reloaded and verified by the served certificate; delete restores the original front end.",
+    description:
+        "One node's nginx front end: certificate bundle, key and site config installed over SSH, checked with `nginx -t`, reloaded and verified by the served certificate; delete restores the original front end.",
     inputs: {
         ...NODE_INPUTS,
         fqdn: str("The node's network name (SNI of the serving check)."),
         certificatePem: str("Certificate file nginx serves: server certificate first, then the chain."),
         keyPem: secretStr("The certificate's private key."),
-        frontEnd: { type: "string", description: "whole-site: pinhole writes the server block; certificate-only: into the platform's own nginx (provider/webserver-platform.ts).", enum: ["whole-site", "certificate-only"], default: "whole-site" },
+        frontEnd: {
+            type: "string",
+            description:
+                "whole-site: pinhole writes the server block; certificate-only: into the platform's own nginx (provider/webserver-platform.ts).",
+            enum: ["whole-site", "certificate-only"],
+            default: "whole-site",
+        },
         siteConfig: str("whole-site: the nginx site configuration (render/nginx.ts); required in that mode."),
         paths: SITE_PATHS,
-        replaces: { type: "array", description: "Original front-end files moved aside while pinhole owns the front end.", items: str("A path on the node."), default: DEFAULT_REPLACES },
+        replaces: {
+            type: "array",
+            description: "Original front-end files moved aside while pinhole owns the front end.",
+            items: str("A path on the node."),
+            default: DEFAULT_REPLACES,
+        },
         tlsConfig: str("certificate-only: pinhole's TLS drop-in (render/tls-profile.ts)."),
-        tlsPath: str("certificate-only: where the drop-in goes (read by nginx at http level; default /etc/nginx/conf.d/pinhole-tls.conf)."),
-        certificatePath: str("certificate-only: configured certificate path (default: the one nginx's HTTPS servers use)."),
+        tlsPath: str(
+            "certificate-only: where the drop-in goes (read by nginx at http level; default /etc/nginx/conf.d/pinhole-tls.conf).",
+        ),
+        certificatePath: str(
+            "certificate-only: configured certificate path (default: the one nginx's HTTPS servers use).",
+        ),
         keyPath: str("certificate-only: configured key path (default: the one nginx's HTTPS servers use)."),
-        upstream: str("certificate-only proxies: the upstream whose server weights pinhole sets (default: the only one)."),
-        weights: { type: "array", description: "certificate-only proxies: the application/unified nodes and their webWeight.", items: WEIGHT_TARGET },
+        upstream: str(
+            "certificate-only proxies: the upstream whose server weights pinhole sets (default: the only one).",
+        ),
+        weights: {
+            type: "array",
+            description: "certificate-only proxies: the application/unified nodes and their webWeight.",
+            items: WEIGHT_TARGET,
+        },
         plan: PLATFORM_PLAN,
-        verifySeconds: { type: "integer", description: "Seconds to wait for nginx to serve the new certificate (0: don't check).", default: 10, minimum: 0, maximum: 120 },
+        verifySeconds: {
+            type: "integer",
+            description: "Seconds to wait for nginx to serve the new certificate (0: don't check).",
+            default: 10,
+            minimum: 0,
+            maximum: 120,
+        },
     },
     requiredInputs: ["node", "connection", "privateKey", "fqdn", "certificatePem", "keyPem"],
     outputs: {
@@ -171,8 +255,16 @@ export const WEB_SERVER = {
         liveServedFingerprint: str("Fingerprint of the certificate nginx served at the last refresh."),
         originals: strList("Original files pinhole keeps aside on the node (restored on delete)."),
         appliedAt: str("When the front end was last installed (ISO 8601)."),
-        installed: { type: "array", description: "certificate-only: each file pinhole wrote and its SHA-256.", items: FILE_SHA },
-        live: { type: "array", description: "certificate-only: the same files as last read from the node.", items: FILE_SHA },
+        installed: {
+            type: "array",
+            description: "certificate-only: each file pinhole wrote and its SHA-256.",
+            items: FILE_SHA,
+        },
+        live: {
+            type: "array",
+            description: "certificate-only: the same files as last read from the node.",
+            items: FILE_SHA,
+        },
     },
     replaceOnChanges: ["node", "frontEnd"],
     import: [
@@ -183,11 +275,15 @@ export const WEB_SERVER = {
 } as const satisfies ResourceSpec;
 
 const SUBJECT = {
-    type: "object", token: "pinhole:tls:Subject", description: "Certificate subject (distinguished name).",
+    type: "object",
+    token: "pinhole:tls:Subject",
+    description: "Certificate subject (distinguished name).",
     // CN, then the fields of model/types.ts SUBJECT_FIELDS (their descriptions too).
     properties: {
         commonName: str("CN."),
-        ...Object.fromEntries(SUBJECT_FIELDS.map((f) => [f.key, str(f.description)])) as { readonly [K in SubjectField]: ReturnType<typeof str> },
+        ...(Object.fromEntries(SUBJECT_FIELDS.map((f) => [f.key, str(f.description)])) as {
+            readonly [K in SubjectField]: ReturnType<typeof str>;
+        }),
     },
     required: ["commonName"],
 } as const satisfies ObjectSpec;
@@ -198,16 +294,34 @@ const SANS = {
 } as const;
 
 const VALIDITY = {
-    validityDays: { type: "number", description: "Days the certificate is valid.", default: 365, minimum: LIMITS.validityDays.min, maximum: LIMITS.validityDays.max },
+    validityDays: {
+        type: "number",
+        description: "Days the certificate is valid.",
+        default: 365,
+        minimum: LIMITS.validityDays.min,
+        maximum: LIMITS.validityDays.max,
+    },
     // The program derives the window (a third of a short lifetime, model/certificates.ts noticeWindowDays): it may be
     // a fraction of a day, so its floor is 0 here; its ceiling is the config's.
-    earlyRenewalDays: { type: "number", description: "A new certificate is issued this many days before expiry (less than validityDays).", default: 30, minimum: 0, maximum: LIMITS.renewBeforeDays.max },
-    isCa: { type: "boolean", description: "Issue a CA certificate (keyCertSign) instead of a server certificate.", default: false },
+    earlyRenewalDays: {
+        type: "number",
+        description: "A new certificate is issued this many days before expiry (less than validityDays).",
+        default: 30,
+        minimum: 0,
+        maximum: LIMITS.renewBeforeDays.max,
+    },
+    isCa: {
+        type: "boolean",
+        description: "Issue a CA certificate (keyCertSign) instead of a server certificate.",
+        default: false,
+    },
 } as const;
 
 /** The validity end as an input, so that a renewal shows in `preview --diff` as this date's change. */
 const RENEWAL = {
-    notAfter: str("End of validity of the certificate to issue (ISO 8601). Set by the provider's check, not by programs: now + validityDays (never past the CA's) when the certificate is first issued, its content changes or it enters the renewal window; otherwise the issued certificate's, kept. A renewal is a replacement whose diff is this date: `~ notAfter: \"<expiring>\" => \"<new>\"`."),
+    notAfter: str(
+        'End of validity of the certificate to issue (ISO 8601). Set by the provider\'s check, not by programs: now + validityDays (never past the CA\'s) when the certificate is first issued, its content changes or it enters the renewal window; otherwise the issued certificate\'s, kept. A renewal is a replacement whose diff is this date: `~ notAfter: "<expiring>" => "<new>"`.',
+    ),
 } as const;
 
 const ISSUED = {
@@ -237,7 +351,8 @@ export const PRIVATE_KEY = {
 
 export const SELF_SIGNED_CERTIFICATE = {
     token: "pinhole:tls:SelfSignedCertificate",
-    description: "A self-signed certificate (the platform's default web certificate, or the stack's internal CA); re-issued when its content changes or it enters the renewal window.",
+    description:
+        "A self-signed certificate (the platform's default web certificate, or the stack's internal CA); re-issued when its content changes or it enters the renewal window.",
     inputs: { privateKeyPem: secretStr("The certificate's key."), subject: SUBJECT, ...SANS, ...VALIDITY, ...RENEWAL },
     requiredInputs: ["privateKeyPem", "subject"],
     outputs: ISSUED,
@@ -274,7 +389,14 @@ export const LOCALLY_SIGNED_CERTIFICATE = {
 } as const satisfies ResourceSpec;
 
 /** Every resource type the provider serves. Tokens are part of users' state: never rename without an alias. */
-export const RESOURCES = [FIREWALL, WEB_SERVER, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE, CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE] as const;
+export const RESOURCES = [
+    FIREWALL,
+    WEB_SERVER,
+    PRIVATE_KEY,
+    SELF_SIGNED_CERTIFICATE,
+    CERTIFICATE_REQUEST,
+    LOCALLY_SIGNED_CERTIFICATE,
+] as const;
 export type Resources = (typeof RESOURCES)[number];
 export type Token = Resources["token"];
 export type SpecOf<T extends Token> = Extract<Resources, { token: T }>;
@@ -287,8 +409,13 @@ export type FirewallState = StateOf<typeof FIREWALL>;
 export type WebServerState = StateOf<typeof WEB_SERVER>;
 
 export function packageSchema(): Record<string, unknown> {
-    return toPulumiSchema({
-        name: PACKAGE_NAME, version: PROVIDER_VERSION,
-        description: "pinhole: host firewalls (nftables), inter-node pinholes and nginx web certificates, applied over SSH.",
-    }, RESOURCES);
+    return toPulumiSchema(
+        {
+            name: PACKAGE_NAME,
+            version: PROVIDER_VERSION,
+            description:
+                "pinhole: host firewalls (nftables), inter-node pinholes and nginx web certificates, applied over SSH.",
+        },
+        RESOURCES,
+    );
 }

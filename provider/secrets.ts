@@ -33,8 +33,12 @@ export function unwrapSecrets(props: Record<string, unknown> | undefined): Recor
 export function secretKeys(props: Record<string, unknown> | undefined): Set<string> {
     const keys = new Set<string>();
     const contains = (v: unknown): boolean =>
-        isSecret(v) || (Array.isArray(v) ? v.some(contains)
-            : typeof v === "object" && v !== null ? Object.values(v).some(contains) : false);
+        isSecret(v) ||
+        (Array.isArray(v)
+            ? v.some(contains)
+            : typeof v === "object" && v !== null
+              ? Object.values(v).some(contains)
+              : false);
     for (const [k, v] of Object.entries(props ?? {})) if (contains(v)) keys.add(k);
     return keys;
 }

@@ -14,8 +14,12 @@ import { EngineLog, engineWarn } from "./engine-log";
 
 const Kind = provproto.PropertyDiff.Kind;
 const KINDS: Record<PropertyDiffKind, provproto.PropertyDiff.Kind> = {
-    "add": Kind.ADD, "add-replace": Kind.ADD_REPLACE, "delete": Kind.DELETE, "delete-replace": Kind.DELETE_REPLACE,
-    "update": Kind.UPDATE, "update-replace": Kind.UPDATE_REPLACE,
+    add: Kind.ADD,
+    "add-replace": Kind.ADD_REPLACE,
+    delete: Kind.DELETE,
+    "delete-replace": Kind.DELETE_REPLACE,
+    update: Kind.UPDATE,
+    "update-replace": Kind.UPDATE_REPLACE,
 };
 
 /** Provider configuration keys the engine manages itself; every other key offered is the program's. */
@@ -36,7 +40,8 @@ type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
 /** An error for the engine: expected failures as their message, bugs with their stack on the plugin's stderr. */
 export function toServiceError(e: unknown, where: string, log: (m: string) => void): grpc.ServiceError {
     const message = e instanceof Error ? e.message : String(e);
-    if (!(e instanceof ProviderError)) log(`pinhole provider: unexpected failure in ${where}: ${e instanceof Error ? e.stack : message}`);
+    if (!(e instanceof ProviderError))
+        log(`pinhole provider: unexpected failure in ${where}: ${e instanceof Error ? e.stack : message}`);
     const err = new Error(message) as grpc.ServiceError;
     err.code = grpc.status.UNKNOWN;
     err.details = message;
@@ -46,7 +51,9 @@ export function toServiceError(e: unknown, where: string, log: (m: string) => vo
 
 export function diffResponse(d: DiffResult): provproto.DiffResponse {
     const resp = new provproto.DiffResponse();
-    resp.setChanges(d.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
+    resp.setChanges(
+        d.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE,
+    );
     resp.setReplacesList(d.replaces);
     resp.setDeletebeforereplace(!!d.deleteBeforeReplace);
     resp.setDiffsList([...new Set(Object.keys(d.detailedDiff).map((p) => p.split(/[.[]/)[0]))].sort());
@@ -69,13 +76,20 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
     const warn = def.warn ?? engineWarn(undefined, log);
     const handlerFor = (urn: string): Handler => {
         const h = def.handlers[typeOfUrn(urn)];
-        if (!h) throw new ProviderError(`pinhole provider ${def.version} has no resource type ${typeOfUrn(urn)} (known: ${Object.keys(def.handlers).join(", ")})`);
+        if (!h)
+            throw new ProviderError(
+                `pinhole provider ${def.version} has no resource type ${typeOfUrn(urn)} (known: ${Object.keys(def.handlers).join(", ")})`,
+            );
         return h;
     };
     /** Runs one call; failures go back as gRPC errors (message only for expected ones). */
-    const unary = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
+    const unary =
+        <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
         (call: grpc.ServerUnaryCall<Req, Res>, cb: Callback<Res>) => {
-            fn(call.request).then((res) => cb(null, res), (e) => cb(toServiceError(e, name, log)));
+            fn(call.request).then(
+                (res) => cb(null, res),
+                (e) => cb(toServiceError(e, name, log)),
+            );
         };
     return {
         getPluginInfo: unary("GetPluginInfo", async () => new plugproto.PluginInfo().setVersion(def.version)),
@@ -104,11 +118,17 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             return diffResponse({ changes: Object.keys(detailedDiff).length > 0, replaces: [], detailedDiff });
         }),
         configure: unary("Configure", async () =>
-            new provproto.ConfigureResponse().setAcceptsecrets(true).setAcceptresources(false).setSupportspreview(false)),
+            new provproto.ConfigureResponse()
+                .setAcceptsecrets(true)
+                .setAcceptresources(false)
+                .setSupportspreview(false),
+        ),
         check: unary("Check", async (req: provproto.CheckRequest) => {
             const res = await handlerFor(req.getUrn()).check(toJs(req.getNews()), toJs(req.getOlds()));
             const resp = new provproto.CheckResponse().setInputs(toStruct(res.inputs));
-            resp.setFailuresList(res.failures.map((f) => new provproto.CheckFailure().setProperty(f.property).setReason(f.reason)));
+            resp.setFailuresList(
+                res.failures.map((f) => new provproto.CheckFailure().setProperty(f.property).setReason(f.reason)),
+            );
             return resp;
         }),
         diff: unary("Diff", async (req: provproto.DiffRequest) => {
@@ -144,7 +164,10 @@ export async function serve(def: ProviderDefinition): Promise<grpc.Server> {
     const server = new grpc.Server({ "grpc.max_receive_message_length": 400 * 1024 * 1024 });
     server.addService(provrpc.ResourceProviderService, providerService(def));
     const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+            err ? reject(err) : resolve(p),
+        ),
+    );
     process.stdout.write(`${port}\n`);
     return server;
 }

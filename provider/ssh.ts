@@ -35,7 +35,10 @@ export interface RunResult {
 }
 
 export class SshError extends ProviderError {
-    constructor(message: string, public readonly result?: RunResult) {
+    constructor(
+        message: string,
+        public readonly result?: RunResult,
+    ) {
         super(message);
     }
 }
@@ -44,7 +47,9 @@ export class SshError extends ProviderError {
 export function normaliseHostKey(hostKey: string): string {
     const parts = hostKey.trim().split(/\s+/);
     if (parts.length < 2 || !/^(ssh-|ecdsa-|sk-)/.test(parts[0]) || !/^[A-Za-z0-9+/=]+$/.test(parts[1])) {
-        throw new SshError(`host key is not an OpenSSH public key ("<type> <base64>"): ${JSON.stringify(hostKey.slice(0, 40))}`);
+        throw new SshError(
+            `host key is not an OpenSSH public key ("<type> <base64>"): ${JSON.stringify(hostKey.slice(0, 40))}`,
+        );
     }
     return `${parts[0]} ${parts[1]}`;
 }
@@ -55,13 +60,38 @@ export function describe(conn: SshEndpointInput & { node?: string }): string {
 
 function commonOptions(dir: string, alias: string): string[] {
     return [
-        "-i", path.join(dir, "key"),
-        "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`,
-        "-o", "GlobalKnownHostsFile=/dev/null", "-o", `HostKeyAlias=${alias}`, "-o", "CheckHostIP=no",
-        "-o", "ConnectTimeout=8", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
-        "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "LogLevel=ERROR",
-        "-F", "/dev/null",
+        "-i",
+        path.join(dir, "key"),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${path.join(dir, "known_hosts")}`,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        `HostKeyAlias=${alias}`,
+        "-o",
+        "CheckHostIP=no",
+        "-o",
+        "ConnectTimeout=8",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+        "-o",
+        "LogLevel=ERROR",
+        "-F",
+        "/dev/null",
     ];
 }
 
@@ -70,13 +100,20 @@ export function sshArgs(conn: SshConnectionInput, dir: string): string[] {
     const args = commonOptions(dir, "pinhole-node");
     if (conn.bastion) {
         const b = conn.bastion;
-        const jump = ["ssh", ...commonOptions(dir, "pinhole-bastion"), "-p", String(b.port), "-W", "%h:%p", `${b.user}@${b.host}`];
+        const jump = [
+            "ssh",
+            ...commonOptions(dir, "pinhole-bastion"),
+            "-p",
+            String(b.port),
+            "-W",
+            "%h:%p",
+            `${b.user}@${b.host}`,
+        ];
         args.push("-o", `ProxyCommand=${jump.map(shellQuote).join(" ")}`);
     }
     args.push("-p", String(conn.port), `${conn.user}@${conn.host}`);
     return args;
 }
-
 
 /** A private 0700 temp dir holding the key (0600) and the pinned known_hosts; the caller removes it. */
 function writeCredentials(conn: SshConnectionInput): string {
@@ -115,7 +152,8 @@ export interface RunOptions {
 function remoteShell(conn: SshConnectionInput, privileged: boolean): string {
     // sudo resets the environment: hand the SSH client address (the management pre-check needs it) through.
     return privileged && conn.sudo && conn.user !== "root"
-        ? `sudo -n env PINHOLE_SSH_CLIENT="$SSH_CLIENT" /bin/sh -s` : "/bin/sh -s";
+        ? `sudo -n env PINHOLE_SSH_CLIENT="$SSH_CLIENT" /bin/sh -s`
+        : "/bin/sh -s";
 }
 
 /**
@@ -125,13 +163,21 @@ function remoteShell(conn: SshConnectionInput, privileged: boolean): string {
  */
 export function sessionChunk(script: string, token: string): string {
     const body = script.endsWith("\n") ? script : script + "\n";
-    return `/bin/sh <<'PINHOLE_SCRIPT_${token}'\n${body}PINHOLE_SCRIPT_${token}\n` +
-        `printf '\\n%s %s\\n' PINHOLE-END-${token} "$?"; printf '\\n%s\\n' PINHOLE-END-${token} >&2\n`;
+    return (
+        `/bin/sh <<'PINHOLE_SCRIPT_${token}'\n${body}PINHOLE_SCRIPT_${token}\n` +
+        `printf '\\n%s %s\\n' PINHOLE-END-${token} "$?"; printf '\\n%s\\n' PINHOLE-END-${token} >&2\n`
+    );
 }
 
 /** Splits a session's output stream at the end marks: the text of each finished script and what is left. */
-export function splitAtMarks(buffer: string, token: string, withCode: boolean): { parts: { text: string; code?: number }[]; rest: string } {
-    const re = withCode ? new RegExp(`\\nPINHOLE-END-${token} (\\d+)\\n`, "g") : new RegExp(`\\nPINHOLE-END-${token}\\n`, "g");
+export function splitAtMarks(
+    buffer: string,
+    token: string,
+    withCode: boolean,
+): { parts: { text: string; code?: number }[]; rest: string } {
+    const re = withCode
+        ? new RegExp(`\\nPINHOLE-END-${token} (\\d+)\\n`, "g")
+        : new RegExp(`\\nPINHOLE-END-${token}\\n`, "g");
     const parts: { text: string; code?: number }[] = [];
     let at = 0;
     for (const m of buffer.matchAll(re)) {
@@ -141,7 +187,13 @@ export function splitAtMarks(buffer: string, token: string, withCode: boolean): 
     return { parts, rest: buffer.slice(at) };
 }
 
-interface Pending { resolve: (r: RunResult) => void; stdout?: string; code?: number; stderr?: string; timer?: NodeJS.Timeout }
+interface Pending {
+    resolve: (r: RunResult) => void;
+    stdout?: string;
+    code?: number;
+    stderr?: string;
+    timer?: NodeJS.Timeout;
+}
 
 /**
  * One SSH connection (one `ssh` process, one login) that runs several scripts in turn, each with its own exit
@@ -162,10 +214,15 @@ export class SshSession {
     private ending = false;
     readonly closed: Promise<void>;
 
-    constructor(readonly conn: SshConnectionInput, privileged = true) {
+    constructor(
+        readonly conn: SshConnectionInput,
+        privileged = true,
+    ) {
         this.dir = writeCredentials(conn);
         countSession(conn);
-        this.child = spawn("ssh", [...sshArgs(conn, this.dir), remoteShell(conn, privileged)], { stdio: ["pipe", "pipe", "pipe"] });
+        this.child = spawn("ssh", [...sshArgs(conn, this.dir), remoteShell(conn, privileged)], {
+            stdio: ["pipe", "pipe", "pipe"],
+        });
         this.closed = new Promise((resolve) => {
             const done = (code: number, extra = "") => {
                 if (this.exited) return;
@@ -176,7 +233,8 @@ export class SshSession {
                     clearTimeout(p.timer);
                     // The script did not finish: the session's failure (ssh's 255, sudo's refusal) is its result.
                     p.resolve({
-                        code: code === 0 ? 255 : code, stdout: p.stdout ?? (i === 0 ? this.out : ""),
+                        code: code === 0 ? 255 : code,
+                        stdout: p.stdout ?? (i === 0 ? this.out : ""),
                         stderr: p.stderr ?? (stderr || "(pinhole: the SSH session ended before the script finished)"),
                     });
                 });
@@ -192,7 +250,11 @@ export class SshSession {
             this.out = rest;
             for (const part of parts) {
                 const p = this.stdoutQueue.shift();
-                if (p) { p.stdout = part.text; p.code = part.code; this.settle(p); }
+                if (p) {
+                    p.stdout = part.text;
+                    p.code = part.code;
+                    this.settle(p);
+                }
             }
         });
         this.child.stderr.on("data", (d: string) => {
@@ -201,20 +263,31 @@ export class SshSession {
             this.err = rest;
             for (const part of parts) {
                 const p = this.stderrQueue.shift();
-                if (p) { p.stderr = part.text; this.allErr = rest; this.settle(p); }
+                if (p) {
+                    p.stderr = part.text;
+                    this.allErr = rest;
+                    this.settle(p);
+                }
             }
         });
         this.child.stdin.on("error", () => undefined); // the remote may exit before reading everything
     }
 
     /** Scripts sent and not yet finished. */
-    get busy(): number { return this.queue.length; }
+    get busy(): number {
+        return this.queue.length;
+    }
     /** False once close() was called or the connection ended: run() would fail. */
-    get open(): boolean { return !this.ending && !this.exited; }
+    get open(): boolean {
+        return !this.ending && !this.exited;
+    }
 
     /** Runs `script` with /bin/sh on the node after the scripts sent before it. */
     run(script: string, timeoutMs = 120_000): Promise<RunResult> {
-        if (!this.open) return Promise.reject(new SshError(`${describe(this.conn)}: internal: script sent to a closed SSH session`));
+        if (!this.open)
+            return Promise.reject(
+                new SshError(`${describe(this.conn)}: internal: script sent to a closed SSH session`),
+            );
         return new Promise((resolve) => {
             const p: Pending = { resolve };
             p.timer = setTimeout(() => {
@@ -261,8 +334,13 @@ function countSession(conn: SshConnectionInput): void {
     const file = process.env.PINHOLE_SSH_LOG;
     if (!file) return;
     try {
-        fs.appendFileSync(file, JSON.stringify({ node: conn.node ?? "", host: conn.host, port: conn.port, pid: process.pid }) + "\n");
-    } catch { /* counting must never fail a command */ }
+        fs.appendFileSync(
+            file,
+            JSON.stringify({ node: conn.node ?? "", host: conn.host, port: conn.port, pid: process.pid }) + "\n",
+        );
+    } catch {
+        /* counting must never fail a command */
+    }
 }
 
 /** Runs `script` with /bin/sh on the node in a session of its own (script on stdin). Resolves with exit code and output. */
@@ -276,7 +354,11 @@ export async function runScript(conn: SshConnectionInput, script: string, opts: 
 }
 
 /** Runs `fn` with one session to the node, closed afterwards. */
-export async function withSession<T>(conn: SshConnectionInput, fn: (s: SshSession) => Promise<T>, opts: { privileged?: boolean } = {}): Promise<T> {
+export async function withSession<T>(
+    conn: SshConnectionInput,
+    fn: (s: SshSession) => Promise<T>,
+    opts: { privileged?: boolean } = {},
+): Promise<T> {
     const s = new SshSession(conn, opts.privileged ?? true);
     try {
         return await fn(s);
@@ -291,8 +373,20 @@ export const READ_LINGER_MS = 1000;
 
 function sessionKey(conn: SshConnectionInput, privileged: boolean): string {
     const b = conn.bastion;
-    return createHash("sha256").update(JSON.stringify([conn.host, conn.port, conn.user, conn.hostKey, conn.privateKey, conn.sudo, privileged,
-        b ? [b.host, b.port, b.user, b.hostKey] : null])).digest("hex");
+    return createHash("sha256")
+        .update(
+            JSON.stringify([
+                conn.host,
+                conn.port,
+                conn.user,
+                conn.hostKey,
+                conn.privateKey,
+                conn.sudo,
+                privileged,
+                b ? [b.host, b.port, b.user, b.hostKey] : null,
+            ]),
+        )
+        .digest("hex");
 }
 
 /**
@@ -309,12 +403,21 @@ export function readScript(conn: SshConnectionInput, script: string, opts: RunOp
         s = session;
         shared.set(key, session);
         let linger: NodeJS.Timeout | undefined;
-        const drop = () => { if (shared.get(key) === session) shared.delete(key); void session.close(); };
+        const drop = () => {
+            if (shared.get(key) === session) shared.delete(key);
+            void session.close();
+        };
         session.onSettled = () => {
             clearTimeout(linger);
-            if (session.busy === 0) linger = setTimeout(() => { if (session.busy === 0) drop(); }, READ_LINGER_MS);
+            if (session.busy === 0)
+                linger = setTimeout(() => {
+                    if (session.busy === 0) drop();
+                }, READ_LINGER_MS);
         };
-        void session.closed.then(() => { clearTimeout(linger); if (shared.get(key) === session) shared.delete(key); });
+        void session.closed.then(() => {
+            clearTimeout(linger);
+            if (shared.get(key) === session) shared.delete(key);
+        });
     }
     return s.run(script, opts.timeoutMs ?? 120_000);
 }
@@ -327,10 +430,12 @@ export function hostKeyRefusal(conn: SshConnectionInput, stderr: string): string
     const presented = /key sent by the remote host is\s*(SHA256:[A-Za-z0-9+/=]+)/.exec(stderr)?.[1];
     const node = conn.node ?? conn.host;
     const port = conn.port === 22 ? "" : ` -p ${conn.port}`;
-    return `${describe(conn)}: the host key it presented${presented ? ` (${presented})` : ""} is not the pinned ssh.hostKey — refusing to connect, nothing was changed on it. ` +
+    return (
+        `${describe(conn)}: the host key it presented${presented ? ` (${presented})` : ""} is not the pinned ssh.hostKey — refusing to connect, nothing was changed on it. ` +
         `Either someone is in the middle, or the node was rebuilt with a new key. If it was rebuilt: compare the new key's fingerprint on the node's console ` +
         `(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) with ssh-keyscan -t ed25519${port} ${conn.host} | ssh-keygen -lf -, ` +
-        `then pin it: set ssh.hostKey of node ${node} in pinhole:nodes (the stack's config file) to the "ssh-ed25519 AAAA..." part of ssh-keyscan's line, and run pulumi up again.`;
+        `then pin it: set ssh.hostKey of node ${node} in pinhole:nodes (the stack's config file) to the "ssh-ed25519 AAAA..." part of ssh-keyscan's line, and run pulumi up again.`
+    );
 }
 
 /** Turns an ssh-level failure (exit 255) into a message that says what to check. */
@@ -340,18 +445,27 @@ export function explainSshFailure(conn: SshConnectionInput, r: RunResult): strin
     if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key for .* has changed/i.test(err)) {
         return hostKeyRefusal(conn, err);
     }
-    if (/Permission denied/i.test(err)) return `${where}: SSH login refused for user ${conn.user} (check sshPrivateKey and the node's authorized_keys)`;
+    if (/Permission denied/i.test(err))
+        return `${where}: SSH login refused for user ${conn.user} (check sshPrivateKey and the node's authorized_keys)`;
     if (/sudo: a password is required|sudo: a terminal is required|not in the sudoers/i.test(err)) {
         return `${where}: user ${conn.user} cannot run sudo -n without a password (grant NOPASSWD or set ssh.user: root)`;
     }
-    if (/Connection timed out|timed out|killed after/i.test(err)) return `${where}: unreachable (SSH connection timed out) — is the node up and port ${conn.port} reachable from here?`;
-    if (/Connection refused/i.test(err)) return `${where}: SSH connection refused — is sshd running on port ${conn.port}?`;
-    if (/No route to host|Network is unreachable|Could not resolve/i.test(err)) return `${where}: unreachable: ${err.split("\n")[0]}`;
+    if (/Connection timed out|timed out|killed after/i.test(err))
+        return `${where}: unreachable (SSH connection timed out) — is the node up and port ${conn.port} reachable from here?`;
+    if (/Connection refused/i.test(err))
+        return `${where}: SSH connection refused — is sshd running on port ${conn.port}?`;
+    if (/No route to host|Network is unreachable|Could not resolve/i.test(err))
+        return `${where}: unreachable: ${err.split("\n")[0]}`;
     return `${where}: SSH failed (exit ${r.code}): ${err.split("\n").slice(-3).join(" | ")}`;
 }
 
 /** runScript that throws SshError on ssh failure or non-zero exit, with `what` in the message. */
-export async function mustRun(conn: SshConnectionInput, what: string, script: string, opts: RunOptions = {}): Promise<RunResult> {
+export async function mustRun(
+    conn: SshConnectionInput,
+    what: string,
+    script: string,
+    opts: RunOptions = {},
+): Promise<RunResult> {
     const r = await runScript(conn, script, opts);
     if (r.code === 255) throw new SshError(`${what}: ${explainSshFailure(conn, r)}`, r);
     if (/sudo: a password is required|sudo: a terminal is required/.test(r.stderr)) {

@@ -3,7 +3,15 @@
 // this module as secret outputs.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
+import {
+    createHash,
+    createPrivateKey,
+    createPublicKey,
+    generateKeyPairSync,
+    KeyObject,
+    randomBytes,
+    webcrypto,
+} from "crypto";
 import { changedKeys, CheckFailure, DiffResult, inputDiff, ProviderError, ResourceHandler } from "./framework";
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 import { expiryNotice } from "../model/certificates";
@@ -25,9 +33,10 @@ export interface PrivateKeyInputs {
 }
 
 export function generatePrivateKeyPem(inputs: PrivateKeyInputs): string {
-    const key = inputs.algorithm === "RSA"
-        ? generateKeyPairSync("rsa", { modulusLength: inputs.rsaBits ?? 2048 }).privateKey
-        : generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "P-384" : "P-256" }).privateKey;
+    const key =
+        inputs.algorithm === "RSA"
+            ? generateKeyPairSync("rsa", { modulusLength: inputs.rsaBits ?? 2048 }).privateKey
+            : generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "P-384" : "P-256" }).privateKey;
     return key.export({ type: "pkcs8", format: "pem" }).toString();
 }
 
@@ -42,7 +51,9 @@ export function fingerprintSha256(pem: string): string {
 
 /** WebCrypto keys + signing algorithm for a PEM private key (ECDSA P-256/P-384 or RSA). */
 export async function signingKeys(privateKeyPem: string): Promise<{
-    privateKey: WebKey; publicKey: WebKey; signingAlgorithm: SigningAlgorithm;
+    privateKey: WebKey;
+    publicKey: WebKey;
+    signingAlgorithm: SigningAlgorithm;
 }> {
     const key: KeyObject = createPrivateKey(privateKeyPem);
     const pkcs8 = key.export({ type: "pkcs8", format: "der" });
@@ -114,7 +125,11 @@ export function dueForRenewal(notAfter: string | undefined, renewBeforeDays: num
  * issued certificate alone.
  */
 export function plannedNotAfter<N extends CertificateInputs & { notAfter?: string }>(
-    news: N, olds: N | undefined, contentKeys: readonly string[], now = Date.now(), cap?: string,
+    news: N,
+    olds: N | undefined,
+    contentKeys: readonly string[],
+    now = Date.now(),
+    cap?: string,
 ): string | undefined {
     const fresh = () => {
         const end = now + news.validityDays * 86_400_000;
@@ -130,7 +145,9 @@ export function plannedNotAfter<N extends CertificateInputs & { notAfter?: strin
 /** When an issue ends: the planned `notAfter` input if it is still ahead, else now + validityDays. */
 export function issueEnd(i: { validityDays: number; notAfter?: string }, now: Date): Date {
     const planned = i.notAfter ? Date.parse(i.notAfter) : NaN;
-    return Number.isFinite(planned) && planned > now.getTime() ? new Date(planned) : new Date(now.getTime() + i.validityDays * 86_400_000);
+    return Number.isFinite(planned) && planned > now.getTime()
+        ? new Date(planned)
+        : new Date(now.getTime() + i.validityDays * 86_400_000);
 }
 
 export interface SelfSignedInputs {
@@ -146,25 +163,41 @@ export interface SelfSignedInputs {
     notAfter?: string;
 }
 
-export async function issueSelfSigned(i: SelfSignedInputs, now = new Date()): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
+export async function issueSelfSigned(
+    i: SelfSignedInputs,
+    now = new Date(),
+): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
     const keys = await signingKeys(i.privateKeyPem);
     const notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate small clock skew between hosts
     const notAfter = issueEnd(i, now);
     const serial = serialNumber();
     const extensions: x509.Extension[] = [
         new x509.BasicConstraintsExtension(i.isCa, undefined, true),
-        new x509.KeyUsagesExtension(i.isCa
-            ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
-            : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.KeyUsagesExtension(
+            i.isCa
+                ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
+                : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+            true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ];
     if (!i.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
     if (i.dnsNames.length + i.ipAddresses.length > 0) extensions.push(sanExtension(i.dnsNames, i.ipAddresses));
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: serial, name: distinguishedName(i.subject), notBefore, notAfter,
-        signingAlgorithm: keys.signingAlgorithm, keys: { privateKey: keys.privateKey, publicKey: keys.publicKey }, extensions,
+        serialNumber: serial,
+        name: distinguishedName(i.subject),
+        notBefore,
+        notAfter,
+        signingAlgorithm: keys.signingAlgorithm,
+        keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
+        extensions,
     });
-    return { certPem: cert.toString("pem") + "\n", notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), serial };
+    return {
+        certPem: cert.toString("pem") + "\n",
+        notBefore: notBefore.toISOString(),
+        notAfter: notAfter.toISOString(),
+        serial,
+    };
 }
 
 export const privateKeyHandler: ResourceHandler<typeof PRIVATE_KEY> = {
@@ -173,7 +206,10 @@ export const privateKeyHandler: ResourceHandler<typeof PRIVATE_KEY> = {
         const privateKeyPem = generatePrivateKeyPem(inputs);
         const publicKeyPem = publicKeyPemOf(privateKeyPem);
         const fp = fingerprintSha256(publicKeyPem);
-        return { id: fp.slice(0, 32), outs: { ...inputs, privateKeyPem, publicKeyPem, publicKeyFingerprintSha256: fp } };
+        return {
+            id: fp.slice(0, 32),
+            outs: { ...inputs, privateKeyPem, publicKeyPem, publicKeyFingerprintSha256: fp },
+        };
     },
 };
 
@@ -181,8 +217,14 @@ type CertificateInputs = { validityDays: number; earlyRenewalDays: number };
 
 /** Shared by the certificate types: the renewal window must fit in the validity (the schema has each bound alone). */
 export function checkValidity(news: CertificateInputs): CheckFailure[] {
-    return news.earlyRenewalDays < news.validityDays ? []
-        : [{ property: "earlyRenewalDays", reason: `must be less than validityDays (${news.validityDays}), not ${news.earlyRenewalDays}` }];
+    return news.earlyRenewalDays < news.validityDays
+        ? []
+        : [
+              {
+                  property: "earlyRenewalDays",
+                  reason: `must be less than validityDays (${news.validityDays}), not ${news.earlyRenewalDays}`,
+              },
+          ];
 }
 
 /**
@@ -190,7 +232,10 @@ export function checkValidity(news: CertificateInputs): CheckFailure[] {
  * (a replacing change of notAfter: the issued certificate's end against the planned one, plannedNotAfter);
  * a change of earlyRenewalDays alone is an in-place update.
  */
-export function certificateDiff<O extends CertificateInputs & { notAfter: string; subject?: { commonName?: string } }, N extends CertificateInputs>(olds: O, news: N, contentKeys: readonly string[], now = new Date()): DiffResult {
+export function certificateDiff<
+    O extends CertificateInputs & { notAfter: string; subject?: { commonName?: string } },
+    N extends CertificateInputs,
+>(olds: O, news: N, contentKeys: readonly string[], now = new Date()): DiffResult {
     const d = inputDiff(olds, news, [...contentKeys, "earlyRenewalDays"], contentKeys);
     if (dueForRenewal(olds.notAfter, news.earlyRenewalDays, now.getTime())) {
         d.detailedDiff.notAfter = "update-replace";
@@ -198,14 +243,30 @@ export function certificateDiff<O extends CertificateInputs & { notAfter: string
         d.changes = true;
         // The notice of the certificate now serving, shown while preview / up plan its renewal.
         const n = expiryNotice(olds.notAfter, news.earlyRenewalDays, now);
-        if (n) d.warnings = [`${olds.subject?.commonName ? `${olds.subject.commonName}: ` : ""}${n.text}: inside the renewal window (${news.earlyRenewalDays} days), pinhole issues a new certificate on this up`];
+        if (n)
+            d.warnings = [
+                `${olds.subject?.commonName ? `${olds.subject.commonName}: ` : ""}${n.text}: inside the renewal window (${news.earlyRenewalDays} days), pinhole issues a new certificate on this up`,
+            ];
     }
     return d;
 }
 
 /** The in-place update of a certificate resource: new inputs, same certificate. */
-export async function keepIssuedCertificate<O extends CertificateTimes & { certPem: string; serial: string }, N>(_id: string, olds: O, news: N): Promise<{ outs: O & N }> {
-    return { outs: { ...olds, ...news, certPem: olds.certPem, notBefore: olds.notBefore, notAfter: olds.notAfter, serial: olds.serial } };
+export async function keepIssuedCertificate<O extends CertificateTimes & { certPem: string; serial: string }, N>(
+    _id: string,
+    olds: O,
+    news: N,
+): Promise<{ outs: O & N }> {
+    return {
+        outs: {
+            ...olds,
+            ...news,
+            certPem: olds.certPem,
+            notBefore: olds.notBefore,
+            notAfter: olds.notAfter,
+            serial: olds.serial,
+        },
+    };
 }
 
 const SELF_SIGNED_KEYS = ["privateKeyPem", "subject", "dnsNames", "ipAddresses", "validityDays", "isCa"];

@@ -7,7 +7,16 @@
 // file, copied aside with its owner and mode) or `created <path>` (did not exist). Delete puts each kept
 // file back byte for byte and removes the created ones, so the node has exactly the files it had before.
 import { childPath, runToken, shellQuote as sq } from "../render/escape";
-import { COMMIT_NGINX, commitNginx, HELPERS, payload, PRELUDE, WEB_EXIT, WEB_RUN_DIR, WEB_STATE_DIR } from "./webserver-scripts";
+import {
+    COMMIT_NGINX,
+    commitNginx,
+    HELPERS,
+    payload,
+    PRELUDE,
+    WEB_EXIT,
+    WEB_RUN_DIR,
+    WEB_STATE_DIR,
+} from "./webserver-scripts";
 
 export const PLATFORM_STATE_DIR = `${WEB_STATE_DIR}/platform`;
 export const PLATFORM_ORIGINALS_DIR = `${PLATFORM_STATE_DIR}/original`;
@@ -16,11 +25,16 @@ export const PLATFORM_OWNER = `${PLATFORM_STATE_DIR}/owner`;
 
 /** How a file is written: certificate 0644, key 0600 (root), platform file with its own owner and mode, pinhole's own 0644. */
 export type PlatformFileKind = "certificate" | "key" | "platform" | "own";
-export interface PlatformFile { path: string; content: string; kind: PlatformFileKind }
+export interface PlatformFile {
+    path: string;
+    content: string;
+    kind: PlatformFileKind;
+}
 
 /** Paths go into the script quoted and into the manifest one a line: refuse anything else before that. */
 export function checkNodePath(p: string): string | undefined {
-    if (!/^\/[A-Za-z0-9._+@%=:,\/-]+$/.test(p) || p.includes("/../") || p.endsWith("/..")) return `"${p}" is not an absolute path of plain characters`;
+    if (!/^\/[A-Za-z0-9._+@%=:,/-]+$/.test(p) || p.includes("/../") || p.endsWith("/.."))
+        return `"${p}" is not an absolute path of plain characters`;
     if (p.startsWith(`${WEB_STATE_DIR}/`)) return `"${p}" is inside pinhole's own state directory`;
     return undefined;
 }
@@ -64,9 +78,12 @@ export interface PlatformInstallArgs {
 function writeFile(f: PlatformFile, i: number): string {
     const P = sq(f.path);
     const mk = `mkdir -p "$(dirname ${P})"`;
-    if (f.kind === "certificate") return `${mk}; install -m 0644 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
-    if (f.kind === "key") return `${mk}; install -m 0600 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
-    if (f.kind === "own") return `${mk}; install -m 0644 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
+    if (f.kind === "certificate")
+        return `${mk}; install -m 0644 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
+    if (f.kind === "key")
+        return `${mk}; install -m 0600 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
+    if (f.kind === "own")
+        return `${mk}; install -m 0644 -o root -g root "$W/f${i}" ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
     // A platform file keeps its owner and mode.
     return `cp "$W/f${i}" ${P}.pinhole-new && chown --reference=${P} ${P}.pinhole-new && chmod --reference=${P} ${P}.pinhole-new && mv -f ${P}.pinhole-new ${P}`;
 }

@@ -24,10 +24,11 @@ export const WEB_EXIT = {
     restoreFailed: 33,
 } as const;
 
-
 /** A file written from a base64 heredoc: the payload never meets the shell's parser. */
 export function payload(target: string, content: string): string {
-    const b64 = Buffer.from(content, "utf8").toString("base64").replace(/(.{76})/g, "$1\n");
+    const b64 = Buffer.from(content, "utf8")
+        .toString("base64")
+        .replace(/(.{76})/g, "$1\n");
     return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
 }
 
@@ -94,7 +95,11 @@ export function commitNginx(fqdn: string, fingerprint: string, verifySeconds: nu
 }
 
 /** Where the whole-site files go (certificates.nginx.*; default render/nginx.ts CERT_PATH, KEY_PATH, SITE_PATH). */
-export interface SitePaths { certificate: string; key: string; site: string }
+export interface SitePaths {
+    certificate: string;
+    key: string;
+    site: string;
+}
 export const DEFAULT_SITE_PATHS: SitePaths = { certificate: CERT_PATH, key: KEY_PATH, site: SITE_PATH };
 const dirOf = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
 
@@ -122,7 +127,11 @@ export interface InstallScriptArgs {
 export function installScript(a: InstallScriptArgs): string {
     const W = childPath(WEB_RUN_DIR, `web.${runToken(a.token)}`);
     const P = a.paths ?? DEFAULT_SITE_PATHS;
-    const files: [string, string][] = [["cert", shellQuote(P.certificate)], ["key", shellQuote(P.key)], ["site", shellQuote(P.site)]];
+    const files: [string, string][] = [
+        ["cert", shellQuote(P.certificate)],
+        ["key", shellQuote(P.key)],
+        ["site", shellQuote(P.site)],
+    ];
     return `${PRELUDE}${HELPERS}${COMMIT_NGINX}
 W=${W}
 mkdir -p ${WEB_RUN_DIR} ${WEB_ORIGINALS_DIR} ${[...new Set([dirOf(P.certificate), dirOf(P.key), dirOf(P.site)])].map((f) => shellQuote(f)).join(" ")}
@@ -168,7 +177,11 @@ echo installed
  * Prints the owner, the SHA-256 of each installed file, the certificate nginx serves, the saved originals.
  * `extra` (verify on a certificate-only node): the owner marker to read, and more files to hash (`file=<sha> <path>`).
  */
-export function inspectScript(fqdn: string, P: SitePaths = DEFAULT_SITE_PATHS, extra: { ownerFile?: string; files?: string[] } = {}): string {
+export function inspectScript(
+    fqdn: string,
+    P: SitePaths = DEFAULT_SITE_PATHS,
+    extra: { ownerFile?: string; files?: string[] } = {},
+): string {
     return `${PRELUDE}${HELPERS}
 echo "owner=$(cat ${shellQuote(extra.ownerFile ?? WEB_OWNER_FILE)} 2>/dev/null || true)"
 ${(extra.files ?? []).map((f) => `if [ -f ${shellQuote(f)} ]; then printf 'file=%s %s\\n' "$(sha256sum < ${shellQuote(f)} | cut -c1-64)" ${shellQuote(f)}; else printf 'file=absent %s\\n' ${shellQuote(f)}; fi`).join("\n")}

@@ -9,7 +9,14 @@ import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError } from "./ssh";
 import { inspectScript, installScript, removeScript, WEB_EXIT } from "./webserver-scripts";
-import { platformCheck, platformDelete, platformDrifted, platformInstall, platformRead, PLATFORM_INPUTS } from "./webserver-platform";
+import {
+    platformCheck,
+    platformDelete,
+    platformDrifted,
+    platformInstall,
+    platformRead,
+    PLATFORM_INPUTS,
+} from "./webserver-platform";
 
 /** frontEnd "whole-site" (this file) or "certificate-only" (provider/webserver-platform.ts). */
 const isPlatform = (i: { frontEnd?: string } | undefined) => i?.frontEnd === "certificate-only";
@@ -19,7 +26,8 @@ export type WebServerState = StateOf<typeof WEB_SERVER>;
 
 const conn = (i: WebServerInputs): SshConnectionInput => ({ ...i.connection, privateKey: i.privateKey, node: i.node });
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
-const field = (out: string, k: string) => new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(out)?.[1]?.trim() ?? "";
+const field = (out: string, k: string) =>
+    new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(out)?.[1]?.trim() ?? "";
 
 export function leafFingerprint(bundle: string): { fingerprint: string; notAfter: string } {
     const leaf = splitPemBundle(bundle)[0];
@@ -33,35 +41,79 @@ export class WebServerError extends ProviderError {}
 async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServerState, keyof WebServerInputs>> {
     const c = conn(i);
     const { fingerprint, notAfter } = leafFingerprint(i.certificatePem);
-    const r = await runScript(c, installScript({
-        token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`, owner,
-        certificatePem: i.certificatePem, keyPem: i.keyPem, siteConfig: i.siteConfig ?? "", replaces: i.replaces,
-        fqdn: i.fqdn, fingerprint, verifySeconds: i.verifySeconds, paths: i.paths,
-    }), { timeoutMs: 120_000 });
+    const r = await runScript(
+        c,
+        installScript({
+            token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`,
+            owner,
+            certificatePem: i.certificatePem,
+            keyPem: i.keyPem,
+            siteConfig: i.siteConfig ?? "",
+            replaces: i.replaces,
+            fqdn: i.fqdn,
+            fingerprint,
+            verifySeconds: i.verifySeconds,
+            paths: i.paths,
+        }),
+        { timeoutMs: 120_000 },
+    );
     const detail = () => (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-8).join("\n  ");
     if (r.code === 255) throw new WebServerError(`web certificate not installed: ${explainSshFailure(c, r)}`);
-    if (r.code === WEB_EXIT.noNginx) throw new WebServerError(`web certificate not installed on ${describe(c)}: ${r.stderr.trim()}`);
-    if (r.code === WEB_EXIT.configRejected) throw new WebServerError(`web certificate not installed on ${describe(c)}: ${detail()}`);
-    if (r.code === WEB_EXIT.notServed) throw new WebServerError(`web certificate not installed on ${describe(c)}: ${detail()}`);
-    if (r.code !== 0) throw new WebServerError(`web certificate install failed on ${describe(c)} (exit ${r.code}): ${detail()}`);
+    if (r.code === WEB_EXIT.noNginx)
+        throw new WebServerError(`web certificate not installed on ${describe(c)}: ${r.stderr.trim()}`);
+    if (r.code === WEB_EXIT.configRejected)
+        throw new WebServerError(`web certificate not installed on ${describe(c)}: ${detail()}`);
+    if (r.code === WEB_EXIT.notServed)
+        throw new WebServerError(`web certificate not installed on ${describe(c)}: ${detail()}`);
+    if (r.code !== 0)
+        throw new WebServerError(`web certificate install failed on ${describe(c)} (exit ${r.code}): ${detail()}`);
     const served = field(r.stdout, "served");
-    const applied = { certificateSha256: sha256(i.certificatePem), keySha256: sha256(i.keyPem), siteSha256: sha256(i.siteConfig ?? "") };
+    const applied = {
+        certificateSha256: sha256(i.certificatePem),
+        keySha256: sha256(i.keyPem),
+        siteSha256: sha256(i.siteConfig ?? ""),
+    };
     return {
-        fingerprint, notAfter, ...applied,
-        liveCertificateSha256: applied.certificateSha256, liveKeySha256: applied.keySha256, liveSiteSha256: applied.siteSha256,
-        servedFingerprint: served, liveServedFingerprint: served,
+        fingerprint,
+        notAfter,
+        ...applied,
+        liveCertificateSha256: applied.certificateSha256,
+        liveKeySha256: applied.keySha256,
+        liveSiteSha256: applied.siteSha256,
+        servedFingerprint: served,
+        liveServedFingerprint: served,
         originals: field(r.stdout, "originals").split(/\s+/).filter(Boolean).sort(),
-        appliedAt: new Date().toISOString(), installed: [], live: [],
+        appliedAt: new Date().toISOString(),
+        installed: [],
+        live: [],
     };
 }
 
-export async function inspectWebServer(i: WebServerInputs): Promise<{ owner: string; cert: string; key: string; site: string; served: string; keyMode: string; originals: string[] }> {
+export async function inspectWebServer(
+    i: WebServerInputs,
+): Promise<{
+    owner: string;
+    cert: string;
+    key: string;
+    site: string;
+    served: string;
+    keyMode: string;
+    originals: string[];
+}> {
     const c = conn(i);
     const r = await readScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new SshError(`cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
+    if (r.code !== 0)
+        throw new SshError(
+            `cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
+            r,
+        );
     return {
-        owner: field(r.stdout, "owner"), cert: field(r.stdout, "sha.cert"), key: field(r.stdout, "sha.key"), site: field(r.stdout, "sha.site"),
-        served: field(r.stdout, "served"), keyMode: field(r.stdout, "keymode"),
+        owner: field(r.stdout, "owner"),
+        cert: field(r.stdout, "sha.cert"),
+        key: field(r.stdout, "sha.key"),
+        site: field(r.stdout, "sha.site"),
+        served: field(r.stdout, "served"),
+        keyMode: field(r.stdout, "keymode"),
         originals: field(r.stdout, "originals").split(/\s+/).filter(Boolean).sort(),
     };
 }
@@ -86,11 +138,22 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     spec: WEB_SERVER,
     async check(news) {
         const failures: CheckFailure[] = [];
-        if (!isPlatform(news) && !news.siteConfig) failures.push({ property: "siteConfig", reason: "is required in whole-site mode" });
+        if (!isPlatform(news) && !news.siteConfig)
+            failures.push({ property: "siteConfig", reason: "is required in whole-site mode" });
         // The components validate operator bundles before this; checked again so nothing wrong is ever installed.
         if (!isUnknown(news.certificatePem) && !isUnknown(news.keyPem) && !isUnknown(news.fqdn)) {
-            const res = checkCertificateBundle({ node: news.node, fqdn: news.fqdn, addresses: [], bundlePem: news.certificatePem, privateKeyPem: news.keyPem });
-            for (const p of res.problems) failures.push({ property: p.kind === "key" ? "keyPem" : "certificatePem", reason: `node ${news.node}: ${p.message}` });
+            const res = checkCertificateBundle({
+                node: news.node,
+                fqdn: news.fqdn,
+                addresses: [],
+                bundlePem: news.certificatePem,
+                privateKeyPem: news.keyPem,
+            });
+            for (const p of res.problems)
+                failures.push({
+                    property: p.kind === "key" ? "keyPem" : "certificatePem",
+                    reason: `node ${news.node}: ${p.message}`,
+                });
         }
         if (isPlatform(news)) {
             const res = await platformCheck(news);
@@ -121,16 +184,19 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     },
     async update(id, olds, news) {
         if (isPlatform(news)) return { outs: await platformInstall(news, id) };
-        if (driftedProperties(olds).length || changedKeys(olds, news, INSTALLED).length) return { outs: { ...news, ...(await install(news, id)) } };
+        if (driftedProperties(olds).length || changedKeys(olds, news, INSTALLED).length)
+            return { outs: { ...news, ...(await install(news, id)) } };
         // Only how the node is reached changed: check the new connection gets in; nginx is not touched.
         const live = await inspectWebServer(news);
         return { outs: { ...olds, ...news, ...liveOf(id, live) } };
     },
     async read(id, olds) {
         if (!olds) {
-            throw new ProviderError(`pinhole:node:WebServer ${id} cannot be imported: its certificate and key are not in the stack's config (pinhole's own key and certificate resources make them, ` +
-                `the key only inside the provider), so no import can match what the program declares; \`pulumi up\` installs pinhole's front end and keeps the node's original files aside ` +
-                `(docs/provider.md, pinhole:node:WebServer, Import)`);
+            throw new ProviderError(
+                `pinhole:node:WebServer ${id} cannot be imported: its certificate and key are not in the stack's config (pinhole's own key and certificate resources make them, ` +
+                    `the key only inside the provider), so no import can match what the program declares; \`pulumi up\` installs pinhole's front end and keeps the node's original files aside ` +
+                    `(docs/provider.md, pinhole:node:WebServer, Import)`,
+            );
         }
         if (isPlatform(olds)) return { id, props: await platformRead(id, olds) };
         return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
@@ -140,12 +206,18 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
         const c = conn(props);
         const r = await runScript(c, removeScript(id, props.paths), { timeoutMs: 60_000 });
         if (r.code !== 0) {
-            throw new SshError(`cannot remove pinhole's web front end from ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`, r);
+            throw new SshError(
+                `cannot remove pinhole's web front end from ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
+                r,
+            );
         }
     },
 };
 
-function liveOf(id: string, live: Awaited<ReturnType<typeof inspectWebServer>>): Pick<WebServerState, "liveCertificateSha256" | "liveKeySha256" | "liveSiteSha256" | "liveServedFingerprint"> {
+function liveOf(
+    id: string,
+    live: Awaited<ReturnType<typeof inspectWebServer>>,
+): Pick<WebServerState, "liveCertificateSha256" | "liveKeySha256" | "liveSiteSha256" | "liveServedFingerprint"> {
     const owned = !live.owner || live.owner === id;
     return {
         liveCertificateSha256: owned ? live.cert : `owned by ${live.owner}`,

@@ -44,7 +44,8 @@ const NFT_IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
 
 /** An nftables set/chain/table name. Throws on anything else: names are built by pinhole, so this is a bug guard. */
 export function nftIdentifier(name: string): string {
-    if (!NFT_IDENTIFIER.test(name)) throw new Error(`internal error: ${JSON.stringify(name)} is not a valid nftables identifier`);
+    if (!NFT_IDENTIFIER.test(name))
+        throw new Error(`internal error: ${JSON.stringify(name)} is not a valid nftables identifier`);
     return name;
 }
 
@@ -80,12 +81,14 @@ const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** `dir/name` for a name pinhole builds: one path component, no "..", no slash. Throws otherwise. */
 export function childPath(dir: string, name: string): string {
-    if (!FILE_NAME.test(name) || name.includes("..")) throw new Error(`${JSON.stringify(name)} is not a safe file name under ${dir}`);
+    if (!FILE_NAME.test(name) || name.includes(".."))
+        throw new Error(`${JSON.stringify(name)} is not a safe file name under ${dir}`);
     return `${dir.replace(/\/+$/, "")}/${name}`;
 }
 
 /** The per-run token in run-file names (`firewall.<token>.nft`): letters and digits only, never empty. */
 export function runToken(token: string): string {
-    if (!/^[A-Za-z0-9]{1,64}$/.test(token)) throw new Error(`${JSON.stringify(token)} is not a safe file name under a run directory (run token)`);
+    if (!/^[A-Za-z0-9]{1,64}$/.test(token))
+        throw new Error(`${JSON.stringify(token)} is not a safe file name under a run directory (run token)`);
     return token;
 }

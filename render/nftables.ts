@@ -43,7 +43,15 @@ const uniqSorted = (xs: string[]) => [...new Set(xs)].sort(compareAddresses);
 export function compareAddresses(a: string, b: string): number {
     const key = (s: string) => {
         const [ip, len] = s.split("/");
-        if (!ip.includes(":")) return ip.split(".").map((o) => o.padStart(3, "0")).join(".") + "/" + (len ?? "32").padStart(3, "0");
+        if (!ip.includes(":"))
+            return (
+                ip
+                    .split(".")
+                    .map((o) => o.padStart(3, "0"))
+                    .join(".") +
+                "/" +
+                (len ?? "32").padStart(3, "0")
+            );
         return "~" + s;
     };
     return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
@@ -57,14 +65,37 @@ function portsExpr(ports: number[]): string {
  * Groups openings of one direction: for each (protocol, port) the set of peer addresses; then ports
  * whose address sets are identical share one named set and one rule.
  */
-function groupOpenings(openings: Opening[], direction: "inbound" | "outbound", sets: Map<string, AddressSet>): RuleGroup[] {
-    const perPort = new Map<string, { protocol: Protocol; port: number; addresses: Set<string>; members: Set<string>; exposed: boolean; services: Set<string>; management: boolean }>();
+function groupOpenings(
+    openings: Opening[],
+    direction: "inbound" | "outbound",
+    sets: Map<string, AddressSet>,
+): RuleGroup[] {
+    const perPort = new Map<
+        string,
+        {
+            protocol: Protocol;
+            port: number;
+            addresses: Set<string>;
+            members: Set<string>;
+            exposed: boolean;
+            services: Set<string>;
+            management: boolean;
+        }
+    >();
     for (const o of openings) {
         const management = direction === "inbound" && o.service === MANAGEMENT_SERVICE;
         const k = `${o.protocol}/${o.port}/${o.exposed ? "x" : "-"}/${management ? "m" : "-"}`;
         let e = perPort.get(k);
         if (!e) {
-            e = { protocol: o.protocol, port: o.port, addresses: new Set(), members: new Set(), exposed: o.exposed, services: new Set(), management };
+            e = {
+                protocol: o.protocol,
+                port: o.port,
+                addresses: new Set(),
+                members: new Set(),
+                exposed: o.exposed,
+                services: new Set(),
+                management,
+            };
             perPort.set(k, e);
         }
         o.peer.addresses.forEach((a) => e!.addresses.add(a));
@@ -92,13 +123,24 @@ function groupOpenings(openings: Opening[], direction: "inbound" | "outbound", s
                 existing.ports.push(e.port);
                 e.services.forEach((s) => existing.services.includes(s) || existing.services.push(s));
             } else {
-                list.push({ direction, protocol: e.protocol, ports: [e.port], set, exposed: e.exposed, services: [...e.services], management: e.management });
+                list.push({
+                    direction,
+                    protocol: e.protocol,
+                    ports: [e.port],
+                    set,
+                    exposed: e.exposed,
+                    services: [...e.services],
+                    management: e.management,
+                });
             }
             groups.set(gk, list);
         }
     }
     const out = [...groups.values()].flat();
-    out.forEach((g) => { g.ports.sort(byNumber); g.services.sort(); });
+    out.forEach((g) => {
+        g.ports.sort(byNumber);
+        g.services.sort();
+    });
     return out;
 }
 
@@ -106,9 +148,15 @@ function groupOpenings(openings: Opening[], direction: "inbound" | "outbound", s
 function nameSets(sets: AddressSet[]): void {
     const used = new Set<string>();
     let n = 0;
-    const ordered = [...sets].sort((a, b) => a.members.join(",").localeCompare(b.members.join(",")) || a.family.localeCompare(b.family) || a.elements.join(",").localeCompare(b.elements.join(",")));
+    const ordered = [...sets].sort(
+        (a, b) =>
+            a.members.join(",").localeCompare(b.members.join(",")) ||
+            a.family.localeCompare(b.family) ||
+            a.elements.join(",").localeCompare(b.elements.join(",")),
+    );
     for (const s of ordered) {
-        let base = s.members.length === 1 && /^[a-z][a-z0-9_-]*$/.test(s.members[0]) ? s.members[0].replace(/-/g, "_") : "";
+        let base =
+            s.members.length === 1 && /^[a-z][a-z0-9_-]*$/.test(s.members[0]) ? s.members[0].replace(/-/g, "_") : "";
         if (!base || used.has(`${base}_${s.family}`)) base = `peers_${++n}`;
         while (used.has(`${base}_${s.family}`)) base = `peers_${++n}`;
         s.name = `${base}_${s.family}`;
@@ -177,7 +225,9 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         const what = `${g.ports.join(",")}/${g.protocol} ${g.direction === "inbound" ? "from" : "to"} ${g.set.members.join(", ")}: ${g.services.join(", ")}`;
         const lines: string[] = [];
         if (g.exposed && g.direction === "inbound") {
-            lines.push(`\t\t${match} ct state new add @ratelimit_${g.set.family} { ${addrKw} saddr . ${g.protocol} dport limit rate over ${rl.perMinute}/minute burst ${rl.burst} packets } counter drop comment ${nftString(`rate limit per source: ${g.ports.join(",")}/${g.protocol}`)}`);
+            lines.push(
+                `\t\t${match} ct state new add @ratelimit_${g.set.family} { ${addrKw} saddr . ${g.protocol} dport limit rate over ${rl.perMinute}/minute burst ${rl.burst} packets } counter drop comment ${nftString(`rate limit per source: ${g.ports.join(",")}/${g.protocol}`)}`,
+            );
         }
         lines.push(`\t\t${match} accept comment ${nftString(what)}`);
         return lines;
@@ -194,7 +244,8 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
     L.push(`\t\tiif "lo" accept`);
     L.push(...icmpRules("inbound"));
     for (const g of inbound.filter((x) => !x.management)) L.push(...ruleFor(g));
-    if (settings.logDrops) L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop in: " level info`);
+    if (settings.logDrops)
+        L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop in: " level info`);
     L.push("\t}");
 
     if (settings.egress === "deny") {
@@ -202,13 +253,16 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         L.push("\t\ttype filter hook output priority filter; policy drop;");
         for (const g of management) {
             const addrKw = g.set.family === "v4" ? "ip" : "ip6";
-            L.push(`\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${nftIdentifier(g.set.name)} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`);
+            L.push(
+                `\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${nftIdentifier(g.set.name)} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`,
+            );
         }
         L.push(`\t\tct state established,related accept comment "replies and allowed flows"`);
         L.push(`\t\toif "lo" accept`);
         L.push(...icmpRules("outbound"));
         for (const g of outbound) L.push(...ruleFor(g));
-        if (settings.logDrops) L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop out: " level info`);
+        if (settings.logDrops)
+            L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop out: " level info`);
         L.push("\t}");
     }
     L.push("}");

@@ -28,17 +28,22 @@ export function parseNginxDump(text: string): NginxDump {
     const files = new Map<string, string>();
     const re = /^# configuration file (.+):\r?$/gm;
     const marks: { path: string; start: number; headerStart: number }[] = [];
-    for (let m = re.exec(text); m; m = re.exec(text)) marks.push({ path: m[1], start: m.index + m[0].length + 1, headerStart: m.index });
+    for (let m = re.exec(text); m; m = re.exec(text))
+        marks.push({ path: m[1], start: m.index + m[0].length + 1, headerStart: m.index });
     marks.forEach((k, i) => {
         const end = i + 1 < marks.length ? marks[i + 1].headerStart : text.length;
         // nginx -T adds one newline after each file's content.
         files.set(k.path, text.slice(Math.min(k.start, end), end).replace(/\n$/, ""));
     });
-    if (marks.length === 0) throw new Error("not an `nginx -T` dump: no \"# configuration file\" line");
+    if (marks.length === 0) throw new Error('not an `nginx -T` dump: no "# configuration file" line');
     return { main: marks[0].path, files };
 }
 
-interface Token { text: string; line: number; kind: "word" | "{" | "}" | ";" }
+interface Token {
+    text: string;
+    line: number;
+    kind: "word" | "{" | "}" | ";";
+}
 
 function tokenize(src: string, file: string): Token[] {
     const out: Token[] = [];
@@ -46,16 +51,34 @@ function tokenize(src: string, file: string): Token[] {
     let i = 0;
     while (i < src.length) {
         const c = src[i];
-        if (c === "\n") { line++; i++; continue; }
-        if (/\s/.test(c)) { i++; continue; }
-        if (c === "#") { while (i < src.length && src[i] !== "\n") i++; continue; }
-        if (c === "{" || c === "}" || c === ";") { out.push({ text: c, line, kind: c }); i++; continue; }
+        if (c === "\n") {
+            line++;
+            i++;
+            continue;
+        }
+        if (/\s/.test(c)) {
+            i++;
+            continue;
+        }
+        if (c === "#") {
+            while (i < src.length && src[i] !== "\n") i++;
+            continue;
+        }
+        if (c === "{" || c === "}" || c === ";") {
+            out.push({ text: c, line, kind: c });
+            i++;
+            continue;
+        }
         const start = line;
         let word = "";
-        if (c === "\"" || c === "'") {
+        if (c === '"' || c === "'") {
             i++;
             while (i < src.length && src[i] !== c) {
-                if (src[i] === "\\" && i + 1 < src.length) { word += src[i + 1]; i += 2; continue; }
+                if (src[i] === "\\" && i + 1 < src.length) {
+                    word += src[i + 1];
+                    i += 2;
+                    continue;
+                }
                 if (src[i] === "\n") line++;
                 word += src[i++];
             }
@@ -63,7 +86,11 @@ function tokenize(src: string, file: string): Token[] {
             i++;
         } else {
             while (i < src.length && !/[\s{};]/.test(src[i])) {
-                if (src[i] === "\\" && i + 1 < src.length) { word += src[i] + src[i + 1]; i += 2; continue; }
+                if (src[i] === "\\" && i + 1 < src.length) {
+                    word += src[i] + src[i + 1];
+                    i += 2;
+                    continue;
+                }
                 word += src[i++];
             }
         }
@@ -103,7 +130,11 @@ export function parseNginxFile(src: string, file: string): NginxDirective[] {
 }
 
 function globToRegExp(pattern: string): RegExp {
-    const esc = pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]").replace(/\[!/g, "[^");
+    const esc = pattern
+        .replace(/[.+^${}()|\\]/g, "\\$&")
+        .replace(/\*/g, "[^/]*")
+        .replace(/\?/g, "[^/]")
+        .replace(/\[!/g, "[^");
     return new RegExp(`^${esc}$`);
 }
 
@@ -155,6 +186,11 @@ export function walkNginxConfig(dump: NginxDump): ContextDirective[] {
 /** Whether a file at `path` would be read at http level (an `include` glob in the http block matches it). */
 export function includedAtHttp(dump: NginxDump, path: string): boolean {
     const prefix = dump.main.replace(/\/[^/]*$/, "");
-    return walkNginxConfig(dump).some((d) => d.name === "include" && d.context.length === 1 && d.context[0] === "http" &&
-        globToRegExp(d.args[0].startsWith("/") ? d.args[0] : `${prefix}/${d.args[0]}`).test(path));
+    return walkNginxConfig(dump).some(
+        (d) =>
+            d.name === "include" &&
+            d.context.length === 1 &&
+            d.context[0] === "http" &&
+            globToRegExp(d.args[0].startsWith("/") ? d.args[0] : `${prefix}/${d.args[0]}`).test(path),
+    );
 }

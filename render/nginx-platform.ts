@@ -9,9 +9,27 @@
 import { ContextDirective, includedAtHttp, NginxDump, parseNginxFile, walkNginxConfig } from "./nginx-conf";
 import { TLS_DECISIVE, TLS_DIRECTIVE_NAMES } from "./tls-profile";
 
-export interface SslServer { file: string; line: number; names: string[]; certificates: string[]; keys: string[]; overrides: { name: string; file: string; line: number }[] }
-export interface UpstreamLine { target: string; params: string[]; file: string; line: number; endLine: number }
-export interface Upstream { name: string; file: string; line: number; servers: UpstreamLine[] }
+export interface SslServer {
+    file: string;
+    line: number;
+    names: string[];
+    certificates: string[];
+    keys: string[];
+    overrides: { name: string; file: string; line: number }[];
+}
+export interface UpstreamLine {
+    target: string;
+    params: string[];
+    file: string;
+    line: number;
+    endLine: number;
+}
+export interface Upstream {
+    name: string;
+    file: string;
+    line: number;
+    servers: UpstreamLine[];
+}
 
 export interface NginxAnalysis {
     sslServers: SslServer[];
@@ -29,26 +47,48 @@ export function analyseNginx(dump: NginxDump): NginxAnalysis {
     const sslServers: SslServer[] = [];
     for (const s of all.filter((d) => d.name === "server" && isHttp(d) && d.block)) {
         const own = all.filter((d) => d.parent === s);
-        const ssl = own.some((d) => (d.name === "listen" && d.args.includes("ssl")) || (d.name === "ssl" && d.args[0] === "on"));
+        const ssl = own.some(
+            (d) => (d.name === "listen" && d.args.includes("ssl")) || (d.name === "ssl" && d.args[0] === "on"),
+        );
         if (!ssl) continue;
         const certs = own.filter((d) => d.name === "ssl_certificate").map((d) => d.args[0]);
         const keys = own.filter((d) => d.name === "ssl_certificate_key").map((d) => d.args[0]);
         sslServers.push({
-            file: s.file, line: s.line,
+            file: s.file,
+            line: s.line,
             names: own.filter((d) => d.name === "server_name").flatMap((d) => d.args),
-            certificates: certs.length ? certs : httpCerts, keys: keys.length ? keys : httpKeys,
-            overrides: own.filter((d) => TLS_DIRECTIVE_NAMES.includes(d.name)).map((d) => ({ name: d.name, file: d.file, line: d.line })),
+            certificates: certs.length ? certs : httpCerts,
+            keys: keys.length ? keys : httpKeys,
+            overrides: own
+                .filter((d) => TLS_DIRECTIVE_NAMES.includes(d.name))
+                .map((d) => ({ name: d.name, file: d.file, line: d.line })),
         });
     }
-    const upstreams = all.filter((d) => d.name === "upstream" && isHttp(d) && d.block).map((u) => ({
-        name: u.args[0], file: u.file, line: u.line,
-        servers: all.filter((d) => d.parent === u && d.name === "server").map((d) => ({ target: d.args[0], params: d.args.slice(1), file: d.file, line: d.line, endLine: d.endLine })),
-    }));
+    const upstreams = all
+        .filter((d) => d.name === "upstream" && isHttp(d) && d.block)
+        .map((u) => ({
+            name: u.args[0],
+            file: u.file,
+            line: u.line,
+            servers: all
+                .filter((d) => d.parent === u && d.name === "server")
+                .map((d) => ({
+                    target: d.args[0],
+                    params: d.args.slice(1),
+                    file: d.file,
+                    line: d.line,
+                    endLine: d.endLine,
+                })),
+        }));
     return { sslServers, httpTls: all.filter((d) => isHttp(d) && TLS_DIRECTIVE_NAMES.includes(d.name)), upstreams };
 }
 
 /** One application/unified node as a proxy's upstream may name it: its addresses as seen from the proxy, its names. */
-export interface WeightTarget { node: string; hosts: string[]; weight?: number }
+export interface WeightTarget {
+    node: string;
+    hosts: string[];
+    weight?: number;
+}
 
 export interface WeightEntry {
     /** The upstream server as nginx has it ("10.0.0.5:443"). */
@@ -92,12 +132,23 @@ function commentOut(content: string, ds: ContextDirective[], why: string, proble
     const lines = content.split("\n");
     const others = parseNginxFile(content, ds[0].file);
     const flat: { line: number; endLine: number }[] = [];
-    const visit = (l: typeof others) => { for (const d of l) { flat.push(d); if (d.block) visit(d.block); } };
+    const visit = (l: typeof others) => {
+        for (const d of l) {
+            flat.push(d);
+            if (d.block) visit(d.block);
+        }
+    };
     visit(others);
     for (const d of ds) {
-        const crowded = flat.some((o) => o.line !== d.line && o.line >= d.line && o.line <= d.endLine) ||
+        const crowded =
+            flat.some((o) => o.line !== d.line && o.line >= d.line && o.line <= d.endLine) ||
             flat.filter((o) => o.line === d.line || o.endLine === d.line).length > 1;
-        if (crowded) { problems.push(`${d.file}:${d.line}: "${d.name}" shares its line with another directive: put it on a line of its own so pinhole can take it over`); continue; }
+        if (crowded) {
+            problems.push(
+                `${d.file}:${d.line}: "${d.name}" shares its line with another directive: put it on a line of its own so pinhole can take it over`,
+            );
+            continue;
+        }
         for (let n = d.line; n <= d.endLine; n++) lines[n - 1] = `#pinhole# ${lines[n - 1]}`;
         lines[d.line - 1] += `  # ${why}`;
     }
@@ -107,7 +158,10 @@ function commentOut(content: string, ds: ContextDirective[], why: string, proble
 function rewriteServerLine(text: string, weight: number, backup: boolean): string {
     const m = /^(\s*)server\s+(\S+)((?:\s+[^\s;#]+)*)\s*;(.*)$/.exec(text);
     if (!m) throw new Error(`cannot rewrite: ${text.trim()}`);
-    const params = m[3].trim().split(/\s+/).filter((p) => p && !/^weight=/.test(p) && p !== "backup");
+    const params = m[3]
+        .trim()
+        .split(/\s+/)
+        .filter((p) => p && !/^weight=/.test(p) && p !== "backup");
     const set = backup ? ["backup"] : [`weight=${weight}`];
     return `${m[1]}server ${m[2]} ${[...set, ...params].join(" ")};${m[4]}`;
 }
@@ -123,19 +177,40 @@ export function planPlatformFrontEnd(i: PlatformPlanInput): PlatformPlan {
     const pick = (configured: string | undefined, found: string[], what: string, key: string): string => {
         const distinct = [...new Set(found)].sort();
         if (configured) {
-            if (distinct.length && !distinct.includes(configured)) warnings.push(`node ${i.node}: no HTTPS server of nginx uses ${what} ${configured} (they use ${distinct.join(", ")})`);
+            if (distinct.length && !distinct.includes(configured))
+                warnings.push(
+                    `node ${i.node}: no HTTPS server of nginx uses ${what} ${configured} (they use ${distinct.join(", ")})`,
+                );
             return configured;
         }
         if (distinct.length === 1 && !distinct[0].includes("$")) return distinct[0];
-        if (distinct.length === 0) problems.push(`node ${i.node}: nginx has no HTTPS server (listen ... ssl) with ${what === "certificate" ? "ssl_certificate" : "ssl_certificate_key"}: set certificates.nginx.${key}, or use frontEnd: whole-site`);
-        else problems.push(`node ${i.node}: nginx's HTTPS servers use several ${what} files (${distinct.join(", ")}): the platform has one certificate; set certificates.nodes.${i.node}.nginx.${key}`);
+        if (distinct.length === 0)
+            problems.push(
+                `node ${i.node}: nginx has no HTTPS server (listen ... ssl) with ${what === "certificate" ? "ssl_certificate" : "ssl_certificate_key"}: set certificates.nginx.${key}, or use frontEnd: whole-site`,
+            );
+        else
+            problems.push(
+                `node ${i.node}: nginx's HTTPS servers use several ${what} files (${distinct.join(", ")}): the platform has one certificate; set certificates.nodes.${i.node}.nginx.${key}`,
+            );
         return "";
     };
     if (i.tlsPath && !includedAtHttp(dump, i.tlsPath)) {
-        problems.push(`node ${i.node}: nginx does not include ${i.tlsPath} in its http block, so pinhole's TLS profile would not apply: set certificates.nginx.tlsPath to a path an http-level include matches (e.g. under conf.d/)`);
+        problems.push(
+            `node ${i.node}: nginx does not include ${i.tlsPath} in its http block, so pinhole's TLS profile would not apply: set certificates.nginx.tlsPath to a path an http-level include matches (e.g. under conf.d/)`,
+        );
     }
-    const certificatePath = pick(i.certificatePath, a.sslServers.flatMap((s) => s.certificates), "certificate", "certificatePath");
-    const keyPath = pick(i.keyPath, a.sslServers.flatMap((s) => s.keys), "key", "keyPath");
+    const certificatePath = pick(
+        i.certificatePath,
+        a.sslServers.flatMap((s) => s.certificates),
+        "certificate",
+        "certificatePath",
+    );
+    const keyPath = pick(
+        i.keyPath,
+        a.sslServers.flatMap((s) => s.keys),
+        "key",
+        "keyPath",
+    );
     for (const s of a.sslServers) {
         for (const o of s.overrides) {
             const msg = `node ${i.node}: the server at ${at(s)} sets ${o.name} itself (${at(o)}), so pinhole's TLS profile does not reach it`;
@@ -147,40 +222,73 @@ export function planPlatformFrontEnd(i: PlatformPlanInput): PlatformPlan {
     const patched: Record<string, string> = {};
     const byFile = new Map<string, ContextDirective[]>();
     for (const d of a.httpTls) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
-    for (const [f, ds] of byFile) patched[f] = commentOut(files.get(f) ?? "", ds, "pinhole: its TLS profile sets this (conf.d drop-in)", problems);
+    for (const [f, ds] of byFile)
+        patched[f] = commentOut(
+            files.get(f) ?? "",
+            ds,
+            "pinhole: its TLS profile sets this (conf.d drop-in)",
+            problems,
+        );
 
     let upstream: Upstream | undefined;
     if (i.upstream) {
         upstream = a.upstreams.find((u) => u.name === i.upstream);
-        if (!upstream) problems.push(`node ${i.node}: nginx has no upstream "${i.upstream}" (it has: ${a.upstreams.map((u) => u.name).join(", ") || "none"})`);
+        if (!upstream)
+            problems.push(
+                `node ${i.node}: nginx has no upstream "${i.upstream}" (it has: ${a.upstreams.map((u) => u.name).join(", ") || "none"})`,
+            );
     } else if (i.weights) {
         if (a.upstreams.length === 1) upstream = a.upstreams[0];
         else if (a.upstreams.length > 1 && i.weights.some((w) => w.weight !== undefined)) {
-            problems.push(`node ${i.node}: nginx has several upstreams (${a.upstreams.map((u) => u.name).join(", ")}): name the one web weights apply to in certificates.nginx.upstream`);
+            problems.push(
+                `node ${i.node}: nginx has several upstreams (${a.upstreams.map((u) => u.name).join(", ")}): name the one web weights apply to in certificates.nginx.upstream`,
+            );
         }
     }
     const weightList: WeightEntry[] = [];
     if (upstream && i.weights) {
         const lineOf = (u: UpstreamLine) => (patched[u.file] ?? files.get(u.file) ?? "").split("\n");
-        const matches = upstream.servers.map((s) => ({ s, t: i.weights!.find((w) => w.hosts.includes(hostOf(s.target))) }));
+        const matches = upstream.servers.map((s) => ({
+            s,
+            t: i.weights!.find((w) => w.hosts.includes(hostOf(s.target))),
+        }));
         const allBackup = matches.every(({ t }) => t?.weight === 0);
-        if (allBackup) warnings.push(`node ${i.node}: every server of upstream ${upstream.name} has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`);
+        if (allBackup)
+            warnings.push(
+                `node ${i.node}: every server of upstream ${upstream.name} has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`,
+            );
         for (const { s, t } of matches) {
-            const platformWeight = Number(/^weight=(\d+)$/.exec(s.params.find((p) => p.startsWith("weight=")) ?? "")?.[1] ?? 1);
+            const platformWeight = Number(
+                /^weight=(\d+)$/.exec(s.params.find((p) => p.startsWith("weight=")) ?? "")?.[1] ?? 1,
+            );
             if (t?.weight === undefined) {
-                weightList.push({ server: s.target, node: t?.node, weight: platformWeight, backup: s.params.includes("backup"), source: "default" });
+                weightList.push({
+                    server: s.target,
+                    node: t?.node,
+                    weight: platformWeight,
+                    backup: s.params.includes("backup"),
+                    source: "default",
+                });
                 continue;
             }
             const backup = t.weight === 0 && !allBackup;
             const weight = backup ? 0 : Math.max(1, t.weight);
             weightList.push({ server: s.target, node: t.node, weight, backup, source: "user" });
-            if (s.line !== s.endLine) { problems.push(`${at(s)}: the upstream server ${s.target} spans several lines: put it on one line so pinhole can set its weight`); continue; }
+            if (s.line !== s.endLine) {
+                problems.push(
+                    `${at(s)}: the upstream server ${s.target} spans several lines: put it on one line so pinhole can set its weight`,
+                );
+                continue;
+            }
             const lines = lineOf(s);
             lines[s.line - 1] = rewriteServerLine(lines[s.line - 1], weight, backup);
             patched[s.file] = lines.join("\n");
         }
         const unknown = i.weights.filter((w) => w.weight !== undefined && !matches.some((m) => m.t === w));
-        for (const w of unknown) warnings.push(`node ${i.node}: webWeight of ${w.node} has no effect: upstream ${upstream.name} has no server for it (${w.hosts.join(", ")})`);
+        for (const w of unknown)
+            warnings.push(
+                `node ${i.node}: webWeight of ${w.node} has no effect: upstream ${upstream.name} has no server for it (${w.hosts.join(", ")})`,
+            );
     }
     for (const [f, c] of Object.entries(patched)) if (c === files.get(f)) delete patched[f];
     return { certificatePath, keyPath, patched, upstream: upstream?.name, weightList, warnings, problems };

@@ -18,7 +18,10 @@ export const CERT_PATH = `${NGINX_DIR}/server.pem`;
 export const KEY_PATH = `${NGINX_DIR}/server.key`;
 export const SITE_PATH = "/etc/nginx/conf.d/pinhole-web.conf";
 /** Front-end files that define the node's own default HTTPS server (Debian and the lab): moved aside, restored on delete. */
-export const DEFAULT_REPLACES: readonly string[] = ["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/default"];
+export const DEFAULT_REPLACES: readonly string[] = [
+    "/etc/nginx/conf.d/default.conf",
+    "/etc/nginx/sites-enabled/default",
+];
 /** Where an application-serving node's nginx finds the application (plain HTTP on loopback). */
 export const DEFAULT_APPLICATION_BACKEND = "http://127.0.0.1:8080";
 export const UPSTREAM_NAME = "pinhole_application";
@@ -103,7 +106,9 @@ const PROXY_HEADERS = [
 
 /** Words for an nginx directive: names and paths are plain (validated by the config); anything else is refused, never quoted into the file. */
 function nginxWords(words: string[], what: string): string {
-    for (const w of words) if (!/^[A-Za-z0-9._*\/:@%+=,-]+$/.test(w)) throw new Error(`${what} "${w}" cannot go into an nginx file (plain characters only)`);
+    for (const w of words)
+        if (!/^[A-Za-z0-9._*/:@%+=,-]+$/.test(w))
+            throw new Error(`${what} "${w}" cannot go into an nginx file (plain characters only)`);
     return words.join(" ");
 }
 
@@ -118,10 +123,17 @@ export function renderNginxSite(i: NginxSiteInput): RenderedSite {
     const proxy = proxiesToUpstreams(i.role);
     if (proxy) {
         const ups = i.upstreams ?? [];
-        if (ups.length === 0) throw new Error(`node ${i.node}: a web proxy needs at least one application/unified upstream`);
+        if (ups.length === 0)
+            throw new Error(`node ${i.node}: a web proxy needs at least one application/unified upstream`);
         const allBackup = ups.every((u) => u.weight === 0);
-        if (allBackup) warnings.push(`node ${i.node}: every upstream has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`);
-        L.push("", `# web weight list: ${ups.map((u) => `${u.node}=${u.weight === 0 && !allBackup ? "backup" : u.weight}`).join(", ")}`);
+        if (allBackup)
+            warnings.push(
+                `node ${i.node}: every upstream has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`,
+            );
+        L.push(
+            "",
+            `# web weight list: ${ups.map((u) => `${u.node}=${u.weight === 0 && !allBackup ? "backup" : u.weight}`).join(", ")}`,
+        );
         L.push(`upstream ${UPSTREAM_NAME} {`);
         for (const u of ups) L.push(`    ${upstreamLine(u, allBackup)}`);
         L.push("}");
@@ -153,7 +165,8 @@ export function renderNginxSite(i: NginxSiteInput): RenderedSite {
         );
     } else {
         const backend = i.applicationBackend ?? DEFAULT_APPLICATION_BACKEND;
-        if (!/^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~\/-]*)?$/.test(backend)) throw new Error(`node ${i.node}: applicationBackend "${backend}" is not an http(s)://host:port URL`);
+        if (!/^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/.test(backend))
+            throw new Error(`node ${i.node}: applicationBackend "${backend}" is not an http(s)://host:port URL`);
         L.push(`        proxy_pass ${backend};`, ...PROXY_HEADERS.map((h) => `        ${h}`));
     }
     L.push("    }", "}", "");

@@ -23,10 +23,15 @@ export const MOZILLA_INTERMEDIATE_5_7: TlsProfile = {
     id: "mozilla-intermediate-5.7",
     protocols: "TLSv1.2 TLSv1.3",
     ciphers: [
-        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
     ].join(":"),
     ecdhCurve: "X25519:prime256v1:secp384r1",
     preferServerCiphers: false,
@@ -47,7 +52,8 @@ export const LEGACY_SSLV3_ON: TlsProfile = {
     sessionTickets: false,
 };
 
-export const tlsProfileFor = (legacyProtocols: boolean): TlsProfile => legacyProtocols ? LEGACY_SSLV3_ON : MOZILLA_INTERMEDIATE_5_7;
+export const tlsProfileFor = (legacyProtocols: boolean): TlsProfile =>
+    legacyProtocols ? LEGACY_SSLV3_ON : MOZILLA_INTERMEDIATE_5_7;
 
 /** The nginx directives of a profile, as [name, value] (a session cache of its own name on top). */
 export function tlsDirectives(p: TlsProfile, sessionCache = "shared:pinhole_tls:10m"): [string, string][] {
@@ -64,7 +70,13 @@ export function tlsDirectives(p: TlsProfile, sessionCache = "shared:pinhole_tls:
 
 /** Directive names pinhole's TLS settings own: set anywhere else at the same level, they would clash or win. */
 export const TLS_DIRECTIVE_NAMES: readonly string[] = [
-    "ssl_protocols", "ssl_ciphers", "ssl_ecdh_curve", "ssl_prefer_server_ciphers", "ssl_session_cache", "ssl_session_timeout", "ssl_session_tickets",
+    "ssl_protocols",
+    "ssl_ciphers",
+    "ssl_ecdh_curve",
+    "ssl_prefer_server_ciphers",
+    "ssl_session_cache",
+    "ssl_session_timeout",
+    "ssl_session_tickets",
 ];
 
 /** Of those, the ones that decide what a scanner sees: a server block setting them itself escapes the profile. */

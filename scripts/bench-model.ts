@@ -17,7 +17,11 @@ function arg(name: string, fallback: number): number {
 function hostKey(seed: string): string {
     const type = Buffer.from("ssh-ed25519");
     const key = createHash("sha256").update(seed).digest();
-    const len = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+    const len = (n: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(n);
+        return b;
+    };
     return `ssh-ed25519 ${Buffer.concat([len(type.length), type, len(key.length), key]).toString("base64")}`;
 }
 
@@ -32,7 +36,9 @@ function rawCluster(total: number): Record<string, unknown> {
             const n = nodes.length + 1;
             const dc2 = i % 2 === 0;
             const node: Record<string, unknown> = {
-                name: `${prefix}-${i}`, role, site: dc2 ? "dc2" : "dc1",
+                name: `${prefix}-${i}`,
+                role,
+                site: dc2 ? "dc2" : "dc1",
                 address: `10.${dc2 ? 60 : 20}.${Math.floor(n / 250)}.${(n % 250) + 2}`,
                 arbiter: role === "database" && i === 1 && dbs % 2 === 0,
                 ssh: { hostKey: hostKey(`${prefix}-${i}`) },
@@ -50,17 +56,25 @@ function rawCluster(total: number): Record<string, unknown> {
         nodes,
         hosts: { "backup.example.net": ["10.20.5.4"] },
         external: {
-            ucm: ["10.30.0.10", "10.30.0.20"], unityConnection: ["10.30.0.11"], hcmf: ["10.30.0.12"], webex: ["203.0.113.0/24"],
-            sso: ["10.30.0.13"], ldap: ["10.30.0.14", { host: "10.30.0.15", ports: [636], protocols: ["tcp", "udp"] }],
-            apiResponses: ["10.40.0.0/24"], notificationDestinations: ["https://10.40.0.20:9443/notify"],
-            snmpTrapReceivers: ["snmp://traps@10.9.1.5"], backupDestinations: ["sftp://backup@backup.example.net/srv"], ntp: ["10.9.0.1", "10.9.0.2"],
+            ucm: ["10.30.0.10", "10.30.0.20"],
+            unityConnection: ["10.30.0.11"],
+            hcmf: ["10.30.0.12"],
+            webex: ["203.0.113.0/24"],
+            sso: ["10.30.0.13"],
+            ldap: ["10.30.0.14", { host: "10.30.0.15", ports: [636], protocols: ["tcp", "udp"] }],
+            apiResponses: ["10.40.0.0/24"],
+            notificationDestinations: ["https://10.40.0.20:9443/notify"],
+            snmpTrapReceivers: ["snmp://traps@10.9.1.5"],
+            backupDestinations: ["sftp://backup@backup.example.net/srv"],
+            ntp: ["10.9.0.1", "10.9.0.2"],
         },
         firewall: { egress: "deny" },
     };
 }
 
 function timeIt(iterations: number, fn: () => void): { median: number; min: number } {
-    fn(); fn(); // warm up the JIT
+    fn();
+    fn(); // warm up the JIT
     const samples: number[] = [];
     for (let i = 0; i < iterations; i++) {
         const t0 = process.hrtime.bigint();
@@ -86,7 +100,9 @@ function main(): void {
     const policies = buildPolicy(model);
     gc?.();
     const heapAfter = process.memoryUsage().heapUsed;
-    const heapNote = gc ? `${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB retained heap` : "retained heap: run node with --expose-gc";
+    const heapNote = gc
+        ? `${((heapAfter - heapBefore) / 1024 / 1024).toFixed(1)} MiB retained heap`
+        : "retained heap: run node with --expose-gc";
     const openings = policies.reduce((n, p) => n + p.inbound.length + p.outbound.length, 0);
     const flows = buildFlows(model);
     const json = JSON.stringify(policies);
@@ -101,24 +117,31 @@ function main(): void {
     const names = model.nodes.map((n) => n.name);
     let queries = 0;
     const probe = timeIt(Math.max(5, Math.floor(iterations / 5)), () => {
-        for (const from of names) for (const to of names) {
-            if (from === to) continue;
-            for (const port of [22, 443, 8443, 27017, 27030]) { oracle.between({ from, to, protocol: "tcp", port }); queries++; }
-        }
+        for (const from of names)
+            for (const to of names) {
+                if (from === to) continue;
+                for (const port of [22, 443, 8443, 27017, 27030]) {
+                    oracle.between({ from, to, protocol: "tcp", port });
+                    queries++;
+                }
+            }
     });
     const pairs = names.length * (names.length - 1) * 5;
 
-    const line = (label: string, r: { median: number; min: number }) => `${label.padEnd(34)} median ${r.median.toFixed(2)} ms   min ${r.min.toFixed(2)} ms`;
-    process.stdout.write([
-        `model engine benchmark: ${total} nodes (${model.nodes.filter((n) => n.role === "webproxy").length} proxies, ${model.nodes.filter((n) => n.role === "application").length} application, ${model.nodes.filter((n) => n.role === "database").length} database), 2 sites with NAT, egress deny`,
-        `policy: ${openings} openings (${flows.length} flows), ${(json.length / 1024).toFixed(0)} KiB as JSON, ${heapNote}`,
-        line("parseClusterConfig", results.parse),
-        line("buildPolicy", results.policy),
-        line("matrixRows (from flows)", results.matrix),
-        line("expectedReachability (build)", results.oracleBuild),
-        line(`oracle.between x ${pairs}`, probe),
-        `peak RSS ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB (whole process: node + ts-node), ${iterations} iterations, ${queries} oracle queries`,
-    ].join("\n") + "\n");
+    const line = (label: string, r: { median: number; min: number }) =>
+        `${label.padEnd(34)} median ${r.median.toFixed(2)} ms   min ${r.min.toFixed(2)} ms`;
+    process.stdout.write(
+        [
+            `model engine benchmark: ${total} nodes (${model.nodes.filter((n) => n.role === "webproxy").length} proxies, ${model.nodes.filter((n) => n.role === "application").length} application, ${model.nodes.filter((n) => n.role === "database").length} database), 2 sites with NAT, egress deny`,
+            `policy: ${openings} openings (${flows.length} flows), ${(json.length / 1024).toFixed(0)} KiB as JSON, ${heapNote}`,
+            line("parseClusterConfig", results.parse),
+            line("buildPolicy", results.policy),
+            line("matrixRows (from flows)", results.matrix),
+            line("expectedReachability (build)", results.oracleBuild),
+            line(`oracle.between x ${pairs}`, probe),
+            `peak RSS ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB (whole process: node + ts-node), ${iterations} iterations, ${queries} oracle queries`,
+        ].join("\n") + "\n",
+    );
 }
 
 main();

@@ -32,7 +32,11 @@ function watchedRoots(root, config) {
 
 function walk(dir, visit) {
     let entries;
-    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+        return;
+    }
     visit(dir, true);
     for (const e of entries) {
         const p = path.join(dir, e.name);
@@ -41,7 +45,13 @@ function walk(dir, visit) {
     }
 }
 
-const mtimeMs = (p) => { try { return fs.statSync(p).mtimeMs; } catch { return 0; } };
+const mtimeMs = (p) => {
+    try {
+        return fs.statSync(p).mtimeMs;
+    } catch {
+        return 0;
+    }
+};
 
 /**
  * The first input newer than the stamp (a source file, a directory whose entries changed — added,
@@ -54,7 +64,9 @@ function staleReason(root = ROOT, config = CONFIG) {
     for (const f of files) if (mtimeMs(f) > stamp) return path.relative(root, f);
     let reason;
     for (const d of dirs) {
-        walk(d, (p) => { if (reason === undefined && mtimeMs(p) > stamp) reason = path.relative(root, p) || "."; });
+        walk(d, (p) => {
+            if (reason === undefined && mtimeMs(p) > stamp) reason = path.relative(root, p) || ".";
+        });
         if (reason) return reason;
     }
     return undefined;
@@ -65,14 +77,24 @@ function pruneOrphans(root, outDir) {
     const removed = [];
     const visit = (dir) => {
         let entries;
-        try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+        try {
+            entries = fs.readdirSync(dir, { withFileTypes: true });
+        } catch {
+            return;
+        }
         for (const e of entries) {
             const p = path.join(dir, e.name);
-            if (e.isDirectory()) { visit(p); continue; }
+            if (e.isDirectory()) {
+                visit(p);
+                continue;
+            }
             const m = /^(.*)\.js(\.map)?$/.exec(e.name);
             if (!m) continue;
             const source = path.join(root, path.relative(outDir, dir), `${m[1]}.ts`);
-            if (!fs.existsSync(source)) { fs.rmSync(p, { force: true }); removed.push(path.relative(root, p)); }
+            if (!fs.existsSync(source)) {
+                fs.rmSync(p, { force: true });
+                removed.push(path.relative(root, p));
+            }
         }
     };
     visit(outDir);
@@ -88,13 +110,17 @@ function build(root, config, log) {
     const r = spawnSync(process.execPath, [tsc, "-b", config], { cwd: root, encoding: "utf8" });
     if (r.status !== 0) {
         const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
-        throw new Error(`pinhole: compiling the sources failed (tsc -b ${config}, exit ${r.status ?? r.signal}):\n${out}`);
+        throw new Error(
+            `pinhole: compiling the sources failed (tsc -b ${config}, exit ${r.status ?? r.signal}):\n${out}`,
+        );
     }
     const removed = pruneOrphans(root, outDir);
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, STAMP), `${started.toISOString()}\n`);
     fs.utimesSync(path.join(outDir, STAMP), started, started);
-    log(`pinhole: compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s${removed.length ? ` (removed ${removed.length} output(s) of deleted sources)` : ""}`);
+    log(
+        `pinhole: compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s${removed.length ? ` (removed ${removed.length} output(s) of deleted sources)` : ""}`,
+    );
 }
 
 /**
@@ -108,14 +134,29 @@ function ensureCompiled(opts = {}) {
     const log = opts.log ?? ((m) => process.stderr.write(`${m}\n`));
     const reason = staleReason(root, config);
     if (reason === undefined) return false;
-    if (opts.locked) { build(root, config, log); return true; }
+    if (opts.locked) {
+        build(root, config, log);
+        return true;
+    }
     const { outDir } = watchedRoots(root, config);
     fs.mkdirSync(outDir, { recursive: true });
     log(`pinhole: sources changed (${reason}): compiling (tsc -b ${config}) ...`);
-    const args = [path.join(outDir, ".compile.lock"), process.execPath, __filename, "--locked", "--root", root, "--config", config];
+    const args = [
+        path.join(outDir, ".compile.lock"),
+        process.execPath,
+        __filename,
+        "--locked",
+        "--root",
+        root,
+        "--config",
+        config,
+    ];
     let r = spawnSync("flock", args, { stdio: ["ignore", "inherit", "inherit"] });
     if (r.error) r = spawnSync(process.execPath, args.slice(2), { stdio: ["ignore", "inherit", "inherit"] }); // no flock: unlocked
-    if (r.status !== 0) throw new Error(`pinhole: compiling the sources failed (see the tsc output above; run: node scripts/compile.js)`);
+    if (r.status !== 0)
+        throw new Error(
+            `pinhole: compiling the sources failed (see the tsc output above; run: node scripts/compile.js)`,
+        );
     return true;
 }
 
@@ -123,7 +164,10 @@ module.exports = { ensureCompiled, staleReason, pruneOrphans, ROOT };
 
 if (require.main === module) {
     const argv = process.argv.slice(2);
-    const opt = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+    const opt = (name) => {
+        const i = argv.indexOf(name);
+        return i >= 0 ? argv[i + 1] : undefined;
+    };
     const root = opt("--root") ?? ROOT;
     const config = opt("--config") ?? CONFIG;
     try {

@@ -7,7 +7,6 @@ import { formatProblems } from "../model/config";
 import { readStack } from "../lib/stack-file";
 import { MATRIX_USAGE as USAGE } from "../lib/usage";
 
-
 function main(argv: string[]): number {
     let stack: string | undefined;
     let json = false;
@@ -19,10 +18,18 @@ function main(argv: string[]): number {
         else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
         else if (a === "--dir" && i + 1 < argv.length) dir = path.resolve(argv[++i]);
         else if (a.startsWith("--dir=")) dir = path.resolve(a.slice("--dir=".length));
-        else if (a === "--help" || a === "-h") { process.stdout.write(USAGE + "\n"); return 0; }
-        else { process.stderr.write(`unknown argument "${a}"\n${USAGE}\n`); return 64; }
+        else if (a === "--help" || a === "-h") {
+            process.stdout.write(USAGE + "\n");
+            return 0;
+        } else {
+            process.stderr.write(`unknown argument "${a}"\n${USAGE}\n`);
+            return 64;
+        }
     }
-    if (!stack) { process.stderr.write(`missing --stack\n${USAGE}\n`); return 64; }
+    if (!stack) {
+        process.stderr.write(`missing --stack\n${USAGE}\n`);
+        return 64;
+    }
     let result;
     try {
         result = readStack(stack, { dir });
@@ -33,7 +40,9 @@ function main(argv: string[]): number {
     const file = result.file;
     for (const w of result.warnings) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
     if (!result.model) {
-        process.stderr.write(`${file}: ${result.errors.length} problem${result.errors.length === 1 ? "" : "s"}:\n${formatProblems(result.errors)}\n`);
+        process.stderr.write(
+            `${file}: ${result.errors.length} problem${result.errors.length === 1 ? "" : "s"}:\n${formatProblems(result.errors)}\n`,
+        );
         return 2;
     }
     const rows = matrixRows(result.model);

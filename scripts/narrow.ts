@@ -11,21 +11,44 @@ import { formatNarrowReport, formatProposal, judgeNarrowings, proposedSettings }
 import { collectEvidence, stackPrivateKey, writeEvidence } from "../lib/narrow-run";
 import { NARROW_USAGE as USAGE } from "../lib/usage";
 
-
-interface Args { stack?: string; window: number; json: boolean; sshKey?: string }
+interface Args {
+    stack?: string;
+    window: number;
+    json: boolean;
+    sshKey?: string;
+}
 
 export function parseNarrowArgs(argv: string[]): Args | string {
     const a: Args = { window: 30, json: false };
     for (let i = 0; i < argv.length; i++) {
-        const next = () => { const v = argv[++i]; if (v === undefined || v.startsWith("--")) throw new Error(`${argv[i - 1]} needs a value`); return v; };
+        const next = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new Error(`${argv[i - 1]} needs a value`);
+            return v;
+        };
         try {
             switch (argv[i]) {
-                case "--stack": a.stack = next(); break;
-                case "--window": { const n = Number(next()); if (!Number.isInteger(n) || n < 0 || n > 3600) throw new Error("--window needs whole seconds, 0-3600"); a.window = n; break; }
-                case "--json": a.json = true; break;
-                case "--ssh-key": a.sshKey = next(); break;
-                case "--help": case "-h": return USAGE;
-                default: throw new Error(`unknown argument "${argv[i]}"`);
+                case "--stack":
+                    a.stack = next();
+                    break;
+                case "--window": {
+                    const n = Number(next());
+                    if (!Number.isInteger(n) || n < 0 || n > 3600)
+                        throw new Error("--window needs whole seconds, 0-3600");
+                    a.window = n;
+                    break;
+                }
+                case "--json":
+                    a.json = true;
+                    break;
+                case "--ssh-key":
+                    a.sshKey = next();
+                    break;
+                case "--help":
+                case "-h":
+                    return USAGE;
+                default:
+                    throw new Error(`unknown argument "${argv[i]}"`);
             }
         } catch (e) {
             return `${(e as Error).message}\n${USAGE}`;
@@ -36,7 +59,10 @@ export function parseNarrowArgs(argv: string[]): Args | string {
 
 async function main(argv: string[]): Promise<number> {
     const a = parseNarrowArgs(argv);
-    if (typeof a === "string") { (a === USAGE ? process.stdout : process.stderr).write(a + "\n"); return a === USAGE ? 0 : 64; }
+    if (typeof a === "string") {
+        (a === USAGE ? process.stdout : process.stderr).write(a + "\n");
+        return a === USAGE ? 0 : 64;
+    }
     const log = (m: string) => process.stderr.write(`[narrow] ${m}\n`);
     let model;
     let key: string;
@@ -52,11 +78,27 @@ async function main(argv: string[]): Promise<number> {
     log(`evidence written to ${writeEvidence(evidence)}`);
     const verdicts = judgeNarrowings(model, evidence);
     const proposal = proposedSettings(verdicts);
-    if (a.json) process.stdout.write(JSON.stringify({ evidence: { takenAt: evidence.takenAt, windowSeconds: evidence.windowSeconds }, verdicts, proposal }, null, 1) + "\n");
-    else process.stdout.write(`${formatNarrowReport(evidence, verdicts)}\n\nSettings that apply every safe narrowing (stacks/Pulumi.${a.stack}.yaml):\n\n${formatProposal(proposal)}\n`);
+    if (a.json)
+        process.stdout.write(
+            JSON.stringify(
+                { evidence: { takenAt: evidence.takenAt, windowSeconds: evidence.windowSeconds }, verdicts, proposal },
+                null,
+                1,
+            ) + "\n",
+        );
+    else
+        process.stdout.write(
+            `${formatNarrowReport(evidence, verdicts)}\n\nSettings that apply every safe narrowing (stacks/Pulumi.${a.stack}.yaml):\n\n${formatProposal(proposal)}\n`,
+        );
     return evidence.nodes.some((n) => n.error) ? 1 : 0;
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { process.stderr.write(`narrow: ${(e as Error).stack ?? e}\n`); process.exit(2); });
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (e) => {
+            process.stderr.write(`narrow: ${(e as Error).stack ?? e}\n`);
+            process.exit(2);
+        },
+    );
 }

@@ -5,7 +5,10 @@
 // Pulumi's run harness installs source-map-support, which maps every captured stack (the SDK takes a few
 // per resource) through the .js.map files: ~10 ms per resource. Stack traces name dist/*.js instead
 // (NODE_OPTIONS=--enable-source-maps maps them to the .ts sources when wanted).
-if (!process.execArgv.includes("--enable-source-maps") && !/--enable-source-maps/.test(process.env.NODE_OPTIONS ?? "")) {
+if (
+    !process.execArgv.includes("--enable-source-maps") &&
+    !/--enable-source-maps/.test(process.env.NODE_OPTIONS ?? "")
+) {
     Error.prepareStackTrace = undefined;
 }
 require("./compile").ensureCompiled();

@@ -21,14 +21,22 @@ function emittedOf(source, root = ROOT, outDir = path.join(root, "dist")) {
 
 /** Loads `.ts` modules from their dist/ output (registered once per process). */
 function install(root = ROOT) {
-    // eslint-disable-next-line n/no-deprecated-api -- the hook ts-node uses too; there is no other for CommonJS
+    // require.extensions is deprecated, but it is the hook ts-node uses too; there is no other for CommonJS
     require.extensions[".ts"] = (module, filename) => {
         const js = emittedOf(filename, root);
         if (!js) {
-            throw new Error(`pinhole: ${path.relative(root, filename)} is not compiled: add its directory to tsconfig.build.json's include (scripts/run.js runs dist/ output only)`);
+            throw new Error(
+                `pinhole: ${path.relative(root, filename)} is not compiled: add its directory to tsconfig.build.json's include (scripts/run.js runs dist/ output only)`,
+            );
         }
         // The source map comment is relative to dist/: made absolute, so --enable-source-maps still maps to the .ts lines.
-        const code = fs.readFileSync(js, "utf8").replace(/\n\/\/# sourceMappingURL=(\S+)\s*$/, (_, map) => `\n//# sourceMappingURL=${require("url").pathToFileURL(path.resolve(path.dirname(js), map)).href}\n`);
+        const code = fs
+            .readFileSync(js, "utf8")
+            .replace(
+                /\n\/\/# sourceMappingURL=(\S+)\s*$/,
+                (_, map) =>
+                    `\n//# sourceMappingURL=${require("url").pathToFileURL(path.resolve(path.dirname(js), map)).href}\n`,
+            );
         module._compile(code, filename);
     };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: all set-up, then the type check, unit tests and integration tests (real engine, real lab).
+# `npm test`: all set-up, then the type check, lint + format check, unit tests and integration tests (real engine, real lab).
 # PINHOLE_TEST=unit runs only the unit tests; arguments select integration test files/options
 # (e.g. npm test -- test/integration/firewall.test.ts --grep modular).
 set -euo pipefail
@@ -11,6 +11,9 @@ bash scripts/setup.sh
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "type check (tsc --noEmit)"
 npx tsc --noEmit -p .
+step "lint and format check (eslint, prettier --check: npm run format fixes the format)"
+npx eslint . --max-warnings 0
+npx prettier --check . --log-level warn
 step "unit tests"
 npx mocha --config .mocharc.unit.json
 if [[ "${PINHOLE_TEST:-all}" != "unit" ]]; then

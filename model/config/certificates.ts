@@ -16,26 +16,47 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
     if (!m) return undefined;
     const before = pr.errors.length;
     if (m.mode !== undefined) settings.mode = readEnum(m.mode, dot(path, "mode"), pr, CERT_MODES) ?? settings.mode;
-    if (m.validityDays !== undefined) settings.validityDays = readInt(m.validityDays, dot(path, "validityDays"), pr, LIMITS.validityDays.min, LIMITS.validityDays.max) ?? settings.validityDays;
+    if (m.validityDays !== undefined)
+        settings.validityDays =
+            readInt(m.validityDays, dot(path, "validityDays"), pr, LIMITS.validityDays.min, LIMITS.validityDays.max) ??
+            settings.validityDays;
     if (m.renewBeforeDays !== undefined) {
-        settings.renewBeforeDays = readInt(m.renewBeforeDays, dot(path, "renewBeforeDays"), pr, LIMITS.renewBeforeDays.min, LIMITS.renewBeforeDays.max) ?? settings.renewBeforeDays;
+        settings.renewBeforeDays =
+            readInt(
+                m.renewBeforeDays,
+                dot(path, "renewBeforeDays"),
+                pr,
+                LIMITS.renewBeforeDays.min,
+                LIMITS.renewBeforeDays.max,
+            ) ?? settings.renewBeforeDays;
         settings.renewBeforeExplicit = true;
     }
     // Unset, the window scales with short lifetimes (model/certificates.ts noticeWindowDays): only an explicit one can be too wide.
     if (settings.renewBeforeExplicit && settings.renewBeforeDays >= settings.validityDays) {
-        pr.error(dot(path, "renewBeforeDays"), `${settings.renewBeforeDays} must be less than validityDays (${settings.validityDays})`);
+        pr.error(
+            dot(path, "renewBeforeDays"),
+            `${settings.renewBeforeDays} must be less than validityDays (${settings.validityDays})`,
+        );
     }
     settings.legacyProtocols = readBool(m.legacyProtocols, dot(path, "legacyProtocols"), pr, false);
     readFrontEnd(m, path, pr, settings);
-    if (settings.legacyProtocols) pr.warn(dot(path, "legacyProtocols"), "re-enables legacy TLS/SSL protocols (the reference's `web sslv3 on`): only for clients that cannot do better");
+    if (settings.legacyProtocols)
+        pr.warn(
+            dot(path, "legacyProtocols"),
+            "re-enables legacy TLS/SSL protocols (the reference's `web sslv3 on`): only for clients that cannot do better",
+        );
     const byName = new Map(nodes.filter((n) => n.name !== undefined).map((n) => [n.name as string, n]));
     if (m.nodes !== undefined) {
         const nm = readMap(m.nodes, dot(path, "nodes"), pr);
         for (const [name, value] of Object.entries(nm ?? {})) {
             const npath = dot(dot(path, "nodes"), name);
             const node = byName.get(name);
-            if (!node) { pr.error(npath, `no node is named "${name}"${didYouMean(name, [...byName.keys()])}`); continue; }
-            if (node.role === "database") pr.warn(npath, `${name} is a database node: it serves no web front end, so it gets no certificate`);
+            if (!node) {
+                pr.error(npath, `no node is named "${name}"${didYouMean(name, [...byName.keys()])}`);
+                continue;
+            }
+            if (node.role === "database")
+                pr.warn(npath, `${name} is a database node: it serves no web front end, so it gets no certificate`);
             const o = readMap(value, npath, pr, CERT_NODE_KEYS);
             if (!o) continue;
             const mode = o.mode === undefined ? settings.mode : readEnum(o.mode, dot(npath, "mode"), pr, CERT_MODES);
@@ -45,7 +66,8 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
             for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
                 if (o[k] === undefined) continue;
                 const key = readString(o[k], dot(npath, k), pr);
-                if (key !== undefined && !CONFIG_KEY_RE.test(key.replace(/^pinhole:/, ""))) pr.error(dot(npath, k), `"${key}" is not a config key name`);
+                if (key !== undefined && !CONFIG_KEY_RE.test(key.replace(/^pinhole:/, "")))
+                    pr.error(dot(npath, k), `"${key}" is not a config key name`);
                 else if (key !== undefined) entry[k] = key.replace(/^pinhole:/, "");
             }
             checkCertificateKeys(entry, npath, pr);
@@ -55,7 +77,10 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
     if (settings.mode === "external") {
         for (const n of nodes) {
             if (n.name === undefined || n.role === undefined || !servesWeb(n.role) || settings.nodes[n.name]) continue;
-            pr.error(dot(path, "mode"), `external mode needs each web node's certificateConfigKey and keyConfigKey: add certificates.nodes.${n.name}`);
+            pr.error(
+                dot(path, "mode"),
+                `external mode needs each web node's certificateConfigKey and keyConfigKey: add certificates.nodes.${n.name}`,
+            );
         }
     }
     return pr.errors.length === before ? settings : undefined;
@@ -63,10 +88,22 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
 
 export function checkCertificateKeys(entry: NodeCertificateSettings, path: string, pr: Problems): void {
     if (entry.mode === "external") {
-        if (!entry.certificateConfigKey) pr.error(dot(path, "certificateConfigKey"), "missing: external mode installs the PEM bundle (certificate + chain) from this secret config key");
-        if (!entry.keyConfigKey) pr.error(dot(path, "keyConfigKey"), "missing: external mode installs the private key from this secret config key");
+        if (!entry.certificateConfigKey)
+            pr.error(
+                dot(path, "certificateConfigKey"),
+                "missing: external mode installs the PEM bundle (certificate + chain) from this secret config key",
+            );
+        if (!entry.keyConfigKey)
+            pr.error(
+                dot(path, "keyConfigKey"),
+                "missing: external mode installs the private key from this secret config key",
+            );
     } else if (entry.mode === "csr") {
-        if (entry.keyConfigKey) pr.error(dot(path, "keyConfigKey"), "csr mode keeps the key pinhole generates (a Pulumi secret) with the CSR; keyConfigKey is only for external mode");
+        if (entry.keyConfigKey)
+            pr.error(
+                dot(path, "keyConfigKey"),
+                "csr mode keeps the key pinhole generates (a Pulumi secret) with the CSR; keyConfigKey is only for external mode",
+            );
     } else {
         for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
             if (entry[k]) pr.error(dot(path, k), `${entry.mode} mode takes no ${k} (only external and csr modes do)`);

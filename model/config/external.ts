@@ -5,7 +5,24 @@ import { didYouMean } from "../suggest";
 import { parseNetworkUri } from "../uri";
 import { PORTS } from "../catalog";
 import { EXTERNAL_KEYS, HOST_LIST_KINDS, LDAP_KEYS, PROTOCOLS, SNMP_KEYS, URI_LIST_KINDS } from "./keys";
-import { Problems, at, checkSingleLine, dot, isMap, isSecretRef, mappedIPv4Problem, quoted, readCidrList, readEnum, readList, readMap, readPort, readString, root, typeName } from "./read";
+import {
+    Problems,
+    at,
+    checkSingleLine,
+    dot,
+    isMap,
+    isSecretRef,
+    mappedIPv4Problem,
+    quoted,
+    readCidrList,
+    readEnum,
+    readList,
+    readMap,
+    readPort,
+    readString,
+    root,
+    typeName,
+} from "./read";
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -19,12 +36,21 @@ export function readHosts(v: unknown, pr: Problems): HostMap {
     const seen = new Map<string, string>();
     for (const [name, value] of Object.entries(m)) {
         const path = quoted(root("hosts"), name);
-        if (!isHostname(name)) { pr.error(path, `"${name}" is not a valid host name`); continue; }
+        if (!isHostname(name)) {
+            pr.error(path, `"${name}" is not a valid host name`);
+            continue;
+        }
         const list = typeof value === "string" ? [value] : value;
         const addresses = readCidrList(list, path, pr);
         const canonical = name.toLowerCase().replace(/\.$/, "");
         const same = seen.get(canonical);
-        if (same !== undefined) { pr.error(path, `is the same host name as pinhole:hosts["${same}"] (names are case-insensitive, a trailing dot changes nothing): list its addresses once`); continue; }
+        if (same !== undefined) {
+            pr.error(
+                path,
+                `is the same host name as pinhole:hosts["${same}"] (names are case-insensitive, a trailing dot changes nothing): list its addresses once`,
+            );
+            continue;
+        }
         seen.set(canonical, name);
         if (addresses && addresses.length === 0) pr.error(path, "has no addresses");
         else if (addresses) hosts.set(canonical, addresses);
@@ -35,17 +61,26 @@ export function readHosts(v: unknown, pr: Problems): HostMap {
 /** Host text (address, CIDR or a name from pinhole:hosts) → literal addresses for firewall rules. */
 export function resolveHost(text: string, path: string, hosts: HostMap, pr: Problems): string[] | undefined {
     const mapped = mappedIPv4Problem(text);
-    if (mapped) { pr.error(path, mapped); return undefined; }
+    if (mapped) {
+        pr.error(path, mapped);
+        return undefined;
+    }
     if (parseIp(text) || parseCidr(text).ok) return [text];
     const cidr = parseCidr(text);
     if (/^[0-9./]+$/.test(text) || text.includes(":") || text.includes("/")) {
         pr.error(path, cidr.ok ? `"${text}" is not valid` : cidr.error);
         return undefined;
     }
-    if (!isHostname(text)) { pr.error(path, `"${text}" is not an address, CIDR or host name`); return undefined; }
+    if (!isHostname(text)) {
+        pr.error(path, `"${text}" is not an address, CIDR or host name`);
+        return undefined;
+    }
     const found = hosts.get(text.toLowerCase().replace(/\.$/, ""));
     if (found) return found;
-    pr.error(path, `host "${text}" is not in pinhole:hosts${didYouMean(text, [...hosts.keys()])}: pinhole never resolves names when it applies rules, so list its addresses under pinhole:hosts`);
+    pr.error(
+        path,
+        `host "${text}" is not in pinhole:hosts${didYouMean(text, [...hosts.keys()])}: pinhole never resolves names when it applies rules, so list its addresses under pinhole:hosts`,
+    );
     return undefined;
 }
 
@@ -56,7 +91,9 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
     if (!m) return endpoints;
     const base = root("external");
     const push = (e: ExternalEndpoint) => {
-        const dup = endpoints.find((x) => x.kind === e.kind && x.protocol === e.protocol && x.port === e.port && x.name === e.name);
+        const dup = endpoints.find(
+            (x) => x.kind === e.kind && x.protocol === e.protocol && x.port === e.port && x.name === e.name,
+        );
         if (dup) pr.warn(e.configPath, `same destination as ${dup.configPath}`);
         else endpoints.push(e);
     };
@@ -68,7 +105,15 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
             const path = at(dot(base, key), i);
             const host = readString(item, path, pr);
             const addresses = host === undefined ? undefined : resolveHost(host, path, hosts, pr);
-            if (host !== undefined && addresses) push({ kind: spec.kind, name: host, addresses, protocol: spec.protocol, port: spec.port, configPath: path });
+            if (host !== undefined && addresses)
+                push({
+                    kind: spec.kind,
+                    name: host,
+                    addresses,
+                    protocol: spec.protocol,
+                    port: spec.port,
+                    configPath: path,
+                });
         });
     }
 
@@ -86,22 +131,32 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
                 if (!o) return;
                 hostValue = o.host;
                 hostPath = dot(path, "host");
-                if (o.host === undefined) { pr.error(hostPath, "missing: the directory's address or host name"); return; }
+                if (o.host === undefined) {
+                    pr.error(hostPath, "missing: the directory's address or host name");
+                    return;
+                }
                 if (o.ports !== undefined) {
                     const pl = readList(o.ports, dot(path, "ports"), pr);
                     const read = pl?.map((p, j) => readPort(p, at(dot(path, "ports"), j), pr));
                     if (!read || read.some((p) => p === undefined)) return;
-                    if (read.length === 0) { pr.error(dot(path, "ports"), "is empty"); return; }
+                    if (read.length === 0) {
+                        pr.error(dot(path, "ports"), "is empty");
+                        return;
+                    }
                     ports = read as number[];
                     ports.forEach((p, j) => {
-                        if (p !== PORTS.ldap && p !== PORTS.ldaps) pr.warn(at(dot(path, "ports"), j), `${p} is not an LDAP port in the reference (389, 636)`);
+                        if (p !== PORTS.ldap && p !== PORTS.ldaps)
+                            pr.warn(at(dot(path, "ports"), j), `${p} is not an LDAP port in the reference (389, 636)`);
                     });
                 }
                 if (o.protocols !== undefined) {
                     const pl = readList(o.protocols, dot(path, "protocols"), pr);
                     const read = pl?.map((p, j) => readEnum(p, at(dot(path, "protocols"), j), pr, PROTOCOLS));
                     if (!read || read.some((p) => p === undefined)) return;
-                    if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
+                    if (read.length === 0) {
+                        pr.error(dot(path, "protocols"), "is empty");
+                        return;
+                    }
                     protocols = read as Protocol[];
                     protocolsDefaulted = false;
                 }
@@ -110,7 +165,16 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
             const addresses = host === undefined ? undefined : resolveHost(host, hostPath, hosts, pr);
             if (host === undefined || !addresses) return;
             for (const port of [...new Set(ports)]) {
-                for (const protocol of [...new Set(protocols)]) push({ kind: "ldap", name: host, addresses, protocol, port, configPath: path, ...(protocolsDefaulted ? { protocolsDefaulted } : {}) });
+                for (const protocol of [...new Set(protocols)])
+                    push({
+                        kind: "ldap",
+                        name: host,
+                        addresses,
+                        protocol,
+                        port,
+                        configPath: path,
+                        ...(protocolsDefaulted ? { protocolsDefaulted } : {}),
+                    });
             }
         });
     }
@@ -129,31 +193,49 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
                 if (!o) return;
                 uriValue = o.uri;
                 uriPath = dot(path, "uri");
-                if (o.uri === undefined) { pr.error(uriPath, "missing: snmp://community@host[:port]"); return; }
+                if (o.uri === undefined) {
+                    pr.error(uriPath, "missing: snmp://community@host[:port]");
+                    return;
+                }
                 if (o.protocols !== undefined) {
                     const pl = readList(o.protocols, dot(path, "protocols"), pr);
                     const read = pl?.map((p, j) => readEnum(p, at(dot(path, "protocols"), j), pr, PROTOCOLS));
                     if (!read || read.some((p) => p === undefined)) return;
-                    if (read.length === 0) { pr.error(dot(path, "protocols"), "is empty"); return; }
+                    if (read.length === 0) {
+                        pr.error(dot(path, "protocols"), "is empty");
+                        return;
+                    }
                     protocols = [...new Set(read as Protocol[])];
                     protocolsDefaulted = false;
                 }
             }
             if (isSecretRef(uriValue)) {
-                pr.error(uriPath, "is encrypted: pinhole needs the destination's host and port in clear (preview, matrix); keep credentials out of this URI (pinhole does not use them), or let tools read the stack as pulumi up does (the stack must exist in the backend: pulumi stack init)");
+                pr.error(
+                    uriPath,
+                    "is encrypted: pinhole needs the destination's host and port in clear (preview, matrix); keep credentials out of this URI (pinhole does not use them), or let tools read the stack as pulumi up does (the stack must exist in the backend: pulumi stack init)",
+                );
                 return;
             }
-            if (typeof uriValue !== "string") { pr.error(uriPath, `expected a URI string, got ${typeName(uriValue)}`); return; }
+            if (typeof uriValue !== "string") {
+                pr.error(uriPath, `expected a URI string, got ${typeName(uriValue)}`);
+                return;
+            }
             if (!checkSingleLine(uriValue, uriPath, pr)) return;
             const parsed = parseNetworkUri(uriValue, spec.schemes);
-            if (!parsed.ok) { pr.error(uriPath, parsed.error); return; }
+            if (!parsed.ok) {
+                pr.error(uriPath, parsed.error);
+                return;
+            }
             const uri = parsed.uri;
             if (uri.scheme === "file") {
                 pr.warn(uriPath, `${uri.redacted} is local to the node: no firewall opening is needed`);
                 return;
             }
             if (spec.kind === "notification" && !uri.portExplicit) {
-                pr.error(uriPath, `${uri.redacted} has no port: the reference gives northbound notifications no default port ("dependant"), so write it in the URI, e.g. ${uri.scheme}://${uri.host}:8443${uri.path ?? "/"}`);
+                pr.error(
+                    uriPath,
+                    `${uri.redacted} has no port: the reference gives northbound notifications no default port ("dependant"), so write it in the URI, e.g. ${uri.scheme}://${uri.host}:8443${uri.path ?? "/"}`,
+                );
                 return;
             }
             // Credentials in clear (docs/stack-config.md "Secrets in URIs"). The reference treats SNMPv3 auth/privacy
@@ -161,20 +243,38 @@ export function readExternal(v: unknown, hosts: HostMap, pr: Problems, inClear =
             // credentials: in clear they are errors. Any other URI password (ftp, http, https) warns: pinhole does not
             // use it. A v2c community is the label the URI grammar requires: accepted in clear, redacted everywhere.
             if (inClear && uri.snmpVersion === "v3") {
-                pr.error(uriPath, `${uri.redacted}: the SNMPv3 passphrases are credentials and sit in the stack file in clear: store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>'; docs/stack-config.md "Secrets in URIs")`);
+                pr.error(
+                    uriPath,
+                    `${uri.redacted}: the SNMPv3 passphrases are credentials and sit in the stack file in clear: store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>'; docs/stack-config.md "Secrets in URIs")`,
+                );
                 return;
             }
             if (inClear && uri.hasSecret && uri.scheme === "sftp") {
-                pr.error(uriPath, `${uri.redacted}: an sftp password is an ssh/sftp credential and sits in the stack file in clear: remove it (pinhole only opens the firewall; the platform keeps its backup credentials) or store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>')`);
+                pr.error(
+                    uriPath,
+                    `${uri.redacted}: an sftp password is an ssh/sftp credential and sits in the stack file in clear: remove it (pinhole only opens the firewall; the platform keeps its backup credentials) or store the URI as a secret (pulumi config set --secret --path '${uriPath}' '<uri>')`,
+                );
                 return;
             }
             if (inClear && uri.hasSecret && uri.scheme !== "snmp") {
-                pr.warn(uriPath, `${uri.redacted} carries a password that pinhole does not use (it only opens the firewall) and that sits in the stack file in clear: remove it`);
+                pr.warn(
+                    uriPath,
+                    `${uri.redacted} carries a password that pinhole does not use (it only opens the firewall) and that sits in the stack file in clear: remove it`,
+                );
             }
             const addresses = resolveHost(uri.host as string, uriPath, hosts, pr);
             if (!addresses) return;
             for (const protocol of protocols) {
-                push({ kind: spec.kind, name: uri.redacted, addresses, protocol, port: uri.port as number, configPath: path, uri, ...(protocolsDefaulted ? { protocolsDefaulted } : {}) });
+                push({
+                    kind: spec.kind,
+                    name: uri.redacted,
+                    addresses,
+                    protocol,
+                    port: uri.port as number,
+                    configPath: path,
+                    uri,
+                    ...(protocolsDefaulted ? { protocolsDefaulted } : {}),
+                });
             }
         });
     }

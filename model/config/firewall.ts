@@ -5,33 +5,77 @@ import { didYouMean } from "../suggest";
 import { DATABASE_PORTS } from "../catalog";
 import { DEFAULT_FIREWALL, EXTRA_KEYS, FIREWALL_KEYS, NETWORK_LABELS, PROTOCOLS, RATE_KEYS } from "./keys";
 import { profileFields, readFirewallProfile } from "./profile";
-import { Problems, at, dot, mappedIPv4Problem, readBool, readEnum, readInt, readList, readMap, readPort, readString, root } from "./read";
+import {
+    Problems,
+    at,
+    dot,
+    mappedIPv4Problem,
+    readBool,
+    readEnum,
+    readInt,
+    readList,
+    readMap,
+    readPort,
+    readString,
+    root,
+} from "./read";
 import { LIMITS } from "../limits";
 
 export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): Required<FirewallSettings> | undefined {
     const path = root("firewall");
-    const fw: Required<FirewallSettings> = { ...DEFAULT_FIREWALL, rateLimit: { ...DEFAULT_FIREWALL.rateLimit }, extraInbound: [] };
+    const fw: Required<FirewallSettings> = {
+        ...DEFAULT_FIREWALL,
+        rateLimit: { ...DEFAULT_FIREWALL.rateLimit },
+        extraInbound: [],
+    };
     if (v === undefined) return fw;
     const m = readMap(v, path, pr, FIREWALL_KEYS);
     if (!m) return undefined;
     const before = pr.errors.length;
-    if (m.egress !== undefined) fw.egress = readEnum(m.egress, dot(path, "egress"), pr, ["allow", "deny"] as const) ?? fw.egress;
+    if (m.egress !== undefined)
+        fw.egress = readEnum(m.egress, dot(path, "egress"), pr, ["allow", "deny"] as const) ?? fw.egress;
     const profile = readFirewallProfile(m, path);
     for (const e of profile.errors) pr.error(e.path, e.message);
     for (const w of profile.warnings) pr.warn(w.path, w.message);
     Object.assign(fw, profileFields(profile.settings));
     if (m.rateLimit !== undefined) {
         const r = readMap(m.rateLimit, dot(path, "rateLimit"), pr, RATE_KEYS);
-        if (r?.perMinute !== undefined) fw.rateLimit.perMinute = readInt(r.perMinute, dot(path, "rateLimit.perMinute"), pr, LIMITS.rateLimitPerMinute.min, LIMITS.rateLimitPerMinute.max) ?? fw.rateLimit.perMinute;
-        if (r?.burst !== undefined) fw.rateLimit.burst = readInt(r.burst, dot(path, "rateLimit.burst"), pr, LIMITS.rateLimitBurst.min, LIMITS.rateLimitBurst.max) ?? fw.rateLimit.burst;
+        if (r?.perMinute !== undefined)
+            fw.rateLimit.perMinute =
+                readInt(
+                    r.perMinute,
+                    dot(path, "rateLimit.perMinute"),
+                    pr,
+                    LIMITS.rateLimitPerMinute.min,
+                    LIMITS.rateLimitPerMinute.max,
+                ) ?? fw.rateLimit.perMinute;
+        if (r?.burst !== undefined)
+            fw.rateLimit.burst =
+                readInt(
+                    r.burst,
+                    dot(path, "rateLimit.burst"),
+                    pr,
+                    LIMITS.rateLimitBurst.min,
+                    LIMITS.rateLimitBurst.max,
+                ) ?? fw.rateLimit.burst;
     }
     fw.logDrops = readBool(m.logDrops, dot(path, "logDrops"), pr, fw.logDrops);
     if (m.rollbackSeconds !== undefined) {
         // Below 10 s a slow SSH handshake could not confirm the new ruleset in time.
-        fw.rollbackSeconds = readInt(m.rollbackSeconds, dot(path, "rollbackSeconds"), pr, LIMITS.rollbackSeconds.min, LIMITS.rollbackSeconds.max) ?? fw.rollbackSeconds;
+        fw.rollbackSeconds =
+            readInt(
+                m.rollbackSeconds,
+                dot(path, "rollbackSeconds"),
+                pr,
+                LIMITS.rollbackSeconds.min,
+                LIMITS.rollbackSeconds.max,
+            ) ?? fw.rollbackSeconds;
     }
     fw.httpRedirect = readBool(m.httpRedirect, dot(path, "httpRedirect"), pr, false);
-    if (m.otherFirewalls !== undefined) fw.otherFirewalls = readEnum(m.otherFirewalls, dot(path, "otherFirewalls"), pr, ["refuse", "take-over"] as const) ?? fw.otherFirewalls;
+    if (m.otherFirewalls !== undefined)
+        fw.otherFirewalls =
+            readEnum(m.otherFirewalls, dot(path, "otherFirewalls"), pr, ["refuse", "take-over"] as const) ??
+            fw.otherFirewalls;
     if (m.extraInbound !== undefined) {
         const list = readList(m.extraInbound, dot(path, "extraInbound"), pr);
         list?.forEach((item, i) => {
@@ -42,31 +86,51 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
     return pr.errors.length === before ? fw : undefined;
 }
 
-export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string>, pr: Problems): ExtraInbound | undefined {
+export function readExtraInbound(
+    v: unknown,
+    path: string,
+    nodeNames: Set<string>,
+    pr: Problems,
+): ExtraInbound | undefined {
     const m = readMap(v, path, pr, EXTRA_KEYS);
     if (!m) return undefined;
     const before = pr.errors.length;
-    const port = m.port === undefined ? (pr.error(dot(path, "port"), "missing"), undefined) : readPort(m.port, dot(path, "port"), pr);
+    const port =
+        m.port === undefined
+            ? (pr.error(dot(path, "port"), "missing"), undefined)
+            : readPort(m.port, dot(path, "port"), pr);
     const protocol = m.protocol === undefined ? "tcp" : readEnum(m.protocol, dot(path, "protocol"), pr, PROTOCOLS);
     const from: string[] = [];
-    if (m.from === undefined) pr.error(dot(path, "from"), `missing: network labels (${NETWORK_LABELS.join(", ")}) and/or CIDRs`);
+    if (m.from === undefined)
+        pr.error(dot(path, "from"), `missing: network labels (${NETWORK_LABELS.join(", ")}) and/or CIDRs`);
     else {
         const list = readList(m.from, dot(path, "from"), pr);
         if (list && list.length === 0) pr.error(dot(path, "from"), "is empty");
         list?.forEach((f, j) => {
             const s = readString(f, at(dot(path, "from"), j), pr);
             if (s === undefined) return;
-            if (NETWORK_LABELS.includes(s)) { from.push(s); return; }
+            if (NETWORK_LABELS.includes(s)) {
+                from.push(s);
+                return;
+            }
             const c = parseCidr(s);
             const mapped = c.ok ? mappedIPv4Problem(s) : undefined;
             if (mapped) pr.error(at(dot(path, "from"), j), mapped);
             else if (c.ok) from.push(s);
-            else pr.error(at(dot(path, "from"), j), `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`);
+            else
+                pr.error(
+                    at(dot(path, "from"), j),
+                    `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`,
+                );
         });
     }
     // An empty roles/nodes list would read as "neither": every node. Written, it means the operator meant some.
     for (const k of ["roles", "nodes"] as const) {
-        if (Array.isArray(m[k]) && (m[k] as unknown[]).length === 0) pr.error(dot(path, k), `is empty: an opening with neither roles nor nodes applies to every node; omit ${k} for that, or name the ${k}`);
+        if (Array.isArray(m[k]) && (m[k] as unknown[]).length === 0)
+            pr.error(
+                dot(path, k),
+                `is empty: an opening with neither roles nor nodes applies to every node; omit ${k} for that, or name the ${k}`,
+            );
     }
     const roles: Role[] = [];
     if (m.roles !== undefined) {
@@ -80,16 +144,32 @@ export function readExtraInbound(v: unknown, path: string, nodeNames: Set<string
         readList(m.nodes, dot(path, "nodes"), pr)?.forEach((n, j) => {
             const name = readString(n, at(dot(path, "nodes"), j), pr);
             if (name === undefined) return;
-            if (!nodeNames.has(name)) pr.error(at(dot(path, "nodes"), j), `no node is named "${name}"${didYouMean(name, [...nodeNames])}`);
+            if (!nodeNames.has(name))
+                pr.error(at(dot(path, "nodes"), j), `no node is named "${name}"${didYouMean(name, [...nodeNames])}`);
             else nodes.push(name);
         });
     }
-    const reason = m.reason === undefined ? (pr.error(dot(path, "reason"), "missing: say why this opening exists (it shows in rules and in the matrix)"), undefined) : readString(m.reason, dot(path, "reason"), pr);
-    if (reason !== undefined && reason.length > LIMITS.reasonLength.max) pr.error(dot(path, "reason"), `is ${reason.length} characters: at most ${LIMITS.reasonLength.max} (${LIMITS.reasonLength.why})`);
+    const reason =
+        m.reason === undefined
+            ? (pr.error(
+                  dot(path, "reason"),
+                  "missing: say why this opening exists (it shows in rules and in the matrix)",
+              ),
+              undefined)
+            : readString(m.reason, dot(path, "reason"), pr);
+    if (reason !== undefined && reason.length > LIMITS.reasonLength.max)
+        pr.error(
+            dot(path, "reason"),
+            `is ${reason.length} characters: at most ${LIMITS.reasonLength.max} (${LIMITS.reasonLength.why})`,
+        );
     const exposed = readBool(m.exposed, dot(path, "exposed"), pr, from.includes("client"));
     if (port !== undefined && from.includes("client") && DATABASE_PORTS.includes(port)) {
-        pr.error(dot(path, "port"), `${port} is a database port: pinhole never opens database ports to client networks`);
+        pr.error(
+            dot(path, "port"),
+            `${port} is a database port: pinhole never opens database ports to client networks`,
+        );
     }
-    if (pr.errors.length !== before || port === undefined || protocol === undefined || reason === undefined) return undefined;
+    if (pr.errors.length !== before || port === undefined || protocol === undefined || reason === undefined)
+        return undefined;
     return { protocol, port, from, roles, nodes, reason, exposed };
 }

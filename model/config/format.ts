@@ -16,7 +16,9 @@ export function formatConfigErrors(errors: readonly ConfigError[], stack?: strin
 /** Thrown by requireValidModel; `errors` has every problem. */
 export class ConfigValidationError extends Error {
     constructor(readonly errors: ConfigError[]) {
-        super(`invalid pinhole stack config (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n${formatProblems(errors)}`);
+        super(
+            `invalid pinhole stack config (${errors.length} problem${errors.length === 1 ? "" : "s"}):\n${formatProblems(errors)}`,
+        );
         this.name = "ConfigValidationError";
     }
 }

@@ -1,6 +1,15 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
 // Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by scripts/config-schema.ts). No logic.
-import { CertificateMode, CertificateSettings, DEPLOYMENT_MODELS, ExternalKind, FirewallSettings, FrontEndMode, Protocol, SUBJECT_FIELDS } from "../types";
+import {
+    CertificateMode,
+    CertificateSettings,
+    DEPLOYMENT_MODELS,
+    ExternalKind,
+    FirewallSettings,
+    FrontEndMode,
+    Protocol,
+    SUBJECT_FIELDS,
+} from "../types";
 import { PROFILE_KEYS } from "./profile";
 import { UriScheme } from "../uri";
 
@@ -8,7 +17,15 @@ export const CONFIG_NAMESPACE = "pinhole";
 
 /** Top-level keys of the `pinhole:` namespace. */
 export const CONFIG_KEYS = [
-    "model", "domain", "networks", "nodes", "sshPrivateKey", "hosts", "external", "firewall", "certificates",
+    "model",
+    "domain",
+    "networks",
+    "nodes",
+    "sshPrivateKey",
+    "hosts",
+    "external",
+    "firewall",
+    "certificates",
     "acknowledgeWorldOpen",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -26,21 +43,64 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
 };
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
-    mode: "self-signed", validityDays: 397, renewBeforeDays: 30, legacyProtocols: false, frontEnd: "certificate-only", nodes: {},
+    mode: "self-signed",
+    validityDays: 397,
+    renewBeforeDays: 30,
+    legacyProtocols: false,
+    frontEnd: "certificate-only",
+    nodes: {},
 };
 
 export const DEFAULT_CLIENT_NETWORKS: readonly string[] = ["0.0.0.0/0", "::/0"];
 
-export const NODE_KEYS = ["name", "role", "site", "address", "address6", "advertisedAddress", "fqdn", "arbiter", "webWeight", "ssh"];
+export const NODE_KEYS = [
+    "name",
+    "role",
+    "site",
+    "address",
+    "address6",
+    "advertisedAddress",
+    "fqdn",
+    "arbiter",
+    "webWeight",
+    "ssh",
+];
 export const SSH_KEYS = ["host", "port", "user", "sudo", "hostKey", "bastion"];
 export const BASTION_KEYS = ["host", "port", "user", "hostKey"];
 export const NETWORK_KEYS = ["admin", "client", "monitoring"] as const;
-export const FIREWALL_KEYS = ["egress", "rateLimit", "logDrops", "rollbackSeconds", "httpRedirect", "extraInbound", "otherFirewalls", ...PROFILE_KEYS];
+export const FIREWALL_KEYS = [
+    "egress",
+    "rateLimit",
+    "logDrops",
+    "rollbackSeconds",
+    "httpRedirect",
+    "extraInbound",
+    "otherFirewalls",
+    ...PROFILE_KEYS,
+];
 export const RATE_KEYS = ["perMinute", "burst"];
 export const EXTRA_KEYS = ["port", "protocol", "from", "roles", "nodes", "reason", "exposed"];
-export const CERT_KEYS = ["mode", "validityDays", "renewBeforeDays", "legacyProtocols", "frontEnd", "nginx", "subject", "nodes"];
+export const CERT_KEYS = [
+    "mode",
+    "validityDays",
+    "renewBeforeDays",
+    "legacyProtocols",
+    "frontEnd",
+    "nginx",
+    "subject",
+    "nodes",
+];
 export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey", "frontEnd", "nginx", "subject"];
-export const NGINX_KEYS = ["certificatePath", "keyPath", "tlsPath", "upstream", "sitePath", "applicationBackend", "serverNames", "replaces"];
+export const NGINX_KEYS = [
+    "certificatePath",
+    "keyPath",
+    "tlsPath",
+    "upstream",
+    "sitePath",
+    "applicationBackend",
+    "serverNames",
+    "replaces",
+];
 export const SUBJECT_KEYS: string[] = SUBJECT_FIELDS.map((f) => f.key);
 export const FRONT_ENDS: readonly FrontEndMode[] = ["certificate-only", "whole-site"];
 export const LDAP_KEYS = ["host", "ports", "protocols"];
@@ -97,13 +157,46 @@ export interface ConfigKeySchema {
 
 export const CONFIG_SCHEMA: Readonly<Record<ConfigKey, ConfigKeySchema>> = {
     model: { type: "string", description: `Deployment model: ${DEPLOYMENT_MODELS.join(" | ")} (docs/stack-config.md)` },
-    domain: { type: "string", default: "", description: "DNS domain: a node's fqdn defaults to <name>.<domain> (empty: none)" },
-    networks: { type: "object", description: `Source networks (${NETWORK_KEYS.join(", ")}): admin = SSH/SFTP sources, must include the host running pulumi; client = web/API users; monitoring = SNMP pollers` },
-    nodes: { type: "array", items: "object", description: `One entry per node (${NODE_KEYS.join(", ")}); ssh.hostKey is required` },
-    sshPrivateKey: { type: "string", secret: true, description: "Private key pinhole logs in to the nodes with: pulumi config set --secret sshPrivateKey < <key file>" },
-    hosts: { type: "object", default: {}, description: "Name -> addresses, for host names used in external URIs and host lists" },
-    external: { type: "object", default: {}, description: `Destinations the cluster talks to (${EXTERNAL_KEYS.join(", ")}); a URI with credentials goes in with --secret --path` },
+    domain: {
+        type: "string",
+        default: "",
+        description: "DNS domain: a node's fqdn defaults to <name>.<domain> (empty: none)",
+    },
+    networks: {
+        type: "object",
+        description: `Source networks (${NETWORK_KEYS.join(", ")}): admin = SSH/SFTP sources, must include the host running pulumi; client = web/API users; monitoring = SNMP pollers`,
+    },
+    nodes: {
+        type: "array",
+        items: "object",
+        description: `One entry per node (${NODE_KEYS.join(", ")}); ssh.hostKey is required`,
+    },
+    sshPrivateKey: {
+        type: "string",
+        secret: true,
+        description:
+            "Private key pinhole logs in to the nodes with: pulumi config set --secret sshPrivateKey < <key file>",
+    },
+    hosts: {
+        type: "object",
+        default: {},
+        description: "Name -> addresses, for host names used in external URIs and host lists",
+    },
+    external: {
+        type: "object",
+        default: {},
+        description: `Destinations the cluster talks to (${EXTERNAL_KEYS.join(", ")}); a URI with credentials goes in with --secret --path`,
+    },
     firewall: { type: "object", default: {}, description: `Firewall settings (${FIREWALL_KEYS.join(", ")})` },
-    certificates: { type: "object", default: {}, description: `Web certificates (${CERT_KEYS.join(", ")}); mode: ${CERT_MODES.join(" | ")}` },
-    acknowledgeWorldOpen: { type: "boolean", default: false, description: "true accepts SSH, SNMP or an extra opening from the whole address space (it then warns on every preview)" },
+    certificates: {
+        type: "object",
+        default: {},
+        description: `Web certificates (${CERT_KEYS.join(", ")}); mode: ${CERT_MODES.join(" | ")}`,
+    },
+    acknowledgeWorldOpen: {
+        type: "boolean",
+        default: false,
+        description:
+            "true accepts SSH, SNMP or an extra opening from the whole address space (it then warns on every preview)",
+    },
 };

@@ -17,7 +17,8 @@ export function readNetworks(v: unknown, pr: Problems): ClusterModel["networks"]
     const m = readMap(v, path, pr, NETWORK_KEYS);
     if (!m) return undefined;
     let admin: string[] | undefined;
-    if (m.admin === undefined) pr.error(dot(path, "admin"), "missing: the SSH/SFTP sources, including the host that runs pulumi");
+    if (m.admin === undefined)
+        pr.error(dot(path, "admin"), "missing: the SSH/SFTP sources, including the host that runs pulumi");
     else {
         admin = readCidrList(m.admin, dot(path, "admin"), pr);
         if (admin && admin.length === 0) {
@@ -25,8 +26,10 @@ export function readNetworks(v: unknown, pr: Problems): ClusterModel["networks"]
             admin = undefined;
         }
     }
-    const client = m.client === undefined ? [...DEFAULT_CLIENT_NETWORKS] : readCidrList(m.client, dot(path, "client"), pr);
-    if (client && client.length === 0) pr.warn(dot(path, "client"), "is empty: no user or API client can reach the cluster on 443");
+    const client =
+        m.client === undefined ? [...DEFAULT_CLIENT_NETWORKS] : readCidrList(m.client, dot(path, "client"), pr);
+    if (client && client.length === 0)
+        pr.warn(dot(path, "client"), "is empty: no user or API client can reach the cluster on 443");
     const monitoring = m.monitoring === undefined ? admin : readCidrList(m.monitoring, dot(path, "monitoring"), pr);
     if (!admin || !client || !monitoring) return undefined;
     return { admin, client, monitoring };
@@ -36,12 +39,19 @@ export function readNetworks(v: unknown, pr: Problems): ClusterModel["networks"]
 export function checkManagementPath(admin: string[], drafts: NodeDraft[], opts: ParseOptions, pr: Problems): void {
     const inAdmin = (addr: string) => admin.some((c) => cidrContains(c, addr));
     for (const a of opts.provisioningAddresses ?? []) {
-        if (!inAdmin(a)) pr.error(root("networks.admin"), `does not include ${a}, the address pinhole runs from: applying would cut the management SSH path (every node would refuse pinhole's connections)`);
+        if (!inAdmin(a))
+            pr.error(
+                root("networks.admin"),
+                `does not include ${a}, the address pinhole runs from: applying would cut the management SSH path (every node would refuse pinhole's connections)`,
+            );
     }
     for (const d of drafts) {
         const b = d.ssh?.bastion;
         if (b && parseIp(b.host) && !inAdmin(b.host)) {
-            pr.error(dot(d.path, "ssh.bastion.host"), `${b.host} is not in pinhole:networks.admin: ${d.name ?? "the node"} would refuse SSH from its own bastion`);
+            pr.error(
+                dot(d.path, "ssh.bastion.host"),
+                `${b.host} is not in pinhole:networks.admin: ${d.name ?? "the node"} would refuse SSH from its own bastion`,
+            );
         }
     }
 }

@@ -26,7 +26,13 @@ export interface NodeDraft {
     ssh?: SshAccess;
 }
 
-export function readSshEndpoint(v: Record<string, unknown>, path: string, pr: Problems, defaultHost: string | undefined, hostRequired: boolean): SshEndpoint | undefined {
+export function readSshEndpoint(
+    v: Record<string, unknown>,
+    path: string,
+    pr: Problems,
+    defaultHost: string | undefined,
+    hostRequired: boolean,
+): SshEndpoint | undefined {
     let host: string | undefined = defaultHost;
     if (v.host !== undefined) {
         host = readString(v.host, dot(path, "host"), pr);
@@ -48,7 +54,10 @@ export function readSshEndpoint(v: Record<string, unknown>, path: string, pr: Pr
     }
     let hostKey: string | undefined;
     if (v.hostKey === undefined) {
-        pr.error(dot(path, "hostKey"), "missing: pin the host's public key (ssh-keyscan -t ed25519 <host>); pinhole never trusts a host key on first use");
+        pr.error(
+            dot(path, "hostKey"),
+            "missing: pin the host's public key (ssh-keyscan -t ed25519 <host>); pinhole never trusts a host key on first use",
+        );
     } else {
         hostKey = readString(v.hostKey, dot(path, "hostKey"), pr);
         const problem = hostKey === undefined ? undefined : checkHostKey(hostKey);
@@ -94,22 +103,33 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
     else {
         const name = readString(m.name, dot(path, "name"), pr);
         if (name !== undefined && !NODE_NAME_RE.test(name)) {
-            pr.error(dot(path, "name"), `"${name}" must be 1-40 characters of a-z, 0-9 and "-", not starting or ending with "-"`);
+            pr.error(
+                dot(path, "name"),
+                `"${name}" must be 1-40 characters of a-z, 0-9 and "-", not starting or ending with "-"`,
+            );
         } else draft.name = name;
     }
     if (m.role === undefined) pr.error(dot(path, "role"), `missing: one of ${ROLES.join(", ")}`);
     else draft.role = readEnum(m.role, dot(path, "role"), pr, ROLES);
     if (m.site !== undefined) {
         const site = readString(m.site, dot(path, "site"), pr);
-        if (site !== undefined && !SITE_RE.test(site)) pr.error(dot(path, "site"), `"${site}" must be 1-40 letters, digits, ".", "_" or "-"`);
-        else if (site !== undefined) { draft.site = site; draft.siteGiven = true; }
+        if (site !== undefined && !SITE_RE.test(site))
+            pr.error(dot(path, "site"), `"${site}" must be 1-40 letters, digits, ".", "_" or "-"`);
+        else if (site !== undefined) {
+            draft.site = site;
+            draft.siteGiven = true;
+        }
     }
     if (m.address === undefined) pr.error(dot(path, "address"), "missing: the node's own IPv4 or IPv6 address");
     else draft.address = readIp(m.address, dot(path, "address"), pr);
     if (m.address6 !== undefined) draft.address6 = readAddress6(m.address6, dot(path, "address6"), pr, draft.address);
     if (m.advertisedAddress !== undefined) {
         draft.advertisedAddress = readIp(m.advertisedAddress, dot(path, "advertisedAddress"), pr);
-        if (draft.advertisedAddress !== undefined && draft.address !== undefined && sameIp(draft.advertisedAddress, draft.address)) {
+        if (
+            draft.advertisedAddress !== undefined &&
+            draft.address !== undefined &&
+            sameIp(draft.advertisedAddress, draft.address)
+        ) {
             pr.warn(dot(path, "advertisedAddress"), "equals address: no NAT for this node, so it can be left out");
         }
     }
@@ -121,7 +141,8 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
         draft.fqdn = domain ? `${draft.name}.${domain}` : draft.name;
     }
     draft.arbiter = readBool(m.arbiter, dot(path, "arbiter"), pr, false);
-    if (m.webWeight !== undefined) draft.webWeight = readInt(m.webWeight, dot(path, "webWeight"), pr, LIMITS.webWeight.min, LIMITS.webWeight.max);
+    if (m.webWeight !== undefined)
+        draft.webWeight = readInt(m.webWeight, dot(path, "webWeight"), pr, LIMITS.webWeight.min, LIMITS.webWeight.max);
     draft.ssh = readSsh(m.ssh, dot(path, "ssh"), pr, draft.address);
     return draft;
 }
@@ -130,8 +151,20 @@ export function readNode(v: unknown, index: number, pr: Problems, domain: string
 function readAddress6(v: unknown, path: string, pr: Problems, address: string | undefined): string | undefined {
     const a6 = readIp(v, path, pr);
     if (a6 === undefined) return undefined;
-    if (parseIp(a6)?.family !== 6) { pr.error(path, `"${a6}" is not an IPv6 address: address6 is a dual-stack node's IPv6 address (address holds its IPv4 one)`); return undefined; }
-    if (address !== undefined && parseIp(address)?.family === 6) { pr.error(path, `address ${address} is already IPv6: address6 is only for a dual-stack node whose address is IPv4`); return undefined; }
+    if (parseIp(a6)?.family !== 6) {
+        pr.error(
+            path,
+            `"${a6}" is not an IPv6 address: address6 is a dual-stack node's IPv6 address (address holds its IPv4 one)`,
+        );
+        return undefined;
+    }
+    if (address !== undefined && parseIp(address)?.family === 6) {
+        pr.error(
+            path,
+            `address ${address} is already IPv6: address6 is only for a dual-stack node whose address is IPv4`,
+        );
+        return undefined;
+    }
     return a6;
 }
 
@@ -153,7 +186,8 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
     for (const d of drafts) {
         if (d.name === undefined) continue;
         const first = names.get(d.name);
-        if (first !== undefined) pr.error(dot(d.path, "name"), `duplicate node name "${d.name}" (also ${at(root("nodes"), first)}.name)`);
+        if (first !== undefined)
+            pr.error(dot(d.path, "name"), `duplicate node name "${d.name}" (also ${at(root("nodes"), first)}.name)`);
         else names.set(d.name, d.index);
     }
 
@@ -169,19 +203,31 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             const field = viaNat ? "advertisedAddress" : "address";
             const key = canonicalIp(addr);
             const prior = seen.get(key);
-            if (!prior) { seen.set(key, { d, field }); continue; }
+            if (!prior) {
+                seen.set(key, { d, field });
+                continue;
+            }
             const pair = `${prior.d.index}/${d.index}`;
             if (reported.has(pair)) continue;
             reported.add(pair);
-            const where = field === "advertisedAddress" || prior.field === "advertisedAddress" ? ` (as seen from site ${viewerSite})` : "";
-            pr.error(dot(d.path, field), `address ${addr} is also ${prior.d.path}.${prior.field}${where}: every node needs its own address`);
+            const where =
+                field === "advertisedAddress" || prior.field === "advertisedAddress"
+                    ? ` (as seen from site ${viewerSite})`
+                    : "";
+            pr.error(
+                dot(d.path, field),
+                `address ${addr} is also ${prior.d.path}.${prior.field}${where}: every node needs its own address`,
+            );
         }
     }
 
     if (sites.length < 2) {
         for (const d of drafts) {
             if (d.advertisedAddress !== undefined) {
-                pr.error(dot(d.path, "advertisedAddress"), `only peers at OTHER sites use advertisedAddress, and every node is at site "${sites[0]}": give nodes their site, or remove it`);
+                pr.error(
+                    dot(d.path, "advertisedAddress"),
+                    `only peers at OTHER sites use advertisedAddress, and every node is at site "${sites[0]}": give nodes their site, or remove it`,
+                );
             }
         }
     }
@@ -192,7 +238,11 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
         if (!d.ssh) continue;
         const key = `${canonicalIp(d.ssh.host).toLowerCase()}|${d.ssh.port}|${d.ssh.hostKey.split(/\s+/).slice(0, 2).join(" ")}`;
         const prior = targets.get(key);
-        if (prior) pr.error(dot(d.path, "ssh"), `reaches the same SSH target (${d.ssh.host}:${d.ssh.port}) with the same host key as ${prior.path}: one machine cannot be two nodes`);
+        if (prior)
+            pr.error(
+                dot(d.path, "ssh"),
+                `reaches the same SSH target (${d.ssh.host}:${d.ssh.port}) with the same host key as ${prior.path}: one machine cannot be two nodes`,
+            );
         else targets.set(key, d);
     }
 
@@ -200,13 +250,20 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
     for (const d of drafts) {
         if (d.fqdn === undefined) continue;
         const first = fqdns.get(d.fqdn);
-        if (first !== undefined) pr.warn(dot(d.path, "fqdn"), `"${d.fqdn}" is also the fqdn of ${at(root("nodes"), first)}: their web certificates will carry the same name`);
+        if (first !== undefined)
+            pr.warn(
+                dot(d.path, "fqdn"),
+                `"${d.fqdn}" is also the fqdn of ${at(root("nodes"), first)}: their web certificates will carry the same name`,
+            );
         else fqdns.set(d.fqdn, d.index);
     }
 
     for (const d of drafts) {
         if (d.webWeight !== undefined && d.role !== undefined && d.role !== "application" && d.role !== "unified") {
-            pr.error(dot(d.path, "webWeight"), `webWeight is the weight of an application/unified upstream in the web proxies; a ${d.role} node has none`);
+            pr.error(
+                dot(d.path, "webWeight"),
+                `webWeight is the weight of an application/unified upstream in the web proxies; a ${d.role} node has none`,
+            );
         }
     }
     if (drafts.some((d) => d.webWeight !== undefined) && !drafts.some((d) => d.role === "webproxy")) {
@@ -214,9 +271,20 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
     }
 
     if (model !== undefined && drafts.length > 0 && drafts.every((d) => d.role !== undefined)) {
-        const found = checkDeploymentModel(model, drafts.map((d) => ({ role: d.role as Role, arbiter: d.arbiter, site: d.site })));
-        for (const f of found.errors) pr.error(f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"), f.message);
-        for (const f of found.warnings) pr.warn(f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"), f.message);
+        const found = checkDeploymentModel(
+            model,
+            drafts.map((d) => ({ role: d.role as Role, arbiter: d.arbiter, site: d.site })),
+        );
+        for (const f of found.errors)
+            pr.error(
+                f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"),
+                f.message,
+            );
+        for (const f of found.warnings)
+            pr.warn(
+                f.nodeIndex === undefined ? root("nodes") : dot(drafts[f.nodeIndex].path, f.field ?? "role"),
+                f.message,
+            );
     } else if (model !== undefined) {
         // Roles with errors already reported; still check arbiters on the valid ones.
         for (const d of drafts) {

@@ -31,7 +31,6 @@ export interface ParseResult {
     warnings: ConfigWarning[];
 }
 
-
 // ---------------------------------------------------------------------------------------------------------
 
 /**
@@ -46,7 +45,10 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     }
     for (const key of Object.keys(raw)) {
         if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-            pr.error(root(key), `unknown key "${key}"${didYouMean(key, CONFIG_KEYS) || ` (known: ${CONFIG_KEYS.join(", ")})`}`);
+            pr.error(
+                root(key),
+                `unknown key "${key}"${didYouMean(key, CONFIG_KEYS) || ` (known: ${CONFIG_KEYS.join(", ")})`}`,
+            );
         }
     }
 
@@ -58,14 +60,18 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     // "" is Pulumi.yaml's default for this optional key (CONFIG_SCHEMA): no domain, as when the key is absent.
     if (raw.domain !== undefined && raw.domain !== "") {
         domain = readString(raw.domain, root("domain"), pr);
-        if (domain !== undefined && !isHostname(domain)) { pr.error(root("domain"), `"${domain}" is not a valid DNS domain`); domain = undefined; }
+        if (domain !== undefined && !isHostname(domain)) {
+            pr.error(root("domain"), `"${domain}" is not a valid DNS domain`);
+            domain = undefined;
+        }
         domain = domain?.toLowerCase().replace(/\.$/, "");
     }
 
     const networks = readNetworks(raw.networks, pr);
 
     let drafts: NodeDraft[] = [];
-    if (raw.nodes === undefined) pr.error(root("nodes"), "missing: one entry per node (name, role, address, ssh.hostKey)");
+    if (raw.nodes === undefined)
+        pr.error(root("nodes"), "missing: one entry per node (name, role, address, ssh.hostKey)");
     else {
         const list = readList(raw.nodes, root("nodes"), pr);
         if (list && list.length === 0) pr.error(root("nodes"), "is empty: a cluster has at least one node");
@@ -83,9 +89,20 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     if (networks) checkManagementPath(networks.admin, drafts, opts, pr);
     if (networks) checkExposure(raw, networks, firewall, pr);
     if (firewall?.egress === "deny") {
-        if (!external.some((e) => e.kind === "ntp")) pr.warn(root("external.ntp"), "egress is deny and no NTP server is listed: nodes cannot keep time");
-        pr.warn(root("firewall.egress"), "deny: DNS is not in the reference's tables and pinhole opens no resolver traffic; nodes that resolve names need it allowed elsewhere");
-        external.filter((e) => e.uri?.scheme === "ftp").forEach((e) => pr.warn(e.configPath, "ftp with egress deny: only the control connection (21/tcp) is opened, passive data connections will be dropped"));
+        if (!external.some((e) => e.kind === "ntp"))
+            pr.warn(root("external.ntp"), "egress is deny and no NTP server is listed: nodes cannot keep time");
+        pr.warn(
+            root("firewall.egress"),
+            "deny: DNS is not in the reference's tables and pinhole opens no resolver traffic; nodes that resolve names need it allowed elsewhere",
+        );
+        external
+            .filter((e) => e.uri?.scheme === "ftp")
+            .forEach((e) =>
+                pr.warn(
+                    e.configPath,
+                    "ftp with egress deny: only the control connection (21/tcp) is opened, passive data connections will be dropped",
+                ),
+            );
     }
 
     if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates) {
@@ -93,8 +110,13 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     }
     const nodes: NodeSpec[] = drafts.map((d) => {
         const n: NodeSpec = {
-            name: d.name as string, role: d.role as Role, site: d.site, address: d.address as string,
-            fqdn: d.fqdn as string, arbiter: d.arbiter, ssh: d.ssh as SshAccess,
+            name: d.name as string,
+            role: d.role as Role,
+            site: d.site,
+            address: d.address as string,
+            fqdn: d.fqdn as string,
+            arbiter: d.arbiter,
+            ssh: d.ssh as SshAccess,
         };
         if (d.address6 !== undefined) n.address6 = d.address6;
         if (d.advertisedAddress !== undefined) n.advertisedAddress = d.advertisedAddress;
@@ -113,4 +135,3 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     if (domain !== undefined) result.domain = domain;
     return { model: result, errors: pr.errors, warnings: pr.warnings };
 }
-

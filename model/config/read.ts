@@ -25,7 +25,13 @@ const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** Writes a character as U+XXXX (with its usual name for the common ones). */
 export function describeChar(ch: string): string {
-    const names: Record<string, string> = { "\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\0": "a NUL byte", "\x1b": "an escape (ANSI) character" };
+    const names: Record<string, string> = {
+        "\n": "a line break",
+        "\r": "a carriage return",
+        "\t": "a tab",
+        "\0": "a NUL byte",
+        "\x1b": "an escape (ANSI) character",
+    };
     const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
     return names[ch] ? `${names[ch]} (${code})` : code;
 }
@@ -51,7 +57,10 @@ export class Problems {
 export function checkSingleLine(text: string, path: string, pr: Problems): boolean {
     const bad = UNSAFE_CHAR.exec(text);
     if (!bad) return true;
-    pr.error(path, `contains ${describeChar(bad[0])} at character ${bad.index + 1}: this field is one line of plain text (control and invisible formatting characters are refused)`);
+    pr.error(
+        path,
+        `contains ${describeChar(bad[0])} at character ${bad.index + 1}: this field is one line of plain text (control and invisible formatting characters are refused)`,
+    );
     return false;
 }
 
@@ -72,14 +81,20 @@ export function typeName(v: unknown): string {
     return `${typeof v === "number" ? "the number" : typeof v === "boolean" ? "the boolean" : "the string"} ${JSON.stringify(v)}`;
 }
 
-export function readMap(v: unknown, path: string, pr: Problems, keys?: readonly string[]): Record<string, unknown> | undefined {
+export function readMap(
+    v: unknown,
+    path: string,
+    pr: Problems,
+    keys?: readonly string[],
+): Record<string, unknown> | undefined {
     if (!isMap(v) || isSecretRef(v)) {
         pr.error(path, `expected a map (key: value), got ${typeName(v)}`);
         return undefined;
     }
     if (keys) {
         for (const k of Object.keys(v)) {
-            if (!keys.includes(k)) pr.error(dot(path, k), `unknown key "${k}"${didYouMean(k, keys) || ` (known: ${keys.join(", ")})`}`);
+            if (!keys.includes(k))
+                pr.error(dot(path, k), `unknown key "${k}"${didYouMean(k, keys) || ` (known: ${keys.join(", ")})`}`);
         }
     }
     return v;
@@ -120,13 +135,23 @@ export function readBool(v: unknown, path: string, pr: Problems, fallback: boole
 }
 
 /** Integers in [min, max]; decimal strings too (what `pulumi config set --path` may store). */
-export function readInt(v: unknown, path: string, pr: Problems, min: number, max: number, what = "a whole number"): number | undefined {
+export function readInt(
+    v: unknown,
+    path: string,
+    pr: Problems,
+    min: number,
+    max: number,
+    what = "a whole number",
+): number | undefined {
     let n: number | undefined;
     if (typeof v === "number") n = v;
     else if (typeof v === "string" && /^[0-9]+$/.test(v)) n = Number(v);
     if (typeof v === "string" && /^[-+]?0[0-9]/.test(v)) {
         // A leading zero means octal to some readers (Pulumi's Go YAML reader takes an unquoted 022 as 18).
-        pr.error(path, `"${v}" is written with a leading zero: Pulumi's YAML reader takes such a number as octal, other readers as decimal; write it without the zero`);
+        pr.error(
+            path,
+            `"${v}" is written with a leading zero: Pulumi's YAML reader takes such a number as octal, other readers as decimal; write it without the zero`,
+        );
         return undefined;
     }
     if (n === undefined || !Number.isInteger(n)) {
@@ -141,10 +166,22 @@ export function readInt(v: unknown, path: string, pr: Problems, min: number, max
 }
 
 export function readPort(v: unknown, path: string, pr: Problems): number | undefined {
-    return readInt(v, path, pr, LIMITS.port.min, LIMITS.port.max, `a port number (${LIMITS.port.min}-${LIMITS.port.max})`);
+    return readInt(
+        v,
+        path,
+        pr,
+        LIMITS.port.min,
+        LIMITS.port.max,
+        `a port number (${LIMITS.port.min}-${LIMITS.port.max})`,
+    );
 }
 
-export function readEnum<T extends string>(v: unknown, path: string, pr: Problems, allowed: readonly T[]): T | undefined {
+export function readEnum<T extends string>(
+    v: unknown,
+    path: string,
+    pr: Problems,
+    allowed: readonly T[],
+): T | undefined {
     if (typeof v !== "string") {
         pr.error(path, `expected one of ${allowed.join(", ")}; got ${typeName(v)}`);
         return undefined;
@@ -161,11 +198,18 @@ export function readIp(v: unknown, path: string, pr: Problems): string | undefin
     if (s === undefined) return undefined;
     // A node's IPv4 address in IPv4-mapped IPv6 form would be a peer's rule source that never matches its packets.
     const mapped = mappedIPv4Problem(s);
-    if (mapped) { pr.error(path, mapped); return undefined; }
+    if (mapped) {
+        pr.error(path, mapped);
+        return undefined;
+    }
     if (parseIp(s)) return s;
     if (s.includes("/")) pr.error(path, `"${s}" is a network: a node address is one IPv4 or IPv6 address`);
     else if (s.startsWith("[")) pr.error(path, `"${s}": write IPv6 addresses without brackets here`);
-    else if (isHostname(s)) pr.error(path, `"${s}" is a host name: node addresses must be literal IPv4 or IPv6 addresses (firewall rules never depend on DNS)`);
+    else if (isHostname(s))
+        pr.error(
+            path,
+            `"${s}" is a host name: node addresses must be literal IPv4 or IPv6 addresses (firewall rules never depend on DNS)`,
+        );
     else pr.error(path, `"${s}" is not a valid IPv4 or IPv6 address`);
     return undefined;
 }
@@ -192,11 +236,22 @@ export function readCidrList(v: unknown, path: string, pr: Problems): string[] |
     let ok = true;
     list.forEach((item, i) => {
         const s = readString(item, at(path, i), pr);
-        if (s === undefined) { ok = false; return; }
+        if (s === undefined) {
+            ok = false;
+            return;
+        }
         const parsed = parseCidr(s);
-        if (!parsed.ok) { pr.error(at(path, i), parsed.error); ok = false; return; }
+        if (!parsed.ok) {
+            pr.error(at(path, i), parsed.error);
+            ok = false;
+            return;
+        }
         const mapped = mappedIPv4Problem(s);
-        if (mapped) { pr.error(at(path, i), mapped); ok = false; return; }
+        if (mapped) {
+            pr.error(at(path, i), mapped);
+            ok = false;
+            return;
+        }
         const canonical = parsed.cidr.text;
         if (seen.has(canonical)) pr.warn(at(path, i), `"${s}" is listed twice (also [${seen.get(canonical)}])`);
         else seen.set(canonical, i);

@@ -28,7 +28,11 @@ export interface ConfigEntry {
 const CIPHERTEXT = /^(v1:[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9+/]{16,}={0,2})$/;
 
 /** Every {secure: ...} inside a value, with its path, for the ciphertext check. */
-function secureValues(v: unknown, path: string, out: { path: string; text: unknown }[] = []): { path: string; text: unknown }[] {
+function secureValues(
+    v: unknown,
+    path: string,
+    out: { path: string; text: unknown }[] = [],
+): { path: string; text: unknown }[] {
     if (isMap(v) && "secure" in v && Object.keys(v).length === 1) out.push({ path, text: v.secure });
     else if (Array.isArray(v)) v.forEach((x, i) => secureValues(x, `${path}[${i}]`, out));
     else if (isMap(v)) for (const [k, x] of Object.entries(v)) secureValues(x, `${path}.${k}`, out);
@@ -42,7 +46,11 @@ function certificateMaterialKeys(certificates: unknown): Map<string, { path: str
     for (const [node, entry] of Object.entries(nodes)) {
         if (!isMap(entry)) continue;
         for (const k of ["certificateConfigKey", "keyConfigKey"]) {
-            if (typeof entry[k] === "string") keys.set(String(entry[k]).replace(/^pinhole:/, ""), { path: root(`certificates.nodes.${node}.${k}`), privateKey: k === "keyConfigKey" });
+            if (typeof entry[k] === "string")
+                keys.set(String(entry[k]).replace(/^pinhole:/, ""), {
+                    path: root(`certificates.nodes.${node}.${k}`),
+                    privateKey: k === "keyConfigKey",
+                });
         }
     }
     return keys;
@@ -61,34 +69,58 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
         const colon = fullKey.indexOf(":");
         const namespace = colon < 0 ? CONFIG_NAMESPACE : fullKey.slice(0, colon);
         const key = colon < 0 ? fullKey : fullKey.slice(colon + 1);
-        if (namespace === CONFIG_NAMESPACE) { own.set(key, entry); continue; }
+        if (namespace === CONFIG_NAMESPACE) {
+            own.set(key, entry);
+            continue;
+        }
         if (didYouMean(namespace, [CONFIG_NAMESPACE]) !== "" || namespace.toLowerCase() === CONFIG_NAMESPACE) {
-            pr.error(fullKey, `namespace "${namespace}" is not "${CONFIG_NAMESPACE}": this key would be ignored as written (did you mean "${CONFIG_NAMESPACE}:${key}"?)`);
+            pr.error(
+                fullKey,
+                `namespace "${namespace}" is not "${CONFIG_NAMESPACE}": this key would be ignored as written (did you mean "${CONFIG_NAMESPACE}:${key}"?)`,
+            );
         }
     }
     for (const [key, entry] of own) {
         for (const s of secureValues(entry.value, root(key))) {
             if (typeof s.text !== "string" || !CIPHERTEXT.test(s.text)) {
-                pr.error(s.path, "is marked secure: but is not ciphertext (the value is in clear in the stack file): remove it and store it with `pulumi config set --secret`");
+                pr.error(
+                    s.path,
+                    "is marked secure: but is not ciphertext (the value is in clear in the stack file): remove it and store it with `pulumi config set --secret`",
+                );
             }
         }
     }
     const material = certificateMaterialKeys(own.get("certificates")?.value);
     for (const [key, m] of material) {
         if ((CONFIG_KEYS as readonly string[]).includes(key)) {
-            pr.error(m.path, `"${key}" is pinhole's own setting pinhole:${key}: name a separate secret config key for the certificate material`);
+            pr.error(
+                m.path,
+                `"${key}" is pinhole's own setting pinhole:${key}: name a separate secret config key for the certificate material`,
+            );
             continue;
         }
         const entry = own.get(key);
         if (entry && !entry.secret) {
-            if (m.privateKey) pr.error(root(key), "holds a private key in clear: store it with `pulumi config set --secret " + key + " < <key file>`");
-            else pr.warn(root(key), "is not stored as a secret: docs/certificates.md stores it with `pulumi config set --secret`");
+            if (m.privateKey)
+                pr.error(
+                    root(key),
+                    "holds a private key in clear: store it with `pulumi config set --secret " + key + " < <key file>`",
+                );
+            else
+                pr.warn(
+                    root(key),
+                    "is not stored as a secret: docs/certificates.md stores it with `pulumi config set --secret`",
+                );
         }
         own.delete(key);
     }
     for (const [key, entry] of own) {
         if (key === "sshPrivateKey") {
-            if (!entry.secret) pr.error(root(key), "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`");
+            if (!entry.secret)
+                pr.error(
+                    root(key),
+                    "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`",
+                );
             // The key text never enters the validator (nor any message): only that it is there.
             raw[key] = { secure: "<secret>" };
             continue;

@@ -31,16 +31,16 @@ const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 /** One manager per node (the nodes not listed carry none). */
 const PLACEMENT: Record<LabManager, string> = {
     "nftables.service": "app-1",
-    "ufw": "app-2",
-    "firewalld": "db-1",
+    ufw: "app-2",
+    firewalld: "db-1",
     "iptables-drop": "db-2",
     "docker-tables": "proxy-1",
 };
 /** What pinhole's detection calls each lab manager, and whether its drop is in the way of pinhole's openings. */
 const EXPECT: Record<LabManager, { manager: string; blocks: boolean }> = {
     "nftables.service": { manager: "nftables.service", blocks: false },
-    "ufw": { manager: "ufw", blocks: true },
-    "firewalld": { manager: "firewalld", blocks: true },
+    ufw: { manager: "ufw", blocks: true },
+    firewalld: { manager: "firewalld", blocks: true },
     "iptables-drop": { manager: "iptables", blocks: true },
     "docker-tables": { manager: "docker", blocks: false },
 };
@@ -54,9 +54,11 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
     const plan = buildPlan({ model: "modular" });
     const planNode = (name: string): LabNode => plan.nodes.find((n) => n.name === name)!;
     const nodeOf = (m: LabManager) => planNode(PLACEMENT[m]);
-    const sh = async (n: LabNode, script: string) => execInNode(n, ["sh", "-c", script], { allowFail: true, timeoutMs: 60_000 });
+    const sh = async (n: LabNode, script: string) =>
+        execInNode(n, ["sh", "-c", script], { allowFail: true, timeoutMs: 60_000 });
     const detect = async (n: LabNode) => findings(parseDetection((await sh(n, detectScript())).stdout));
-    const pinholeTable = async (n: LabNode) => (await sh(n, "nft list table inet pinhole >/dev/null 2>&1 && echo present || echo absent")).stdout.trim();
+    const pinholeTable = async (n: LabNode) =>
+        (await sh(n, "nft list table inet pinhole >/dev/null 2>&1 && echo present || echo absent")).stdout.trim();
 
     before(async () => {
         expect(Object.keys(PLACEMENT).sort(), "every lab manager is placed").to.deep.equal([...LAB_MANAGERS].sort());
@@ -69,7 +71,10 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
         if (!parsed.model) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
         cluster = parsed.model;
         policies = buildPolicy(cluster);
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
         // a stack left over from an earlier run must not start with take-over
         await stack.removeConfig("pinhole:firewall.otherFirewalls", true).catch(() => undefined);
         for (const m of LAB_MANAGERS) {
@@ -78,21 +83,27 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
         }
     });
     after(async () => {
-        await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
+        await stack
+            ?.destroy({ onOutput: () => undefined })
+            .catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
         await labDown({ log: () => undefined });
     });
 
     async function expectMatrix(): Promise<void> {
         const rows = await probe({});
         const mismatches = compareProbe(cluster, policies, await labStatus(), rows);
-        log(`probe: ${rows.length} rows, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
+        log(
+            `probe: ${rows.length} rows, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`,
+        );
         expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     }
 
     it("pinhole's detection names each manager on its node, and which of them drop what pinhole opens", async () => {
         for (const m of LAB_MANAGERS) {
             const found = await detect(nodeOf(m));
-            log(`${nodeOf(m).name} (${m}): ${found.map((f) => `${f.manager}${f.blocks ? " BLOCKS" : ""}: ${f.what}`).join("; ")}`);
+            log(
+                `${nodeOf(m).name} (${m}): ${found.map((f) => `${f.manager}${f.blocks ? " BLOCKS" : ""}: ${f.what}`).join("; ")}`,
+            );
             const f = found.find((x) => x.manager === EXPECT[m].manager);
             expect(f, `${nodeOf(m).name}: ${m} detected`).to.exist;
             expect(f!.blocks, `${nodeOf(m).name}: ${m} blocks`).to.equal(EXPECT[m].blocks);
@@ -104,40 +115,66 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
     it("refuse (default): up fails on the blocking managers' nodes, naming node and manager, and changes nothing there", async () => {
         const blocking = LAB_MANAGERS.filter((m) => EXPECT[m].blocks);
         const before = new Map<string, string>();
-        for (const m of blocking) before.set(m, (await sh(nodeOf(m), "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout);
+        for (const m of blocking)
+            before.set(m, (await sh(nodeOf(m), "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout);
         let out = "";
         let failure = "";
         try {
-            await stack.up({ refresh: true, onOutput: (s) => { out += s; } });
+            await stack.up({
+                refresh: true,
+                onOutput: (s) => {
+                    out += s;
+                },
+            });
         } catch (e) {
             failure = `${(e as Error).message}\n${out}`;
         }
         expect(failure, "up failed").not.to.equal("");
         for (const m of blocking) {
             const n = nodeOf(m);
-            expect(failure, `${n.name}/${m}`).to.match(new RegExp(`firewall not applied on node ${n.name}: [^\\n]*${EXPECT[m].manager}`));
-            expect((await sh(n, "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout, `${n.name}: nothing changed`).to.equal(before.get(m));
+            expect(failure, `${n.name}/${m}`).to.match(
+                new RegExp(`firewall not applied on node ${n.name}: [^\\n]*${EXPECT[m].manager}`),
+            );
+            expect(
+                (await sh(n, "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout,
+                `${n.name}: nothing changed`,
+            ).to.equal(before.get(m));
             expect(await pinholeTable(n)).to.equal("absent");
         }
         // the others are reported (not refused) and got pinhole's table
         for (const m of LAB_MANAGERS.filter((x) => !EXPECT[x].blocks)) {
             const n = nodeOf(m);
             expect(failure, `${n.name} not refused`).not.to.contain(`firewall not applied on node ${n.name}`);
-            expect(out, `${n.name}: ${m} reported`).to.match(new RegExp(`${n.name}: ${m === "docker-tables" ? "Docker's tables" : "nftables.service is enabled"}[^\\n]*left`));
+            expect(out, `${n.name}: ${m} reported`).to.match(
+                new RegExp(
+                    `${n.name}: ${m === "docker-tables" ? "Docker's tables" : "nftables.service is enabled"}[^\\n]*left`,
+                ),
+            );
             expect(await pinholeTable(n), n.name).to.equal("present");
         }
-        for (const name of ["app-3", "db-3", "proxy-2"]) expect(await pinholeTable(planNode(name)), name).to.equal("present");
+        for (const name of ["app-3", "db-3", "proxy-2"])
+            expect(await pinholeTable(planNode(name)), name).to.equal("present");
     });
 
     it("take-over: up succeeds and the measured matrix equals the policy on every node", async () => {
         await stack.setConfig("pinhole:firewall.otherFirewalls", { value: "take-over" }, true);
         let out = "";
-        const up = await stack.up({ refresh: true, onOutput: (s) => { out += s; } });
+        const up = await stack.up({
+            refresh: true,
+            onOutput: (s) => {
+                out += s;
+            },
+        });
         expect(up.summary.result).to.equal("succeeded");
         for (const m of LAB_MANAGERS.filter((x) => EXPECT[x].blocks)) {
-            expect(out, `${m} taken over`).to.match(new RegExp(`${nodeOf(m).name}: [^\\n]*take-over, so once pinhole's ruleset is confirmed`));
+            expect(out, `${m} taken over`).to.match(
+                new RegExp(`${nodeOf(m).name}: [^\\n]*take-over, so once pinhole's ruleset is confirmed`),
+            );
             const left = (await detect(nodeOf(m))).filter((f) => f.blocks);
-            expect(left.map((f) => f.what), `${nodeOf(m).name}: nothing blocks after take-over`).to.deep.equal([]);
+            expect(
+                left.map((f) => f.what),
+                `${nodeOf(m).name}: nothing blocks after take-over`,
+            ).to.deep.equal([]);
         }
         for (const n of plan.nodes) expect(await pinholeTable(n), n.name).to.equal("present");
         await expectMatrix();
@@ -148,16 +185,29 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
             const n = nodeOf(m);
             const before = normaliseListing((await sh(n, "nft -s list table inet pinhole")).stdout);
             const r = await sh(n, managerRestart(m));
-            const state = (await sh(n, `systemctl is-enabled ${m === "iptables-drop" ? "netfilter-persistent" : m === "docker-tables" ? "docker" : m.replace(/\.service$/, "")}.service 2>&1`)).stdout.trim();
-            log(`${n.name}: ${managerRestart(m)}: exit ${r.code} ${(r.stderr || r.stdout).trim().split("\n")[0] ?? ""}; unit ${state}`);
+            const state = (
+                await sh(
+                    n,
+                    `systemctl is-enabled ${m === "iptables-drop" ? "netfilter-persistent" : m === "docker-tables" ? "docker" : m.replace(/\.service$/, "")}.service 2>&1`,
+                )
+            ).stdout.trim();
+            log(
+                `${n.name}: ${managerRestart(m)}: exit ${r.code} ${(r.stderr || r.stdout).trim().split("\n")[0] ?? ""}; unit ${state}`,
+            );
             if (m === "ufw" || m === "firewalld") {
                 expect(r.code, `${m} is masked: its restart is refused`).not.to.equal(0);
                 expect(state).to.equal("masked");
             }
             if (m === "nftables.service") expect(r.code, "nftables.service restarts").to.equal(0);
             expect(before, `${n.name}: pinhole's table before`).not.to.equal("");
-            expect(normaliseListing((await sh(n, "nft -s list table inet pinhole")).stdout), `${n.name}: pinhole's table after ${m} restart`).to.equal(before);
-            expect((await detect(n)).filter((f) => f.blocks).map((f) => f.what), `${n.name}: nothing blocks after the restart`).to.deep.equal([]);
+            expect(
+                normaliseListing((await sh(n, "nft -s list table inet pinhole")).stdout),
+                `${n.name}: pinhole's table after ${m} restart`,
+            ).to.equal(before);
+            expect(
+                (await detect(n)).filter((f) => f.blocks).map((f) => f.what),
+                `${n.name}: nothing blocks after the restart`,
+            ).to.deep.equal([]);
         }
         await expectMatrix();
     });
@@ -170,13 +220,23 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
         expect(r.code, r.stderr).to.equal(0);
         expect(await pinholeTable(n)).to.equal("absent");
         const report = formatReport(await runVerify({ stack: lab.stack!, log: () => undefined }));
-        log(`verify: ${report.split("\n").filter((l) => l.includes(n.name)).slice(0, 3).join(" | ")}`);
-        expect(report).to.match(new RegExp(`${n.name}[^\\n]*pinhole's table is missing|pinhole's table is missing[^\\n]*`));
+        log(
+            `verify: ${report
+                .split("\n")
+                .filter((l) => l.includes(n.name))
+                .slice(0, 3)
+                .join(" | ")}`,
+        );
+        expect(report).to.match(
+            new RegExp(`${n.name}[^\\n]*pinhole's table is missing|pinhole's table is missing[^\\n]*`),
+        );
         expect(report).to.contain(n.name);
         const up = await stack.up({ refresh: true, onOutput: () => undefined });
         expect(up.summary.result).to.equal("succeeded");
         expect(await pinholeTable(n)).to.equal("present");
-        expect(formatReport(await runVerify({ stack: lab.stack!, log: () => undefined }))).not.to.contain("pinhole's table is missing");
+        expect(formatReport(await runVerify({ stack: lab.stack!, log: () => undefined }))).not.to.contain(
+            "pinhole's table is missing",
+        );
         await expectMatrix();
     });
 
@@ -184,7 +244,8 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
         const n = nodeOf("docker-tables");
         const filter = (await sh(n, "iptables -S")).stdout;
         const nat = (await sh(n, "iptables -t nat -S")).stdout;
-        for (const c of ["DOCKER", "DOCKER-USER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2"]) expect(filter, c).to.contain(`-N ${c}`);
+        for (const c of ["DOCKER", "DOCKER-USER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2"])
+            expect(filter, c).to.contain(`-N ${c}`);
         expect(filter).to.contain("-P FORWARD DROP").and.contain("-A FORWARD -j DOCKER-USER");
         expect(nat).to.contain("-N DOCKER").and.contain("MASQUERADE");
         expect(await pinholeTable(n)).to.equal("present");

@@ -52,17 +52,24 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         if (!parsed.model) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
         cluster = parsed.model;
         policies = buildPolicy(cluster);
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
     });
     after(async () => {
-        await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
+        await stack
+            ?.destroy({ onOutput: () => undefined })
+            .catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
         await labDown({ log: () => undefined });
     });
 
     async function expectMatrix(): Promise<void> {
         const rows = await probe({});
         const mismatches = compareProbe(cluster, policies, await labStatus(), rows);
-        log(`probe: ${rows.length} rows, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
+        log(
+            `probe: ${rows.length} rows, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`,
+        );
         expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     }
 
@@ -75,10 +82,19 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         const state = (await execInNode(n, SYSTEM_STATE, WAIT)).stdout.trim();
         if (state === "running") return;
         const failed = (await execInNode(n, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
-        const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-        for (const u of units) log(`${n.name}: ${state}: ${u} failed: ${(await execInNode(n, ["journalctl", "-b", "-u", u, "--no-pager", "-n", "4", "-o", "cat"])).stdout.trim().replace(/\n/g, " | ")}`);
+        const units = failed
+            .split("\n")
+            .map((l) => l.trim().split(/\s+/)[0])
+            .filter(Boolean);
+        for (const u of units)
+            log(
+                `${n.name}: ${state}: ${u} failed: ${(await execInNode(n, ["journalctl", "-b", "-u", u, "--no-pager", "-n", "4", "-o", "cat"])).stdout.trim().replace(/\n/g, " | ")}`,
+            );
         expect(state, `${n.name}: ${state} ${failed}`).to.equal("degraded");
-        expect(units.filter((u) => ESSENTIAL_UNITS.includes(u)), `${n.name}: essential units failed`).to.deep.equal([]);
+        expect(
+            units.filter((u) => ESSENTIAL_UNITS.includes(u)),
+            `${n.name}: essential units failed`,
+        ).to.deep.equal([]);
         expect(units, `${n.name}: degraded without a failed unit`).not.to.have.length(0);
     }
 
@@ -108,27 +124,51 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
             log(`${name} rebooted in ${boot.ms} ms; ${seen.rounds} probe rounds from the client during the boot`);
             expect(boot.firewall).to.equal("loaded");
             expect(seen.rounds, "the prober ran through the boot").to.be.greaterThan(3);
-            const forbidden = seen.open.filter((s) => !reach.inbound({ source: client.address, to: name, protocol: s.protocol, port: s.port }).allowed);
-            expect(forbidden.map((s) => `${s.port}/${s.protocol} open at +${s.atMs} ms`), JSON.stringify(seen.timeline)).to.deep.equal([]);
+            const forbidden = seen.open.filter(
+                (s) => !reach.inbound({ source: client.address, to: name, protocol: s.protocol, port: s.port }).allowed,
+            );
+            expect(
+                forbidden.map((s) => `${s.port}/${s.protocol} open at +${s.atMs} ms`),
+                JSON.stringify(seen.timeline),
+            ).to.deep.equal([]);
             // what the policy allows from the client came back (the prober really saw the node boot)
-            const allowed = NODE_PORTS.filter((p) => reach.inbound({ source: client.address, to: name, protocol: p.protocol, port: p.port }).allowed);
+            const allowed = NODE_PORTS.filter(
+                (p) => reach.inbound({ source: client.address, to: name, protocol: p.protocol, port: p.port }).allowed,
+            );
             const seenOpen = new Set(seen.open.map((s) => `${s.port}/${s.protocol}`));
-            expect(allowed.filter((p) => !seenOpen.has(`${p.port}/${p.protocol}`)).map((p) => `${p.port}/${p.protocol}`), JSON.stringify(seen.timeline)).to.deep.equal([]);
-            expect(normaliseListing((await execInNode(node, ["nft", "-s", "list", "table", "inet", "pinhole"])).stdout)).to.equal(normaliseListing(before));
+            expect(
+                allowed.filter((p) => !seenOpen.has(`${p.port}/${p.protocol}`)).map((p) => `${p.port}/${p.protocol}`),
+                JSON.stringify(seen.timeline),
+            ).to.deep.equal([]);
+            expect(
+                normaliseListing((await execInNode(node, ["nft", "-s", "list", "table", "inet", "pinhole"])).stdout),
+            ).to.equal(normaliseListing(before));
             // systemd's own record of this boot: when each unit became active / started (monotonic µs)
-            const when = async (unit: string, prop: string) => Number(/=(\d+)/.exec((await execInNode(node, ["systemctl", "show", "-p", prop, unit])).stdout)?.[1] ?? NaN);
+            const when = async (unit: string, prop: string) =>
+                Number(
+                    /=(\d+)/.exec((await execInNode(node, ["systemctl", "show", "-p", prop, unit])).stdout)?.[1] ?? NaN,
+                );
             const fw = await when("pinhole-firewall.service", "ActiveEnterTimestampMonotonic");
             const netPre = await when("network-pre.target", "ActiveEnterTimestampMonotonic");
             const sshd = await when("ssh.service", "InactiveExitTimestampMonotonic");
             const nginx = await when("nginx.service", "InactiveExitTimestampMonotonic");
             const listener = await when("pinhole-lab-listener.service", "InactiveExitTimestampMonotonic");
-            log(`${name} boot (µs since boot): pinhole-firewall active ${fw}, network-pre.target ${netPre}, ssh start ${sshd}, nginx start ${nginx}, listener start ${listener}`);
+            log(
+                `${name} boot (µs since boot): pinhole-firewall active ${fw}, network-pre.target ${netPre}, ssh start ${sshd}, nginx start ${nginx}, listener start ${listener}`,
+            );
             expect(fw, "pinhole's unit ran").to.be.greaterThan(0);
             expect(netPre, "network-pre.target after pinhole's unit").to.be.at.least(fw);
-            for (const [what, t] of [["sshd", sshd], ["nginx", nginx], ["listener", listener]] as const) expect(t, `${what} starts after pinhole's unit`).to.be.greaterThan(fw);
+            for (const [what, t] of [
+                ["sshd", sshd],
+                ["nginx", nginx],
+                ["listener", listener],
+            ] as const)
+                expect(t, `${what} starts after pinhole's unit`).to.be.greaterThan(fw);
             // and the boot messages (console) of this boot say it in that order
             const consoleLog = fs.readFileSync(path.join(nodeDir(name), "boot", "console.log"), "utf8");
-            const thisBoot = consoleLog.slice(Math.max(0, consoleLog.lastIndexOf("supervisor: "))).replace(/\x1b\[[0-9;]*m/g, "");
+            const thisBoot = consoleLog
+                .slice(Math.max(0, consoleLog.lastIndexOf("supervisor: ")))
+                .replace(/\x1b\[[0-9;]*m/g, "");
             const at = (re: RegExp) => thisBoot.search(re);
             // (the console shortens long unit names: "pinhole-firewall.…")
             expect(at(/Finished pinhole-firewall/), "console shows pinhole's unit").to.be.greaterThan(-1);
@@ -157,10 +197,18 @@ describe("booted tier: systemd-nspawn nodes with the real engine (modular lab)",
         expect(fromProvisioner.find((r) => r.port === 22 && r.protocol === "tcp")?.result).to.equal("open");
         const management = new Set(managementSources(policies.find((p) => p.node.name === "db-2")!));
         const status = await labStatus();
-        const addressOf = (name: string) => status.nodes.find((n) => n.name === name)?.address ?? plan.vantages.find((v) => v.name === name)!.address;
+        const addressOf = (name: string) =>
+            status.nodes.find((n) => n.name === name)?.address ?? plan.vantages.find((v) => v.name === name)!.address;
         const fromOthers = await probe({ from: ["client", "app-1"], to: ["db-2"] });
-        const expectedOpen = ["client", "app-1"].filter((s) => [...management].some((m) => cidrContains(m, addressOf(s)))).map((s) => `${s} 22/tcp`);
-        expect(fromOthers.filter((r) => r.result === "open").map((r) => `${r.from} ${r.port}/${r.protocol}`).sort()).to.deep.equal(expectedOpen.sort());
+        const expectedOpen = ["client", "app-1"]
+            .filter((s) => [...management].some((m) => cidrContains(m, addressOf(s))))
+            .map((s) => `${s} 22/tcp`);
+        expect(
+            fromOthers
+                .filter((r) => r.result === "open")
+                .map((r) => `${r.from} ${r.port}/${r.protocol}`)
+                .sort(),
+        ).to.deep.equal(expectedOpen.sort());
         expect(expectedOpen, "the client network is not a management source").not.to.include("client 22/tcp");
 
         const report = await runVerify({ stack: lab.stack!, log: () => undefined });

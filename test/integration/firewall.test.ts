@@ -22,19 +22,35 @@ import { literalPolicies } from "../unit/helpers/literal-reading";
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
 /** The error lines of a failed engine run (the full output is long; these say what went wrong). */
-const errorLines = (message: string) => message.split("\n").filter((l) => /error|fail/i.test(l)).slice(0, 30).join("\n");
+const errorLines = (message: string) =>
+    message
+        .split("\n")
+        .filter((l) => /error|fail/i.test(l))
+        .slice(0, 30)
+        .join("\n");
 
 function loadModel(stackFile: string): ClusterModel {
     const parsed = parseStackFile(stackFile);
-    if (!parsed.model) throw new Error(`lab stack ${stackFile} is invalid:\n${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
+    if (!parsed.model)
+        throw new Error(
+            `lab stack ${stackFile} is invalid:\n${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`,
+        );
     return parsed.model;
 }
 
 /** Names of pinhole:node:Firewall resources the engine touched with `op` (from the event stream). */
 function firewallsWith(events: EngineEvent[], op: string): string[] {
     return events
-        .filter((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op)
-        .map((e) => e.resourcePreEvent!.metadata.urn.split("::").pop()!.replace(/-firewall-nft$/, ""))
+        .filter(
+            (e) =>
+                e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op,
+        )
+        .map((e) =>
+            e
+                .resourcePreEvent!.metadata.urn.split("::")
+                .pop()!
+                .replace(/-firewall-nft$/, ""),
+        )
         .sort();
 }
 
@@ -42,7 +58,8 @@ function firewallsWith(events: EngineEvent[], op: string): string[] {
  * Edits the test stack's file (the engine reads it on every operation) and returns the undo. Used instead
  * of `config set --path`, which stores a JSON list as a string.
  */
-function editConfig(stackFile: string, edit: (config: Record<string, any>) => void): () => void { // any: YAML as written
+function editConfig(stackFile: string, edit: (config: Record<string, any>) => void): () => void {
+    // any: YAML as written
     const original = fs.readFileSync(stackFile, "utf8");
     const doc = yaml.load(original) as { config: Record<string, any> };
     edit(doc.config);
@@ -54,7 +71,12 @@ function liveTable(lab: LabStatus, node: string): string {
     const ns = lab.nodes.find((n) => n.name === node)!.netns;
     try {
         // Normalised: rate-limit meters (dynamic set elements) are state, not rules.
-        return normaliseListing(execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+        return normaliseListing(
+            execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "ignore"],
+            }),
+        );
     } catch {
         return "";
     }
@@ -65,8 +87,26 @@ function nodeSshWorks(lab: LabStatus, node: string): boolean {
     const kh = path.join(PROJECT_ROOT, ".lab", "firewall-test-known_hosts");
     fs.writeFileSync(kh, `${n.sshHost} ${n.hostKey}\n`);
     try {
-        execFileSync("ssh", ["-i", lab.sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${kh}`,
-            "-o", "ConnectTimeout=5", "-p", String(n.sshPort), `${n.sshUser}@${n.sshHost}`, "true"], { stdio: "ignore", timeout: 15_000 });
+        execFileSync(
+            "ssh",
+            [
+                "-i",
+                lab.sshKey,
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                `UserKnownHostsFile=${kh}`,
+                "-o",
+                "ConnectTimeout=5",
+                "-p",
+                String(n.sshPort),
+                `${n.sshUser}@${n.sshHost}`,
+                "true",
+            ],
+            { stdio: "ignore", timeout: 15_000 },
+        );
         return true;
     } catch {
         return false;
@@ -77,7 +117,9 @@ async function expectMatrix(model: ClusterModel, policies: NodePolicy[], lab: La
     const rows = await probe({});
     const mismatches = compareProbe(model, policies, lab, rows);
     const open = rows.filter((r) => r.result === "open").length;
-    log(`probe: ${rows.length} rows, ${open} open, ${rows.length - open} filtered/refused, ${mismatches.length} mismatches`);
+    log(
+        `probe: ${rows.length} rows, ${open} open, ${rows.length - open} filtered/refused, ${mismatches.length} mismatches`,
+    );
     log(`probe: ${familySummary(rows, mismatches)}`);
     expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     // dual-stack lab: both families measured, and in each some openings open and some rows blocked
@@ -107,14 +149,18 @@ function inNs(netns: string, args: string[]): string {
  * over IPv6 while IPv4 still reaches it.
  */
 async function expectNeighbourDiscovery(model: ClusterModel, policies: NodePolicy[], lab: LabStatus): Promise<void> {
-    const flush = () => { for (const n of lab.nodes) inNs(n.netns, ["ip", "-6", "neigh", "flush", "all"]); };
+    const flush = () => {
+        for (const n of lab.nodes) inNs(n.netns, ["ip", "-6", "neigh", "flush", "all"]);
+    };
     flush();
     const ssh = NODE_PORTS.filter((p) => p.protocol === "tcp" && p.port === 22);
     execFileSync("ip", ["-6", "neigh", "flush", "dev", "phlab0"]);
     const nodes = lab.nodes.map((n) => n.name);
     const rows = await probe({ from: ["provisioner", ...nodes], to: nodes, ports: ssh, families: [6], retries: 0 });
     const mismatches = compareProbe(model, policies, lab, rows);
-    log(`neighbour discovery: ${rows.length} IPv6 SSH rows (provisioning host and nodes to nodes) after flushing every cache, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`);
+    log(
+        `neighbour discovery: ${rows.length} IPv6 SSH rows (provisioning host and nodes to nodes) after flushing every cache, ${rows.filter((r) => r.result === "open").length} open, ${mismatches.length} mismatches`,
+    );
     expect(mismatches, formatMismatches(mismatches)).to.have.length(0);
     expect(rows.filter((r) => r.result === "open").length).to.be.greaterThan(0);
     const [first] = lab.nodes;
@@ -124,7 +170,20 @@ async function expectNeighbourDiscovery(model: ClusterModel, policies: NodePolic
     // control: a node on the lab bridge drops neighbour solicitations: from the provisioning host (its
     // neighbour cache flushed too), IPv6 to it is filtered while IPv4 (static ARP) is still open
     const victim = lab.nodes.filter((n) => !n.advertisedAddress).slice(-1)[0];
-    const echo = inNs(victim.netns, ["nft", "--echo", "--handle", "insert", "rule", "inet", "pinhole", "input", "icmpv6", "type", "nd-neighbor-solicit", "drop"]);
+    const echo = inNs(victim.netns, [
+        "nft",
+        "--echo",
+        "--handle",
+        "insert",
+        "rule",
+        "inet",
+        "pinhole",
+        "input",
+        "icmpv6",
+        "type",
+        "nd-neighbor-solicit",
+        "drop",
+    ]);
     const handle = /# handle (\d+)/.exec(echo)?.[1];
     expect(handle, echo).to.be.a("string");
     try {
@@ -156,23 +215,39 @@ describe("firewall: lab clusters with the real engine", function () {
     async function cleanNodes(): Promise<void> {
         const lab = await labStatus();
         for (const n of lab.nodes) {
-            try { execFileSync("ip", ["netns", "exec", n.netns, "nft", "delete", "table", "inet", "pinhole"], { stdio: "ignore" }); } catch { /* none */ }
+            try {
+                execFileSync("ip", ["netns", "exec", n.netns, "nft", "delete", "table", "inet", "pinhole"], {
+                    stdio: "ignore",
+                });
+            } catch {
+                /* none */
+            }
         }
     }
 
-    async function bringUp(model: "standalone" | "unified" | "modular" | "multisite"): Promise<{ lab: LabStatus; stack: Stack; cluster: ClusterModel; policies: NodePolicy[] }> {
+    async function bringUp(
+        model: "standalone" | "unified" | "modular" | "multisite",
+    ): Promise<{ lab: LabStatus; stack: Stack; cluster: ClusterModel; policies: NodePolicy[] }> {
         // dual-stack: every model's matrix is measured and compared in IPv4 and IPv6
         const lab = await labUp({ model, log, stack: `test-fw-${model}`, ipv6: true });
         const cluster = loadModel(lab.stackFile!);
-        const stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        const stack = await LocalWorkspace.selectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
         return { lab, stack, cluster, policies: buildPolicy(cluster) };
     }
 
     for (const model of ["standalone", "unified", "multisite"] as const) {
         describe(`${model} lab`, () => {
             let ctx: Awaited<ReturnType<typeof bringUp>>;
-            before(async () => { ctx = await bringUp(model); });
-            after(async () => { await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined); await cleanNodes(); });
+            before(async () => {
+                ctx = await bringUp(model);
+            });
+            after(async () => {
+                await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined);
+                await cleanNodes();
+            });
 
             it("opens every required port and nothing else, as measured from nodes, vantages and the provisioning host", async () => {
                 const up = await ctx.stack.up({ onOutput: () => undefined, refresh: true });
@@ -193,15 +268,26 @@ describe("firewall: lab clusters with the real engine", function () {
                 for (const n of ctx.lab.nodes) expect(liveTable(ctx.lab, n.name), n.name).to.equal("");
                 const rows = await probe({ from: ["client", "provisioner", ctx.lab.nodes[0].name] });
                 const closed = rows.filter((r) => r.result !== "open");
-                expect(closed, closed.slice(0, 5).map((r) => `${r.from}→${r.to} ${r.port}/${r.protocol} ${r.result}`).join("\n")).to.have.length(0);
+                expect(
+                    closed,
+                    closed
+                        .slice(0, 5)
+                        .map((r) => `${r.from}→${r.to} ${r.port}/${r.protocol} ${r.result}`)
+                        .join("\n"),
+                ).to.have.length(0);
             });
         });
     }
 
     describe("modular lab", () => {
         let ctx: Awaited<ReturnType<typeof bringUp>>;
-        before(async () => { ctx = await bringUp("modular"); });
-        after(async () => { await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined); await cleanNodes(); });
+        before(async () => {
+            ctx = await bringUp("modular");
+        });
+        after(async () => {
+            await ctx?.stack.destroy({ continueOnError: true }).catch(() => undefined);
+            await cleanNodes();
+        });
 
         it("opens every required port and nothing else (egress included), root and sudo nodes alike", async () => {
             const up = await ctx.stack.up({ onOutput: () => undefined, refresh: true });
@@ -215,7 +301,9 @@ describe("firewall: lab clusters with the real engine", function () {
         });
 
         it("strict profile: the measured matrix equals the strict policy (pinhole's least-privilege narrowings)", async () => {
-            const undo = editConfig(ctx.lab.stackFile!, (c) => { c["pinhole:firewall"] = { ...c["pinhole:firewall"], profile: "strict" }; });
+            const undo = editConfig(ctx.lab.stackFile!, (c) => {
+                c["pinhole:firewall"] = { ...c["pinhole:firewall"], profile: "strict" };
+            });
             try {
                 const strict = loadModel(ctx.lab.stackFile!);
                 expect(strict.firewall.profile).to.equal("strict");
@@ -246,11 +334,17 @@ describe("firewall: lab clusters with the real engine", function () {
             const moved = structuredClone(ctx.cluster);
             moved.nodes[db2].address = "10.77.1.199";
             moved.nodes[db2].ssh.host = "10.77.1.199";
-            const expected = ctx.policies.map((p) => p.node.name).filter((name) => {
-                const before = ctx.policies.find((p) => p.node.name === name)!;
-                const after = buildPolicy(moved).find((p) => p.node.name === name)!;
-                return renderRuleset(before, ctx.cluster.firewall) !== renderRuleset(after, moved.firewall) || name === "db-2";
-            }).sort();
+            const expected = ctx.policies
+                .map((p) => p.node.name)
+                .filter((name) => {
+                    const before = ctx.policies.find((p) => p.node.name === name)!;
+                    const after = buildPolicy(moved).find((p) => p.node.name === name)!;
+                    return (
+                        renderRuleset(before, ctx.cluster.firewall) !== renderRuleset(after, moved.firewall) ||
+                        name === "db-2"
+                    );
+                })
+                .sort();
             expect(expected.length).to.be.lessThan(ctx.cluster.nodes.length);
             const undo = editConfig(ctx.lab.stackFile!, (c) => {
                 c["pinhole:nodes"][db2].address = "10.77.1.199";
@@ -280,7 +374,9 @@ describe("firewall: lab clusters with the real engine", function () {
                 } catch (e) {
                     message = String((e as Error).message);
                 }
-                expect(message, errorLines(message)).to.match(/would cut the management path|cut the management SSH path/);
+                expect(message, errorLines(message)).to.match(
+                    /would cut the management path|cut the management SSH path/,
+                );
                 expect(message, errorLines(message)).to.contain(ctx.lab.provisioner.address);
                 for (const n of ctx.lab.nodes) {
                     expect(nodeSshWorks(ctx.lab, n.name), `${n.name} reachable`).to.equal(true);
@@ -302,11 +398,18 @@ describe("firewall: lab clusters with the real engine", function () {
             const started = Date.now();
             let message = "";
             try {
-                await applyFirewall({
-                    node, connection: connectionOf(policy.node), privateKey: fs.readFileSync(ctx.lab.sshKey, "utf8"),
-                    ruleset: renderRuleset(policy, ctx.cluster.firewall), managementSources: managementSources(policy),
-                    rollbackSeconds: 12, skipPrecheck: true,
-                }, "rollback-test");
+                await applyFirewall(
+                    {
+                        node,
+                        connection: connectionOf(policy.node),
+                        privateKey: fs.readFileSync(ctx.lab.sshKey, "utf8"),
+                        ruleset: renderRuleset(policy, ctx.cluster.firewall),
+                        managementSources: managementSources(policy),
+                        rollbackSeconds: 12,
+                        skipPrecheck: true,
+                    },
+                    "rollback-test",
+                );
             } catch (e) {
                 message = (e as Error).message;
             }
@@ -321,12 +424,20 @@ describe("firewall: lab clusters with the real engine", function () {
             const down = "app-2";
             const ns = ctx.lab.nodes.find((n) => n.name === down)!.netns;
             const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
-            const sshd = pids.filter((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sshd"; } catch { return false; } });
+            const sshd = pids.filter((p) => {
+                try {
+                    return fs.readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sshd";
+                } catch {
+                    return false;
+                }
+            });
             expect(sshd.length).to.be.greaterThan(0);
             sshd.forEach((p) => process.kill(Number(p), "SIGKILL"));
             const beforeDown = liveTable(ctx.lab, down);
             const extraNtp = "10.77.50.99";
-            const undo = editConfig(ctx.lab.stackFile!, (c) => { c["pinhole:external"].ntp = [...c["pinhole:external"].ntp, extraNtp]; });
+            const undo = editConfig(ctx.lab.stackFile!, (c) => {
+                c["pinhole:external"].ntp = [...c["pinhole:external"].ntp, extraNtp];
+            });
             try {
                 let message = "";
                 try {
@@ -353,7 +464,21 @@ describe("firewall: lab clusters with the real engine", function () {
 
         it("drift: a rule added by hand is seen by refresh and reverted by the next up", async () => {
             const node = ctx.lab.nodes.find((n) => n.name === "db-1")!;
-            execFileSync("ip", ["netns", "exec", node.netns, "nft", "insert", "rule", "inet", "pinhole", "input", "tcp", "dport", "3306", "accept"]);
+            execFileSync("ip", [
+                "netns",
+                "exec",
+                node.netns,
+                "nft",
+                "insert",
+                "rule",
+                "inet",
+                "pinhole",
+                "input",
+                "tcp",
+                "dport",
+                "3306",
+                "accept",
+            ]);
             const leaked = await probe({ from: ["client"], to: ["db-1"] });
             expect(leaked.find((r) => r.port === 3306 && r.protocol === "tcp")?.result).to.equal("open");
             await ctx.stack.refresh({ onOutput: () => undefined });
@@ -380,7 +505,9 @@ describe("firewall: lab clusters with the real engine", function () {
             execFileSync("ip", ["netns", "exec", node.netns, "nft", "add", "table", "inet", "docker_like"]);
             await ctx.stack.destroy({ onOutput: () => undefined });
             for (const n of ctx.lab.nodes) expect(liveTable(ctx.lab, n.name), n.name).to.equal("");
-            const tables = execFileSync("ip", ["netns", "exec", node.netns, "nft", "list", "tables"], { encoding: "utf8" });
+            const tables = execFileSync("ip", ["netns", "exec", node.netns, "nft", "list", "tables"], {
+                encoding: "utf8",
+            });
             expect(tables).to.contain("docker_like");
             execFileSync("ip", ["netns", "exec", node.netns, "nft", "delete", "table", "inet", "docker_like"]);
             const rows = await probe({ from: ["client", "app-1"] });

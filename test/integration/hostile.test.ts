@@ -43,18 +43,30 @@ table ip nat {
 `;
 
 function nft(ns: string, args: string[], input?: string): string {
-    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], { encoding: "utf8", input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], {
+        encoding: "utf8",
+        input,
+        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
 }
 
 /** Every table of the node but pinhole's, as nft prints each (sorted by name), and the list of all tables. */
 function foreignTables(ns: string): { text: string; tables: string[] } {
-    const tables = nft(ns, ["list", "tables"]).split("\n").map((l) => l.trim()).filter(Boolean).sort();
-    const text = tables.filter((t) => t !== "table inet pinhole").map((t) => nft(ns, ["list", ...t.split(" ")])).join("\n");
+    const tables = nft(ns, ["list", "tables"])
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .sort();
+    const text = tables
+        .filter((t) => t !== "table inet pinhole")
+        .map((t) => nft(ns, ["list", ...t.split(" ")]))
+        .join("\n");
     return { text, tables };
 }
 
 /** Edits the test stack's file (the engine reads it on every operation); returns the undo. */
-function editConfig(stackFile: string, edit: (config: Record<string, any>) => void): () => void { // any: YAML as written
+function editConfig(stackFile: string, edit: (config: Record<string, any>) => void): () => void {
+    // any: YAML as written
     const original = fs.readFileSync(stackFile, "utf8");
     const doc = yaml.load(original) as { config: Record<string, any> };
     edit(doc.config);
@@ -132,8 +144,16 @@ function parseDn(dn: string): [string, string][] {
     const out: [string, string][] = [];
     let cur = "";
     for (let i = 0; i < dn.length; i++) {
-        if (dn[i] === "\\" && i + 1 < dn.length) { cur += dn[i] + dn[++i]; continue; }
-        if (dn[i] === "," && dn[i + 1] === " ") { out.push(rdn(cur)); cur = ""; i++; continue; }
+        if (dn[i] === "\\" && i + 1 < dn.length) {
+            cur += dn[i] + dn[++i];
+            continue;
+        }
+        if (dn[i] === "," && dn[i + 1] === " ") {
+            out.push(rdn(cur));
+            cur = "";
+            i++;
+            continue;
+        }
         cur += dn[i];
     }
     if (cur) out.push(rdn(cur));
@@ -152,16 +172,32 @@ export function acceptedEdits(c: Record<string, any>): void {
         ...c["pinhole:firewall"],
         extraInbound: [
             { port: 9443, from: ["admin"], reason: HOSTILE_REASON },
-            { port: 9444, protocol: "udp", from: ["10.99.0.0/16"], roles: ["standalone"], reason: "'\"$(touch /tmp/pinhole-hostile-pwned)\"'; }; table inet other { }" },
+            {
+                port: 9444,
+                protocol: "udp",
+                from: ["10.99.0.0/16"],
+                roles: ["standalone"],
+                reason: "'\"$(touch /tmp/pinhole-hostile-pwned)\"'; }; table inet other { }",
+            },
         ],
     };
     c["pinhole:certificates"] = {
         ...c["pinhole:certificates"],
-        subject: { organization: HOSTILE_ORG, organizationalUnit: HOSTILE_OU, locality: HOSTILE_L, province: HOSTILE_ST, email: HOSTILE_EMAIL },
+        subject: {
+            organization: HOSTILE_ORG,
+            organizationalUnit: HOSTILE_OU,
+            locality: HOSTILE_L,
+            province: HOSTILE_ST,
+            email: HOSTILE_EMAIL,
+        },
     };
     ext.snmpTrapReceivers = [`snmp://pub%22%3B%24(touch)%27@${snmp}:162`];
-    ext.backupDestinations = [(ext.backupDestinations[0] as string).replace("/srv/backups", "/srv/$(touch%20/tmp/pinhole-hostile-pwned);'q")];
-    ext.notificationDestinations = [(ext.notificationDestinations[0] as string).replace("/notify", "/notify/$(touch%20x);'")];
+    ext.backupDestinations = [
+        (ext.backupDestinations[0] as string).replace("/srv/backups", "/srv/$(touch%20/tmp/pinhole-hostile-pwned);'q"),
+    ];
+    ext.notificationDestinations = [
+        (ext.notificationDestinations[0] as string).replace("/notify", "/notify/$(touch%20x);'"),
+    ];
 }
 
 describe("hostile stack config on the lab (real engine): refused at preview, or applied leaving other tables untouched", function () {
@@ -179,8 +215,18 @@ describe("hostile stack config on the lab (real engine): refused at preview, or 
         ns = lab.nodes[0].netns;
         node = lab.nodes[0].name;
         for (const f of pwnedFiles(node)) fs.rmSync(f, { force: true });
-        for (const t of ["inet other", "ip nat"]) { try { nft(ns, ["delete", "table", ...t.split(" ")]); } catch { /* none */ } }
-        try { nft(ns, ["delete", "table", "inet", "pinhole"]); } catch { /* none */ }
+        for (const t of ["inet other", "ip nat"]) {
+            try {
+                nft(ns, ["delete", "table", ...t.split(" ")]);
+            } catch {
+                /* none */
+            }
+        }
+        try {
+            nft(ns, ["delete", "table", "inet", "pinhole"]);
+        } catch {
+            /* none */
+        }
         nft(ns, ["-f", "-"], FOREIGN);
         before0 = foreignTables(ns);
         expect(before0.tables).to.deep.equal(["table inet other", "table ip nat"]);
@@ -194,7 +240,9 @@ describe("hostile stack config on the lab (real engine): refused at preview, or 
 
     it("multi-line, control and invisible characters in every free-text field: preview and up fail naming each field, nothing is created", async () => {
         let expected: Record<string, string> = {};
-        const undo = editConfig(lab.stackFile!, (c) => { expected = refusedEdits(c); });
+        const undo = editConfig(lab.stackFile!, (c) => {
+            expected = refusedEdits(c);
+        });
         try {
             const lines: string[] = [];
             let failed: Error | undefined;
@@ -205,7 +253,10 @@ describe("hostile stack config on the lab (real engine): refused at preview, or 
             }
             expect(failed, "preview must fail").to.not.equal(undefined);
             const out = `${lines.join("")}\n${failed!.message}`;
-            const problems = out.split("\n").filter((l) => /^\s*pinhole:/.test(l)).map((l) => l.trim());
+            const problems = out
+                .split("\n")
+                .filter((l) => /^\s*pinhole:/.test(l))
+                .map((l) => l.trim());
             log(`preview refused the stack: ${problems.length} problem lines`);
             for (const [field, what] of Object.entries(expected)) {
                 const line = problems.find((l) => l.startsWith(`${field}: `));
@@ -221,14 +272,24 @@ describe("hostile stack config on the lab (real engine): refused at preview, or 
             // `up` refuses it the same way, and nothing is created (no pinhole resource in the state, no table on the node).
             let upFailed: Error | undefined;
             const upLines: string[] = [];
-            try { await stack.up({ onOutput: (l) => upLines.push(l) }); } catch (e) { upFailed = e as Error; }
+            try {
+                await stack.up({ onOutput: (l) => upLines.push(l) });
+            } catch (e) {
+                upFailed = e as Error;
+            }
             expect(upFailed, "up must fail").to.not.equal(undefined);
             const upOut = `${upLines.join("")}\n${upFailed!.message}`;
-            for (const field of Object.keys(expected)) expect(upOut, field).to.match(new RegExp(`^\\s*${field.replace(/[.[\]]/g, "\\$&")}: `, "m"));
+            for (const field of Object.keys(expected))
+                expect(upOut, field).to.match(new RegExp(`^\\s*${field.replace(/[.[\]]/g, "\\$&")}: `, "m"));
             expect(upOut, "no stack trace").to.not.match(/\n\s+at .*\.(ts|js):\d+/);
             const state = await stack.exportStack();
-            const created = ((state.deployment?.resources ?? []) as { type: string }[]).filter((r) => r.type.startsWith("pinhole:"));
-            expect(created.map((r) => r.type), "nothing created").to.deep.equal([]);
+            const created = ((state.deployment?.resources ?? []) as { type: string }[]).filter((r) =>
+                r.type.startsWith("pinhole:"),
+            );
+            expect(
+                created.map((r) => r.type),
+                "nothing created",
+            ).to.deep.equal([]);
             expect(foreignTables(ns)).to.deep.equal(before0);
         } finally {
             undo();
@@ -260,7 +321,13 @@ describe("hostile stack config on the lab (real engine): refused at preview, or 
         expect(rdns.map(([k]) => k).sort(), subject).to.deep.equal(["CN", "L", "O", "OU", "ST", "emailAddress"]);
         const field = Object.fromEntries(rdns);
         expect(field.CN).to.equal(lab.nodes[0].fqdn);
-        expect([field.O, field.OU, field.L, field.ST, field.emailAddress]).to.deep.equal([HOSTILE_ORG, HOSTILE_OU, HOSTILE_L, HOSTILE_ST, HOSTILE_EMAIL]);
+        expect([field.O, field.OU, field.L, field.ST, field.emailAddress]).to.deep.equal([
+            HOSTILE_ORG,
+            HOSTILE_OU,
+            HOSTILE_L,
+            HOSTILE_ST,
+            HOSTILE_EMAIL,
+        ]);
 
         // A second preview agrees with what is on the node (the hostile text round-trips).
         await stack.preview({ expectNoChanges: true, ...quiet });

@@ -15,12 +15,20 @@ import { LAB_DIR, NODES_DIR, STATE_FILE } from "../../lab/state";
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 const quiet = () => undefined;
 
-interface Out { code: number; stdout: string; stderr: string }
+interface Out {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
 
 function sh(cmd: string, args: string[], input?: string, timeoutMs = 30_000): Promise<Out> {
     return new Promise((resolve) => {
         const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-            const code = err ? (typeof (err as NodeJS.ErrnoException).code === "number" ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+            const code = err
+                ? typeof (err as NodeJS.ErrnoException).code === "number"
+                    ? Number((err as NodeJS.ErrnoException).code)
+                    : 1
+                : 0;
             resolve({ code, stdout: String(stdout), stderr: String(stderr) });
         });
         if (input !== undefined) child.stdin!.end(input);
@@ -34,16 +42,46 @@ function knownHostsFrom(status: LabStatus, dir: string, mutate?: (n: LabNodeStat
     return file;
 }
 
-function ssh(status: LabStatus, node: LabNodeStatus, knownHosts: string, command: string, user = node.sshUser): Promise<Out> {
+function ssh(
+    status: LabStatus,
+    node: LabNodeStatus,
+    knownHosts: string,
+    command: string,
+    user = node.sshUser,
+): Promise<Out> {
     return sh("ssh", [
-        "-i", status.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ControlMaster=no", "-o", "LogLevel=ERROR",
-        "-p", String(node.sshPort), `${user}@${node.sshHost}`, command,
+        "-i",
+        status.sshKey,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-p",
+        String(node.sshPort),
+        `${user}@${node.sshHost}`,
+        command,
     ]);
 }
 
 /** A TLS handshake + GET from inside a namespace (Node's tls, run in the vantage's netns). */
-async function tlsFrom(netns: string, address: string, servername: string, port = 443): Promise<{ subject: string; body: string }> {
+async function tlsFrom(
+    netns: string,
+    address: string,
+    servername: string,
+    port = 443,
+): Promise<{ subject: string; body: string }> {
     const js = `const tls=require("tls");const s=tls.connect({host:${JSON.stringify(address)},port:${port},servername:${JSON.stringify(servername)},rejectUnauthorized:false},()=>{const c=s.getPeerCertificate();s.write("GET / HTTP/1.0\\r\\nHost: ${servername}\\r\\n\\r\\n");let b="";s.on("data",d=>b+=d);s.on("end",()=>{process.stdout.write(JSON.stringify({subject:c.subject.CN,body:b.split("\\r\\n\\r\\n")[1]||""}),()=>process.exit(0));});});s.on("error",e=>{console.error(e.message);process.exit(3)});setTimeout(()=>process.exit(4),5000);`;
     const r = await sh("ip", ["netns", "exec", netns, process.execPath, "-e", js]);
     if (r.code !== 0) throw new Error(`TLS from ${netns} to ${address}:${port} failed (${r.code}): ${r.stderr}`);
@@ -53,14 +91,21 @@ async function tlsFrom(netns: string, address: string, servername: string, port 
 /** Reads the line a lab listener sends back: it names the source address it saw. */
 function seenBy(status: LabStatus, from: LabNodeStatus, kh: string, toAddress: string, port = 9000): Promise<string> {
     return ssh(status, from, kh, `exec 3<>/dev/tcp/${toAddress}/${port} && head -n1 <&3`, "root").then((r) => {
-        if (r.code !== 0 && from.sshUser !== "root") return ssh(status, from, kh, `bash -c 'exec 3<>/dev/tcp/${toAddress}/${port} && head -n1 <&3'`).then((x) => x.stdout.trim());
+        if (r.code !== 0 && from.sshUser !== "root")
+            return ssh(status, from, kh, `bash -c 'exec 3<>/dev/tcp/${toAddress}/${port} && head -n1 <&3'`).then((x) =>
+                x.stdout.trim(),
+            );
         return r.stdout.trim();
     });
 }
 
 /** A process that exists and is not a zombie (PID 1 here reaps lazily). */
 function alive(pid: number): boolean {
-    try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8")); } catch { return false; }
+    try {
+        return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    } catch {
+        return false;
+    }
 }
 
 function nodesWith(status: LabStatus, pred: (n: LabNodeStatus) => boolean): LabNodeStatus[] {
@@ -68,19 +113,21 @@ function nodesWith(status: LabStatus, pred: (n: LabNodeStatus) => boolean): LabN
 }
 
 async function expectSshEverywhere(status: LabStatus, kh: string): Promise<void> {
-    await Promise.all(status.nodes.map(async (n) => {
-        const r = await ssh(status, n, kh, "hostname; id -un; ip -br addr");
-        expect(r.code, `${n.name}: ${r.stderr}`).to.equal(0);
-        const [host, user] = r.stdout.split("\n");
-        expect(host, n.name).to.equal(n.name);
-        expect(user, n.name).to.equal(n.sshUser);
-        expect(r.stdout, n.name).to.contain(` ${n.address}/`);
-        if (n.sudo) {
-            const s = await ssh(status, n, kh, "sudo -n nft list ruleset && sudo -n id -u");
-            expect(s.code, `${n.name} sudo: ${s.stderr}`).to.equal(0);
-            expect(s.stdout.trim().split("\n").pop()).to.equal("0");
-        }
-    }));
+    await Promise.all(
+        status.nodes.map(async (n) => {
+            const r = await ssh(status, n, kh, "hostname; id -un; ip -br addr");
+            expect(r.code, `${n.name}: ${r.stderr}`).to.equal(0);
+            const [host, user] = r.stdout.split("\n");
+            expect(host, n.name).to.equal(n.name);
+            expect(user, n.name).to.equal(n.sshUser);
+            expect(r.stdout, n.name).to.contain(` ${n.address}/`);
+            if (n.sudo) {
+                const s = await ssh(status, n, kh, "sudo -n nft list ruleset && sudo -n id -u");
+                expect(s.code, `${n.name} sudo: ${s.stderr}`).to.equal(0);
+                expect(s.stdout.trim().split("\n").pop()).to.equal("0");
+            }
+        }),
+    );
 }
 
 async function expectAllOpen(status: LabStatus): Promise<void> {
@@ -89,10 +136,16 @@ async function expectAllOpen(status: LabStatus): Promise<void> {
     const externalsPorts = status.vantages.reduce((a, v) => a + v.ports.length, 0);
     const n = status.nodes.length;
     // every row in IPv4 and again in IPv6 (the lab is dual-stack)
-    expect(results.length).to.equal(2 * ((sources - n) * n * NODE_PORTS.length + n * ((n - 1) * NODE_PORTS.length + externalsPorts)));
+    expect(results.length).to.equal(
+        2 * ((sources - n) * n * NODE_PORTS.length + n * ((n - 1) * NODE_PORTS.length + externalsPorts)),
+    );
     expect(results.filter((r) => r.address.includes(":")).length).to.equal(results.length / 2);
     const notOpen = results.filter((r) => r.result !== "open");
-    expect(notOpen.map((r) => `${r.from}>${r.to}(${r.address}) ${r.port}/${r.protocol} ${r.result} ${r.detail}`).slice(0, 20)).to.deep.equal([]);
+    expect(
+        notOpen
+            .map((r) => `${r.from}>${r.to}(${r.address}) ${r.port}/${r.protocol} ${r.result} ${r.detail}`)
+            .slice(0, 20),
+    ).to.deep.equal([]);
     expect(results.some((r) => r.result === "filtered")).to.equal(false);
 }
 
@@ -122,7 +175,9 @@ describe("lab (integration, root)", function () {
 
         it("comes up with one node logging in as the sudo user", () => {
             expect(status.up).to.equal(true);
-            expect(status.nodes.map((n) => [n.name, n.role, n.sshUser, n.sudo])).to.deep.equal([["standalone-1", "standalone", "pinhole", true]]);
+            expect(status.nodes.map((n) => [n.name, n.role, n.sshUser, n.sudo])).to.deep.equal([
+                ["standalone-1", "standalone", "pinhole", true],
+            ]);
             expect(status.nodes[0].hostKey).to.match(/^ssh-ed25519 AAAA\S+$/);
         });
 
@@ -151,10 +206,31 @@ describe("lab (integration, root)", function () {
         it("replaced the standalone lab: shape, sites, sudo node", async () => {
             expect(status.up).to.equal(true);
             expect(fs.existsSync("/run/netns/phlab-standalone-1")).to.equal(false);
-            expect(status.nodes.map((n) => `${n.name}/${n.site}`)).to.deep.equal(["unified-1/dc1", "unified-2/dc1", "unified-3/dc2", "unified-4/dc2", "proxy-1/dc1", "proxy-2/dc2"]);
+            expect(status.nodes.map((n) => `${n.name}/${n.site}`)).to.deep.equal([
+                "unified-1/dc1",
+                "unified-2/dc1",
+                "unified-3/dc2",
+                "unified-4/dc2",
+                "proxy-1/dc1",
+                "proxy-2/dc2",
+            ]);
             expect(nodesWith(status, (n) => n.sudo).map((n) => n.name)).to.deep.equal(["unified-4"]);
             const json = (await labStatus()).vantages.map((v) => v.vantage);
-            expect(json).to.include.members(["client", "admin", "ucm", "unity", "hcmf", "webex", "sso", "ldap", "ntp", "backup", "snmp", "notify", "api"]);
+            expect(json).to.include.members([
+                "client",
+                "admin",
+                "ucm",
+                "unity",
+                "hcmf",
+                "webex",
+                "sso",
+                "ldap",
+                "ntp",
+                "backup",
+                "snmp",
+                "notify",
+                "api",
+            ]);
         });
 
         it("every node answers SSH with its pinned host key, and refuses a wrong pin", async () => {
@@ -166,7 +242,8 @@ describe("lab (integration, root)", function () {
             expect(r.stderr).to.match(/host key|HOST IDENTIFICATION/i);
         });
 
-        it("probe without firewall: everything open from every source, provisioner included", () => expectAllOpen(status));
+        it("probe without firewall: everything open from every source, provisioner included", () =>
+            expectAllOpen(status));
 
         it("nginx answers TLS on 443 from the client vantage with each node's self-signed certificate", async () => {
             for (const n of status.nodes) {
@@ -178,19 +255,37 @@ describe("lab (integration, root)", function () {
 
         it("nginx -t / reload over SSH changes that node only; private /etc/nginx", async () => {
             const [p1, p2] = nodesWith(status, (n) => n.role === "webproxy");
-            const conf = "server { listen 8081; location / { default_type text/plain; return 200 \"marker-proxy-1\\n\"; } }";
-            const w = await ssh(status, p1, kh, `printf '%s\\n' '${conf}' > /etc/nginx/conf.d/zz-lab-test.conf && nginx -t 2>&1 && nginx -s reload`);
+            const conf =
+                'server { listen 8081; location / { default_type text/plain; return 200 "marker-proxy-1\\n"; } }';
+            const w = await ssh(
+                status,
+                p1,
+                kh,
+                `printf '%s\\n' '${conf}' > /etc/nginx/conf.d/zz-lab-test.conf && nginx -t 2>&1 && nginx -s reload`,
+            );
             expect(w.code, w.stderr + w.stdout).to.equal(0);
             expect(fs.existsSync("/etc/nginx/conf.d/zz-lab-test.conf")).to.equal(false);
             expect((await ssh(status, p2, kh, "ls /etc/nginx/conf.d")).stdout).to.not.contain("zz-lab-test");
             let body = "";
             for (let i = 0; i < 40 && !body.includes("marker"); i++) {
-                const r = await sh("ip", ["netns", "exec", "phlab-client", "bash", "-c", `exec 3<>/dev/tcp/${p1.address}/8081 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`]);
+                const r = await sh("ip", [
+                    "netns",
+                    "exec",
+                    "phlab-client",
+                    "bash",
+                    "-c",
+                    `exec 3<>/dev/tcp/${p1.address}/8081 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`,
+                ]);
                 body = r.stdout;
                 if (!body.includes("marker")) await new Promise((res) => setTimeout(res, 100));
             }
             expect(body).to.contain("marker-proxy-1");
-            const other = await probe({ from: ["client"], to: [p2.name], ports: [{ protocol: "tcp", port: 8081, label: "t", reference: false }], families: [4] });
+            const other = await probe({
+                from: ["client"],
+                to: [p2.name],
+                ports: [{ protocol: "tcp", port: 8081, label: "t", reference: false }],
+                families: [4],
+            });
             expect(other.map((r) => r.result)).to.deep.equal(["refused"]);
             await ssh(status, p1, kh, "rm -f /etc/nginx/conf.d/zz-lab-test.conf && nginx -s reload");
         });
@@ -198,14 +293,22 @@ describe("lab (integration, root)", function () {
         it("up again is a no-op: same host keys, same processes", async () => {
             const before = await labStatus();
             const again = await labUp({ model: "unified", ipv6: true, log: quiet, setSecret: false });
-            expect(again.nodes.map((n) => [n.hostKey, n.pids.sshd])).to.deep.equal(before.nodes.map((n) => [n.hostKey, n.pids.sshd]));
+            expect(again.nodes.map((n) => [n.hostKey, n.pids.sshd])).to.deep.equal(
+                before.nodes.map((n) => [n.hostKey, n.pids.sshd]),
+            );
         });
 
         it("reboot loads /etc/pinhole/firewall.nft before the services; the file is private to the node", async () => {
             const u1 = status.nodes.find((n) => n.name === "unified-1")!;
             const u2 = status.nodes.find((n) => n.name === "unified-2")!;
-            const rules = "table inet labtest { chain input { type filter hook input priority 0; policy accept; tcp dport 9000 drop; }; }";
-            const w = await ssh(status, u1, kh, `mkdir -p /etc/pinhole && printf '%s\\n' '${rules}' > /etc/pinhole/firewall.nft`);
+            const rules =
+                "table inet labtest { chain input { type filter hook input priority 0; policy accept; tcp dport 9000 drop; }; }";
+            const w = await ssh(
+                status,
+                u1,
+                kh,
+                `mkdir -p /etc/pinhole && printf '%s\\n' '${rules}' > /etc/pinhole/firewall.nft`,
+            );
             expect(w.code, w.stderr).to.equal(0);
             expect((await ssh(status, u2, kh, "ls /etc/pinhole")).stdout).to.not.contain("firewall.nft");
             const sshdBefore = (await labStatus()).nodes.find((n) => n.name === "unified-1")!.pids.sshd;
@@ -215,7 +318,9 @@ describe("lab (integration, root)", function () {
             expect(after.running).to.equal(true);
             expect(after.pids.sshd).to.not.equal(sshdBefore);
             const res = await probe({ from: ["admin", "unified-2"], to: ["unified-1"] });
-            const by = (port: number, proto = "tcp") => [...new Set(res.filter((x) => x.port === port && x.protocol === proto).map((x) => x.result))];
+            const by = (port: number, proto = "tcp") => [
+                ...new Set(res.filter((x) => x.port === port && x.protocol === proto).map((x) => x.result)),
+            ];
             expect(by(9000)).to.deep.equal(["filtered"]);
             expect(by(22)).to.deep.equal(["open"]);
             expect(by(8443)).to.deep.equal(["open"]);
@@ -223,14 +328,26 @@ describe("lab (integration, root)", function () {
             expect(listing.stdout).to.contain("table inet labtest");
             await ssh(status, u1, kh, "rm -f /etc/pinhole/firewall.nft");
             expect((await reboot("unified-1")).firewall).to.equal("none");
-            expect((await probe({ from: ["admin"], to: ["unified-1"] })).every((x) => x.result === "open")).to.equal(true);
+            expect((await probe({ from: ["admin"], to: ["unified-1"] })).every((x) => x.result === "open")).to.equal(
+                true,
+            );
         });
 
         it("up recovers after a crash: killed processes, a namespace deleted under live processes", async () => {
-            const pids = (await sh("ip", ["netns", "pids", "phlab-unified-2"])).stdout.trim().split(/\s+/).filter(Boolean);
+            const pids = (await sh("ip", ["netns", "pids", "phlab-unified-2"])).stdout
+                .trim()
+                .split(/\s+/)
+                .filter(Boolean);
             await sh("kill", ["-9", ...pids]);
             // a session keeps proxy-2's namespace (and veth) alive after the namespace is deleted
-            const sleeper = await sh("ip", ["netns", "exec", "phlab-proxy-2", "sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!"]);
+            const sleeper = await sh("ip", [
+                "netns",
+                "exec",
+                "phlab-proxy-2",
+                "sh",
+                "-c",
+                "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!",
+            ]);
             expect(sleeper.code).to.equal(0);
             await sh("ip", ["netns", "del", "phlab-proxy-2"]);
             await sh("ip", ["netns", "add", "phlab-halfmade"]);
@@ -246,17 +363,31 @@ describe("lab (integration, root)", function () {
 
     describe("modular", () => {
         let status: LabStatus;
-        before(async () => { status = await labUp({ model: "modular", ipv6: true, log: quiet }); });
+        before(async () => {
+            status = await labUp({ model: "modular", ipv6: true, log: quiet });
+        });
 
         it("comes up: app-1..3, db-1..3 (db-3 arbiter), proxy-1..2; app-3 is the sudo node", () => {
             expect(status.up).to.equal(true);
-            expect(status.nodes.map((n) => n.name)).to.deep.equal(["app-1", "app-2", "app-3", "db-1", "db-2", "db-3", "proxy-1", "proxy-2"]);
+            expect(status.nodes.map((n) => n.name)).to.deep.equal([
+                "app-1",
+                "app-2",
+                "app-3",
+                "db-1",
+                "db-2",
+                "db-3",
+                "proxy-1",
+                "proxy-2",
+            ]);
             expect(nodesWith(status, (n) => n.arbiter).map((n) => n.name)).to.deep.equal(["db-3"]);
             expect(nodesWith(status, (n) => n.sudo).map((n) => n.name)).to.deep.equal(["app-3"]);
-            expect(fs.readFileSync(status.stackFile!, "utf8")).to.match(/name: db-3\n\s+role: database\n(.*\n)*?\s+arbiter: true/);
+            expect(fs.readFileSync(status.stackFile!, "utf8")).to.match(
+                /name: db-3\n\s+role: database\n(.*\n)*?\s+arbiter: true/,
+            );
         });
 
-        it("every node answers SSH with its pinned host key", () => expectSshEverywhere(status, knownHostsFrom(status, tmp)));
+        it("every node answers SSH with its pinned host key", () =>
+            expectSshEverywhere(status, knownHostsFrom(status, tmp)));
 
         it("probe without firewall: everything open", () => expectAllOpen(status));
     });
@@ -279,7 +410,8 @@ describe("lab (integration, root)", function () {
             expect(status.router!.nat).to.have.length(3);
         });
 
-        it("every node answers SSH (dc2 through the NAT) and sees its own internal address", () => expectSshEverywhere(status, kh));
+        it("every node answers SSH (dc2 through the NAT) and sees its own internal address", () =>
+            expectSshEverywhere(status, kh));
 
         it("a dc1 node sees a dc2 peer's connection coming from the advertised address; dc2 peers see internal ones", async () => {
             const u1 = status.nodes.find((n) => n.name === "unified-1")!;
@@ -293,11 +425,28 @@ describe("lab (integration, root)", function () {
         it("probe without firewall: everything open (other sites by advertised address)", async () => {
             await expectAllOpen(status);
             const ssh = [{ protocol: "tcp" as const, port: 22, label: "ssh", reference: true }];
-            const rows = await probe({ from: ["unified-1", "unified-4"], to: ["unified-3"], ports: ssh, families: [4] });
-            expect(Object.fromEntries(rows.map((r) => [r.from, r.address]))).to.deep.equal({ "unified-1": "10.77.2.11", "unified-4": "10.78.2.11" });
+            const rows = await probe({
+                from: ["unified-1", "unified-4"],
+                to: ["unified-3"],
+                ports: ssh,
+                families: [4],
+            });
+            expect(Object.fromEntries(rows.map((r) => [r.from, r.address]))).to.deep.equal({
+                "unified-1": "10.77.2.11",
+                "unified-4": "10.78.2.11",
+            });
             // IPv6 is routed between the sites, not NATed: one address from everywhere
-            const rows6 = await probe({ from: ["unified-1", "unified-4", "provisioner"], to: ["unified-3"], ports: ssh, families: [6] });
-            expect(rows6.map((r) => `${r.from} ${r.address} ${r.result}`)).to.deep.equal(["provisioner fd77:0:0:2::11 open", "unified-1 fd77:0:0:2::11 open", "unified-4 fd77:0:0:2::11 open"]);
+            const rows6 = await probe({
+                from: ["unified-1", "unified-4", "provisioner"],
+                to: ["unified-3"],
+                ports: ssh,
+                families: [6],
+            });
+            expect(rows6.map((r) => `${r.from} ${r.address} ${r.result}`)).to.deep.equal([
+                "provisioner fd77:0:0:2::11 open",
+                "unified-1 fd77:0:0:2::11 open",
+                "unified-4 fd77:0:0:2::11 open",
+            ]);
         });
     });
 
@@ -315,8 +464,11 @@ describe("lab (integration, root)", function () {
                 try {
                     const cmd = fs.readFileSync(`/proc/${e}/cmdline`, "utf8");
                     const mounts = fs.readFileSync(`/proc/${e}/mountinfo`, "utf8");
-                    if (cmd.includes(`${LAB_DIR}/`) || mounts.includes(`${LAB_DIR}/`)) ours.push(`${e}: ${cmd.replace(/\0/g, " ")}`);
-                } catch { /* gone */ }
+                    if (cmd.includes(`${LAB_DIR}/`) || mounts.includes(`${LAB_DIR}/`))
+                        ours.push(`${e}: ${cmd.replace(/\0/g, " ")}`);
+                } catch {
+                    /* gone */
+                }
             }
             expect(ours).to.deep.equal([]);
             expect(fs.existsSync(NODES_DIR)).to.equal(false);

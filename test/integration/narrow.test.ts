@@ -29,11 +29,22 @@ function servicesOf(role: Role, arbiter: boolean): { tcp: number[]; udp: number[
     return { tcp, udp: [161] };
 }
 const served = (role: Role, arbiter: boolean, protocol: string, port: number) =>
-    (protocol === "tcp" && [22, 80, 443].includes(port)) || servicesOf(role, arbiter)[protocol as "tcp" | "udp"].includes(port);
+    (protocol === "tcp" && [22, 80, 443].includes(port)) ||
+    servicesOf(role, arbiter)[protocol as "tcp" | "udp"].includes(port);
 
 function narrowCli(...args: string[]): { code: number; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", path.join(PROJECT_ROOT, "scripts/narrow.ts"), "--stack", STACK, ...args],
-        { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 });
+    const r = spawnSync(
+        process.execPath,
+        [
+            path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"),
+            "--transpile-only",
+            path.join(PROJECT_ROOT, "scripts/narrow.ts"),
+            "--stack",
+            STACK,
+            ...args,
+        ],
+        { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 },
+    );
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -41,7 +52,11 @@ function narrowCli(...args: string[]): { code: number; stdout: string; stderr: s
 async function exited(pid: number): Promise<void> {
     for (let i = 0; i < 100; i++) {
         let state = "";
-        try { state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0]; } catch { return; }
+        try {
+            state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0];
+        } catch {
+            return;
+        }
         if (state === "Z") return;
         await new Promise((r) => setTimeout(r, 50));
     }
@@ -65,11 +80,17 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         const env = usePulumiEnv();
         await waitForForeignLabHolders(log);
         lab = await labUp({ model: "modular", log, stack: STACK });
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
         // The lab keeps other firewall keys of its stack file: start from the default profile every time.
-        const doc = yaml.load(fs.readFileSync(lab.stackFile!, "utf8")) as { config: Record<string, Record<string, unknown>> };
+        const doc = yaml.load(fs.readFileSync(lab.stackFile!, "utf8")) as {
+            config: Record<string, Record<string, unknown>>;
+        };
         const { profile: _p, narrow: _n, ...firewall } = doc.config["pinhole:firewall"] ?? {};
-        void _p; void _n;
+        void _p;
+        void _n;
         doc.config["pinhole:firewall"] = firewall;
         fs.writeFileSync(lab.stackFile!, yaml.dump(doc, { lineWidth: 200 }));
         reference = loadModel(lab.stackFile!);
@@ -79,16 +100,39 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         // Each node now listens only on what its role serves.
         for (const n of lab.nodes) {
             // The old listener must be gone before the new one binds: labnet skips a port it cannot bind.
-            if (n.pids.listener) { process.kill(n.pids.listener, "SIGTERM"); await exited(n.pids.listener); }
+            if (n.pids.listener) {
+                process.kill(n.pids.listener, "SIGTERM");
+                await exited(n.pids.listener);
+            }
             const s = servicesOf(n.role, n.arbiter);
-            const r = spawnSync("ip", ["netns", "exec", n.netns, LABNET_BIN, "listen", "--tcp", s.tcp.join(","), "--udp", s.udp.join(","),
-                "--daemon", "--pidfile", path.join(nodeDir(n.name), "realistic-listener.pid")], { encoding: "utf8", timeout: 10_000 });
-            expect(`${r.status} ${(r.stderr ?? "").trim()}`, `${n.name}: the realistic listener`).to.equal(`0 labnet: listening on ${2 * (s.tcp.length + s.udp.length)} sockets`); // IPv4 and IPv6 each
+            const r = spawnSync(
+                "ip",
+                [
+                    "netns",
+                    "exec",
+                    n.netns,
+                    LABNET_BIN,
+                    "listen",
+                    "--tcp",
+                    s.tcp.join(","),
+                    "--udp",
+                    s.udp.join(","),
+                    "--daemon",
+                    "--pidfile",
+                    path.join(nodeDir(n.name), "realistic-listener.pid"),
+                ],
+                { encoding: "utf8", timeout: 10_000 },
+            );
+            expect(`${r.status} ${(r.stderr ?? "").trim()}`, `${n.name}: the realistic listener`).to.equal(
+                `0 labnet: listening on ${2 * (s.tcp.length + s.udp.length)} sockets`,
+            ); // IPv4 and IPv6 each
         }
         lab = await labStatus();
     });
     after(async () => {
-        await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
+        await stack
+            ?.destroy({ onOutput: () => undefined })
+            .catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
         await labDown({ log: () => undefined });
     });
 
@@ -99,19 +143,35 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         // ignored anyway), but keep the window clean.
         const text = narrowCli("--window", "3");
         expect(text.code, text.stderr).to.equal(0);
-        log(text.stdout.split("\n").filter((l) => /^(SAFE|KEEP|N\/A)/.test(l)).join("\n      · "));
+        log(
+            text.stdout
+                .split("\n")
+                .filter((l) => /^(SAFE|KEEP|N\/A)/.test(l))
+                .join("\n      · "),
+        );
         expect(text.stdout).to.match(/SAFE {2}databasePortsFromTables/);
         expect(text.stdout).to.match(/nothing listens, no traffic \(\d+\): 27019\/tcp /);
         const json = narrowCli("--window", "2", "--json");
         expect(json.code, json.stderr).to.equal(0);
-        const out = JSON.parse(json.stdout) as { verdicts: { narrowing: string; safe: boolean; applies: boolean }[]; proposal: typeof proposal };
+        const out = JSON.parse(json.stdout) as {
+            verdicts: { narrowing: string; safe: boolean; applies: boolean }[];
+            proposal: typeof proposal;
+        };
         const verdict = Object.fromEntries(out.verdicts.map((v) => [v.narrowing, v.safe]));
         // The lab's LDAP entry names its protocols (tcp and udp): ldapTcpOnly has nothing to close there.
         expect(out.verdicts.find((v) => v.narrowing === "ldapTcpOnly")!.applies).to.equal(false);
         // Nothing serves these on the lab's nodes: safe to narrow.
-        for (const id of ["databasePortsFromTables", "arbiterOnArbiterNodes", "sshTcpOnly"]) expect(verdict[id], id).to.equal(true);
+        for (const id of ["databasePortsFromTables", "arbiterOnArbiterNodes", "sshTcpOnly"])
+            expect(verdict[id], id).to.equal(true);
         // sshd, nginx (80, 443) and snmpd (161/udp) listen; external receivers answer on TCP 162 / UDP: keep.
-        for (const id of ["noSshBetweenNodes", "noHttpBetweenNodes", "noSnmpBetweenNodes", "serviceListAsTables", "snmpTrapsUdpOnly"]) expect(verdict[id], id).to.equal(false);
+        for (const id of [
+            "noSshBetweenNodes",
+            "noHttpBetweenNodes",
+            "noSnmpBetweenNodes",
+            "serviceListAsTables",
+            "snmpTrapsUdpOnly",
+        ])
+            expect(verdict[id], id).to.equal(false);
         proposal = out.proposal;
         expect(readEvidence(STACK)?.nodes.length).to.equal(lab.nodes.length);
         baseline = await probe({});
@@ -142,9 +202,13 @@ describe("narrow: narrowing from evidence on the modular lab (real engine)", fun
         // 3. And something was narrowed: 27019 was open before (reference), is filtered now.
         const db = lab.nodes.find((n) => n.role === "database")!;
         const app = lab.nodes.find((n) => n.role === "application")!;
-        const r27019 = (rows: ProbeResult[]) => rows.find((r) => r.from === app.name && r.to === db.name && r.port === 27019 && r.protocol === "tcp")?.result;
+        const r27019 = (rows: ProbeResult[]) =>
+            rows.find((r) => r.from === app.name && r.to === db.name && r.port === 27019 && r.protocol === "tcp")
+                ?.result;
         expect(r27019(baseline)).to.equal("refused");
         expect(r27019(after)).to.equal("filtered");
-        log(`narrowed with ${JSON.stringify(proposal)}; ${baseline.filter((r) => r.result === "open").length} service answers kept`);
+        log(
+            `narrowed with ${JSON.stringify(proposal)}; ${baseline.filter((r) => r.result === "open").length} service answers kept`,
+        );
     });
 });

@@ -26,9 +26,18 @@ describe("policy pack (CrossGuard) in real previews", function () {
     const writeConfig = (edit: (c: Config) => void) => {
         const doc = yaml.load(original) as { config: Config };
         edit(doc.config);
-        const current = fs.existsSync(STACK_FILE) ? (yaml.load(fs.readFileSync(STACK_FILE, "utf8")) as { config: Config; encryptionsalt?: string }) : undefined;
-        for (const [k, v] of Object.entries(current?.config ?? {})) if (k === "pinhole:sshPrivateKey") doc.config[k] = v;
-        fs.writeFileSync(STACK_FILE, yaml.dump({ ...(current?.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: doc.config }, { lineWidth: 200 }));
+        const current = fs.existsSync(STACK_FILE)
+            ? (yaml.load(fs.readFileSync(STACK_FILE, "utf8")) as { config: Config; encryptionsalt?: string })
+            : undefined;
+        for (const [k, v] of Object.entries(current?.config ?? {}))
+            if (k === "pinhole:sshPrivateKey") doc.config[k] = v;
+        fs.writeFileSync(
+            STACK_FILE,
+            yaml.dump(
+                { ...(current?.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: doc.config },
+                { lineWidth: 200 },
+            ),
+        );
     };
 
     /** Preview with the pack: the policy violations (rule names) it reported, and whether the preview failed. */
@@ -36,13 +45,20 @@ describe("policy pack (CrossGuard) in real previews", function () {
         let out = "";
         let failed = false;
         try {
-            const r = await stack.preview({ policyPacks: [ANALYZER], onOutput: (s) => { out += s; } });
+            const r = await stack.preview({
+                policyPacks: [ANALYZER],
+                onOutput: (s) => {
+                    out += s;
+                },
+            });
             out += r.stdout;
         } catch (e) {
             failed = true;
             out += (e as Error).message;
         }
-        const rules = [...new Set([...out.matchAll(/\[(mandatory|advisory)\]\s+(\S+)/g)].map((m) => `${m[1]} ${m[2]}`))].sort();
+        const rules = [
+            ...new Set([...out.matchAll(/\[(mandatory|advisory)\]\s+(\S+)/g)].map((m) => `${m[1]} ${m[2]}`)),
+        ].sort();
         return { failed, rules, out };
     };
 
@@ -57,7 +73,9 @@ describe("policy pack (CrossGuard) in real previews", function () {
     });
 
     after(async () => {
-        try { await stack?.workspace.removeStack(STACK, { force: true }); } finally {
+        try {
+            await stack?.workspace.removeStack(STACK, { force: true });
+        } finally {
             if (STACK_FILE) fs.rmSync(STACK_FILE, { force: true });
             await labDown({ log: () => undefined });
         }
@@ -72,16 +90,32 @@ describe("policy pack (CrossGuard) in real previews", function () {
     });
 
     const violations: [string, (c: Config) => void, string][] = [
-        ["SSH and SNMP opened to the world", (c) => {
-            // The stack owner acknowledges it (the validator would refuse it otherwise); the organisation's pack still refuses.
-            c["pinhole:acknowledgeWorldOpen"] = true;
-            c["pinhole:firewall"].extraInbound = [
-                { protocol: "tcp", port: 22, from: ["0.0.0.0/0"], roles: ["database"], reason: "policy test" },
-                { protocol: "udp", port: 161, from: ["::/0"], roles: ["database"], reason: "policy test" },
-            ];
-        }, "mandatory no-ssh-snmp-from-world"],
-        ["legacy TLS protocols", (c) => { c["pinhole:certificates"].legacyProtocols = true; }, "mandatory tls-1.2-or-newer"],
-        ["egress allowed on a production stack", (c) => { c["pinhole:firewall"].egress = "allow"; }, "mandatory egress-deny-on-production"],
+        [
+            "SSH and SNMP opened to the world",
+            (c) => {
+                // The stack owner acknowledges it (the validator would refuse it otherwise); the organisation's pack still refuses.
+                c["pinhole:acknowledgeWorldOpen"] = true;
+                c["pinhole:firewall"].extraInbound = [
+                    { protocol: "tcp", port: 22, from: ["0.0.0.0/0"], roles: ["database"], reason: "policy test" },
+                    { protocol: "udp", port: 161, from: ["::/0"], roles: ["database"], reason: "policy test" },
+                ];
+            },
+            "mandatory no-ssh-snmp-from-world",
+        ],
+        [
+            "legacy TLS protocols",
+            (c) => {
+                c["pinhole:certificates"].legacyProtocols = true;
+            },
+            "mandatory tls-1.2-or-newer",
+        ],
+        [
+            "egress allowed on a production stack",
+            (c) => {
+                c["pinhole:firewall"].egress = "allow";
+            },
+            "mandatory egress-deny-on-production",
+        ],
     ];
     for (const [name, edit, rule] of violations) {
         it(`refuses a stack with ${name} (${rule})`, async () => {

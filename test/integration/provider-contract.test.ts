@@ -23,7 +23,12 @@ const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const PRE_CONTRACT = "f5a8d6d1e2e7ea54bbeaa4ae3cd07df381f96d25";
 const quiet = { onOutput: () => undefined };
 
-interface ExportedResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
+interface ExportedResource {
+    urn: string;
+    type: string;
+    inputs?: Record<string, unknown>;
+    outputs?: Record<string, unknown>;
+}
 async function exported(stack: Stack): Promise<ExportedResource[]> {
     const d = await stack.exportStack();
     return (d.deployment as { resources: ExportedResource[] }).resources;
@@ -36,21 +41,36 @@ function nodeOf(lab: LabStatus, name: string) {
 }
 
 function liveTable(lab: LabStatus, node: string): string {
-    return normaliseListing(execFileSync("ip", ["netns", "exec", nodeOf(lab, node).netns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8" }));
+    return normaliseListing(
+        execFileSync(
+            "ip",
+            ["netns", "exec", nodeOf(lab, node).netns, "nft", "-s", "list", "table", "inet", "pinhole"],
+            { encoding: "utf8" },
+        ),
+    );
 }
 
 /** nginx's worker processes on a node: a reload replaces them. */
 function nginxWorkers(lab: LabStatus, node: string): string {
     const ns = nodeOf(lab, node).netns;
     const pids = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
-    return pids.filter((p) => {
-        try { return /nginx: worker process/.test(fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ")); } catch { return false; }
-    }).sort().join(",");
+    return pids
+        .filter((p) => {
+            try {
+                return /nginx: worker process/.test(fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " "));
+            } catch {
+                return false;
+            }
+        })
+        .sort()
+        .join(",");
 }
 
-const touched = (events: EngineEvent[], type: string) => events
-    .filter((e) => e.resourcePreEvent?.metadata.type === type && e.resourcePreEvent.metadata.op !== "same")
-    .map((e) => `${e.resourcePreEvent!.metadata.urn.split("::").pop()}:${e.resourcePreEvent!.metadata.op}`).sort();
+const touched = (events: EngineEvent[], type: string) =>
+    events
+        .filter((e) => e.resourcePreEvent?.metadata.type === type && e.resourcePreEvent.metadata.op !== "same")
+        .map((e) => `${e.resourcePreEvent!.metadata.urn.split("::").pop()}:${e.resourcePreEvent!.metadata.op}`)
+        .sort();
 
 describe("provider contract on the lab (real engine)", function () {
     this.timeout(1_800_000);
@@ -69,36 +89,61 @@ describe("provider contract on the lab (real engine)", function () {
     after(async () => {
         await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
         if (originalKeys !== undefined) fs.writeFileSync(AUTHORIZED_KEYS, originalKeys);
-        if (oldCheckout) execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", oldCheckout], { stdio: "ignore" });
+        if (oldCheckout)
+            execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", oldCheckout], {
+                stdio: "ignore",
+            });
         await labDown({ log: () => undefined });
     });
 
     it("a stack created before the contract upgrades: the provider's state is rewritten, no resource is replaced or changed by it, then previews no changes", async function () {
         try {
-            execFileSync("git", ["-C", PROJECT_ROOT, "cat-file", "-e", `${PRE_CONTRACT}^{commit}`], { stdio: "ignore" });
+            execFileSync("git", ["-C", PROJECT_ROOT, "cat-file", "-e", `${PRE_CONTRACT}^{commit}`], {
+                stdio: "ignore",
+            });
         } catch {
             this.skip(); // a shallow clone without the commit (the test needs the code as it was)
         }
         // The code as it was, on the same backend and stack config: its provider took the whole stack config.
         oldCheckout = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-pre-contract-"));
         fs.rmdirSync(oldCheckout);
-        execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "add", "--detach", oldCheckout, PRE_CONTRACT], { stdio: "ignore" });
+        execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "add", "--detach", oldCheckout, PRE_CONTRACT], {
+            stdio: "ignore",
+        });
         fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(oldCheckout, "node_modules"));
         // The old validator refuses keys added since; the one the lab writes, certificates.frontEnd: whole-site,
         // is what the old code always did.
-        const file = yaml.load(fs.readFileSync(lab.stackFile!, "utf8")) as { config: Record<string, Record<string, unknown>> };
+        const file = yaml.load(fs.readFileSync(lab.stackFile!, "utf8")) as {
+            config: Record<string, Record<string, unknown>>;
+        };
         expect(file.config["pinhole:certificates"]?.frontEnd).to.equal("whole-site");
         delete file.config["pinhole:certificates"].frontEnd;
         fs.writeFileSync(path.join(oldCheckout, "stacks", path.basename(lab.stackFile!)), yaml.dump(file));
-        const oldStack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: oldCheckout }, { envVars: env });
+        const oldStack = await LocalWorkspace.selectStack(
+            { stackName: lab.stack!, workDir: oldCheckout },
+            { envVars: env },
+        );
         let oldOut = "";
-        const oldUp = await oldStack.up({ onOutput: (o) => { oldOut += o; } }).catch((e: Error) => {
-            throw new Error(`the pre-contract code's up failed: ${e.message}\n--- its output:\n${oldOut.split("\n").slice(-60).join("\n")}`);
-        });
+        const oldUp = await oldStack
+            .up({
+                onOutput: (o) => {
+                    oldOut += o;
+                },
+            })
+            .catch((e: Error) => {
+                throw new Error(
+                    `the pre-contract code's up failed: ${e.message}\n--- its output:\n${oldOut.split("\n").slice(-60).join("\n")}`,
+                );
+            });
         expect(oldUp.summary.result).to.equal("succeeded");
         const oldProvider = (await exported(stack)).find((r) => r.type === "pulumi:providers:pinhole")!;
         expect(Object.keys(oldProvider.inputs ?? {})).to.include.members(["nodes", "networks", "sshPrivateKey"]);
-        const appliedAt = async () => new Map((await exported(stack)).filter((r) => /pinhole:node:/.test(r.type)).map((r) => [r.urn, r.outputs?.appliedAt]));
+        const appliedAt = async () =>
+            new Map(
+                (await exported(stack))
+                    .filter((r) => /pinhole:node:/.test(r.type))
+                    .map((r) => [r.urn, r.outputs?.appliedAt]),
+            );
         const before = await appliedAt();
 
         const events: EngineEvent[] = [];
@@ -110,16 +155,30 @@ describe("provider contract on the lab (real engine)", function () {
         // updated, but only where an input of theirs changed: nothing is replaced or deleted, and no update
         // names a property that is not an input (e.g. frontEnd, absent from the old state, is its default).
         const custom = steps.filter((m) => specOf(m.type));
-        expect(custom.filter((m) => !["same", "update"].includes(m.op)).map((m) => `${m.urn}:${m.op}`)).to.deep.equal([]);
-        expect(steps.filter((m) => !specOf(m.type) && m.type !== "pulumi:providers:pinhole" && !["same", "create"].includes(m.op)).map((m) => `${m.urn}:${m.op}`)).to.deep.equal([]);
+        expect(custom.filter((m) => !["same", "update"].includes(m.op)).map((m) => `${m.urn}:${m.op}`)).to.deep.equal(
+            [],
+        );
+        expect(
+            steps
+                .filter(
+                    (m) =>
+                        !specOf(m.type) && m.type !== "pulumi:providers:pinhole" && !["same", "create"].includes(m.op),
+                )
+                .map((m) => `${m.urn}:${m.op}`),
+        ).to.deep.equal([]);
         for (const m of custom.filter((x) => x.op === "update")) {
             const inputs = Object.keys(specOf(m.type)!.inputs);
             const keys = [...new Set(Object.keys(m.detailedDiff ?? {}).map((k) => k.split(/[.[]/)[0]))];
             expect(keys, m.urn).to.not.deep.equal([]);
-            expect(keys.filter((k) => !inputs.includes(k)), `${m.urn} changes`).to.deep.equal([]);
+            expect(
+                keys.filter((k) => !inputs.includes(k)),
+                `${m.urn} changes`,
+            ).to.deep.equal([]);
         }
         const same = custom.filter((m) => m.op === "same" && /pinhole:node:/.test(m.type)).map((m) => m.urn);
-        log(`upgrade preview: ${custom.filter((m) => m.op === "update").length} resource(s) updated for changed inputs, ${same.length} node resource(s) unchanged`);
+        log(
+            `upgrade preview: ${custom.filter((m) => m.op === "update").length} resource(s) updated for changed inputs, ${same.length} node resource(s) unchanged`,
+        );
         expect((await stack.up(quiet)).summary.result).to.equal("succeeded");
         await stack.preview({ expectNoChanges: true });
         const after = await appliedAt();
@@ -131,22 +190,54 @@ describe("provider contract on the lab (real engine)", function () {
         const providers = (await exported(stack)).filter((r) => r.type === "pulumi:providers:pinhole");
         expect(providers).to.have.length.greaterThan(0);
         for (const p of providers) {
-            expect(Object.keys(p.inputs ?? {}).filter((k) => k !== "version"), `${p.urn} inputs`).to.deep.equal([]);
-            expect(Object.keys(p.outputs ?? {}).filter((k) => k !== "version"), `${p.urn} outputs`).to.deep.equal([]);
+            expect(
+                Object.keys(p.inputs ?? {}).filter((k) => k !== "version"),
+                `${p.urn} inputs`,
+            ).to.deep.equal([]);
+            expect(
+                Object.keys(p.outputs ?? {}).filter((k) => k !== "version"),
+                `${p.urn} outputs`,
+            ).to.deep.equal([]);
         }
         await stack.preview({ expectNoChanges: true });
     });
 
     it("preview --diff after a rule added by hand and refresh: that node's firewall only, with the rule", async () => {
         const node = lab.nodes[0].name;
-        execFileSync("ip", ["netns", "exec", nodeOf(lab, node).netns, "nft", "insert", "rule", "inet", "pinhole", "input", "tcp", "dport", "3306", "accept"]);
+        execFileSync("ip", [
+            "netns",
+            "exec",
+            nodeOf(lab, node).netns,
+            "nft",
+            "insert",
+            "rule",
+            "inet",
+            "pinhole",
+            "input",
+            "tcp",
+            "dport",
+            "3306",
+            "accept",
+        ]);
         await stack.refresh(quiet);
         const events: EngineEvent[] = [];
         let out = "";
-        await stack.preview({ diff: true, onEvent: (e) => events.push(e), onOutput: (o) => { out += o; } });
+        await stack.preview({
+            diff: true,
+            onEvent: (e) => events.push(e),
+            onOutput: (o) => {
+                out += o;
+            },
+        });
         expect(touched(events, "pinhole:node:Firewall")).to.deep.equal([`${node}-firewall-nft:update`]);
-        const pre = events.find((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === "update")!;
-        expect(pre.resourcePreEvent!.metadata.detailedDiff).to.deep.equal({ drift: { diffKind: "delete", inputDiff: false } });
+        const pre = events.find(
+            (e) =>
+                e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" &&
+                e.resourcePreEvent.metadata.op === "update",
+        )!;
+        expect(pre.resourcePreEvent!.metadata.detailedDiff).to.deep.equal({
+            drift: { diffKind: "delete", inputDiff: false },
+        });
         expect(out).to.match(/rulesAddedOnNode/);
         expect(out).to.match(/tcp dport 3306 accept/);
         await stack.up(quiet);
@@ -156,24 +247,66 @@ describe("provider contract on the lab (real engine)", function () {
 
     it("pulumi import of a hand-configured node's firewall by its node name, then preview shows no changes", async () => {
         const node = lab.nodes[1].name;
-        const fw = (await exported(stack)).find((r) => r.type === "pinhole:node:Firewall" && r.outputs?.node === node)! as ExportedResource & { parent: string };
+        const fw = (await exported(stack)).find(
+            (r) => r.type === "pinhole:node:Firewall" && r.outputs?.node === node,
+        )! as ExportedResource & { parent: string };
         const ruleset = String(fw.outputs!.ruleset);
-        const cli = (args: string[]) => execFileSync("pulumi", [...args, "--stack", lab.stack!, "--cwd", PROJECT_ROOT], { env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        const cli = (args: string[]) =>
+            execFileSync("pulumi", [...args, "--stack", lab.stack!, "--cwd", PROJECT_ROOT], {
+                env: { ...process.env, ...env },
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+            });
         // The node leaves pinhole's state and gets the same rules by hand (no owner marker): a hand-configured node.
         cli(["state", "delete", fw.urn, "--yes"]);
         const n = nodeOf(lab, node);
-        const r = await runScript({ host: n.sshHost, port: n.sshPort, user: n.sshUser, hostKey: n.hostKey, sudo: n.sudo, privateKey: fs.readFileSync(lab.sshKey, "utf8"), node },
-            `rm -f ${OWNER_FILE}\nnft delete table inet pinhole\nnft -f - <<'EOF'\n${ruleset}\nEOF\n`);
+        const r = await runScript(
+            {
+                host: n.sshHost,
+                port: n.sshPort,
+                user: n.sshUser,
+                hostKey: n.hostKey,
+                sudo: n.sudo,
+                privateKey: fs.readFileSync(lab.sshKey, "utf8"),
+                node,
+            },
+            `rm -f ${OWNER_FILE}\nnft delete table inet pinhole\nnft -f - <<'EOF'\n${ruleset}\nEOF\n`,
+        );
         expect(r.code, r.stderr).to.equal(0);
         const handMade = liveTable(lab, node);
 
         let refused = "";
-        try { cli(["import", "pinhole:node:Firewall", `${node}-firewall-nft`, "no-such-node", "--parent", `parent=${fw.parent}`, "--yes", "--generate-code=false"]); } catch (e) { const x = e as { stdout?: string; stderr?: string }; refused = `${x.stdout ?? ""}\n${x.stderr ?? ""}`; }
+        try {
+            cli([
+                "import",
+                "pinhole:node:Firewall",
+                `${node}-firewall-nft`,
+                "no-such-node",
+                "--parent",
+                `parent=${fw.parent}`,
+                "--yes",
+                "--generate-code=false",
+            ]);
+        } catch (e) {
+            const x = e as { stdout?: string; stderr?: string };
+            refused = `${x.stdout ?? ""}\n${x.stderr ?? ""}`;
+        }
         expect(refused).to.match(/has no node "no-such-node" \(the import ID is the node's name: one of /);
         expect(refused).to.not.match(/\n\s+at /); // an expected failure: no stack trace
 
-        cli(["import", "pinhole:node:Firewall", `${node}-firewall-nft`, node, "--parent", `parent=${fw.parent}`, "--yes", "--generate-code=false"]);
-        const imported = (await exported(stack)).find((x) => x.type === "pinhole:node:Firewall" && x.outputs?.node === node)!;
+        cli([
+            "import",
+            "pinhole:node:Firewall",
+            `${node}-firewall-nft`,
+            node,
+            "--parent",
+            `parent=${fw.parent}`,
+            "--yes",
+            "--generate-code=false",
+        ]);
+        const imported = (await exported(stack)).find(
+            (x) => x.type === "pinhole:node:Firewall" && x.outputs?.node === node,
+        )!;
         expect(imported.urn).to.equal(fw.urn);
         expect(imported.outputs!.drift).to.deep.equal({ rulesAddedOnNode: [], rulesMissingOnNode: [] });
         await stack.preview({ expectNoChanges: true });
@@ -183,7 +316,11 @@ describe("provider contract on the lab (real engine)", function () {
     it("SSH key rotation: previews as a privateKey change, applies without touching any ruleset or nginx", async () => {
         const tables = Object.fromEntries(lab.nodes.map((n) => [n.name, liveTable(lab, n.name)]));
         const workers = Object.fromEntries(lab.nodes.map((n) => [n.name, nginxWorkers(lab, n.name)]));
-        const appliedAt = (rs: ExportedResource[]) => rs.filter((r) => /pinhole:node:(Firewall|WebServer)/.test(r.type)).map((r) => `${r.urn}=${r.outputs?.appliedAt}`).sort();
+        const appliedAt = (rs: ExportedResource[]) =>
+            rs
+                .filter((r) => /pinhole:node:(Firewall|WebServer)/.test(r.type))
+                .map((r) => `${r.urn}=${r.outputs?.appliedAt}`)
+                .sort();
         const before = appliedAt(await exported(stack));
         originalKeys = fs.readFileSync(AUTHORIZED_KEYS, "utf8");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-rotate-"));
@@ -198,11 +335,15 @@ describe("provider contract on the lab (real engine)", function () {
 
             const events: EngineEvent[] = [];
             await stack.preview({ onEvent: (e) => events.push(e) });
-            const updates = events.filter((e) => e.resourcePreEvent && /pinhole:node:(Firewall|WebServer)/.test(e.resourcePreEvent.metadata.type));
+            const updates = events.filter(
+                (e) => e.resourcePreEvent && /pinhole:node:(Firewall|WebServer)/.test(e.resourcePreEvent.metadata.type),
+            );
             expect(updates.length).to.be.greaterThan(lab.nodes.length - 1);
             for (const e of updates) {
                 expect(e.resourcePreEvent!.metadata.op, e.resourcePreEvent!.metadata.urn).to.equal("update");
-                expect(e.resourcePreEvent!.metadata.detailedDiff, e.resourcePreEvent!.metadata.urn).to.deep.equal({ privateKey: { diffKind: "update", inputDiff: false } });
+                expect(e.resourcePreEvent!.metadata.detailedDiff, e.resourcePreEvent!.metadata.urn).to.deep.equal({
+                    privateKey: { diffKind: "update", inputDiff: false },
+                });
             }
             const up = await stack.up(quiet);
             expect(up.summary.result).to.equal("succeeded");
@@ -214,7 +355,11 @@ describe("provider contract on the lab (real engine)", function () {
             await stack.preview({ expectNoChanges: true });
         } finally {
             // Both keys until the stack is destroyed (its state holds the new one); after() restores the file.
-            if (fs.existsSync(`${path.join(dir, "key")}.pub`)) fs.writeFileSync(AUTHORIZED_KEYS, `${originalKeys.trimEnd()}\n${fs.readFileSync(`${path.join(dir, "key")}.pub`, "utf8")}`);
+            if (fs.existsSync(`${path.join(dir, "key")}.pub`))
+                fs.writeFileSync(
+                    AUTHORIZED_KEYS,
+                    `${originalKeys.trimEnd()}\n${fs.readFileSync(`${path.join(dir, "key")}.pub`, "utf8")}`,
+                );
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });

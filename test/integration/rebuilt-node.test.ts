@@ -20,7 +20,12 @@ const quiet = { onOutput: () => undefined };
 function liveTable(lab: LabStatus, node: string): string {
     const ns = lab.nodes.find((n) => n.name === node)!.netns;
     try {
-        return normaliseListing(execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+        return normaliseListing(
+            execFileSync("ip", ["netns", "exec", ns, "nft", "-s", "list", "table", "inet", "pinhole"], {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "ignore"],
+            }),
+        );
     } catch {
         return "";
     }
@@ -29,8 +34,16 @@ function liveTable(lab: LabStatus, node: string): string {
 /** Firewall resources (by node) the engine touched with `op`. */
 function firewallsWith(events: EngineEvent[], op: string): string[] {
     return events
-        .filter((e) => e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op)
-        .map((e) => e.resourcePreEvent!.metadata.urn.split("::").pop()!.replace(/-firewall-nft$/, ""))
+        .filter(
+            (e) =>
+                e.resourcePreEvent?.metadata.type === "pinhole:node:Firewall" && e.resourcePreEvent.metadata.op === op,
+        )
+        .map((e) =>
+            e
+                .resourcePreEvent!.metadata.urn.split("::")
+                .pop()!
+                .replace(/-firewall-nft$/, ""),
+        )
         .sort();
 }
 
@@ -92,7 +105,10 @@ describe("rebuilt nodes: plain preview and up see them (no --refresh)", function
         expect(up.summary.result).to.equal("succeeded");
         expect(firewallsWith(upEvents, "update")).to.deep.equal([victim]);
         expect(liveTable(lab, victim)).to.equal(applied);
-        expect(fs.existsSync(path.join(nodeDir(victim), "etc", "pinhole", "firewall.nft")), "persisted for the next boot").to.equal(true);
+        expect(
+            fs.existsSync(path.join(nodeDir(victim), "etc", "pinhole", "firewall.nft")),
+            "persisted for the next boot",
+        ).to.equal(true);
         const again = await stack.preview(quiet);
         expect(again.changeSummary.update ?? 0).to.equal(0);
     });
@@ -104,12 +120,21 @@ describe("rebuilt nodes: plain preview and up see them (no --refresh)", function
         try {
             for (const f of [keyFile, `${keyFile}.pub`]) fs.rmSync(f);
             execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rebuilt", "-f", keyFile]);
-            restore.push(() => { fs.writeFileSync(keyFile, saved[0], { mode: 0o600 }); fs.writeFileSync(`${keyFile}.pub`, saved[1]); });
+            restore.push(() => {
+                fs.writeFileSync(keyFile, saved[0], { mode: 0o600 });
+                fs.writeFileSync(`${keyFile}.pub`, saved[1]);
+            });
             await reboot(victim, { log });
             const newKey = fs.readFileSync(`${keyFile}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 
-            for (const [what, run] of [["preview", () => stack.preview(quiet)], ["up", () => stack.up(quiet)]] as const) {
-                const err = await (run as () => Promise<unknown>)().then(() => undefined, (e: Error) => e);
+            for (const [what, run] of [
+                ["preview", () => stack.preview(quiet)],
+                ["up", () => stack.up(quiet)],
+            ] as const) {
+                const err = await (run as () => Promise<unknown>)().then(
+                    () => undefined,
+                    (e: Error) => e,
+                );
                 expect(err, `${what} must refuse the node`).to.be.instanceOf(Error);
                 const msg = (err as Error).message;
                 expect(msg, what).to.contain(`node ${victim}`);

@@ -19,10 +19,14 @@ const quiet = { onOutput: () => undefined };
 
 /** Logins each node's sshd accepted so far. */
 function sshdLogins(lab: LabStatus): Map<string, number> {
-    return new Map(lab.nodes.map((n) => {
-        const text = fs.existsSync(path.join(nodeDir(n.name), "sshd.log")) ? fs.readFileSync(path.join(nodeDir(n.name), "sshd.log"), "utf8") : "";
-        return [n.name, (text.match(/Accepted publickey for /g) ?? []).length];
-    }));
+    return new Map(
+        lab.nodes.map((n) => {
+            const text = fs.existsSync(path.join(nodeDir(n.name), "sshd.log"))
+                ? fs.readFileSync(path.join(nodeDir(n.name), "sshd.log"), "utf8")
+                : "";
+            return [n.name, (text.match(/Accepted publickey for /g) ?? []).length];
+        }),
+    );
 }
 
 describe("SSH sessions per node: one read when unchanged, one per node on refresh, apply + confirm when changed", function () {
@@ -46,7 +50,9 @@ describe("SSH sessions per node: one read when unchanged, one per node on refres
             byProvider.set(node, (byProvider.get(node) ?? 0) + 1);
         }
         log(`${what}: ${[...bySshd].map(([n, c]) => `${n} ${c}`).join(", ")}`);
-        expect(Object.fromEntries(byProvider), `${what}: the provider's count is sshd's`).to.deep.equal(Object.fromEntries(bySshd));
+        expect(Object.fromEntries(byProvider), `${what}: the provider's count is sshd's`).to.deep.equal(
+            Object.fromEntries(bySshd),
+        );
         return bySshd;
     }
 
@@ -62,23 +68,33 @@ describe("SSH sessions per node: one read when unchanged, one per node on refres
     });
 
     it("cold up: each node's firewall in two sessions (apply, fresh confirm), a web node's front end in one more", async () => {
-        const counts = await sessions("cold up", async () => expect((await stack.up(quiet)).summary.result).to.equal("succeeded"));
+        const counts = await sessions("cold up", async () =>
+            expect((await stack.up(quiet)).summary.result).to.equal("succeeded"),
+        );
         const state = await stack.exportStack();
-        webNodes = new Set((state.deployment.resources as { type: string; inputs?: { node?: string } }[])
-            .filter((r) => r.type === "pinhole:node:WebServer").map((r) => r.inputs!.node!));
+        webNodes = new Set(
+            (state.deployment.resources as { type: string; inputs?: { node?: string } }[])
+                .filter((r) => r.type === "pinhole:node:WebServer")
+                .map((r) => r.inputs!.node!),
+        );
         expect(webNodes.size, "the modular lab has web nodes").to.be.greaterThan(0);
         for (const [node, n] of counts) expect(n, node).to.equal(webNodes.has(node) ? 3 : 2);
     });
 
     it("no-op up and preview: one read session per node", async () => {
-        for (const [what, run] of [["no-op up", () => stack.up(quiet)], ["preview", () => stack.preview(quiet)]] as const) {
+        for (const [what, run] of [
+            ["no-op up", () => stack.up(quiet)],
+            ["preview", () => stack.preview(quiet)],
+        ] as const) {
             const counts = await sessions(what, run as () => Promise<unknown>);
             for (const [node, n] of counts) expect(n, `${what}: ${node}`).to.equal(1);
         }
     });
 
     it("refresh: one session per node, web nodes (Firewall + WebServer) included", async () => {
-        const counts = await sessions("refresh", async () => expect((await stack.refresh(quiet)).summary.result).to.equal("succeeded"));
+        const counts = await sessions("refresh", async () =>
+            expect((await stack.refresh(quiet)).summary.result).to.equal("succeeded"),
+        );
         for (const [node, n] of counts) expect(n, node).to.equal(1);
         const pv = await stack.preview(quiet);
         expect(pv.changeSummary.update ?? 0, "refresh found the cluster as applied").to.equal(0);
@@ -92,10 +108,19 @@ describe("SSH sessions per node: one read when unchanged, one per node on refres
         try {
             let changed: string[] = [];
             const counts = await sessions("one-node change up", async () => {
-                const up = await stack.up({ ...quiet, onEvent: (e) => {
-                    const m = e.resourcePreEvent?.metadata;
-                    if (m?.type === "pinhole:node:Firewall" && m.op === "update") changed.push(m.urn.split("::").pop()!.replace(/-firewall-nft$/, ""));
-                } });
+                const up = await stack.up({
+                    ...quiet,
+                    onEvent: (e) => {
+                        const m = e.resourcePreEvent?.metadata;
+                        if (m?.type === "pinhole:node:Firewall" && m.op === "update")
+                            changed.push(
+                                m.urn
+                                    .split("::")
+                                    .pop()!
+                                    .replace(/-firewall-nft$/, ""),
+                            );
+                    },
+                });
                 expect(up.summary.result).to.equal("succeeded");
             });
             changed = [...new Set(changed)];

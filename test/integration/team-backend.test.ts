@@ -19,10 +19,13 @@ const BUCKET = "pinhole-state";
 
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
-        const srv = net.createServer().listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        }).on("error", reject);
+        const srv = net
+            .createServer()
+            .listen(0, "127.0.0.1", () => {
+                const port = (srv.address() as net.AddressInfo).port;
+                srv.close(() => resolve(port));
+            })
+            .on("error", reject);
     });
 }
 
@@ -30,7 +33,12 @@ async function waitForPort(port: number, ms: number): Promise<void> {
     const end = Date.now() + ms;
     while (Date.now() < end) {
         const ok = await new Promise<boolean>((resolve) => {
-            const s = net.connect(port, "127.0.0.1", () => { s.destroy(); resolve(true); }).on("error", () => resolve(false));
+            const s = net
+                .connect(port, "127.0.0.1", () => {
+                    s.destroy();
+                    resolve(true);
+                })
+                .on("error", () => resolve(false));
         });
         if (ok) return;
         await new Promise((r) => setTimeout(r, 200));
@@ -38,7 +46,10 @@ async function waitForPort(port: number, ms: number): Promise<void> {
     throw new Error(`the S3 server did not listen on 127.0.0.1:${port} within ${ms} ms`);
 }
 
-interface Run { code: number | null; out: string }
+interface Run {
+    code: number | null;
+    out: string;
+}
 
 describe("team backend: state in an S3 server, two concurrent `pulumi up`", function () {
     this.timeout(600_000);
@@ -49,14 +60,21 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
     const stack = `team-${process.pid}`;
 
     /** One operator's pulumi command (own process, as from another shell); resolves when it exits. */
-    const pulumi = (args: string[], onOut?: (s: string) => void): Promise<Run> => new Promise((resolve) => {
-        const child = spawn("pulumi", [...args, "--stack", stack, "--non-interactive", "--color", "never"], { cwd: TEAM_DIR, env });
-        let out = "";
-        const take = (b: Buffer) => { out += b.toString(); onOut?.(out); };
-        child.stdout.on("data", take);
-        child.stderr.on("data", take);
-        child.on("close", (code) => resolve({ code, out }));
-    });
+    const pulumi = (args: string[], onOut?: (s: string) => void): Promise<Run> =>
+        new Promise((resolve) => {
+            const child = spawn("pulumi", [...args, "--stack", stack, "--non-interactive", "--color", "never"], {
+                cwd: TEAM_DIR,
+                env,
+            });
+            let out = "";
+            const take = (b: Buffer) => {
+                out += b.toString();
+                onOut?.(out);
+            };
+            child.stdout.on("data", take);
+            child.stderr.on("data", take);
+            child.on("close", (code) => resolve({ code, out }));
+        });
 
     before(async () => {
         const built = spawnSync("bash", [path.join(PROJECT_ROOT, "toolchain", "s3-server.sh")], { encoding: "utf8" });
@@ -64,21 +82,33 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
         const bin = built.stdout.trim().split("\n").pop()!;
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-"));
         const port = await freePort();
-        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")] });
+        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], {
+            stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")],
+        });
         server.on("exit", (code, signal) => {
-            if (!stopping) process.stderr.write(`      · the S3 server exited (${code ?? signal}):\n${fs.readFileSync(path.join(dir, "s3.log"), "utf8").split("goroutine ")[0].slice(-2500)}\n`);
+            if (!stopping)
+                process.stderr.write(
+                    `      · the S3 server exited (${code ?? signal}):\n${fs.readFileSync(path.join(dir, "s3.log"), "utf8").split("goroutine ")[0].slice(-2500)}\n`,
+                );
         });
         await waitForPort(port, 20_000);
         env = {
-            ...process.env, ...pulumiEnv(),
+            ...process.env,
+            ...pulumiEnv(),
             PULUMI_BACKEND_URL: `s3://${BUCKET}?endpoint=http://127.0.0.1:${port}&use_path_style=true&region=us-east-1`,
-            AWS_ACCESS_KEY_ID: "pinhole-test", AWS_SECRET_ACCESS_KEY: "pinhole-test-secret", AWS_REGION: "us-east-1",
+            AWS_ACCESS_KEY_ID: "pinhole-test",
+            AWS_SECRET_ACCESS_KEY: "pinhole-test-secret",
+            AWS_REGION: "us-east-1",
             PULUMI_CONFIG_PASSPHRASE: "team passphrase for this test only",
         };
         delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
         const init = await pulumi(["stack", "init"]);
         expect(init.code, init.out).to.equal(0);
-        for (const [k, v, secret] of [["holdSeconds", "12", false], ["keys", "3", false], ["operator", "alice", true]] as const) {
+        for (const [k, v, secret] of [
+            ["holdSeconds", "12", false],
+            ["keys", "3", false],
+            ["operator", "alice", true],
+        ] as const) {
             const r = await pulumi(["config", "set", ...(secret ? ["--secret"] : []), k, v]);
             expect(r.code, r.out).to.equal(0);
         }
@@ -97,8 +127,12 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
 
     it("refuses the second operator's up while the first holds the lock; the first completes, nothing is corrupted", async () => {
         let firstUpdating!: () => void;
-        const updating = new Promise<void>((r) => { firstUpdating = r; });
-        const first = pulumi(["up", "--yes", "--skip-preview"], (out) => { if (/Updating \(/.test(out)) firstUpdating(); });
+        const updating = new Promise<void>((r) => {
+            firstUpdating = r;
+        });
+        const first = pulumi(["up", "--yes", "--skip-preview"], (out) => {
+            if (/Updating \(/.test(out)) firstUpdating();
+        });
         await updating; // the first holds the lock from here until it ends (the program waits holdSeconds)
         const second = await pulumi(["up", "--yes", "--skip-preview"]);
         expect(second.code, second.out).to.not.equal(0);
@@ -108,11 +142,15 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
         expect(one.code, one.out).to.equal(0);
         expect(one.out).to.match(/3 created|\+ 4 created|created/);
 
-        const exported = spawnSync("pulumi", ["stack", "export", "--stack", stack], { cwd: TEAM_DIR, env, encoding: "utf8" });
+        const exported = spawnSync("pulumi", ["stack", "export", "--stack", stack], {
+            cwd: TEAM_DIR,
+            env,
+            encoding: "utf8",
+        });
         expect(exported.status, exported.stderr).to.equal(0);
         const state = JSON.parse(exported.stdout) as { deployment: { resources: { type: string }[] } };
         expect(state.deployment.resources.filter((r) => r.type === "pinhole:tls:PrivateKey")).to.have.length(3);
-        expect(exported.stdout).to.not.contain("alice");          // the secret config stays encrypted
+        expect(exported.stdout).to.not.contain("alice"); // the secret config stays encrypted
         expect(exported.stdout).to.not.contain("PRIVATE KEY");
 
         const preview = await pulumi(["preview", "--expect-no-changes"]);
@@ -127,7 +165,10 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
 });
 
 /** The local file backend's files (path → content hash): where `npm start` without --backend writes. */
-function localBackend(dir = path.join(PROJECT_ROOT, ".pulumi", "state"), out = new Map<string, string>()): Map<string, string> {
+function localBackend(
+    dir = path.join(PROJECT_ROOT, ".pulumi", "state"),
+    out = new Map<string, string>(),
+): Map<string, string> {
     if (!fs.existsSync(dir)) return out;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
@@ -144,7 +185,11 @@ describe("npm start -- --backend s3://... (lab, up and verify with the state in 
     let dir: string;
     let url: string;
     let started = false;
-    const aws = { AWS_ACCESS_KEY_ID: "pinhole-test", AWS_SECRET_ACCESS_KEY: "pinhole-test-secret", AWS_REGION: "us-east-1" };
+    const aws = {
+        AWS_ACCESS_KEY_ID: "pinhole-test",
+        AWS_SECRET_ACCESS_KEY: "pinhole-test-secret",
+        AWS_REGION: "us-east-1",
+    };
 
     before(async function () {
         if (process.getuid?.() !== 0) this.skip(); // npm start runs the lab: root only
@@ -153,7 +198,9 @@ describe("npm start -- --backend s3://... (lab, up and verify with the state in 
         const bin = built.stdout.trim().split("\n").pop()!;
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-start-"));
         const port = await freePort();
-        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")] });
+        server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], {
+            stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "s3.log"), "w")],
+        });
         await waitForPort(port, 20_000);
         url = `s3://${BUCKET}?endpoint=http://127.0.0.1:${port}&use_path_style=true&region=us-east-1`;
     });
@@ -166,10 +213,18 @@ describe("npm start -- --backend s3://... (lab, up and verify with the state in 
 
     it("brings up the standalone lab, applies and verifies it; the stack and its state are in the S3 store only", async () => {
         const before = localBackend();
-        const env: NodeJS.ProcessEnv = { ...process.env, ...aws, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` };
+        const env: NodeJS.ProcessEnv = {
+            ...process.env,
+            ...aws,
+            PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`,
+        };
         delete env.PULUMI_BACKEND_URL; // the flag alone chooses the backend
         started = true;
-        const run = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "start.sh"), "--model", "standalone", "--backend", url], { cwd: PROJECT_ROOT, env, encoding: "utf8", timeout: 2_280_000, maxBuffer: 64 << 20 });
+        const run = spawnSync(
+            "bash",
+            [path.join(PROJECT_ROOT, "scripts", "start.sh"), "--model", "standalone", "--backend", url],
+            { cwd: PROJECT_ROOT, env, encoding: "utf8", timeout: 2_280_000, maxBuffer: 64 << 20 },
+        );
         const out = `${run.stdout}\n${run.stderr}`;
         expect(run.status, out.slice(-4000)).to.equal(0);
         expect(out).to.match(/\[setup\].*backend s3:\/\/pinhole-state\?/);
@@ -178,13 +233,17 @@ describe("npm start -- --backend s3://... (lab, up and verify with the state in 
 
         // The stack lives in the S3 store: its state has the lab node's firewall, its secret stays encrypted.
         const s3env = { ...process.env, ...pulumiEnv(), ...aws, PULUMI_BACKEND_URL: url };
-        const exported = spawnSync("pulumi", ["stack", "export", "--stack", "lab-standalone", "--cwd", PROJECT_ROOT], { env: s3env, encoding: "utf8" });
+        const exported = spawnSync("pulumi", ["stack", "export", "--stack", "lab-standalone", "--cwd", PROJECT_ROOT], {
+            env: s3env,
+            encoding: "utf8",
+        });
         expect(exported.status, exported.stderr).to.equal(0);
         const state = JSON.parse(exported.stdout) as { deployment: { resources: { type: string }[] } };
         expect(state.deployment.resources.filter((r) => r.type === "pinhole:node:Firewall")).to.have.length(1);
         expect(exported.stdout).to.not.contain("PRIVATE KEY");
         // ... and the default local file backend holds nothing new of that stack (other tests may use it meanwhile).
-        const ofLab = (m: Map<string, string>) => [...m].filter(([f]) => /\/lab-standalone(\.|$)/.test(f) || /\/lab-standalone\//.test(f));
+        const ofLab = (m: Map<string, string>) =>
+            [...m].filter(([f]) => /\/lab-standalone(\.|$)/.test(f) || /\/lab-standalone\//.test(f));
         expect(ofLab(localBackend())).to.deep.equal(ofLab(before));
     });
 });

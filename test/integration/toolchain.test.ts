@@ -21,16 +21,22 @@ describe("toolchain: real Pulumi engine offline", function () {
 
     it("runs the CLI at the version of the @pulumi/pulumi SDK", () => {
         const sdk = require("@pulumi/pulumi/package.json").version as string;
-        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["version"], { env: { ...process.env, ...env } }).toString().trim();
+        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["version"], { env: { ...process.env, ...env } })
+            .toString()
+            .trim();
         expect(out).to.equal(`v${sdk}`);
         expect(fs.existsSync(path.join(pulumiDir(), "pulumi-language-nodejs"))).to.equal(true);
     });
 
     it("lists the pinhole provider plugin at the provider's version", () => {
         const { PROVIDER_VERSION } = require("../../provider/main") as { PROVIDER_VERSION: string };
-        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["plugin", "ls", "--json"], { env: { ...process.env, ...env } }).toString();
+        const out = execFileSync(path.join(pulumiDir(), "pulumi"), ["plugin", "ls", "--json"], {
+            env: { ...process.env, ...env },
+        }).toString();
         const plugins = JSON.parse(out) as { name: string; kind: string; version: string }[];
-        expect(plugins.map((p) => `${p.kind}/${p.name}@${p.version}`)).to.include(`resource/pinhole@${PROVIDER_VERSION}`);
+        expect(plugins.map((p) => `${p.kind}/${p.name}@${p.version}`)).to.include(
+            `resource/pinhole@${PROVIDER_VERSION}`,
+        );
     });
 
     it("goes up, previews no changes, keeps keys secret and destroys, inside a netns with only loopback", () => {
@@ -56,7 +62,9 @@ describe("toolchain: real Pulumi engine offline", function () {
             encoding: "utf8",
         });
         if (r.status !== 0) {
-            spawnSync("bash", ["-c", `cd ${SMOKE_DIR} && pulumi stack rm --force --yes --stack ${stack}`], { env: { ...process.env, ...env } });
+            spawnSync("bash", ["-c", `cd ${SMOKE_DIR} && pulumi stack rm --force --yes --stack ${stack}`], {
+                env: { ...process.env, ...env },
+            });
         }
         expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
         expect(r.stdout + r.stderr).to.not.match(/download|acquir/i);
@@ -75,7 +83,9 @@ describe("toolchain: real Pulumi engine offline", function () {
 
     it("works through the Automation API (used by the integration tests)", async () => {
         const stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: `smoke-auto-${process.pid}`, workDir: SMOKE_DIR }, { envVars: env });
+            { stackName: `smoke-auto-${process.pid}`, workDir: SMOKE_DIR },
+            { envVars: env },
+        );
         try {
             const up = await stack.up();
             expect(up.summary.result).to.equal("succeeded");

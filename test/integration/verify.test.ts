@@ -14,8 +14,18 @@ const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
 /** `npm run verify -- --stack <stack> ...` as CI would run it. */
 function verifyCli(stack: string, ...extra: string[]): { code: number; out: string } {
-    const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", path.join(PROJECT_ROOT, "scripts/verify.ts"), "--stack", stack, ...extra],
-        { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 180_000 });
+    const r = spawnSync(
+        process.execPath,
+        [
+            path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"),
+            "--transpile-only",
+            path.join(PROJECT_ROOT, "scripts/verify.ts"),
+            "--stack",
+            stack,
+            ...extra,
+        ],
+        { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 180_000 },
+    );
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -28,13 +38,18 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
         const env = usePulumiEnv();
         await waitForForeignLabHolders(log);
         lab = await labUp({ model: "modular", log, stack: "test-verify-modular" });
-        stack = await LocalWorkspace.createOrSelectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: env },
+        );
         // refresh: a lab rebuilt since the stack's last up has no tables yet
         const up = await stack.up({ refresh: true, onOutput: () => undefined });
         expect(up.summary.result).to.equal("succeeded");
     });
     after(async () => {
-        await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
+        await stack
+            ?.destroy({ onOutput: () => undefined })
+            .catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));
         await labDown({ log: () => undefined });
     });
 
@@ -44,23 +59,52 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
         expect(report.probes.length).to.be.greaterThan(lab.nodes.length * 4);
         const checked = new Set(report.findings.filter((f) => f.check === "firewall" && f.ok).map((f) => f.node));
         expect([...checked].sort()).to.deep.equal(lab.nodes.map((n) => n.name).sort());
-        expect(report.findings.filter((f) => f.check === "certificate" && f.ok && !f.warning)).to.have.length(lab.nodes.filter((n) => n.role !== "database").length);
+        expect(report.findings.filter((f) => f.check === "certificate" && f.ok && !f.warning)).to.have.length(
+            lab.nodes.filter((n) => n.role !== "database").length,
+        );
     });
 
     it("fails (exit 1) after a rule is changed by hand, naming the node and the rule; passes again after the next up", async () => {
         const db1 = lab.nodes.find((n) => n.name === "db-1")!;
-        execFileSync("ip", ["netns", "exec", db1.netns, "nft", "insert", "rule", "inet", "pinhole", "input", "tcp", "dport", "3306", "accept"]);
+        execFileSync("ip", [
+            "netns",
+            "exec",
+            db1.netns,
+            "nft",
+            "insert",
+            "rule",
+            "inet",
+            "pinhole",
+            "input",
+            "tcp",
+            "dport",
+            "3306",
+            "accept",
+        ]);
         const drift = verifyCli(lab.stack!);
-        log(drift.out.split("\n").filter((l) => /FAIL|db-1:/.test(l)).slice(0, 6).join("\n        "));
+        log(
+            drift.out
+                .split("\n")
+                .filter((l) => /FAIL|db-1:/.test(l))
+                .slice(0, 6)
+                .join("\n        "),
+        );
         expect(drift.code, drift.out).to.equal(1);
-        expect(drift.out).to.contain("db-1: live table has an extra rule: tcp dport 3306 accept (chain input, position 1)");
+        expect(drift.out).to.contain(
+            "db-1: live table has an extra rule: tcp dport 3306 accept (chain input, position 1)",
+        );
         expect(drift.out).to.match(/^FAIL: /m);
 
         const json = verifyCli(lab.stack!, "--json", "--no-probes");
         expect(json.code).to.equal(1);
-        const parsed = JSON.parse(json.out) as { ok: boolean; findings: { node: string; check: string; ok: boolean; message: string }[] };
+        const parsed = JSON.parse(json.out) as {
+            ok: boolean;
+            findings: { node: string; check: string; ok: boolean; message: string }[];
+        };
         expect(parsed.ok).to.equal(false);
-        expect(parsed.findings.filter((f) => !f.ok).map((f) => `${f.node}: ${f.message}`)).to.deep.equal(["db-1: live table has an extra rule: tcp dport 3306 accept (chain input, position 1)"]);
+        expect(parsed.findings.filter((f) => !f.ok).map((f) => `${f.node}: ${f.message}`)).to.deep.equal([
+            "db-1: live table has an extra rule: tcp dport 3306 accept (chain input, position 1)",
+        ]);
 
         // The next up (with refresh: the provider reads the live table) puts pinhole's ruleset back.
         const up = await stack.up({ refresh: true, onOutput: () => undefined });

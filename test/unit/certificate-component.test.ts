@@ -8,7 +8,12 @@ import { createCertificateRequest, issueLocallySigned } from "../../provider/cer
 import { leafFingerprint } from "../../provider/webserver";
 import { isSecret, unwrapSecrets } from "../../provider/secrets";
 
-interface Created { type: string; name: string; inputs: Record<string, any>; raw: Record<string, any> }
+interface Created {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    raw: Record<string, any>;
+}
 const created: Created[] = [];
 const configSecrets: Record<string, string> = {};
 
@@ -18,22 +23,42 @@ const MOCKS: pulumi.runtime.Mocks = {
         created.push({ type: args.type, name: args.name, inputs: i, raw: args.inputs });
         switch (args.type) {
             case "pinhole:tls:PrivateKey": {
-                const privateKeyPem = generatePrivateKeyPem({ algorithm: i.algorithm ?? "ECDSA", ecdsaCurve: i.ecdsaCurve });
+                const privateKeyPem = generatePrivateKeyPem({
+                    algorithm: i.algorithm ?? "ECDSA",
+                    ecdsaCurve: i.ecdsaCurve,
+                });
                 return { id: args.name, state: { ...i, privateKeyPem, publicKeyPem: publicKeyPemOf(privateKeyPem) } };
             }
             case "pinhole:tls:SelfSignedCertificate": {
-                const c = await issueSelfSigned({ dnsNames: [], ipAddresses: [], isCa: false, validityDays: 365, earlyRenewalDays: 30, ...i } as any);
+                const c = await issueSelfSigned({
+                    dnsNames: [],
+                    ipAddresses: [],
+                    isCa: false,
+                    validityDays: 365,
+                    earlyRenewalDays: 30,
+                    ...i,
+                } as any);
                 return { id: args.name, state: { ...i, ...c } };
             }
             case "pinhole:tls:LocallySignedCertificate": {
-                const c = await issueLocallySigned({ dnsNames: [], ipAddresses: [], isCa: false, validityDays: 365, earlyRenewalDays: 30, ...i } as any);
+                const c = await issueLocallySigned({
+                    dnsNames: [],
+                    ipAddresses: [],
+                    isCa: false,
+                    validityDays: 365,
+                    earlyRenewalDays: 30,
+                    ...i,
+                } as any);
                 return { id: args.name, state: { ...i, ...c } };
             }
             case "pinhole:tls:CertificateRequest":
                 return { id: args.name, state: { ...i, certRequestPem: await createCertificateRequest(i as any) } };
             case "pinhole:node:WebServer": {
                 const fp = leafFingerprint(i.certificatePem);
-                return { id: args.name, state: { ...i, ...fp, servedFingerprint: fp.fingerprint, appliedAt: "now", originals: [] } };
+                return {
+                    id: args.name,
+                    state: { ...i, ...fp, servedFingerprint: fp.fingerprint, appliedAt: "now", originals: [] },
+                };
             }
             default:
                 return { id: `${args.name}-id`, state: i };
@@ -47,12 +72,21 @@ function setConfig(raw: Record<string, unknown>) {
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(raw)) all[`pinhole:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     for (const [k, v] of Object.entries(configSecrets)) all[`pinhole:${k}`] = v;
-    pulumi.runtime.setAllConfig(all, Object.keys(configSecrets).map((k) => `pinhole:${k}`));
+    pulumi.runtime.setAllConfig(
+        all,
+        Object.keys(configSecrets).map((k) => `pinhole:${k}`),
+    );
 }
 
 const HOSTKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGz4upoWiT8IGeh2XoMtAhTguwc8LII9QK3FuvlLSVXe";
 function rawModel(certificates: Record<string, unknown>) {
-    const node = (name: string, role: string, address: string, extra: Record<string, unknown> = {}) => ({ name, role, address, ssh: { hostKey: HOSTKEY }, ...extra });
+    const node = (name: string, role: string, address: string, extra: Record<string, unknown> = {}) => ({
+        name,
+        role,
+        address,
+        ssh: { hostKey: HOSTKEY },
+        ...extra,
+    });
     return {
         model: "modular",
         domain: "dc.example.com",
@@ -75,13 +109,29 @@ async function build(certificates: Record<string, unknown>) {
     const parsed = parseClusterConfig(raw);
     if (!parsed.model) throw new Error(JSON.stringify(parsed.errors));
     const { Cluster } = await import("../../components/cluster");
-    const cluster = new Cluster("cluster", { model: parsed.model, sshPrivateKey: "ssh-key", secret: (k) => (configSecrets[k] !== undefined ? pulumi.secret(configSecrets[k]) : undefined) });
+    const cluster = new Cluster("cluster", {
+        model: parsed.model,
+        sshPrivateKey: "ssh-key",
+        secret: (k) => (configSecrets[k] !== undefined ? pulumi.secret(configSecrets[k]) : undefined),
+    });
     return cluster;
 }
 
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
-const settled = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
-const ofType = (t: string) => created.filter((c) => c.type === t).map((c) => c.name).sort();
+const value = <T>(o: pulumi.Output<T>): Promise<T> =>
+    new Promise((resolve) =>
+        o.apply((v) => {
+            resolve(v);
+            return v;
+        }),
+    );
+const settled = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+const ofType = (t: string) =>
+    created
+        .filter((c) => c.type === t)
+        .map((c) => c.name)
+        .sort();
 
 describe("web certificate components (Pulumi mocks)", function () {
     this.timeout(30_000);
@@ -94,8 +144,16 @@ describe("web certificate components (Pulumi mocks)", function () {
         await settled();
         expect(ofType("pinhole:web:WebCertificate")).to.deep.equal(["app-1-web", "app-2-web", "proxy-1-web"]);
         expect(ofType("pinhole:tls:PrivateKey")).to.deep.equal(["app-1-web-key", "app-2-web-key", "proxy-1-web-key"]);
-        expect(ofType("pinhole:tls:SelfSignedCertificate")).to.deep.equal(["app-1-web-selfsigned", "app-2-web-selfsigned", "proxy-1-web-selfsigned"]);
-        expect(ofType("pinhole:node:WebServer")).to.deep.equal(["app-1-web-server", "app-2-web-server", "proxy-1-web-server"]);
+        expect(ofType("pinhole:tls:SelfSignedCertificate")).to.deep.equal([
+            "app-1-web-selfsigned",
+            "app-2-web-selfsigned",
+            "proxy-1-web-selfsigned",
+        ]);
+        expect(ofType("pinhole:node:WebServer")).to.deep.equal([
+            "app-1-web-server",
+            "app-2-web-server",
+            "proxy-1-web-server",
+        ]);
         expect(ofType("pinhole:web:InternalCa")).to.deep.equal([]);
         expect(summary).to.include({ mode: "self-signed", commonName: "proxy-1.dc.example.com", selfSigned: true });
         expect(summary.dnsNames).to.deep.equal(["proxy-1.dc.example.com", "proxy-1"]);
@@ -118,7 +176,11 @@ describe("web certificate components (Pulumi mocks)", function () {
         const summary: any = await value(cluster.certificates["app-1"] as pulumi.Output<any>);
         await settled();
         expect(ofType("pinhole:web:InternalCa")).to.deep.equal(["cluster-ca"]);
-        expect(ofType("pinhole:tls:LocallySignedCertificate")).to.deep.equal(["app-1-web-signed", "app-2-web-signed", "proxy-1-web-signed"]);
+        expect(ofType("pinhole:tls:LocallySignedCertificate")).to.deep.equal([
+            "app-1-web-signed",
+            "app-2-web-signed",
+            "proxy-1-web-signed",
+        ]);
         expect(ca).to.contain("BEGIN CERTIFICATE");
         expect(summary).to.include({ mode: "internal-ca", commonName: "app-1.dc.example.com" });
         expect(summary.issuer).to.match(/CN=pinhole internal CA dc\.example\.com \(unit\)/);
@@ -142,7 +204,11 @@ describe("web certificate components (Pulumi mocks)", function () {
         configSecrets.proxy1Cert = (await pki.issue(key, "proxy-1.dc.example.com")) + pki.inter;
         configSecrets.proxy1Key = key;
         try {
-            const cluster = await build({ nodes: { "proxy-1": { mode: "external", certificateConfigKey: "proxy1Cert", keyConfigKey: "proxy1Key" } } });
+            const cluster = await build({
+                nodes: {
+                    "proxy-1": { mode: "external", certificateConfigKey: "proxy1Cert", keyConfigKey: "proxy1Key" },
+                },
+            });
             const summary: any = await value(cluster.certificates["proxy-1"] as pulumi.Output<any>);
             await settled();
             expect(summary).to.include({ mode: "external", issuer: "CN=Unit Issuing CA" });
@@ -163,9 +229,15 @@ describe("web certificate components (Pulumi mocks)", function () {
         configSecrets.proxy1Cert = await pki.issue(key, "www.example.com"); // wrong name, no chain
         configSecrets.proxy1Key = key;
         try {
-            const cluster = await build({ nodes: { "proxy-1": { mode: "external", certificateConfigKey: "proxy1Cert", keyConfigKey: "proxy1Key" } } });
+            const cluster = await build({
+                nodes: {
+                    "proxy-1": { mode: "external", certificateConfigKey: "proxy1Cert", keyConfigKey: "proxy1Key" },
+                },
+            });
             const problem = await value(cluster.nodes["proxy-1"].certificate!.problem);
-            expect(problem).to.match(/^node proxy-1: web certificate from pinhole:proxy1Cert rejected, nothing was installed:/);
+            expect(problem).to.match(
+                /^node proxy-1: web certificate from pinhole:proxy1Cert rejected, nothing was installed:/,
+            );
             expect(problem).to.contain("does not match the node's network name proxy-1.dc.example.com");
             expect(problem).to.contain("incomplete chain");
             await settled();
@@ -179,11 +251,46 @@ describe("web certificate components (Pulumi mocks)", function () {
 
 async function testPki() {
     const rootKey = generatePrivateKeyPem({ algorithm: "ECDSA" });
-    const root = (await issueSelfSigned({ privateKeyPem: rootKey, subject: { commonName: "Unit Root CA" }, dnsNames: [], ipAddresses: [], validityDays: 3650, earlyRenewalDays: 30, isCa: true })).certPem;
+    const root = (
+        await issueSelfSigned({
+            privateKeyPem: rootKey,
+            subject: { commonName: "Unit Root CA" },
+            dnsNames: [],
+            ipAddresses: [],
+            validityDays: 3650,
+            earlyRenewalDays: 30,
+            isCa: true,
+        })
+    ).certPem;
     const interKey = generatePrivateKeyPem({ algorithm: "ECDSA" });
-    const inter = (await issueLocallySigned({ privateKeyPem: interKey, subject: { commonName: "Unit Issuing CA" }, dnsNames: [], ipAddresses: [], caPrivateKeyPem: rootKey, caCertPem: root, validityDays: 1825, earlyRenewalDays: 30, isCa: true })).certPem;
+    const inter = (
+        await issueLocallySigned({
+            privateKeyPem: interKey,
+            subject: { commonName: "Unit Issuing CA" },
+            dnsNames: [],
+            ipAddresses: [],
+            caPrivateKeyPem: rootKey,
+            caCertPem: root,
+            validityDays: 1825,
+            earlyRenewalDays: 30,
+            isCa: true,
+        })
+    ).certPem;
     return {
         inter,
-        issue: async (key: string, name: string) => (await issueLocallySigned({ privateKeyPem: key, subject: { commonName: name }, dnsNames: [name], ipAddresses: [], caPrivateKeyPem: interKey, caCertPem: inter, validityDays: 90, earlyRenewalDays: 1, isCa: false })).certPem,
+        issue: async (key: string, name: string) =>
+            (
+                await issueLocallySigned({
+                    privateKeyPem: key,
+                    subject: { commonName: name },
+                    dnsNames: [name],
+                    ipAddresses: [],
+                    caPrivateKeyPem: interKey,
+                    caCertPem: inter,
+                    validityDays: 90,
+                    earlyRenewalDays: 1,
+                    isCa: false,
+                })
+            ).certPem,
     };
 }

@@ -79,11 +79,35 @@ describe("provider/coexist: other firewall managers", () => {
     });
 
     const cases: { name: string; head: string; ruleset: string; manager: string; blocks: boolean }[] = [
-        { name: "stock nftables.service (flush ruleset, accept policies)", head: "unit nftables enabled active\nnftables-conf-flush yes\n", ruleset: STOCK_NFTABLES_CONF, manager: "nftables.service", blocks: false },
-        { name: "ufw default deny", head: "unit ufw enabled active\nufw-enabled yes\n", ruleset: UFW, manager: "ufw", blocks: true },
-        { name: "firewalld (nftables backend)", head: "unit firewalld enabled active\n", ruleset: FIREWALLD, manager: "firewalld", blocks: true },
+        {
+            name: "stock nftables.service (flush ruleset, accept policies)",
+            head: "unit nftables enabled active\nnftables-conf-flush yes\n",
+            ruleset: STOCK_NFTABLES_CONF,
+            manager: "nftables.service",
+            blocks: false,
+        },
+        {
+            name: "ufw default deny",
+            head: "unit ufw enabled active\nufw-enabled yes\n",
+            ruleset: UFW,
+            manager: "ufw",
+            blocks: true,
+        },
+        {
+            name: "firewalld (nftables backend)",
+            head: "unit firewalld enabled active\n",
+            ruleset: FIREWALLD,
+            manager: "firewalld",
+            blocks: true,
+        },
         { name: "iptables-nft DROP policy", head: "", ruleset: IPTABLES, manager: "iptables", blocks: true },
-        { name: "Docker's tables", head: "unit docker enabled active\n", ruleset: DOCKER, manager: "docker", blocks: false },
+        {
+            name: "Docker's tables",
+            head: "unit docker enabled active\n",
+            ruleset: DOCKER,
+            manager: "docker",
+            blocks: false,
+        },
     ];
     for (const c of cases) {
         it(`${c.name}: found as ${c.manager}, ${c.blocks ? "blocks" : "does not block"} pinhole's openings`, () => {
@@ -92,7 +116,10 @@ describe("provider/coexist: other firewall managers", () => {
             expect(f[0].blocks).to.equal(c.blocks);
             const refused = planCoexistence("app-1", f, "refuse");
             if (c.blocks) {
-                expect(refused.refuse).to.match(/^firewall not applied on node app-1: /).and.contain("does not beat a drop").and.contain("take-over");
+                expect(refused.refuse)
+                    .to.match(/^firewall not applied on node app-1: /)
+                    .and.contain("does not beat a drop")
+                    .and.contain("take-over");
                 const taken = planCoexistence("app-1", f, "take-over");
                 expect(taken.refuse).to.equal(undefined);
                 expect(taken.takeOver).to.match(/mask|-P INPUT ACCEPT/);
@@ -110,14 +137,19 @@ describe("provider/coexist: other firewall managers", () => {
     });
 
     it("a drop in an unknown table is refused even with take-over (pinhole does not remove what it cannot attribute)", () => {
-        const other = "table inet custom {\n\tchain in {\n\t\ttype filter hook input priority 0; policy drop;\n\t}\n}\n";
+        const other =
+            "table inet custom {\n\tchain in {\n\t\ttype filter hook input priority 0; policy drop;\n\t}\n}\n";
         const f = findings(detect("unit nftables disabled inactive\n", other));
         expect(f.map((x) => [x.manager, x.blocks])).to.deep.equal([["nft-table", true]]);
-        expect(planCoexistence("db-1", f, "take-over").refuse).to.contain("table inet custom").and.contain("by hand");
+        expect(planCoexistence("db-1", f, "take-over").refuse)
+            .to.contain("table inet custom")
+            .and.contain("by hand");
     });
 
     it("names the table, chain, hook and policy in the message", () => {
         const f = findings(detect("unit ufw enabled active\nufw-enabled yes\n", UFW));
-        expect(planCoexistence("n", f, "refuse").refuse).to.contain("table ip filter, chain INPUT (hook input, policy drop)").and.contain("ufw disable");
+        expect(planCoexistence("n", f, "refuse").refuse)
+            .to.contain("table ip filter, chain INPUT (hook input, policy drop)")
+            .and.contain("ufw disable");
     });
 });

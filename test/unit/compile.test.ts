@@ -7,7 +7,6 @@ import * as os from "os";
 import * as path from "path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const compile = require(path.join(ROOT, "scripts", "compile.js")) as {
     ensureCompiled(o: { root: string; log?: (m: string) => void }): boolean;
     staleReason(root: string): string | undefined;
@@ -22,10 +21,19 @@ function scratchProject(): string {
     build.include = ["index.ts", "lib/**/*.ts", "scripts/build/globals.d.ts"];
     fs.writeFileSync(path.join(dir, "tsconfig.build.json"), JSON.stringify(build));
     fs.mkdirSync(path.join(dir, "scripts", "build"), { recursive: true });
-    fs.copyFileSync(path.join(ROOT, "scripts", "build", "globals.d.ts"), path.join(dir, "scripts", "build", "globals.d.ts"));
+    fs.copyFileSync(
+        path.join(ROOT, "scripts", "build", "globals.d.ts"),
+        path.join(dir, "scripts", "build", "globals.d.ts"),
+    );
     fs.mkdirSync(path.join(dir, "lib"));
-    fs.writeFileSync(path.join(dir, "index.ts"), `import { greet } from "./lib/greet";\nexport const out = greet("a");\n`);
-    fs.writeFileSync(path.join(dir, "lib", "greet.ts"), `export function greet(n: string): string { return "v1 " + n; }\n`);
+    fs.writeFileSync(
+        path.join(dir, "index.ts"),
+        `import { greet } from "./lib/greet";\nexport const out = greet("a");\n`,
+    );
+    fs.writeFileSync(
+        path.join(dir, "lib", "greet.ts"),
+        `export function greet(n: string): string { return "v1 " + n; }\n`,
+    );
     fs.writeFileSync(path.join(dir, "lib", "old.ts"), `export const old = 1;\n`);
     return dir;
 }
@@ -65,7 +73,9 @@ const load = (dir: string) => {
 describe("scripts/compile.js: compiled start-up", function () {
     this.timeout(120_000);
     let dir: string;
-    before(() => { dir = scratchProject(); });
+    before(() => {
+        dir = scratchProject();
+    });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("builds a never-compiled checkout, then does nothing while no source changes", () => {
@@ -77,7 +87,10 @@ describe("scripts/compile.js: compiled start-up", function () {
     });
 
     it("rebuilds when an imported source changes, and runs the new code", () => {
-        fs.writeFileSync(path.join(dir, "lib", "greet.ts"), `export function greet(n: string): string { return "v2 " + n; }\n`);
+        fs.writeFileSync(
+            path.join(dir, "lib", "greet.ts"),
+            `export function greet(n: string): string { return "v2 " + n; }\n`,
+        );
         touchLater(dir, path.join(dir, "lib", "greet.ts"));
         expect(compile.staleReason(dir)).to.equal(path.join("lib", "greet.ts"));
         const r = run(dir);
@@ -103,7 +116,10 @@ describe("scripts/compile.js: compiled start-up", function () {
     });
 
     it("fails with a clear message on a syntax error, and stays stale until fixed", () => {
-        fs.writeFileSync(path.join(dir, "lib", "greet.ts"), `export function greet(n: string): string { return "v3 " + n;\n`);
+        fs.writeFileSync(
+            path.join(dir, "lib", "greet.ts"),
+            `export function greet(n: string): string { return "v3 " + n;\n`,
+        );
         touchLater(dir, path.join(dir, "lib", "greet.ts"));
         expect(() => run(dir)).to.throw(/compiling the sources failed/);
         expect(compile.staleReason(dir)).to.equal(path.join("lib", "greet.ts"));
@@ -113,10 +129,11 @@ describe("scripts/compile.js: compiled start-up", function () {
 describe("tsconfig.build.json covers what the program and the provider import", () => {
     it("every relative import reachable from index.ts and provider/main.ts is under an included path", () => {
         const include: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")).include;
-        const covered = (rel: string) => include.some((p) => {
-            const m = /^(.*)\/\*\*\/\*\.ts$/.exec(p);
-            return m ? rel.startsWith(`${m[1]}/`) : rel === p;
-        });
+        const covered = (rel: string) =>
+            include.some((p) => {
+                const m = /^(.*)\/\*\*\/\*\.ts$/.exec(p);
+                return m ? rel.startsWith(`${m[1]}/`) : rel === p;
+            });
         const seen = new Set<string>();
         const visit = (file: string) => {
             if (seen.has(file)) return;
@@ -125,7 +142,9 @@ describe("tsconfig.build.json covers what the program and the provider import", 
             for (const m of text.matchAll(/(?:from|import|require\()\s*["'](\.{1,2}\/[^"']+)["']/g)) {
                 const base = path.resolve(path.dirname(file), m[1]);
                 const target = [`${base}.ts`, path.join(base, "index.ts")].find((f) => fs.existsSync(f));
-                expect(target, `${path.relative(ROOT, file)} imports ${m[1]}, which is no .ts source`).to.not.equal(undefined);
+                expect(target, `${path.relative(ROOT, file)} imports ${m[1]}, which is no .ts source`).to.not.equal(
+                    undefined,
+                );
                 visit(target!);
             }
         };

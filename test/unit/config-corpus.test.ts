@@ -28,17 +28,21 @@ function splitPath(p: string): (string | number)[] {
     const m = /^([A-Za-z]+:[A-Za-z]+)(.*)$/.exec(p);
     if (!m) throw new Error(`bad fixture path ${p}`);
     const out: (string | number)[] = [m[1]];
-    for (const seg of m[2].matchAll(/\[(\d+)\]|\.([A-Za-z0-9_-]+)/g)) out.push(seg[1] !== undefined ? Number(seg[1]) : seg[2]);
+    for (const seg of m[2].matchAll(/\[(\d+)\]|\.([A-Za-z0-9_-]+)/g))
+        out.push(seg[1] !== undefined ? Number(seg[1]) : seg[2]);
     return out;
 }
 
 function configOf(fx: Fixture): Record<string, unknown> {
-    const cfg = structuredClone(readYaml(path.join(FIXTURES, "valid", `${fx.base}.yaml`)).config as Record<string, unknown>);
+    const cfg = structuredClone(
+        readYaml(path.join(FIXTURES, "valid", `${fx.base}.yaml`)).config as Record<string, unknown>,
+    );
     const edit = (p: string, value: unknown, remove: boolean) => {
         const keys = splitPath(p);
         let cur = cfg as Record<string | number, unknown>;
         for (const k of keys.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>;
-        if (remove) delete cur[keys[keys.length - 1]]; else cur[keys[keys.length - 1]] = value;
+        if (remove) delete cur[keys[keys.length - 1]];
+        else cur[keys[keys.length - 1]] = value;
     };
     for (const [p, v] of Object.entries(fx.set ?? {})) edit(p, v, false);
     for (const p of fx.delete ?? []) edit(p, undefined, true);
@@ -57,13 +61,19 @@ function viaStackFile(cfg: Record<string, unknown>, fx: Fixture) {
     }
 }
 
-const hasSecure = (v: unknown) => JSON.stringify(v).includes("\"secure\"");
+const hasSecure = (v: unknown) => JSON.stringify(v).includes('"secure"');
 
 /** Through the Pulumi program: the engine's view (strings, JSON objects, secret keys), index.ts loaded fresh. */
 function viaProgram(cfg: Record<string, unknown>, fx: Fixture): { error?: string; warnings: string[] } {
     // What the engine hands the program: secure values decrypted, objects as JSON, the secret keys listed.
-    const decrypt = (v: unknown): unknown => (Array.isArray(v) ? v.map(decrypt)
-        : v && typeof v === "object" ? ("secure" in v ? "(decrypted by the engine)" : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decrypt(x)]))) : v);
+    const decrypt = (v: unknown): unknown =>
+        Array.isArray(v)
+            ? v.map(decrypt)
+            : v && typeof v === "object"
+              ? "secure" in v
+                  ? "(decrypted by the engine)"
+                  : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decrypt(x)]))
+              : v;
     const missingKey = fx.opts?.requireSecrets === true;
     const all: Record<string, string> = missingKey ? {} : { "pinhole:sshPrivateKey": "(decrypted by the engine)" };
     const secrets = missingKey ? [] : ["pinhole:sshPrivateKey"];
@@ -77,7 +87,9 @@ function viaProgram(cfg: Record<string, unknown>, fx: Fixture): { error?: string
     process.env.PINHOLE_PROVISIONING_ADDRESSES = (fx.opts?.provisioningAddresses ?? []).join(",");
     const warnings: string[] = [];
     const warn = pulumi.log.warn;
-    (pulumi.log as { warn: (m: string) => Promise<void> }).warn = async (m: string) => { warnings.push(m); };
+    (pulumi.log as { warn: (m: string) => Promise<void> }).warn = async (m: string) => {
+        warnings.push(m);
+    };
     const index = require.resolve("../../index");
     delete require.cache[index];
     try {
@@ -92,11 +104,22 @@ function viaProgram(cfg: Record<string, unknown>, fx: Fixture): { error?: string
     }
 }
 
-const files = (dir: string) => fs.readdirSync(path.join(FIXTURES, dir)).filter((f) => f.endsWith(".yaml")).sort();
+const files = (dir: string) =>
+    fs
+        .readdirSync(path.join(FIXTURES, dir))
+        .filter((f) => f.endsWith(".yaml"))
+        .sort();
 
 describe("config corpus: one reader, tools and program agree", function () {
     this.timeout(60_000);
-    before(() => pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs }, "pinhole", "corpus", true));
+    before(() =>
+        pulumi.runtime.setMocks(
+            { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
+            "pinhole",
+            "corpus",
+            true,
+        ),
+    );
 
     const invalid = files("invalid");
     const accepted = files("accepted");
@@ -113,17 +136,25 @@ describe("config corpus: one reader, tools and program agree", function () {
             const listing = (errs: ConfigError[]) => errs.map((e) => `  ${e.path}: ${e.message}`).join("\n");
             expect(r.model, "no model from an invalid config").to.equal(undefined);
             for (const want of fx.expect ?? []) {
-                expect(r.errors.some((e) => e.path === want.path && e.message.includes(want.message)), `${want.path}: …${want.message}…\ngot:\n${listing(r.errors)}`).to.equal(true);
+                expect(
+                    r.errors.some((e) => e.path === want.path && e.message.includes(want.message)),
+                    `${want.path}: …${want.message}…\ngot:\n${listing(r.errors)}`,
+                ).to.equal(true);
             }
-            for (const e of r.errors) expect(`${e.path}: ${e.message}`, "one printable line per problem").to.match(/^[^\n\r\x1b]*$/);
+            for (const e of r.errors)
+                expect(`${e.path}: ${e.message}`, "one printable line per problem").to.match(/^[^\n\r\x1b]*$/);
             for (const secret of fx.mustNotContain ?? []) expect(JSON.stringify(r)).to.not.contain(secret);
             // The engine decrypts secure: values before the program sees them: bad or unreadable ciphertext is the file reader's find.
             if (hasSecure(cfg) && (fx.expect ?? []).every((w) => /ciphertext|encrypted/.test(w.message))) return;
             const p = viaProgram(cfg, fx);
             expect(p.error, "the program refuses it too").to.be.a("string");
-            for (const want of fx.expect ?? []) expect(p.error).to.contain(`${want.path}: `).and.to.contain(want.message.replace(/--stack \S+/, "--stack corpus"));
+            for (const want of fx.expect ?? [])
+                expect(p.error)
+                    .to.contain(`${want.path}: `)
+                    .and.to.contain(want.message.replace(/--stack \S+/, "--stack corpus"));
             expect(p.error).to.not.match(/\x1b\[|\n\s+at /);
-            for (const secret of fx.mustNotContain ?? []) expect(p.error + p.warnings.join("\n")).to.not.contain(secret);
+            for (const secret of fx.mustNotContain ?? [])
+                expect(p.error + p.warnings.join("\n")).to.not.contain(secret);
         });
     }
 
@@ -134,7 +165,11 @@ describe("config corpus: one reader, tools and program agree", function () {
             const r = viaStackFile(cfg, fx);
             expect(r.errors, JSON.stringify(r.errors)).to.deep.equal([]);
             expect(r.model).to.not.equal(undefined);
-            for (const w of fx.expectWarnings ?? []) expect(r.warnings.some((x) => x.path === w.path && x.message.includes(w.message)), JSON.stringify(r.warnings)).to.equal(true);
+            for (const w of fx.expectWarnings ?? [])
+                expect(
+                    r.warnings.some((x) => x.path === w.path && x.message.includes(w.message)),
+                    JSON.stringify(r.warnings),
+                ).to.equal(true);
             const p = viaProgram(cfg, fx);
             expect(p.error, p.error).to.equal(undefined);
             for (const w of fx.expectWarnings ?? []) expect(p.warnings.join("\n")).to.contain(`${w.path}: `);

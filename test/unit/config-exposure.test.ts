@@ -26,5 +26,6 @@ describe("extraInbound exposed: by address, not by label", () => {
         ["the admin label", ["admin"], undefined, false],
         ["a CIDR covering a client network, exposed: false written", ["10.0.0.0/8"], false, false],
     ];
-    for (const [name, from, written, want] of cases) it(`${name}: exposed ${want}`, () => expect(exposedOf(from, written)).to.equal(want));
+    for (const [name, from, written, want] of cases)
+        it(`${name}: exposed ${want}`, () => expect(exposedOf(from, written)).to.equal(want));
 });

@@ -10,7 +10,10 @@ import { ResourceSpec } from "../../provider/schema-types";
 import { rawCluster } from "./helpers/model-builders";
 
 type Bounds = { minimum?: number; maximum?: number };
-const bounds = (p: unknown) => { const b = p as Bounds; return [b.minimum, b.maximum]; };
+const bounds = (p: unknown) => {
+    const b = p as Bounds;
+    return [b.minimum, b.maximum];
+};
 
 describe("limits once: the provider's certificate and weight bounds are model/limits.ts", () => {
     for (const spec of [SELF_SIGNED_CERTIFICATE, LOCALLY_SIGNED_CERTIFICATE]) {
@@ -26,15 +29,34 @@ describe("limits once: the provider's certificate and weight bounds are model/li
         expect(bounds(items.properties.weight)).to.deep.equal([LIMITS.webWeight.min, LIMITS.webWeight.max]);
     });
 
-    const certInputs = (validityDays: number, earlyRenewalDays = 1) => ({ privateKeyPem: "k", subject: { commonName: "x" }, validityDays, earlyRenewalDays });
-    const providerRefuses = (spec: ResourceSpec, v: number) => checkInputs(spec, certInputs(v)).failures.some((f) => f.property === "validityDays");
-    const validatorRefuses = (v: number) => parseClusterConfig(rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.0.0.1" }], { certificates: { validityDays: v } }))
-        .errors.some((e) => e.path === "pinhole:certificates.validityDays");
+    const certInputs = (validityDays: number, earlyRenewalDays = 1) => ({
+        privateKeyPem: "k",
+        subject: { commonName: "x" },
+        validityDays,
+        earlyRenewalDays,
+    });
+    const providerRefuses = (spec: ResourceSpec, v: number) =>
+        checkInputs(spec, certInputs(v)).failures.some((f) => f.property === "validityDays");
+    const validatorRefuses = (v: number) =>
+        parseClusterConfig(
+            rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.0.0.1" }], {
+                certificates: { validityDays: v },
+            }),
+        ).errors.some((e) => e.path === "pinhole:certificates.validityDays");
 
-    for (const v of [LIMITS.validityDays.min - 1, LIMITS.validityDays.min, LIMITS.validityDays.max, LIMITS.validityDays.max + 1]) {
+    for (const v of [
+        LIMITS.validityDays.min - 1,
+        LIMITS.validityDays.min,
+        LIMITS.validityDays.max,
+        LIMITS.validityDays.max + 1,
+    ]) {
         it(`validityDays ${v}: the validator and the provider's check agree`, () => {
-            expect(providerRefuses(SELF_SIGNED_CERTIFICATE as unknown as ResourceSpec, v)).to.equal(validatorRefuses(v));
-            expect(providerRefuses(LOCALLY_SIGNED_CERTIFICATE as unknown as ResourceSpec, v)).to.equal(validatorRefuses(v));
+            expect(providerRefuses(SELF_SIGNED_CERTIFICATE as unknown as ResourceSpec, v)).to.equal(
+                validatorRefuses(v),
+            );
+            expect(providerRefuses(LOCALLY_SIGNED_CERTIFICATE as unknown as ResourceSpec, v)).to.equal(
+                validatorRefuses(v),
+            );
         });
     }
 });

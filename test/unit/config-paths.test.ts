@@ -9,9 +9,34 @@ import { platformInstallScript } from "../../provider/webserver-platform-scripts
 const BAD_TOKENS = ["../../etc/cron.d/x", "a/b", "x;reboot", "$(id)", "", "..", "a b", "x\nflush ruleset"];
 
 describe("provider run files: paths through childPath, whatever the token", () => {
-    const apply = (token: string) => applyScript({ token, ruleset: "table inet pinhole {\n}\n", managementSources: ["10.0.0.0/8"], rollbackSeconds: 30 });
-    const web = (token: string) => installScript({ token, owner: "o", certificatePem: "c", keyPem: "k", siteConfig: "", replaces: [], fqdn: "h.example.com", fingerprint: "AB", verifySeconds: 0 });
-    const platform = (token: string) => platformInstallScript({ token, owner: "o", files: [], fqdn: "h.example.com", fingerprint: "AB", verifySeconds: 0 });
+    const apply = (token: string) =>
+        applyScript({
+            token,
+            ruleset: "table inet pinhole {\n}\n",
+            managementSources: ["10.0.0.0/8"],
+            rollbackSeconds: 30,
+        });
+    const web = (token: string) =>
+        installScript({
+            token,
+            owner: "o",
+            certificatePem: "c",
+            keyPem: "k",
+            siteConfig: "",
+            replaces: [],
+            fqdn: "h.example.com",
+            fingerprint: "AB",
+            verifySeconds: 0,
+        });
+    const platform = (token: string) =>
+        platformInstallScript({
+            token,
+            owner: "o",
+            files: [],
+            fqdn: "h.example.com",
+            fingerprint: "AB",
+            verifySeconds: 0,
+        });
 
     it("a plain token builds the scripts, with the run files under /run/pinhole", () => {
         expect(apply("mabc123")).to.contain("new=/run/pinhole/firewall.mabc123.nft");

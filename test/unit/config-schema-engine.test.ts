@@ -18,7 +18,11 @@ import { loadModel } from "../../lib/verify-run";
 import { hostKeyFor } from "./helpers/model-builders";
 
 let haveCli = true;
-try { pulumiDir(); } catch { haveCli = false; }
+try {
+    pulumiDir();
+} catch {
+    haveCli = false;
+}
 
 describe("config through the real CLI: Pulumi.yaml schema, and program = matrix = verify", function () {
     this.timeout(300_000);
@@ -30,7 +34,8 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
     const privateKey = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     const snmp = "snmp://monitor:authphrase1:privphrase1@10.99.2.5:1162";
     let env: Record<string, string>;
-    const pulumi = (args: string[], input?: string) => spawnSync("pulumi", [...args, "--cwd", PROJECT_ROOT], { env, input, encoding: "utf8", timeout: 120_000 });
+    const pulumi = (args: string[], input?: string) =>
+        spawnSync("pulumi", [...args, "--cwd", PROJECT_ROOT], { env, input, encoding: "utf8", timeout: 120_000 });
     const ok = (args: string[], input?: string) => {
         const r = pulumi(args, input);
         expect(r.status, `pulumi ${args.join(" ")}: ${r.stderr}`).to.equal(0);
@@ -46,7 +51,8 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         process.env.PINHOLE_PROVISIONING_ADDRESSES = "10.99.0.5";
         env = { ...process.env, ...pulumiEnv() } as Record<string, string>;
         for (const s of [stack, bad]) ok(["stack", "init", s, "--non-interactive"]);
-        const set = (p: string, v: string, secret = false) => ok(["config", "set", "--stack", stack, "--path", ...(secret ? ["--secret"] : []), p, v]);
+        const set = (p: string, v: string, secret = false) =>
+            ok(["config", "set", "--stack", stack, "--path", ...(secret ? ["--secret"] : []), p, v]);
         set("model", "unified");
         set("networks.admin[0]", "10.99.0.0/24");
         set("networks.monitoring[0]", "10.99.0.0/24");
@@ -79,7 +85,10 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
     });
 
     it("`pulumi config` applies the schema's defaults to keys the stack never set", () => {
-        const cfg = JSON.parse(ok(["config", "--stack", stack, "--json"])) as Record<string, { value?: string; objectValue?: unknown }>;
+        const cfg = JSON.parse(ok(["config", "--stack", stack, "--json"])) as Record<
+            string,
+            { value?: string; objectValue?: unknown }
+        >;
         expect(cfg["pinhole:hosts"].objectValue).to.deep.equal({});
         expect(cfg["pinhole:certificates"].objectValue).to.deep.equal({});
         expect(cfg["pinhole:acknowledgeWorldOpen"].value).to.equal("false");
@@ -92,7 +101,9 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         ok(["config", "set", "--stack", bad, "model", "unified"]);
         let r = preview();
         expect(r.status).to.not.equal(0);
-        expect(r.stdout + r.stderr).to.match(/Stack '[^']+' is missing configuration values 'networks', 'nodes' and 'sshPrivateKey'/);
+        expect(r.stdout + r.stderr).to.match(
+            /Stack '[^']+' is missing configuration values 'networks', 'nodes' and 'sshPrivateKey'/,
+        );
         ok(["config", "set", "--stack", bad, "networks", "10.99.0.0/24"]);
         ok(["config", "set", "--stack", bad, "--path", "nodes[0].name", "node-1"]);
         ok(["config", "set", "--stack", bad, "--secret", "sshPrivateKey"], privateKey);
@@ -110,7 +121,9 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         fs.appendFileSync(stackFiles[1], "environment:\n  - pinhole/prod-secrets\n");
         const r = pulumi(["config", "--stack", bad, "--json"]);
         expect(r.status).to.not.equal(0);
-        expect(r.stderr).to.match(/does not support environments; Pulumi ESC environments require the Pulumi Cloud backend/);
+        expect(r.stderr).to.match(
+            /does not support environments; Pulumi ESC environments require the Pulumi Cloud backend/,
+        );
         expect(() => readStack(bad)).to.throw(/does not support environments/);
         expect(() => loadModel(bad)).to.throw(/does not support environments/);
     });
@@ -120,7 +133,14 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         let program: ParseResult | undefined;
         let entries: ReturnType<typeof programConfigEntries> | undefined;
         const ws = await LocalWorkspace.createOrSelectStack(
-            { stackName: stack, projectName: "pinhole", program: async () => { entries = programConfigEntries(); program = readProgramConfig(); } },
+            {
+                stackName: stack,
+                projectName: "pinhole",
+                program: async () => {
+                    entries = programConfigEntries();
+                    program = readProgramConfig();
+                },
+            },
             { workDir: PROJECT_ROOT, envVars: env },
         );
         await ws.preview({ color: "never" });
@@ -128,17 +148,26 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         const model = program!.model!;
 
         // The engine handed the program every key, defaults included, with the secret ones marked secret.
-        const cli = JSON.parse(ok(["config", "--stack", stack, "--json", "--show-secrets"])) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
+        const cli = JSON.parse(ok(["config", "--stack", stack, "--json", "--show-secrets"])) as Record<
+            string,
+            { value?: string; objectValue?: unknown; secret?: boolean }
+        >;
         expect(Object.keys(entries!).sort()).to.deep.equal(Object.keys(cli).sort());
         for (const [k, v] of Object.entries(cli)) {
-            expect(entries![k], k).to.deep.equal({ value: v.objectValue !== undefined ? v.objectValue : v.value, secret: v.secret === true });
+            expect(entries![k], k).to.deep.equal({
+                value: v.objectValue !== undefined ? v.objectValue : v.value,
+                secret: v.secret === true,
+            });
         }
         // `config set` from stdin drops the final newline.
         expect(entries!["pinhole:sshPrivateKey"]).to.deep.equal({ value: privateKey.trimEnd(), secret: true });
         expect(entries!["pinhole:external"].secret).to.equal(true);
 
         // What the program built from it: the values set with --path and --secret, resolved.
-        expect(model.nodes.map((n) => [n.name, n.address, n.ssh.port])).to.deep.equal([["node-1", "10.99.1.10", 22], ["node-2", "10.99.1.11", 2222]]);
+        expect(model.nodes.map((n) => [n.name, n.address, n.ssh.port])).to.deep.equal([
+            ["node-1", "10.99.1.10", 22],
+            ["node-2", "10.99.1.11", 2222],
+        ]);
         expect(model.firewall.rollbackSeconds).to.equal(45);
         expect(model.firewall.logDrops).to.equal(false);
         const trap = model.external.find((e) => e.kind === "snmpTrap");
@@ -150,13 +179,20 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         expect(matrix.source).to.equal("pulumi config");
         expect(matrix.model).to.deep.equal(model);
         expect(matrix.warnings).to.deep.equal(program!.warnings);
-        const cmd = spawnSync("npm", ["run", "-s", "matrix", "--", "--stack", stack, "--json"], { cwd: PROJECT_ROOT, env: { ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH}` }, encoding: "utf8", timeout: 120_000 });
+        const cmd = spawnSync("npm", ["run", "-s", "matrix", "--", "--stack", stack, "--json"], {
+            cwd: PROJECT_ROOT,
+            env: { ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH}` },
+            encoding: "utf8",
+            timeout: 120_000,
+        });
         expect(cmd.status, cmd.stderr).to.equal(0);
         expect(cmd.stdout).to.equal(formatMatrixJson(matrixRows(model)));
 
         // verify's reader (lib/verify-run.ts loadModel) and the key it logs in with (the stack's secret, as verify reads it).
         expect(loadModel(stack)).to.deep.equal(model);
-        const key = await (await LocalWorkspace.selectStack({ stackName: stack, workDir: PROJECT_ROOT }, { envVars: env })).getConfig("pinhole:sshPrivateKey");
+        const key = await (
+            await LocalWorkspace.selectStack({ stackName: stack, workDir: PROJECT_ROOT }, { envVars: env })
+        ).getConfig("pinhole:sshPrivateKey");
         expect(key).to.deep.equal({ value: privateKey.trimEnd(), secret: true });
     });
 });

@@ -8,19 +8,35 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, CONFIG_SCHEMA, parseClusterConfig } from "../../model/config";
 import { loadStackFile } from "../../lib/stack-file";
-import { PROJECT_FILE, configSchema, currentConfigSchema, renderConfigSchema, withConfigSchema } from "../../scripts/config-schema";
+import {
+    PROJECT_FILE,
+    configSchema,
+    currentConfigSchema,
+    renderConfigSchema,
+    withConfigSchema,
+} from "../../scripts/config-schema";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const projectText = fs.readFileSync(PROJECT_FILE, "utf8");
-const stacks = fs.readdirSync(path.join(ROOT, "stacks")).filter((f) => /^Pulumi\.example-[a-z0-9-]+\.yaml$/.test(f)).sort();
-const fixtures = fs.readdirSync(path.join(ROOT, "test", "unit", "fixtures", "valid")).map((f) => path.join(ROOT, "test", "unit", "fixtures", "valid", f));
+const stacks = fs
+    .readdirSync(path.join(ROOT, "stacks"))
+    .filter((f) => /^Pulumi\.example-[a-z0-9-]+\.yaml$/.test(f))
+    .sort();
+const fixtures = fs
+    .readdirSync(path.join(ROOT, "test", "unit", "fixtures", "valid"))
+    .map((f) => path.join(ROOT, "test", "unit", "fixtures", "valid", f));
 const configs = [...stacks.map((f) => path.join(ROOT, "stacks", f)), ...fixtures];
 /** The secret as a stack file holds it (opaque; the example stacks commit none). */
-const withKey = (raw: Record<string, unknown>) => ({ ...raw, sshPrivateKey: raw.sshPrivateKey ?? { secure: "v1:cGxhY2Vob2xkZXI=:cGxhY2Vob2xkZXI=" } });
+const withKey = (raw: Record<string, unknown>) => ({
+    ...raw,
+    sshPrivateKey: raw.sshPrivateKey ?? { secure: "v1:cGxhY2Vob2xkZXI=:cGxhY2Vob2xkZXI=" },
+});
 
 describe("Pulumi.yaml config schema (scripts/config-schema.ts)", () => {
     it("Pulumi.yaml's generated block is exactly what the generator writes from model/config/keys.ts", () => {
-        expect(currentConfigSchema(projectText), "run: npx ts-node --transpile-only scripts/config-schema.ts").to.equal(renderConfigSchema());
+        expect(currentConfigSchema(projectText), "run: npx ts-node --transpile-only scripts/config-schema.ts").to.equal(
+            renderConfigSchema(),
+        );
         expect(withConfigSchema(projectText)).to.equal(projectText);
     });
 
@@ -40,14 +56,24 @@ describe("Pulumi.yaml config schema (scripts/config-schema.ts)", () => {
 
     it("follows the engine's rules: known types, arrays with items, defaults of the declared type, secret only on strings", () => {
         const TYPES = ["string", "integer", "boolean", "array", "object"];
-        const ofType = (t: string, v: unknown) => (t === "string" ? typeof v === "string" : t === "boolean" ? typeof v === "boolean"
-            : t === "integer" ? Number.isInteger(v) : t === "array" ? Array.isArray(v) : typeof v === "object" && v !== null && !Array.isArray(v));
+        const ofType = (t: string, v: unknown) =>
+            t === "string"
+                ? typeof v === "string"
+                : t === "boolean"
+                  ? typeof v === "boolean"
+                  : t === "integer"
+                    ? Number.isInteger(v)
+                    : t === "array"
+                      ? Array.isArray(v)
+                      : typeof v === "object" && v !== null && !Array.isArray(v);
         for (const [key, d] of Object.entries(configSchema())) {
             expect(key, key).to.not.include(":");
             expect(TYPES, key).to.include(d.type);
             expect(d.description.length, key).to.be.greaterThan(10);
-            if (d.type === "array") expect(d.items, `${key}: the engine refuses an array without items`).to.not.equal(undefined);
-            if (d.default !== undefined) expect(ofType(d.type, d.default), `${key}: default of type ${d.type}`).to.equal(true);
+            if (d.type === "array")
+                expect(d.items, `${key}: the engine refuses an array without items`).to.not.equal(undefined);
+            if (d.default !== undefined)
+                expect(ofType(d.type, d.default), `${key}: default of type ${d.type}`).to.equal(true);
             if (d.secret) expect(d.default, `${key}: a secret has no default`).to.equal(undefined);
         }
         expect(configSchema().sshPrivateKey.secret).to.equal(true);
@@ -64,9 +90,15 @@ describe("Pulumi.yaml config schema (scripts/config-schema.ts)", () => {
                 const absent = parseClusterConfig(without, { requireSecrets: true });
                 const d = CONFIG_SCHEMA[key].default;
                 if (d === undefined) {
-                    expect(absent.errors.map((e) => e.path).some((p) => p.startsWith(`pinhole:${key}`)), `${key} is declared required`).to.equal(true);
+                    expect(
+                        absent.errors.map((e) => e.path).some((p) => p.startsWith(`pinhole:${key}`)),
+                        `${key} is declared required`,
+                    ).to.equal(true);
                 } else {
-                    expect(parseClusterConfig({ ...without, [key]: d }, { requireSecrets: true }), `${key}: default ${JSON.stringify(d)}`).to.deep.equal(absent);
+                    expect(
+                        parseClusterConfig({ ...without, [key]: d }, { requireSecrets: true }),
+                        `${key}: default ${JSON.stringify(d)}`,
+                    ).to.deep.equal(absent);
                 }
             }
         });

@@ -60,13 +60,17 @@ describe("stack files as YAML text (the stack-file reader)", () => {
         });
     }
 
-    it("a quoted \"022\" is a string with a leading zero: the same error", () => {
+    it('a quoted "022" is a string with a leading zero: the same error', () => {
         const r = parseText(stackText('"022"'));
-        expect(r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")).to.match(/^pinhole:nodes\[0\]\.ssh\.port: .*leading zero/);
+        expect(r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")).to.match(
+            /^pinhole:nodes\[0\]\.ssh\.port: .*leading zero/,
+        );
     });
 
     it("a duplicate key (two pinhole:model) is refused unread, naming the line", () => {
-        expect(() => parseText(stackText("22", "  pinhole:model: modular\n"))).to.throw(/duplicated mapping key[\s\S]*\(9:3\)/);
+        expect(() => parseText(stackText("22", "  pinhole:model: modular\n"))).to.throw(
+            /duplicated mapping key[\s\S]*\(9:3\)/,
+        );
     });
 
     it("a duplicate key inside a node (two ports) is refused unread", () => {
@@ -74,11 +78,19 @@ describe("stack files as YAML text (the stack-file reader)", () => {
     });
 
     it("the same key written with and without its namespace (pinhole:model and model) is an error: only one would count", () => {
-        for (const [first, second] of [["pinhole:model", "model"], ["model", "pinhole:model"]]) {
-            const text = stackText().replace("  pinhole:model: unified\n", `  ${first}: unified\n  ${second}: modular\n`);
+        for (const [first, second] of [
+            ["pinhole:model", "model"],
+            ["model", "pinhole:model"],
+        ]) {
+            const text = stackText().replace(
+                "  pinhole:model: unified\n",
+                `  ${first}: unified\n  ${second}: modular\n`,
+            );
             const r = parseText(text);
             expect(r.model).to.equal(undefined);
-            expect(r.errors.find((e) => e.path === second)?.message, JSON.stringify(r.errors)).to.contain(`is the same key as ${first}`);
+            expect(r.errors.find((e) => e.path === second)?.message, JSON.stringify(r.errors)).to.contain(
+                `is the same key as ${first}`,
+            );
         }
     });
 
@@ -95,14 +107,28 @@ describe("stack files as YAML text (the stack-file reader)", () => {
 `;
         const r = parseText(text);
         expect(r.errors).to.deep.equal([]);
-        expect(r.model!.nodes.map((n) => [n.ssh.port, n.ssh.user])).to.deep.equal([[2222, "platform"], [2222, "platform"], [22, "platform"]]);
+        expect(r.model!.nodes.map((n) => [n.ssh.port, n.ssh.user])).to.deep.equal([
+            [2222, "platform"],
+            [2222, "platform"],
+            [22, "platform"],
+        ]);
         expect(r.model!.networks.monitoring).to.deep.equal(["192.168.100.0/24"]);
     });
 
     it(`an alias bomb (small on disk, billions of values expanded) is refused unread, quickly (limit ${STACK_VALUE_LIMIT})`, () => {
-        const levels = ["  a0: &a0 [10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1]"];
-        for (let i = 1; i <= 9; i++) levels.push(`  a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
-        const text = stackText("22", `  pinhole:hosts:\n    bomb.example.com: *a9\n`).replace("config:\n", `x-anchors:\n${levels.join("\n")}\nconfig:\n`);
+        const levels = [
+            "  a0: &a0 [10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1, 10.0.0.1]",
+        ];
+        for (let i = 1; i <= 9; i++)
+            levels.push(
+                `  a${i}: &a${i} [${Array(10)
+                    .fill(`*a${i - 1}`)
+                    .join(", ")}]`,
+            );
+        const text = stackText("22", `  pinhole:hosts:\n    bomb.example.com: *a9\n`).replace(
+            "config:\n",
+            `x-anchors:\n${levels.join("\n")}\nconfig:\n`,
+        );
         expect(text.length).to.be.lessThan(3000);
         const t0 = Date.now();
         expect(() => parseText(text)).to.throw(/more than 100000 values once its YAML aliases are expanded/);
@@ -119,30 +145,50 @@ describe("stack files as YAML text: a leading-zero integer through the backend (
     let env: Record<string, string>;
 
     before(function () {
-        try { env = { ...process.env, ...pulumiEnv(PROJECT_ROOT) } as Record<string, string>; } catch { this.skip(); }
+        try {
+            env = { ...process.env, ...pulumiEnv(PROJECT_ROOT) } as Record<string, string>;
+        } catch {
+            this.skip();
+        }
         if (spawnSync("pulumi", ["version"], { env }).status !== 0) this.skip();
-        const init = spawnSync("pulumi", ["stack", "init", stack, "--cwd", PROJECT_ROOT], { env, encoding: "utf8", timeout: 60_000 });
+        const init = spawnSync("pulumi", ["stack", "init", stack, "--cwd", PROJECT_ROOT], {
+            env,
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         expect(init.status, init.stderr).to.equal(0);
         // Written after init: init re-serialises an existing file (Pulumi's reader turns 022 into 18 on the way).
         const salt = /^encryptionsalt: .*$/m.exec(fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")?.[0] ?? "";
         fs.writeFileSync(file, `${salt}\n${stackText("022", "  pinhole:firewall: { rollbackSeconds: 4_5 }\n")}`);
     });
     after(() => {
-        if (env) spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", stack, "--cwd", PROJECT_ROOT], { env, timeout: 60_000 });
+        if (env)
+            spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", stack, "--cwd", PROJECT_ROOT], {
+                env,
+                timeout: 60_000,
+            });
         fs.rmSync(file, { force: true });
     });
 
     it("Pulumi reads port: 022 as 18 and rollbackSeconds: 4_5 as 45; readStack refuses both, naming the paths", () => {
-        const cli = spawnSync("pulumi", ["config", "--json", "--stack", stack, "--cwd", PROJECT_ROOT], { env, encoding: "utf8", timeout: 60_000 });
+        const cli = spawnSync("pulumi", ["config", "--json", "--stack", stack, "--cwd", PROJECT_ROOT], {
+            env,
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         expect(cli.status, cli.stderr).to.equal(0);
         const nodes = JSON.parse(cli.stdout)["pinhole:nodes"];
         expect(nodes.objectValue[0].ssh.port, "the engine's reading").to.equal(18);
-        expect(JSON.parse(cli.stdout)["pinhole:firewall"].objectValue.rollbackSeconds, "the engine's reading").to.equal(45);
+        expect(JSON.parse(cli.stdout)["pinhole:firewall"].objectValue.rollbackSeconds, "the engine's reading").to.equal(
+            45,
+        );
         const r = readStack(stack);
         expect(r.source).to.equal("pulumi config");
         expect(r.model, JSON.stringify(r.errors)).to.equal(undefined);
         expect(r.errors.find((e) => e.path === "pinhole:nodes[0].ssh.port")?.message).to.contain("leading zero");
-        expect(r.errors.find((e) => e.path === "pinhole:firewall.rollbackSeconds")?.message).to.contain('with "_" in it');
+        expect(r.errors.find((e) => e.path === "pinhole:firewall.rollbackSeconds")?.message).to.contain(
+            'with "_" in it',
+        );
     });
 });
 
@@ -152,7 +198,14 @@ describe("stack files as YAML text: the program reads what only the file shows",
     this.timeout(60_000);
     const stack = `test-yaml-program-${process.pid}`;
     const file = path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`);
-    before(() => pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs }, "pinhole", stack, true));
+    before(() =>
+        pulumi.runtime.setMocks(
+            { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
+            "pinhole",
+            stack,
+            true,
+        ),
+    );
     after(() => fs.rmSync(file, { force: true }));
 
     it("port: 022 (the engine gives 18) and a key outside config: are the program's errors too", () => {
@@ -160,16 +213,32 @@ describe("stack files as YAML text: the program reads what only the file shows",
         const tools = parseStackFile(file);
         expect(tools.errors.map((e) => e.path).sort()).to.deep.equal(["pinhole:domain", "pinhole:nodes[0].ssh.port"]);
         // The engine's view of the same file: 022 already read as 18, the misplaced key absent.
-        const nodes = [1, 2, 3].map((i) => ({ name: `uni-${i}`, role: "unified", address: `10.1.0.1${i}`, ssh: { hostKey: [KEY1, KEY2, KEY3][i - 1], ...(i === 1 ? { port: 18 } : {}) } }));
-        pulumi.runtime.setAllConfig({
-            "pinhole:model": "unified", "pinhole:networks": JSON.stringify({ admin: ["192.168.100.0/24"] }), "pinhole:nodes": JSON.stringify(nodes),
-            "pinhole:sshPrivateKey": "(decrypted by the engine)",
-        }, ["pinhole:sshPrivateKey"]);
+        const nodes = [1, 2, 3].map((i) => ({
+            name: `uni-${i}`,
+            role: "unified",
+            address: `10.1.0.1${i}`,
+            ssh: { hostKey: [KEY1, KEY2, KEY3][i - 1], ...(i === 1 ? { port: 18 } : {}) },
+        }));
+        pulumi.runtime.setAllConfig(
+            {
+                "pinhole:model": "unified",
+                "pinhole:networks": JSON.stringify({ admin: ["192.168.100.0/24"] }),
+                "pinhole:nodes": JSON.stringify(nodes),
+                "pinhole:sshPrivateKey": "(decrypted by the engine)",
+            },
+            ["pinhole:sshPrivateKey"],
+        );
         process.env.PINHOLE_PROVISIONING_ADDRESSES = "192.168.100.5";
         const index = require.resolve("../../index");
         delete require.cache[index];
         let error: Error | undefined;
-        try { require(index); } catch (e) { error = e as Error; } finally { delete process.env.PINHOLE_PROVISIONING_ADDRESSES; }
+        try {
+            require(index);
+        } catch (e) {
+            error = e as Error;
+        } finally {
+            delete process.env.PINHOLE_PROVISIONING_ADDRESSES;
+        }
         expect(error, "the program refuses it").to.be.instanceOf(pulumi.RunError);
         expect(error!.message).to.match(/^pinhole:nodes\[0\]\.ssh\.port: 022 is written with a leading zero/m);
         expect(error!.message).to.match(/^pinhole:domain: is at the top of the stack file, outside config:/m);

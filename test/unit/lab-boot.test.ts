@@ -1,5 +1,12 @@
 import { expect } from "chai";
-import { bootBinds, bootedSshdConfig, listenerUnit, nspawnArgs, NSPAWN_REBOOT_EXIT, supervisorScript } from "../../lab/boot-render";
+import {
+    bootBinds,
+    bootedSshdConfig,
+    listenerUnit,
+    nspawnArgs,
+    NSPAWN_REBOOT_EXIT,
+    supervisorScript,
+} from "../../lab/boot-render";
 import { BOOT_PACKAGES, imageKey, parseCandidates } from "../../lab/boot-image";
 import { listenerPorts } from "../../lab/ports";
 import { buildPlan } from "../../lab/shapes";
@@ -7,11 +14,24 @@ import { buildPlan } from "../../lab/shapes";
 describe("lab booted tier (pure parts)", () => {
     const plan = buildPlan({ model: "unified" });
     const node = plan.nodes[0];
-    const a = { node, root: "/x/.lab/nodes/n/boot/root", nodeDir: "/x/.lab/nodes/n", labBin: "/x/.lab/bin", authorizedKeys: "/x/.lab/ssh/authorized_keys" };
+    const a = {
+        node,
+        root: "/x/.lab/nodes/n/boot/root",
+        nodeDir: "/x/.lab/nodes/n",
+        labBin: "/x/.lab/bin",
+        authorizedKeys: "/x/.lab/ssh/authorized_keys",
+    };
 
     it("nspawn boots systemd in the node's existing namespace, without the host's system bus", () => {
         const args = nspawnArgs(a);
-        for (const f of ["--boot", "--register=no", "--keep-unit", `--network-namespace-path=/run/netns/${node.netns}`, `--directory=${a.root}`]) expect(args).to.include(f);
+        for (const f of [
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            `--network-namespace-path=/run/netns/${node.netns}`,
+            `--directory=${a.root}`,
+        ])
+            expect(args).to.include(f);
         // no --private-network or --network-veth: the namespace is the lab's, already wired to the bridge
         expect(args.some((x) => /^--(private-network|network-veth|network-bridge)/.test(x))).to.equal(false);
     });
@@ -23,7 +43,10 @@ describe("lab booted tier (pure parts)", () => {
         expect(byTarget.get("/etc/nginx")?.h).to.equal("/x/.lab/nodes/n/etc/nginx");
         expect(byTarget.get("/etc/ssh/pinhole-lab")).to.deep.equal({ h: "/x/.lab/nodes/n/ssh", ro: true });
         expect(byTarget.get("/opt/pinhole-lab/bin")?.ro).to.equal(true);
-        expect(binds.some(([, c]) => c === "/etc/systemd/system")).to.equal(false, "the image's enabled units live there");
+        expect(binds.some(([, c]) => c === "/etc/systemd/system")).to.equal(
+            false,
+            "the image's enabled units live there",
+        );
     });
 
     it("sshd listens on the node address with the bind-mounted host key", () => {
@@ -36,8 +59,12 @@ describe("lab booted tier (pure parts)", () => {
     it("the listener unit serves every port the process tier serves, after the network", () => {
         const u = listenerUnit();
         const { tcp, udp } = listenerPorts();
-        expect(u).to.include(`--tcp ${tcp.join(",")}`).and.include(`--udp ${udp.join(",")}`);
-        expect(u).to.match(/^After=network\.target$/m).and.match(/^WantedBy=multi-user\.target$/m);
+        expect(u)
+            .to.include(`--tcp ${tcp.join(",")}`)
+            .and.include(`--udp ${udp.join(",")}`);
+        expect(u)
+            .to.match(/^After=network\.target$/m)
+            .and.match(/^WantedBy=multi-user\.target$/m);
         expect(u).not.to.include("--daemon");
     });
 
@@ -57,7 +84,8 @@ describe("lab booted tier (pure parts)", () => {
     });
 
     it("parses apt-cache policy candidates", () => {
-        const text = "systemd:\n  Installed: 252.38\n  Candidate: 252.39-1~deb12u2\n  Version table:\nufw:\n  Installed: (none)\n  Candidate: 0.36.2-1\n";
+        const text =
+            "systemd:\n  Installed: 252.38\n  Candidate: 252.39-1~deb12u2\n  Version table:\nufw:\n  Installed: (none)\n  Candidate: 0.36.2-1\n";
         expect(parseCandidates(text)).to.deep.equal({ systemd: "252.39-1~deb12u2", ufw: "0.36.2-1" });
     });
 });

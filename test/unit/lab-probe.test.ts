@@ -1,5 +1,17 @@
 import { expect } from "chai";
-import { classify, familyOf, formatTable, groupBySource, joinResults, parseProberOutput, probeSources, probeTargets, proberInput, ProbeResult, toJsonRows } from "../../lab/probe-plan";
+import {
+    classify,
+    familyOf,
+    formatTable,
+    groupBySource,
+    joinResults,
+    parseProberOutput,
+    probeSources,
+    probeTargets,
+    proberInput,
+    ProbeResult,
+    toJsonRows,
+} from "../../lab/probe-plan";
 import { NODE_PORTS } from "../../lab/ports";
 import { buildPlan } from "../../lab/shapes";
 
@@ -25,15 +37,21 @@ describe("lab probe plan", () => {
         expect(t.filter((x) => familyOf(x.address) === 6)).to.have.length(perFamily);
         expect(probeTargets(unified, { families: [4] }).every((x) => familyOf(x.address) === 4)).to.equal(true);
         expect(probeTargets(unified, { families: [6] })).to.have.length(perFamily);
-        expect(t.find((x) => x.from === "admin" && x.to === "unified-1" && familyOf(x.address) === 6)!.address).to.equal("fd77::1:11");
-        expect(t.find((x) => x.from === "unified-1" && x.to === "ntp" && familyOf(x.address) === 6)!.address).to.equal("fd77::50:17");
+        expect(
+            t.find((x) => x.from === "admin" && x.to === "unified-1" && familyOf(x.address) === 6)!.address,
+        ).to.equal("fd77::1:11");
+        expect(t.find((x) => x.from === "unified-1" && x.to === "ntp" && familyOf(x.address) === 6)!.address).to.equal(
+            "fd77::50:17",
+        );
         expect(() => probeTargets(unified, { families: [5 as 4] })).to.throw(/families: 5 is not 4 or 6/);
         const v4only = probeTargets(buildPlan({ model: "unified" }));
         expect(v4only).to.have.length(perFamily);
         expect(v4only.every((x) => familyOf(x.address) === 4)).to.equal(true);
         expect(t.some((x) => x.from === x.to)).to.equal(false);
         expect(t.filter((x) => x.from === "client" && x.to === "ucm")).to.have.length(0);
-        expect(t.filter((x) => x.from === "proxy-1" && x.to === "ldap").map((x) => `${x.port}/${x.protocol}`)).to.include.members(["389/tcp", "389/udp", "636/tcp", "636/udp"]);
+        expect(
+            t.filter((x) => x.from === "proxy-1" && x.to === "ldap").map((x) => `${x.port}/${x.protocol}`),
+        ).to.include.members(["389/tcp", "389/udp", "636/tcp", "636/udp"]);
         expect(new Set(t.map((x) => x.id)).size).to.equal(t.length);
         expect(probeTargets(unified, { includeSelf: true }).some((x) => x.from === x.to)).to.equal(true);
     });
@@ -55,19 +73,31 @@ describe("lab probe plan", () => {
         const t = probeTargets(unified, { from: ["client"], to: ["proxy-1", "proxy-2"] });
         expect(new Set(t.map((x) => x.from))).to.deep.equal(new Set(["client"]));
         expect(new Set(t.map((x) => x.to))).to.deep.equal(new Set(["proxy-1", "proxy-2"]));
-        expect(() => probeTargets(unified, { from: ["nobody"], to: ["nowhere"] })).to.throw(/unknown source "nobody".*unknown destination "nowhere"/);
+        expect(() => probeTargets(unified, { from: ["nobody"], to: ["nowhere"] })).to.throw(
+            /unknown source "nobody".*unknown destination "nowhere"/,
+        );
     });
 
     it("prober input/output round trip and classification", () => {
         const t = probeTargets(unified, { from: ["admin"], to: ["unified-1"] }).slice(0, 4);
         expect(proberInput(t).split("\n")[0]).to.equal(`${t[0].id} tcp 10.77.1.11 22`);
-        const lines = parseProberOutput(`${t[0].id} connected 0.4 -\n${t[1].id} timeout 700.9 -\n${t[2].id} refused 0.2 ECONNREFUSED\ngarbage\n`);
+        const lines = parseProberOutput(
+            `${t[0].id} connected 0.4 -\n${t[1].id} timeout 700.9 -\n${t[2].id} refused 0.2 ECONNREFUSED\ngarbage\n`,
+        );
         expect(lines).to.have.length(3);
         const r = joinResults(t, lines, 1000);
         expect(r.map((x) => x.result)).to.deep.equal(["open", "filtered", "refused", "filtered"]);
         expect(r[3].detail).to.equal("missing");
         expect(r[2].detail).to.equal("refused ECONNREFUSED");
-        expect(Object.keys(toJsonRows(r)[0]).sort()).to.deep.equal(["address", "from", "ms", "port", "protocol", "result", "to"]);
+        expect(Object.keys(toJsonRows(r)[0]).sort()).to.deep.equal([
+            "address",
+            "from",
+            "ms",
+            "port",
+            "protocol",
+            "result",
+            "to",
+        ]);
     });
 
     it("classify: open / refused / filtered", () => {
@@ -87,10 +117,21 @@ describe("lab probe plan", () => {
     });
 
     it("formats one line per pair with ports by result, and a summary", () => {
-        const row = (port: number, protocol: "tcp" | "udp", result: ProbeResult["result"], to = "unified-1"): ProbeResult =>
-            ({ from: "admin", to, address: "10.77.1.11", protocol, port, result, ms: 1 });
-        const text = formatTable([row(22, "tcp", "open"), row(443, "tcp", "open"), row(161, "udp", "open"), row(3306, "tcp", "filtered"), row(9000, "tcp", "refused"),
-            row(22, "tcp", "open", "proxy-1"), row(443, "tcp", "open", "proxy-1")]);
+        const row = (
+            port: number,
+            protocol: "tcp" | "udp",
+            result: ProbeResult["result"],
+            to = "unified-1",
+        ): ProbeResult => ({ from: "admin", to, address: "10.77.1.11", protocol, port, result, ms: 1 });
+        const text = formatTable([
+            row(22, "tcp", "open"),
+            row(443, "tcp", "open"),
+            row(161, "udp", "open"),
+            row(3306, "tcp", "filtered"),
+            row(9000, "tcp", "refused"),
+            row(22, "tcp", "open", "proxy-1"),
+            row(443, "tcp", "open", "proxy-1"),
+        ]);
         const lines = text.split("\n");
         expect(lines[0]).to.match(/^FROM\s+TO\s+ADDRESS\s+OPEN\s+FILTERED\s+REFUSED$/);
         expect(lines[1]).to.match(/^admin\s+unified-1\s+10\.77\.1\.11\s+tcp 22,443  udp 161\s+tcp 3306\s+tcp 9000$/);
@@ -99,9 +140,21 @@ describe("lab probe plan", () => {
     });
 
     it("formats one line per address family of a pair, and a summary per family", () => {
-        const row = (address: string, port: number, result: ProbeResult["result"]): ProbeResult =>
-            ({ from: "admin", to: "unified-1", address, protocol: "tcp", port, result, ms: 1 });
-        const lines = formatTable([row("10.77.1.11", 22, "open"), row("10.77.1.11", 80, "filtered"), row("fd77::1:11", 22, "open"), row("fd77::1:11", 80, "open")]).split("\n");
+        const row = (address: string, port: number, result: ProbeResult["result"]): ProbeResult => ({
+            from: "admin",
+            to: "unified-1",
+            address,
+            protocol: "tcp",
+            port,
+            result,
+            ms: 1,
+        });
+        const lines = formatTable([
+            row("10.77.1.11", 22, "open"),
+            row("10.77.1.11", 80, "filtered"),
+            row("fd77::1:11", 22, "open"),
+            row("fd77::1:11", 80, "open"),
+        ]).split("\n");
         expect(lines[1]).to.match(/^admin\s+unified-1\s+10\.77\.1\.11\s+tcp 22\s+tcp 80\s+-$/);
         expect(lines[2]).to.match(/^admin\s+unified-1\s+fd77::1:11\s+all 2\s+-\s+-$/);
         expect(lines.slice(-3)).to.deep.equal([

@@ -24,15 +24,29 @@ describe("lab stack config", () => {
         expect(c["pinhole:networks"]).to.deep.equal({ admin, client: ["0.0.0.0/0", "::/0"], monitoring: admin });
         const u3 = c["pinhole:nodes"].find((n: any) => n.name === "unified-3");
         expect(u3).to.deep.equal({
-            name: "unified-3", role: "unified", site: "dc2", address: "10.78.2.11", address6: "fd77:0:0:2::11", advertisedAddress: "10.77.2.11",
+            name: "unified-3",
+            role: "unified",
+            site: "dc2",
+            address: "10.78.2.11",
+            address6: "fd77:0:0:2::11",
+            advertisedAddress: "10.77.2.11",
             ssh: { host: "10.77.2.11", port: 22, user: "root", sudo: false, hostKey: "ssh-ed25519 AAAAkey-unified-3" },
         });
-        expect(c["pinhole:nodes"].find((n: any) => n.name === "unified-4").ssh).to.include({ user: "pinhole", sudo: true });
+        expect(c["pinhole:nodes"].find((n: any) => n.name === "unified-4").ssh).to.include({
+            user: "pinhole",
+            sudo: true,
+        });
         const ext = c["pinhole:external"];
         expect(c["pinhole:nodes"].find((n: any) => n.name === "unified-1").address6).to.equal("fd77::1:11");
         expect(ext.ucm).to.deep.equal(["10.77.50.11", "fd77::50:11"]);
-        expect(ext.notificationDestinations).to.deep.equal(["https://10.77.50.20:9443/notify", "https://[fd77::50:20]:9443/notify"]);
-        expect(ext.snmpTrapReceivers).to.deep.equal(["snmp://public@10.77.50.19:162", "snmp://public@[fd77::50:19]:162"]);
+        expect(ext.notificationDestinations).to.deep.equal([
+            "https://10.77.50.20:9443/notify",
+            "https://[fd77::50:20]:9443/notify",
+        ]);
+        expect(ext.snmpTrapReceivers).to.deep.equal([
+            "snmp://public@10.77.50.19:162",
+            "snmp://public@[fd77::50:19]:162",
+        ]);
         expect(ext.backupDestinations[0]).to.match(/^sftp:\/\/backup@10\.77\.50\.18:22\//);
         expect(ext.backupDestinations[1]).to.match(/^sftp:\/\/backup@\[fd77::50:18\]:22\//);
         expect(ext.ldap).to.deep.equal([
@@ -45,16 +59,27 @@ describe("lab stack config", () => {
     it("every lab stack parses as a dual-stack cluster: each node and external system in both families, no problems", () => {
         for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
             const plan = buildPlan({ model, ipv6: true });
-            const raw = { ...labStackConfig(plan, Object.fromEntries(plan.nodes.map((n, i) => [n.name, ed25519Key(i + 1)]))), "pinhole:firewall": { egress: "deny" } };
-            const r = parseClusterConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/^pinhole:/, ""), v])));
+            const raw = {
+                ...labStackConfig(plan, Object.fromEntries(plan.nodes.map((n, i) => [n.name, ed25519Key(i + 1)]))),
+                "pinhole:firewall": { egress: "deny" },
+            };
+            const r = parseClusterConfig(
+                Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.replace(/^pinhole:/, ""), v])),
+            );
             expect(r.errors, `${model}: ${JSON.stringify(r.errors)}`).to.deep.equal([]);
             const m = r.model!;
             for (const n of m.nodes) expect(n.address6, `${model} ${n.name}`).to.match(/^fd77:/);
             const kinds = new Set(m.external.map((e) => e.kind));
             for (const kind of kinds) {
                 const addrs = m.external.filter((e) => e.kind === kind).flatMap((e) => e.addresses);
-                expect(addrs.some((a) => a.startsWith("10.77.50.")), `${model} ${kind} IPv4`).to.equal(true);
-                expect(addrs.some((a) => a.startsWith("fd77::50:")), `${model} ${kind} IPv6`).to.equal(true);
+                expect(
+                    addrs.some((a) => a.startsWith("10.77.50.")),
+                    `${model} ${kind} IPv4`,
+                ).to.equal(true);
+                expect(
+                    addrs.some((a) => a.startsWith("fd77::50:")),
+                    `${model} ${kind} IPv6`,
+                ).to.equal(true);
             }
         }
     });
@@ -62,7 +87,11 @@ describe("lab stack config", () => {
     it("IPv4-only lab (the default): no address6, no IPv6 network or external address", () => {
         const plan = buildPlan({ model: "multisite" });
         const c = labStackConfig(plan, keysFor(plan.nodes.map((n) => n.name))) as Record<string, any>;
-        expect(c["pinhole:networks"]).to.deep.equal({ admin: ["10.77.100.0/24", "10.77.0.1/32"], client: ["0.0.0.0/0"], monitoring: ["10.77.100.0/24", "10.77.0.1/32"] });
+        expect(c["pinhole:networks"]).to.deep.equal({
+            admin: ["10.77.100.0/24", "10.77.0.1/32"],
+            client: ["0.0.0.0/0"],
+            monitoring: ["10.77.100.0/24", "10.77.0.1/32"],
+        });
         expect(c["pinhole:nodes"].some((n: any) => "address6" in n)).to.equal(false);
         expect(JSON.stringify(c["pinhole:external"])).to.not.contain("fd77");
         expect(sshdConfig(plan.nodes[0])).to.not.contain("[");
@@ -92,7 +121,11 @@ describe("lab stack config", () => {
         expect(doc.config["other:key"]).to.equal(1);
         expect(doc.config["pinhole:nodes"].map((n: any) => n.name)).to.deep.equal(["standalone-1"]);
         expect(doc.config["pinhole:firewall"]).to.deep.equal({ egress: "deny", rollbackSeconds: 7 });
-        expect(doc.config["pinhole:certificates"]).to.deep.equal({ mode: "self-signed", frontEnd: "whole-site", validityDays: 30 });
+        expect(doc.config["pinhole:certificates"]).to.deep.equal({
+            mode: "self-signed",
+            frontEnd: "whole-site",
+            validityDays: 30,
+        });
         expect(existing.config["pinhole:firewall"].egress).to.equal("allow"); // input untouched
         const text = renderStackDocument(doc);
         expect(text.startsWith("# Generated by")).to.equal(true);
@@ -108,20 +141,43 @@ describe("lab renderers", () => {
 
     it("sshd_config: node address, own host key, key-only, no PAM", () => {
         const c = sshdConfig(u3);
-        for (const l of ["ListenAddress 10.78.2.11:22", "ListenAddress [fd77:0:0:2::11]:22", "HostKey /mnt/nodes/unified-3/ssh/ssh_host_ed25519_key", "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
-            "PasswordAuthentication no", "UsePAM no", "StrictModes no", "PidFile /run/sshd.pid"]) expect(c).to.contain(l + "\n");
+        for (const l of [
+            "ListenAddress 10.78.2.11:22",
+            "ListenAddress [fd77:0:0:2::11]:22",
+            "HostKey /mnt/nodes/unified-3/ssh/ssh_host_ed25519_key",
+            "AuthorizedKeysFile /etc/ssh/pinhole_lab_authorized_keys",
+            "PasswordAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            "PidFile /run/sshd.pid",
+        ])
+            expect(c).to.contain(l + "\n");
     });
 
     it("boot script: the lab dir first, private mounts, then firewall before nginx, listener and sshd", () => {
         const b = bootScript(u3, "/x/.lab");
-        const at = (s: string) => { const i = b.indexOf(s); expect(i, s).to.be.greaterThan(-1); return i; };
+        const at = (s: string) => {
+            const i = b.indexOf(s);
+            expect(i, s).to.be.greaterThan(-1);
+            return i;
+        };
         expect(at("mount --bind '/x/.lab' /mnt")).to.be.lessThan(at("mount -t overlay"));
         expect(at("D=/mnt/nodes/unified-3")).to.be.lessThan(at("mount -t overlay"));
-        expect(at("mount --bind \"$D/run\" /run")).to.be.lessThan(at("nft -f /etc/pinhole/firewall.nft"));
+        expect(at('mount --bind "$D/run" /run')).to.be.lessThan(at("nft -f /etc/pinhole/firewall.nft"));
         expect(at("nft -f /etc/pinhole/firewall.nft")).to.be.lessThan(at("/usr/sbin/nginx"));
-        expect(at("/usr/sbin/nginx")).to.be.lessThan(at("\"$L/bin/labnet\" listen"));
-        expect(at("\"$L/bin/labnet\" listen")).to.be.lessThan(at("exec /usr/sbin/sshd"));
-        for (const m of ["/etc/nginx", "/etc/pinhole", "/etc/systemd/system", "/etc/sudoers.d", "/var/log/nginx", "/var/lib/nginx", "/home", "/tmp"]) at(`" ${m}\n`);
+        expect(at("/usr/sbin/nginx")).to.be.lessThan(at('"$L/bin/labnet" listen'));
+        expect(at('"$L/bin/labnet" listen')).to.be.lessThan(at("exec /usr/sbin/sshd"));
+        for (const m of [
+            "/etc/nginx",
+            "/etc/pinhole",
+            "/etc/systemd/system",
+            "/etc/sudoers.d",
+            "/var/log/nginx",
+            "/var/lib/nginx",
+            "/home",
+            "/tmp",
+        ])
+            at(`" ${m}\n`);
         for (const m of ["/etc", "/root", "/var", "/usr/local"]) at(`lowerdir=${m},`);
         expect(b).to.not.match(/--tcp [^ ]*\b(22|80|443)\b/);
     });
@@ -135,9 +191,17 @@ describe("lab renderers", () => {
     });
 
     it("hosts file: peers by the address this node uses", () => {
-        const h = hostsFile(plan.nodes.find((n) => n.name === "unified-1")!, plan);
+        const h = hostsFile(
+            plan.nodes.find((n) => n.name === "unified-1")!,
+            plan,
+        );
         expect(h).to.contain("10.77.2.11 unified-3.lab.pinhole.test unified-3");
-        expect(hostsFile(plan.nodes.find((n) => n.name === "unified-4")!, plan)).to.contain("10.78.2.11 unified-3.lab.pinhole.test unified-3");
+        expect(
+            hostsFile(
+                plan.nodes.find((n) => n.name === "unified-4")!,
+                plan,
+            ),
+        ).to.contain("10.78.2.11 unified-3.lab.pinhole.test unified-3");
     });
 
     it("router NAT: 1:1 maps both ways on the outside interface, replaced atomically", () => {

@@ -22,12 +22,19 @@ describe("model/limits: each bound once, used by validator, provider and docs", 
 
     const cases: [LimitName, (v: number) => Record<string, unknown>, string][] = [
         ["rollbackSeconds", (v) => ({ firewall: { rollbackSeconds: v } }), "pinhole:firewall.rollbackSeconds"],
-        ["rateLimitPerMinute", (v) => ({ firewall: { rateLimit: { perMinute: v } } }), "pinhole:firewall.rateLimit.perMinute"],
+        [
+            "rateLimitPerMinute",
+            (v) => ({ firewall: { rateLimit: { perMinute: v } } }),
+            "pinhole:firewall.rateLimit.perMinute",
+        ],
         ["rateLimitBurst", (v) => ({ firewall: { rateLimit: { burst: v } } }), "pinhole:firewall.rateLimit.burst"],
     ];
     for (const [name, set, where] of cases) {
         it(`${name}: the validator accepts ${LIMITS[name].min}..${LIMITS[name].max} and refuses one beyond each end`, () => {
-            const run = (v: number) => parseClusterConfig(rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.0.0.1" }], set(v))).errors.filter((e) => e.path === where);
+            const run = (v: number) =>
+                parseClusterConfig(
+                    rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.0.0.1" }], set(v)),
+                ).errors.filter((e) => e.path === where);
             expect(run(LIMITS[name].min)).to.deep.equal([]);
             expect(run(LIMITS[name].max)).to.deep.equal([]);
             expect(run(LIMITS[name].min - 1)).to.have.length(1);

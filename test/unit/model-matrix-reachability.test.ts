@@ -15,11 +15,23 @@ const ROOT = path.resolve(__dirname, "../..");
 
 /** The oracle's semantics are tested on the strict profile (its decisions are the interesting denials). */
 function natUnified(firewall: Record<string, unknown> = { profile: "strict" }): ClusterModel {
-    return mustParse(rawCluster("unified", [
-        { name: "proxy-a", role: "webproxy", site: "dc1", address: "10.1.0.21" },
-        { name: "uni-a", role: "unified", site: "dc1", address: "10.1.0.11", arbiter: true },
-        { name: "uni-b", role: "unified", site: "dc2", address: "10.2.0.11", advertisedAddress: "198.51.100.11" },
-    ], { firewall }));
+    return mustParse(
+        rawCluster(
+            "unified",
+            [
+                { name: "proxy-a", role: "webproxy", site: "dc1", address: "10.1.0.21" },
+                { name: "uni-a", role: "unified", site: "dc1", address: "10.1.0.11", arbiter: true },
+                {
+                    name: "uni-b",
+                    role: "unified",
+                    site: "dc2",
+                    address: "10.2.0.11",
+                    advertisedAddress: "198.51.100.11",
+                },
+            ],
+            { firewall },
+        ),
+    );
 }
 
 describe("model/reachability: the expected-reachability oracle", () => {
@@ -34,7 +46,9 @@ describe("model/reachability: the expected-reachability oracle", () => {
     });
 
     it("NAT: a peer at another site is only recognised at its advertised address", () => {
-        expect(oracle.inbound({ source: "10.2.0.11", to: "uni-a", protocol: "tcp", port: 27017 }).allowed).to.equal(false);
+        expect(oracle.inbound({ source: "10.2.0.11", to: "uni-a", protocol: "tcp", port: 27017 }).allowed).to.equal(
+            false,
+        );
         expect(oracle.sourceAddress("uni-b", "uni-a")).to.equal("198.51.100.11");
         expect(oracle.sourceAddress("uni-a", "uni-b")).to.equal("10.1.0.11");
         expect(oracle.between({ from: "uni-b", to: "uni-a", protocol: "tcp", port: 27017 }).allowed).to.equal(true);
@@ -43,8 +57,15 @@ describe("model/reachability: the expected-reachability oracle", () => {
     it("explains a denial by naming who is allowed on that port", () => {
         const v = oracle.inbound({ source: "192.168.100.7", to: "uni-a", protocol: "tcp", port: 27017 });
         expect(v.allowed).to.equal(false);
-        expect(v.reason).to.equal("uni-a accepts 27017/tcp only from proxy-a, uni-b, and 192.168.100.7 is none of them".replace("proxy-a, ", ""));
-        expect(oracle.inbound({ source: "192.168.100.7", to: "uni-a", protocol: "udp", port: 9 }).reason).to.equal("uni-a accepts 9/udp from no one");
+        expect(v.reason).to.equal(
+            "uni-a accepts 27017/tcp only from proxy-a, uni-b, and 192.168.100.7 is none of them".replace(
+                "proxy-a, ",
+                "",
+            ),
+        );
+        expect(oracle.inbound({ source: "192.168.100.7", to: "uni-a", protocol: "udp", port: 9 }).reason).to.equal(
+            "uni-a accepts 9/udp from no one",
+        );
     });
 
     it("arbiter port only where the arbiter runs (strict); both ways under the reference profile", () => {
@@ -52,19 +73,45 @@ describe("model/reachability: the expected-reachability oracle", () => {
         expect(oracle.between({ from: "uni-a", to: "uni-b", protocol: "tcp", port: 27030 }).allowed).to.equal(false);
         const reference = expectedReachability(natUnified({}));
         expect(reference.between({ from: "uni-a", to: "uni-b", protocol: "tcp", port: 27030 }).allowed).to.equal(true);
-        expect(reference.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "udp", port: 22 }).allowed).to.equal(true);
-        expect(reference.listening("proxy-a").map((p) => `${p.port}/${p.protocol}`)).to.deep.equal(
-            ["22/tcp", "22/udp", "80/tcp", "161/tcp", "161/udp", "162/tcp", "162/udp", "443/tcp", "8443/tcp"]);
+        expect(reference.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "udp", port: 22 }).allowed).to.equal(
+            true,
+        );
+        expect(reference.listening("proxy-a").map((p) => `${p.port}/${p.protocol}`)).to.deep.equal([
+            "22/tcp",
+            "22/udp",
+            "80/tcp",
+            "161/tcp",
+            "161/udp",
+            "162/tcp",
+            "162/udp",
+            "443/tcp",
+            "8443/tcp",
+        ]);
     });
 
     it("networks: admin reaches 22/tcp, monitoring 161/udp, clients 443/tcp on proxies only", () => {
-        expect(oracle.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "tcp", port: 22 }).allowed).to.equal(true);
-        expect(oracle.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "udp", port: 22 }).allowed).to.equal(false);
-        expect(oracle.inbound({ source: "192.168.101.9", to: "uni-b", protocol: "udp", port: 161 }).allowed).to.equal(true);
-        expect(oracle.inbound({ source: "203.0.113.200", to: "proxy-a", protocol: "tcp", port: 443 }).allowed).to.equal(true);
-        expect(oracle.inbound({ source: "203.0.113.200", to: "uni-a", protocol: "tcp", port: 443 }).allowed).to.equal(false);
+        expect(oracle.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "tcp", port: 22 }).allowed).to.equal(
+            true,
+        );
+        expect(oracle.inbound({ source: "192.168.100.9", to: "uni-b", protocol: "udp", port: 22 }).allowed).to.equal(
+            false,
+        );
+        expect(oracle.inbound({ source: "192.168.101.9", to: "uni-b", protocol: "udp", port: 161 }).allowed).to.equal(
+            true,
+        );
+        expect(oracle.inbound({ source: "203.0.113.200", to: "proxy-a", protocol: "tcp", port: 443 }).allowed).to.equal(
+            true,
+        );
+        expect(oracle.inbound({ source: "203.0.113.200", to: "uni-a", protocol: "tcp", port: 443 }).allowed).to.equal(
+            false,
+        );
         expect(oracle.openPorts("192.168.100.9", "proxy-a")).to.deep.equal([{ protocol: "tcp", port: 22 }]);
-        expect(oracle.listening("proxy-a").map((p) => `${p.port}/${p.protocol}`)).to.deep.equal(["22/tcp", "161/udp", "443/tcp", "8443/tcp"]);
+        expect(oracle.listening("proxy-a").map((p) => `${p.port}/${p.protocol}`)).to.deep.equal([
+            "22/tcp",
+            "161/udp",
+            "443/tcp",
+            "8443/tcp",
+        ]);
     });
 
     it("with egress deny, the initiator's outbound list must allow it too", () => {
@@ -72,15 +119,24 @@ describe("model/reachability: the expected-reachability oracle", () => {
         const policies = buildPolicy(deny);
         const a = policies.find((p) => p.node.name === "uni-a")!;
         a.outbound = a.outbound.filter((o) => !(o.peer.name === "uni-b" && o.port === 8443));
-        const v = expectedReachability(deny, policies).between({ from: "uni-a", to: "uni-b", protocol: "tcp", port: 8443 });
+        const v = expectedReachability(deny, policies).between({
+            from: "uni-a",
+            to: "uni-b",
+            protocol: "tcp",
+            port: 8443,
+        });
         expect(v.allowed).to.equal(false);
         expect(v.reason).to.contain("uni-a (egress: deny) has no outbound opening to uni-b");
     });
 
     it("refuses unknown nodes, bad addresses and self-queries loudly", () => {
-        expect(() => oracle.inbound({ source: "10.0.0.1", to: "nope", protocol: "tcp", port: 1 })).to.throw("unknown node");
+        expect(() => oracle.inbound({ source: "10.0.0.1", to: "nope", protocol: "tcp", port: 1 })).to.throw(
+            "unknown node",
+        );
         expect(() => oracle.inbound({ source: "not-ip", to: "uni-a", protocol: "tcp", port: 1 })).to.throw("not an IP");
-        expect(() => oracle.between({ from: "uni-a", to: "uni-a", protocol: "tcp", port: 1 })).to.throw("two different nodes");
+        expect(() => oracle.between({ from: "uni-a", to: "uni-a", protocol: "tcp", port: 1 })).to.throw(
+            "two different nodes",
+        );
     });
 });
 
@@ -93,10 +149,33 @@ describe("model/matrix: the port matrix", () => {
         const first = rows[0];
         expect(first.section).to.equal("Proxy to Unified/Application Node");
         for (const r of rows) {
-            expect(r).to.have.keys(["from", "to", "fromKind", "toKind", "fromLabel", "toLabel", "fromAddresses", "toAddresses", "protocol", "port", "service", "reason", "section", "exposed", "rowId"].filter((k) => k !== "rowId" || r.rowId !== undefined));
+            expect(r).to.have.keys(
+                [
+                    "from",
+                    "to",
+                    "fromKind",
+                    "toKind",
+                    "fromLabel",
+                    "toLabel",
+                    "fromAddresses",
+                    "toAddresses",
+                    "protocol",
+                    "port",
+                    "service",
+                    "reason",
+                    "section",
+                    "exposed",
+                    "rowId",
+                ].filter((k) => k !== "rowId" || r.rowId !== undefined),
+            );
         }
         const ssh = rows.find((r) => r.port === 22 && r.to === "uni-b")!;
-        expect(ssh).to.deep.include({ from: "192.168.100.0/24", fromLabel: "admin networks", protocol: "tcp", section: "Inbound communications to all nodes" });
+        expect(ssh).to.deep.include({
+            from: "192.168.100.0/24",
+            fromLabel: "admin networks",
+            protocol: "tcp",
+            section: "Inbound communications to all nodes",
+        });
         const nat = rows.find((r) => r.from === "uni-b" && r.to === "uni-a" && r.port === 27017)!;
         expect(nat.fromAddresses).to.deep.equal(["198.51.100.11"]);
         expect(nat.reason).to.equal("unified to unified, database access");
@@ -112,7 +191,9 @@ describe("model/matrix: the port matrix", () => {
         const text = formatMatrixTable(model, rows, "t");
         expect(text).to.contain("t: unified model, 3 nodes, 2 sites");
         expect(text).to.contain("== Unified Node to Unified node ==");
-        expect(text).to.match(/uni-b \(198\.51\.100\.11\)\s+uni-a \(10\.1\.0\.11\)\s+27017\/tcp\s+unified to unified, database access/);
+        expect(text).to.match(
+            /uni-b \(198\.51\.100\.11\)\s+uni-a \(10\.1\.0\.11\)\s+27017\/tcp\s+unified to unified, database access/,
+        );
         expect(text).to.match(/client networks \(.*\)\s+proxy-a \(10\.1\.0\.21\)\s+443\/tcp \*/);
         expect(formatMatrixTable(rows, { model })).to.equal(formatMatrixTable(model, rows));
         const json = JSON.parse(formatMatrixJson(rows));
@@ -122,7 +203,17 @@ describe("model/matrix: the port matrix", () => {
 
     describe("scripts/matrix.ts", function () {
         this.timeout(60000);
-        const run = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", path.join(ROOT, "scripts/matrix.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+        const run = (args: string[]) =>
+            spawnSync(
+                process.execPath,
+                [
+                    path.join(ROOT, "node_modules/ts-node/dist/bin.js"),
+                    "--transpile-only",
+                    path.join(ROOT, "scripts/matrix.ts"),
+                    ...args,
+                ],
+                { cwd: ROOT, encoding: "utf8" },
+            );
 
         it("prints the example stack as a table and as JSON", () => {
             const table = run(["--stack", "example-modular"]);
@@ -136,7 +227,10 @@ describe("model/matrix: the port matrix", () => {
 
         it("exits 2 and lists every problem with its path on a bad config", () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-matrix-"));
-            fs.writeFileSync(path.join(dir, "Pulumi.bad.yaml"), "config:\n  pinhole:model: modulr\n  pinhole:nodes: []\n");
+            fs.writeFileSync(
+                path.join(dir, "Pulumi.bad.yaml"),
+                "config:\n  pinhole:model: modulr\n  pinhole:nodes: []\n",
+            );
             const r = run(["--stack", "bad", "--dir", dir]);
             expect(r.status).to.equal(2);
             expect(r.stderr).to.contain('pinhole:model: "modulr" is not one of');
@@ -149,10 +243,21 @@ describe("model/matrix: the port matrix", () => {
 
 describe("model/net: addresses and CIDRs", () => {
     const V6: [string, string | undefined][] = [
-        ["::", "::"], ["::1", "::1"], ["2001:db8::1", "2001:db8::1"], ["2001:DB8:0:0:0:0:0:1", "2001:db8::1"],
-        ["fe80::1:2", "fe80::1:2"], ["::ffff:10.0.0.1", "::ffff:a00:1"], ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
-        ["1:0:0:2:0:0:0:3", "1:0:0:2::3"], ["1::2::3", undefined], ["1:2:3:4:5:6:7:8:9", undefined], ["12345::", undefined],
-        ["1:2:3:4:5:6:7::8", undefined], ["::10.0.0.1:5", undefined], ["fe80::1%eth0", undefined], ["", undefined],
+        ["::", "::"],
+        ["::1", "::1"],
+        ["2001:db8::1", "2001:db8::1"],
+        ["2001:DB8:0:0:0:0:0:1", "2001:db8::1"],
+        ["fe80::1:2", "fe80::1:2"],
+        ["::ffff:10.0.0.1", "::ffff:a00:1"],
+        ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
+        ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
+        ["1::2::3", undefined],
+        ["1:2:3:4:5:6:7:8:9", undefined],
+        ["12345::", undefined],
+        ["1:2:3:4:5:6:7::8", undefined],
+        ["::10.0.0.1:5", undefined],
+        ["fe80::1%eth0", undefined],
+        ["", undefined],
     ];
     for (const [text, canonical] of V6) {
         it(`IPv6 ${JSON.stringify(text)} → ${canonical ?? "invalid"}`, () => {
@@ -163,7 +268,8 @@ describe("model/net: addresses and CIDRs", () => {
     }
     it("IPv4 is strict: four decimal octets, no leading zeros", () => {
         expect(parseIp("10.0.0.1")?.family).to.equal(4);
-        for (const bad of ["10.0.0", "10.0.0.256", "010.0.0.1", "1.2.3.4.5", "a.b.c.d", " 10.0.0.1"]) expect(parseIp(bad), bad).to.equal(undefined);
+        for (const bad of ["10.0.0", "10.0.0.256", "010.0.0.1", "1.2.3.4.5", "a.b.c.d", " 10.0.0.1"])
+            expect(parseIp(bad), bad).to.equal(undefined);
     });
     it("CIDRs: containment, overlap, host bits, bare addresses", () => {
         expect(cidrContains("10.0.0.0/8", "10.200.1.1")).to.equal(true);
@@ -191,7 +297,13 @@ describe("model/roles: deployment model rules", () => {
         expect(r.warnings).to.deep.equal([]);
     });
     it("more than one arbiter is a warning", () => {
-        const r = checkDeploymentModel("modular", [n("application"), n("webproxy"), n("database", true), n("database", true), n("database")]);
+        const r = checkDeploymentModel("modular", [
+            n("application"),
+            n("webproxy"),
+            n("database", true),
+            n("database", true),
+            n("database"),
+        ]);
         expect(r.warnings.map((w) => w.message).join("\n")).to.contain("2 arbiters");
     });
 });

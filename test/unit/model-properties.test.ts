@@ -16,11 +16,21 @@ const BASE_SEED = 20261126;
 const DATABASE_PORTS = [27017, 27019, 27020, 27030];
 // Rows the reference marks "bi-directional", and same-role rows (symmetric by construction).
 const SYMMETRIC_ROWS = [
-    "proxy-proxy.cluster", "proxy-app.cluster", "unified-unified.database", "unified-unified.cluster",
-    "app-app.cluster", "app-db.database", "db-db.database", "db-db.cluster",
+    "proxy-proxy.cluster",
+    "proxy-app.cluster",
+    "unified-unified.database",
+    "unified-unified.cluster",
+    "app-app.cluster",
+    "app-db.database",
+    "db-db.database",
+    "db-db.cluster",
 ];
 
-interface Case { seed: number; model: ClusterModel; policies: NodePolicy[] }
+interface Case {
+    seed: number;
+    model: ClusterModel;
+    policies: NodePolicy[];
+}
 
 function cases(): Case[] {
     const out: Case[] = [];
@@ -28,7 +38,10 @@ function cases(): Case[] {
         const seed = BASE_SEED + i;
         const raw = randomRawCluster(new Gen(prng(seed)));
         const r = parseClusterConfig(raw);
-        if (!r.model) throw new Error(`seed ${seed}: generator made an invalid config:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
+        if (!r.model)
+            throw new Error(
+                `seed ${seed}: generator made an invalid config:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`,
+            );
         out.push({ seed, model: r.model, policies: buildPolicy(r.model) });
     }
     return out;
@@ -65,10 +78,16 @@ describe("policy properties over random valid clusters", () => {
             for (const p of policies) {
                 for (const o of p.inbound) {
                     if (o.peer.kind !== "node" || !o.rowId || !SYMMETRIC_ROWS.includes(o.rowId)) continue;
-                    expect(accepts.has(`${o.peer.name}<${p.node.name}|${o.rowId}`), `seed ${seed}: ${p.node.name} accepts ${o.rowId} from ${o.peer.name} but not the reverse`).to.equal(true);
+                    expect(
+                        accepts.has(`${o.peer.name}<${p.node.name}|${o.rowId}`),
+                        `seed ${seed}: ${p.node.name} accepts ${o.rowId} from ${o.peer.name} but not the reverse`,
+                    ).to.equal(true);
                     // Port by port too, except 27030 when it only opens into nodes that run an arbiter.
                     if (o.port !== 27030 || !activeNarrowings(model.firewall).has("arbiterOnArbiterNodes")) {
-                        expect(acceptsPort.has(`${o.peer.name}<${p.node.name}|${o.rowId}|${o.port}`), `seed ${seed}: ${o.reason} at ${p.node.name} has no reverse`).to.equal(true);
+                        expect(
+                            acceptsPort.has(`${o.peer.name}<${p.node.name}|${o.rowId}|${o.port}`),
+                            `seed ${seed}: ${o.reason} at ${p.node.name} has no reverse`,
+                        ).to.equal(true);
                     }
                 }
             }
@@ -79,7 +98,13 @@ describe("policy properties over random valid clusters", () => {
         for (const { seed, model } of CASES) {
             const literal = { ...model, firewall: { ...model.firewall, profile: "reference" as const, narrow: {} } };
             const policies = buildPolicy(literal);
-            const set = new Set(policies.flatMap((p) => p.inbound.filter((o) => o.peer.kind === "node").map((o) => `${p.node.name}<${o.peer.name}|${o.rowId}|${o.port}`)));
+            const set = new Set(
+                policies.flatMap((p) =>
+                    p.inbound
+                        .filter((o) => o.peer.kind === "node")
+                        .map((o) => `${p.node.name}<${o.peer.name}|${o.rowId}|${o.port}`),
+                ),
+            );
             for (const key of set) {
                 const [pair, rowId, port] = key.split("|");
                 const [to, from] = pair.split("<");
@@ -92,7 +117,11 @@ describe("policy properties over random valid clusters", () => {
     it("standalone has no inter-node openings", () => {
         for (const { seed, model, policies } of CASES.filter((c) => c.model.model === "standalone")) {
             expect(model.nodes.length).to.equal(1);
-            for (const p of policies) expect(all(p).filter((o) => o.peer.kind === "node"), `seed ${seed}`).to.deep.equal([]);
+            for (const p of policies)
+                expect(
+                    all(p).filter((o) => o.peer.kind === "node"),
+                    `seed ${seed}`,
+                ).to.deep.equal([]);
         }
     });
 
@@ -108,7 +137,11 @@ describe("policy properties over random valid clusters", () => {
             }
             // And as a probe would see it: addresses inside client networks that are not cluster nodes.
             const oracle = expectedReachability(model, policies);
-            const nodeAddresses = new Set(model.nodes.flatMap((n) => [n.address, n.advertisedAddress].filter((a): a is string => !!a).map((a) => formatIp(parseIp(a)!))));
+            const nodeAddresses = new Set(
+                model.nodes.flatMap((n) =>
+                    [n.address, n.advertisedAddress].filter((a): a is string => !!a).map((a) => formatIp(parseIp(a)!)),
+                ),
+            );
             for (const client of model.networks.client) {
                 const c = parseCidr(client);
                 if (!c.ok) continue;
@@ -118,7 +151,9 @@ describe("policy properties over random valid clusters", () => {
                     for (const n of model.nodes) {
                         for (const port of DATABASE_PORTS) {
                             const v = oracle.inbound({ source: addr, to: n.name, protocol: "tcp", port });
-                            expect(v.allowed, `seed ${seed}: ${addr} reaches ${n.name}:${port}: ${v.reason}`).to.equal(false);
+                            expect(v.allowed, `seed ${seed}: ${addr} reaches ${n.name}:${port}: ${v.reason}`).to.equal(
+                                false,
+                            );
                         }
                     }
                 }
@@ -150,7 +185,9 @@ describe("policy properties over random valid clusters", () => {
             for (const p of after) {
                 for (const o of all(p)) {
                     expect(o.peer.name, `seed ${seed}: ${p.node.name} still has ${o.reason}`).to.not.equal(gone.name);
-                    if (o.peer.kind === "node") for (const a of goneAddresses) expect(o.peer.addresses, `seed ${seed}: ${o.reason}`).to.not.include(a);
+                    if (o.peer.kind === "node")
+                        for (const a of goneAddresses)
+                            expect(o.peer.addresses, `seed ${seed}: ${o.reason}`).to.not.include(a);
                 }
             }
             // Unless the removed node was the last of its role (then e.g. client 443 moves to the application nodes),
@@ -159,8 +196,12 @@ describe("policy properties over random valid clusters", () => {
                 const before = new Map(policies.map((p) => [p.node.name, p]));
                 for (const p of after) {
                     const old = before.get(p.node.name)!;
-                    expect(p.inbound, `seed ${seed} ${p.node.name}`).to.deep.equal(old.inbound.filter((o) => o.peer.name !== gone.name));
-                    expect(p.outbound, `seed ${seed} ${p.node.name}`).to.deep.equal(old.outbound.filter((o) => o.peer.name !== gone.name));
+                    expect(p.inbound, `seed ${seed} ${p.node.name}`).to.deep.equal(
+                        old.inbound.filter((o) => o.peer.name !== gone.name),
+                    );
+                    expect(p.outbound, `seed ${seed} ${p.node.name}`).to.deep.equal(
+                        old.outbound.filter((o) => o.peer.name !== gone.name),
+                    );
                 }
             }
         }
@@ -173,15 +214,34 @@ describe("policy properties over random valid clusters", () => {
             for (const p of policies) {
                 for (const o of p.inbound.filter((x) => x.peer.kind === "node")) {
                     const initiator = byName.get(o.peer.name)!;
-                    const match = initiator.outbound.find((x) => x.peer.kind === "node" && x.peer.name === p.node.name && x.port === o.port && x.protocol === o.protocol && x.section === o.section);
-                    expect(match, `seed ${seed}: ${p.node.name} accepts "${o.reason}" but ${o.peer.name} may not send it`).to.not.equal(undefined);
+                    const match = initiator.outbound.find(
+                        (x) =>
+                            x.peer.kind === "node" &&
+                            x.peer.name === p.node.name &&
+                            x.port === o.port &&
+                            x.protocol === o.protocol &&
+                            x.section === o.section,
+                    );
+                    expect(
+                        match,
+                        `seed ${seed}: ${p.node.name} accepts "${o.reason}" but ${o.peer.name} may not send it`,
+                    ).to.not.equal(undefined);
                     expect(o.peer.addresses).to.deep.equal([seenBy(p.node, node(o.peer.name))]);
                     expect(match!.peer.addresses).to.deep.equal([seenBy(node(o.peer.name), p.node)]);
                 }
                 for (const o of p.outbound.filter((x) => x.peer.kind === "node")) {
                     const acceptor = byName.get(o.peer.name)!;
-                    const match = acceptor.inbound.find((x) => x.peer.kind === "node" && x.peer.name === p.node.name && x.port === o.port && x.protocol === o.protocol);
-                    expect(match, `seed ${seed}: ${p.node.name} may send "${o.reason}" but ${o.peer.name} does not accept it`).to.not.equal(undefined);
+                    const match = acceptor.inbound.find(
+                        (x) =>
+                            x.peer.kind === "node" &&
+                            x.peer.name === p.node.name &&
+                            x.port === o.port &&
+                            x.protocol === o.protocol,
+                    );
+                    expect(
+                        match,
+                        `seed ${seed}: ${p.node.name} may send "${o.reason}" but ${o.peer.name} does not accept it`,
+                    ).to.not.equal(undefined);
                 }
             }
         }
@@ -193,8 +253,12 @@ describe("policy properties over random valid clusters", () => {
             for (const p of policies) {
                 for (const list of [p.inbound, p.outbound]) {
                     for (let i = 1; i < list.length; i++) {
-                        const a = list[i - 1], b = list[i];
-                        const ordered = a.port < b.port || (a.port === b.port && (a.protocol < b.protocol || (a.protocol === b.protocol && a.peer.name <= b.peer.name)));
+                        const a = list[i - 1],
+                            b = list[i];
+                        const ordered =
+                            a.port < b.port ||
+                            (a.port === b.port &&
+                                (a.protocol < b.protocol || (a.protocol === b.protocol && a.peer.name <= b.peer.name)));
                         expect(ordered, `seed ${seed}: ${a.reason} before ${b.reason}`).to.equal(true);
                     }
                 }
@@ -207,7 +271,12 @@ describe("policy properties over random valid clusters", () => {
             const oracle = expectedReachability(model, policies);
             for (const p of policies) {
                 for (const o of p.inbound.filter((x) => x.peer.kind === "node")) {
-                    const v = oracle.between({ from: o.peer.name, to: p.node.name, protocol: o.protocol, port: o.port });
+                    const v = oracle.between({
+                        from: o.peer.name,
+                        to: p.node.name,
+                        protocol: o.protocol,
+                        port: o.port,
+                    });
                     expect(v.allowed, `seed ${seed}: ${v.reason}`).to.equal(true);
                 }
                 for (const other of model.nodes.filter((n) => n.name !== p.node.name)) {

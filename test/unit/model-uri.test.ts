@@ -4,25 +4,128 @@ import { NetworkUri } from "../../model/types";
 
 // Good URIs: every syntax of the reference's "Network URI specification", with default ports.
 const GOOD: { uri: string; want: Partial<NetworkUri> }[] = [
-    { uri: "ftp://user@files.example.com", want: { scheme: "ftp", user: "user", host: "files.example.com", port: 21, portExplicit: false, hasSecret: false, redacted: "ftp://user@files.example.com" } },
-    { uri: "ftp://user:s3cret@files.example.com:2121/pub/packs", want: { scheme: "ftp", user: "user", port: 2121, path: "/pub/packs", hasSecret: true, redacted: "ftp://user:***@files.example.com:2121/pub/packs" } },
-    { uri: "http://user:s3cret@10.0.0.1/path", want: { scheme: "http", host: "10.0.0.1", port: 80, path: "/path", redacted: "http://user:***@10.0.0.1/path" } },
-    { uri: "https://10.40.0.20:9443/notify", want: { scheme: "https", host: "10.40.0.20", port: 9443, portExplicit: true, path: "/notify", hasSecret: false } },
+    {
+        uri: "ftp://user@files.example.com",
+        want: {
+            scheme: "ftp",
+            user: "user",
+            host: "files.example.com",
+            port: 21,
+            portExplicit: false,
+            hasSecret: false,
+            redacted: "ftp://user@files.example.com",
+        },
+    },
+    {
+        uri: "ftp://user:s3cret@files.example.com:2121/pub/packs",
+        want: {
+            scheme: "ftp",
+            user: "user",
+            port: 2121,
+            path: "/pub/packs",
+            hasSecret: true,
+            redacted: "ftp://user:***@files.example.com:2121/pub/packs",
+        },
+    },
+    {
+        uri: "http://user:s3cret@10.0.0.1/path",
+        want: { scheme: "http", host: "10.0.0.1", port: 80, path: "/path", redacted: "http://user:***@10.0.0.1/path" },
+    },
+    {
+        uri: "https://10.40.0.20:9443/notify",
+        want: {
+            scheme: "https",
+            host: "10.40.0.20",
+            port: 9443,
+            portExplicit: true,
+            path: "/notify",
+            hasSecret: false,
+        },
+    },
     { uri: "https://api.example.com/hook?token=abc", want: { scheme: "https", port: 443, path: "/hook?token=abc" } },
     { uri: "HTTPS://Api.Example.COM/x", want: { scheme: "https", host: "api.example.com" } },
-    { uri: "https://[2001:db8::1]:8443/x", want: { host: "2001:db8::1", port: 8443, redacted: "https://[2001:db8::1]:8443/x" } },
-    { uri: "file:///var/backups", want: { scheme: "file", path: "/var/backups", port: undefined, host: undefined, redacted: "file:///var/backups" } },
+    {
+        uri: "https://[2001:db8::1]:8443/x",
+        want: { host: "2001:db8::1", port: 8443, redacted: "https://[2001:db8::1]:8443/x" },
+    },
+    {
+        uri: "file:///var/backups",
+        want: {
+            scheme: "file",
+            path: "/var/backups",
+            port: undefined,
+            host: undefined,
+            redacted: "file:///var/backups",
+        },
+    },
     { uri: "file:///opt/media/pack.tar.gz", want: { scheme: "file", path: "/opt/media/pack.tar.gz" } },
-    { uri: "sftp://backup@backup.example.com/srv/backups", want: { scheme: "sftp", user: "backup", port: 22, path: "/srv/backups", hasSecret: false } },
-    { uri: "sftp://backup:pa%2Fss@10.20.5.4:2222", want: { port: 2222, hasSecret: true, redacted: "sftp://backup:***@10.20.5.4:2222" } },
-    { uri: "scp://10.20.5.4:/srv/backups", want: { scheme: "scp", host: "10.20.5.4", port: 22, user: undefined, path: "/srv/backups", redacted: "scp://10.20.5.4:/srv/backups" } },
-    { uri: "scp://backup@10.20.5.4:2200:/srv/backups", want: { user: "backup", port: 2200, portExplicit: true, path: "/srv/backups", redacted: "scp://backup@10.20.5.4:2200:/srv/backups" } },
+    {
+        uri: "sftp://backup@backup.example.com/srv/backups",
+        want: { scheme: "sftp", user: "backup", port: 22, path: "/srv/backups", hasSecret: false },
+    },
+    {
+        uri: "sftp://backup:pa%2Fss@10.20.5.4:2222",
+        want: { port: 2222, hasSecret: true, redacted: "sftp://backup:***@10.20.5.4:2222" },
+    },
+    {
+        uri: "scp://10.20.5.4:/srv/backups",
+        want: {
+            scheme: "scp",
+            host: "10.20.5.4",
+            port: 22,
+            user: undefined,
+            path: "/srv/backups",
+            redacted: "scp://10.20.5.4:/srv/backups",
+        },
+    },
+    {
+        uri: "scp://backup@10.20.5.4:2200:/srv/backups",
+        want: {
+            user: "backup",
+            port: 2200,
+            portExplicit: true,
+            path: "/srv/backups",
+            redacted: "scp://backup@10.20.5.4:2200:/srv/backups",
+        },
+    },
     { uri: "scp://backup@[fd00::5]:", want: { host: "fd00::5", port: 22, path: undefined } },
-    { uri: "mailto:ops@example.com", want: { scheme: "mailto", user: "ops", host: "example.com", port: undefined, redacted: "mailto:ops@example.com" } },
-    { uri: "snmp://public@10.30.0.16", want: { scheme: "snmp", snmpVersion: "v2c", user: undefined, host: "10.30.0.16", port: 162, hasSecret: true, redacted: "snmp://***@10.30.0.16" } },
+    {
+        uri: "mailto:ops@example.com",
+        want: {
+            scheme: "mailto",
+            user: "ops",
+            host: "example.com",
+            port: undefined,
+            redacted: "mailto:ops@example.com",
+        },
+    },
+    {
+        uri: "snmp://public@10.30.0.16",
+        want: {
+            scheme: "snmp",
+            snmpVersion: "v2c",
+            user: undefined,
+            host: "10.30.0.16",
+            port: 162,
+            hasSecret: true,
+            redacted: "snmp://***@10.30.0.16",
+        },
+    },
     { uri: "snmp://public@10.30.0.16:1162", want: { port: 1162, redacted: "snmp://***@10.30.0.16:1162" } },
-    { uri: "snmp://monitor:authpass1:privpass1@traps.example.com", want: { snmpVersion: "v3", user: "monitor", hasSecret: true, port: 162, redacted: "snmp://monitor:***:***@traps.example.com" } },
-    { uri: "snmp://monitor:SHA:longenough@[2001:db8::16]:162", want: { snmpVersion: "v3", host: "2001:db8::16", port: 162 } },
+    {
+        uri: "snmp://monitor:authpass1:privpass1@traps.example.com",
+        want: {
+            snmpVersion: "v3",
+            user: "monitor",
+            hasSecret: true,
+            port: 162,
+            redacted: "snmp://monitor:***:***@traps.example.com",
+        },
+    },
+    {
+        uri: "snmp://monitor:SHA:longenough@[2001:db8::16]:162",
+        want: { snmpVersion: "v3", host: "2001:db8::16", port: 162 },
+    },
 ];
 
 // Bad URIs: what is wrong, said plainly; `secret` must never appear in the message.
@@ -49,7 +152,7 @@ const BAD: { uri: unknown; error: string; secret?: string }[] = [
     { uri: "https://host/a|b", error: "must be percent-encoded" },
     { uri: "ftp://host/x?y=1", error: "only http(s) URIs may have a query" },
     { uri: "ftp://user:s3cr3tpw@host:notaport/x", error: "port is not a number", secret: "s3cr3tpw" },
-    { uri: "ftp://user:hunter2/x", error: "forget the \"@\"", secret: "hunter2" },
+    { uri: "ftp://user:hunter2/x", error: 'forget the "@"', secret: "hunter2" },
     { uri: "ftp://user:654321/x", error: "port", secret: "654321" },
     { uri: "ftp://us er:pw@host", error: "whitespace", secret: "pw@" },
     { uri: "ftp://:s3cr3tpw@host", error: "empty user", secret: "s3cr3tpw" },
@@ -67,7 +170,11 @@ const BAD: { uri: unknown; error: string; secret?: string }[] = [
     { uri: "mailto:@example.com", error: "missing user" },
     { uri: "mailto:ops@example.com?subject=x", error: "headers" },
     { uri: "snmp://10.30.0.16", error: "missing credentials" },
-    { uri: "snmp://user:onlyauthsecret@10.30.0.16", error: "v3 needs at least auth and password", secret: "onlyauthsecret" },
+    {
+        uri: "snmp://user:onlyauthsecret@10.30.0.16",
+        error: "v3 needs at least auth and password",
+        secret: "onlyauthsecret",
+    },
     { uri: "snmp://user:authsecret:pw7x@10.30.0.16", error: "shorter than 8", secret: "pw7x" },
     { uri: "snmp://user::privpassword@10.30.0.16", error: "auth secret is empty", secret: "privpassword" },
     { uri: "snmp://user:a:b:c@10.30.0.16", error: "too many" },
@@ -80,7 +187,8 @@ describe("model/uri: network URIs", () => {
             it(uri, () => {
                 const r = parseNetworkUri(uri);
                 if (!r.ok) throw new Error(r.error);
-                for (const [k, v] of Object.entries(want)) expect((r.uri as unknown as Record<string, unknown>)[k], k).to.deep.equal(v);
+                for (const [k, v] of Object.entries(want))
+                    expect((r.uri as unknown as Record<string, unknown>)[k], k).to.deep.equal(v);
             });
         }
     });
@@ -106,7 +214,10 @@ describe("model/uri: network URIs", () => {
     it("never keeps a password, community or v3 secret in a printable field", () => {
         const secrets = ["hunter22", "public-community", "authphrase", "privphrase"];
         const uris = [
-            "sftp://u:hunter22@h/x", "snmp://public-community@h", "snmp://u:authphrase:privphrase@h", "ftp://u:hunter22@h:21/x",
+            "sftp://u:hunter22@h/x",
+            "snmp://public-community@h",
+            "snmp://u:authphrase:privphrase@h",
+            "ftp://u:hunter22@h:21/x",
         ];
         for (const u of uris) {
             const r = parseNetworkUri(u);
@@ -117,7 +228,9 @@ describe("model/uri: network URIs", () => {
     });
 
     it("redactSecretsInText hides credentials of every URI inside a longer message", () => {
-        expect(redactSecretsInText('got "sftp://u:pw1@h/x" and snmp://comm@h2 and https://h3/x')).to.equal('got "sftp://u:***@h/x" and snmp://***@h2 and https://h3/x');
+        expect(redactSecretsInText('got "sftp://u:pw1@h/x" and snmp://comm@h2 and https://h3/x')).to.equal(
+            'got "sftp://u:***@h/x" and snmp://***@h2 and https://h3/x',
+        );
         expect(redactSecretsInText("snmp://u:a:b@h")).to.equal("snmp://u:***@h");
     });
 

@@ -7,12 +7,26 @@ import * as path from "path";
 import { NodeSpec } from "../../model/types";
 import { MOZILLA_INTERMEDIATE_5_7, renderTlsDropIn } from "../../render/tls-profile";
 import {
-    CERT_PATH, KEY_PATH, LEGACY_CIPHERS, renderNginxSite, UPSTREAM_NAME, upstreamLine, upstreamServers,
+    CERT_PATH,
+    KEY_PATH,
+    LEGACY_CIPHERS,
+    renderNginxSite,
+    UPSTREAM_NAME,
+    upstreamLine,
+    upstreamServers,
 } from "../../render/nginx";
 
 const ssh = { host: "h", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
-const n = (name: string, role: NodeSpec["role"], address: string, extra: Partial<NodeSpec> = {}): NodeSpec =>
-    ({ name, role, site: "dc1", address, fqdn: `${name}.dc.example.com`, arbiter: false, ssh, ...extra });
+const n = (name: string, role: NodeSpec["role"], address: string, extra: Partial<NodeSpec> = {}): NodeSpec => ({
+    name,
+    role,
+    site: "dc1",
+    address,
+    fqdn: `${name}.dc.example.com`,
+    arbiter: false,
+    ssh,
+    ...extra,
+});
 
 const proxy = n("proxy-1", "webproxy", "10.20.1.201");
 const nodes: NodeSpec[] = [
@@ -39,11 +53,16 @@ describe("nginx site rendering (render/nginx.ts)", () => {
 
     it("renders a proxy: weighted upstream, weight 0 as backup, TLS 1.2+ default server, redirect on 80", () => {
         const { config, warnings } = renderNginxSite({
-            node: "proxy-1", fqdn: proxy.fqdn, role: "webproxy", addresses: [proxy.address], legacyProtocols: false,
+            node: "proxy-1",
+            fqdn: proxy.fqdn,
+            role: "webproxy",
+            addresses: [proxy.address],
+            legacyProtocols: false,
             upstreams: upstreamServers(proxy, nodes),
         });
         expect(warnings).to.deep.equal([]);
-        expect(config).to.equal(`# Managed by pinhole (pinhole:node:WebServer) for node proxy-1 (webproxy); \`pulumi up\` rewrites it.
+        expect(config).to
+            .equal(`# Managed by pinhole (pinhole:node:WebServer) for node proxy-1 (webproxy); \`pulumi up\` rewrites it.
 # TLS profile mozilla-intermediate-5.7: TLS 1.2 and 1.3 only (SSLv3, TLS 1.0 and 1.1 refused)
 
 # web weight list: app-1=3, app-2=1, app-3=backup
@@ -86,7 +105,13 @@ server {
     });
 
     it("legacy protocols (`web sslv3 on`) re-enable SSLv3/TLS 1.0/1.1 with a security level that lets OpenSSL 3 offer them", () => {
-        const { config } = renderNginxSite({ node: "app-1", fqdn: "app-1.x", role: "application", addresses: ["10.0.0.1"], legacyProtocols: true });
+        const { config } = renderNginxSite({
+            node: "app-1",
+            fqdn: "app-1.x",
+            role: "application",
+            addresses: ["10.0.0.1"],
+            legacyProtocols: true,
+        });
         expect(config).to.contain("ssl_protocols SSLv3 TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;");
         expect(config).to.contain(`ssl_ciphers ${LEGACY_CIPHERS};`);
         expect(config).to.contain("legacy protocols ENABLED");
@@ -94,36 +119,96 @@ server {
 
     it("application-serving nodes proxy to the local application; no upstream block", () => {
         for (const role of ["application", "unified", "standalone"] as const) {
-            const { config } = renderNginxSite({ node: "a", fqdn: "a.x", role, addresses: ["10.0.0.1"], legacyProtocols: false });
+            const { config } = renderNginxSite({
+                node: "a",
+                fqdn: "a.x",
+                role,
+                addresses: ["10.0.0.1"],
+                legacyProtocols: false,
+            });
             expect(config).to.not.contain("upstream ");
             expect(config).to.contain("proxy_pass http://127.0.0.1:8080;");
         }
-        const custom = renderNginxSite({ node: "a", fqdn: "a.x", role: "unified", addresses: ["10.0.0.1"], legacyProtocols: false, applicationBackend: "http://127.0.0.1:9000/app" });
+        const custom = renderNginxSite({
+            node: "a",
+            fqdn: "a.x",
+            role: "unified",
+            addresses: ["10.0.0.1"],
+            legacyProtocols: false,
+            applicationBackend: "http://127.0.0.1:9000/app",
+        });
         expect(custom.config).to.contain("proxy_pass http://127.0.0.1:9000/app;");
-        expect(() => renderNginxSite({ node: "a", fqdn: "a.x", role: "unified", addresses: [], legacyProtocols: false, applicationBackend: "http://x; evil" })).to.throw(/not an http\(s\):\/\/host:port URL/);
+        expect(() =>
+            renderNginxSite({
+                node: "a",
+                fqdn: "a.x",
+                role: "unified",
+                addresses: [],
+                legacyProtocols: false,
+                applicationBackend: "http://x; evil",
+            }),
+        ).to.throw(/not an http\(s\):\/\/host:port URL/);
     });
 
     it("IPv6 nodes listen on [::] too; IPv6 upstreams are bracketed", () => {
-        const { config } = renderNginxSite({ node: "a", fqdn: "a.x", role: "application", addresses: ["2001:db8::1"], legacyProtocols: false });
+        const { config } = renderNginxSite({
+            node: "a",
+            fqdn: "a.x",
+            role: "application",
+            addresses: ["2001:db8::1"],
+            legacyProtocols: false,
+        });
         expect(config).to.contain("listen [::]:443 ssl default_server;");
-        expect(upstreamLine({ node: "b", address: "2001:db8::2", port: 443, weight: 2, explicit: true }, false)).to.equal("server [2001:db8::2]:443 weight=2 max_fails=1 fail_timeout=10s; # b");
+        expect(
+            upstreamLine({ node: "b", address: "2001:db8::2", port: 443, weight: 2, explicit: true }, false),
+        ).to.equal("server [2001:db8::2]:443 weight=2 max_fails=1 fail_timeout=10s; # b");
     });
 
     it("all-zero weights are used as equals (nginx needs a primary server), with a warning", () => {
         const all0 = nodes.map((x) => (x.role === "application" ? { ...x, webWeight: 0 } : x));
-        const { config, warnings } = renderNginxSite({ node: "proxy-1", fqdn: proxy.fqdn, role: "webproxy", addresses: [], legacyProtocols: false, upstreams: upstreamServers(proxy, all0) });
+        const { config, warnings } = renderNginxSite({
+            node: "proxy-1",
+            fqdn: proxy.fqdn,
+            role: "webproxy",
+            addresses: [],
+            legacyProtocols: false,
+            upstreams: upstreamServers(proxy, all0),
+        });
         expect(config).to.not.contain(" backup");
         expect(config.match(/weight=1 /g)).to.have.length(3);
         expect(warnings[0]).to.match(/every upstream has webWeight 0/);
     });
 
     it("a proxy without upstreams is an error", () => {
-        expect(() => renderNginxSite({ node: "p", fqdn: "p.x", role: "webproxy", addresses: [], legacyProtocols: false, upstreams: [] })).to.throw(/at least one application\/unified upstream/);
+        expect(() =>
+            renderNginxSite({
+                node: "p",
+                fqdn: "p.x",
+                role: "webproxy",
+                addresses: [],
+                legacyProtocols: false,
+                upstreams: [],
+            }),
+        ).to.throw(/at least one application\/unified upstream/);
     });
 
     it("is deterministic: node order does not change the text", () => {
-        const a = renderNginxSite({ node: "proxy-1", fqdn: proxy.fqdn, role: "webproxy", addresses: [], legacyProtocols: false, upstreams: upstreamServers(proxy, nodes) }).config;
-        const b = renderNginxSite({ node: "proxy-1", fqdn: proxy.fqdn, role: "webproxy", addresses: [], legacyProtocols: false, upstreams: upstreamServers(proxy, [...nodes].reverse()) }).config;
+        const a = renderNginxSite({
+            node: "proxy-1",
+            fqdn: proxy.fqdn,
+            role: "webproxy",
+            addresses: [],
+            legacyProtocols: false,
+            upstreams: upstreamServers(proxy, nodes),
+        }).config;
+        const b = renderNginxSite({
+            node: "proxy-1",
+            fqdn: proxy.fqdn,
+            role: "webproxy",
+            addresses: [],
+            legacyProtocols: false,
+            upstreams: upstreamServers(proxy, [...nodes].reverse()),
+        }).config;
         expect(a).to.equal(b);
     });
 
@@ -132,13 +217,45 @@ server {
         if (!nginx) this.skip();
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-nginx-"));
         try {
-            const selfSigned = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${dir}/k`, "-out", `${dir}/c`, "-days", "1", "-subj", "/CN=t"], { encoding: "utf8" });
+            const selfSigned = spawnSync(
+                "openssl",
+                [
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                    "-keyout",
+                    `${dir}/k`,
+                    "-out",
+                    `${dir}/c`,
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=t",
+                ],
+                { encoding: "utf8" },
+            );
             expect(selfSigned.status, selfSigned.stderr).to.equal(0);
             for (const legacy of [false, true]) {
-                const site = renderNginxSite({ node: "proxy-1", fqdn: proxy.fqdn, role: "webproxy", addresses: [], legacyProtocols: legacy, upstreams: upstreamServers(proxy, nodes) }).config
-                    .replace(CERT_PATH, `${dir}/c`).replace(KEY_PATH, `${dir}/k`).replace(/listen (80|443)/g, "listen 127.0.0.1:1$1");
+                const site = renderNginxSite({
+                    node: "proxy-1",
+                    fqdn: proxy.fqdn,
+                    role: "webproxy",
+                    addresses: [],
+                    legacyProtocols: legacy,
+                    upstreams: upstreamServers(proxy, nodes),
+                })
+                    .config.replace(CERT_PATH, `${dir}/c`)
+                    .replace(KEY_PATH, `${dir}/k`)
+                    .replace(/listen (80|443)/g, "listen 127.0.0.1:1$1");
                 fs.writeFileSync(`${dir}/site.conf`, site);
-                fs.writeFileSync(`${dir}/nginx.conf`, `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  ssl_protocols TLSv1.2 TLSv1.3;\n  include ${dir}/site.conf;\n}\n`);
+                fs.writeFileSync(
+                    `${dir}/nginx.conf`,
+                    `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n  ssl_protocols TLSv1.2 TLSv1.3;\n  include ${dir}/site.conf;\n}\n`,
+                );
                 const r = spawnSync(nginx, ["-t", "-q", "-p", dir, "-c", `${dir}/nginx.conf`], { encoding: "utf8" });
                 expect(r.status, r.stderr).to.equal(0);
             }
@@ -154,7 +271,8 @@ server {
     it("TLS profile mozilla-intermediate-5.7: TLS 1.2/1.3, AEAD suites only (no CBC, SHA-1 MACs, CAMELLIA, ARIA, CCM), client's order", () => {
         const suites = MOZILLA_INTERMEDIATE_5_7.ciphers.split(":");
         expect(suites).to.have.length(9);
-        for (const c of suites) expect(c).to.match(/^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+        for (const c of suites)
+            expect(c).to.match(/^(ECDHE|DHE)-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
         const dropIn = renderTlsDropIn("proxy-1", false);
         expect(dropIn).to.contain("ssl_protocols TLSv1.2 TLSv1.3;\n");
         expect(dropIn).to.contain("ssl_prefer_server_ciphers off;");

@@ -9,8 +9,14 @@ import { parseStackFile } from "../../lib/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
 import {
-    certificateInNoticeWindow, databaseReachableFromClients, DEFAULT_PRODUCTION_STACKS, egressNotDenied, legacyTls,
-    parseRuleset, stackOfUrn, worldReachableManagement,
+    certificateInNoticeWindow,
+    databaseReachableFromClients,
+    DEFAULT_PRODUCTION_STACKS,
+    egressNotDenied,
+    legacyTls,
+    parseRuleset,
+    stackOfUrn,
+    worldReachableManagement,
 } from "../../policy/rules";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -19,7 +25,10 @@ const rulesets = buildPolicy(model).map((p) => ({ node: p.node, text: renderRule
 const db = rulesets.find((r) => r.node.role === "database")!.text;
 const addInput = (text: string, rule: string) => text.replace(/(chain input \{\n[^\n]*\n)/, `$1\t\t${rule}\n`);
 const addSet = (text: string, name: string, members: string, elements: string) =>
-    text.replace("table inet pinhole {\n", `table inet pinhole {\n\tset ${name} {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tcomment "${members}"\n\t\telements = { ${elements} }\n\t}\n`);
+    text.replace(
+        "table inet pinhole {\n",
+        `table inet pinhole {\n\tset ${name} {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tcomment "${members}"\n\t\telements = { ${elements} }\n\t}\n`,
+    );
 
 describe("policy/rules.ts (CrossGuard rules)", () => {
     it("parses pinhole's rendered sets, chain policies and port rules", () => {
@@ -35,7 +44,10 @@ describe("policy/rules.ts (CrossGuard rules)", () => {
             const m = parseStackFile(path.join(ROOT, "stacks", f)).model!;
             for (const p of buildPolicy(m)) {
                 const text = renderRuleset(p, m.firewall);
-                expect([...worldReachableManagement(text), ...databaseReachableFromClients(text)], `${f} ${p.node.name}`).to.deep.equal([]);
+                expect(
+                    [...worldReachableManagement(text), ...databaseReachableFromClients(text)],
+                    `${f} ${p.node.name}`,
+                ).to.deep.equal([]);
             }
         }
     });
@@ -55,7 +67,11 @@ describe("policy/rules.ts (CrossGuard rules)", () => {
         });
     }
     it("no-ssh-snmp-from-world refuses an input chain whose policy is accept", () => {
-        expect(worldReachableManagement(db.replace("hook input priority filter; policy drop;", "hook input priority filter; policy accept;"))).to.have.length(1);
+        expect(
+            worldReachableManagement(
+                db.replace("hook input priority filter; policy drop;", "hook input priority filter; policy accept;"),
+            ),
+        ).to.have.length(1);
     });
 
     const clients: [string, string][] = [
@@ -68,7 +84,9 @@ describe("policy/rules.ts (CrossGuard rules)", () => {
             let text = addSet(db, "client_v4", "client", "192.0.2.0/24");
             text = addSet(text, "mixed_v4", "app-1, somewhere", "10.20.2.10, 192.0.2.0/24");
             expect(databaseReachableFromClients(text)).to.deep.equal([]);
-            expect(databaseReachableFromClients(addInput(text, rule))[0]).to.match(/database port .* is reachable from/);
+            expect(databaseReachableFromClients(addInput(text, rule))[0]).to.match(
+                /database port .* is reachable from/,
+            );
         });
     }
 
@@ -80,7 +98,8 @@ describe("policy/rules.ts (CrossGuard rules)", () => {
 
     it("production stacks: the default pattern and the URN's stack", () => {
         const re = new RegExp(DEFAULT_PRODUCTION_STACKS);
-        for (const s of ["prod", "production", "prod-eu", "eu-prod", "acme.production"]) expect(re.test(s), s).to.equal(true);
+        for (const s of ["prod", "production", "prod-eu", "eu-prod", "acme.production"])
+            expect(re.test(s), s).to.equal(true);
         for (const s of ["lab-modular", "staging", "product", "example-modular"]) expect(re.test(s), s).to.equal(false);
         expect(stackOfUrn("urn:pulumi:eu-prod::pinhole::pinhole:node:Firewall::db-1")).to.equal("eu-prod");
     });
@@ -95,8 +114,27 @@ describe("policy/rules.ts (CrossGuard rules)", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-policy-"));
         try {
             const cert = (days: number) => {
-                execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=web-1.test",
-                    "-days", String(days), "-keyout", path.join(dir, "k.pem"), "-out", path.join(dir, "c.pem")], { stdio: "ignore" });
+                execFileSync(
+                    "openssl",
+                    [
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:P-256",
+                        "-nodes",
+                        "-subj",
+                        "/CN=web-1.test",
+                        "-days",
+                        String(days),
+                        "-keyout",
+                        path.join(dir, "k.pem"),
+                        "-out",
+                        path.join(dir, "c.pem"),
+                    ],
+                    { stdio: "ignore" },
+                );
                 return fs.readFileSync(path.join(dir, "c.pem"), "utf8");
             };
             expect(certificateInNoticeWindow(cert(90), 30)).to.deep.equal([]);

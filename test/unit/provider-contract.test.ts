@@ -15,11 +15,16 @@ import { undeclaredInputs, resourceInputs } from "../../components/provider-reso
 import { isSecret, unwrapSecrets } from "../../provider/secrets";
 import { mustParse, rawCluster } from "./helpers/model-builders";
 
-interface Registered { type: string; name: string; inputs: Record<string, unknown> }
+interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
 const registered: Registered[] = [];
 const problems: string[] = [];
 
-const handlerOf = (type: string) => (handlers as Record<string, (typeof handlers)[keyof typeof handlers] | undefined>)[type];
+const handlerOf = (type: string) =>
+    (handlers as Record<string, (typeof handlers)[keyof typeof handlers] | undefined>)[type];
 
 const MOCKS: pulumi.runtime.Mocks = {
     // Every pinhole custom resource goes through the provider's real check; key and certificate types are
@@ -41,20 +46,32 @@ const MOCKS: pulumi.runtime.Mocks = {
 };
 
 function cluster(certificates: Record<string, unknown>) {
-    const model = mustParse(rawCluster("modular", [
-        { name: "proxy-1", role: "webproxy", address: "10.20.1.201" },
-        { name: "app-1", role: "application", address: "10.20.1.11" },
-        { name: "db-1", role: "database", address: "10.20.1.101" },
-    ], { certificates }));
+    const model = mustParse(
+        rawCluster(
+            "modular",
+            [
+                { name: "proxy-1", role: "webproxy", address: "10.20.1.201" },
+                { name: "app-1", role: "application", address: "10.20.1.11" },
+                { name: "db-1", role: "database", address: "10.20.1.101" },
+            ],
+            { certificates },
+        ),
+    );
     const { Cluster } = require("../../components/cluster") as typeof import("../../components/cluster");
-    return new Cluster("cluster", { model, sshPrivateKey: "ssh-key", secret: () => undefined, web: { verifySeconds: 0 } });
+    return new Cluster("cluster", {
+        model,
+        sshPrivateKey: "ssh-key",
+        secret: () => undefined,
+        web: { verifySeconds: 0 },
+    });
 }
 
 /** Registrations wait for their inputs: wait until every node's firewall and web server is there (or 20 s). */
 async function settled(): Promise<void> {
     const count = (t: string) => registered.filter((r) => r.type === t).length;
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (count("pinhole:node:Firewall") < 3 || count("pinhole:node:WebServer") < 2)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && (count("pinhole:node:Firewall") < 3 || count("pinhole:node:WebServer") < 2))
+        await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 }
 
@@ -63,12 +80,26 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
     before(() => pulumi.runtime.setMocks(MOCKS, "pinhole", "unit", false));
 
     it("the package schema lists every resource with typed, described inputs and outputs", () => {
-        const schema = packageSchema() as { name: string; resources: Record<string, { inputProperties: Record<string, Record<string, unknown>>; properties: Record<string, Record<string, unknown>>; requiredInputs: string[] }>; types: Record<string, { properties: Record<string, Record<string, unknown>> }> };
+        const schema = packageSchema() as {
+            name: string;
+            resources: Record<
+                string,
+                {
+                    inputProperties: Record<string, Record<string, unknown>>;
+                    properties: Record<string, Record<string, unknown>>;
+                    requiredInputs: string[];
+                }
+            >;
+            types: Record<string, { properties: Record<string, Record<string, unknown>> }>;
+        };
         expect(schema.name).to.equal("pinhole");
         expect(Object.keys(schema.resources).sort()).to.deep.equal(RESOURCES.map((r) => r.token).sort());
         expect(Object.keys(handlers).sort()).to.deep.equal(RESOURCES.map((r) => r.token).sort());
         const props = [
-            ...Object.values(schema.resources).flatMap((r) => [...Object.entries(r.inputProperties), ...Object.entries(r.properties)]),
+            ...Object.values(schema.resources).flatMap((r) => [
+                ...Object.entries(r.inputProperties),
+                ...Object.entries(r.properties),
+            ]),
             ...Object.values(schema.types).flatMap((t) => Object.entries(t.properties)),
         ];
         for (const [name, p] of props) {
@@ -89,10 +120,15 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
             cluster(mode === "self-signed" ? {} : { mode });
             await settled();
             const types = new Set(registered.map((r) => r.type));
-            expect([...types]).to.include.members(["pinhole:node:Firewall", "pinhole:node:WebServer", "pinhole:tls:PrivateKey"]);
+            expect([...types]).to.include.members([
+                "pinhole:node:Firewall",
+                "pinhole:node:WebServer",
+                "pinhole:tls:PrivateKey",
+            ]);
             if (mode === "internal-ca") expect([...types]).to.include("pinhole:tls:LocallySignedCertificate");
             if (mode === "csr") expect([...types]).to.include("pinhole:tls:CertificateRequest");
-            for (const r of registered) expect(undeclaredInputs(specOf(r.type)!, r.inputs), `${r.type} ${r.name}`).to.deep.equal([]);
+            for (const r of registered)
+                expect(undeclaredInputs(specOf(r.type)!, r.inputs), `${r.type} ${r.name}`).to.deep.equal([]);
             expect(problems).to.deep.equal([]);
         });
     }
@@ -100,17 +136,30 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
     it("fails when a component passes a property the schema does not have", async () => {
         const fw = specOf("pinhole:node:Firewall")!;
         expect(undeclaredInputs(fw, { node: "a", ruleset: "x", sshKeyPath: "/k" })).to.deep.equal(["sshKeyPath"]);
-        expect(() => resourceInputs(fw, { node: "a", sshKeyPath: "/k" })).to.throw(/pinhole:node:Firewall: the provider's schema has no input sshKeyPath/);
+        expect(() => resourceInputs(fw, { node: "a", sshKeyPath: "/k" })).to.throw(
+            /pinhole:node:Firewall: the provider's schema has no input sshKeyPath/,
+        );
         // And the provider's check refuses it too, naming the property.
         const res = await handlers["pinhole:tls:PrivateKey"].check({ algorithm: "ECDSA", curve: "P256" });
-        expect(res.failures).to.deep.equal([{ property: "curve", reason: "is not a property of this resource type (schema)" }]);
+        expect(res.failures).to.deep.equal([
+            { property: "curve", reason: "is not a property of this resource type (schema)" },
+        ]);
     });
 
     it("upgrade: an old state without an input added since (with a default) diffs as that default, never a replacement", async () => {
         const ws = specOf("pinhole:node:WebServer")!;
         const conn = { host: "h", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
         // A whole-site WebServer's state written before frontEnd, replaces and verifySeconds existed.
-        const old = { node: "a", connection: conn, privateKey: "k", fqdn: "a.example.com", certificatePem: "c", keyPem: "kp", siteConfig: "s", paths: { certificate: "/c", key: "/k", site: "/s" } };
+        const old = {
+            node: "a",
+            connection: conn,
+            privateKey: "k",
+            fqdn: "a.example.com",
+            certificatePem: "c",
+            keyPem: "kp",
+            siteConfig: "s",
+            paths: { certificate: "/c", key: "/k", site: "/s" },
+        };
         const filled = withInputDefaults(ws, old);
         expect(filled).to.deep.include({ frontEnd: "whole-site", verifySeconds: 10 });
         expect(withInputDefaults(ws, { ...old, frontEnd: "certificate-only" }).frontEnd).to.equal("certificate-only");
@@ -124,8 +173,16 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
     it("import: refused, with the reason, for every type that cannot be imported (never an empty state)", async () => {
         for (const r of RESOURCES.filter((x) => x.token !== "pinhole:node:Firewall")) {
             let msg = "";
-            try { await handlers[r.token].read("some-node", {}, `urn:pulumi:s::pinhole::${r.token}::x`); } catch (e) { msg = (e as Error).message; }
-            expect(msg, r.token).to.match(new RegExp(`^${r.token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} some-node cannot be imported: .*docs/provider\\.md`));
+            try {
+                await handlers[r.token].read("some-node", {}, `urn:pulumi:s::pinhole::${r.token}::x`);
+            } catch (e) {
+                msg = (e as Error).message;
+            }
+            expect(msg, r.token).to.match(
+                new RegExp(
+                    `^${r.token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} some-node cannot be imported: .*docs/provider\\.md`,
+                ),
+            );
             expect(r.import, r.token).to.match(/^Not importable/);
         }
         expect(specOf("pinhole:node:Firewall")!.import).to.contain("npm run pulumi -- import pinhole:node:Firewall");
@@ -135,33 +192,57 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
     it("fails when a handler returns a property the schema lacks", async () => {
         const real = erase(PRIVATE_KEY_HANDLER_WITH_EXTRA);
         let msg = "";
-        try { await real.create({ algorithm: "ECDSA" }); } catch (e) { msg = (e as Error).message; }
+        try {
+            await real.create({ algorithm: "ECDSA" });
+        } catch (e) {
+            msg = (e as Error).message;
+        }
         expect(msg).to.match(/pinhole:tls:PrivateKey create returned properties its schema does not declare: keyFile/);
         const ok = await handlers["pinhole:tls:PrivateKey"].create({ algorithm: "ECDSA" });
-        expect(Object.keys(ok.outs).sort()).to.deep.equal(["algorithm", "privateKeyPem", "publicKeyFingerprintSha256", "publicKeyPem"]);
+        expect(Object.keys(ok.outs).sort()).to.deep.equal([
+            "algorithm",
+            "privateKeyPem",
+            "publicKeyFingerprintSha256",
+            "publicKeyPem",
+        ]);
         expect(isSecret(ok.outs.privateKeyPem)).to.equal(true);
     });
 
     it("docs/provider.md is the reference generated from the schema (npm run provider-docs)", () => {
         const file = path.join(__dirname, "..", "..", "docs", "provider.md");
-        expect(fs.readFileSync(file, "utf8"), "docs/provider.md is stale: run npm run provider-docs").to.equal(renderProviderReference(RESOURCES));
-        expect(renderProviderReference(RESOURCES)).to.contain("## pinhole:node:WebServer").and.contain("### pinhole:node:Connection");
+        expect(fs.readFileSync(file, "utf8"), "docs/provider.md is stale: run npm run provider-docs").to.equal(
+            renderProviderReference(RESOURCES),
+        );
+        expect(renderProviderReference(RESOURCES))
+            .to.contain("## pinhole:node:WebServer")
+            .and.contain("### pinhole:node:Connection");
     });
 
     it("checks types, bounds and enums from the schema, and fills in its defaults", () => {
         const fw = specOf("pinhole:node:Firewall")!;
         const conn = { host: "h", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
-        const base = { node: "a", connection: conn, privateKey: "k", ruleset: "table inet pinhole {}", managementSources: ["10.0.0.0/8"] };
+        const base = {
+            node: "a",
+            connection: conn,
+            privateKey: "k",
+            ruleset: "table inet pinhole {}",
+            managementSources: ["10.0.0.0/8"],
+        };
         expect(checkInputs(fw, base)).to.deep.include({ failures: [] });
         expect(checkInputs(fw, base).inputs.rollbackSeconds).to.equal(30);
-        const bad = checkInputs(fw, { ...base, rollbackSeconds: 5, managementSources: [], connection: { ...conn, port: "22" } });
+        const bad = checkInputs(fw, {
+            ...base,
+            rollbackSeconds: 5,
+            managementSources: [],
+            connection: { ...conn, port: "22" },
+        });
         expect(bad.failures).to.deep.equal([
-            { property: "connection.port", reason: "must be a number, not \"22\"" },
+            { property: "connection.port", reason: 'must be a number, not "22"' },
             { property: "managementSources", reason: "must list at least 1 item" },
             { property: "rollbackSeconds", reason: "must be between 10 and 600, not 5" },
         ]);
         const pk = checkInputs(specOf("pinhole:tls:PrivateKey")!, { algorithm: "DSA" });
-        expect(pk.failures).to.deep.equal([{ property: "algorithm", reason: "must be one of ECDSA, RSA, not \"DSA\"" }]);
+        expect(pk.failures).to.deep.equal([{ property: "algorithm", reason: 'must be one of ECDSA, RSA, not "DSA"' }]);
     });
 });
 

@@ -37,11 +37,41 @@ function aged(c: { inputs: Values; state: Values }, daysLeft: number): { inputs:
 describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs.ts)", () => {
     let caCertPem = "";
     before(async () => {
-        caCertPem = (await issueSelfSigned({ privateKeyPem: CA_KEY, subject: { commonName: "Unit CA" }, dnsNames: [], ipAddresses: [], validityDays: 200, earlyRenewalDays: 30, isCa: true })).certPem;
+        caCertPem = (
+            await issueSelfSigned({
+                privateKeyPem: CA_KEY,
+                subject: { commonName: "Unit CA" },
+                dnsNames: [],
+                ipAddresses: [],
+                validityDays: 200,
+                earlyRenewalDays: 30,
+                isCa: true,
+            })
+        ).certPem;
     });
     const cases: { type: string; inputs: () => Values }[] = [
-        { type: "pinhole:tls:SelfSignedCertificate", inputs: () => ({ privateKeyPem: KEY, subject: { commonName: "a.example.com" }, dnsNames: ["a.example.com"], validityDays: 90, earlyRenewalDays: 30 }) },
-        { type: "pinhole:tls:LocallySignedCertificate", inputs: () => ({ privateKeyPem: KEY, subject: { commonName: "a.example.com" }, dnsNames: ["a.example.com"], caPrivateKeyPem: CA_KEY, caCertPem, validityDays: 90, earlyRenewalDays: 30 }) },
+        {
+            type: "pinhole:tls:SelfSignedCertificate",
+            inputs: () => ({
+                privateKeyPem: KEY,
+                subject: { commonName: "a.example.com" },
+                dnsNames: ["a.example.com"],
+                validityDays: 90,
+                earlyRenewalDays: 30,
+            }),
+        },
+        {
+            type: "pinhole:tls:LocallySignedCertificate",
+            inputs: () => ({
+                privateKeyPem: KEY,
+                subject: { commonName: "a.example.com" },
+                dnsNames: ["a.example.com"],
+                caPrivateKeyPem: CA_KEY,
+                caCertPem,
+                validityDays: 90,
+                earlyRenewalDays: 30,
+            }),
+        },
     ];
 
     for (const { type, inputs } of cases) {
@@ -53,7 +83,9 @@ describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs
                 expect(planned).to.be.within(t0 + 90 * DAY, Date.now() + 90 * DAY);
                 expect(c.state.notAfter).to.equal(c.inputs.notAfter);
                 // The X.509 time has whole seconds.
-                expect(Math.floor(Date.parse(new X509Certificate(String(c.state.certPem)).validTo) / 1000)).to.equal(Math.floor(planned / 1000));
+                expect(Math.floor(Date.parse(new X509Certificate(String(c.state.certPem)).validTo) / 1000)).to.equal(
+                    Math.floor(planned / 1000),
+                );
             });
 
             it("outside the renewal window: the check keeps the end, the diff shows no change", async () => {
@@ -70,7 +102,11 @@ describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs
                 const checked = await h.check(inputs(), old.inputs);
                 const news = unwrapSecrets(checked.inputs);
                 const d = await h.diff(old.state, checked.inputs);
-                expect(d).to.deep.include({ changes: true, replaces: ["notAfter"], detailedDiff: { notAfter: "update-replace" } });
+                expect(d).to.deep.include({
+                    changes: true,
+                    replaces: ["notAfter"],
+                    detailedDiff: { notAfter: "update-replace" },
+                });
                 // What the CLI prints for that path: the old state's value and the new inputs' value.
                 expect(old.state.notAfter).to.equal(old.inputs.notAfter);
                 expect(Date.parse(String(news.notAfter)) - Date.now()).to.be.within(90 * DAY - 60_000, 90 * DAY);
@@ -78,7 +114,9 @@ describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs
                 const wire = diffResponse(d);
                 expect(wire.getHasdetaileddiff()).to.equal(true);
                 expect(wire.getReplacesList()).to.deep.equal(["notAfter"]);
-                expect(wire.getDetaileddiffMap().get("notAfter")!.getKind()).to.equal(provproto.PropertyDiff.Kind.UPDATE_REPLACE);
+                expect(wire.getDetaileddiffMap().get("notAfter")!.getKind()).to.equal(
+                    provproto.PropertyDiff.Kind.UPDATE_REPLACE,
+                );
                 // The replacement's certificate ends on the date the preview showed.
                 const renewed = await h.create(checked.inputs);
                 expect(unwrapSecrets(renewed.outs).notAfter).to.equal(news.notAfter);
@@ -92,7 +130,11 @@ describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs
                 expect((await h.diff(old.state, renamed.inputs)).replaces).to.deep.equal(["dnsNames"]);
                 const window = await h.check({ ...inputs(), earlyRenewalDays: 20 }, old.inputs);
                 expect(unwrapSecrets(window.inputs).notAfter).to.equal(old.inputs.notAfter);
-                expect(await h.diff(old.state, window.inputs)).to.deep.include({ changes: true, replaces: [], detailedDiff: { earlyRenewalDays: "update" } });
+                expect(await h.diff(old.state, window.inputs)).to.deep.include({
+                    changes: true,
+                    replaces: [],
+                    detailedDiff: { earlyRenewalDays: "update" },
+                });
             });
 
             it("a state from before the notAfter input: no planned end until due, the diff still renews from the issued one", async () => {
@@ -112,15 +154,35 @@ describe("certificate renewal in preview --diff (provider/tls.ts, provider/certs
         const keys = ["dnsNames", "validityDays"];
         const rows: [string, Values | undefined, Values, string | undefined, string | undefined][] = [
             ["create", undefined, news, undefined, "2027-03-02T00:00:00.000Z"],
-            ["kept (60 days left)", { ...news, notAfter: "2027-01-31T00:00:00.000Z" }, news, undefined, "2027-01-31T00:00:00.000Z"],
-            ["due (10 days left)", { ...news, notAfter: "2026-12-12T00:00:00.000Z" }, news, undefined, "2027-03-02T00:00:00.000Z"],
+            [
+                "kept (60 days left)",
+                { ...news, notAfter: "2027-01-31T00:00:00.000Z" },
+                news,
+                undefined,
+                "2027-01-31T00:00:00.000Z",
+            ],
+            [
+                "due (10 days left)",
+                { ...news, notAfter: "2026-12-12T00:00:00.000Z" },
+                news,
+                undefined,
+                "2027-03-02T00:00:00.000Z",
+            ],
             ["expired", { ...news, notAfter: "2026-11-01T00:00:00.000Z" }, news, undefined, "2027-03-02T00:00:00.000Z"],
-            ["content changed", { ...news, dnsNames: ["b"], notAfter: "2027-01-31T00:00:00.000Z" }, news, undefined, "2027-03-02T00:00:00.000Z"],
+            [
+                "content changed",
+                { ...news, dnsNames: ["b"], notAfter: "2027-01-31T00:00:00.000Z" },
+                news,
+                undefined,
+                "2027-03-02T00:00:00.000Z",
+            ],
             ["capped by the CA", undefined, news, "2027-01-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"],
             ["old state without the input", { ...news }, news, undefined, undefined],
         ];
         for (const [name, olds, n, cap, want] of rows) {
-            expect(plannedNotAfter(n as typeof news, olds as typeof news | undefined, keys, now, cap), name).to.equal(want);
+            expect(plannedNotAfter(n as typeof news, olds as typeof news | undefined, keys, now, cap), name).to.equal(
+                want,
+            );
         }
     });
 });

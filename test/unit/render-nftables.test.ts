@@ -3,16 +3,37 @@ import { FirewallSettings, NodePolicy, Opening } from "../../model/types";
 import { compareAddresses, normaliseListing, renderRuleset, replaceTableTransaction } from "../../render/nftables";
 
 const settings: FirewallSettings = {
-    egress: "allow", rateLimit: { perMinute: 120, burst: 60 }, logDrops: true, rollbackSeconds: 30,
+    egress: "allow",
+    rateLimit: { perMinute: 120, burst: 60 },
+    logDrops: true,
+    rollbackSeconds: 30,
 };
 const node = {
-    name: "db-1", role: "database" as const, site: "dc1", address: "10.0.0.21", fqdn: "db-1.example.test", arbiter: false,
+    name: "db-1",
+    role: "database" as const,
+    site: "dc1",
+    address: "10.0.0.21",
+    fqdn: "db-1.example.test",
+    arbiter: false,
     ssh: { host: "10.0.0.21", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false },
 };
 
-function opening(direction: "inbound" | "outbound", protocol: "tcp" | "udp", port: number, name: string, addresses: string[], service = "svc", exposed = false): Opening {
+function opening(
+    direction: "inbound" | "outbound",
+    protocol: "tcp" | "udp",
+    port: number,
+    name: string,
+    addresses: string[],
+    service = "svc",
+    exposed = false,
+): Opening {
     return {
-        direction, protocol, port, service, exposed, section: "Test section",
+        direction,
+        protocol,
+        port,
+        service,
+        exposed,
+        section: "Test section",
         peer: { kind: name === "admin" || name === "client" ? "network" : "node", name, addresses },
         reason: `${port}/${protocol} ${direction === "inbound" ? "from" : "to"} ${name}: ${service}`,
     };
@@ -38,16 +59,20 @@ describe("render/nftables: ruleset", () => {
         {
             name: "ports with the same peers share one set and one rule",
             inbound: [
-                opening("inbound", "tcp", 27017, "app-1", ["10.0.0.11"]), opening("inbound", "tcp", 27030, "app-1", ["10.0.0.11"]),
+                opening("inbound", "tcp", 27017, "app-1", ["10.0.0.11"]),
+                opening("inbound", "tcp", 27030, "app-1", ["10.0.0.11"]),
                 opening("inbound", "tcp", 8443, "app-1", ["10.0.0.11"]),
             ],
-            rules: [`\t\ttcp dport { 8443, 27017, 27030 } ip saddr @app_1_v4 accept comment "8443,27017,27030/tcp from app-1: svc"`],
+            rules: [
+                `\t\ttcp dport { 8443, 27017, 27030 } ip saddr @app_1_v4 accept comment "8443,27017,27030/tcp from app-1: svc"`,
+            ],
             sets: ["app_1_v4"],
         },
         {
             name: "different peer sets on different ports get their own sets",
             inbound: [
-                opening("inbound", "tcp", 8443, "app-1", ["10.0.0.11"]), opening("inbound", "tcp", 8443, "proxy-1", ["10.0.0.31"]),
+                opening("inbound", "tcp", 8443, "app-1", ["10.0.0.11"]),
+                opening("inbound", "tcp", 8443, "proxy-1", ["10.0.0.31"]),
                 opening("inbound", "tcp", 27017, "app-1", ["10.0.0.11"]),
             ],
             rules: [
@@ -76,7 +101,9 @@ describe("render/nftables: ruleset", () => {
 
     it("grows with ports, not ports × peers", () => {
         const peers = Array.from({ length: 48 }, (_, i) => `10.0.1.${i + 1}`);
-        const inbound = peers.flatMap((a, i) => [27017, 27030, 8443].map((p) => opening("inbound", "tcp", p, `db-${i + 2}`, [a])));
+        const inbound = peers.flatMap((a, i) =>
+            [27017, 27030, 8443].map((p) => opening("inbound", "tcp", p, `db-${i + 2}`, [a])),
+        );
         const text = renderRuleset(policy(inbound), settings);
         expect(rulesOf(text)).to.have.length(1);
         expect(setNames(text)).to.have.length(1);
@@ -84,9 +111,14 @@ describe("render/nftables: ruleset", () => {
     });
 
     it("rate-limits client-exposed services per source before accepting them", () => {
-        const text = renderRuleset(policy([opening("inbound", "tcp", 443, "client", ["0.0.0.0/0"], "https", true)]), settings);
+        const text = renderRuleset(
+            policy([opening("inbound", "tcp", 443, "client", ["0.0.0.0/0"], "https", true)]),
+            settings,
+        );
         const rules = rulesOf(text);
-        expect(rules[0]).to.contain("ct state new add @ratelimit_v4 { ip saddr . tcp dport limit rate over 120/minute burst 60 packets } counter drop");
+        expect(rules[0]).to.contain(
+            "ct state new add @ratelimit_v4 { ip saddr . tcp dport limit rate over 120/minute burst 60 packets } counter drop",
+        );
         expect(rules[1]).to.match(/tcp dport 443 ip saddr @client_v4 accept/);
         expect(setNames(text)).to.deep.equal(["client_v4", "ratelimit_v4"]);
     });
@@ -97,31 +129,42 @@ describe("render/nftables: ruleset", () => {
         expect(allow).not.to.contain("chain output");
         const deny = renderRuleset(policy([], out), { ...settings, egress: "deny" });
         expect(deny).to.contain("type filter hook output priority filter; policy drop;");
-        expect(rulesOf(deny)).to.deep.equal([`\t\tudp dport 123 ip daddr @ntp_1_v4 accept comment "123/udp to ntp-1: ntp"`]);
+        expect(rulesOf(deny)).to.deep.equal([
+            `\t\tudp dport 123 ip daddr @ntp_1_v4 accept comment "123/udp to ntp-1: ntp"`,
+        ]);
     });
 
     it("matches the management SSH path before any conntrack rule, in both directions", () => {
         const ssh = opening("inbound", "tcp", 22, "admin", ["10.9.0.0/24"], "ssh");
-        const text = renderRuleset(policy([ssh, opening("inbound", "tcp", 8443, "admin", ["10.9.0.0/24"], "https-cluster")]), { ...settings, egress: "deny" });
+        const text = renderRuleset(
+            policy([ssh, opening("inbound", "tcp", 8443, "admin", ["10.9.0.0/24"], "https-cluster")]),
+            { ...settings, egress: "deny" },
+        );
         const input = text.slice(text.indexOf("chain input"), text.indexOf("chain output"));
         const output = text.slice(text.indexOf("chain output"));
         expect(input.indexOf("tcp dport 22 ip saddr @admin_v4 accept")).to.be.lessThan(input.indexOf("ct state"));
         // 8443 from the same addresses is not management: it stays behind the conntrack rules.
         expect(input.indexOf("tcp dport 8443")).to.be.greaterThan(input.indexOf("ct state invalid drop"));
-        expect(output).to.contain(`tcp sport 22 ip daddr @admin_v4 accept comment "replies on the management path to admin"`);
+        expect(output).to.contain(
+            `tcp sport 22 ip daddr @admin_v4 accept comment "replies on the management path to admin"`,
+        );
         expect(output.indexOf("tcp sport 22")).to.be.lessThan(output.indexOf("ct state"));
         expect(renderRuleset(policy([ssh]), settings)).not.to.contain("sport 22");
     });
 
     it("logs drops rate-limited, or not at all", () => {
-        expect(renderRuleset(policy([]), settings)).to.match(/limit rate 10\/minute burst 20 packets log prefix "pinhole drop in: "/);
+        expect(renderRuleset(policy([]), settings)).to.match(
+            /limit rate 10\/minute burst 20 packets log prefix "pinhole drop in: "/,
+        );
         expect(renderRuleset(policy([]), { ...settings, logDrops: false })).not.to.contain(" log ");
     });
 
     it("is deterministic whatever the order of openings", () => {
         const inbound = [
-            opening("inbound", "tcp", 8443, "app-2", ["10.0.0.12"]), opening("inbound", "tcp", 22, "admin", ["10.9.0.0/24"], "ssh"),
-            opening("inbound", "tcp", 8443, "app-1", ["10.0.0.11"]), opening("inbound", "udp", 161, "monitoring", ["10.9.0.0/24"]),
+            opening("inbound", "tcp", 8443, "app-2", ["10.0.0.12"]),
+            opening("inbound", "tcp", 22, "admin", ["10.9.0.0/24"], "ssh"),
+            opening("inbound", "tcp", 8443, "app-1", ["10.0.0.11"]),
+            opening("inbound", "udp", 161, "monitoring", ["10.9.0.0/24"]),
             opening("inbound", "tcp", 27017, "app-1", ["10.0.0.11"]),
         ];
         const a = renderRuleset(policy(inbound), settings);
@@ -139,7 +182,9 @@ describe("render/nftables: ruleset", () => {
 
     it("lists every opening's reason as a comment so preview diffs explain themselves", () => {
         const inbound = [opening("inbound", "tcp", 27017, "app-1", ["10.0.0.11"], "database")];
-        expect(renderRuleset(policy(inbound), settings)).to.contain("#   27017/tcp from app-1: database [Test section]");
+        expect(renderRuleset(policy(inbound), settings)).to.contain(
+            "#   27017/tcp from app-1: database [Test section]",
+        );
     });
 
     it("wraps the ruleset in an atomic replace of pinhole's table only", () => {
@@ -148,7 +193,12 @@ describe("render/nftables: ruleset", () => {
     });
 
     it("sorts addresses numerically", () => {
-        expect(["10.0.0.10", "10.0.0.9", "9.1.1.1", "fd00::1"].sort(compareAddresses)).to.deep.equal(["9.1.1.1", "10.0.0.9", "10.0.0.10", "fd00::1"]);
+        expect(["10.0.0.10", "10.0.0.9", "9.1.1.1", "fd00::1"].sort(compareAddresses)).to.deep.equal([
+            "9.1.1.1",
+            "10.0.0.9",
+            "10.0.0.10",
+            "fd00::1",
+        ]);
     });
 });
 
@@ -156,12 +206,24 @@ describe("render/nftables: normaliseListing", () => {
     it("drops rate-limit state and counters but keeps static set elements", () => {
         const live = [
             "table inet pinhole {",
-            "\tset admin_v4 {", "\t\ttype ipv4_addr", "\t\tflags interval", "\t\telements = { 10.9.0.0/24 }", "\t}",
+            "\tset admin_v4 {",
+            "\t\ttype ipv4_addr",
+            "\t\tflags interval",
+            "\t\telements = { 10.9.0.0/24 }",
+            "\t}",
             "",
-            "\tset ratelimit_v4 {", "\t\ttype ipv4_addr . inet_service", "\t\tflags dynamic,timeout", "\t\ttimeout 1m",
+            "\tset ratelimit_v4 {",
+            "\t\ttype ipv4_addr . inet_service",
+            "\t\tflags dynamic,timeout",
+            "\t\ttimeout 1m",
             "\t\telements = { 10.0.0.1 . 443 limit rate over 120/minute burst 60 packets expires 50s,",
-            "\t\t\t     10.0.0.2 . 443 limit rate over 120/minute burst 60 packets expires 40s }", "\t}",
-            "\tchain input {", "\t\ttcp dport 443 counter packets 12 bytes 720 drop", "\t}", "}", "",
+            "\t\t\t     10.0.0.2 . 443 limit rate over 120/minute burst 60 packets expires 40s }",
+            "\t}",
+            "\tchain input {",
+            "\t\ttcp dport 443 counter packets 12 bytes 720 drop",
+            "\t}",
+            "}",
+            "",
         ].join("\n");
         const n = normaliseListing(live);
         expect(n).to.contain("elements = { 10.9.0.0/24 }");

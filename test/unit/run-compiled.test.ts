@@ -19,24 +19,40 @@ function scratchProject(): string {
     build.include = ["lib/**/*.ts", "scripts/build/globals.d.ts"];
     fs.writeFileSync(path.join(dir, "tsconfig.build.json"), JSON.stringify(build));
     fs.mkdirSync(path.join(dir, "scripts", "build"), { recursive: true });
-    for (const f of ["compile.js", "run.js", "build/globals.d.ts"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
+    for (const f of ["compile.js", "run.js", "build/globals.d.ts"])
+        fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
     fs.mkdirSync(path.join(dir, "lib"));
-    fs.writeFileSync(path.join(dir, "lib", "greet.ts"), `export function greet(n: string): string { return "v1 " + n; }\n`);
-    fs.writeFileSync(path.join(dir, "lib", "cli.ts"), `import { greet } from "./greet";
+    fs.writeFileSync(
+        path.join(dir, "lib", "greet.ts"),
+        `export function greet(n: string): string { return "v1 " + n; }\n`,
+    );
+    fs.writeFileSync(
+        path.join(dir, "lib", "cli.ts"),
+        `import { greet } from "./greet";
 if (require.main === module) process.stdout.write(JSON.stringify({ out: greet(process.argv[2]), dir: __dirname, argv: process.argv.slice(2) }) + "\\n");
-`);
+`,
+    );
     return dir;
 }
 
 const runIn = (dir: string, ...args: string[]) => {
-    const r = spawnSync(process.execPath, [path.join(dir, "scripts", "run.js"), ...args], { cwd: dir, encoding: "utf8" });
-    return { status: r.status, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout) as { out: string; dir: string; argv: string[] } : undefined };
+    const r = spawnSync(process.execPath, [path.join(dir, "scripts", "run.js"), ...args], {
+        cwd: dir,
+        encoding: "utf8",
+    });
+    return {
+        status: r.status,
+        stderr: r.stderr,
+        out: r.status === 0 ? (JSON.parse(r.stdout) as { out: string; dir: string; argv: string[] }) : undefined,
+    };
 };
 
 describe("scripts/run.js: command-line entry points from dist/", function () {
     this.timeout(120_000);
     let dir: string;
-    before(() => { dir = scratchProject(); });
+    before(() => {
+        dir = scratchProject();
+    });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("compiles a never-built checkout, runs the entry as the main module with its arguments and its source directory", () => {
@@ -52,7 +68,10 @@ describe("scripts/run.js: command-line entry points from dist/", function () {
 
     it("never runs stale code: an edited import is rebuilt before the entry runs", () => {
         const later = new Date(Date.now() + 5000);
-        fs.writeFileSync(path.join(dir, "lib", "greet.ts"), `export function greet(n: string): string { return "v2 " + n; }\n`);
+        fs.writeFileSync(
+            path.join(dir, "lib", "greet.ts"),
+            `export function greet(n: string): string { return "v2 " + n; }\n`,
+        );
         fs.utimesSync(path.join(dir, "lib", "greet.ts"), later, later);
         const r = runIn(dir, "lib/cli.ts", "c");
         expect(r.status, r.stderr).to.equal(0);
@@ -69,13 +88,22 @@ describe("scripts/run.js: command-line entry points from dist/", function () {
     });
 
     it("the project's npm entry points all go through it, and every entry is inside the build", () => {
-        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-        const build = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] };
+        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+            scripts: Record<string, string>;
+        };
+        const build = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as {
+            include: string[];
+        };
         for (const name of ["lab", "verify", "narrow", "matrix", "bench", "provider-docs"]) {
             const m = /^node scripts\/run\.js (\S+\.ts)$/.exec(pkg.scripts[name]);
             expect(m, `npm run ${name}: ${pkg.scripts[name]}`).to.not.equal(null);
-            expect(build.include.some((p) => p === m![1] || m![1].startsWith(p.replace(/\*\*\/\*\.ts$/, ""))), `${m![1]} in tsconfig.build.json`).to.equal(true);
+            expect(
+                build.include.some((p) => p === m![1] || m![1].startsWith(p.replace(/\*\*\/\*\.ts$/, ""))),
+                `${m![1]} in tsconfig.build.json`,
+            ).to.equal(true);
         }
-        expect(fs.readFileSync(path.join(ROOT, "scripts", "start.sh"), "utf8")).to.match(/exec node scripts\/run\.js scripts\/start\.ts "\$@"/);
+        expect(fs.readFileSync(path.join(ROOT, "scripts", "start.sh"), "utf8")).to.match(
+            /exec node scripts\/run\.js scripts\/start\.ts "\$@"/,
+        );
     });
 });

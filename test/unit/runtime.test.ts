@@ -20,7 +20,9 @@ describe("runtime: Node.js and Pulumi versions", () => {
         expect(fs.existsSync(link), "set-up links node_modules/.bin/node").to.equal(true);
         const r = spawnSync(link, ["-p", "process.versions.node"], { encoding: "utf8" });
         expect(Number(r.stdout.trim().split(".")[0])).to.be.at.least(minMajor);
-        expect(fs.readFileSync(path.join(ROOT, "provider", "bin", "pulumi-resource-pinhole"), "utf8")).to.contain("node_modules/.bin/node");
+        expect(fs.readFileSync(path.join(ROOT, "provider", "bin", "pulumi-resource-pinhole"), "utf8")).to.contain(
+            "node_modules/.bin/node",
+        );
         expect(fs.readFileSync(path.join(ROOT, "policy", "analyzer"), "utf8")).to.contain("node_modules/.bin/node");
     });
 
@@ -38,7 +40,10 @@ describe("runtime: Node.js and Pulumi versions", () => {
 
     it("npm start -- --help prints the usage without set-up (no npm ci, no toolchain, no lab)", function () {
         this.timeout(60_000);
-        const r = spawnSync("bash", [path.join(ROOT, "scripts", "start.sh"), "--help"], { encoding: "utf8", timeout: 60_000 });
+        const r = spawnSync("bash", [path.join(ROOT, "scripts", "start.sh"), "--help"], {
+            encoding: "utf8",
+            timeout: 60_000,
+        });
         expect(r.status, r.stderr).to.equal(0);
         expect(r.stdout).to.match(/^usage: npm start/);
         expect(r.stderr).to.not.match(/\[setup\]|\[lab\]/);
@@ -50,13 +55,18 @@ describe("runtime: Node.js and Pulumi versions", () => {
         try {
             fs.mkdirSync(path.join(fakeBin, "scripts"));
             fs.mkdirSync(path.join(fakeBin, "policy"));
-            for (const f of ["pulumi.sh", "env.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(fakeBin, "scripts", f));
+            for (const f of ["pulumi.sh", "env.sh"])
+                fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(fakeBin, "scripts", f));
             fs.copyFileSync(path.join(ROOT, "policy", "analyzer"), path.join(fakeBin, "policy", "analyzer"));
             fs.chmodSync(path.join(fakeBin, "policy", "analyzer"), 0o755);
-            fs.writeFileSync(path.join(fakeBin, "pulumi"), "#!/bin/sh\necho \"$@\"\n", { mode: 0o755 });
+            fs.writeFileSync(path.join(fakeBin, "pulumi"), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
             const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` };
             delete env.PINHOLE_PULUMI_DIR;
-            const r = spawnSync("bash", [path.join(fakeBin, "scripts", "pulumi.sh"), "preview", "--policy-pack", "policy", "--stack", "s"], { encoding: "utf8", env });
+            const r = spawnSync(
+                "bash",
+                [path.join(fakeBin, "scripts", "pulumi.sh"), "preview", "--policy-pack", "policy", "--stack", "s"],
+                { encoding: "utf8", env },
+            );
             expect(r.stdout.trim(), r.stderr).to.equal("preview --policy-pack policy/analyzer --stack s");
         } finally {
             fs.rmSync(fakeBin, { recursive: true, force: true });

@@ -6,10 +6,26 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { READ_LINGER_MS, readScript, runScript, sessionChunk, splitAtMarks, SshConnectionInput, withSession } from "../../provider/ssh";
+import {
+    READ_LINGER_MS,
+    readScript,
+    runScript,
+    sessionChunk,
+    splitAtMarks,
+    SshConnectionInput,
+    withSession,
+} from "../../provider/ssh";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJd1f3mKZ7tXwA0nRk1cDqPpE3x0bq8l1r0r8wQxk0Yx";
-const conn = (node: string, host = "10.0.0.1"): SshConnectionInput => ({ host, port: 22, user: "root", hostKey: HOST_KEY, privateKey: "not a key\n", sudo: false, node });
+const conn = (node: string, host = "10.0.0.1"): SshConnectionInput => ({
+    host,
+    port: 22,
+    user: "root",
+    hostKey: HOST_KEY,
+    privateKey: "not a key\n",
+    sudo: false,
+    node,
+});
 
 describe("provider/ssh.ts: sessions", () => {
     let dir: string;
@@ -23,19 +39,28 @@ describe("provider/ssh.ts: sessions", () => {
         calls = path.join(dir, "calls");
         counted = path.join(dir, "counted");
         // Logs the destination, then runs the remote command (the last argument) here; FAKE_SSH_MODE=refused fails like ssh.
-        fs.writeFileSync(path.join(dir, "ssh"), `#!/bin/bash
+        fs.writeFileSync(
+            path.join(dir, "ssh"),
+            `#!/bin/bash
 for a; do dest="$prev"; prev="$a"; done
 echo "$dest" >> ${JSON.stringify(calls)}
 if [ "$FAKE_SSH_MODE" = refused ]; then echo "ssh: connect to host x port 22: Connection refused" >&2; exit 255; fi
 exec /bin/sh -c "\${@: -1}"
-`, { mode: 0o755 });
+`,
+            { mode: 0o755 },
+        );
         process.env.PATH = `${dir}:${process.env.PATH}`;
         process.env.PINHOLE_SSH_LOG = counted;
     });
-    beforeEach(() => { fs.rmSync(calls, { force: true }); fs.rmSync(counted, { force: true }); delete process.env.FAKE_SSH_MODE; });
+    beforeEach(() => {
+        fs.rmSync(calls, { force: true });
+        fs.rmSync(counted, { force: true });
+        delete process.env.FAKE_SSH_MODE;
+    });
     after(() => {
         process.env.PATH = saved.path;
-        if (saved.log === undefined) delete process.env.PINHOLE_SSH_LOG; else process.env.PINHOLE_SSH_LOG = saved.log;
+        if (saved.log === undefined) delete process.env.PINHOLE_SSH_LOG;
+        else process.env.PINHOLE_SSH_LOG = saved.log;
         if (saved.mode !== undefined) process.env.FAKE_SSH_MODE = saved.mode;
         fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -45,11 +70,20 @@ exec /bin/sh -c "\${@: -1}"
         const cases: [string, boolean, { text: string; code?: number }[], string][] = [
             ["out\n\nPINHOLE-END-abc123 0\n", true, [{ text: "out\n", code: 0 }], ""],
             ["no newline\nPINHOLE-END-abc123 7\nnext par", true, [{ text: "no newline", code: 7 }], "next par"],
-            ["\nPINHOLE-END-abc123 0\n\nPINHOLE-END-abc123 3\n", true, [{ text: "", code: 0 }, { text: "", code: 3 }], ""],
+            [
+                "\nPINHOLE-END-abc123 0\n\nPINHOLE-END-abc123 3\n",
+                true,
+                [
+                    { text: "", code: 0 },
+                    { text: "", code: 3 },
+                ],
+                "",
+            ],
             ["PINHOLE-END-other 0\n\nPINHOLE-END-abc12", true, [], "PINHOLE-END-other 0\n\nPINHOLE-END-abc12"],
             ["err\n\nPINHOLE-END-abc123\n", false, [{ text: "err\n" }], ""],
         ];
-        for (const [buf, withCode, parts, rest] of cases) expect(splitAtMarks(buf, t, withCode), JSON.stringify(buf)).to.deep.equal({ parts, rest });
+        for (const [buf, withCode, parts, rest] of cases)
+            expect(splitAtMarks(buf, t, withCode), JSON.stringify(buf)).to.deep.equal({ parts, rest });
     });
 
     it("sessionChunk: the script as a here-document its own text cannot end", () => {
@@ -59,7 +93,10 @@ exec /bin/sh -c "\${@: -1}"
     });
 
     it("runScript: one connection; exit code, stdout and stderr of the script, a here-document and `exit` inside it", async () => {
-        const r = await runScript(conn("a"), "set -eu\necho out1\necho err1 >&2\ncat <<'EOF'\nPINHOLE-END-fake 0\nEOF\nprintf 'last'\nexit 4\n");
+        const r = await runScript(
+            conn("a"),
+            "set -eu\necho out1\necho err1 >&2\ncat <<'EOF'\nPINHOLE-END-fake 0\nEOF\nprintf 'last'\nexit 4\n",
+        );
         expect(r).to.deep.equal({ code: 4, stdout: "out1\nPINHOLE-END-fake 0\nlast", stderr: "err1\n" });
         expect(connections()).to.deep.equal(["root@10.0.0.1"]);
     });
@@ -77,11 +114,18 @@ exec /bin/sh -c "\${@: -1}"
 
     it("readScript: reads of one node that arrive together share a connection; another node gets its own", async () => {
         const [a1, a2, b1] = await Promise.all([
-            readScript(conn("a"), "sleep 0.2; echo fw"), readScript(conn("a"), "echo web; exit 3"), readScript(conn("b", "10.0.0.2"), "echo b"),
+            readScript(conn("a"), "sleep 0.2; echo fw"),
+            readScript(conn("a"), "echo web; exit 3"),
+            readScript(conn("b", "10.0.0.2"), "echo b"),
         ]);
         expect([a1.stdout, a2.stdout, a2.code, b1.stdout]).to.deep.equal(["fw\n", "web\n", 3, "b\n"]);
         expect(connections().sort()).to.deep.equal(["root@10.0.0.1", "root@10.0.0.2"]);
-        const count = fs.readFileSync(counted, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).node).sort();
+        const count = fs
+            .readFileSync(counted, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l).node)
+            .sort();
         expect(count, "PINHOLE_SSH_LOG: one line per connection").to.deep.equal(["a", "b"]);
     });
 

@@ -2,16 +2,31 @@
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
-import { COMMIT_NGINX, commitNginx, HELPERS, inspectScript, installScript, removeScript, WEB_EXIT, WEB_OWNER_FILE } from "../../provider/webserver-scripts";
+import {
+    COMMIT_NGINX,
+    commitNginx,
+    HELPERS,
+    inspectScript,
+    installScript,
+    removeScript,
+    WEB_EXIT,
+    WEB_OWNER_FILE,
+} from "../../provider/webserver-scripts";
 import { leafFingerprint, webServerHandler } from "../../provider/webserver";
 import { handlers } from "../../provider/main";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 
 const KEY = generatePrivateKeyPem({ algorithm: "ECDSA" });
 const args = {
-    token: "tok1", owner: "proxy-1-web-abc", certificatePem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-    keyPem: KEY, siteConfig: "server { listen 443 ssl default_server; }\n", replaces: ["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/it's default"],
-    fqdn: "proxy-1.dc.example.com", fingerprint: "AB:CD", verifySeconds: 10,
+    token: "tok1",
+    owner: "proxy-1-web-abc",
+    certificatePem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    keyPem: KEY,
+    siteConfig: "server { listen 443 ssl default_server; }\n",
+    replaces: ["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/it's default"],
+    fqdn: "proxy-1.dc.example.com",
+    fingerprint: "AB:CD",
+    verifySeconds: 10,
 };
 
 const shParses = (script: string) => spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
@@ -20,7 +35,8 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
     it("carries the key only inside a base64 payload: never in clear, never on a command line", () => {
         const s = installScript(args);
         expect(s).to.not.contain("BEGIN PRIVATE KEY");
-        for (const line of KEY.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))) expect(s).to.not.contain(line);
+        for (const line of KEY.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")))
+            expect(s).to.not.contain(line);
         const b64 = Buffer.from(KEY).toString("base64");
         expect(s.replace(/\n/g, "")).to.contain(b64.replace(/\n/g, ""));
         expect(s).to.match(/base64 -d > "\$W\/key" <<'PINHOLE_PAYLOAD'/);
@@ -28,27 +44,48 @@ describe("web server scripts (provider/webserver-scripts.ts)", () => {
 
     it("installs the key 0600, then nginx -t, reload, and the serving check; restores on each failure", () => {
         const s = installScript(args);
-        expect(s).to.contain(`install -m 0600 -o root -g root "$W/key" '${KEY_PATH}.new' && mv -f '${KEY_PATH}.new' '${KEY_PATH}'`);
+        expect(s).to.contain(
+            `install -m 0600 -o root -g root "$W/key" '${KEY_PATH}.new' && mv -f '${KEY_PATH}.new' '${KEY_PATH}'`,
+        );
         expect(s).to.contain(`install -m 0644 -o root -g root "$W/cert" '${CERT_PATH}.new'`);
-        const order = ["commit_nginx() {", "restore() {", "took-over=", "install -m 0644 -o root -g root \"$W/site\"", "commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 50 '10'", WEB_OWNER_FILE];
+        const order = [
+            "commit_nginx() {",
+            "restore() {",
+            "took-over=",
+            'install -m 0644 -o root -g root "$W/site"',
+            "commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 50 '10'",
+            WEB_OWNER_FILE,
+        ];
         const at = order.map((x) => s.indexOf(x));
-        expect(at.every((i) => i >= 0), JSON.stringify(at)).to.equal(true);
+        expect(
+            at.every((i) => i >= 0),
+            JSON.stringify(at),
+        ).to.equal(true);
         expect([...at].sort((a, b) => a - b)).to.deep.equal(at);
         // The tail is the shared function (also in the certificate-only install), defined once.
         expect(s.split(COMMIT_NGINX)).to.have.length(2);
     });
 
     it("quotes odd paths of the files it takes over", () => {
-        expect(installScript(args)).to.contain(`for f in '/etc/nginx/conf.d/default.conf' '/etc/nginx/sites-enabled/it'\\''s default'; do`);
+        expect(installScript(args)).to.contain(
+            `for f in '/etc/nginx/conf.d/default.conf' '/etc/nginx/sites-enabled/it'\\''s default'; do`,
+        );
     });
 
     it("skips the serving check when verifySeconds is 0", () => {
-        expect(installScript({ ...args, verifySeconds: 0 })).to.contain("commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 0 '0'");
+        expect(installScript({ ...args, verifySeconds: 0 })).to.contain(
+            "commit_nginx 'proxy-1.dc.example.com' 'AB:CD' 0 '0'",
+        );
         expect(commitNginx("a.b", "F", 0.1)).to.equal("commit_nginx 'a.b' 'F' 1 '0.1'");
     });
 
     it("are valid POSIX sh", () => {
-        for (const s of [installScript(args), installScript({ ...args, verifySeconds: 0 }), inspectScript("a.b"), removeScript("o")]) {
+        for (const s of [
+            installScript(args),
+            installScript({ ...args, verifySeconds: 0 }),
+            inspectScript("a.b"),
+            removeScript("o"),
+        ]) {
             const r = shParses(s);
             expect(r.status, r.stderr).to.equal(0);
         }
@@ -86,13 +123,77 @@ rm -rf "$W"
         const r = spawnSync("sh", [], { input: script, encoding: "utf8" });
         return { code: r.status, out: r.stdout, err: r.stderr };
     };
-    const cases: { name: string; test: boolean; reload: boolean; serves: string; tries: number; code: number; restored: number; err?: RegExp; out?: RegExp }[] = [
-        { name: "all good", test: true, reload: true, serves: "AB:CD", tries: 5, code: 0, restored: 0, out: /ok got=AB:CD/ },
-        { name: "no openssl on the node", test: true, reload: true, serves: "no-openssl", tries: 5, code: 0, restored: 0, out: /ok got=no-openssl/ },
-        { name: "no serving check", test: true, reload: true, serves: "OTHER", tries: 0, code: 0, restored: 0, out: /ok got=$/m },
-        { name: "nginx -t rejects", test: false, reload: true, serves: "AB:CD", tries: 5, code: WEB_EXIT.configRejected, restored: 1, err: /nginx -t rejected[\s\S]*emerg: bad line/ },
-        { name: "reload fails", test: true, reload: false, serves: "AB:CD", tries: 5, code: WEB_EXIT.notServed, restored: 1, err: /could not be reloaded/ },
-        { name: "serves another certificate", test: true, reload: true, serves: "OTHER", tries: 3, code: WEB_EXIT.notServed, restored: 1, err: /did not serve the new certificate on 127.0.0.1:443 within 0.6s \(it serves OTHER\)/ },
+    const cases: {
+        name: string;
+        test: boolean;
+        reload: boolean;
+        serves: string;
+        tries: number;
+        code: number;
+        restored: number;
+        err?: RegExp;
+        out?: RegExp;
+    }[] = [
+        {
+            name: "all good",
+            test: true,
+            reload: true,
+            serves: "AB:CD",
+            tries: 5,
+            code: 0,
+            restored: 0,
+            out: /ok got=AB:CD/,
+        },
+        {
+            name: "no openssl on the node",
+            test: true,
+            reload: true,
+            serves: "no-openssl",
+            tries: 5,
+            code: 0,
+            restored: 0,
+            out: /ok got=no-openssl/,
+        },
+        {
+            name: "no serving check",
+            test: true,
+            reload: true,
+            serves: "OTHER",
+            tries: 0,
+            code: 0,
+            restored: 0,
+            out: /ok got=$/m,
+        },
+        {
+            name: "nginx -t rejects",
+            test: false,
+            reload: true,
+            serves: "AB:CD",
+            tries: 5,
+            code: WEB_EXIT.configRejected,
+            restored: 1,
+            err: /nginx -t rejected[\s\S]*emerg: bad line/,
+        },
+        {
+            name: "reload fails",
+            test: true,
+            reload: false,
+            serves: "AB:CD",
+            tries: 5,
+            code: WEB_EXIT.notServed,
+            restored: 1,
+            err: /could not be reloaded/,
+        },
+        {
+            name: "serves another certificate",
+            test: true,
+            reload: true,
+            serves: "OTHER",
+            tries: 3,
+            code: WEB_EXIT.notServed,
+            restored: 1,
+            err: /did not serve the new certificate on 127.0.0.1:443 within 0.6s \(it serves OTHER\)/,
+        },
     ];
     for (const c of cases) {
         it(`${c.name}: exit ${c.code}, restore called ${c.restored}×`, () => {
@@ -111,33 +212,100 @@ describe("pinhole:node:WebServer handler (check, diff)", function () {
     const conn = { host: "10.0.0.1", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
 
     it("check refuses a bundle that does not match the key or the name, naming the node", async () => {
-        const cert = (await issueSelfSigned({ privateKeyPem: KEY, subject: { commonName: "a.example.com" }, dnsNames: ["a.example.com"], ipAddresses: [], validityDays: 30, earlyRenewalDays: 1, isCa: false })).certPem;
+        const cert = (
+            await issueSelfSigned({
+                privateKeyPem: KEY,
+                subject: { commonName: "a.example.com" },
+                dnsNames: ["a.example.com"],
+                ipAddresses: [],
+                validityDays: 30,
+                earlyRenewalDays: 1,
+                isCa: false,
+            })
+        ).certPem;
         const other = generatePrivateKeyPem({ algorithm: "ECDSA" });
-        const base = { node: "a", fqdn: "a.example.com", connection: conn, privateKey: "k", siteConfig: "x", certificatePem: cert, keyPem: KEY };
+        const base = {
+            node: "a",
+            fqdn: "a.example.com",
+            connection: conn,
+            privateKey: "k",
+            siteConfig: "x",
+            certificatePem: cert,
+            keyPem: KEY,
+        };
         const check = handlers["pinhole:node:WebServer"].check;
         expect((await check(base)).failures).to.deep.equal([]);
         const bad = await check({ ...base, keyPem: other, fqdn: "b.example.com" });
-        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the private key/);
-        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(/node a: the certificate does not match the node's network name b\.example\.com/);
-        expect(bad.inputs.replaces).to.deep.equal(["/etc/nginx/conf.d/default.conf", "/etc/nginx/sites-enabled/default"]);
+        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(
+            /node a: the certificate does not match the private key/,
+        );
+        expect(bad.failures!.map((f) => f.reason).join("\n")).to.match(
+            /node a: the certificate does not match the node's network name b\.example\.com/,
+        );
+        expect(bad.inputs.replaces).to.deep.equal([
+            "/etc/nginx/conf.d/default.conf",
+            "/etc/nginx/sites-enabled/default",
+        ]);
         expect(bad.inputs.verifySeconds).to.equal(10);
         expect(leafFingerprint(cert).fingerprint).to.match(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     });
 
     it("diff: updates on input changes and on drift seen by refresh; replaces only when the node changes", async () => {
-        const inputs = { node: "a", frontEnd: "whole-site" as const, fqdn: "a.x", connection: conn, privateKey: "k", siteConfig: "s", certificatePem: "c", keyPem: "k2", replaces: [], verifySeconds: 10 };
+        const inputs = {
+            node: "a",
+            frontEnd: "whole-site" as const,
+            fqdn: "a.x",
+            connection: conn,
+            privateKey: "k",
+            siteConfig: "s",
+            certificatePem: "c",
+            keyPem: "k2",
+            replaces: [],
+            verifySeconds: 10,
+        };
         const state = {
-            ...inputs, fingerprint: "F", notAfter: "", certificateSha256: "1", keySha256: "2", siteSha256: "3",
-            liveCertificateSha256: "1", liveKeySha256: "2", liveSiteSha256: "3", servedFingerprint: "F", liveServedFingerprint: "F", originals: [], appliedAt: "t", installed: [], live: [],
+            ...inputs,
+            fingerprint: "F",
+            notAfter: "",
+            certificateSha256: "1",
+            keySha256: "2",
+            siteSha256: "3",
+            liveCertificateSha256: "1",
+            liveKeySha256: "2",
+            liveSiteSha256: "3",
+            servedFingerprint: "F",
+            liveServedFingerprint: "F",
+            originals: [],
+            appliedAt: "t",
+            installed: [],
+            live: [],
         };
         const diff = webServerHandler.diff!;
         expect(await diff(state, inputs)).to.deep.include({ changes: false, replaces: [] });
-        expect(await diff(state, { ...inputs, verifySeconds: 5 })).to.deep.include({ changes: true, replaces: [], detailedDiff: { verifySeconds: "update" } });
-        expect(await diff(state, { ...inputs, privateKey: "rotated" })).to.deep.include({ changes: true, replaces: [], detailedDiff: { privateKey: "update" } });
+        expect(await diff(state, { ...inputs, verifySeconds: 5 })).to.deep.include({
+            changes: true,
+            replaces: [],
+            detailedDiff: { verifySeconds: "update" },
+        });
+        expect(await diff(state, { ...inputs, privateKey: "rotated" })).to.deep.include({
+            changes: true,
+            replaces: [],
+            detailedDiff: { privateKey: "update" },
+        });
         expect(await diff(state, { ...inputs, siteConfig: "s2" })).to.deep.include({ changes: true, replaces: [] });
-        expect(await diff(state, { ...inputs, node: "b" })).to.deep.include({ changes: true, replaces: ["node"], detailedDiff: { node: "update-replace" } });
-        expect(await diff({ ...state, liveSiteSha256: "edited" }, inputs)).to.deep.include({ changes: true, replaces: [], detailedDiff: { liveSiteSha256: "update" } });
+        expect(await diff(state, { ...inputs, node: "b" })).to.deep.include({
+            changes: true,
+            replaces: ["node"],
+            detailedDiff: { node: "update-replace" },
+        });
+        expect(await diff({ ...state, liveSiteSha256: "edited" }, inputs)).to.deep.include({
+            changes: true,
+            replaces: [],
+            detailedDiff: { liveSiteSha256: "update" },
+        });
         expect(await diff({ ...state, liveServedFingerprint: "OTHER" }, inputs)).to.deep.include({ changes: true });
-        expect(await diff({ ...state, liveServedFingerprint: "no-openssl" }, inputs)).to.deep.include({ changes: false });
+        expect(await diff({ ...state, liveServedFingerprint: "no-openssl" }, inputs)).to.deep.include({
+            changes: false,
+        });
     });
 });

@@ -10,7 +10,10 @@ import * as yaml from "js-yaml";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
-const workflowFiles = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WORKFLOWS, f));
+const workflowFiles = fs
+    .readdirSync(WORKFLOWS)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => path.join(WORKFLOWS, f));
 
 function actionlintBinary(): string {
     const r = spawnSync("bash", [path.join(ROOT, "toolchain", "actionlint.sh")], { encoding: "utf8" });
@@ -39,11 +42,16 @@ describe("GitHub Actions workflows", function () {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-actionlint-"));
         fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
         const bad = path.join(dir, ".github", "workflows", "bad.yml");
-        fs.writeFileSync(bad, "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing\n    steps:\n      - uses: pulumi/actions@v6\n        with: { comand: up }\n");
+        fs.writeFileSync(
+            bad,
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing\n    steps:\n      - uses: pulumi/actions@v6\n        with: { comand: up }\n",
+        );
         try {
             const r = actionlint([bad], dir);
             expect(r.status).to.equal(1);
-            expect(r.stdout).to.match(/missing/).and.to.match(/comand/);
+            expect(r.stdout)
+                .to.match(/missing/)
+                .and.to.match(/comand/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -51,10 +59,13 @@ describe("GitHub Actions workflows", function () {
 
     describe("pinhole.yml", () => {
         const wf = yaml.load(fs.readFileSync(path.join(WORKFLOWS, "pinhole.yml"), "utf8")) as {
-            on: Record<string, Record<string, unknown> | null>; env: Record<string, string>; jobs: Record<string, Job>;
+            on: Record<string, Record<string, unknown> | null>;
+            env: Record<string, string>;
+            jobs: Record<string, Job>;
         };
         const needs = (j: Job) => ([] as string[]).concat(j.needs ?? []);
-        const pulumiStep = (j: Job, command: string) => j.steps.find((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === command);
+        const pulumiStep = (j: Job, command: string) =>
+            j.steps.find((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command === command);
 
         it("runs the checks on every change: no path filter on pull requests or pushes", () => {
             for (const ev of ["pull_request", "push"]) {

@@ -12,10 +12,20 @@ export interface Mismatch {
 }
 
 /** Does node `from`'s outbound policy let it reach `address` on protocol/port (egress deny), and why. */
-function outboundAllowed(policy: NodePolicy, model: ClusterModel, address: string, protocol: Protocol, port: number): { allowed: boolean; why: string } {
+function outboundAllowed(
+    policy: NodePolicy,
+    model: ClusterModel,
+    address: string,
+    protocol: Protocol,
+    port: number,
+): { allowed: boolean; why: string } {
     if (model.firewall.egress !== "deny") return { allowed: true, why: "egress is not filtered" };
-    const o = policy.outbound.find((x) => x.protocol === protocol && x.port === port && x.peer.addresses.some((a) => cidrContains(a, address)));
-    return o ? { allowed: true, why: o.reason } : { allowed: false, why: `no outbound opening from ${policy.node.name} to ${address} ${port}/${protocol}` };
+    const o = policy.outbound.find(
+        (x) => x.protocol === protocol && x.port === port && x.peer.addresses.some((a) => cidrContains(a, address)),
+    );
+    return o
+        ? { allowed: true, why: o.reason }
+        : { allowed: false, why: `no outbound opening from ${policy.node.name} to ${address} ${port}/${protocol}` };
 }
 
 /**
@@ -24,13 +34,20 @@ function outboundAllowed(policy: NodePolicy, model: ClusterModel, address: strin
  * row to an IPv6 address is judged with the source's IPv6 address (a node's address6, a vantage's or the
  * provisioning host's IPv6 address) against the policy's IPv6 peers, an IPv4 row with IPv4.
  */
-export function compareProbe(model: ClusterModel, policies: NodePolicy[], lab: LabStatus, rows: ProbeResult[]): Mismatch[] {
+export function compareProbe(
+    model: ClusterModel,
+    policies: NodePolicy[],
+    lab: LabStatus,
+    rows: ProbeResult[],
+): Mismatch[] {
     const reach = expectedReachability(model, policies);
     const nodeNames = new Set(model.nodes.map((n) => n.name));
     const policyOf = new Map(policies.map((p) => [p.node.name, p]));
     const sourceAddress = new Map<string, Partial<Record<IpFamily, string>>>([
         ["provisioner", { 4: lab.provisioner.address, 6: lab.provisioner.address6 }],
-        ...lab.vantages.map((v) => [v.name, { 4: v.address, 6: v.address6 }] as [string, Partial<Record<IpFamily, string>>]),
+        ...lab.vantages.map(
+            (v) => [v.name, { 4: v.address, 6: v.address6 }] as [string, Partial<Record<IpFamily, string>>],
+        ),
     ]);
     const mismatches: Mismatch[] = [];
     for (const row of rows) {
@@ -39,15 +56,18 @@ export function compareProbe(model: ClusterModel, policies: NodePolicy[], lab: L
         const family = familyOf(row.address);
         if (nodeNames.has(row.from) && nodeNames.has(row.to)) {
             const v = reach.between({ from: row.from, to: row.to, protocol: row.protocol, port: row.port, family });
-            allowed = v.allowed; why = v.reason;
+            allowed = v.allowed;
+            why = v.reason;
         } else if (nodeNames.has(row.to)) {
             const source = sourceAddress.get(row.from)?.[family];
             if (!source) throw new Error(`probe row from ${row.from}, which has no IPv${family} address in the lab`);
             const v = reach.inbound({ source, to: row.to, protocol: row.protocol, port: row.port });
-            allowed = v.allowed; why = v.reason;
+            allowed = v.allowed;
+            why = v.reason;
         } else if (nodeNames.has(row.from)) {
             const v = outboundAllowed(policyOf.get(row.from)!, model, row.address, row.protocol, row.port);
-            allowed = v.allowed; why = v.why;
+            allowed = v.allowed;
+            why = v.why;
         } else {
             throw new Error(`probe row between two non-nodes: ${row.from} → ${row.to}`);
         }
@@ -59,16 +79,22 @@ export function compareProbe(model: ClusterModel, policies: NodePolicy[], lab: L
 
 /** Rows and mismatches per address family ("IPv4: 812 rows, 240 open, 0 mismatches; IPv6: ..."). */
 export function familySummary(rows: ProbeResult[], mismatches: Mismatch[]): string {
-    return ([4, 6] as const).map((f) => {
-        const rs = rows.filter((r) => familyOf(r.address) === f);
-        const ms = mismatches.filter((m) => familyOf(m.row.address) === f);
-        return `IPv${f}: ${rs.length} rows, ${rs.filter((r) => r.result === "open").length} open, ${ms.length} mismatches`;
-    }).join("; ");
+    return ([4, 6] as const)
+        .map((f) => {
+            const rs = rows.filter((r) => familyOf(r.address) === f);
+            const ms = mismatches.filter((m) => familyOf(m.row.address) === f);
+            return `IPv${f}: ${rs.length} rows, ${rs.filter((r) => r.result === "open").length} open, ${ms.length} mismatches`;
+        })
+        .join("; ");
 }
 
 export function formatMismatches(ms: Mismatch[], max = 25): string {
-    const lines = ms.slice(0, max).map((m) =>
-        `${m.row.from} → ${m.row.to} (${m.row.address}) ${m.row.port}/${m.row.protocol}: measured ${m.row.result}${m.row.detail ? ` [${m.row.detail}]` : ""}, expected ${m.expected} — ${m.why}`);
+    const lines = ms
+        .slice(0, max)
+        .map(
+            (m) =>
+                `${m.row.from} → ${m.row.to} (${m.row.address}) ${m.row.port}/${m.row.protocol}: measured ${m.row.result}${m.row.detail ? ` [${m.row.detail}]` : ""}, expected ${m.expected} — ${m.why}`,
+        );
     if (ms.length > max) lines.push(`... and ${ms.length - max} more`);
     return lines.join("\n");
 }

@@ -9,7 +9,11 @@ import { NARROWING_IDS } from "../../../model/narrowings";
 export function hostKeyFor(seed: string): string {
     const type = Buffer.from("ssh-ed25519");
     const key = createHash("sha256").update(seed).digest();
-    const len = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+    const len = (n: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(n);
+        return b;
+    };
     return `ssh-ed25519 ${Buffer.concat([len(type.length), type, len(key.length), key]).toString("base64")}`;
 }
 
@@ -48,7 +52,11 @@ export const EXTERNAL_ADDRESSES = {
 export function fullExternal(): Record<string, unknown> {
     const a = EXTERNAL_ADDRESSES;
     return {
-        ucm: [a.ucm], unityConnection: [a.unityConnection], hcmf: [a.hcmf], webex: [a.webex], sso: [a.sso],
+        ucm: [a.ucm],
+        unityConnection: [a.unityConnection],
+        hcmf: [a.hcmf],
+        webex: [a.webex],
+        sso: [a.sso],
         ldap: [{ host: a.ldap, ports: [389, 636], protocols: ["tcp", "udp"] }],
         apiResponses: [a.apiResponses],
         notificationDestinations: [`https://${a.notification}:9443/notify`],
@@ -63,7 +71,11 @@ export const ADMIN = ["192.168.100.0/24"];
 export const CLIENT = ["203.0.113.128/25", "198.18.0.0/15"];
 export const MONITORING = ["192.168.101.0/24"];
 
-export function rawCluster(model: string, nodes: RawNode[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function rawCluster(
+    model: string,
+    nodes: RawNode[],
+    extra: Record<string, unknown> = {},
+): Record<string, unknown> {
     return {
         model,
         domain: "example.net",
@@ -78,7 +90,8 @@ export function rawCluster(model: string, nodes: RawNode[], extra: Record<string
 /** Parse or fail the test with every error. */
 export function mustParse(raw: unknown): ClusterModel {
     const r = parseClusterConfig(raw);
-    if (!r.model) throw new Error(`expected a valid config, got:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
+    if (!r.model)
+        throw new Error(`expected a valid config, got:\n${r.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
     return r.model;
 }
 
@@ -99,10 +112,18 @@ export function prng(seed: number): () => number {
 
 export class Gen {
     constructor(readonly rnd: () => number) {}
-    int(min: number, max: number): number { return min + Math.floor(this.rnd() * (max - min + 1)); }
-    bool(p = 0.5): boolean { return this.rnd() < p; }
-    pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.rnd() * xs.length)]; }
-    subset<T>(xs: readonly T[]): T[] { return xs.filter(() => this.bool()); }
+    int(min: number, max: number): number {
+        return min + Math.floor(this.rnd() * (max - min + 1));
+    }
+    bool(p = 0.5): boolean {
+        return this.rnd() < p;
+    }
+    pick<T>(xs: readonly T[]): T {
+        return xs[Math.floor(this.rnd() * xs.length)];
+    }
+    subset<T>(xs: readonly T[]): T[] {
+        return xs.filter(() => this.bool());
+    }
 }
 
 /** A random valid raw config: any model, 1-3 sites, NAT on some sites, IPv4 or IPv6, random settings. */
@@ -122,9 +143,14 @@ export function randomRawCluster(g: Gen): Record<string, unknown> {
             name: `${prefix}-${serial}`,
             role,
             site,
-            address: v6 ? `fd00:${siteNo}::${serial.toString(16)}` : `10.${siteNo}.${Math.floor(serial / 200)}.${(serial % 200) + 10}`,
+            address: v6
+                ? `fd00:${siteNo}::${serial.toString(16)}`
+                : `10.${siteNo}.${Math.floor(serial / 200)}.${(serial % 200) + 10}`,
         };
-        if (natSites.has(site)) node.advertisedAddress = v6 ? `2001:db8:${siteNo}::${serial.toString(16)}` : `198.51.${siteNo}.${serial + 10}`;
+        if (natSites.has(site))
+            node.advertisedAddress = v6
+                ? `2001:db8:${siteNo}::${serial.toString(16)}`
+                : `198.51.${siteNo}.${serial + 10}`;
         if ((role === "database" || role === "unified" || role === "application") && g.bool(0.2)) node.arbiter = true;
         nodes.push(node);
     };
@@ -158,7 +184,12 @@ export function randomRawCluster(g: Gen): Record<string, unknown> {
             egress: g.pick(["allow", "deny"]),
             profile: g.pick(["reference", "strict"]),
             // Each narrowing switched on, off or left to the profile.
-            narrow: Object.fromEntries(NARROWING_IDS.flatMap((id) => { const v = g.pick([true, false, undefined]); return v === undefined ? [] : [[id, v]]; })),
+            narrow: Object.fromEntries(
+                NARROWING_IDS.flatMap((id) => {
+                    const v = g.pick([true, false, undefined]);
+                    return v === undefined ? [] : [[id, v]];
+                }),
+            ),
             httpRedirect: g.bool(0.3),
         },
     };
