@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "dist/", ".lab/", ".pulumi/", "bench/", "test/fixtures/"] },
+    { ignores: ["node_modules/", "dist/", ".lab/", ".pulumi/", ".scratch/", ".pinhole/", "bench/", "test/fixtures/"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {
