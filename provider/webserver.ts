@@ -89,9 +89,7 @@ async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServe
     };
 }
 
-export async function inspectWebServer(
-    i: WebServerInputs,
-): Promise<{
+export async function inspectWebServer(i: WebServerInputs): Promise<{
     owner: string;
     cert: string;
     key: string;
