@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import { formatProblems } from "./model/config";
 import { formatMatrixTable, matrixRows } from "./model/matrix";
-import { buildFlowReport } from "./model/policy";
+import { buildClusterPolicy } from "./model/policy";
 import { narrowedWarnings, summarizeNarrowed } from "./model/narrowed-report";
 import { describeProfile } from "./model/narrowings";
 import { listenerConflicts } from "./lib/narrow";
@@ -25,13 +25,13 @@ if (!parsed.model || parsed.errors.length > 0) {
 }
 const model = parsed.model;
 // Which reference openings the firewall profile closed: a warning per narrowing, so preview shows them.
-const flowReport = buildFlowReport(model);
-for (const w of narrowedWarnings(model, flowReport.narrowed)) void pulumi.log.warn(w);
+const policy = buildClusterPolicy(model);
+for (const w of narrowedWarnings(model, policy.narrowed)) void pulumi.log.warn(w);
 // ...and, with evidence from `npm run narrow`, the narrowed ports that something listened on.
 const evidence = readEvidence(pulumi.getStack());
-if (evidence) for (const w of listenerConflicts(flowReport.narrowed, evidence)) void pulumi.log.warn(w);
+if (evidence) for (const w of listenerConflicts(policy.narrowed, evidence)) void pulumi.log.warn(w);
 const config = new pulumi.Config(NAMESPACE);
-const cluster = new Cluster("cluster", { model, sshPrivateKey: config.requireSecret("sshPrivateKey") });
+const cluster = new Cluster("cluster", { model, policy, sshPrivateKey: config.requireSecret("sshPrivateKey") });
 
 // ------------------------------------------------------------------------------------------ outputs
 // `pulumi stack output [--json] <name>`; npm start's summary and docs/operations.md read them.
@@ -67,7 +67,7 @@ export const certificateRequests = cluster.certificateRequests;
 /** `web weight list`, by web proxy: each upstream server's weight (backup = 0), user-defined or the default. */
 export const webWeights = cluster.webWeights;
 /** Number of openings (inbound + outbound) over all nodes, and flows in the port matrix. */
-const rows = matrixRows(model, cluster.policies);
+const rows = matrixRows(model, cluster.flows);
 export const openings = {
     inbound: cluster.policies.reduce((a, p) => a + p.inbound.length, 0),
     outbound: cluster.policies.reduce((a, p) => a + p.outbound.length, 0),
@@ -78,4 +78,4 @@ export const portMatrix = formatMatrixTable(rows, { model });
 /** The firewall profile ("reference", "strict", or with per-narrowing switches). */
 export const firewallProfile = describeProfile(model.firewall);
 /** Per narrowing in force: what it closes, why, the reference rows and the flows it closed in this cluster. */
-export const narrowedReferenceOpenings = summarizeNarrowed(model, flowReport.narrowed);
+export const narrowedReferenceOpenings = summarizeNarrowed(model, policy.narrowed);

@@ -1,7 +1,7 @@
 // Cluster: the whole deployment. Derives every node's policy from the validated model and creates
 // one node component per node; nothing here decides who may talk to whom (model/policy.ts does).
 import * as pulumi from "@pulumi/pulumi";
-import { buildPolicy } from "../model/policy";
+import { buildClusterPolicy, ClusterPolicy, Flow } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";
 import { certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
@@ -16,12 +16,16 @@ export interface ClusterArgs {
      * and keyConfigKey name (undefined when not set). Default: `new pulumi.Config().getSecret(key)` (pinhole: namespace).
      */
     secret?: (key: string) => pulumi.Output<string> | undefined;
+    /** The policy, when the caller has computed it already (index.ts); default buildClusterPolicy(model). */
+    policy?: ClusterPolicy;
     /** Web front-end options for every node (application backend, files taken over, serving check; tests: now). */
     web?: Pick<NodeWebArgs, "applicationBackend" | "replaces" | "verifySeconds" | "now">;
 }
 
 export class Cluster extends pulumi.ComponentResource {
     public readonly policies: NodePolicy[];
+    /** Every allowed flow (model/policy.ts): the matrix and the outputs read these. */
+    public readonly flows: Flow[];
     public readonly nodes: Record<string, PlatformNode> = {};
     /** internal-ca mode: the stack's CA certificate (PEM) for clients' trust stores. */
     public readonly internalCaCertificate?: pulumi.Output<string>;
@@ -34,7 +38,9 @@ export class Cluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:Cluster", name, {}, opts);
-        this.policies = buildPolicy(args.model);
+        const policy = args.policy ?? buildClusterPolicy(args.model);
+        this.policies = policy.nodes;
+        this.flows = policy.flows;
         const privateKey = pulumi.secret(args.sshPrivateKey);
         // Web certificates: one CA for the stack when a node uses it; no node's front end changes while any
         // node's certificate is rejected (the gate settles once every node's checks ran).

@@ -1,8 +1,8 @@
 // The port matrix for a network team: who may talk to whom, on what, and why. Pure formatting of the flows.
 
-import { ClusterModel, NodePolicy, Opening, Protocol } from "./types";
+import { ClusterModel, Protocol } from "./types";
 import { SECTIONS } from "./catalog";
-import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, addressesSeenBy, buildFlows, nodeAddresses } from "./policy";
+import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, buildFlows } from "./policy";
 import { describeProfile } from "./narrowings";
 
 export interface MatrixRow {
@@ -75,61 +75,11 @@ function compare(a: MatrixRow, b: MatrixRow): number {
 }
 
 /**
- * One row per allowed flow, ordered by reference section, then from, to, port. Pass the flows (or the
- * node policies) you already have to avoid recomputing them.
+ * One row per allowed flow, ordered by reference section, then from, to, port. Pass the flows you already have
+ * (the policy's: buildClusterPolicy(model).flows, or Cluster.flows) to avoid recomputing them.
  */
-export function matrixRows(model: ClusterModel, source?: readonly Flow[] | readonly NodePolicy[]): MatrixRow[] {
-    const flows = source === undefined ? buildFlows(model) : isPolicyList(source) ? flowsFromPolicies(source) : source;
+export function matrixRows(model: ClusterModel, flows: readonly Flow[] = buildFlows(model)): MatrixRow[] {
     return flows.map(matrixRow).sort(compare);
-}
-
-function isPolicyList(list: readonly Flow[] | readonly NodePolicy[]): list is readonly NodePolicy[] {
-    return list.length > 0 && "node" in list[0];
-}
-
-/** "27017/tcp from app-1: application to database, ..." → "application to database, ..." */
-function whyOf(o: Opening): string {
-    const prefix = /^[0-9]+\/(?:tcp|udp) (?:from|to) /.exec(o.reason);
-    if (!prefix) return o.reason;
-    const sep = o.reason.indexOf(": ", prefix[0].length);
-    return sep < 0 ? o.reason : o.reason.slice(sep + 2);
-}
-
-/**
- * Flows back from per-node policies: every inbound opening, plus outbound openings to non-nodes
- * (an outbound opening to a node is the other end of an inbound one).
- */
-export function flowsFromPolicies(policies: readonly NodePolicy[]): Flow[] {
-    const flows: Flow[] = [];
-    const nodes = new Map(policies.map((p) => [p.node.name, p.node]));
-    for (const p of policies) {
-        const self: FlowEnd = { kind: "node", name: p.node.name, addresses: nodeAddresses(p.node) };
-        const common = (o: Opening) => {
-            const f: Flow = {
-                from: self,
-                to: self,
-                protocol: o.protocol,
-                port: o.port,
-                service: o.service,
-                why: whyOf(o),
-                section: o.section,
-                exposed: o.exposed,
-            };
-            if (o.rowId !== undefined) f.rowId = o.rowId;
-            return f;
-        };
-        for (const o of p.inbound) {
-            // Between nodes, the acceptor's address is the one the initiator uses (NAT across sites).
-            const initiator = o.peer.kind === "node" ? nodes.get(o.peer.name) : undefined;
-            const to: FlowEnd = initiator ? { ...self, addresses: addressesSeenBy(initiator, p.node) } : self;
-            flows.push({ ...common(o), from: { ...o.peer, addresses: [...o.peer.addresses] }, to });
-        }
-        for (const o of p.outbound) {
-            if (o.peer.kind !== "node")
-                flows.push({ ...common(o), to: { ...o.peer, addresses: [...o.peer.addresses] } });
-        }
-    }
-    return flows;
 }
 
 /** JSON for tools: an array of rows (from, to, protocol, port, reason, section, ...). */

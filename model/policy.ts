@@ -2,6 +2,7 @@
 //
 //   buildFlows(model)  → every allowed flow once (from, to, protocol, port, why, section)
 //   buildPolicy(model) → per node: inbound allow list + outbound allow list (one Opening per flow end)
+//   buildClusterPolicy(model) → both at once (flows, narrowed flows, per-node policies): what Cluster keeps
 //
 // A node-to-node flow gives an outbound Opening at the initiator AND an inbound Opening at the acceptor,
 // so a firewall with default-deny egress lets it through. Decisions referred to here are written down in
@@ -449,4 +450,21 @@ export function policyFromFlows(model: ClusterModel, flows: readonly Flow[]): No
 /** For each node, in model order: what it accepts (inbound) and what it may initiate (outbound), and why. */
 export function buildPolicy(model: ClusterModel): NodePolicy[] {
     return policyFromFlows(model, buildFlows(model));
+}
+
+/**
+ * Everything the policy decides for a cluster, computed once: the flows (who may talk to whom, on what, and why:
+ * the matrix, the outputs, verify and the proof after apply read these, never the openings' reason text), the
+ * reference flows the profile narrowed away, and each node's openings (one per flow end, for its firewall).
+ */
+export interface ClusterPolicy {
+    flows: Flow[];
+    narrowed: NarrowedFlow[];
+    /** In model order. */
+    nodes: NodePolicy[];
+}
+
+export function buildClusterPolicy(model: ClusterModel): ClusterPolicy {
+    const { flows, narrowed } = buildFlowReport(model);
+    return { flows, narrowed, nodes: policyFromFlows(model, flows) };
 }

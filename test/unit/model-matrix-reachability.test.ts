@@ -3,9 +3,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildFlows, buildPolicy } from "../../model/policy";
+import { buildClusterPolicy, buildFlows, buildPolicy } from "../../model/policy";
 import { expectedReachability } from "../../model/reachability";
-import { flowsFromPolicies, formatMatrixJson, formatMatrixTable, matrixRows } from "../../model/matrix";
+import { formatMatrixJson, formatMatrixTable, matrixRows } from "../../model/matrix";
 import { cidrContains, cidrsOverlap, formatIp, parseCidr, parseIp, parseIPv6 } from "../../model/net";
 import { checkDeploymentModel } from "../../model/roles";
 import { ClusterModel } from "../../model/types";
@@ -181,9 +181,16 @@ describe("model/matrix: the port matrix", () => {
         expect(nat.reason).to.equal("unified to unified, database access");
     });
 
-    it("rows from the node policies equal rows from the flows", () => {
-        expect(matrixRows(model, buildPolicy(model))).to.deep.equal(matrixRows(model));
-        expect(flowsFromPolicies(buildPolicy(model)).length).to.equal(buildFlows(model).length);
+    it("the policy's flows are first-class: the matrix reads them, each opening is one end of one flow", () => {
+        const p = buildClusterPolicy(model);
+        expect(matrixRows(model, p.flows)).to.deep.equal(matrixRows(model));
+        expect(p.nodes).to.deep.equal(buildPolicy(model));
+        const ends =
+            p.flows.filter((f) => f.to.kind === "node").length + p.flows.filter((f) => f.from.kind === "node").length;
+        expect(p.nodes.reduce((a, n) => a + n.inbound.length + n.outbound.length, 0)).to.equal(ends);
+        // The matrix's WHY is the flow's own, whatever it looks like (nothing is parsed back out of reason text).
+        const f = { ...p.flows[0], why: "22/tcp from admin networks: text shaped like an opening's reason" };
+        expect(matrixRows(model, [f])[0].reason).to.equal(f.why);
     });
 
     it("formats a readable table grouped by section, and JSON", () => {
