@@ -7,9 +7,9 @@ import { formatMatrixTable, matrixRows } from "./model/matrix";
 import { buildClusterPolicy } from "./model/policy";
 import { narrowedWarnings, summarizeNarrowed } from "./model/narrowed-report";
 import { describeProfile } from "./model/narrowings";
-import { listenerConflicts } from "./lib/narrow";
-import { readEvidence } from "./lib/evidence-file";
-import { readProgramConfig } from "./lib/program-config";
+import { listenerConflicts } from "./tools/narrow/narrow";
+import { readEvidence } from "./program/evidence-file";
+import { readProgramConfig } from "./program/config";
 
 const NAMESPACE = "pinhole";
 

@@ -1,9 +1,9 @@
 // `npm run lab -- <command>`: the local lab from the command line (see docs/lab.md).
-import "../lib/help-gate";
+import "../tools/common/help-gate";
 import { formatTable, labDown, labStatus, labUp, probe, reboot, toJsonRows } from "./index";
 import type { LabStatus } from "./index";
 import { isLabModel, LAB_MODELS } from "./shapes";
-import { LAB_USAGE as USAGE } from "../lib/usage";
+import { LAB_USAGE as USAGE } from "../tools/common/usage";
 import { runBench } from "./bench";
 
 interface Args {

@@ -8,7 +8,7 @@
 //                             itself on 127.0.0.1:8081 (conf.d/platform-app.conf) answering "app <node>"
 // The lab's own default server (conf.d/default.conf) is put aside while the stand-in is installed and put back
 // by removePlatform. Pure renderers + two SSH steps (the node's nginx is reachable only from inside it).
-import { runScript, SshConnectionInput } from "../provider/ssh";
+import { runScript, SshConnectionInput } from "../remote/ssh";
 import { LabNodeStatus, LabStatus } from "./index";
 import * as fs from "fs";
 

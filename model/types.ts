@@ -129,7 +129,7 @@ export interface FirewallSettings {
     /**
      * Another firewall manager on a node whose drop would override pinhole's openings (ufw, firewalld,
      * iptables rules, a dropping nftables.conf): "refuse" (default) applies nothing there and names it;
-     * "take-over" applies pinhole's table and then stops, disables and masks that manager (provider/coexist.ts).
+     * "take-over" applies pinhole's table and then stops, disables and masks that manager (remote/coexist.ts).
      */
     otherFirewalls?: "refuse" | "take-over";
 }

@@ -4,24 +4,17 @@
 // live table is compared with what that ruleset lists as on a scratch network namespace of the node, so
 // an import records honestly whether the hand-made table is pinhole's (no changes) or how it differs (drift).
 import { execFile } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
-import { parseStackFile } from "../lib/stack-file";
+import { parseStackFile } from "../tools/common/stack-file";
+import { projectRoot } from "../tools/common/project-root";
 import { buildPolicy } from "../model/policy";
 import { normaliseListing, renderRuleset } from "../render/nftables";
 import { connectionOf, managementSources } from "../components/firewall";
 import { ProviderError } from "./errors";
-import { describe, explainSshFailure, runScript } from "./ssh";
+import { describe, explainSshFailure, runScript } from "../remote/ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";
 import { listingDrift, readFirewall } from "./firewall";
 
-/** The project: the nearest directory up from here with a Pulumi.yaml (the plugin runs from dist/provider). */
-export function projectRoot(from = __dirname): string {
-    for (let dir = from; ; dir = path.dirname(dir)) {
-        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) return path.resolve(from, "..");
-    }
-}
 const PROJECT_ROOT = projectRoot();
 
 /** "urn:pulumi:<stack>::<project>::..." → stack name. */

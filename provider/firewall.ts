@@ -1,7 +1,7 @@
 // pinhole:node:Firewall — one node's nftables table, applied over SSH with automatic rollback.
 import { randomBytes } from "crypto";
 import { failsafeRuleset } from "../render/failsafe";
-import { detectScript, findings, parseDetection, planCoexistence } from "./coexist";
+import { detectScript, findings, parseDetection, planCoexistence } from "../remote/coexist";
 import { normaliseListing } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
@@ -9,8 +9,16 @@ import { FIREWALL } from "./schema";
 import { importFirewall } from "./firewall-import";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
-import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "./firewall-scripts";
-import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError, withSession } from "./ssh";
+import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "../remote/firewall-scripts";
+import {
+    describe,
+    explainSshFailure,
+    readScript,
+    runScript,
+    SshConnectionInput,
+    SshError,
+    withSession,
+} from "../remote/ssh";
 
 export type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
 export type FirewallState = StateOf<typeof FIREWALL>;
@@ -38,7 +46,7 @@ export async function applyFirewall(
     const c = conn(i);
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
     let started = Date.now();
-    // One session: other firewall managers first (provider/coexist.ts; a refusal must come before anything is
+    // One session: other firewall managers first (remote/coexist.ts; a refusal must come before anything is
     // applied), then the apply. The confirmation below is a fresh connection, as the protocol needs.
     const { r, coexist } = await withSession(c, async (session) => {
         const d = await session.run(detectScript(), 30_000);

@@ -2,7 +2,7 @@
 // not write. check reads the node's `nginx -T` over SSH and plans (render/nginx-platform.ts) — the paths
 // found, the files pinhole will own, the `web weight list` become inputs, so `pulumi preview --diff`
 // shows them and a problem fails the preview before anything is applied. create/update re-read and
-// install (provider/webserver-platform-scripts.ts); delete gives the node its exact original files back.
+// install (remote/webserver-platform-scripts.ts); delete gives the node its exact original files back.
 import { createHash, randomBytes, X509Certificate } from "crypto";
 import { parseNginxDump, NginxDump } from "../render/nginx-conf";
 import { planPlatformFrontEnd, PlatformPlan } from "../render/nginx-platform";
@@ -18,7 +18,7 @@ import {
     SshError,
     SshSession,
     withSession,
-} from "./ssh";
+} from "../remote/ssh";
 import {
     checkNodePath,
     discoverScript,
@@ -26,8 +26,8 @@ import {
     platformInspectScript,
     platformInstallScript,
     platformRemoveScript,
-} from "./webserver-platform-scripts";
-import { WEB_EXIT } from "./webserver-scripts";
+} from "../remote/webserver-platform-scripts";
+import { WEB_EXIT } from "../remote/webserver-scripts";
 
 type WebServerInputs = CheckedInputsOf<typeof WEB_SERVER>;
 type WebServerState = StateOf<typeof WEB_SERVER>;

@@ -7,8 +7,8 @@ import { changedKeys, CheckFailure, inputDiff, ProviderError, ResourceHandler } 
 import { WEB_SERVER } from "./schema";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
-import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError } from "./ssh";
-import { inspectScript, installScript, removeScript, WEB_EXIT } from "./webserver-scripts";
+import { describe, explainSshFailure, readScript, runScript, SshConnectionInput, SshError } from "../remote/ssh";
+import { inspectScript, installScript, removeScript, WEB_EXIT } from "../remote/webserver-scripts";
 import {
     platformCheck,
     platformDelete,

@@ -7,7 +7,7 @@
 //                                   http → https redirect on 80; on web proxies, the weighted upstream of the
 //                                   application/unified nodes (the reference's `web weight`).
 // The node's original front-end files (DEFAULT_REPLACES) are moved aside while pinhole owns the front end
-// and restored when the resource is deleted (provider/webserver-scripts.ts).
+// and restored when the resource is deleted (remote/webserver-scripts.ts).
 import { addressSeenBy } from "../model/policy";
 import { renderTlsLines, tlsProfileFor } from "./tls-profile";
 import { NodeSpec, Role } from "../model/types";

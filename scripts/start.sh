@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm start [-- args]`: the project's set-up (scripts/setup.sh), then scripts/start.ts (lab, pulumi up, verify),
+# `npm start [-- args]`: the project's set-up (scripts/setup.sh), then tools/start/main.ts (lab, pulumi up, verify),
 # compiled (scripts/run.js: dist/, rebuilt first when a source changed).
 # --help / -h prints the usage and nothing else: no set-up, no lab, no Pulumi.
 set -euo pipefail
@@ -12,7 +12,7 @@ for a in "$@"; do
       echo "  (not set up yet: the first npm start runs the set-up; docs/operations.md explains each option)"
       exit 0
     fi
-    exec node scripts/run.js scripts/start.ts --help
+    exec node scripts/run.js tools/start/main.ts --help
   fi
 done
 # --backend URL: the state backend of this run (set-up reports it, scripts/env.sh keeps it; start.ts checks it).
@@ -33,4 +33,4 @@ done
 if [[ "$prev" == "--backend" ]]; then backend_flag ""; fi
 bash scripts/setup.sh
 . scripts/env.sh
-exec node scripts/run.js scripts/start.ts "$@"
+exec node scripts/run.js tools/start/main.ts "$@"

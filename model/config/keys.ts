@@ -1,5 +1,5 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
-// Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by scripts/config-schema.ts). No logic.
+// Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by tools/config-schema/main.ts). No logic.
 import {
     CertificateMode,
     CertificateSettings,
@@ -139,7 +139,7 @@ export const CONFIG_KEY_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 export type PulumiConfigType = "string" | "integer" | "boolean" | "array" | "object";
 
 /**
- * One top-level key as Pulumi.yaml declares it (scripts/config-schema.ts writes the block from this table).
+ * One top-level key as Pulumi.yaml declares it (tools/config-schema/main.ts writes the block from this table).
  * The engine treats a declared key with no `default` as required (`pulumi preview` stops: "Stack ... is missing
  * configuration value"), and injects the default into the config the program and `pulumi config` see; so every
  * optional key's default is the value the validator reads exactly as if the key were absent (a unit test checks).

@@ -58,7 +58,7 @@ function certificateMaterialKeys(certificates: unknown): Map<string, { path: str
 
 /**
  * THE reader's config step: resolved stack config ("pinhole:"-prefixed keys) → raw config keyed without the
- * namespace. Used by the Pulumi program (pulumi.runtime config) and by every tool (lib/stack-file.ts), so what one
+ * namespace. Used by the Pulumi program (pulumi.runtime config) and by every tool (tools/common/stack-file.ts), so what one
  * accepts, all accept. Other namespaces (providers) are ignored, except near-misses of "pinhole" (an error).
  */
 export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawConfigResult {

@@ -18,8 +18,8 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { nodeDir } from "../../lab/state";
-import { parseStackFile } from "../../lib/stack-file";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { parseStackFile } from "../../tools/common/stack-file";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const STACK = "test-hostile";

@@ -12,10 +12,10 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labStatus, labUp, probe, LabStatus, ProbeResult } from "../../lab";
 import { LABNET_BIN, nodeDir } from "../../lab/state";
-import { parseStackFile } from "../../lib/stack-file";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
-import { waitForForeignLabHolders } from "../../lib/start-lab";
-import { readEvidence } from "../../lib/evidence-file";
+import { parseStackFile } from "../../tools/common/stack-file";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
+import { waitForForeignLabHolders } from "../../tools/start/lab";
+import { readEvidence } from "../../program/evidence-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel, Role } from "../../model/types";
 import { compareProbe, formatMismatches } from "./helpers/expected";
@@ -38,7 +38,7 @@ function narrowCli(...args: string[]): { code: number; stdout: string; stderr: s
         [
             path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"),
             "--transpile-only",
-            path.join(PROJECT_ROOT, "scripts/narrow.ts"),
+            path.join(PROJECT_ROOT, "tools/narrow/main.ts"),
             "--stack",
             STACK,
             ...args,

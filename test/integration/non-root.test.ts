@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_ROOT } from "../../lib/pulumi-env";
+import { PROJECT_ROOT } from "../../tools/common/pulumi-env";
 
 const USER = "pinhole-operator";
 const sh = (q: string) => `'${q.replace(/'/g, `'\\''`)}'`;

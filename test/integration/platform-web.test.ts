@@ -10,12 +10,12 @@ import * as os from "os";
 import * as path from "path";
 import { X509Certificate } from "crypto";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { labUp, LabStatus } from "../../lab/index";
 import { installPlatform, labConnection, PLATFORM_UPSTREAM, removePlatform } from "../../lab/platform";
-import { runScript } from "../../provider/ssh";
-import { verifyWeb } from "../../lib/verify-run";
-import { Finding, resourcesFromDeployment } from "../../lib/verify";
+import { runScript } from "../../remote/ssh";
+import { verifyWeb } from "../../tools/verify/run";
+import { Finding, resourcesFromDeployment } from "../../tools/verify/verify";
 import { CertificateSettings, NodeSpec } from "../../model/types";
 
 const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "certs");
@@ -76,7 +76,7 @@ describe("certificate-only front end on the platform stand-in (real engine, SSH,
                 }),
         );
     };
-    /** verify's certificate part (lib/verify-run.ts verifyWeb) on every web node, from the stack's exported state. */
+    /** verify's certificate part (tools/verify/run.ts verifyWeb) on every web node, from the stack's exported state. */
     const verifyCertificates = async (): Promise<Record<string, Finding[]>> => {
         const { webServers } = resourcesFromDeployment(await stack.exportStack());
         const out: Record<string, Finding[]> = {};

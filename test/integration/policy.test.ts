@@ -6,9 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { labDown, labUp } from "../../lab";
-import { waitForForeignLabHolders } from "../../lib/start-lab";
+import { waitForForeignLabHolders } from "../../tools/start/lab";
 
 const ANALYZER = path.join(PROJECT_ROOT, "policy", "analyzer");
 const STACK = `test-policy-${process.pid}-prod`; // "-prod": a production stack for egress-deny-on-production

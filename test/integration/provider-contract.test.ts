@@ -13,10 +13,10 @@ import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { AUTHORIZED_KEYS } from "../../lab/state";
 import { normaliseListing } from "../../render/nftables";
-import { OWNER_FILE } from "../../provider/firewall-scripts";
-import { runScript } from "../../provider/ssh";
+import { OWNER_FILE } from "../../remote/firewall-scripts";
+import { runScript } from "../../remote/ssh";
 import { specOf } from "../../provider/schema";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 /** The last commit of main before the provider contract (the default provider then held the stack config). */

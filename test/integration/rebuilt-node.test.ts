@@ -11,7 +11,7 @@ import * as yaml from "js-yaml";
 import { labDown, labUp, reboot, LabStatus } from "../../lab";
 import { nodeDir } from "../../lab/state";
 import { normaliseListing } from "../../render/nftables";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const STACK = "test-rebuilt";

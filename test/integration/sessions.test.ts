@@ -10,8 +10,8 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { nodeDir } from "../../lab/state";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
-import { readStack } from "../../lib/stack-file";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
+import { readStack } from "../../tools/common/stack-file";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const STACK = "test-sessions";

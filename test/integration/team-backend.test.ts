@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { createHash } from "crypto";
 import { labDown } from "../../lab";
-import { PROJECT_ROOT, pulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, pulumiEnv } from "../../tools/common/pulumi-env";
 
 const TEAM_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "team");
 const BUCKET = "pinhole-state";
@@ -179,7 +179,7 @@ function localBackend(
 }
 
 describe("npm start -- --backend s3://... (lab, up and verify with the state in an S3 server)", function () {
-    // npm start waits for the lab while another checkout holds it (up to 30 min, lib/start-lab.ts), then runs ~2 min.
+    // npm start waits for the lab while another checkout holds it (up to 30 min, tools/start/lab.ts), then runs ~2 min.
     this.timeout(2_400_000);
     let server: ChildProcess;
     let dir: string;

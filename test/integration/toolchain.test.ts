@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { X509Certificate } from "crypto";
-import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../../lib/pulumi-env";
+import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../../tools/common/pulumi-env";
 
 const SMOKE_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "smoke");
 

@@ -5,10 +5,10 @@ import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
-import { PROJECT_ROOT, usePulumiEnv } from "../../lib/pulumi-env";
-import { waitForForeignLabHolders } from "../../lib/start-lab";
-import { formatReport, reportOk } from "../../lib/verify";
-import { runVerify } from "../../lib/verify-run";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
+import { waitForForeignLabHolders } from "../../tools/start/lab";
+import { formatReport, reportOk } from "../../tools/verify/verify";
+import { runVerify } from "../../tools/verify/run";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 
@@ -19,7 +19,7 @@ function verifyCli(stack: string, ...extra: string[]): { code: number; out: stri
         [
             path.join(PROJECT_ROOT, "node_modules/ts-node/dist/bin.js"),
             "--transpile-only",
-            path.join(PROJECT_ROOT, "scripts/verify.ts"),
+            path.join(PROJECT_ROOT, "tools/verify/main.ts"),
             "--stack",
             stack,
             ...extra,

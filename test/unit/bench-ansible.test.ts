@@ -2,11 +2,11 @@
 // recap, which process is which for the memory figures, and the targets computed from a report.
 import { expect } from "chai";
 import * as yaml from "js-yaml";
-import { ansibleInventory, parseRecap, processKind } from "../../lib/bench-ansible";
-import { marginals, targets, formatComparison } from "../../lib/bench-targets";
-import type { BenchReport, SizeResult } from "../../lib/bench";
+import { ansibleInventory, parseRecap, processKind } from "../../tools/bench/ansible";
+import { marginals, targets, formatComparison } from "../../tools/bench/targets";
+import type { BenchReport, SizeResult } from "../../tools/bench/report";
 
-describe("lib/bench-ansible: the Ansible side of the benchmark", () => {
+describe("tools/bench/ansible: the Ansible side of the benchmark", () => {
     it("inventory: every host with its address, port, user, own pinned key alias and its transaction; become only for sudo users", () => {
         const { inventory, knownHosts } = ansibleInventory(
             [
@@ -71,7 +71,7 @@ describe("lib/bench-ansible: the Ansible side of the benchmark", () => {
     });
 });
 
-describe("lib/bench-targets: ratios and targets", () => {
+describe("tools/bench/targets: ratios and targets", () => {
     const size = (
         nodes: number,
         cold: number,

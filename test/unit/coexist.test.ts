@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawnSync } from "child_process";
-import { detectScript, findings, parseDetection, planCoexistence } from "../../provider/coexist";
+import { detectScript, findings, parseDetection, planCoexistence } from "../../remote/coexist";
 
 // `nft list ruleset` as each manager leaves it (abridged from the real listings on a booted lab node).
 const PINHOLE = `table inet pinhole {
@@ -72,7 +72,7 @@ table ip filter {
 
 const detect = (head: string, ruleset: string) => parseDetection(`${head}--- ruleset\n${ruleset}`);
 
-describe("provider/coexist: other firewall managers", () => {
+describe("remote/coexist: other firewall managers", () => {
     it("the detection script is valid sh and read-only", () => {
         expect(spawnSync("sh", ["-n"], { input: detectScript() }).status).to.equal(0);
         expect(detectScript()).not.to.match(/\bnft (add|delete|flush|-f)\b|systemctl (stop|disable|mask)/);

@@ -1,6 +1,6 @@
 // The hostile/mistaken config corpus (test/unit/fixtures/invalid, >= 80) and the unusual-but-valid one
 // (fixtures/accepted, >= 10), run through BOTH halves of the one reader: the tools' stack-file reader
-// (lib/stack-file.ts, a real Pulumi.<stack>.yaml on disk) and the Pulumi program itself (index.ts under
+// (tools/common/stack-file.ts, a real Pulumi.<stack>.yaml on disk) and the Pulumi program itself (index.ts under
 // Pulumi mocks, config given to the runtime as the engine gives it). They must agree on every fixture.
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { parseStackFile } from "../../lib/stack-file";
+import { parseStackFile } from "../../tools/common/stack-file";
 import { ConfigError } from "../../model/types";
 
 const FIXTURES = path.join(__dirname, "fixtures");

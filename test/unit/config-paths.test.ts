@@ -2,9 +2,9 @@
 // childPath (render/escape.ts), so a token that is not one plain file-name part cannot name a path anywhere else
 // (the token is pinhole's own; this is the guard that makes it safe by construction, not by the caller).
 import { expect } from "chai";
-import { applyScript, confirmScript } from "../../provider/firewall-scripts";
-import { installScript } from "../../provider/webserver-scripts";
-import { platformInstallScript } from "../../provider/webserver-platform-scripts";
+import { applyScript, confirmScript } from "../../remote/firewall-scripts";
+import { installScript } from "../../remote/webserver-scripts";
+import { platformInstallScript } from "../../remote/webserver-platform-scripts";
 
 const BAD_TOKENS = ["../../etc/cron.d/x", "a/b", "x;reboot", "$(id)", "", "..", "a b", "x\nflush ruleset"];
 

@@ -1,6 +1,6 @@
 // Through the real Pulumi CLI (no lab, no node is contacted): the engine accepts Pulumi.yaml's generated config
 // schema and enforces it (types, secret, required keys, injected defaults), and for a stack whose values were all
-// set with `pulumi config set --path` and `--secret` (no hand-edited file), the program (lib/program-config.ts,
+// set with `pulumi config set --path` and `--secret` (no hand-edited file), the program (program/config.ts,
 // run by the engine as an inline program), `npm run matrix` and verify's reader see exactly the same config.
 import { expect } from "chai";
 import { spawnSync } from "child_process";
@@ -11,10 +11,10 @@ import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { ParseResult } from "../../model/config";
 import { formatMatrixJson, matrixRows } from "../../model/matrix";
-import { programConfigEntries, readProgramConfig } from "../../lib/program-config";
-import { PROJECT_ROOT, pulumiDir, pulumiEnv } from "../../lib/pulumi-env";
-import { readStack } from "../../lib/stack-file";
-import { loadModel } from "../../lib/verify-run";
+import { programConfigEntries, readProgramConfig } from "../../program/config";
+import { PROJECT_ROOT, pulumiDir, pulumiEnv } from "../../tools/common/pulumi-env";
+import { readStack } from "../../tools/common/stack-file";
+import { loadModel } from "../../tools/verify/run";
 import { hostKeyFor } from "./helpers/model-builders";
 
 let haveCli = true;
@@ -188,7 +188,7 @@ describe("config through the real CLI: Pulumi.yaml schema, and program = matrix 
         expect(cmd.status, cmd.stderr).to.equal(0);
         expect(cmd.stdout).to.equal(formatMatrixJson(matrixRows(model)));
 
-        // verify's reader (lib/verify-run.ts loadModel) and the key it logs in with (the stack's secret, as verify reads it).
+        // verify's reader (tools/verify/run.ts loadModel) and the key it logs in with (the stack's secret, as verify reads it).
         expect(loadModel(stack)).to.deep.equal(model);
         const key = await (
             await LocalWorkspace.selectStack({ stackName: stack, workDir: PROJECT_ROOT }, { envVars: env })

@@ -1,5 +1,5 @@
 // Pulumi.yaml's `config:` schema is generated from the validator's key table (model/config/keys.ts
-// CONFIG_SCHEMA) by scripts/config-schema.ts: it must be exactly what the generator writes, follow the engine's
+// CONFIG_SCHEMA) by tools/config-schema/main.ts: it must be exactly what the generator writes, follow the engine's
 // project-schema rules, and mean what the validator means (required = the validator requires it; an optional
 // key's default reads exactly as if the key were absent, since the engine injects defaults into the config).
 import { expect } from "chai";
@@ -7,14 +7,14 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, CONFIG_SCHEMA, parseClusterConfig } from "../../model/config";
-import { loadStackFile } from "../../lib/stack-file";
+import { loadStackFile } from "../../tools/common/stack-file";
 import {
     PROJECT_FILE,
     configSchema,
     currentConfigSchema,
     renderConfigSchema,
     withConfigSchema,
-} from "../../scripts/config-schema";
+} from "../../tools/config-schema/main";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const projectText = fs.readFileSync(PROJECT_FILE, "utf8");
@@ -32,11 +32,12 @@ const withKey = (raw: Record<string, unknown>) => ({
     sshPrivateKey: raw.sshPrivateKey ?? { secure: "v1:cGxhY2Vob2xkZXI=:cGxhY2Vob2xkZXI=" },
 });
 
-describe("Pulumi.yaml config schema (scripts/config-schema.ts)", () => {
+describe("Pulumi.yaml config schema (tools/config-schema/main.ts)", () => {
     it("Pulumi.yaml's generated block is exactly what the generator writes from model/config/keys.ts", () => {
-        expect(currentConfigSchema(projectText), "run: npx ts-node --transpile-only scripts/config-schema.ts").to.equal(
-            renderConfigSchema(),
-        );
+        expect(
+            currentConfigSchema(projectText),
+            "run: npx ts-node --transpile-only tools/config-schema/main.ts",
+        ).to.equal(renderConfigSchema());
         expect(withConfigSchema(projectText)).to.equal(projectText);
     });
 

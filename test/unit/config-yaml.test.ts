@@ -6,8 +6,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseStackFile, readStack, STACK_VALUE_LIMIT } from "../../lib/stack-file";
-import { PROJECT_ROOT, pulumiEnv } from "../../lib/pulumi-env";
+import { parseStackFile, readStack, STACK_VALUE_LIMIT } from "../../tools/common/stack-file";
+import { PROJECT_ROOT, pulumiEnv } from "../../tools/common/pulumi-env";
 
 const KEY1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIW4fhyJhtAKPJCZBM4o9nY9Ms7KEjEpy48nBlD+OMIt";
 const KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC7Ev/4R3YYPoFOgud2u4unXAet6TFHgSxy07e8wB2qG";

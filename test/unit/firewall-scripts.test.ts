@@ -11,7 +11,7 @@ import {
     nftablesDropIn,
     removeScript,
     systemdUnit,
-} from "../../provider/firewall-scripts";
+} from "../../remote/firewall-scripts";
 import { failsafeRuleset } from "../../render/failsafe";
 
 const RULESET =
@@ -29,7 +29,7 @@ function payloads(script: string): string[] {
     );
 }
 
-describe("provider/firewall-scripts", () => {
+describe("remote/firewall-scripts", () => {
     const apply = applyScript({
         token: "t1",
         ruleset: RULESET,

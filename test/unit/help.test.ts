@@ -1,5 +1,5 @@
 // `--help` of every command is instant and has no side effects: it prints the usage, exits 0, loads none of the
-// heavy modules (the engine SDK, the lab, the provider's SSH: lib/help-gate.ts answers before they load), and
+// heavy modules (the engine SDK, the lab, the provider's SSH: tools/common/help-gate.ts answers before they load), and
 // leaves the checkout as it was (no set-up, no compile, no state, no lab: .lab/ is in the checkout) and the lab's
 // lease with none of its processes (the lease and the namespaces are machine-wide: other checkouts change them).
 import { expect } from "chai";
@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseStartArgs, START_USAGE } from "../../lib/start";
+import { parseStartArgs, START_USAGE } from "../../tools/start/progress";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const COMMANDS: { cmd: string[]; usage: RegExp }[] = [

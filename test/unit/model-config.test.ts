@@ -11,7 +11,7 @@ import {
     parseStackConfig,
     requireValidModel,
 } from "../../model/config";
-import { loadStackFile, parseStackFile } from "../../lib/stack-file";
+import { loadStackFile, parseStackFile } from "../../tools/common/stack-file";
 import { hostKeyFor, rawCluster } from "./helpers/model-builders";
 
 const FIXTURES = path.join(__dirname, "fixtures");

@@ -208,7 +208,7 @@ describe("model/matrix: the port matrix", () => {
         expect(json[0]).to.include.keys(["from", "to", "protocol", "port", "reason", "section"]);
     });
 
-    describe("scripts/matrix.ts", function () {
+    describe("tools/matrix/main.ts", function () {
         this.timeout(60000);
         const run = (args: string[]) =>
             spawnSync(
@@ -216,7 +216,7 @@ describe("model/matrix: the port matrix", () => {
                 [
                     path.join(ROOT, "node_modules/ts-node/dist/bin.js"),
                     "--transpile-only",
-                    path.join(ROOT, "scripts/matrix.ts"),
+                    path.join(ROOT, "tools/matrix/main.ts"),
                     ...args,
                 ],
                 { cwd: ROOT, encoding: "utf8" },

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 
-// model/ is pure: config reading (files, the pulumi CLI) lives in lib/, so every entry point can share it.
+// model/ is pure: config reading (files, the pulumi CLI) lives in tools/common/ and program/, so every entry point can share it.
 describe("model/ does no I/O", () => {
     const root = path.resolve(__dirname, "..", "..", "model");
     const files = (dir: string): string[] =>

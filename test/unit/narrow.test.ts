@@ -1,4 +1,4 @@
-// Narrowing from evidence (lib/narrow.ts, lib/narrow-run.ts output parsing): parsers, verdicts, proposals.
+// Narrowing from evidence (tools/narrow/narrow.ts, tools/narrow/run.ts output parsing): parsers, verdicts, proposals.
 import { expect } from "chai";
 import {
     Evidence,
@@ -9,9 +9,9 @@ import {
     parseEstablished,
     parseListening,
     proposedSettings,
-} from "../../lib/narrow";
-import { evidenceScript, parseEvidenceOutput } from "../../lib/narrow-run";
-import { EVIDENCE_DIR } from "../../lib/evidence-file";
+} from "../../tools/narrow/narrow";
+import { evidenceScript, parseEvidenceOutput } from "../../tools/narrow/run";
+import { EVIDENCE_DIR } from "../../program/evidence-file";
 import * as fs from "fs";
 import * as path from "path";
 import { buildFlowReport } from "../../model/policy";
@@ -47,7 +47,7 @@ function realistic(): Evidence {
     };
 }
 
-describe("lib/narrow: narrowing from evidence", () => {
+describe("tools/narrow/narrow: narrowing from evidence", () => {
     it("parses ss listeners, conntrack entries and established sockets", () => {
         expect(
             parseListening(

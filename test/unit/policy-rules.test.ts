@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseStackFile } from "../../lib/stack-file";
+import { parseStackFile } from "../../tools/common/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
 import {

@@ -103,7 +103,7 @@ describe("scripts/run.js: command-line entry points from dist/", function () {
             ).to.equal(true);
         }
         expect(fs.readFileSync(path.join(ROOT, "scripts", "start.sh"), "utf8")).to.match(
-            /exec node scripts\/run\.js scripts\/start\.ts "\$@"/,
+            /exec node scripts\/run\.js tools\/start\/main\.ts "\$@"/,
         );
     });
 });

@@ -1,4 +1,4 @@
-// provider/ssh.ts sessions: several scripts in one SSH connection, each with its own exit code, stdout and
+// remote/ssh.ts sessions: several scripts in one SSH connection, each with its own exit code, stdout and
 // stderr; reads of one node that arrive together share one connection; every connection is counted
 // (PINHOLE_SSH_LOG). `ssh` is replaced by a local stand-in on PATH that logs each connection and runs the remote
 // command with the local /bin/sh — the session's framing runs for real.
@@ -14,7 +14,7 @@ import {
     splitAtMarks,
     SshConnectionInput,
     withSession,
-} from "../../provider/ssh";
+} from "../../remote/ssh";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJd1f3mKZ7tXwA0nRk1cDqPpE3x0bq8l1r0r8wQxk0Yx";
 const conn = (node: string, host = "10.0.0.1"): SshConnectionInput => ({
@@ -27,7 +27,7 @@ const conn = (node: string, host = "10.0.0.1"): SshConnectionInput => ({
     node,
 });
 
-describe("provider/ssh.ts: sessions", () => {
+describe("remote/ssh.ts: sessions", () => {
     let dir: string;
     let calls: string;
     let counted: string;

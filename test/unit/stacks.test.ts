@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { parseStackFile } from "../../lib/stack-file";
+import { parseStackFile } from "../../tools/common/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
 
@@ -83,7 +83,7 @@ describe("stacks/Pulumi.example-*.yaml", () => {
                     [
                         path.join(ROOT, "node_modules/ts-node/dist/bin.js"),
                         "--transpile-only",
-                        path.join(ROOT, "scripts/matrix.ts"),
+                        path.join(ROOT, "tools/matrix/main.ts"),
                         "--stack",
                         nameOf(file),
                     ],

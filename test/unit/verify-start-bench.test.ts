@@ -1,12 +1,12 @@
-// The pure parts of npm start (lib/start.ts) and npm run bench (lib/bench.ts): arguments, progress lines from
+// The pure parts of npm start (tools/start/progress.ts) and npm run bench (tools/bench/report.ts): arguments, progress lines from
 // engine events, the final summary, ruleset sizes, step timings, the benchmark table.
 import { expect } from "chai";
 import * as path from "path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { parseStackFile } from "../../lib/stack-file";
+import { parseStackFile } from "../../tools/common/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { renderRuleset } from "../../render/nftables";
-import { formatSummary, parseStartArgs, Progress, START_USAGE } from "../../lib/start";
+import { formatSummary, parseStartArgs, Progress, START_USAGE } from "../../tools/start/progress";
 import {
     analyse,
     BenchReport,
@@ -16,8 +16,8 @@ import {
     SizeResult,
     spread,
     StepTimer,
-} from "../../lib/bench";
-import { judgeProbe, VerifyReport } from "../../lib/verify";
+} from "../../tools/bench/report";
+import { judgeProbe, VerifyReport } from "../../tools/verify/verify";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -53,7 +53,7 @@ const outs = (urn: string, type: string, op: string): EngineEvent =>
         resOutputsEvent: { metadata: { op, urn, type, provider: "" } },
     }) as unknown as EngineEvent;
 
-describe("lib/start: arguments", () => {
+describe("tools/start/progress: arguments", () => {
     it("defaults to the modular lab; takes --model, --verbose, --parallel, --no-probes", () => {
         expect(parseStartArgs([])).to.deep.equal({ model: "modular", verbose: false, probes: true });
         expect(parseStartArgs(["--model", "multisite", "--verbose", "--parallel=16", "--no-probes"])).to.deep.equal({
@@ -71,7 +71,7 @@ describe("lib/start: arguments", () => {
     });
 });
 
-describe("lib/start: progress from engine events", () => {
+describe("tools/start/progress: progress from engine events", () => {
     it("one line per custom resource step with its duration; components, no-op and refresh steps are counted only", () => {
         let now = 1000;
         const lines: string[] = [];
@@ -108,7 +108,7 @@ describe("lib/start: progress from engine events", () => {
     });
 });
 
-describe("lib/start: the summary", () => {
+describe("tools/start/progress: the summary", () => {
     const verify: VerifyReport = {
         stack: "lab-modular",
         checkedAt: "t",
@@ -205,7 +205,7 @@ describe("lib/start: the summary", () => {
     });
 });
 
-describe("lib/bench", () => {
+describe("tools/bench/report", () => {
     it("ruleset size: rules in chains (hook lines aside), set elements, bytes — on a real rendered ruleset", () => {
         const model = parseStackFile(path.join(ROOT, "stacks", "Pulumi.example-multisite.yaml")).model!;
         const p = buildPolicy(model).find((x) => x.node.name === "db-1")!;

@@ -10,7 +10,7 @@ import {
     probePlan,
     probeScript,
     udpExternalTargets,
-} from "../../lib/verify";
+} from "../../tools/verify/verify";
 import { buildPolicy } from "../../model/policy";
 import { mustParse, rawCluster } from "./helpers/model-builders";
 
@@ -24,7 +24,7 @@ function runSh(script: string): Promise<string> {
     });
 }
 
-describe("lib/verify: UDP probes and address families", () => {
+describe("tools/verify/verify: UDP probes and address families", () => {
     const model = mustParse(
         rawCluster(
             "modular",

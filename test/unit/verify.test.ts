@@ -1,17 +1,17 @@
-// lib/verify.ts: listings → differences in words, state/config expectations, probe plan and script,
+// tools/verify/verify.ts: listings → differences in words, state/config expectations, probe plan and script,
 // certificate checks, report. Pure; the probe script is also run for real against local sockets.
 import { expect } from "chai";
 import { createHash } from "crypto";
 import { spawnSync } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { parseStackFile } from "../../lib/stack-file";
+import { parseStackFile } from "../../tools/common/stack-file";
 import { buildPolicy } from "../../model/policy";
 import { ClusterModel } from "../../model/types";
 import { literalPolicies } from "./helpers/literal-reading";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
-import { inspectScript } from "../../provider/webserver-scripts";
-import { PLATFORM_OWNER } from "../../provider/webserver-platform-scripts";
+import { inspectScript } from "../../remote/webserver-scripts";
+import { PLATFORM_OWNER } from "../../remote/webserver-platform-scripts";
 import {
     FORBIDDEN_CANDIDATES,
     changedLines,
@@ -37,7 +37,7 @@ import {
     resourcesFromDeployment,
     VerifyReport,
     WEBSERVER_TYPE,
-} from "../../lib/verify";
+} from "../../tools/verify/verify";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -77,7 +77,7 @@ const insertRule = (listing: string, chain: string, rule: string, after = 1) => 
     return lines.join("\n");
 };
 
-describe("lib/verify: nftables listings", () => {
+describe("tools/verify/verify: nftables listings", () => {
     it("parses sets (elements wrapped over lines) and chains (header, rules in order)", () => {
         const t = parseTable(LISTING);
         expect(t.present).to.equal(true);
@@ -223,7 +223,7 @@ function deploymentFor(model: ClusterModel, tweak: (rendered: Map<string, string
     return { version: 3, deployment: { manifest: {}, resources } };
 }
 
-describe("lib/verify: what the stack expects", () => {
+describe("tools/verify/verify: what the stack expects", () => {
     const model = exampleModel();
 
     it("reads the firewalls and web servers of an exported deployment by node", () => {
@@ -282,7 +282,7 @@ describe("lib/verify: what the stack expects", () => {
 
 // ------------------------------------------------------------------------------------------ certificates
 
-describe("lib/verify: the installed certificate", () => {
+describe("tools/verify/verify: the installed certificate", () => {
     const model = exampleModel();
     const sha = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
     let pem = "";
@@ -412,7 +412,7 @@ describe("lib/verify: the installed certificate", () => {
         );
     });
 
-    it("parses the web inspect output (provider/webserver-scripts.ts inspectScript + the certificate file)", () => {
+    it("parses the web inspect output (remote/webserver-scripts.ts inspectScript + the certificate file)", () => {
         const l = parseWebInspect(
             `owner=proxy-1-web-1\nsha.cert=aa\nsha.key=absent\nsha.site=cc\nkeymode=600\nserved=AB:CD\noriginals=/etc/nginx/conf.d/default.conf \n--- cert\n${pem}`,
         );
@@ -567,7 +567,7 @@ describe("lib/verify: the installed certificate", () => {
 
 // ------------------------------------------------------------------------------------------ probes
 
-describe("lib/verify: probes from the nodes", () => {
+describe("tools/verify/verify: probes from the nodes", () => {
     const model = exampleModel("example-multisite");
     const policies = buildPolicy(model);
     const plan = probePlan(model, policies, { forbiddenPerPeer: 3 });
@@ -667,7 +667,7 @@ describe("lib/verify: probes from the nodes", () => {
 
 // ------------------------------------------------------------------------------------------ report
 
-describe("lib/verify: the report", () => {
+describe("tools/verify/verify: the report", () => {
     const report: VerifyReport = {
         stack: "lab-modular",
         checkedAt: "2026-11-26T22:00:00.000Z",

@@ -1,5 +1,5 @@
 // certificates.frontEnd / nginx / subject in the stack config (model/config/front-end.ts), and the
-// certificate-only scripts (provider/webserver-platform-scripts.ts): valid sh, key only in a payload, paths refused.
+// certificate-only scripts (remote/webserver-platform-scripts.ts): valid sh, key only in a payload, paths refused.
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import { parseClusterConfig } from "../../model/config";
@@ -9,8 +9,8 @@ import {
     platformInspectScript,
     platformInstallScript,
     platformRemoveScript,
-} from "../../provider/webserver-platform-scripts";
-import { COMMIT_NGINX } from "../../provider/webserver-scripts";
+} from "../../remote/webserver-platform-scripts";
+import { COMMIT_NGINX } from "../../remote/webserver-scripts";
 import { X509Certificate } from "crypto";
 import { SUBJECT_FIELDS } from "../../model/types";
 import { SELF_SIGNED_CERTIFICATE } from "../../provider/schema";
@@ -142,7 +142,7 @@ describe("web front end config (certificates.frontEnd, nginx, subject)", () => {
     });
 });
 
-describe("certificate-only scripts (provider/webserver-platform-scripts.ts)", () => {
+describe("certificate-only scripts (remote/webserver-platform-scripts.ts)", () => {
     const pem = (kind: string) => `-----${kind} ${["PRIVATE", "KEY"].join(" ")}-----`; // built at runtime: no key-shaped text committed
     const key = `${pem("BEGIN")}\nTESTKEYBODY\n${pem("END")}\n`;
     const args = {
@@ -188,7 +188,7 @@ describe("certificate-only scripts (provider/webserver-platform-scripts.ts)", ()
             JSON.stringify(at),
         ).to.equal(true);
         expect([...at].sort((a, b) => a - b)).to.deep.equal(at);
-        // The same tail as the whole-site install (provider/webserver-scripts.ts COMMIT_NGINX), defined once.
+        // The same tail as the whole-site install (remote/webserver-scripts.ts COMMIT_NGINX), defined once.
         expect(s.split(COMMIT_NGINX)).to.have.length(2);
         expect(s).to.contain("chown --reference='/etc/nginx/nginx.conf'");
         expect(s).to.contain("chmod --reference='/etc/nginx/nginx.conf'");

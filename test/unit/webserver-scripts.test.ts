@@ -1,4 +1,4 @@
-// provider/webserver-scripts.ts and the pinhole:node:WebServer handler's pure parts (check, diff).
+// remote/webserver-scripts.ts and the pinhole:node:WebServer handler's pure parts (check, diff).
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
@@ -11,7 +11,7 @@ import {
     removeScript,
     WEB_EXIT,
     WEB_OWNER_FILE,
-} from "../../provider/webserver-scripts";
+} from "../../remote/webserver-scripts";
 import { leafFingerprint, webServerHandler } from "../../provider/webserver";
 import { handlers } from "../../provider/main";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
@@ -31,7 +31,7 @@ const args = {
 
 const shParses = (script: string) => spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
 
-describe("web server scripts (provider/webserver-scripts.ts)", () => {
+describe("web server scripts (remote/webserver-scripts.ts)", () => {
     it("carries the key only inside a base64 payload: never in clear, never on a command line", () => {
         const s = installScript(args);
         expect(s).to.not.contain("BEGIN PRIVATE KEY");

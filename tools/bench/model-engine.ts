@@ -1,13 +1,13 @@
 // Micro-benchmark of the model engine on a 48-node cluster (not a test: it prints numbers, asserts nothing).
-//   node --expose-gc -r ts-node/register/transpile-only scripts/bench-model.ts [--nodes 48] [--iterations 50]
-//   (or npx ts-node --transpile-only scripts/bench-model.ts, without the retained-heap figure)
+//   node --expose-gc -r ts-node/register/transpile-only tools/bench/model-engine.ts [--nodes 48] [--iterations 50]
+//   (or npx ts-node --transpile-only tools/bench/model-engine.ts, without the retained-heap figure)
 // Measures config validation, the policy (buildPolicy), the matrix rows and the reachability oracle.
 
 import { createHash } from "crypto";
-import { parseClusterConfig } from "../model/config";
-import { buildFlows, buildPolicy } from "../model/policy";
-import { matrixRows } from "../model/matrix";
-import { expectedReachability } from "../model/reachability";
+import { parseClusterConfig } from "../../model/config";
+import { buildFlows, buildPolicy } from "../../model/policy";
+import { matrixRows } from "../../model/matrix";
+import { expectedReachability } from "../../model/reachability";
 
 function arg(name: string, fallback: number): number {
     const i = process.argv.indexOf(`--${name}`);

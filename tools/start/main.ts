@@ -1,14 +1,14 @@
 // npm start [-- --model <standalone|unified|modular|multisite>] [--verbose] [--parallel N] [--no-probes] [--backend URL]
 // (package.json runs `bash scripts/setup.sh` first): bring up the local lab, `pulumi up` its stack with progress,
-// verify the live cluster (lib/verify-run.ts), print a summary. Exit 1 when anything failed. The lab stays up.
-import "../lib/help-gate";
+// verify the live cluster (tools/verify/run.ts), print a summary. Exit 1 when anything failed. The lab stays up.
+import "../common/help-gate";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { labUp, LabStatus } from "../lab";
-import { PROJECT_ROOT, usePulumiEnv } from "../lib/pulumi-env";
-import { duration, formatSummary, NodeOutput, parseStartArgs, Progress, START_USAGE } from "../lib/start";
-import { waitForForeignLabHolders } from "../lib/start-lab";
-import { formatReport, reportOk, VerifyReport } from "../lib/verify";
-import { runVerify } from "../lib/verify-run";
+import { labUp, LabStatus } from "../../lab";
+import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
+import { duration, formatSummary, NodeOutput, parseStartArgs, Progress, START_USAGE } from "./progress";
+import { waitForForeignLabHolders } from "./lab";
+import { formatReport, reportOk, VerifyReport } from "../verify/verify";
+import { runVerify } from "../verify/run";
 
 const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");
 const say = (s: string) => out(`\n== ${s}`);

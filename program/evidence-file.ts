@@ -2,15 +2,8 @@
 // back by the Pulumi program to warn at preview about narrowings that close a port something listens on.
 import * as fs from "fs";
 import * as path from "path";
-import type { Evidence } from "./narrow";
-
-/** The project root: the nearest directory up from here with a Pulumi.yaml (this file also runs from dist/lib). */
-function projectRoot(): string {
-    for (let dir = __dirname; ; dir = path.dirname(dir)) {
-        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) return path.resolve(__dirname, "..");
-    }
-}
+import type { Evidence } from "../tools/narrow/narrow";
+import { projectRoot } from "../tools/common/project-root";
 
 export const EVIDENCE_DIR = path.join(projectRoot(), ".pinhole", "evidence");
 export const evidenceFile = (stack: string, dir = EVIDENCE_DIR) =>

@@ -1,5 +1,5 @@
 // `npm run verify`: the pure part. Everything here is plain functions over text and objects (no SSH, no
-// Pulumi), unit-tested in test/unit/verify.test.ts; lib/verify-run.ts does the I/O.
+// Pulumi), unit-tested in test/unit/verify.test.ts; tools/verify/run.ts does the I/O.
 //
 //   expectationsFor(model, deployment)  what each node should have: the stack's state (listing applied by
 //                                       the last `up`, certificate installed) AND what the current config
@@ -11,16 +11,16 @@
 //                                       services its outbound list opens (NTP, SNMP traps, LDAP), with
 //                                       bash's /dev/tcp and /dev/udp on the node
 //   checkFirewall / checkCertificate / checkProbes → findings;   formatReport / reportJson
-import { FIREWALL, FirewallState, WEB_SERVER, WebServerState } from "../provider/schema";
+import { FIREWALL, FirewallState, WEB_SERVER, WebServerState } from "../../provider/schema";
 import { X509Certificate } from "crypto";
-import { expiryStatus, splitPemBundle } from "../model/certificates";
-import { addressesSeenBy, buildPolicy } from "../model/policy";
-import { parseCidr, parseIp } from "../model/net";
-import { expectedReachability } from "../model/reachability";
-import { ClusterModel, NodePolicy, NodeSpec, Protocol } from "../model/types";
-import { servesWeb } from "../model/roles";
-import { renderRuleset } from "../render/nftables";
-import { CERT_PATH, KEY_PATH, SITE_PATH } from "../render/nginx";
+import { expiryStatus, splitPemBundle } from "../../model/certificates";
+import { addressesSeenBy, buildPolicy } from "../../model/policy";
+import { parseCidr, parseIp } from "../../model/net";
+import { expectedReachability } from "../../model/reachability";
+import { ClusterModel, NodePolicy, NodeSpec, Protocol } from "../../model/types";
+import { servesWeb } from "../../model/roles";
+import { renderRuleset } from "../../render/nftables";
+import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
 const DEFAULT_CERT_PATH = CERT_PATH,
     DEFAULT_KEY_PATH = KEY_PATH,
     DEFAULT_SITE_PATH = SITE_PATH;
@@ -556,7 +556,7 @@ export interface LiveFirewall {
     owner: string;
     /** A ruleset is persisted for boot. */
     persisted: boolean;
-    /** What the last boot loaded (provider/firewall-scripts.ts loaderScript); absent or "" when unknown. */
+    /** What the last boot loaded (remote/firewall-scripts.ts loaderScript); absent or "" when unknown. */
     boot?: string;
 }
 
@@ -664,7 +664,7 @@ export function certificateFacts(pem: string): CertificateFacts | undefined {
     }
 }
 
-/** Output of provider/webserver-scripts.ts inspectScript followed by "--- cert" and the certificate file. */
+/** Output of remote/webserver-scripts.ts inspectScript followed by "--- cert" and the certificate file. */
 export function parseWebInspect(stdout: string): LiveWeb {
     const [head, cert = ""] = stdout.split("--- cert\n");
     const field = (k: string) => new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(head)?.[1]?.trim() ?? "";

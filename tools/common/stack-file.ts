@@ -19,8 +19,8 @@ import {
     parseConfigEntries,
     parseStackConfig,
     stackConfigToRaw,
-} from "../model/config";
-import { ConfigError } from "../model/types";
+} from "../../model/config";
+import { ConfigError } from "../../model/types";
 import { PROJECT_ROOT, pulumiEnv } from "./pulumi-env";
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

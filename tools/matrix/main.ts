@@ -1,16 +1,17 @@
 // npm run matrix -- --stack <name> [--json] [--dir <stacks dir>]
 // Prints who may talk to whom, on what and why, for a stack file; exits 2 (every problem listed) on bad config.
-import "../lib/help-gate";
+import "../common/help-gate";
 import * as path from "path";
-import { formatMatrixJson, formatMatrixTable, matrixRows } from "../model/matrix";
-import { formatProblems } from "../model/config";
-import { readStack } from "../lib/stack-file";
-import { MATRIX_USAGE as USAGE } from "../lib/usage";
+import { formatMatrixJson, formatMatrixTable, matrixRows } from "../../model/matrix";
+import { formatProblems } from "../../model/config";
+import { readStack } from "../common/stack-file";
+import { MATRIX_USAGE as USAGE } from "../common/usage";
+import { projectRoot } from "../common/project-root";
 
 function main(argv: string[]): number {
     let stack: string | undefined;
     let json = false;
-    let dir = path.resolve(__dirname, "..", "stacks");
+    let dir = path.join(projectRoot(), "stacks");
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--json") json = true;

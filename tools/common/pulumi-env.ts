@@ -2,8 +2,9 @@
 // values scripts/env.sh exports, so every entry point runs the same CLI, backend and secrets setup.
 import * as fs from "fs";
 import * as path from "path";
+import { projectRoot } from "./project-root";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const PROJECT_ROOT = projectRoot();
 
 /** Directory of the project's `pulumi` and `pulumi-language-nodejs` (written by scripts/setup.sh). */
 export function pulumiDir(root = PROJECT_ROOT): string {

@@ -1,14 +1,14 @@
-// `npm run narrow`: the I/O part. Reads each node over SSH (pinned host keys, provider/ssh.ts): listening
+// `npm run narrow`: the I/O part. Reads each node over SSH (pinned host keys, remote/ssh.ts): listening
 // sockets, then conntrack entries and established TCP sockets sampled every second over a window. Writes the
 // evidence to .pinhole/evidence/<stack>.json, which the preview reads to warn about narrowings that would
-// close a port something listens on. The judging is pure, in lib/narrow.ts.
+// close a port something listens on. The judging is pure, in tools/narrow/narrow.ts.
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { ClusterModel, NodeSpec } from "../model/types";
-import { runScript, explainSshFailure, SshConnectionInput } from "../provider/ssh";
-import { pool } from "../lab/sys";
-import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
+import { ClusterModel, NodeSpec } from "../../model/types";
+import { runScript, explainSshFailure, SshConnectionInput } from "../../remote/ssh";
+import { pool } from "../../lab/sys";
+import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
 import { Evidence, externalTcpTargets, NodeEvidence, parseConntrack, parseEstablished, parseListening } from "./narrow";
-export { EVIDENCE_DIR, evidenceFile, readEvidence, writeEvidence } from "./evidence-file";
+export { EVIDENCE_DIR, evidenceFile, readEvidence, writeEvidence } from "../../program/evidence-file";
 
 /** The on-node script: listeners once, then connections every second for `windowSeconds`. Read-only. */
 export function evidenceScript(windowSeconds: number, tcpTargets: { address: string; port: number }[] = []): string {

@@ -2,12 +2,12 @@
 // Proves the live cluster matches the stack: each node's nftables table vs the state (and what the config
 // implies), the installed web certificate vs the state, and TCP probes FROM each node to its peers.
 // Exit 0: everything matches; 1: a mismatch (each named by node and rule); 2: bad config / stack unreadable; 64: usage.
-import "../lib/help-gate";
+import "../common/help-gate";
 import * as fs from "fs";
 import * as path from "path";
-import { formatReport, reportJson, reportOk } from "../lib/verify";
-import { runVerify, VerifyConfigError } from "../lib/verify-run";
-import { VERIFY_USAGE as USAGE } from "../lib/usage";
+import { formatReport, reportJson, reportOk } from "./verify";
+import { runVerify, VerifyConfigError } from "./run";
+import { VERIFY_USAGE as USAGE } from "../common/usage";
 
 interface Args {
     stack?: string;

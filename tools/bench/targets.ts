@@ -1,7 +1,7 @@
 // npm run bench: pinhole against Ansible and the parallel-SSH floor in one run — the ratio table and the
 // issue's targets (cold <= 0.35x Ansible, no-op <= 0.15x Ansible's no-op at 24 nodes; marginal cost per added
 // node <= 2x the floor's; start-up to the first resource <= 2 s; no-op and preview flat within 20% from 6 to 48).
-import type { BenchReport, SizeResult } from "./bench";
+import type { BenchReport, SizeResult } from "./report";
 
 const s = (ms: number) => (ms / 1000).toFixed(2);
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);

@@ -1,6 +1,6 @@
-// Every command's usage text, in one light module (it loads nothing heavy: lib/help-gate.ts prints these for
+// Every command's usage text, in one light module (it loads nothing heavy: tools/common/help-gate.ts prints these for
 // --help before an entry point loads the engine SDK, the lab or SSH; nothing is set up, nothing is written).
-import { LAB_MODELS } from "../lab/shapes";
+import { LAB_MODELS } from "../../lab/shapes";
 
 export const START_MODELS = ["standalone", "unified", "modular", "multisite"] as const;
 export type StartModel = (typeof START_MODELS)[number];
@@ -49,11 +49,11 @@ export const LAB_USAGE = `usage: npm run lab -- <command> [options]
 
 /** Entry point (path from the project root, no extension) → its usage. */
 export const USAGE_BY_ENTRY: Readonly<Record<string, string>> = {
-    "scripts/start": START_USAGE,
-    "scripts/matrix": MATRIX_USAGE,
-    "scripts/verify": VERIFY_USAGE,
-    "scripts/narrow": NARROW_USAGE,
-    "scripts/bench": BENCH_USAGE,
+    "tools/start/main": START_USAGE,
+    "tools/matrix/main": MATRIX_USAGE,
+    "tools/verify/main": VERIFY_USAGE,
+    "tools/narrow/main": NARROW_USAGE,
+    "tools/bench/main": BENCH_USAGE,
     "lab/cli": LAB_USAGE,
 };
 

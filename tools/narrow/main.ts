@@ -4,12 +4,12 @@
 // prints the narrowings that are safe and the stack settings that apply them. Read-only on the nodes; writes
 // the evidence to .pinhole/evidence/<stack>.json for the preview's listener warnings.
 // Exit 0: report printed; 1: a node could not be read; 2: bad config / stack unreadable; 64: usage.
-import "../lib/help-gate";
+import "../common/help-gate";
 import * as fs from "fs";
-import { loadModel } from "../lib/verify-run";
-import { formatNarrowReport, formatProposal, judgeNarrowings, proposedSettings } from "../lib/narrow";
-import { collectEvidence, stackPrivateKey, writeEvidence } from "../lib/narrow-run";
-import { NARROW_USAGE as USAGE } from "../lib/usage";
+import { loadModel } from "../verify/run";
+import { formatNarrowReport, formatProposal, judgeNarrowings, proposedSettings } from "./narrow";
+import { collectEvidence, stackPrivateKey, writeEvidence } from "./run";
+import { NARROW_USAGE as USAGE } from "../common/usage";
 
 interface Args {
     stack?: string;

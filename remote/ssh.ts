@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { shellQuote } from "../render/escape";
-import { ProviderError } from "./errors";
+import { ProviderError } from "../provider/errors";
 
 export interface SshEndpointInput {
     host: string;

@@ -1,7 +1,7 @@
 // npm start: the pure parts (arguments, progress lines from engine events, the final summary).
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { countFindings, reportOk, VerifyReport } from "./verify";
-import { START_MODELS, START_USAGE, StartModel } from "./usage";
+import { countFindings, reportOk, VerifyReport } from "../verify/verify";
+import { START_MODELS, START_USAGE, StartModel } from "../common/usage";
 
 export { START_MODELS, START_USAGE, StartModel };
 

@@ -1,19 +1,19 @@
 // `npm run verify`: the I/O part (stack config, state and secret through the Automation API; SSH to every
-// node with pinned host keys through provider/ssh.ts). The decisions are in lib/verify.ts.
+// node with pinned host keys through remote/ssh.ts). The decisions are in tools/verify/verify.ts.
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { formatProblems } from "../model/config";
-import { readStack } from "./stack-file";
-import { buildPolicy } from "../model/policy";
-import { ClusterModel, NodeSpec } from "../model/types";
-import { readFirewall } from "../provider/firewall";
-import { explainSshFailure, runScript, SshConnectionInput } from "../provider/ssh";
-import { pool } from "../lab/sys";
-import { inspectScript as webInspectScript } from "../provider/webserver-scripts";
-import { PLATFORM_OWNER } from "../provider/webserver-platform-scripts";
-import { shellQuote } from "../render/escape";
-import { CERT_PATH } from "../render/nginx";
-import { PROJECT_ROOT, usePulumiEnv } from "./pulumi-env";
+import { formatProblems } from "../../model/config";
+import { readStack } from "../common/stack-file";
+import { buildPolicy } from "../../model/policy";
+import { ClusterModel, NodeSpec } from "../../model/types";
+import { readFirewall } from "../../provider/firewall";
+import { explainSshFailure, runScript, SshConnectionInput } from "../../remote/ssh";
+import { pool } from "../../lab/sys";
+import { inspectScript as webInspectScript } from "../../remote/webserver-scripts";
+import { PLATFORM_OWNER } from "../../remote/webserver-platform-scripts";
+import { shellQuote } from "../../render/escape";
+import { CERT_PATH } from "../../render/nginx";
+import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
 import {
     checkCertificate,
     checkFirewall,

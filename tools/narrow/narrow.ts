@@ -1,12 +1,12 @@
 // Narrowing from evidence, the pure part: what listens on each node (ss) and which flows were used over a
 // window (conntrack, established sockets), judged against every reference opening each narrowing would
-// close; the strict settings that are safe for this cluster. lib/narrow-run.ts collects the evidence.
+// close; the strict settings that are safe for this cluster. tools/narrow/run.ts collects the evidence.
 
-import { ClusterModel, Protocol } from "../model/types";
-import { buildFlowReport } from "../model/policy";
-import { NarrowedFlow } from "../model/flows";
-import { NARROWINGS, NarrowingId } from "../model/narrowings";
-import { cidrContains } from "../model/net";
+import { ClusterModel, Protocol } from "../../model/types";
+import { buildFlowReport } from "../../model/policy";
+import { NarrowedFlow } from "../../model/flows";
+import { NARROWINGS, NarrowingId } from "../../model/narrowings";
+import { cidrContains } from "../../model/net";
 
 export interface Listener {
     protocol: Protocol;

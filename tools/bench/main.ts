@@ -3,19 +3,19 @@
 // preview, a one-node change (db-1's address: preview + up), destroy; the ruleset size per node; and the
 // floor: one parallel SSH session per node loading the same rulesets with `nft -f`. Prints a table with
 // ratios to the floor and what dominates; writes JSON. The lab is taken down at the end (--keep-lab keeps it).
-import "../lib/help-gate";
+import "../common/help-gate";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { labDown, labStatus, labUp } from "../lab";
-import { stackFilePath } from "../model/config";
-import { readStack } from "../lib/stack-file";
-import { buildPolicy } from "../model/policy";
-import { ClusterModel } from "../model/types";
-import { runScript, SshConnectionInput } from "../provider/ssh";
-import { removeTableTransaction, renderRuleset, replaceTableTransaction } from "../render/nftables";
+import { labDown, labStatus, labUp } from "../../lab";
+import { stackFilePath } from "../../model/config";
+import { readStack } from "../common/stack-file";
+import { buildPolicy } from "../../model/policy";
+import { ClusterModel } from "../../model/types";
+import { runScript, SshConnectionInput } from "../../remote/ssh";
+import { removeTableTransaction, renderRuleset, replaceTableTransaction } from "../../render/nftables";
 import {
     analyse,
     BenchReport,
@@ -25,12 +25,12 @@ import {
     SizeResult,
     spread,
     StepTimer,
-} from "../lib/bench";
-import { formatComparison, targets } from "../lib/bench-targets";
-import { waitForForeignLabHolders } from "../lib/start-lab";
-import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../lib/pulumi-env";
-import { AnsibleHost, ensureAnsible, peakMemory, runPlay } from "../lib/bench-ansible";
-import { BENCH_USAGE } from "../lib/usage";
+} from "./report";
+import { formatComparison, targets } from "./targets";
+import { waitForForeignLabHolders } from "../start/lab";
+import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../common/pulumi-env";
+import { AnsibleHost, ensureAnsible, peakMemory, runPlay } from "./ansible";
+import { BENCH_USAGE } from "../common/usage";
 
 /** The lab writes its config (lab/stack.ts) and secret; stacks/Pulumi.lab-*.yaml is git-ignored. */
 const STACK = "lab-bench";
@@ -363,7 +363,7 @@ async function micro(
             process.execPath,
             [
                 "-e",
-                "require('./dist/components/cluster'); require('./dist/model/config'); require('./dist/model/matrix')",
+                "require('../../scripts/dist/components/cluster'); require('../../scripts/dist/model/config'); require('../../scripts/dist/model/matrix')",
             ],
             { cwd: PROJECT_ROOT },
         );

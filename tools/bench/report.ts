@@ -183,7 +183,7 @@ export interface BenchReport {
     parallelDiff?: boolean;
     micro: Record<string, number>;
     sizes: SizeResult[];
-    /** The targets, checked against this run (lib/bench-targets.ts). */
+    /** The targets, checked against this run (tools/bench/targets.ts). */
     targets?: { what: string; measured: string; ok?: boolean }[];
 }
 

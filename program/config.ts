@@ -2,12 +2,12 @@
 // decrypted, ESC environments applied) → the same parseConfigEntries every tool uses. Also finds the
 // addresses this host reaches the nodes from, so the lockout pre-check runs in preview/up too.
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigEntry, ParseResult, parseConfigEntries } from "../model/config";
 import { parseIp } from "../model/net";
-import { stackFileProblems } from "./stack-file";
+import { stackFileProblems } from "../tools/common/stack-file";
+import { findProjectRoot } from "../tools/common/project-root";
 
 /** Keys the engine marked secret (the SDK keeps them in its config store; not in its typings). */
 function isSecretKey(key: string): boolean {
@@ -54,14 +54,6 @@ function firstHops(entries: Record<string, ConfigEntry>): string[] {
     });
 }
 
-/** The directory holding Pulumi.yaml above this module (the program runs from dist/, the sources sit above it). */
-function projectRoot(): string | undefined {
-    for (let dir = __dirname; ; dir = path.dirname(dir)) {
-        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
-        if (path.dirname(dir) === dir) return undefined;
-    }
-}
-
 export function readProgramConfig(): ParseResult {
     const entries = programConfigEntries();
     // PINHOLE_PROVISIONING_ADDRESSES (comma-separated) names them when routes can't tell (NAT, a jump host).
@@ -81,7 +73,7 @@ export function readProgramConfig(): ParseResult {
         provisioningAddresses,
     });
     // What only the file shows (misplaced keys, numbers the engine read differently): the tools refuse those too.
-    const root = projectRoot();
+    const root = findProjectRoot();
     const fileProblems = root ? stackFileProblems(path.join(root, "stacks", `Pulumi.${pulumi.getStack()}.yaml`)) : [];
     return fileProblems.length ? { errors: [...fileProblems, ...result.errors], warnings: result.warnings } : result;
 }

@@ -3,7 +3,7 @@
 // npm start, the benchmark and the verify test also wait for live lab holders there before touching the lab.
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_ROOT } from "./pulumi-env";
+import { PROJECT_ROOT } from "../common/pulumi-env";
 
 export interface ForeignHolder {
     root: string;
