@@ -35,8 +35,8 @@ export class FirewallRuleset extends pulumi.CustomResource {
     declare public readonly ruleset: pulumi.Output<string>;
     /** `nft list table inet pinhole` as applied. */
     declare public readonly listing: pulumi.Output<string>;
-    /** As last read by `pulumi refresh`; differs from `listing` when the table drifted. */
-    declare public readonly liveListing: pulumi.Output<string>;
+    /** As last read by `pulumi refresh`, only when it differs from `listing` (the table drifted). */
+    declare public readonly liveListing: pulumi.Output<string | undefined>;
     /** What refresh found changed on the node (rules added / missing). */
     declare public readonly drift: pulumi.Output<FirewallState["drift"]>;
     declare public readonly appliedFrom: pulumi.Output<string>;
@@ -61,7 +61,7 @@ export class NodeFirewall extends pulumi.ComponentResource {
     /** The rendered nftables ruleset (what preview --diff shows line by line). */
     public readonly ruleset: string;
     public readonly listing: pulumi.Output<string>;
-    public readonly liveListing: pulumi.Output<string>;
+    public readonly liveListing: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: NodeFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:firewall:NodeFirewall", name, {}, opts);
@@ -94,6 +94,8 @@ export class NodeFirewall extends pulumi.ComponentResource {
         fw.otherFirewallNotes.apply((notes) => {
             for (const n of notes ?? []) void pulumi.log.info(n, fw);
         });
-        this.registerOutputs({ ruleset: this.ruleset, listing: this.listing });
+        // No outputs in the state: the ruleset is the Firewall's input and the listing its output already, and the
+        // engine rewrites the whole state after every step (docs/operations.md, "State size").
+        this.registerOutputs({});
     }
 }

@@ -31,6 +31,17 @@ export interface NodeSummary {
     certificate?: pulumi.Output<WebCertificateSummary>;
 }
 
+/**
+ * The summary as the component's state output: the openings as counts. Their reasons are the stack output
+ * `nodes` and the comments of the Firewall's ruleset already; a third copy would only grow every checkpoint.
+ */
+export function stateSummary(
+    s: NodeSummary,
+): Omit<NodeSummary, "inbound" | "outbound"> & { openings: { inbound: number; outbound: number } } {
+    const { inbound, outbound, ...rest } = s;
+    return { ...rest, openings: { inbound: inbound.length, outbound: outbound.length } };
+}
+
 export abstract class PlatformNode extends pulumi.ComponentResource {
     public readonly nodeName: string;
     public readonly role: Role;
@@ -77,21 +88,21 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
 export class WebProxyNode extends PlatformNode {
     constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:node:WebProxy", name, args, opts);
-        this.registerOutputs({ summary: this.summary });
+        this.registerOutputs({ summary: stateSummary(this.summary) });
     }
 }
 
 export class ApplicationNode extends PlatformNode {
     constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:node:Application", name, args, opts);
-        this.registerOutputs({ summary: this.summary });
+        this.registerOutputs({ summary: stateSummary(this.summary) });
     }
 }
 
 export class DatabaseNode extends PlatformNode {
     constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:node:Database", name, args, opts);
-        this.registerOutputs({ summary: this.summary });
+        this.registerOutputs({ summary: stateSummary(this.summary) });
     }
 }
 
@@ -99,7 +110,7 @@ export class DatabaseNode extends PlatformNode {
 export class UnifiedNode extends PlatformNode {
     constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:node:Unified", name, args, opts);
-        this.registerOutputs({ summary: this.summary });
+        this.registerOutputs({ summary: stateSummary(this.summary) });
     }
 }
 
@@ -107,7 +118,7 @@ export class UnifiedNode extends PlatformNode {
 export class StandaloneNode extends PlatformNode {
     constructor(name: string, args: PlatformNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:node:Standalone", name, args, opts);
-        this.registerOutputs({ summary: this.summary });
+        this.registerOutputs({ summary: stateSummary(this.summary) });
     }
 }
 

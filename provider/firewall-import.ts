@@ -13,7 +13,7 @@ import { connectionOf, managementSources } from "../components/firewall";
 import { ProviderError } from "./errors";
 import { describe, explainSshFailure, runScript } from "../remote/ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";
-import { listingDrift, readFirewall } from "./firewall";
+import { liveFields, readFirewall } from "./firewall";
 
 const PROJECT_ROOT = projectRoot();
 
@@ -106,8 +106,7 @@ export async function importFirewall(
         props: {
             ...inputs,
             listing: desired,
-            liveListing: live.listing,
-            drift: listingDrift(desired, live.listing),
+            ...liveFields(desired, live.listing),
             appliedFrom: "",
             appliedAt: "",
             otherFirewallNotes: [],

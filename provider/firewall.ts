@@ -8,7 +8,7 @@ import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
 import { importFirewall } from "./firewall-import";
 import { isUnknown } from "./schema-check";
-import type { CheckedInputsOf, StateOf } from "./schema-types";
+import type { CheckedInputsOf, PriorOf, StateOf } from "./schema-types";
 import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "../remote/firewall-scripts";
 import {
     describe,
@@ -22,6 +22,8 @@ import {
 
 export type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
 export type FirewallState = StateOf<typeof FIREWALL>;
+/** An old state as diff and update get it (its ruleset from the state's inputs). */
+export type FirewallPrior = PriorOf<typeof FIREWALL>;
 export type FirewallDrift = FirewallState["drift"];
 
 /** What it takes to reach the node (the rest of the inputs is the ruleset). */
@@ -196,6 +198,21 @@ export function listingDrift(applied: string, live: string): FirewallDrift {
 }
 
 const NO_DRIFT: FirewallDrift = { rulesAddedOnNode: [], rulesMissingOnNode: [] };
+
+/**
+ * What a read of the node records next to the applied listing: the drift, and the live listing only when it
+ * differs (a second copy of an unchanged table would only grow every checkpoint of the state).
+ */
+export function liveFields(applied: string, live: string): { drift: FirewallDrift; liveListing?: string } {
+    return live === applied ? { drift: NO_DRIFT } : { drift: listingDrift(applied, live), liveListing: live };
+}
+
+/** A state without its last read (liveListing), for a new read to replace. */
+function withoutLive<T extends { liveListing?: string }>(s: T): Omit<T, "liveListing"> {
+    const rest = { ...s };
+    delete rest.liveListing;
+    return rest;
+}
 const hasDrift = (d: FirewallDrift | undefined) => !!d && d.rulesAddedOnNode.length + d.rulesMissingOnNode.length > 0;
 /** Old states (before the drift output existed) only have the two listings. */
 const driftOf = (s: FirewallState): FirewallDrift =>
@@ -232,7 +249,6 @@ async function apply(id: string, news: FirewallInputs): Promise<FirewallState> {
     return {
         ...news,
         listing,
-        liveListing: listing,
         drift: NO_DRIFT,
         appliedFrom,
         appliedAt: new Date().toISOString(),
@@ -274,7 +290,7 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
         const id = `${inputs.node}-${randomBytes(6).toString("hex")}`;
         return { id, outs: await apply(id, inputs) };
     },
-    async update(id, olds, news) {
+    async update(id, olds: FirewallPrior, news) {
         // Nothing in the inputs changed: only drift (refresh's, or the diff's live check) brought the engine here.
         const driftOnly = changedKeys(olds, news, INPUTS).length === 0;
         if (driftOnly || hasDrift(driftOf(olds)) || changedKeys(olds, news, APPLIED).length > 0)
@@ -283,14 +299,14 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
         const live = await readFirewall(news);
         const liveListing =
             live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
-        return { outs: { ...olds, ...news, liveListing, drift: listingDrift(olds.listing, liveListing) } };
+        return { outs: { ...withoutLive(olds), ...news, ...liveFields(olds.listing, liveListing) } };
     },
     async read(id, olds, urn) {
         if (!olds) return importFirewall(id, urn);
         const live = await readFirewallOnce(olds);
         const liveListing =
             live.owner && live.owner !== id ? `# owned by ${live.owner}\n${live.listing}` : live.listing;
-        return { id, props: { ...olds, liveListing, drift: listingDrift(olds.listing, liveListing) } };
+        return { id, props: { ...withoutLive(olds), ...liveFields(olds.listing, liveListing) } };
     },
     async delete(id, props) {
         const c = conn(props);

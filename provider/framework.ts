@@ -2,7 +2,7 @@
 // typed inputs and state (provider/schema.ts); `erase` wraps it for the server (provider/server.ts),
 // which checks inputs against the schema first, handles secret wrapping, default detailed diffs and
 // refuses outputs the schema does not declare.
-import type { CheckedInputsOf, PropSpec, ResourceSpec, StateOf } from "./schema-types";
+import type { CheckedInputsOf, PriorOf, PropSpec, ResourceSpec, StateOf } from "./schema-types";
 import { checkInputs, undeclaredOutputs, withInputDefaults } from "./schema-check";
 import { secretKeys, unwrapSecrets, wrapKeys } from "./secrets";
 
@@ -39,8 +39,11 @@ export interface ResourceHandler<S extends ResourceSpec> {
         news: CheckedInputsOf<S>,
         olds?: CheckedInputsOf<S>,
     ): Promise<{ inputs?: CheckedInputsOf<S>; failures?: CheckFailure[] }>;
-    /** Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. */
-    diff?(olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
+    /**
+     * Custom diff; the default compares every input and replaces on the schema's replaceOnChanges. `olds` is the
+     * old state's outputs over its inputs (the schema's input-only properties come from the inputs).
+     */
+    diff?(olds: PriorOf<S>, news: CheckedInputsOf<S>): Promise<DiffResult>;
     create(inputs: CheckedInputsOf<S>): Promise<{ id: string; outs: StateOf<S> }>;
     /** `olds` is undefined on import (only the ID and the URN, hence the stack, are known). */
     read?(
@@ -48,7 +51,7 @@ export interface ResourceHandler<S extends ResourceSpec> {
         olds: StateOf<S> | undefined,
         urn: string,
     ): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
-    update?(id: string, olds: StateOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
+    update?(id: string, olds: PriorOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
     delete?(id: string, props: StateOf<S>): Promise<void>;
 }
 
@@ -120,6 +123,14 @@ function assertDeclared(spec: ResourceSpec, outs: Values, op: string): Values {
     return outs;
 }
 
+/** Outputs without the schema's input-only properties (they stay in the state's inputs only; older states had them in both). */
+export function withoutInputOnly(spec: ResourceSpec, outs: Values): Values {
+    const inputOnly = spec.inputOnly ?? [];
+    return inputOnly.some((k) => k in outs)
+        ? Object.fromEntries(Object.entries(outs).filter(([k]) => !inputOnly.includes(k)))
+        : outs;
+}
+
 /**
  * The one place where wire values become typed: after checkInputs validated them against the schema
  * (inputs), or because the engine hands back what an earlier call of this handler returned (state).
@@ -134,7 +145,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
     const secrets = schemaSecrets(spec);
     // Secret inputs stay secret in the outputs; the schema's secret properties always are.
     const wrapOuts = (outs: Values, wire: Values, op: string) =>
-        wrapKeys(assertDeclared(spec, outs, op), [...secretKeys(wire), ...secrets]);
+        wrapKeys(withoutInputOnly(spec, assertDeclared(spec, outs, op)), [...secretKeys(wire), ...secrets]);
     return {
         spec,
         async check(wire, oldWire) {
@@ -151,7 +162,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
         async diff(olds, news) {
             const o = withInputDefaults(spec, unwrapSecrets(olds));
             const n = unwrapSecrets(news);
-            if (h.diff) return h.diff(typed<StateOf<S>>(o), typed<CheckedInputsOf<S>>(n));
+            if (h.diff) return h.diff(typed<PriorOf<S>>(o), typed<CheckedInputsOf<S>>(n));
             return inputDiff(o, n, inputKeys, spec.replaceOnChanges ?? []);
         },
         async create(inputs) {
@@ -183,7 +194,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
                 );
             const res = await h.update(
                 id,
-                typed<StateOf<S>>(withInputDefaults(spec, unwrapSecrets(olds))),
+                typed<PriorOf<S>>(withInputDefaults(spec, unwrapSecrets(olds))),
                 typed<CheckedInputsOf<S>>(unwrapSecrets(news)),
             );
             return { outs: wrapOuts(res.outs, news, "update") };

@@ -44,7 +44,19 @@ export function renderProviderReference(resources: readonly ResourceSpec[]): str
     const types = new Map<string, PropSpec & { type: "object" }>();
     for (const r of resources) {
         out.push(`## ${r.token}`, "", r.description, "", "Inputs:", "", ...table(r.inputs, r.requiredInputs), "");
-        out.push("Outputs (besides the inputs):", "", ...table(r.outputs, Object.keys(r.outputs)), "");
+        const inputOnly = r.inputOnly ?? [];
+        const besides = inputOnly.length
+            ? `besides the inputs but ${inputOnly.map((k) => `\`${k}\``).join(", ")}, which the state keeps among its inputs only`
+            : "besides the inputs";
+        out.push(
+            `Outputs (${besides}):`,
+            "",
+            ...table(
+                r.outputs,
+                Object.keys(r.outputs).filter((k) => !(r.optionalOutputs ?? []).includes(k)),
+            ),
+            "",
+        );
         if (r.replaceOnChanges?.length)
             out.push(`A change of ${r.replaceOnChanges.map((k) => `\`${k}\``).join(", ")} replaces the resource.`, "");
         out.push("Import:", "", r.import, "");

@@ -47,8 +47,16 @@ export interface ResourceSpec {
     readonly description: string;
     readonly inputs: Props;
     readonly requiredInputs: readonly string[];
-    /** Output-only properties (every input is an output too). */
+    /** Output-only properties (every input is an output too, except the `inputOnly` ones). */
     readonly outputs: Props;
+    /**
+     * Large inputs the state keeps only among the resource's inputs, not repeated in its outputs (a Firewall's
+     * ruleset): the framework drops them from what handlers return, the server hands them to diff and update from
+     * the old inputs, and their diffs are input diffs, so `preview --diff` shows them as before.
+     */
+    readonly inputOnly?: readonly string[];
+    /** Outputs a handler may leave out (absent means "as another output": a Firewall's liveListing without drift). */
+    readonly optionalOutputs?: readonly string[];
     /** Inputs whose change needs a new resource. */
     readonly replaceOnChanges?: readonly string[];
     /** Markdown: how `pulumi import` takes an existing one over, or exactly why it cannot (docs and schema). */
@@ -87,9 +95,18 @@ export type CheckedInputsOf<S extends ResourceSpec> = ObjectOf<
     S["inputs"],
     S["requiredInputs"][number] | WithDefault<S["inputs"]>
 >;
-/** What the state holds: the checked inputs and every output. */
+type InputOnlyOf<S extends ResourceSpec> = S extends { inputOnly: readonly (infer K)[] } ? K & string : never;
+type OptionalOutputsOf<S extends ResourceSpec> = S extends { optionalOutputs: readonly (infer K)[] }
+    ? K & string
+    : never;
+/** What the state's outputs hold: the checked inputs (but the input-only ones) and every output. */
 export type StateOf<S extends ResourceSpec> = Simplify<
-    CheckedInputsOf<S> & ObjectOf<S["outputs"], keyof S["outputs"] & string>
+    Omit<CheckedInputsOf<S>, InputOnlyOf<S>> &
+        ObjectOf<S["outputs"], Exclude<keyof S["outputs"] & string, OptionalOutputsOf<S>>>
+>;
+/** An old state as diff and update see it: its outputs over its inputs (so the input-only ones too). */
+export type PriorOf<S extends ResourceSpec> = Simplify<
+    StateOf<S> & Pick<CheckedInputsOf<S>, InputOnlyOf<S> & keyof CheckedInputsOf<S>>
 >;
 export type OutputNamesOf<S extends ResourceSpec> = keyof S["outputs"] & string;
 
@@ -151,12 +168,18 @@ export function toPulumiSchema(
     for (const r of resources) {
         const inputProperties = propertiesJson(withBounds(r.inputs), types);
         const outputProperties = propertiesJson(withBounds(r.outputs), types);
+        const inputOnly = r.inputOnly ?? [];
+        const optional = r.optionalOutputs ?? [];
         res[r.token] = {
             description: `${r.description}\n\n## Import\n\n${r.import}`,
             inputProperties,
             requiredInputs: [...r.requiredInputs],
-            properties: { ...inputProperties, ...outputProperties },
-            required: [...new Set([...r.requiredInputs, ...Object.keys(r.outputs)])].sort(),
+            properties: Object.fromEntries(
+                Object.entries({ ...inputProperties, ...outputProperties }).filter(([k]) => !inputOnly.includes(k)),
+            ),
+            required: [...new Set([...r.requiredInputs, ...Object.keys(r.outputs)])]
+                .filter((k) => !inputOnly.includes(k) && !optional.includes(k))
+                .sort(),
         };
     }
     return {

@@ -96,9 +96,15 @@ export const FIREWALL = {
         },
     },
     requiredInputs: ["node", "connection", "privateKey", "ruleset", "managementSources"],
+    // The ruleset (tens of KB at a few dozen nodes: one reason comment per opening) is in the state's inputs
+    // only; the engine rewrites the whole state after every step, so each copy costs every checkpoint.
+    inputOnly: ["ruleset"],
+    optionalOutputs: ["liveListing"],
     outputs: {
         listing: str("`nft -s list table inet pinhole` right after apply (normalised)."),
-        liveListing: str("The same, as last read from the node by `pulumi refresh`; differs from `listing` on drift."),
+        liveListing: str(
+            "The same, as last read from the node (`pulumi refresh`, or a connection change), only when it differs from `listing` (drift); absent: the node had the table as applied.",
+        ),
         drift: DRIFT,
         appliedFrom: str("The address this host's SSH connection came from, as the node saw it at apply."),
         appliedAt: str("When the ruleset was last applied (ISO 8601)."),

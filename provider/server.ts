@@ -49,7 +49,11 @@ export function toServiceError(e: unknown, where: string, log: (m: string) => vo
     return err;
 }
 
-export function diffResponse(d: DiffResult): provproto.DiffResponse {
+/**
+ * `inputDiff`: properties whose old value the CLI must take from the old inputs (the schema's input-only ones,
+ * absent from the outputs): without it `preview --diff` would show them as added, not as the lines that changed.
+ */
+export function diffResponse(d: DiffResult, inputDiff: readonly string[] = []): provproto.DiffResponse {
     const resp = new provproto.DiffResponse();
     resp.setChanges(
         d.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE,
@@ -62,13 +66,18 @@ export function diffResponse(d: DiffResult): provproto.DiffResponse {
     for (const [path, kind] of Object.entries(d.detailedDiff)) {
         const pd = new provproto.PropertyDiff();
         pd.setKind(KINDS[kind]);
-        pd.setInputdiff(false);
+        pd.setInputdiff(inputDiff.includes(path.split(/[.[]/)[0]));
         map.set(path, pd);
     }
     return resp;
 }
 
 const toJs = (s: Struct | undefined): Values => (s ? (s.toJavaScript() as Values) : {});
+/** An old state for diff and update: its outputs over its inputs (input-only properties are in the inputs alone). */
+const priorOf = (req: { getOlds(): Struct | undefined; getOldInputs(): Struct | undefined }): Values => ({
+    ...toJs(req.getOldInputs()),
+    ...toJs(req.getOlds()),
+});
 const toStruct = (v: Values): Struct => Struct.fromJavaScript(JSON.parse(JSON.stringify(v)));
 
 export function providerService(def: ProviderDefinition): grpc.UntypedServiceImplementation {
@@ -132,9 +141,10 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             return resp;
         }),
         diff: unary("Diff", async (req: provproto.DiffRequest) => {
-            const d = await handlerFor(req.getUrn()).diff(toJs(req.getOlds()), toJs(req.getNews()));
+            const h = handlerFor(req.getUrn());
+            const d = await h.diff(priorOf(req), toJs(req.getNews()));
             for (const w of d.warnings ?? []) await warn(req.getUrn(), w);
-            return diffResponse(d);
+            return diffResponse(d, h.spec.inputOnly);
         }),
         create: unary("Create", async (req: provproto.CreateRequest) => {
             const res = await handlerFor(req.getUrn()).create(toJs(req.getProperties()));
@@ -147,7 +157,7 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             return resp;
         }),
         update: unary("Update", async (req: provproto.UpdateRequest) => {
-            const res = await handlerFor(req.getUrn()).update(req.getId(), toJs(req.getOlds()), toJs(req.getNews()));
+            const res = await handlerFor(req.getUrn()).update(req.getId(), priorOf(req), toJs(req.getNews()));
             return new provproto.UpdateResponse().setProperties(toStruct(res.outs));
         }),
         delete: unary("Delete", async (req: provproto.DeleteRequest) => {

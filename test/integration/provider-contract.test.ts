@@ -250,7 +250,7 @@ describe("provider contract on the lab (real engine)", function () {
         const fw = (await exported(stack)).find(
             (r) => r.type === "pinhole:node:Firewall" && r.outputs?.node === node,
         )! as ExportedResource & { parent: string };
-        const ruleset = String(fw.outputs!.ruleset);
+        const ruleset = String(fw.inputs!.ruleset); // the state keeps it among the inputs only
         const cli = (args: string[]) =>
             execFileSync("pulumi", [...args, "--stack", lab.stack!, "--cwd", PROJECT_ROOT], {
                 env: { ...process.env, ...env },

@@ -15,6 +15,7 @@ import {
     sessionsPerNode,
     SizeResult,
     spread,
+    stateSize,
     StepTimer,
 } from "../../tools/bench/report";
 import { judgeProbe, VerifyReport } from "../../tools/verify/verify";
@@ -224,6 +225,45 @@ describe("tools/bench/report", () => {
                 "table inet pinhole {\n\tset s {\n\t\telements = { 1.1.1.1,\n\t\t\t 2.2.2.2, 3.3.3.3 }\n\t}\n}\n",
             ).elements,
         ).to.equal(3);
+    });
+
+    it("state size: total, by resource type and the largest properties, as the backend stores them (JSON)", () => {
+        const ruleset = "x".repeat(1000);
+        const exported = {
+            version: 3,
+            deployment: {
+                resources: [
+                    {
+                        urn: "u1",
+                        type: "pinhole:node:Firewall",
+                        inputs: { ruleset, node: "a" },
+                        outputs: { listing: "y".repeat(300), node: "a" },
+                    },
+                    {
+                        urn: "u2",
+                        type: "pinhole:node:Firewall",
+                        inputs: { ruleset, node: "b" },
+                        outputs: { listing: "y".repeat(300), node: "b" },
+                    },
+                    { urn: "u3", type: "pinhole:firewall:NodeFirewall", outputs: {} },
+                ],
+            },
+        };
+        const st = stateSize(exported, 2);
+        expect(st.bytes).to.equal(JSON.stringify(exported).length);
+        expect(st.byType.map((t) => [t.type, t.count])).to.deep.equal([
+            ["pinhole:node:Firewall", 2],
+            ["pinhole:firewall:NodeFirewall", 1],
+        ]);
+        expect(st.byType[0].bytes).to.equal(
+            JSON.stringify(exported.deployment.resources[0]).length +
+                JSON.stringify(exported.deployment.resources[1]).length,
+        );
+        expect(st.topProperties).to.deep.equal([
+            { property: "pinhole:node:Firewall inputs.ruleset", bytes: 2 * 1002 },
+            { property: "pinhole:node:Firewall outputs.listing", bytes: 2 * 302 },
+        ]);
+        expect(stateSize(undefined)).to.deep.equal({ bytes: 0, byType: [], topProperties: [] });
     });
 
     it("spread and step timings by type", () => {

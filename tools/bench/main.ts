@@ -24,6 +24,7 @@ import {
     sessionsPerNode,
     SizeResult,
     spread,
+    stateSize,
     StepTimer,
 } from "./report";
 import { formatComparison, targets } from "./targets";
@@ -236,6 +237,7 @@ async function benchSize(
     const coldSessions = sessions();
     const resources =
         (cold.value.summary.resourceChanges?.create ?? 0) + (cold.value.summary.resourceChanges?.same ?? 0);
+    const state = stateSize(await stack.exportStack());
     log(`${n} nodes: no-op up, preview, refresh`);
     const noopTimer = new StepTimer();
     resetSessions();
@@ -319,6 +321,7 @@ async function benchSize(
             coldFirstResourceMs: timer.firstResourceMs,
         },
         memory: coldRun.peak,
+        state,
         ...(ansible ? { ansible } : {}),
     };
 }

@@ -126,6 +126,47 @@ export interface Phase {
     sessions?: Spread;
 }
 
+/** Size of a stack's state (what the file backend rewrites after every step), total and by what holds it. */
+export interface StateSize {
+    bytes: number;
+    /** Bytes of each resource type's entries (inputs, outputs and the rest), largest first. */
+    byType: { type: string; count: number; bytes: number }[];
+    /** The largest properties: `<type> inputs|outputs.<key>`, bytes over every resource of the type. */
+    topProperties: { property: string; bytes: number }[];
+}
+
+interface ExportedResource {
+    type?: string;
+    inputs?: Record<string, unknown>;
+    outputs?: Record<string, unknown>;
+}
+
+/** StateSize of an exported deployment (`stack.exportStack()`), as the backend stores it (JSON). */
+export function stateSize(exported: unknown, top = 8): StateSize {
+    const e = exported as { deployment?: { resources?: ExportedResource[] } } | undefined;
+    const resources = e?.deployment?.resources ?? [];
+    const len = (v: unknown) => (v === undefined ? 0 : JSON.stringify(v).length);
+    const types = new Map<string, { count: number; bytes: number }>();
+    const props = new Map<string, number>();
+    for (const r of resources) {
+        const type = r.type ?? "?";
+        const t = types.get(type) ?? { count: 0, bytes: 0 };
+        types.set(type, { count: t.count + 1, bytes: t.bytes + len(r) });
+        for (const part of ["inputs", "outputs"] as const) {
+            for (const [k, v] of Object.entries(r[part] ?? {}))
+                props.set(`${type} ${part}.${k}`, (props.get(`${type} ${part}.${k}`) ?? 0) + len(v));
+        }
+    }
+    return {
+        bytes: len(exported),
+        byType: [...types].map(([type, t]) => ({ type, ...t })).sort((a, b) => b.bytes - a.bytes),
+        topProperties: [...props]
+            .map(([property, bytes]) => ({ property, bytes }))
+            .sort((a, b) => b.bytes - a.bytes)
+            .slice(0, top),
+    };
+}
+
 export interface SizeResult {
     nodes: number;
     labUpMs: number;
@@ -163,6 +204,8 @@ export interface SizeResult {
     startup?: { noopFirstResourceMs?: number; previewFirstResourceMs?: number; coldFirstResourceMs?: number };
     /** Peak resident memory of each process during the cold up. */
     memory?: { engineMiB: number; languageHostMiB: number; programMiB: number; providerMiB: number };
+    /** The stack's state after the cold up. */
+    state?: StateSize;
     /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
     ansible?: {
         coldMs: number;
@@ -299,6 +342,17 @@ export function analyse(rep: BenchReport): string[] {
         out.push(
             `${x.nodes} nodes, SSH sessions per node: cold up ${f(x.cold.sessions)}, no-op up ${f(x.noop.sessions)}, preview ${f(x.preview.sessions)}, ` +
                 `refresh ${f(x.refresh?.sessions)}${x.refresh ? ` (${s(x.refresh.ms)} s)` : ""}, one-node change up: changed nodes ${f(x.changeSessions?.changed)}, the others ${f(x.changeSessions?.unchanged)}`,
+        );
+    }
+    for (const x of rep.sizes.filter((y) => y.state)) {
+        const st = x.state!;
+        const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`;
+        out.push(
+            `${x.nodes} nodes, state after cold up: ${kb(st.bytes)} (${kb(st.bytes / x.nodes)} per node); largest: ` +
+                st.topProperties
+                    .slice(0, 4)
+                    .map((p) => `${p.property.replace(/^pinhole:/, "")} ${kb(p.bytes)}`)
+                    .join(", "),
         );
     }
     const micro = Object.entries(rep.micro)

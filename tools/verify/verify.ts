@@ -12,6 +12,7 @@
 //                                       bash's /dev/tcp and /dev/udp on the node
 //   checkFirewall / checkCertificate / checkProbes → findings;   formatReport / reportJson
 import { FIREWALL, FirewallState, WEB_SERVER, WebServerState } from "../../provider/schema";
+import type { CheckedInputsOf } from "../../provider/schema-types";
 import { X509Certificate } from "crypto";
 import { expiryStatus, splitPemBundle } from "../../model/certificates";
 import { addressesSeenBy, buildPolicy } from "../../model/policy";
@@ -30,6 +31,8 @@ const DEFAULT_CERT_PATH = CERT_PATH,
 export const FIREWALL_TYPE = FIREWALL.token;
 export const WEBSERVER_TYPE = WEB_SERVER.token;
 
+type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
+
 /** What verify reads of a resource in the state, besides declared outputs. */
 interface StateIdentity {
     urn: string;
@@ -37,7 +40,7 @@ interface StateIdentity {
 }
 
 /** A pinhole:node:Firewall as the stack's state holds it (types from the provider's schema). */
-export type StateFirewall = StateIdentity & Pick<FirewallState, "node" | "ruleset" | "listing">;
+export type StateFirewall = StateIdentity & Pick<FirewallState, "node" | "listing"> & Pick<FirewallInputs, "ruleset">;
 
 /** A pinhole:node:WebServer as the stack's state holds it (types from the provider's schema). */
 export interface StateWebServer
@@ -111,11 +114,12 @@ export function resourcesFromDeployment(exported: unknown): {
     for (const r of resources) {
         const o = r.outputs ?? {};
         if (r.type === FIREWALL_TYPE) {
+            // The ruleset is in the state's inputs (before the provider kept it there only, in both).
             push(firewalls, str(o.node), {
                 node: str(o.node),
                 urn: str(r.urn),
                 id: str(r.id),
-                ruleset: str(o.ruleset),
+                ruleset: str(r.inputs?.ruleset ?? o.ruleset),
                 listing: str(o.listing),
             });
         } else if (r.type === WEBSERVER_TYPE) {
