@@ -29,6 +29,7 @@ import {
 } from "./report";
 import { formatComparison, targets } from "./targets";
 import { waitForForeignLabHolders } from "../start/lab";
+import { BenchArgs, parseBenchArgs } from "./args";
 import { PROJECT_ROOT, pulumiDir, usePulumiEnv } from "../common/pulumi-env";
 import { AnsibleHost, ensureAnsible, peakMemory, runPlay } from "./ansible";
 import { BENCH_USAGE } from "../common/usage";
@@ -36,62 +37,6 @@ import { BENCH_USAGE } from "../common/usage";
 /** The lab writes its config (lab/stack.ts) and secret; stacks/Pulumi.lab-*.yaml is git-ignored. */
 const STACK = "lab-bench";
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-
-interface Args {
-    sizes: number[];
-    json?: string;
-    parallel?: number;
-    sudo: boolean;
-    keepLab: boolean;
-    ansible: boolean;
-}
-
-function parseArgs(argv: string[]): Args {
-    const a: Args = { sizes: [6, 12, 24, 48], sudo: false, keepLab: false, ansible: true };
-    for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].includes("=")
-            ? [argv[i].slice(0, argv[i].indexOf("=")), argv[i].slice(argv[i].indexOf("=") + 1)]
-            : [argv[i], undefined];
-        const take = () => {
-            const v = inline ?? argv[++i];
-            if (v === undefined) throw new Error(`${flag} needs a value`);
-            return v;
-        };
-        switch (flag) {
-            case "--sizes":
-                a.sizes = take()
-                    .split(",")
-                    .map((x) => Number(x.trim()));
-                break;
-            case "--json":
-                a.json = path.resolve(take());
-                break;
-            case "--parallel":
-                a.parallel = Number(take());
-                break;
-            case "--sudo":
-                a.sudo = true;
-                break;
-            case "--keep-lab":
-                a.keepLab = true;
-                break;
-            case "--no-ansible":
-                a.ansible = false;
-                break;
-            case "--help":
-            case "-h":
-                process.stdout.write(BENCH_USAGE + "\n");
-                process.exit(0);
-            // eslint-disable-next-line no-fallthrough
-            default:
-                throw new Error(`unknown argument "${argv[i]}"`);
-        }
-    }
-    if (a.sizes.some((n) => !Number.isInteger(n) || n < 3 || n > 200))
-        throw new Error("--sizes: integers from 3 to 200");
-    if (a.parallel !== undefined && !(a.parallel >= 1)) throw new Error("--parallel needs a positive integer");
-    return a;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -191,7 +136,7 @@ async function benchAnsible(
 
 async function benchSize(
     n: number,
-    args: Args,
+    args: BenchArgs,
     env: Record<string, string>,
     labKey: () => string,
 ): Promise<SizeResult> {
@@ -379,7 +324,11 @@ async function micro(
 }
 
 async function main(argv: string[]): Promise<number> {
-    const args = parseArgs(argv);
+    const args = parseBenchArgs(argv);
+    if (typeof args === "string") {
+        (args === BENCH_USAGE ? process.stdout : process.stderr).write(args + "\n");
+        return args === BENCH_USAGE ? 0 : 64;
+    }
     if (process.getuid?.() !== 0) throw new Error("the benchmark runs the lab: run it as root");
     const env: Record<string, string> = {
         ...usePulumiEnv(),

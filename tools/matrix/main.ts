@@ -7,30 +7,31 @@ import { formatProblems } from "../../model/config";
 import { readStack } from "../common/stack-file";
 import { MATRIX_USAGE as USAGE } from "../common/usage";
 import { projectRoot } from "../common/project-root";
+import { boolFlag, FlagSpec, parseCommand, stringFlag, UsageError } from "../common/args";
+
+export interface MatrixArgs {
+    stack: string;
+    json: boolean;
+    dir: string;
+}
+
+export function parseMatrixArgs(argv: string[]): MatrixArgs | string {
+    const flags: FlagSpec = { stack: { type: "string" }, json: { type: "boolean" }, dir: { type: "string" } };
+    return parseCommand(argv, flags, USAGE, (v) => {
+        const stack = stringFlag(v, "stack");
+        if (!stack) throw new UsageError("missing --stack");
+        const dir = stringFlag(v, "dir");
+        return { stack, json: boolFlag(v, "json"), dir: dir ? path.resolve(dir) : path.join(projectRoot(), "stacks") };
+    });
+}
 
 function main(argv: string[]): number {
-    let stack: string | undefined;
-    let json = false;
-    let dir = path.join(projectRoot(), "stacks");
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (a === "--json") json = true;
-        else if (a === "--stack" && i + 1 < argv.length) stack = argv[++i];
-        else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
-        else if (a === "--dir" && i + 1 < argv.length) dir = path.resolve(argv[++i]);
-        else if (a.startsWith("--dir=")) dir = path.resolve(a.slice("--dir=".length));
-        else if (a === "--help" || a === "-h") {
-            process.stdout.write(USAGE + "\n");
-            return 0;
-        } else {
-            process.stderr.write(`unknown argument "${a}"\n${USAGE}\n`);
-            return 64;
-        }
+    const args = parseMatrixArgs(argv);
+    if (typeof args === "string") {
+        (args === USAGE ? process.stdout : process.stderr).write(args + "\n");
+        return args === USAGE ? 0 : 64;
     }
-    if (!stack) {
-        process.stderr.write(`missing --stack\n${USAGE}\n`);
-        return 64;
-    }
+    const { stack, json, dir } = args;
     let result;
     try {
         result = readStack(stack, { dir });
@@ -51,4 +52,4 @@ function main(argv: string[]): number {
     return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

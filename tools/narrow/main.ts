@@ -10,6 +10,7 @@ import { loadModel } from "../verify/run";
 import { formatNarrowReport, formatProposal, judgeNarrowings, proposedSettings } from "./narrow";
 import { collectEvidence, stackPrivateKey, writeEvidence } from "./run";
 import { NARROW_USAGE as USAGE } from "../common/usage";
+import { boolFlag, FlagSpec, intFlag, parseCommand, stringFlag, UsageError } from "../common/args";
 
 interface Args {
     stack?: string;
@@ -19,42 +20,24 @@ interface Args {
 }
 
 export function parseNarrowArgs(argv: string[]): Args | string {
-    const a: Args = { window: 30, json: false };
-    for (let i = 0; i < argv.length; i++) {
-        const next = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new Error(`${argv[i - 1]} needs a value`);
-            return v;
+    const flags: FlagSpec = {
+        stack: { type: "string" },
+        window: { type: "string" },
+        json: { type: "boolean" },
+        "ssh-key": { type: "string" },
+    };
+    return parseCommand(argv, flags, USAGE, (v) => {
+        const stack = stringFlag(v, "stack");
+        if (!stack) throw new UsageError("missing --stack");
+        const a: Args = {
+            stack,
+            window: intFlag(v, "window", 0, 3600, "whole seconds, 0-3600") ?? 30,
+            json: boolFlag(v, "json"),
         };
-        try {
-            switch (argv[i]) {
-                case "--stack":
-                    a.stack = next();
-                    break;
-                case "--window": {
-                    const n = Number(next());
-                    if (!Number.isInteger(n) || n < 0 || n > 3600)
-                        throw new Error("--window needs whole seconds, 0-3600");
-                    a.window = n;
-                    break;
-                }
-                case "--json":
-                    a.json = true;
-                    break;
-                case "--ssh-key":
-                    a.sshKey = next();
-                    break;
-                case "--help":
-                case "-h":
-                    return USAGE;
-                default:
-                    throw new Error(`unknown argument "${argv[i]}"`);
-            }
-        } catch (e) {
-            return `${(e as Error).message}\n${USAGE}`;
-        }
-    }
-    return a.stack ? a : `missing --stack\n${USAGE}`;
+        const sshKey = stringFlag(v, "ssh-key");
+        if (sshKey !== undefined) a.sshKey = sshKey;
+        return a;
+    });
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -2,6 +2,7 @@
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { countFindings, reportOk, VerifyReport } from "../verify/verify";
 import { START_MODELS, START_USAGE, StartModel } from "../common/usage";
+import { boolFlag, choiceFlag, FlagSpec, intFlag, parseCommand, stringFlag, UsageError } from "../common/args";
 
 export { START_MODELS, START_USAGE, StartModel };
 
@@ -16,58 +17,34 @@ export interface StartArgs {
 /** State backends the CLI serves (`pulumi login`): a URL with one of these schemes. */
 export const BACKEND_SCHEMES = ["file", "s3", "azblob", "gs", "https", "http"];
 
+const START_FLAGS: FlagSpec = {
+    model: { type: "string" },
+    verbose: { type: "boolean", short: "v" },
+    "no-probes": { type: "boolean" },
+    backend: { type: "string" },
+    parallel: { type: "string" },
+};
+
 export function parseStartArgs(argv: string[]): StartArgs | string {
-    const a: StartArgs = { model: "modular", verbose: false, probes: true };
-    for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].includes("=")
-            ? [argv[i].slice(0, argv[i].indexOf("=")), argv[i].slice(argv[i].indexOf("=") + 1)]
-            : [argv[i], undefined];
-        const take = () => {
-            const v = inline ?? argv[++i];
-            if (v === undefined) throw new Error(`${flag} needs a value`);
-            return v;
+    return parseCommand(argv, START_FLAGS, START_USAGE, (v) => {
+        const a: StartArgs = {
+            model: choiceFlag(v, "model", START_MODELS) ?? "modular",
+            verbose: boolFlag(v, "verbose"),
+            probes: !boolFlag(v, "no-probes"),
         };
-        try {
-            switch (flag) {
-                case "--model": {
-                    const m = take();
-                    if (!(START_MODELS as readonly string[]).includes(m))
-                        return `--model must be one of ${START_MODELS.join(", ")} (got "${m}")\n${START_USAGE}`;
-                    a.model = m as StartModel;
-                    break;
-                }
-                case "--verbose":
-                case "-v":
-                    a.verbose = true;
-                    break;
-                case "--no-probes":
-                    a.probes = false;
-                    break;
-                case "--backend": {
-                    const url = take();
-                    const scheme = /^([a-z0-9]+):\/\/./.exec(url)?.[1];
-                    if (!scheme || !BACKEND_SCHEMES.includes(scheme))
-                        return `--backend needs a backend URL (${BACKEND_SCHEMES.map((s) => `${s}://...`).join(", ")}); got "${url}"\n${START_USAGE}`;
-                    a.backend = url;
-                    break;
-                }
-                case "--parallel": {
-                    const n = Number(take());
-                    if (!Number.isInteger(n) || n < 1) return `--parallel needs a positive integer\n${START_USAGE}`;
-                    a.parallel = n;
-                    break;
-                }
-                case "--help":
-                case "-h":
-                    return START_USAGE;
-                default:
-                    return `unknown argument "${argv[i]}"\n${START_USAGE}`;
-            }
-        } catch (e) {
-            return `${(e as Error).message}\n${START_USAGE}`;
+        const backend = stringFlag(v, "backend");
+        if (backend !== undefined) {
+            const scheme = /^([a-z0-9]+):\/\/./.exec(backend)?.[1];
+            if (!scheme || !BACKEND_SCHEMES.includes(scheme))
+                throw new UsageError(
+                    `--backend needs a backend URL (${BACKEND_SCHEMES.map((s) => `${s}://...`).join(", ")}); got "${backend}"`,
+                );
+            a.backend = backend;
         }
-    }
-    return a;
+        const parallel = intFlag(v, "parallel", 1, 100_000, "a positive integer");
+        if (parallel !== undefined) a.parallel = parallel;
+        return a;
+    });
 }
 
 export function duration(ms: number): string {
