@@ -1,15 +1,24 @@
 // pinhole:node:Firewall — one node's nftables table, applied over SSH with automatic rollback.
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import { failsafeRuleset } from "../render/failsafe";
 import { detectScript, findings, parseDetection, planCoexistence } from "../remote/coexist";
-import { normaliseListing } from "../render/nftables";
+import { normaliseListing, replaceTableTransaction } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
 import { importFirewall } from "./firewall-import";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, PriorOf, StateOf } from "./schema-types";
-import { applyScript, confirmScript, EXIT, inspectScript, removeScript } from "../remote/firewall-scripts";
+import {
+    AfterReboot,
+    applyScript,
+    confirmScript,
+    EXIT,
+    inspectScript,
+    parseAfterReboot,
+    RUN_DIR,
+    removeScript,
+} from "../remote/firewall-scripts";
 import {
     describe,
     explainSshFailure,
@@ -103,6 +112,8 @@ export async function applyFirewall(
             { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) },
         );
         if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes };
+        if (cr.code === EXIT.runFilesGone)
+            throw new FirewallApplyError(rebootedDuringApply(i.node, parseAfterReboot(cr.stdout), i.ruleset));
         if (cr.code === EXIT.alreadyDecided) {
             last = cr.stderr.trim();
             break;
@@ -122,6 +133,36 @@ export async function applyFirewall(
         `firewall on node ${i.node} NOT applied: the new ruleset cut the management SSH path ` +
             `(a fresh SSH connection from this host${appliedFrom ? ` (${appliedFrom})` : ""} could not get in within ${i.rollbackSeconds}s: ${last}); ` +
             `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`,
+    );
+}
+
+/**
+ * The message when the confirmation finds the node rebooted between the apply and the confirmation (its run files
+ * and rollback timer went with /run): the node runs what its boot loaded from the ruleset persisted for boot, which
+ * is the previous confirmed one, or already the new one when a confirmation had saved it before the reboot.
+ */
+export function rebootedDuringApply(node: string, seen: AfterReboot, ruleset: string): string {
+    const isNew =
+        seen.persisted !== "" &&
+        seen.persisted === createHash("sha256").update(replaceTableTransaction(ruleset)).digest("hex");
+    const persisted =
+        seen.persisted === ""
+            ? "none: the node runs without pinhole's table, as before its first apply"
+            : isNew
+              ? "already the new one (a confirmation had saved it before the reboot)"
+              : "the previous confirmed one: the new ruleset is not in force";
+    const boot =
+        seen.boot === "loaded"
+            ? "its boot loaded the persisted ruleset"
+            : seen.boot === "failsafe"
+              ? "its boot could NOT load the persisted ruleset and loaded the management-only fail-safe ruleset"
+              : seen.boot === "failed"
+                ? "its boot loaded neither the persisted nor the fail-safe ruleset"
+                : "no boot record";
+    return (
+        `firewall on node ${node} NOT confirmed: the node rebooted (or ${RUN_DIR} was cleared) after pinhole applied the new ruleset and before it confirmed it ` +
+        `(${boot}; pinhole's table is ${seen.live ? "loaded" : "NOT loaded"}). The ruleset persisted for boot is ${persisted}. ` +
+        "Nothing is half-applied: run pulumi up again to apply and confirm the new ruleset."
     );
 }
 

@@ -36,6 +36,8 @@ export const EXIT = {
     checkFailed: 11,
     wouldLockOut: 12,
     alreadyDecided: 20,
+    /** The confirmation found none of its apply's run files: the node rebooted (or /run was cleared) since the apply. */
+    runFilesGone: 21,
 } as const;
 
 function heredoc(target: string, content: string): string {
@@ -165,7 +167,15 @@ echo "applied-from=$client"
 export function confirmScript(token: string, owner: string, failsafe?: string, afterConfirm = ""): string {
     const t = runToken(token);
     return `${PRELUDE}
-if ! mkdir ${childPath(RUN_DIR, `decided.${t}`)} 2>/dev/null; then
+if [ ! -e ${childPath(RUN_DIR, `firewall.${t}.nft`)} ] && [ ! -e ${RUN_DIR}/decided.${t} ]; then
+  # /run is emptied at boot: the node rebooted after the apply (its timer went with it) and booted its persisted ruleset
+  echo "persisted=$(sha256sum ${PERSISTED_RULESET} 2>/dev/null | cut -d' ' -f1)"
+  echo "boot=$(cat ${BOOT_STATE} 2>/dev/null || true)"
+  echo "live=$(nft list table inet pinhole >/dev/null 2>&1 && echo yes || echo no)"
+  echo "the apply's run files are gone from ${RUN_DIR}" >&2
+  exit ${EXIT.runFilesGone}
+fi
+if ! mkdir ${RUN_DIR}/decided.${t} 2>/dev/null; then
   echo "too late: the rollback timer already restored the previous ruleset ($(cat ${RUN_DIR}/result.${t} 2>/dev/null || echo unknown))" >&2
   exit ${EXIT.alreadyDecided}
 fi
@@ -185,6 +195,21 @@ rm -rf ${RUN_DIR}/decided.${t}
 echo "--- listing"
 nft -s list table inet pinhole
 `;
+}
+
+/** What a confirmation that found its run files gone saw on the node (confirmScript, exit EXIT.runFilesGone). */
+export interface AfterReboot {
+    /** sha256 of the ruleset persisted for boot ("" when there is none). */
+    persisted: string;
+    /** What the last boot's loader did (loaderScript): "loaded", "failsafe", "failed", or "" (no record). */
+    boot: string;
+    /** pinhole's table is loaded now. */
+    live: boolean;
+}
+
+export function parseAfterReboot(stdout: string): AfterReboot {
+    const field = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(stdout)?.[1]?.trim() ?? "";
+    return { persisted: field("persisted"), boot: field("boot"), live: field("live") === "yes" };
 }
 
 /** Prints the live table (or nothing when absent) and the owner. */
