@@ -35,7 +35,7 @@ const KNOWN: Record<string, string[]> = {
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
     down: ["purge", "force"],
-    bench: ["model", "sizes"],
+    bench: ["model", "sizes", "boot"],
 };
 
 const list = (v: string | true | undefined) =>
@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
             const model = a.flags.get("model") ?? "unified";
             if (typeof model !== "string" || !isLabModel(model)) throw new Error(`--model ${LAB_MODELS.join("|")}`);
             const sizes = (list(a.flags.get("sizes")) ?? ["6", "24", "48"]).map((s) => num(s, "sizes")!);
-            await runBench(model, sizes);
+            await runBench(model, sizes, a.flags.has("boot"));
             return 0;
         }
     }

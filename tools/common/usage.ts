@@ -41,7 +41,8 @@ export const LAB_USAGE = `usage: npm run lab -- <command> [options]
         measure reachability: open / filtered / refused, from every node, vantage and the provisioning host
   reboot <node> [--force]      kill the node, flush its nftables, boot it (persisted firewall first)
   down [--purge] [--force]     remove everything (--purge: also the lab keypair, host keys, build cache in .lab/)
-  bench [--model M] [--sizes 6,24,48]   time up/down and measure memory per node
+  bench [--model M] [--sizes 6,24,48] [--boot]
+        time up/down and measure memory per node (--boot: the booted tier, plus a reboot of one node and disk per node)
 
   A process that brought the lab up (a test run) holds it until it calls down or exits; up/down/reboot from
   any other process wait for it (--force takes the lab anyway). Use \`npm run -s lab -- ... --json\` to pipe JSON.
