@@ -104,10 +104,15 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
             expect(failure, `${n.name}/${m}`).to.match(
                 new RegExp(`firewall not applied on node ${n.name}: [^\\n]*${EXPECT[m].manager}`),
             );
-            expect(
-                (await sh(n, "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout,
-                `${n.name}: nothing changed`,
-            ).to.equal(before.get(m));
+            const now = (await sh(n, "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout;
+            const was = before.get(m)!;
+            if (now !== was) {
+                const [a, b] = [new Set(was.split("\n")), new Set(now.split("\n"))];
+                log(
+                    `${n.name} changed: - ${[...a].filter((l) => !b.has(l)).join(" | ")} + ${[...b].filter((l) => !a.has(l)).join(" | ")}`,
+                );
+            }
+            expect(now, `${n.name}: nothing changed`).to.equal(was);
             expect(await pinholeTable(n)).to.equal("absent");
         }
         // the others are reported (not refused) and got pinhole's table
