@@ -1,26 +1,14 @@
 // NodeFirewall: one node's host firewall, rendered from its policy and applied over SSH by the
 // pinhole provider (pinhole:node:Firewall) with the anti-lockout protocol.
 import * as pulumi from "@pulumi/pulumi";
-import { FirewallSettings, NodePolicy, NodeSpec } from "../model/types";
+import { FirewallSettings, NodePolicy } from "../model/types";
 import { renderRuleset } from "../render/nftables";
 import { FIREWALL, FirewallState } from "../provider/schema";
-import type { InputsOf } from "../provider/schema-types";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
 
-/** SSH details the provider connects with (the private key travels separately, as a secret). */
-export type NodeConnection = InputsOf<typeof FIREWALL>["connection"];
-
-export function connectionOf(node: NodeSpec): NodeConnection {
-    const c: NodeConnection = {
-        host: node.ssh.host,
-        port: node.ssh.port,
-        user: node.ssh.user,
-        hostKey: node.ssh.hostKey,
-        sudo: node.ssh.sudo,
-    };
-    if (node.ssh.bastion) c.bastion = { ...node.ssh.bastion };
-    return c;
-}
+import { connectionOf } from "../remote/connection";
+export { connectionOf };
+export type { NodeConnection } from "../remote/connection";
 
 /** Sources the policy allows on the management SSH port: the provider refuses rulesets that cut its own path. */
 export function managementSources(policy: NodePolicy): string[] {

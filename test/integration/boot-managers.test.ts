@@ -15,7 +15,7 @@ import { execInNode } from "../../lab/boot";
 import { enableManager, LAB_MANAGERS, LabManager, managerRestart } from "../../lab/boot-managers";
 import { LabNode } from "../../lab/shapes";
 import { normaliseListing } from "../../render/nftables";
-import { formatReport } from "../../tools/verify/verify";
+import { formatReport } from "../../tools/verify";
 import { runVerify } from "../../tools/verify/run";
 import { detectScript, findings, parseDetection } from "../../remote/coexist";
 import { bootLab, BootLab, expectMatrix, log } from "./helpers/boot";

@@ -10,7 +10,7 @@ import * as path from "path";
 import { labDown, labStatus, probe, reboot } from "../../lab";
 import { execInNode } from "../../lab/boot";
 import { nodeDir } from "../../lab/state";
-import { formatReport } from "../../tools/verify/verify";
+import { formatReport } from "../../tools/verify";
 import { runVerify } from "../../tools/verify/run";
 import { managementSources } from "../../components/firewall";
 import { cidrContains } from "../../model/net";

@@ -15,7 +15,7 @@ import { labUp, LabStatus } from "../../lab/index";
 import { installPlatform, labConnection, PLATFORM_UPSTREAM, removePlatform } from "../../lab/platform";
 import { runScript } from "../../remote/ssh";
 import { verifyWeb } from "../../tools/verify/run";
-import { Finding, resourcesFromDeployment } from "../../tools/verify/verify";
+import { Finding, resourcesFromDeployment } from "../../tools/verify";
 import { CertificateSettings, NodeSpec } from "../../model/types";
 
 const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "certs");

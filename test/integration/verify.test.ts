@@ -7,7 +7,7 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { waitForForeignLabHolders } from "../../tools/start/lab";
-import { formatReport, reportOk } from "../../tools/verify/verify";
+import { formatReport, reportOk } from "../../tools/verify";
 import { runVerify } from "../../tools/verify/run";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);

@@ -21,7 +21,7 @@ const COMMANDS: { cmd: string[]; usage: RegExp }[] = [
 ];
 /** Modules whose loading means the help path went past the gate. */
 const HEAVY =
-    /node_modules\/@pulumi\/|\/lab\/(index|netns|stack)\.ts$|\/provider\/|\/lib\/(verify-run|stack-file|start-lab)\.ts$|\/model\/(policy|matrix)\.ts$/;
+    /node_modules\/@pulumi\/|\/lab\/(index|netns|stack)\.ts$|\/provider\/|\/lib\/(stack-file|start-lab)\.ts$|\/tools\/verify\/run\.ts$|\/model\/(policy|matrix)\.ts$/;
 
 /** Every file under the checkout with size and mtime (node_modules, .git and Node's compile cache aside). */
 function snapshot(dir = ROOT, out = new Map<string, string>()): Map<string, string> {

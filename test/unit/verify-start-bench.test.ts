@@ -18,7 +18,7 @@ import {
     stateSize,
     StepTimer,
 } from "../../tools/bench/report";
-import { judgeProbe, VerifyReport } from "../../tools/verify/verify";
+import { judgeProbe, VerifyReport } from "../../tools/verify";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 

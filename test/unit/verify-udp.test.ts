@@ -10,8 +10,8 @@ import {
     probePlan,
     probeScript,
     udpExternalTargets,
-} from "../../tools/verify/verify";
-import { buildPolicy } from "../../model/policy";
+} from "../../tools/verify";
+import { buildClusterPolicy } from "../../model/policy";
 import { mustParse, rawCluster } from "./helpers/model-builders";
 
 function runSh(script: string): Promise<string> {
@@ -45,13 +45,10 @@ describe("tools/verify/verify: UDP probes and address families", () => {
             },
         ),
     );
-    const policies = buildPolicy(model);
+    const { flows, nodes: policies } = buildClusterPolicy(model);
 
     it("UDP probes go to each external service the node opens on UDP, on each family the node has", () => {
-        const t = udpExternalTargets(
-            policies.find((p) => p.node.name === "app-1")!,
-            new Set([4, 6]),
-        );
+        const t = udpExternalTargets(flows, "app-1", new Set([4, 6]));
         const keys = t.map((x) => `${x.address}:${x.port}`).sort();
         expect(keys).to.include.members([
             "10.30.0.17:123",
@@ -61,16 +58,13 @@ describe("tools/verify/verify: UDP probes and address families", () => {
             "10.30.0.14:636",
         ]);
         expect(t.every((x) => x.protocol === "udp" && x.expect === "open")).to.equal(true);
-        const db1 = udpExternalTargets(
-            policies.find((p) => p.node.name === "db-1")!,
-            new Set([4]),
-        );
+        const db1 = udpExternalTargets(flows, "db-1", new Set([4]));
         expect(db1.some((x) => x.port === 389)).to.equal(false);
         expect(db1.every((x) => !x.address.includes(":"))).to.equal(true);
     });
 
     it("TCP probes between nodes run on each family both ends have", () => {
-        const plan = probePlan(model, policies, { forbiddenPerPeer: 1, from: ["app-1"] });
+        const plan = probePlan(model, flows, { forbiddenPerPeer: 1, from: ["app-1"] }, policies);
         expect(
             plan
                 .filter((x) => x.to === "db-1" && x.port === 27017)

@@ -1,4 +1,4 @@
-// tools/verify/verify.ts: listings → differences in words, state/config expectations, probe plan and script,
+// tools/verify/ and model/probes.ts: listings → differences in words, state/config expectations, probe plan and script,
 // certificate checks, report. Pure; the probe script is also run for real against local sockets.
 import { expect } from "chai";
 import { createHash } from "crypto";
@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as net from "net";
 import * as path from "path";
 import { parseStackFile } from "../../tools/common/stack-file";
-import { buildPolicy } from "../../model/policy";
+import { buildClusterPolicy, buildPolicy } from "../../model/policy";
 import { ClusterModel } from "../../model/types";
 import { literalPolicies } from "./helpers/literal-reading";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
@@ -37,7 +37,7 @@ import {
     resourcesFromDeployment,
     VerifyReport,
     WEBSERVER_TYPE,
-} from "../../tools/verify/verify";
+} from "../../tools/verify";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -569,8 +569,8 @@ describe("tools/verify/verify: the installed certificate", () => {
 
 describe("tools/verify/verify: probes from the nodes", () => {
     const model = exampleModel("example-multisite");
-    const policies = buildPolicy(model);
-    const plan = probePlan(model, policies, { forbiddenPerPeer: 3 });
+    const { flows, nodes: policies } = buildClusterPolicy(model);
+    const plan = probePlan(model, flows, { forbiddenPerPeer: 3 }, policies);
     const of = (from: string, to: string) => plan.filter((t) => t.from === from && t.to === to);
 
     it("required: every TCP port the peer opens to this node; forbidden: the first 3 candidates the policy denies", () => {
@@ -582,7 +582,7 @@ describe("tools/verify/verify: probes from the nodes", () => {
         expect(open).to.include.members([22, 8443, 27017, 27019, 27020, 27030]);
         expect(
             of("app-1", "db-1")
-                .filter((t) => t.expect === "open")
+                .filter((t) => t.expect === "open" && (t.protocol ?? "tcp") === "tcp")
                 .map((t) => t.port),
         ).to.deep.equal(open);
         expect(

@@ -1,6 +1,7 @@
 // npm run bench: the pure parts — ruleset size, per-resource timings from engine events, the table with
 // ratios to the floor, and growth between the smallest and the largest cluster.
 import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { parseTable } from "../../render/nft-listing";
 
 export interface RulesetStats {
     rules: number;
@@ -8,44 +9,11 @@ export interface RulesetStats {
     bytes: number;
 }
 
-/** Rules (chain statements, the hook line aside), set elements and bytes of a rendered ruleset. */
+/** Rules (chain statements, the hook line aside), set elements and bytes of a rendered ruleset (render/nft-listing.ts parses it). */
 export function rulesetStats(ruleset: string): RulesetStats {
-    let rules = 0,
-        elements = 0,
-        inChain = false,
-        inElements = false;
-    for (const raw of ruleset.split("\n")) {
-        const line = raw.trim();
-        if (!line || line.startsWith("#")) continue;
-        if (inElements) {
-            elements += line
-                .replace(/\}\s*$/, "")
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean).length;
-            if (line.endsWith("}")) inElements = false;
-            continue;
-        }
-        if (/^chain \S+ \{$/.test(line)) {
-            inChain = true;
-            continue;
-        }
-        if (line === "}") {
-            inChain = false;
-            continue;
-        }
-        if (line.startsWith("elements = {")) {
-            const body = line.replace(/^elements = \{/, "");
-            elements += body
-                .replace(/\}\s*$/, "")
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean).length;
-            inElements = !line.endsWith("}");
-            continue;
-        }
-        if (inChain && !/^type \S+ hook /.test(line)) rules++;
-    }
+    const t = parseTable(ruleset);
+    const rules = [...t.chains.values()].reduce((a, c) => a + c.rules.length, 0);
+    const elements = [...t.sets.values()].reduce((a, x) => a + x.elements.length, 0);
     return { rules, elements, bytes: Buffer.byteLength(ruleset, "utf8") };
 }
 

@@ -3,8 +3,9 @@
 // evidence to .pinhole/evidence/<stack>.json, which the preview reads to warn about narrowings that would
 // close a port something listens on. The judging is pure, in tools/narrow/narrow.ts.
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { ClusterModel, NodeSpec } from "../../model/types";
-import { runScript, explainSshFailure, SshConnectionInput } from "../../remote/ssh";
+import { ClusterModel } from "../../model/types";
+import { sshConnectionOf } from "../../remote/connection";
+import { runScript, explainSshFailure } from "../../remote/ssh";
 import { pool } from "../../lab/sys";
 import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
 import { Evidence, externalTcpTargets, NodeEvidence, parseConntrack, parseEstablished, parseListening } from "./narrow";
@@ -75,19 +76,6 @@ export function parseEvidenceOutput(node: string, stdout: string): NodeEvidence 
     return { node, listening, seen: [...unique.values()], ...(reach.length ? { reach } : {}) };
 }
 
-function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
-    return {
-        host: node.ssh.host,
-        port: node.ssh.port,
-        user: node.ssh.user,
-        hostKey: node.ssh.hostKey,
-        sudo: node.ssh.sudo,
-        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}),
-        privateKey,
-        node: node.name,
-    };
-}
-
 /** The stack's SSH private key (secret config), unless one is given. */
 export async function stackPrivateKey(stack: string): Promise<string> {
     const ws = await LocalWorkspace.selectStack(
@@ -112,7 +100,7 @@ export async function collectEvidence(
     log(`reading ${model.nodes.length} node(s): listening sockets, then connections for ${windowSeconds}s`);
     const targets = externalTcpTargets(model);
     const nodes = await pool(model.nodes, 64, async (n): Promise<NodeEvidence> => {
-        const conn = connectionOf(n, privateKey);
+        const conn = sshConnectionOf(n, privateKey);
         try {
             const r = await runScript(conn, evidenceScript(windowSeconds, targets.get(n.name) ?? []), {
                 timeoutMs: (windowSeconds + 60) * 1000,

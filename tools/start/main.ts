@@ -7,7 +7,7 @@ import { labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
 import { duration, formatSummary, NodeOutput, parseStartArgs, Progress, START_USAGE } from "./progress";
 import { waitForForeignLabHolders } from "./lab";
-import { formatReport, reportOk, VerifyReport } from "../verify/verify";
+import { formatReport, reportOk, VerifyReport } from "../verify/report";
 import { runVerify } from "../verify/run";
 
 const out = (s: string) => process.stdout.write(s.endsWith("\n") ? s : s + "\n");

@@ -1,6 +1,6 @@
 // npm start: the pure parts (arguments, progress lines from engine events, the final summary).
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { countFindings, reportOk, VerifyReport } from "../verify/verify";
+import { countFindings, reportOk, VerifyReport } from "../verify/report";
 import { START_MODELS, START_USAGE, StartModel } from "../common/usage";
 import { boolFlag, choiceFlag, FlagSpec, intFlag, parseCommand, stringFlag, UsageError } from "../common/args";
 

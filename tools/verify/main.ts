@@ -5,7 +5,7 @@
 import "../common/help-gate";
 import * as fs from "fs";
 import * as path from "path";
-import { formatReport, reportJson, reportOk } from "./verify";
+import { formatReport, reportJson, reportOk } from "./report";
 import { runVerify, VerifyConfigError } from "./run";
 import { VERIFY_USAGE as USAGE } from "../common/usage";
 

@@ -1,11 +1,15 @@
 // `npm run verify`: the I/O part (stack config, state and secret through the Automation API; SSH to every
-// node with pinned host keys through remote/ssh.ts). The decisions are in tools/verify/verify.ts.
+// node with pinned host keys through remote/ssh.ts). The decisions are in the pure modules next to it (state,
+// firewall-check, certificate-check, findings, report) and in model/probes.ts.
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { formatProblems } from "../../model/config";
 import { readStack } from "../common/stack-file";
-import { buildPolicy } from "../../model/policy";
-import { ClusterModel, NodeSpec } from "../../model/types";
+import { buildClusterPolicy } from "../../model/policy";
+import { probePlan, ProbeResultRow, ProbeTarget } from "../../model/probes";
+import { ClusterModel } from "../../model/types";
+import { sshConnectionOf } from "../../remote/connection";
+import { probeFromNode } from "../../remote/probes";
 import { readFirewall } from "../../provider/firewall";
 import { explainSshFailure, runScript, SshConnectionInput } from "../../remote/ssh";
 import { pool } from "../../lab/sys";
@@ -14,21 +18,11 @@ import { PLATFORM_OWNER } from "../../remote/webserver-platform-scripts";
 import { shellQuote } from "../../render/escape";
 import { CERT_PATH } from "../../render/nginx";
 import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
-import {
-    checkCertificate,
-    checkFirewall,
-    expectationsFor,
-    Finding,
-    judgeProbe,
-    NodeExpectation,
-    parseProbeOutput,
-    parseWebInspect,
-    probeFindings,
-    probePlan,
-    ProbeResultRow,
-    probeScript,
-    VerifyReport,
-} from "./verify";
+import { checkCertificate, parseWebInspect } from "./certificate-check";
+import { checkFirewall } from "./firewall-check";
+import { Finding, probeFindings } from "./findings";
+import type { VerifyReport } from "./report";
+import { expectationsFor, NodeExpectation } from "./state";
 
 export class VerifyConfigError extends Error {}
 
@@ -63,19 +57,6 @@ export function loadModel(stack: string, stacksDir = path.join(PROJECT_ROOT, "st
             `${parsed.file}: ${parsed.errors.length} problem(s):\n${formatProblems(parsed.errors)}`,
         );
     return parsed.model;
-}
-
-function connectionOf(node: NodeSpec, privateKey: string): SshConnectionInput {
-    return {
-        host: node.ssh.host,
-        port: node.ssh.port,
-        user: node.ssh.user,
-        hostKey: node.ssh.hostKey,
-        sudo: node.ssh.sudo,
-        ...(node.ssh.bastion ? { bastion: { ...node.ssh.bastion } } : {}),
-        privateKey,
-        node: node.name,
-    };
 }
 
 const firstLine = (s: string) => s.trim().split("\n").slice(-3).join(" | ");
@@ -128,7 +109,7 @@ async function verifyNode(
     e: NodeExpectation,
     conn: SshConnectionInput,
     model: ClusterModel,
-    targets: ReturnType<typeof probePlan>,
+    targets: ProbeTarget[],
     opts: VerifyOptions,
 ): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
     const name = e.node.name;
@@ -158,19 +139,9 @@ async function verifyNode(
         );
     })();
     const probes = (async (): Promise<ProbeResultRow[]> => {
-        if (targets.length === 0) return [];
-        const timeout = opts.probeTimeoutSeconds ?? 2;
-        const r = await runScript(conn, probeScript(targets, { timeoutSeconds: timeout }), {
-            privileged: false,
-            timeoutMs: 60_000 + targets.length * 200,
-        });
-        if (r.code !== 0 || !r.stdout.includes("probes-done")) {
-            const why =
-                r.code === 255 ? explainSshFailure(conn, r) : `exit ${r.code}: ${firstLine(r.stderr || r.stdout)}`;
-            findings.push({ node: name, check: "ssh", ok: false, message: `probes from ${name} did not run: ${why}` });
-        }
-        const outcomes = parseProbeOutput(r.stdout, targets.length);
-        return targets.map((t, i) => judgeProbe(t, outcomes[i].outcome, outcomes[i].detail));
+        const r = await probeFromNode(conn, targets, opts.probeTimeoutSeconds ?? 2);
+        if (r.error) findings.push({ node: name, check: "ssh", ok: false, message: r.error });
+        return r.rows;
     })();
     const [fwOk, , rows] = await Promise.all([firewall, web, probes]);
     findings.push(...probeFindings(rows));
@@ -217,15 +188,17 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
             `stack ${opts.stack} has no pinhole:sshPrivateKey (pulumi config set --secret sshPrivateKey < key), and no --ssh-key was given`,
         );
 
-    const policies = buildPolicy(model);
-    const exp = expectationsFor(model, exported, policies);
+    const policy = buildClusterPolicy(model);
+    const exp = expectationsFor(model, exported, policy.nodes);
     const targets =
-        opts.probes === false ? [] : probePlan(model, policies, { forbiddenPerPeer: opts.forbiddenPerPeer });
+        opts.probes === false
+            ? []
+            : probePlan(model, policy.flows, { forbiddenPerPeer: opts.forbiddenPerPeer }, policy.nodes);
     log(`checking ${model.nodes.length} node(s) over SSH${targets.length ? `, ${targets.length} probes` : ""}`);
     const results = await pool(exp.nodes, opts.concurrency ?? 16, (e) =>
         verifyNode(
             e,
-            connectionOf(e.node, privateKey!),
+            sshConnectionOf(e.node, privateKey!),
             model,
             targets.filter((t) => t.from === e.node.name),
             opts,

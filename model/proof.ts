@@ -1,0 +1,73 @@
+// The proof after apply (provider/proof.ts, components/proof.ts): how its probe targets travel as resource inputs,
+// what it probes from the provisioning host, and the message of a failed proof. Pure; model/probes.ts plans.
+import { ClusterModel } from "./types";
+import { parseIp } from "./net";
+import { Reachability } from "./reachability";
+import { describeProbe, familyOfAddress, FORBIDDEN_CANDIDATES, ProbeResultRow, ProbeTarget } from "./probes";
+
+/** One target as the proof's inputs carry it: "<open|blocked> <tcp|udp> <to> <address> <port> <why>". */
+export function targetLine(t: ProbeTarget): string {
+    return `${t.expect} ${t.protocol ?? "tcp"} ${t.to} ${t.address} ${t.port} ${t.why.replace(/\s+/g, " ").slice(0, 200)}`;
+}
+
+/** targetLine back to a target of `from`, or a message saying what is wrong with it. */
+export function parseTargetLine(from: string, line: string): ProbeTarget | string {
+    const m = /^(open|blocked) (tcp|udp) (\S+) (\S+) (\d{1,5})(?: (.*))?$/.exec(line);
+    if (!m) return `"${line.slice(0, 80)}" is not "<open|blocked> <tcp|udp> <to> <address> <port> <why>"`;
+    const port = Number(m[5]);
+    if (port < 1 || port > 65535) return `port ${port} is out of range (1-65535)`;
+    if (!parseIp(m[4])) return `"${m[4]}" is not an IP address`;
+    const t: ProbeTarget = {
+        from,
+        to: m[3],
+        address: m[4],
+        port,
+        expect: m[1] as ProbeTarget["expect"],
+        why: m[6] ?? "",
+    };
+    if (m[2] === "udp") t.protocol = "udp";
+    return t;
+}
+
+/** The message of a failed proof: how many probes failed, then one line each (at most `max`). */
+export function proofFailureText(rows: readonly ProbeResultRow[], max = 20): string {
+    const bad = rows.filter((r) => !r.ok);
+    const lines = bad.slice(0, max).map((r) => `  ${describeProbe(r)!.message}`);
+    if (bad.length > max) lines.push(`  ... and ${bad.length - max} more`);
+    return `${bad.length} of ${rows.length} probe(s) did not see what the policy says:\n${lines.join("\n")}`;
+}
+
+/**
+ * What the proof probes from the provisioning host, for each node pinhole reaches directly (ssh.host is one of
+ * its addresses): its SSH port must connect, and the first FORBIDDEN_CANDIDATES port the node denies to the
+ * address it saw this host come from (`appliedFrom`, the Firewall's output; none when unknown) must be dropped.
+ */
+export function hostPlan(
+    model: ClusterModel,
+    reach: Reachability,
+    appliedFrom: Readonly<Record<string, string>>,
+): ProbeTarget[] {
+    const out: ProbeTarget[] = [];
+    const from = "provisioning host";
+    for (const n of model.nodes) {
+        if (n.ssh.bastion || ![n.address, n.address6].includes(n.ssh.host)) continue;
+        out.push({
+            from,
+            to: n.name,
+            address: n.ssh.host,
+            port: n.ssh.port,
+            expect: "open",
+            why: `${n.ssh.port}/tcp: pinhole's own SSH path to ${n.name}`,
+        });
+        const source = appliedFrom[n.name];
+        if (!source || !parseIp(source) || familyOfAddress(source) !== familyOfAddress(n.ssh.host)) continue;
+        for (const port of FORBIDDEN_CANDIDATES) {
+            if (port === n.ssh.port) continue;
+            const v = reach.inbound({ source, to: n.name, protocol: "tcp", port });
+            if (v.allowed) continue;
+            out.push({ from, to: n.name, address: n.ssh.host, port, expect: "blocked", why: v.reason });
+            break;
+        }
+    }
+    return out;
+}
