@@ -17,7 +17,6 @@ const MAX_LINES = 400;
 const STILL_OVER: Record<string, number> = {
     "model/catalog.ts": 514, // data: every row of the reference's tables
     "provider/schema.ts": 427, // data: the resource schema
-    "tools/verify/verify.ts": 1224,
     "lab/index.ts": 572,
     "lab/net.ts": 451,
     "model/policy.ts": 470,
