@@ -20,6 +20,13 @@ import { runVerify } from "../../tools/verify/run";
 import { detectScript, findings, parseDetection } from "../../remote/coexist";
 import { bootLab, BootLab, expectMatrix, log } from "./helpers/boot";
 
+/**
+ * A node's firewall state: the whole ruleset and pinhole's firewall files and unit. (Not all of /etc/pinhole: with
+ * --continue-on-error the node's web server still gets its certificate, in /etc/pinhole/web, when its firewall is refused.)
+ */
+const FIREWALL_STATE =
+    "nft -s list ruleset; ls /etc/pinhole/firewall.nft /etc/pinhole/firewall.owner /etc/pinhole/failsafe.nft /etc/pinhole/load-firewall /etc/systemd/system/pinhole-firewall.service 2>&1";
+
 /** One manager per node (the nodes not listed carry none). */
 const PLACEMENT: Record<LabManager, string> = {
     "nftables.service": "app-1",
@@ -81,8 +88,7 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
     it("refuse (default): up fails on the blocking managers' nodes, naming node and manager, and changes nothing there", async () => {
         const blocking = LAB_MANAGERS.filter((m) => EXPECT[m].blocks);
         const before = new Map<string, string>();
-        for (const m of blocking)
-            before.set(m, (await sh(nodeOf(m), "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout);
+        for (const m of blocking) before.set(m, (await sh(nodeOf(m), FIREWALL_STATE)).stdout);
         let out = "";
         let failure = "";
         try {
@@ -104,7 +110,7 @@ describe("booted tier: other firewall managers, refused or taken over (modular l
             expect(failure, `${n.name}/${m}`).to.match(
                 new RegExp(`firewall not applied on node ${n.name}: [^\\n]*${EXPECT[m].manager}`),
             );
-            const now = (await sh(n, "nft -s list ruleset; ls /etc/pinhole 2>&1")).stdout;
+            const now = (await sh(n, FIREWALL_STATE)).stdout;
             const was = before.get(m)!;
             if (now !== was) {
                 const [a, b] = [new Set(was.split("\n")), new Set(now.split("\n"))];
