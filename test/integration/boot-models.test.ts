@@ -1,6 +1,7 @@
 // The booted tier on the other lab models (standalone, unified, multisite; modular is boot.test.ts), and a node
 // rebooted in the middle of `pulumi up` (issue 17 item 4), with the real engine:
-//   - every model boots systemd on every node and the measured matrix equals the policy after `up`;
+//   - every model boots systemd on every node and the measured matrix equals the policy after `up` (multisite
+//     dual-stack: every row in both families);
 //   - a reboot of a dc2 node behind the multisite NAT, under the boot-time prober;
 //   - a node that reboots after pinhole applied its new ruleset and before pinhole confirmed it (the provider is
 //     held, SIGSTOP, at the moment the apply starts; the node finishes the apply; then a real `systemctl reboot`):
@@ -187,10 +188,10 @@ describe("booted tier: standalone, unified and multisite, and a reboot in the mi
         });
     });
 
-    describe("multisite (dc2 behind 1:1 NAT)", () => {
+    describe("multisite, dual-stack (dc2 behind 1:1 NAT for IPv4, routed for IPv6)", () => {
         let b: BootLab;
         before(async () => {
-            b = await bootLab("multisite", "test-boot-multisite");
+            b = await bootLab("multisite", "test-boot-multisite", { ipv6: true });
         });
         after(async () => {
             await b?.stack.destroy(quiet).catch((e: Error) => log(`destroy: ${e.message.split("\n")[0]}`));

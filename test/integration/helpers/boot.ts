@@ -46,12 +46,12 @@ const TEST_SETTINGS = [
 ];
 
 /** A booted lab of `model` (replacing any other lab of this checkout), its stack file parsed, the engine's stack. */
-export async function bootLab(model: LabModel, stackName: string): Promise<BootLab> {
+export async function bootLab(model: LabModel, stackName: string, opts: { ipv6?: boolean } = {}): Promise<BootLab> {
     const env = usePulumiEnv();
     await waitForForeignLabHolders(log);
     const t0 = Date.now();
-    const lab = await labUp({ model, boot: true, log, stack: stackName });
-    log(`booted-tier ${model} lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const lab = await labUp({ model, boot: true, log, stack: stackName, ipv6: opts.ipv6 });
+    log(`booted-tier ${model}${opts.ipv6 ? " dual-stack" : ""} lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: lab.stack!, workDir: PROJECT_ROOT },
         { envVars: env },
@@ -59,7 +59,7 @@ export async function bootLab(model: LabModel, stackName: string): Promise<BootL
     for (const key of TEST_SETTINGS) await stack.removeConfig(key, true).catch(() => undefined);
     const parsed = parseStackFile(lab.stackFile!);
     if (!parsed.model) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
-    const plan = buildPlan({ model });
+    const plan = buildPlan({ model, ipv6: opts.ipv6 });
     return {
         lab,
         plan,
