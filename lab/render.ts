@@ -2,6 +2,7 @@
 // script, and the multisite router's NAT ruleset. No I/O (lab/node.ts writes them).
 import { listenerPorts } from "./ports";
 import { addressSeenFrom, LabNode, LabPlan, LabRouter, SUDO_USER } from "./shapes";
+import { shellQuote } from "../render/escape";
 
 /**
  * Inside a node, the lab directory (.lab/) is bind-mounted here first, and everything the boot and sshd need is
@@ -134,7 +135,7 @@ export const PRIVATE_OVERLAYS: readonly [string, string][] = [
  */
 export function bootScript(node: LabNode, labDir: string): string {
     const { tcp, udp } = listenerPorts();
-    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const q = shellQuote;
     const overlays = overlaysFor(labDir);
     const skipped = PRIVATE_OVERLAYS.filter((o) => !overlays.includes(o));
     const lines = [

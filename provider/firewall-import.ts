@@ -14,6 +14,7 @@ import { ProviderError } from "./errors";
 import { describe, explainSshFailure, runScript } from "../remote/ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";
 import { liveFields, readFirewall } from "./firewall";
+import { base64Heredoc } from "../remote/shell";
 
 const PROJECT_ROOT = projectRoot();
 
@@ -70,15 +71,9 @@ export async function desiredFirewall(
 
 /** Lists `ruleset` as nft would after applying it, in a throw-away network namespace of the node (its firewall untouched). */
 export function scratchListingScript(ruleset: string): string {
-    const b64 = Buffer.from(ruleset, "utf8")
-        .toString("base64")
-        .replace(/(.{76})/g, "$1\n");
     return `set -e
 f="$(mktemp)"; trap 'rm -f "$f"' EXIT
-base64 -d > "$f" <<'PINHOLE_PAYLOAD'
-${b64}
-PINHOLE_PAYLOAD
-command -v unshare >/dev/null 2>&1 || { echo "unshare (util-linux) is missing on the node" >&2; exit 3; }
+${base64Heredoc('"$f"', ruleset)}command -v unshare >/dev/null 2>&1 || { echo "unshare (util-linux) is missing on the node" >&2; exit 3; }
 unshare --net sh -c 'nft -f "$1" && nft -s list table inet pinhole' sh "$f"
 `;
 }

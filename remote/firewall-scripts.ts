@@ -11,9 +11,9 @@
 // Exactly one of confirm/rollback wins: both race to `mkdir decided.<token>`, which is atomic.
 import { removeTableTransaction, replaceTableTransaction } from "../render/nftables";
 import { childPath, runToken, shellQuote } from "../render/escape";
+import { base64Heredoc, RUN_DIR, scriptPrelude, STATE_DIR } from "./shell";
 
-export const STATE_DIR = "/etc/pinhole";
-export const RUN_DIR = "/run/pinhole";
+export { RUN_DIR, STATE_DIR };
 export const PERSISTED_RULESET = `${STATE_DIR}/firewall.nft`;
 export const OWNER_FILE = `${STATE_DIR}/firewall.owner`;
 export const UNIT_NAME = "pinhole-firewall.service";
@@ -40,13 +40,7 @@ export const EXIT = {
     runFilesGone: 21,
 } as const;
 
-function heredoc(target: string, content: string): string {
-    // base64 keeps the payload opaque to the shell whatever it contains.
-    const b64 = Buffer.from(content, "utf8")
-        .toString("base64")
-        .replace(/(.{76})/g, "$1\n");
-    return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
-}
+const heredoc = base64Heredoc;
 
 /** The systemd unit that loads the persisted ruleset before the network and the services. */
 export function systemdUnit(): string {
@@ -100,11 +94,7 @@ export function nftablesDropIn(): string {
     ].join("\n");
 }
 
-const PRELUDE = `set -eu
-umask 077
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-command -v nft >/dev/null 2>&1 || { echo "nft not found on this node (install the nftables package)" >&2; exit ${EXIT.noNft}; }
-mkdir -p ${STATE_DIR} ${RUN_DIR}
+const PRELUDE = `${scriptPrelude("nft", "nftables", EXIT.noNft)}mkdir -p ${STATE_DIR} ${RUN_DIR}
 `;
 
 // IPv4 CIDR containment in awk (IPv6 clients skip the pre-check; the rollback still protects them).

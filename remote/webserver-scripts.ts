@@ -11,11 +11,12 @@
 // Delete restores the original files, unless another resource owns the front end now (owner marker).
 import { CERT_PATH, KEY_PATH, NGINX_DIR, SITE_PATH } from "../render/nginx";
 import { childPath, runToken, shellQuote } from "../render/escape";
+import { base64Heredoc, RUN_DIR, scriptPrelude, STATE_DIR } from "./shell";
 
-export const WEB_STATE_DIR = "/etc/pinhole/web";
+export const WEB_STATE_DIR = `${STATE_DIR}/web`;
 export const WEB_ORIGINALS_DIR = `${WEB_STATE_DIR}/original`;
 export const WEB_OWNER_FILE = `${WEB_STATE_DIR}/owner`;
-export const WEB_RUN_DIR = "/run/pinhole";
+export const WEB_RUN_DIR = RUN_DIR;
 
 export const WEB_EXIT = {
     noNginx: 30,
@@ -24,19 +25,10 @@ export const WEB_EXIT = {
     restoreFailed: 33,
 } as const;
 
-/** A file written from a base64 heredoc: the payload never meets the shell's parser. */
-export function payload(target: string, content: string): string {
-    const b64 = Buffer.from(content, "utf8")
-        .toString("base64")
-        .replace(/(.{76})/g, "$1\n");
-    return `base64 -d > ${target} <<'PINHOLE_PAYLOAD'\n${b64}\nPINHOLE_PAYLOAD\n`;
-}
+/** A file written from a base64 heredoc (remote/shell.ts). */
+export const payload = base64Heredoc;
 
-export const PRELUDE = `set -eu
-umask 077
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-command -v nginx >/dev/null 2>&1 || { echo "nginx not found on this node (install the nginx package)" >&2; exit ${WEB_EXIT.noNginx}; }
-`;
+export const PRELUDE = scriptPrelude("nginx", "nginx", WEB_EXIT.noNginx);
 
 /** Shell helpers shared by the scripts. */
 export const HELPERS = `saved_name() { printf '%s' "$1" | sed 's|/|%|g'; }
