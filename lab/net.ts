@@ -66,6 +66,15 @@ function holdsLabAddress(pid: number): boolean {
     }
 }
 
+function nsId(file: string): string {
+    try {
+        const s = fs.statSync(file);
+        return `${s.dev}:${s.ino}`;
+    } catch {
+        return "";
+    }
+}
+
 /**
  * Pids that belong to the lab: every process in one of `namespaces`, plus (when `strays`) any process outside
  * the root network namespace that runs from or mounts something under .lab/, or whose network namespace holds
@@ -80,6 +89,8 @@ export function labPids(namespaces: string[], strays: boolean): number[] {
     } catch {
         /* ignore */
     }
+    // a process in another pid namespace belongs to another copy of the lab (scripts/lab-sandbox.sh): never a stray of ours
+    const ownPidNs = nsId("/proc/self/ns/pid");
     const skip = ancestors();
     const labNet = new Map<string, boolean>();
     const out: number[] = [];
@@ -98,7 +109,7 @@ export function labPids(namespaces: string[], strays: boolean): number[] {
             out.push(pid);
             continue;
         }
-        if (!strays || net === rootNet) continue;
+        if (!strays || net === rootNet || nsId(`/proc/${pid}/ns/pid`) !== ownPidNs) continue;
         try {
             const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
             if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) {
@@ -181,6 +192,8 @@ export async function removeLabLinks(waitMs = 3000): Promise<void> {
 
 /** Unmounts /run/netns when no namespace is left in it (ip netns add mounts it; nothing else needs it). */
 export function cleanupNetnsMount(): void {
+    // inside scripts/lab-sandbox.sh /run/netns is the sandbox's own tmpfs: unmounting it would expose the machine's
+    if (process.env.PINHOLE_LAB_SANDBOX === "inside") return;
     for (let i = 0; i < 8; i++) {
         try {
             if (fs.readdirSync("/run/netns").length) return;
