@@ -6,10 +6,13 @@
 //   internal-ca   PrivateKey + LocallySignedCertificate from the stack's CA
 //   csr           PrivateKey + CertificateRequest; the CA's reply from secret config once there, else self-signed
 //   external      bundle and key from secret config, checked before anything is installed
+//   acme          PrivateKey + AcmeCertificate ordered from certificates.acme's CA (HTTP-01 through the node's nginx)
 import * as pulumi from "@pulumi/pulumi";
 import { checkCertificateBundle, formatBundleProblems } from "../model/certificates";
-import { NodeCertificateSettings, NodeSpec } from "../model/types";
+import { AcmeSettings, NodeCertificateSettings, NodeSpec } from "../model/types";
+import { connectionOf } from "./firewall";
 import {
+    AcmeCertificate,
     CertificateRequest,
     CertificateSubject,
     LocallySignedCertificate,
@@ -49,6 +52,10 @@ export interface ModeContext {
     renewBeforeExplicit?: boolean;
     secret: (key: string) => pulumi.Output<string> | undefined;
     ca?: InternalCa;
+    /** acme mode: the CA, the account key (secret) and the SSH key the challenge is put on the node with. */
+    acme?: AcmeSettings;
+    acmeAccountKey?: pulumi.Output<string>;
+    sshPrivateKey?: pulumi.Input<string>;
     now?: Date;
     parent: pulumi.ComponentResource;
 }
@@ -212,9 +219,52 @@ export function externalMode(c: ModeContext): ModeCertificate {
     };
 }
 
+export function acmeMode(c: ModeContext): ModeCertificate {
+    const acme = c.acme;
+    if (!acme || !c.acmeAccountKey || !c.sshPrivateKey)
+        throw new pulumi.ResourceError(
+            `node ${c.node.name}: acme mode needs certificates.acme (directoryUrl) and the stack's ACME account key`,
+            c.parent,
+        );
+    const key = newKey(c);
+    const caPem = acme.directoryCaConfigKey ? c.secret(acme.directoryCaConfigKey) : undefined;
+    if (acme.directoryCaConfigKey && !caPem)
+        throw new pulumi.ResourceError(
+            `node ${c.node.name}: certificates.acme.directoryCaConfigKey names pinhole:${acme.directoryCaConfigKey}, which is not set`,
+            c.parent,
+            true,
+        );
+    const cert = new AcmeCertificate(
+        `${c.name}-acme`,
+        {
+            node: c.node.name,
+            connection: connectionOf(c.node),
+            privateKey: pulumi.secret(c.sshPrivateKey),
+            directoryUrl: acme.directoryUrl,
+            ...(caPem ? { directoryCaPem: pulumi.unsecret(caPem) } : {}),
+            ...(acme.email ? { email: acme.email } : {}),
+            accountKeyPem: c.acmeAccountKey,
+            keyPem: key.privateKeyPem,
+            // An ACME CA certifies DNS names only (the short node name and the addresses are not public names).
+            dnsNames: c.dnsNames.filter((n) => n.includes(".")),
+            ipv6: c.node.address6 !== undefined,
+            ...(c.renewBeforeExplicit ? { renewBeforeDays: c.renewBeforeDays } : {}),
+        },
+        { parent: c.parent },
+    );
+    return {
+        bundle: cert.certPem,
+        keyPem: pulumi.secret(key.privateKeyPem),
+        problem: none,
+        pending: false,
+        operatorRenews: false,
+    };
+}
+
 export const MODES = {
     "self-signed": selfSignedMode,
     "internal-ca": internalCaMode,
     csr: csrMode,
     external: externalMode,
+    acme: acmeMode,
 } as const;

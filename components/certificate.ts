@@ -69,6 +69,8 @@ export interface NodeWebArgs {
     secret: (key: string) => pulumi.Output<string> | undefined;
     /** The stack's CA (required when any node is in internal-ca mode). */
     ca?: InternalCa;
+    /** acme mode: the stack's ACME account key (secret; acmeAccountKeyFor). */
+    acmeAccountKey?: pulumi.Output<string>;
     /**
      * Resolves when every node's certificate passed its checks (Cluster.certificateGate); the nginx install
      * waits for it, so no node changes while another node's certificate is rejected. Default: this node's own checks.
@@ -161,6 +163,9 @@ export class WebCertificate extends pulumi.ComponentResource {
             renewBeforeExplicit: s.renewBeforeExplicit,
             secret: args.secret,
             ca: args.ca,
+            acme: s.acme,
+            acmeAccountKey: args.acmeAccountKey,
+            sshPrivateKey: args.privateKey,
             now: args.now,
             parent: this,
         });
@@ -266,4 +271,28 @@ export function internalCaFor(
     return nodes.some((n) => n.role !== "database" && modeOf(n.name, settings).mode === "internal-ca")
         ? new InternalCa(name, { commonName }, opts)
         : undefined;
+}
+
+/**
+ * The stack's ACME account key when any web node is in acme mode: the secret config key certificates.acme.accountKeyConfigKey
+ * names, else a key pinhole generates (ECDSA P-256, a Pulumi secret; the account is the CA's record of it).
+ */
+export function acmeAccountKeyFor(
+    name: string,
+    nodes: NodeSpec[],
+    settings: CertificateSettings,
+    secret: (key: string) => pulumi.Output<string> | undefined,
+    opts?: pulumi.ComponentResourceOptions,
+): pulumi.Output<string> | undefined {
+    if (!settings.acme || !nodes.some((n) => n.role !== "database" && modeOf(n.name, settings).mode === "acme"))
+        return undefined;
+    const named = settings.acme.accountKeyConfigKey;
+    if (!named)
+        return pulumi.secret(new PrivateKey(name, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts).privateKeyPem);
+    const key = secret(named);
+    if (!key)
+        throw new pulumi.RunError(
+            `certificates.acme.accountKeyConfigKey names pinhole:${named}, which is not set (\`pulumi config set --secret ${named} < account-key.pem\`)`,
+        );
+    return pulumi.secret(key);
 }

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildClusterPolicy, ClusterPolicy, Flow } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";
-import { certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
+import { acmeAccountKeyFor, certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
 
 export interface ClusterArgs {
     /** The validated model (model/config/ parseClusterConfig). */
@@ -55,7 +55,18 @@ export class Cluster extends pulumi.ComponentResource {
         this.internalCaCertificate = ca?.certPem;
         const { gate, settle } = certificateGate(this);
         const secret = args.secret ?? ((key: string) => new pulumi.Config().getSecret(key));
-        const web: NodeWebArgs = { ...args.web, settings: certs, nodes: args.model.nodes, secret, ca, gate };
+        const acmeAccountKey = acmeAccountKeyFor(`${name}-acme-account`, args.model.nodes, certs, secret, {
+            parent: this,
+        });
+        const web: NodeWebArgs = {
+            ...args.web,
+            settings: certs,
+            nodes: args.model.nodes,
+            secret,
+            ca,
+            gate,
+            acmeAccountKey,
+        };
         for (const policy of this.policies) {
             const NodeClass = NODE_CLASSES[policy.node.role];
             this.nodes[policy.node.name] = new NodeClass(

@@ -1,6 +1,7 @@
 // Program-side classes for the pinhole provider's key and certificate types (provider/tls.ts).
 import * as pulumi from "@pulumi/pulumi";
 import {
+    ACME_CERTIFICATE,
     CERTIFICATE_REQUEST,
     LOCALLY_SIGNED_CERTIFICATE,
     PRIVATE_KEY,
@@ -74,6 +75,26 @@ export class LocallySignedCertificate extends pulumi.CustomResource {
             name,
             resourceInputs(LOCALLY_SIGNED_CERTIFICATE, args),
             resourceOptions(LOCALLY_SIGNED_CERTIFICATE, opts),
+        );
+    }
+}
+
+export type AcmeCertificateArgs = ArgsOf<typeof ACME_CERTIFICATE>;
+
+/** A certificate ordered from an ACME CA, HTTP-01 answered by the node's nginx (acme mode). */
+export class AcmeCertificate extends pulumi.CustomResource {
+    declare public readonly certPem: pulumi.Output<string>;
+    declare public readonly notBefore: pulumi.Output<string>;
+    declare public readonly notAfter: pulumi.Output<string>;
+    declare public readonly serial: pulumi.Output<string>;
+    declare public readonly issuer: pulumi.Output<string>;
+
+    constructor(name: string, args: AcmeCertificateArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            ACME_CERTIFICATE.token,
+            name,
+            resourceInputs(ACME_CERTIFICATE, args),
+            resourceOptions(ACME_CERTIFICATE, opts),
         );
     }
 }

@@ -24,6 +24,7 @@ import { SERVICE_LIST_ROWS, isProxy, runsApplication } from "./roles";
 import { Flow, FlowCollector, FlowEnd, NarrowedFlow, nodeEnd, selfEnd } from "./flows";
 import { NarrowingId, activeNarrowings } from "./narrowings";
 import { serviceListFlows } from "./service-list";
+import { acmeFlows } from "./acme";
 
 export type { Flow, FlowEnd, NarrowedFlow } from "./flows";
 export { addressSeenBy, addressesSeenBy, nodeAddresses } from "./flows";
@@ -379,6 +380,7 @@ export function buildFlowReport(model: ClusterModel): { flows: Flow[]; narrowed:
     serviceListFlows(model, out);
     networkFlows(model, out);
     externalFlows(model, out);
+    acmeFlows(model, out);
     return { flows: out.flows, narrowed: out.narrowed() };
 }
 
@@ -426,9 +428,7 @@ export function compareOpenings(a: Opening, b: Opening): number {
     );
 }
 
-function cmp(a: string, b: string): number {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Per-node policies from already computed flows (lets callers compute flows once). */
 export function policyFromFlows(model: ClusterModel, flows: readonly Flow[]): NodePolicy[] {

@@ -148,7 +148,22 @@ export interface ExtraInbound {
     exposed: boolean;
 }
 
-export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external";
+export type CertificateMode = "self-signed" | "internal-ca" | "csr" | "external" | "acme";
+
+/** certificates.acme: the ACME CA that issues the certificates of nodes in acme mode (docs/certificates.md, ACME). */
+export interface AcmeSettings {
+    /** The CA's directory (https://...), fetched from the provisioning host. */
+    directoryUrl: string;
+    /** Account contact (mailto:), optional. */
+    email?: string;
+    /** Secret config key holding the account key (PEM); unset: pinhole generates one (a Pulumi secret). */
+    accountKeyConfigKey?: string;
+    /** Config key holding the CA certificate(s) (PEM) the directory's HTTPS is checked against; unset: the system's trust. */
+    directoryCaConfigKey?: string;
+    challenge: "http-01";
+    /** Where the CA's validation comes from: 80/tcp is opened from these on every node in acme mode. */
+    validationFrom: string[];
+}
 
 /** certificate-only: into the platform's own nginx (default for real nodes); whole-site: pinhole writes the server block. */
 export type FrontEndMode = "certificate-only" | "whole-site";
@@ -215,6 +230,8 @@ export interface CertificateSettings {
     nginx?: NginxSettings;
     subject?: CertificateSubjectFields;
     nodes: Record<string, NodeCertificateSettings>;
+    /** Required when any node is in acme mode. */
+    acme?: AcmeSettings;
 }
 
 export interface ClusterModel {

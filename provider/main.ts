@@ -4,6 +4,7 @@ import { firewallHandler } from "./firewall";
 import { privateKeyHandler, selfSignedCertificateHandler } from "./tls";
 import { certificateRequestHandler, locallySignedCertificateHandler } from "./certs";
 import { webServerHandler } from "./webserver";
+import { acmeCertificateHandler } from "./acme";
 import { packageSchema, PROVIDER_VERSION, Token } from "./schema";
 import { serve } from "./server";
 import { engineAddress, engineWarn } from "./engine-log";
@@ -17,6 +18,7 @@ export const handlers: Record<Token, Handler> = {
     "pinhole:tls:SelfSignedCertificate": erase(selfSignedCertificateHandler),
     "pinhole:tls:CertificateRequest": erase(certificateRequestHandler),
     "pinhole:tls:LocallySignedCertificate": erase(locallySignedCertificateHandler),
+    "pinhole:tls:AcmeCertificate": erase(acmeCertificateHandler),
     "pinhole:node:WebServer": erase(webServerHandler),
 };
 

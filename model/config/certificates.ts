@@ -5,6 +5,7 @@ import { servesWeb } from "../roles";
 import { CERT_KEYS, CERT_MODES, CERT_NODE_KEYS, CONFIG_KEY_RE, DEFAULT_CERTIFICATES } from "./keys";
 import { NodeDraft } from "./nodes";
 import { readFrontEnd } from "./front-end";
+import { readAcme } from "./acme";
 import { Problems, dot, readBool, readEnum, readInt, readMap, readString, root } from "./read";
 import { LIMITS } from "../limits";
 
@@ -74,6 +75,16 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
             settings.nodes[name] = entry;
         }
     }
+    if (m.acme !== undefined) {
+        const acme = readAcme(m.acme, dot(path, "acme"), pr);
+        if (acme) settings.acme = acme;
+    }
+    const acmeNode = Object.entries(settings.nodes).find(([, e]) => e.mode === "acme")?.[0];
+    if ((settings.mode === "acme" || acmeNode) && m.acme === undefined)
+        pr.error(
+            dot(path, "acme"),
+            `missing: ${settings.mode === "acme" ? "mode" : `certificates.nodes.${acmeNode}.mode`} is acme, which needs the CA's directoryUrl here`,
+        );
     if (settings.mode === "external") {
         for (const n of nodes) {
             if (n.name === undefined || n.role === undefined || !servesWeb(n.role) || settings.nodes[n.name]) continue;

@@ -89,7 +89,17 @@ export const CERT_KEYS = [
     "nginx",
     "subject",
     "nodes",
+    "acme",
 ];
+export const ACME_KEYS = [
+    "directoryUrl",
+    "email",
+    "accountKeyConfigKey",
+    "directoryCaConfigKey",
+    "challenge",
+    "validationFrom",
+];
+export const ACME_CHALLENGES = ["http-01"] as const;
 export const CERT_NODE_KEYS = ["mode", "certificateConfigKey", "keyConfigKey", "frontEnd", "nginx", "subject"];
 export const NGINX_KEYS = [
     "certificatePath",
@@ -105,7 +115,7 @@ export const SUBJECT_KEYS: string[] = SUBJECT_FIELDS.map((f) => f.key);
 export const FRONT_ENDS: readonly FrontEndMode[] = ["certificate-only", "whole-site"];
 export const LDAP_KEYS = ["host", "ports", "protocols"];
 export const SNMP_KEYS = ["uri", "protocols"];
-export const CERT_MODES: readonly CertificateMode[] = ["self-signed", "internal-ca", "csr", "external"];
+export const CERT_MODES: readonly CertificateMode[] = ["self-signed", "internal-ca", "csr", "external", "acme"];
 export const PROTOCOLS: readonly Protocol[] = ["tcp", "udp"];
 export const NETWORK_LABELS = ["admin", "client", "monitoring"];
 

@@ -39,9 +39,23 @@ function secureValues(
     return out;
 }
 
-/** Config keys that hold certificate material, as named by certificates.nodes.<node>.{certificateConfigKey,keyConfigKey}. */
-function certificateMaterialKeys(certificates: unknown): Map<string, { path: string; privateKey: boolean }> {
-    const keys = new Map<string, { path: string; privateKey: boolean }>();
+/**
+ * Config keys that hold certificate material, as named by certificates.nodes.<node>.{certificateConfigKey,keyConfigKey}
+ * and certificates.acme.{accountKeyConfigKey,directoryCaConfigKey} (a CA certificate: public, may be plain).
+ */
+function certificateMaterialKeys(
+    certificates: unknown,
+): Map<string, { path: string; privateKey: boolean; plain?: boolean }> {
+    const keys = new Map<string, { path: string; privateKey: boolean; plain?: boolean }>();
+    const acme = isMap(certificates) && isMap(certificates.acme) ? certificates.acme : {};
+    for (const k of ["accountKeyConfigKey", "directoryCaConfigKey"]) {
+        if (typeof acme[k] === "string")
+            keys.set(String(acme[k]).replace(/^pinhole:/, ""), {
+                path: root(`certificates.acme.${k}`),
+                privateKey: k === "accountKeyConfigKey",
+                plain: k === "directoryCaConfigKey",
+            });
+    }
     const nodes = isMap(certificates) && isMap(certificates.nodes) ? certificates.nodes : {};
     for (const [node, entry] of Object.entries(nodes)) {
         if (!isMap(entry)) continue;
@@ -100,7 +114,7 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
             continue;
         }
         const entry = own.get(key);
-        if (entry && !entry.secret) {
+        if (entry && !entry.secret && !m.plain) {
             if (m.privateKey)
                 pr.error(
                     root(key),
