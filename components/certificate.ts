@@ -8,14 +8,16 @@
 // fails the preview with a message naming the node; no node's front end changes while any is rejected.
 import * as pulumi from "@pulumi/pulumi";
 import { certificateDetails, expiryStatus, noticeWindowDays, WebCertificateSummary } from "../model/certificates";
-import { CertificateMode, CertificateSettings, FrontEndMode, NodeCertificateSettings, NodeSpec } from "../model/types";
+import { CertificateMode, CertificateSettings, FrontEndMode, NodeSpec } from "../model/types";
 import { WeightEntry } from "../render/nginx-platform";
-import { UpstreamServer, upstreamServers, proxiesToUpstreams } from "../render/nginx";
+import { UpstreamServer } from "../render/nginx";
 import { MODES } from "./certificate-modes";
 import { WebFrontEnd, WebServer } from "./front-end";
 import { CertificateSubject, PrivateKey, SelfSignedCertificate } from "./tls";
+import { frontEndOf, modeOf, webServerInputs } from "./web-server-inputs";
 
 export { WebServer, WebServerArgs } from "./front-end";
+export { frontEndOf, modeOf } from "./web-server-inputs";
 
 // ------------------------------------------------------------------------------------------ InternalCa
 
@@ -92,15 +94,6 @@ export interface WebCertificateArgs extends NodeWebArgs {
     privateKey: pulumi.Input<string>;
 }
 
-/** The mode a node is in: its own override, else the stack's. */
-export function modeOf(
-    node: string,
-    settings: CertificateSettings,
-): { mode: CertificateMode; entry?: NodeCertificateSettings } {
-    const entry = settings.nodes[node];
-    return { mode: entry?.mode ?? settings.mode, entry };
-}
-
 /** Subject and SANs of the certificates pinhole issues for a node: its FQDN (CN and DNS), name, and addresses. */
 export function identityOf(node: NodeSpec): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
     const dnsNames = [...new Set([node.fqdn, node.name])];
@@ -112,11 +105,6 @@ export function identityOf(node: NodeSpec): { commonName: string; dnsNames: stri
         ]),
     ];
     return { commonName: node.fqdn, dnsNames, ipAddresses };
-}
-
-/** The front-end mode of a node: its own override, else the stack's (hand-built settings without one: whole-site). */
-export function frontEndOf(node: string, settings: CertificateSettings): FrontEndMode {
-    return settings.nodes[node]?.frontEnd ?? settings.frontEnd ?? "whole-site";
 }
 
 /** Subject of the certificates and CSRs pinhole issues: CN = fqdn, then the stack's and the node's fields (`web cert details edit`). */
@@ -179,26 +167,19 @@ export class WebCertificate extends pulumi.ComponentResource {
                 if (p) throw new pulumi.ResourceError(p, this, true);
                 return true;
             });
-        const nginx = {
-            ...s.nginx,
-            ...entry?.nginx,
-            ...(args.applicationBackend ? { applicationBackend: args.applicationBackend } : {}),
-            ...(args.replaces ? { replaces: args.replaces } : {}),
-        };
-        if (this.frontEnd === "whole-site" && proxiesToUpstreams(node.role))
-            this.upstreams = upstreamServers(node, args.nodes);
+        const derived = webServerInputs(node, args.nodes, s, {
+            applicationBackend: args.applicationBackend,
+            replaces: args.replaces,
+            verifySeconds: args.verifySeconds,
+        });
+        this.upstreams = derived.upstreams;
         const front = new WebFrontEnd(
             `${name}-frontend`,
             {
-                node,
-                nodes: args.nodes,
-                frontEnd: this.frontEnd,
-                nginx,
-                legacyProtocols: s.legacyProtocols,
+                derived,
                 privateKey: args.privateKey,
                 certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b),
                 keyPem: cert.keyPem,
-                verifySeconds: args.verifySeconds,
                 formerParent: this,
             },
             { parent: this },

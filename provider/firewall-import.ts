@@ -3,10 +3,6 @@
 // (model → policy → render), and the SSH key from the stack's secret config through the CLI. The node's
 // live table is compared with what that ruleset lists as on a scratch network namespace of the node, so
 // an import records honestly whether the hand-made table is pinhole's (no changes) or how it differs (drift).
-import { execFile } from "child_process";
-import * as path from "path";
-import { parseStackFile } from "../tools/common/stack-file";
-import { projectRoot } from "../tools/common/project-root";
 import { buildPolicy } from "../model/policy";
 import { normaliseListing, renderRuleset } from "../render/nftables";
 import { connectionOf, managementSources } from "../components/firewall";
@@ -15,57 +11,22 @@ import { describe, explainSshFailure, runScript } from "../remote/ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";
 import { liveFields, readFirewall } from "./firewall";
 import { base64Heredoc } from "../remote/shell";
+import { secretConfig, stackNode, stackOfUrn } from "./stack-config";
 
-const PROJECT_ROOT = projectRoot();
-
-/** "urn:pulumi:<stack>::<project>::..." → stack name. */
-export function stackOfUrn(urn: string): string {
-    return urn.split("::")[0].replace(/^urn:pulumi:/, "");
-}
-
-function secretConfig(stack: string, key: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        execFile(
-            "pulumi",
-            ["config", "get", key, "--stack", stack, "--cwd", PROJECT_ROOT],
-            { env: process.env, maxBuffer: 1 << 20 },
-            (err, stdout, stderr) => {
-                if (err)
-                    reject(
-                        new ProviderError(
-                            `import: cannot read ${key} of stack ${stack} (pulumi config get): ${(stderr || err.message).trim().split("\n").pop()}`,
-                        ),
-                    );
-                else resolve(stdout.replace(/\n$/, ""));
-            },
-        );
-    });
-}
+export { stackOfUrn } from "./stack-config";
 
 /** The firewall inputs the program derives for `node` from the stack's config file. */
-export async function desiredFirewall(
-    stack: string,
-    node: string,
-    stackDir = path.join(PROJECT_ROOT, "stacks"),
-): Promise<FirewallInputs> {
-    const file = path.join(stackDir, `Pulumi.${stack}.yaml`);
-    const parsed = parseStackFile(file);
-    if (!parsed.model)
-        throw new ProviderError(
-            `import: the stack config ${file} is invalid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
-        );
-    const policy = buildPolicy(parsed.model).find((p) => p.node.name === node);
-    if (!policy)
-        throw new ProviderError(
-            `import: stack ${stack} has no node ${JSON.stringify(node)} (the import ID is the node's name: one of ${parsed.model.nodes.map((n) => n.name).join(", ")})`,
-        );
+export async function desiredFirewall(stack: string, node: string, stackDir?: string): Promise<FirewallInputs> {
+    const { model } = stackNode(stack, node, stackDir);
+    const policy = buildPolicy(model).find((p) => p.node.name === node);
+    if (!policy) throw new ProviderError(`import: no policy for node ${node} of stack ${stack}`);
     return {
         node,
         connection: connectionOf(policy.node),
         privateKey: await secretConfig(stack, "pinhole:sshPrivateKey"),
-        ruleset: renderRuleset(policy, parsed.model.firewall),
+        ruleset: renderRuleset(policy, model.firewall),
         managementSources: managementSources(policy),
-        rollbackSeconds: parsed.model.firewall.rollbackSeconds,
+        rollbackSeconds: model.firewall.rollbackSeconds,
     };
 }
 

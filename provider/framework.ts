@@ -50,7 +50,7 @@ export interface ResourceHandler<S extends ResourceSpec> {
         id: string,
         olds: StateOf<S> | undefined,
         urn: string,
-    ): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S> }>;
+    ): Promise<{ id: string; props: StateOf<S>; inputs?: CheckedInputsOf<S>; warnings?: string[] }>;
     update?(id: string, olds: PriorOf<S>, news: CheckedInputsOf<S>): Promise<{ outs: StateOf<S> }>;
     delete?(id: string, props: StateOf<S>): Promise<void>;
 }
@@ -61,7 +61,12 @@ export interface Handler {
     check(news: Values, olds?: Values): Promise<{ inputs: Values; failures: CheckFailure[] }>;
     diff(olds: Values, news: Values): Promise<DiffResult>;
     create(inputs: Values): Promise<{ id: string; outs: Values }>;
-    read(id: string, olds: Values, urn: string): Promise<{ id: string; props: Values; inputs?: Values }>;
+    /** `warnings` (an import's) are shown on the resource. */
+    read(
+        id: string,
+        olds: Values,
+        urn: string,
+    ): Promise<{ id: string; props: Values; inputs?: Values; warnings?: string[] }>;
     update(id: string, olds: Values, news: Values): Promise<{ outs: Values }>;
     delete(id: string, props: Values): Promise<void>;
 }
@@ -185,6 +190,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
                     res.inputs === undefined
                         ? undefined
                         : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
+                ...(res.warnings?.length ? { warnings: res.warnings } : {}),
             };
         },
         async update(id, olds, news) {

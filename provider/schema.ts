@@ -9,6 +9,7 @@ import { LIMITS } from "../model/limits";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema-tls";
 
 export { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERTIFICATE };
+import { FIREWALL_IMPORT, WEB_SERVER_IMPORT } from "./schema-import";
 
 export const PACKAGE_NAME = "pinhole";
 export const PROVIDER_VERSION = "0.1.0";
@@ -114,16 +115,7 @@ export const FIREWALL = {
             "Other firewall managers found on the node at the last apply, and what pinhole did about them.",
         ),
     },
-    import: [
-        "By the node's name (the connection, ruleset and key come from the stack's config, as the program derives them):",
-        "",
-        "```sh",
-        "npm run pulumi -- import pinhole:node:Firewall <node>-firewall-nft <node> \\",
-        "  --parent parent=<URN of the node's pinhole:firewall:NodeFirewall> --stack <stack> --generate-code=false",
-        "```",
-        "",
-        "The live table is compared with the stack's ruleset (listed in a scratch network namespace on the node): when they match, `preview` shows no changes; otherwise the difference is recorded as `drift` and the next `up` applies the stack's ruleset. An ID that names no node of the stack is refused with the stack's node names. Nothing on the node is changed by the import.",
-    ].join("\n"),
+    import: FIREWALL_IMPORT,
 } as const satisfies ResourceSpec;
 
 const FILE_SHA = {
@@ -275,11 +267,7 @@ export const WEB_SERVER = {
         },
     },
     replaceOnChanges: ["node", "frontEnd"],
-    import: [
-        "Not importable; `pulumi import pinhole:node:WebServer ...` is refused with this reason. The resource's `certificatePem` and `keyPem` inputs are not in the stack's config: in the self-signed, internal-ca and csr modes they are outputs of the stack's own `pinhole:tls:PrivateKey` and certificate resources, and that private key is generated inside the provider and exists only as a secret in the state. A node configured by hand serves another key, so no import can record the state the program declares: the first `preview` after it would show `certificatePem` and `keyPem` changed and `up` would install pinhole's front end anyway, which is what `up` does without an import (the node's original files are kept aside and restored on destroy). Importing the key as well would mean copying the node's private key into the state and a certificate pinhole did not issue, which the certificate resources' inputs (subject, SANs, validity, issuer) do not describe.",
-        "",
-        "Only the external mode takes the bundle and key from the stack's secret config, so an import by node name could be exact there; it is not built: the WebServer inputs (site config, paths, upstream weights) are derived in components/front-end.ts, and the import would need that derivation shared with the provider, as the firewall's is (provider/firewall-import.ts).",
-    ].join("\n"),
+    import: WEB_SERVER_IMPORT,
 } as const satisfies ResourceSpec;
 
 export const ACME_CERTIFICATE = {

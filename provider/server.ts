@@ -152,6 +152,7 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
         }),
         read: unary("Read", async (req: provproto.ReadRequest) => {
             const res = await handlerFor(req.getUrn()).read(req.getId(), toJs(req.getProperties()), req.getUrn());
+            for (const w of res.warnings ?? []) await warn(req.getUrn(), w);
             const resp = new provproto.ReadResponse().setId(res.id).setProperties(toStruct(res.props));
             if (res.inputs) resp.setInputs(toStruct(res.inputs));
             return resp;

@@ -17,6 +17,7 @@ import {
     platformRead,
     PLATFORM_INPUTS,
 } from "./webserver-platform";
+import { importWebServer } from "./webserver-import";
 
 /** frontEnd "whole-site" (this file) or "certificate-only" (provider/webserver-platform.ts). */
 const isPlatform = (i: { frontEnd?: string } | undefined) => i?.frontEnd === "certificate-only";
@@ -24,7 +25,11 @@ const isPlatform = (i: { frontEnd?: string } | undefined) => i?.frontEnd === "ce
 export type WebServerInputs = CheckedInputsOf<typeof WEB_SERVER>;
 export type WebServerState = StateOf<typeof WEB_SERVER>;
 
-const conn = (i: WebServerInputs): SshConnectionInput => ({ ...i.connection, privateKey: i.privateKey, node: i.node });
+const conn = (i: Pick<WebServerInputs, "connection" | "privateKey" | "node">): SshConnectionInput => ({
+    ...i.connection,
+    privateKey: i.privateKey,
+    node: i.node,
+});
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 const field = (out: string, k: string) =>
     new RegExp(`^${k.replace(/\./g, "\\.")}=(.*)$`, "m").exec(out)?.[1]?.trim() ?? "";
@@ -89,7 +94,9 @@ async function install(i: WebServerInputs, owner: string): Promise<Omit<WebServe
     };
 }
 
-export async function inspectWebServer(i: WebServerInputs): Promise<{
+export async function inspectWebServer(
+    i: Pick<WebServerInputs, "connection" | "privateKey" | "node" | "fqdn" | "paths">,
+): Promise<{
     owner: string;
     cert: string;
     key: string;
@@ -188,14 +195,9 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
         const live = await inspectWebServer(news);
         return { outs: { ...olds, ...news, ...liveOf(id, live) } };
     },
-    async read(id, olds) {
-        if (!olds) {
-            throw new ProviderError(
-                `pinhole:node:WebServer ${id} cannot be imported: its certificate and key are not in the stack's config (pinhole's own key and certificate resources make them, ` +
-                    `the key only inside the provider), so no import can match what the program declares; \`pulumi up\` installs pinhole's front end and keeps the node's original files aside ` +
-                    `(docs/provider.md, pinhole:node:WebServer, Import)`,
-            );
-        }
+    async read(id, olds, urn) {
+        // An import: the ID names the node, the rest comes from the stack config (provider/webserver-import.ts).
+        if (!olds) return importWebServer(id, urn);
         if (isPlatform(olds)) return { id, props: await platformRead(id, olds) };
         return { id, props: { ...olds, ...liveOf(id, await inspectWebServer(olds)) } };
     },
@@ -212,7 +214,8 @@ export const webServerHandler: ResourceHandler<typeof WEB_SERVER> = {
     },
 };
 
-function liveOf(
+/** The live values of a read: a file of another resource's front end shows as drift, naming that owner. */
+export function liveOf(
     id: string,
     live: Awaited<ReturnType<typeof inspectWebServer>>,
 ): Pick<WebServerState, "liveCertificateSha256" | "liveKeySha256" | "liveSiteSha256" | "liveServedFingerprint"> {

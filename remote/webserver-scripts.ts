@@ -215,3 +215,16 @@ reload_nginx
 echo removed
 `;
 }
+
+/**
+ * Prints the installed certificate and key, base64 on one line each ("absent" when missing): an import of a
+ * node whose certificate pinhole cannot derive (its own modes) records them as they are. Read-only.
+ */
+export function installedFilesScript(P: SitePaths = DEFAULT_SITE_PATHS): string {
+    return `${PRELUDE}
+for pair in ${shellQuote(`cert:${P.certificate}`)} ${shellQuote(`key:${P.key}`)}; do
+  n="\${pair%%:*}"; p="\${pair#*:}"
+  if [ -f "$p" ]; then echo "b64.$n=$(base64 -w0 < "$p")"; else echo "b64.$n=absent"; fi
+done
+`;
+}

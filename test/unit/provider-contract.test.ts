@@ -14,6 +14,7 @@ import { checkInputs, withInputDefaults } from "../../provider/schema-check";
 import { undeclaredInputs, resourceInputs } from "../../components/provider-resource";
 import { isSecret, unwrapSecrets } from "../../provider/secrets";
 import { mustParse, rawCluster } from "./helpers/model-builders";
+import { webServerInputs } from "../../components/web-server-inputs";
 
 interface Registered {
     type: string;
@@ -45,8 +46,8 @@ const MOCKS: pulumi.runtime.Mocks = {
     call: (args) => args.inputs,
 };
 
-function cluster(certificates: Record<string, unknown>) {
-    const model = mustParse(
+function modelOf(certificates: Record<string, unknown>) {
+    return mustParse(
         rawCluster(
             "modular",
             [
@@ -57,6 +58,9 @@ function cluster(certificates: Record<string, unknown>) {
             { certificates },
         ),
     );
+}
+
+function cluster(certificates: Record<string, unknown>, model = modelOf(certificates)) {
     const { Cluster } = require("../../components/cluster") as typeof import("../../components/cluster");
     return new Cluster("cluster", {
         model,
@@ -133,6 +137,59 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         });
     }
 
+    // The import derives a WebServer's inputs with the program's own function: the components must pass exactly those.
+    const WEB_CASES: [string, Record<string, unknown>][] = [
+        ["certificate-only (the default), proxy with weights", {}],
+        ["whole-site, proxy with upstreams", { frontEnd: "whole-site" }],
+        [
+            "whole-site, custom paths, names and backend; one node certificate-only with its own paths",
+            {
+                frontEnd: "whole-site",
+                nginx: {
+                    sitePath: "/etc/nginx/conf.d/site.conf",
+                    applicationBackend: "http://127.0.0.1:9000",
+                    serverNames: ["www.example.com"],
+                    replaces: ["/etc/nginx/sites-enabled/shop"],
+                },
+                nodes: {
+                    "app-1": {
+                        mode: "self-signed",
+                        frontEnd: "certificate-only",
+                        nginx: { certificatePath: "/etc/ssl/a.crt", keyPath: "/etc/ssl/a.key", upstream: "app" },
+                    },
+                },
+            },
+        ],
+        [
+            "internal-ca, whole-site, legacy protocols",
+            { mode: "internal-ca", frontEnd: "whole-site", legacyProtocols: true },
+        ],
+    ];
+    for (const [what, certificates] of WEB_CASES) {
+        it(`${what}: each WebServer's inputs are webServerInputs() of its node (what an import derives), plus the certificate`, async () => {
+            registered.length = 0;
+            problems.length = 0;
+            const model = modelOf(certificates);
+            cluster(certificates, model);
+            await settled();
+            const servers = registered.filter((r) => r.type === "pinhole:node:WebServer");
+            expect(servers.map((r) => r.inputs.node).sort()).to.deep.equal(["app-1", "proxy-1"]);
+            for (const r of servers) {
+                const node = model.nodes.find((n) => n.name === r.inputs.node)!;
+                const derived = webServerInputs(node, model.nodes, model.certificates, { verifySeconds: 0 });
+                const rest = Object.fromEntries(
+                    Object.entries(r.inputs).filter(
+                        ([k, v]) => v !== undefined && !["certificatePem", "keyPem", "privateKey", "plan"].includes(k),
+                    ),
+                );
+                expect(rest, r.name).to.deep.equal(JSON.parse(JSON.stringify(derived.inputs)));
+                expect(r.inputs.certificatePem, r.name)
+                    .to.be.a("string")
+                    .and.match(/BEGIN CERTIFICATE/);
+            }
+        });
+    }
+
     it("fails when a component passes a property the schema does not have", async () => {
         const fw = specOf("pinhole:node:Firewall")!;
         expect(undeclaredInputs(fw, { node: "a", ruleset: "x", sshKeyPath: "/k" })).to.deep.equal(["sshKeyPath"]);
@@ -171,7 +228,8 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
     });
 
     it("import: refused, with the reason, for every type that cannot be imported (never an empty state)", async () => {
-        for (const r of RESOURCES.filter((x) => x.token !== "pinhole:node:Firewall")) {
+        const importable = ["pinhole:node:Firewall", "pinhole:node:WebServer"];
+        for (const r of RESOURCES.filter((x) => !importable.includes(x.token))) {
             let msg = "";
             try {
                 await handlers[r.token].read("some-node", {}, `urn:pulumi:s::pinhole::${r.token}::x`);
@@ -185,7 +243,7 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
             );
             expect(r.import, r.token).to.match(/^Not importable/);
         }
-        expect(specOf("pinhole:node:Firewall")!.import).to.contain("npm run pulumi -- import pinhole:node:Firewall");
+        for (const t of importable) expect(specOf(t)!.import).to.contain(`npm run pulumi -- import ${t}`);
         expect(JSON.stringify(packageSchema())).to.contain("## Import");
     });
 
