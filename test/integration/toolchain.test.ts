@@ -39,6 +39,40 @@ describe("toolchain: real Pulumi engine offline", function () {
         );
     });
 
+    it("`pulumi package get-schema pinhole` prints the provider's schema, bound without errors: every resource with typed, described inputs and outputs", () => {
+        const { packageSchema, RESOURCES } = require("../../provider/schema") as typeof import("../../provider/schema");
+        // The plugin as Pulumi.yaml registers it (plugins.providers: pinhole, path ./provider/bin).
+        const r = spawnSync(path.join(pulumiDir(), "pulumi"), ["package", "get-schema", "pinhole"], {
+            cwd: PROJECT_ROOT,
+            env: { ...process.env, ...env },
+            encoding: "utf8",
+        });
+        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stderr).to.not.match(/bind|error/i);
+        type Prop = { type?: string; $ref?: string; description?: string };
+        const schema = JSON.parse(r.stdout) as {
+            name: string;
+            types: unknown;
+            resources: Record<string, { inputProperties: Record<string, Prop>; properties: Record<string, Prop> }>;
+        };
+        // What the CLI bound is the provider's schema (it leaves out empty lists, such as a requiredInputs: []).
+        const ours = JSON.parse(JSON.stringify(packageSchema())) as typeof schema;
+        expect(schema.types).to.deep.equal(ours.types);
+        for (const t of Object.keys(ours.resources))
+            for (const k of ["inputProperties", "properties"] as const)
+                expect(schema.resources[t]?.[k], `${t} ${k}`).to.deep.equal(ours.resources[t][k]);
+        expect(schema.name).to.equal("pinhole");
+        expect(Object.keys(schema.resources).sort()).to.deep.equal(RESOURCES.map((x) => x.token).sort());
+        for (const [token, res] of Object.entries(schema.resources)) {
+            expect(Object.keys(res.inputProperties), token).to.not.deep.equal([]);
+            expect(Object.keys(res.properties), token).to.not.deep.equal([]);
+            for (const [k, p] of [...Object.entries(res.inputProperties), ...Object.entries(res.properties)]) {
+                expect(p.description, `${token}.${k}`).to.be.a("string").and.not.equal("");
+                expect(p.type ?? p.$ref, `${token}.${k}`).to.be.a("string");
+            }
+        }
+    });
+
     it("goes up, previews no changes, keeps keys secret and destroys, inside a netns with only loopback", () => {
         const stack = `smoke-netns-${process.pid}`;
         // Every CLI call of this test runs in a fresh network namespace: a download attempt would fail.
