@@ -84,6 +84,20 @@ describe("WebServer import (provider/webserver-import.ts)", () => {
         });
     });
 
+    it("importPlan: acme mode (the certificate is the CA's order, made by the stack's pinhole:tls:AcmeCertificate) imports as it is", () => {
+        const model = modelWith({ frontEnd: "whole-site" });
+        const settings: CertificateSettings = { ...model.certificates, mode: "acme" };
+        expect(
+            importPlan(
+                model.nodes.find((n) => n.name === "app-1")!,
+                settings,
+            ),
+        ).to.deep.equal({
+            kind: "as-is",
+            mode: "acme",
+        });
+    });
+
     it("desiredWebServer: the program's inputs of the node, its schema defaults filled in, the secrets in place", () => {
         for (const certificates of [
             { frontEnd: "whole-site" },
