@@ -5,7 +5,8 @@ import { parseBenchArgs } from "../../../tools/bench/args";
 import { parseMatrixArgs } from "../../../tools/matrix/main";
 import { parseNarrowArgs } from "../../../tools/narrow/main";
 import { parseStartArgs } from "../../../tools/start/progress";
-import { BENCH_USAGE, MATRIX_USAGE, NARROW_USAGE, START_USAGE } from "../../../tools/common/usage";
+import { parseVerifyArgs } from "../../../tools/verify/args";
+import { BENCH_USAGE, MATRIX_USAGE, NARROW_USAGE, START_USAGE, VERIFY_USAGE } from "../../../tools/common/usage";
 
 type Parser = (argv: string[]) => unknown;
 const COMMANDS: [string, Parser, string][] = [
@@ -13,6 +14,7 @@ const COMMANDS: [string, Parser, string][] = [
     ["matrix", parseMatrixArgs, MATRIX_USAGE],
     ["narrow", parseNarrowArgs, NARROW_USAGE],
     ["bench", parseBenchArgs, BENCH_USAGE],
+    ["verify", parseVerifyArgs, VERIFY_USAGE],
 ];
 
 describe("tools/common/args: the same conventions for every command", () => {
@@ -52,6 +54,14 @@ describe("tools/*: each command's values", () => {
             { sizes: [6, 24], ansible: false, parallel: 4 },
         ],
         ["start", parseStartArgs, ["-v", "--model=unified"], { model: "unified", verbose: true, probes: true }],
+        ["verify", parseVerifyArgs, ["--stack", "lab"], { stack: "lab", json: false, verbose: false, probes: true }],
+        [
+            "verify",
+            parseVerifyArgs,
+            ["--stack=p", "-v", "--no-probes", "--forbidden", "0", "--probe-timeout", "1.5", "--concurrency=8"],
+            { stack: "p", verbose: true, probes: false, forbidden: 0, probeTimeout: 1.5, concurrency: 8 },
+        ],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--dir", "/srv/s"], { dir: "/srv/s" }],
     ];
     for (const [name, parse, argv, want] of cases)
         it(`${name} ${argv.join(" ") || "(no arguments)"}`, () => expect(parse(argv)).to.deep.include(want as object));
@@ -77,6 +87,12 @@ describe("tools/*: each command's values", () => {
             ["--parallel", "-3"],
             /^--parallel needs a value|^--parallel needs a positive integer/,
         ],
+        ["verify", parseVerifyArgs, ["--json"], /^missing --stack/],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--forbidden", "13"], /^--forbidden needs a whole number/],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--probe-timeout", "0"], /^--probe-timeout needs seconds/],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--probe-timeout", "2s"], /^--probe-timeout needs seconds/],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--concurrency", "0"], /^--concurrency needs a whole number/],
+        ["verify", parseVerifyArgs, ["--stack", "p", "--no-probes=1"], /^--no-probes takes no value/],
     ];
     for (const [name, parse, argv, want] of bad)
         it(`${name} ${argv.join(" ") || "(no arguments)"} is refused`, () =>
