@@ -32,14 +32,7 @@ export function netnsExists(ns: string): boolean {
     return fs.existsSync(`/run/netns/${ns}`);
 }
 
-function netnsInode(ns: string): string | undefined {
-    try {
-        const s = fs.statSync(`/run/netns/${ns}`);
-        return `${s.dev}:${s.ino}`;
-    } catch {
-        return undefined;
-    }
-}
+const netnsInode = (ns: string): string => nsId(`/run/netns/${ns}`);
 
 function ancestors(): Set<number> {
     const out = new Set<number>([process.pid]);
@@ -66,6 +59,7 @@ function holdsLabAddress(pid: number): boolean {
     }
 }
 
+/** A namespace's identity ("dev:inode" of its /proc file), "" when unreadable. */
 function nsId(file: string): string {
     try {
         const s = fs.statSync(file);
@@ -82,13 +76,7 @@ function nsId(file: string): string {
  */
 export function labPids(namespaces: string[], strays: boolean): number[] {
     const want = new Set(namespaces.map(netnsInode).filter((x): x is string => !!x));
-    let rootNet = "";
-    try {
-        const s = fs.statSync("/proc/self/ns/net");
-        rootNet = `${s.dev}:${s.ino}`;
-    } catch {
-        /* ignore */
-    }
+    const rootNet = nsId("/proc/self/ns/net");
     // a process in another pid namespace belongs to another copy of the lab (scripts/lab-sandbox.sh): never a stray of ours
     const ownPidNs = nsId("/proc/self/ns/pid");
     const skip = ancestors();
@@ -98,13 +86,8 @@ export function labPids(namespaces: string[], strays: boolean): number[] {
         if (!/^\d+$/.test(e)) continue;
         const pid = Number(e);
         if (skip.has(pid)) continue;
-        let net = "";
-        try {
-            const s = fs.statSync(`/proc/${pid}/ns/net`);
-            net = `${s.dev}:${s.ino}`;
-        } catch {
-            continue;
-        }
+        const net = nsId(`/proc/${pid}/ns/net`);
+        if (!net) continue;
         if (want.has(net)) {
             out.push(pid);
             continue;

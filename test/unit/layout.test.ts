@@ -17,7 +17,7 @@ const MAX_LINES = 400;
 const STILL_OVER: Record<string, number> = {
     "model/catalog.ts": 514, // data: every row of the reference's tables
     "lab/index.ts": 572,
-    "lab/net.ts": 464, // 5701c86 (the sandbox) grew it past 451 without updating this list
+    "lab/net.ts": 447,
     "model/policy.ts": 470,
     "tools/bench/main.ts": 407,
     "model/certificates.ts": 401,
