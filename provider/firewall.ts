@@ -241,6 +241,19 @@ export function listingDrift(applied: string, live: string): FirewallDrift {
 const NO_DRIFT: FirewallDrift = { rulesAddedOnNode: [], rulesMissingOnNode: [] };
 
 /**
+ * The rules a preview's live check found changed on the node. The diff can only name the `drift` property
+ * (its value in the state is a refresh's, still empty), so the rules themselves go on the resource as a warning.
+ */
+export function driftWarning(node: string, d: FirewallDrift): string {
+    const list = (title: string, ls: string[]) => (ls.length ? [`  ${title}:`, ...ls.map((l) => `    ${l}`)] : []);
+    return [
+        `node ${node}: the live table inet pinhole differs from the ruleset pinhole applied (the next \`pulumi up\` applies it again; \`pulumi refresh\` records the difference as drift):`,
+        ...list("rules added on the node", d.rulesAddedOnNode),
+        ...list("rules missing on the node", d.rulesMissingOnNode),
+    ].join("\n");
+}
+
+/**
  * What a read of the node records next to the applied listing: the drift, and the live listing only when it
  * differs (a second copy of an unchanged table would only grow every checkpoint of the state).
  */
@@ -320,9 +333,11 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
             // pinhole applied (a reimaged, restored or flushed node must not stay open behind "unchanged");
             // after refresh's Read of this node in the same command, that read.
             const live = await readFirewallOnce(news);
-            if (hasDrift(listingDrift(olds.listing, live.listing))) {
+            const drift = listingDrift(olds.listing, live.listing);
+            if (hasDrift(drift)) {
                 d.detailedDiff.drift = "delete";
                 d.changes = true;
+                d.warnings = [driftWarning(news.node, drift)];
             }
         }
         return d;

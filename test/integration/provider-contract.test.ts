@@ -1,7 +1,7 @@
 // The provider contract with the real engine on the unified lab: a stack created by the code before the
 // contract (its default provider's state full of stack config) upgrades with only its provider's state
 // rewritten by the provider change (nothing replaced);
-// the provider's state holds none of the program's stack config; `preview --diff` after a hand-made change (and refresh) shows that node's
+// the provider's state holds none of the program's stack config; `preview --diff` after a hand-made change (with or without refresh) shows that node's
 // changed rules in detail; an SSH key rotation updates state without touching any ruleset or nginx.
 import { expect } from "chai";
 import { execFileSync } from "child_process";
@@ -242,6 +242,38 @@ describe("provider contract on the lab (real engine)", function () {
         expect(out).to.match(/tcp dport 3306 accept/);
         await stack.up(quiet);
         expect(liveTable(lab, node)).to.not.match(/dport 3306 accept/);
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    it("preview --diff after a rule added by hand, no refresh: the live check shows that node's firewall only, with the rule", async () => {
+        const node = lab.nodes[2].name;
+        const rule = ["tcp", "dport", "3307", "accept"];
+        execFileSync("ip", [
+            "netns",
+            "exec",
+            nodeOf(lab, node).netns,
+            "nft",
+            "insert",
+            "rule",
+            "inet",
+            "pinhole",
+            "input",
+            ...rule,
+        ]);
+        const events: EngineEvent[] = [];
+        let out = "";
+        await stack.preview({
+            diff: true,
+            onEvent: (e) => events.push(e),
+            onOutput: (o) => {
+                out += o;
+            },
+        });
+        expect(touched(events, "pinhole:node:Firewall")).to.deep.equal([`${node}-firewall-nft:update`]);
+        expect(out).to.contain(`node ${node}: the live table inet pinhole differs from the ruleset pinhole applied`);
+        expect(out).to.match(/rules added on the node:\s+tcp dport 3307 accept/);
+        await stack.up(quiet);
+        expect(liveTable(lab, node)).to.not.match(/dport 3307 accept/);
         await stack.preview({ expectNoChanges: true });
     });
 
