@@ -254,6 +254,10 @@ describe("provider contract on the lab (real engine)", function () {
         await stack.preview({
             diff: true,
             onEvent: (e) => events.push(e),
+            // --diff prints diagnostics on stderr
+            onError: (o) => {
+                out += o;
+            },
             onOutput: (o) => {
                 out += o;
             },
