@@ -126,16 +126,17 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
             ],
             { stdio: ["ignore", logFd, logFd] },
         );
+        let last = "";
         for (let i = 0; i < 100; i++) {
             const ok = await get(DIRECTORY, tlsCa).then(
                 (r) => r.status === 200,
-                () => false,
+                (e: Error) => ((last = e.message), false),
             );
             if (ok) return;
             await new Promise((r) => setTimeout(r, 200));
         }
         throw new Error(
-            `pebble did not answer at ${DIRECTORY}:\n${fs.readFileSync(path.join(dir, "pebble.log"), "utf8")}`,
+            `pebble did not answer at ${DIRECTORY} (${last}):\n${fs.readFileSync(path.join(dir, "pebble.log"), "utf8")}`,
         );
     };
     const stopPebble = () => {
