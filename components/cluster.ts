@@ -5,6 +5,8 @@ import { buildClusterPolicy, ClusterPolicy, Flow } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";
 import { acmeAccountKeyFor, certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
+import { ClusterProof } from "./proof";
+import { DEFAULT_PROOF } from "../model/config/keys";
 
 export interface ClusterArgs {
     /** The validated model (model/config/ parseClusterConfig). */
@@ -35,6 +37,8 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly certificateRequests: Record<string, pulumi.Output<string>> = {};
     /** `web weight list` of each web proxy (upstream server, weight, backup, user-defined or default). */
     public readonly webWeights: Record<string, pulumi.Output<unknown>> = {};
+    /** The proof after apply (pinhole:proof.enabled, on by default). */
+    public readonly proof?: ClusterProof;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:Cluster", name, {}, opts);
@@ -84,6 +88,20 @@ export class Cluster extends pulumi.ComponentResource {
             if (n.certificate.weightList) this.webWeights[n.nodeName] = n.certificate.weightList;
         }
         settle(webCerts);
+        const proof = args.model.proof ?? DEFAULT_PROOF;
+        if (proof.enabled)
+            this.proof = new ClusterProof(
+                `${name}-proof`,
+                {
+                    model: args.model,
+                    policies: this.policies,
+                    flows: this.flows,
+                    settings: proof,
+                    nodes: Object.values(this.nodes),
+                    privateKey,
+                },
+                { parent: this },
+            );
         this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
     }
 }

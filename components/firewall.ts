@@ -50,6 +50,8 @@ export class NodeFirewall extends pulumi.ComponentResource {
     public readonly ruleset: string;
     public readonly listing: pulumi.Output<string>;
     public readonly liveListing: pulumi.Output<string | undefined>;
+    /** The provider resource (the proof after apply depends on it, components/proof.ts). */
+    public readonly resource: FirewallRuleset;
 
     constructor(name: string, args: NodeFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:firewall:NodeFirewall", name, {}, opts);
@@ -76,6 +78,7 @@ export class NodeFirewall extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        this.resource = fw;
         this.listing = fw.listing;
         this.liveListing = fw.liveListing;
         // say at `up` what pinhole found and did about other firewall managers on the node

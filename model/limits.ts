@@ -24,6 +24,12 @@ export const LIMITS = {
     port: { min: 1, max: 65535, why: "TCP/UDP port numbers" },
     validityDays: { min: 1, max: 3650, why: "certificate lifetime pinhole issues" },
     renewBeforeDays: { min: 1, max: 3649, why: "renewal window, less than validityDays" },
+    proofDenyPerNode: { min: 0, max: 50, why: "must-deny probes per node in the proof, beyond one per port class" },
+    proofTimeoutSeconds: {
+        min: 1,
+        max: 30,
+        why: "seconds a proof probe may take; every must-deny probe waits this long",
+    },
     reasonLength: { min: 1, max: 200, why: "a reason is one line in rules, comments and the matrix" },
 } as const satisfies Record<string, Limit>;
 

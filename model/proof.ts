@@ -1,9 +1,38 @@
 // The proof after apply (provider/proof.ts, components/proof.ts): how its probe targets travel as resource inputs,
 // what it probes from the provisioning host, and the message of a failed proof. Pure; model/probes.ts plans.
-import { ClusterModel } from "./types";
+import { ClusterModel, NodePolicy, ProofSettings } from "./types";
 import { parseIp } from "./net";
-import { Reachability } from "./reachability";
-import { describeProbe, familyOfAddress, FORBIDDEN_CANDIDATES, ProbeResultRow, ProbeTarget } from "./probes";
+import { Flow } from "./policy";
+import { expectedReachability, Reachability } from "./reachability";
+import { describeProbe, familyOfAddress, FORBIDDEN_CANDIDATES, probePlan, ProbeResultRow, ProbeTarget } from "./probes";
+
+/** The host probes' source name (hostPlan's targets, the proof's `hostTargets`). */
+export const PROVISIONING_HOST = "provisioning host";
+
+/**
+ * The proof's per-node inputs: each node's targets (every required flow, the bounded must-deny sample with
+ * `settings.denyPerNode` extra per node) as target lines, by node name in model order (a node with none: []).
+ */
+export function nodeTargetLines(
+    model: ClusterModel,
+    flows: readonly Flow[],
+    policies: NodePolicy[],
+    settings: Pick<ProofSettings, "denyPerNode">,
+): Record<string, string[]> {
+    const plan = probePlan(model, flows, { denySample: { perNode: settings.denyPerNode } }, policies);
+    const out: Record<string, string[]> = Object.fromEntries(model.nodes.map((n) => [n.name, [] as string[]]));
+    for (const t of plan) out[t.from].push(targetLine(t));
+    return out;
+}
+
+/** hostPlan as the proof's `hostTargets` lines. */
+export function hostTargetLines(
+    model: ClusterModel,
+    policies: NodePolicy[],
+    appliedFrom: Readonly<Record<string, string>>,
+): string[] {
+    return hostPlan(model, expectedReachability(model, policies), appliedFrom).map(targetLine);
+}
 
 /** One target as the proof's inputs carry it: "<open|blocked> <tcp|udp> <to> <address> <port> <why>". */
 export function targetLine(t: ProbeTarget): string {
@@ -48,7 +77,7 @@ export function hostPlan(
     appliedFrom: Readonly<Record<string, string>>,
 ): ProbeTarget[] {
     const out: ProbeTarget[] = [];
-    const from = "provisioning host";
+    const from = PROVISIONING_HOST;
     for (const n of model.nodes) {
         if (n.ssh.bastion || ![n.address, n.address6].includes(n.ssh.host)) continue;
         out.push({

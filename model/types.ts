@@ -250,6 +250,17 @@ export interface ClusterModel {
     external: ExternalEndpoint[];
     firewall: FirewallSettings;
     certificates: CertificateSettings;
+    /** The proof after apply (pinhole:proof); parseClusterConfig always sets it, hand-built models may leave it out. */
+    proof?: ProofSettings;
+}
+
+/** pinhole:proof: probes from every node after each `up` that changed a firewall or web server (docs/stack-config.md). */
+export interface ProofSettings {
+    enabled: boolean;
+    /** Must-deny probes per source node beyond the one per port class (model/probes.ts denySample). */
+    denyPerNode: number;
+    /** Seconds each probe may take to connect (a must-deny probe waits this long). */
+    timeoutSeconds: number;
 }
 
 /** One problem found while validating config. */

@@ -5,6 +5,7 @@ import { privateKeyHandler, selfSignedCertificateHandler } from "./tls";
 import { certificateRequestHandler, locallySignedCertificateHandler } from "./certs";
 import { webServerHandler } from "./webserver";
 import { acmeCertificateHandler } from "./acme";
+import { proofHandler } from "./proof";
 import { packageSchema, PROVIDER_VERSION, Token } from "./schema";
 import { serve } from "./server";
 import { engineAddress, engineWarn } from "./engine-log";
@@ -20,6 +21,7 @@ export const handlers: Record<Token, Handler> = {
     "pinhole:tls:LocallySignedCertificate": erase(locallySignedCertificateHandler),
     "pinhole:tls:AcmeCertificate": erase(acmeCertificateHandler),
     "pinhole:node:WebServer": erase(webServerHandler),
+    "pinhole:node:Proof": erase(proofHandler),
 };
 
 /** Serves the provider over gRPC (the launcher, provider/bin/pulumi-resource-pinhole, calls this). */

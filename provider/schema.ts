@@ -2,7 +2,10 @@
 // every resource type's token, inputs and outputs with type, description, default, bounds and secretness.
 // GetSchema serves it as a Pulumi package schema; handler types, the program's resource classes and
 // verify's state reader derive their types from it; the framework checks inputs and outputs against it.
-import type { ArraySpec, ObjectSpec, ResourceSpec, StateOf } from "./schema-types";
+import type { ObjectSpec, ResourceSpec, StateOf } from "./schema-types";
+import { NODE_INPUTS, secretStr, str, strList } from "./schema-node";
+import { PROOF } from "./schema-proof";
+export { CONNECTION_INPUTS } from "./schema-node";
 import { toPulumiSchema } from "./schema-types";
 import { DEFAULT_REPLACES } from "../render/nginx";
 import { LIMITS } from "../model/limits";
@@ -13,45 +16,6 @@ import { FIREWALL_IMPORT, WEB_SERVER_IMPORT } from "./schema-import";
 
 export const PACKAGE_NAME = "pinhole";
 export const PROVIDER_VERSION = "0.1.0";
-
-const str = (description: string) => ({ type: "string", description }) as const;
-const secretStr = (description: string) => ({ type: "string", description, secret: true }) as const;
-const strList = (description: string) =>
-    ({ type: "array", description, items: { type: "string", description } }) as const satisfies ArraySpec;
-
-const ENDPOINT = {
-    type: "object",
-    token: "pinhole:node:SshEndpoint",
-    description: "An SSH server: address, port, login and pinned host key.",
-    properties: {
-        host: str("Address or name to connect to."),
-        port: { type: "integer", description: "SSH port.", minimum: LIMITS.port.min, maximum: LIMITS.port.max },
-        user: str("Login user (non-root users need passwordless `sudo -n`)."),
-        hostKey: str("The server's pinned public host key (`ssh-ed25519 AAAA...`); every other key is refused."),
-    },
-    required: ["host", "port", "user", "hostKey"],
-} as const satisfies ObjectSpec;
-
-const CONNECTION = {
-    type: "object",
-    token: "pinhole:node:Connection",
-    description: "How the provider reaches a node over SSH (the private key is a separate secret input).",
-    properties: {
-        ...ENDPOINT.properties,
-        sudo: { type: "boolean", description: "Run privileged steps with `sudo -n` when the user is not root." },
-        bastion: { ...ENDPOINT, description: "Jump host the connection goes through (ProxyCommand `ssh -W`)." },
-    },
-    required: ["host", "port", "user", "hostKey", "sudo"],
-} as const satisfies ObjectSpec;
-
-/** Inputs of every resource that reaches a node: changing them alone never re-applies anything. */
-export const CONNECTION_INPUTS = ["connection", "privateKey"] as const;
-
-const NODE_INPUTS = {
-    node: str("Name of the node (from the stack config), for messages and resource IDs."),
-    connection: CONNECTION,
-    privateKey: secretStr("SSH private key (OpenSSH/PEM) the provider logs in with."),
-} as const;
 
 const DRIFT = {
     type: "object",
@@ -328,6 +292,7 @@ export const RESOURCES = [
     CERTIFICATE_REQUEST,
     LOCALLY_SIGNED_CERTIFICATE,
     ACME_CERTIFICATE,
+    PROOF,
 ] as const;
 export type Resources = (typeof RESOURCES)[number];
 export type Token = Resources["token"];
@@ -339,6 +304,7 @@ export function specOf(token: string): ResourceSpec | undefined {
 
 export type FirewallState = StateOf<typeof FIREWALL>;
 export type WebServerState = StateOf<typeof WEB_SERVER>;
+export { PROOF };
 
 export function packageSchema(): Record<string, unknown> {
     return toPulumiSchema(

@@ -1,6 +1,7 @@
 // The config's key tables and defaults: the one place that says which keys exist where (docs/stack-config.md;
 // Pulumi.yaml's config schema is generated from CONFIG_SCHEMA by tools/config-schema/main.ts). No logic.
 import {
+    ProofSettings,
     CertificateMode,
     CertificateSettings,
     DEPLOYMENT_MODELS,
@@ -27,6 +28,7 @@ export const CONFIG_KEYS = [
     "firewall",
     "certificates",
     "acknowledgeWorldOpen",
+    "proof",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -41,6 +43,10 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
     extraInbound: [],
     otherFirewalls: "refuse",
 };
+
+/** On by default: an `up` ends with the live cluster shown to match the policy (docs/stack-config.md, "pinhole:proof"). */
+export const DEFAULT_PROOF: Readonly<ProofSettings> = { enabled: true, denyPerNode: 2, timeoutSeconds: 2 };
+export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds"];
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
     mode: "self-signed",
@@ -202,6 +208,11 @@ export const CONFIG_SCHEMA: Readonly<Record<ConfigKey, ConfigKeySchema>> = {
         type: "object",
         default: {},
         description: `Web certificates (${CERT_KEYS.join(", ")}); mode: ${CERT_MODES.join(" | ")}`,
+    },
+    proof: {
+        type: "object",
+        default: {},
+        description: `The proof after apply: probes from every node after an up that changed a firewall (${PROOF_KEYS.join(", ")})`,
     },
     acknowledgeWorldOpen: {
         type: "boolean",

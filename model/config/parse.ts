@@ -10,6 +10,7 @@ import { checkManagementPath, readNetworks } from "./networks";
 import { readFirewall } from "./firewall";
 import { checkExposure } from "./exposure";
 import { readCertificates } from "./certificates";
+import { readProof } from "./proof";
 import { readSshPrivateKey } from "./secrets";
 import { ConfigError, ConfigWarning } from "../types";
 
@@ -85,6 +86,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     const external = readExternal(raw.external, hosts, pr, !(opts.secretKeys ?? []).includes("external"));
     const firewall = readFirewall(raw.firewall, nodeNames, pr);
     const certificates = readCertificates(raw.certificates, drafts, pr);
+    const proof = readProof(raw.proof, pr);
 
     if (networks) checkManagementPath(networks.admin, drafts, opts, pr);
     if (networks) checkExposure(raw, networks, firewall, pr);
@@ -105,7 +107,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
             );
     }
 
-    if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates) {
+    if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates || !proof) {
         return { errors: pr.errors, warnings: pr.warnings };
     }
     const nodes: NodeSpec[] = drafts.map((d) => {
@@ -131,6 +133,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
         external,
         firewall,
         certificates,
+        proof,
     };
     if (domain !== undefined) result.domain = domain;
     return { model: result, errors: pr.errors, warnings: pr.warnings };

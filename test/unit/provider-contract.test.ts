@@ -71,10 +71,15 @@ function cluster(certificates: Record<string, unknown>, model = modelOf(certific
 }
 
 /** Registrations wait for their inputs: wait until every node's firewall and web server is there (or 20 s). */
-async function settled(): Promise<void> {
+async function settled(proofs = 0): Promise<void> {
     const count = (t: string) => registered.filter((r) => r.type === t).length;
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (count("pinhole:node:Firewall") < 3 || count("pinhole:node:WebServer") < 2))
+    while (
+        Date.now() < deadline &&
+        (count("pinhole:node:Firewall") < 3 ||
+            count("pinhole:node:WebServer") < 2 ||
+            count("pinhole:node:Proof") < proofs)
+    )
         await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 }
@@ -189,6 +194,22 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
             }
         });
     }
+
+    it("one Proof per stack, after the firewalls and web servers, probing from every node; passes the provider's check", async () => {
+        registered.length = 0;
+        problems.length = 0;
+        // whole-site: the WebServer's check reads nothing from the node (certificate-only's would try SSH here)
+        cluster({ frontEnd: "whole-site" });
+        await settled(1);
+        const proofs = registered.filter((r) => r.type === "pinhole:node:Proof");
+        expect(proofs).to.have.length(1);
+        const nodes = proofs[0].inputs.nodes as { node: string; targets: string[] }[];
+        expect(nodes.map((n) => n.node)).to.deep.equal(["proxy-1", "app-1", "db-1"]);
+        for (const n of nodes) expect(n.targets.length, n.node).to.be.greaterThan(0);
+        expect(proofs[0].inputs.rulesetDigest).to.match(/^[0-9a-f]{64}$/);
+        expect(undeclaredInputs(specOf("pinhole:node:Proof")!, proofs[0].inputs)).to.deep.equal([]);
+        expect(problems).to.deep.equal([]);
+    });
 
     it("fails when a component passes a property the schema does not have", async () => {
         const fw = specOf("pinhole:node:Firewall")!;

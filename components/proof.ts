@@ -1,0 +1,82 @@
+// The proof after apply (pinhole:node:Proof, provider/proof.ts): one per stack, after every node's Firewall and
+// WebServer. The targets are the policy's (model/proof.ts); the digest makes the proof run again whenever any
+// node's ruleset changes or any Firewall or WebServer is applied again.
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterModel, NodePolicy, ProofSettings } from "../model/types";
+import { Flow } from "../model/policy";
+import { hostTargetLines, nodeTargetLines } from "../model/proof";
+import { PROOF } from "../provider/schema";
+import { connectionOf } from "../remote/connection";
+import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
+import type { PlatformNode } from "./nodes";
+
+export class ProofResource extends pulumi.CustomResource {
+    declare public readonly provedAt: pulumi.Output<string>;
+    declare public readonly probes: pulumi.Output<number>;
+    declare public readonly seconds: pulumi.Output<number>;
+    declare public readonly warnings: pulumi.Output<string[]>;
+
+    constructor(name: string, args: ArgsOf<typeof PROOF>, opts?: pulumi.CustomResourceOptions) {
+        super(PROOF.token, name, resourceInputs(PROOF, args), resourceOptions(PROOF, opts));
+    }
+}
+
+/** SHA-256 over the parts, each length-prefixed (so no two lists of parts digest alike). */
+export function digestOf(parts: readonly string[]): string {
+    const h = createHash("sha256");
+    for (const p of parts) h.update(`${Buffer.byteLength(p)}:${p}\n`);
+    return h.digest("hex");
+}
+
+export interface ClusterProofArgs {
+    model: ClusterModel;
+    policies: NodePolicy[];
+    flows: Flow[];
+    settings: ProofSettings;
+    nodes: readonly PlatformNode[];
+    privateKey: pulumi.Input<string>;
+}
+
+export class ClusterProof extends pulumi.ComponentResource {
+    public readonly resource: ProofResource;
+
+    constructor(name: string, args: ClusterProofArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pinhole:index:ClusterProof", name, {}, opts);
+        const { model, policies } = args;
+        const lines = nodeTargetLines(model, args.flows, policies, args.settings);
+        const firewalls = args.nodes.map((n) => n.firewall);
+        const webServers = args.nodes.flatMap((n) => (n.certificate ? [n.certificate.webServer] : []));
+        const appliedFrom = pulumi
+            .all(args.nodes.map((n) => pulumi.all([n.nodeName, n.firewall.resource.appliedFrom])))
+            .apply((pairs) => Object.fromEntries(pairs));
+        const rulesetDigest = pulumi
+            .all([
+                pulumi.all(firewalls.map((f) => f.resource.appliedAt)),
+                pulumi.all(webServers.map((w) => w.appliedAt)),
+            ])
+            .apply(([fw, web]) =>
+                digestOf([
+                    ...args.nodes.map((n, k) => `${n.nodeName} ${firewalls[k].ruleset}`),
+                    ...fw.map((at) => `firewall applied ${at}`),
+                    ...web.map((at) => `web server applied ${at}`),
+                ]),
+            );
+        this.resource = new ProofResource(
+            `${name}-run`,
+            {
+                nodes: model.nodes.map((n) => ({ node: n.name, connection: connectionOf(n), targets: lines[n.name] })),
+                hostTargets: appliedFrom.apply((a) => hostTargetLines(model, policies, a)),
+                privateKey: pulumi.secret(args.privateKey),
+                rulesetDigest,
+                timeoutSeconds: args.settings.timeoutSeconds,
+            },
+            { parent: this, dependsOn: [...firewalls.map((f) => f.resource), ...webServers] },
+        );
+        // Passed, but worth reading: a required port the firewall lets through with nothing listening, a silent UDP peer.
+        this.resource.warnings.apply((ws) => {
+            for (const w of ws ?? []) void pulumi.log.info(`proof: ${w}`, this.resource);
+        });
+        this.registerOutputs({});
+    }
+}
