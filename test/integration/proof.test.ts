@@ -1,0 +1,157 @@
+// The proof after apply on the modular lab with the real engine (issue 14, "Must show"): `up` ends with the
+// pinhole:node:Proof, run after every Firewall and WebServer; a foreign nftables table on db-1 that drops a
+// required port (standing in for another firewall manager), then a config change on another node, makes that
+// `up` fail in the proof naming node, peer and port; with the foreign table gone, the next `up` (no config
+// change) runs the proof again and passes. One lab, three `up`s.
+import { expect } from "chai";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
+import { labDown, labUp, LabStatus } from "../../lab";
+import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
+import { waitForForeignLabHolders } from "../../tools/start/lab";
+
+const log = (m: string) => process.stderr.write(`      · ${m}\n`);
+const PROOF = "pinhole:node:Proof";
+
+/** Another manager's table: drops MongoDB's port on the input hook, as a foreign firewall would. */
+const FOREIGN = `table inet othermgr {
+    chain input {
+        type filter hook input priority 10; policy accept;
+        tcp dport 27017 drop comment "another firewall manager"
+    }
+}
+`;
+
+function nft(ns: string, args: string[], input?: string): string {
+    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], {
+        encoding: "utf8",
+        input,
+        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+}
+
+/** "<type> <name> <op>" of every step the engine started, in order. */
+function steps(events: EngineEvent[]): string[] {
+    return events
+        .filter((e) => e.resourcePreEvent && e.resourcePreEvent.metadata.op !== "same")
+        .map((e) => {
+            const m = e.resourcePreEvent!.metadata;
+            return `${m.type} ${m.urn.split("::").pop()} ${m.op}`;
+        });
+}
+
+/** "<type> <name>" of every step the engine finished (resOutputsEvent), in order. */
+function finished(events: EngineEvent[]): string[] {
+    return events
+        .filter((e) => e.resOutputsEvent && e.resOutputsEvent.metadata.op !== "same")
+        .map((e) => `${e.resOutputsEvent!.metadata.type} ${e.resOutputsEvent!.metadata.urn.split("::").pop()}`);
+}
+
+async function proofState(stack: Stack): Promise<Record<string, unknown> | undefined> {
+    const state = await stack.exportStack();
+    const res = ((state.deployment?.resources ?? []) as { type: string; outputs?: Record<string, unknown> }[]).find(
+        (r) => r.type === PROOF,
+    );
+    return res?.outputs;
+}
+
+describe("the proof after apply (modular lab, real engine)", function () {
+    this.timeout(900_000);
+    let lab: LabStatus;
+    let stack: Stack;
+    let db1ns: string;
+
+    before(async () => {
+        await waitForForeignLabHolders(log);
+        lab = await labUp({ model: "modular", log, stack: "test-proof" });
+        stack = await LocalWorkspace.createOrSelectStack(
+            { stackName: lab.stack!, workDir: PROJECT_ROOT },
+            { envVars: usePulumiEnv() },
+        );
+        db1ns = lab.nodes.find((n) => n.name === "db-1")!.netns;
+        try {
+            nft(db1ns, ["delete", "table", "inet", "othermgr"]);
+        } catch {
+            /* none yet */
+        }
+    });
+    after(async () => {
+        try {
+            nft(db1ns, ["delete", "table", "inet", "othermgr"]);
+        } catch {
+            /* gone */
+        }
+        await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message}`));
+        await labDown({ log: () => undefined });
+    });
+
+    it("up passes with the proof, which runs after every Firewall and WebServer is applied", async () => {
+        const events: EngineEvent[] = [];
+        const t0 = Date.now();
+        // refresh: a lab rebuilt since the stack's last up has no tables yet
+        const up = await stack.up({ refresh: true, onEvent: (e) => events.push(e), onOutput: () => undefined });
+        expect(up.summary.result).to.equal("succeeded");
+        const done = finished(events);
+        const proofAt = done.findIndex((s) => s.startsWith(`${PROOF} `));
+        expect(proofAt, done.join("\n")).to.be.greaterThan(-1);
+        const appliers = done.filter((s) => /^pinhole:node:(Firewall|WebServer) /.test(s));
+        expect(appliers.length, "firewalls and web servers applied").to.be.greaterThan(lab.nodes.length);
+        for (const s of appliers) expect(done.indexOf(s), `${s} before the proof`).to.be.lessThan(proofAt);
+        const outs = await proofState(stack);
+        expect(outs?.probes as number, "probes").to.be.greaterThan(lab.nodes.length * 4);
+        expect(outs?.provedAt).to.be.a("string");
+        log(
+            `up with the proof: ${Math.round((Date.now() - t0) / 1000)} s; the proof ran ${outs?.probes} probes in ${outs?.seconds} s`,
+        );
+    });
+
+    it("a foreign table dropping a required port on db-1, then a config change elsewhere: up fails in the proof naming node, peer and port", async () => {
+        nft(db1ns, ["-f", "-"], FOREIGN);
+        const file = lab.stackFile!;
+        const original = fs.readFileSync(file, "utf8");
+        const doc = yaml.load(original) as { config: Record<string, any> }; // any: YAML as written
+        const fw = (doc.config["pinhole:firewall"] ?? {}) as Record<string, unknown>;
+        doc.config["pinhole:firewall"] = {
+            ...fw,
+            extraInbound: [{ port: 9444, from: ["admin"], nodes: ["proxy-1"], reason: "proof test: any change" }],
+        };
+        fs.writeFileSync(file, yaml.dump(doc, { lineWidth: 200 }));
+        const before = await proofState(stack);
+        const events: EngineEvent[] = [];
+        let failed: Error | undefined;
+        try {
+            await stack.up({ onEvent: (e) => events.push(e), onOutput: () => undefined });
+        } catch (e) {
+            failed = e as Error;
+        }
+        expect(failed, "up must fail").to.not.equal(undefined);
+        const msg = failed!.message;
+        const lines = msg.split("\n").filter((l) => l.includes("27017/tcp"));
+        log(`the proof's failure:\n${lines.slice(0, 4).join("\n")}`);
+        expect(msg).to.contain("proof after apply failed");
+        // Every application node must reach db-1's MongoDB: each is named, with the address, the port and what was seen.
+        const db1 = lab.nodes.find((n) => n.name === "db-1")!;
+        for (const app of lab.nodes.filter((n) => n.role === "application"))
+            expect(msg, app.name).to.contain(
+                `${app.name} → db-1 (${db1.address}) 27017/tcp: required but filtered (timed out)`,
+            );
+        // Only proxy-1's firewall changed (db-1's was not re-applied, so nothing refused the foreign table there).
+        const changed = steps(events).filter((s) => s.startsWith("pinhole:node:Firewall "));
+        expect(changed).to.deep.equal(["pinhole:node:Firewall proxy-1-firewall-nft update"]);
+        expect(steps(events).some((s) => s.startsWith(`${PROOF} `))).to.equal(true);
+        // The failed proof keeps its old state: the next up runs it again.
+        expect((await proofState(stack))?.provedAt).to.equal(before?.provedAt);
+    });
+
+    it("with the foreign table gone, the next up (no config change) runs the proof again and passes", async () => {
+        nft(db1ns, ["delete", "table", "inet", "othermgr"]);
+        const events: EngineEvent[] = [];
+        const up = await stack.up({ onEvent: (e) => events.push(e), onOutput: () => undefined });
+        expect(up.summary.result).to.equal("succeeded");
+        expect(steps(events).filter((s) => s.startsWith(`${PROOF} `))).to.have.length(1);
+        expect(steps(events).filter((s) => s.startsWith("pinhole:node:Firewall "))).to.deep.equal([]);
+        await stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    });
+});
