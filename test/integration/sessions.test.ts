@@ -2,7 +2,8 @@
 // sshd (its log's "Accepted publickey" lines) and by the provider (PINHOLE_SSH_LOG). An unchanged node costs one
 // read session on `up` and on `preview`; `refresh` reads each node in ONE session (a web node's Firewall and
 // WebServer reads share it); a changed node costs the apply session and the fresh confirming one, no more.
-// The lab's nodes log in a sudo user (the sudo path of the shared session is the one exercised).
+// The lab's nodes log in a sudo user (the sudo path of the shared session is the one exercised). The proof after
+// apply is off here (its sessions are its own; proof.test.ts).
 import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
@@ -61,6 +62,10 @@ describe("SSH sessions per node: one read when unchanged, one per node on refres
         const env = { ...usePulumiEnv(), PINHOLE_SSH_LOG: logFile };
         lab = await labUp({ model: "modular", sudoUser: true, log, stack: STACK });
         stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
+        // The Firewalls' and WebServers' own sessions are counted here; the proof after apply (one more per node
+        // when it runs) is off: the one-node change moves a node to an address nothing answers on, which the
+        // proof would rightly fail (test/integration/proof.test.ts covers the proof).
+        await stack.setConfig("pinhole:proof.enabled", { value: "false" }, true);
     });
     after(async () => {
         await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
