@@ -126,7 +126,10 @@ describe("the proof after apply (modular lab, real engine)", function () {
         } catch (e) {
             failed = e as Error;
         }
-        expect(failed, "up must fail").to.not.equal(undefined);
+        expect(
+            failed,
+            `up must fail; steps:\n${steps(events).join("\n")}\n${nft(db1ns, ["list", "ruleset"]).slice(0, 3000)}`,
+        ).to.not.equal(undefined);
         const msg = failed!.message;
         const lines = msg.split("\n").filter((l) => l.includes("27017/tcp"));
         log(`the proof's failure:\n${lines.slice(0, 4).join("\n")}`);
