@@ -30,7 +30,7 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6"],
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6", "ipv4-only"],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
@@ -102,6 +102,12 @@ function statusTable(s: LabStatus): string {
     return lines.join("\n");
 }
 
+/** --ipv6 / --ipv4-only → LabOptions.ipv6 (neither: the tier's default). */
+export function ipv6Flag(flags: Map<string, string | true>): boolean | undefined {
+    if (flags.has("ipv6") && flags.has("ipv4-only")) throw new Error("up: --ipv6 and --ipv4-only exclude each other");
+    return flags.has("ipv4-only") ? false : flags.has("ipv6") || undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
     const a = parseArgs(argv);
     if (!a.cmd || a.flags.has("help") || a.cmd === "help") {
@@ -128,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
                 writeStack: !a.flags.has("no-stack"),
                 force: a.flags.has("force"),
                 boot: a.flags.has("boot") || undefined,
-                ipv6: a.flags.has("ipv6") || undefined,
+                ipv6: ipv6Flag(a.flags),
             });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;

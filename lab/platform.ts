@@ -23,7 +23,11 @@ const seenFrom = (from: LabNodeStatus, n: LabNodeStatus) =>
     from.site !== n.site && n.advertisedAddress ? n.advertisedAddress : n.address;
 const serves = (n: LabNodeStatus) => n.role === "application" || n.role === "unified";
 
-const TLS_SERVER = (n: LabNodeStatus) => `    listen 443 ssl default_server;
+/** The node's listen lines for a port: IPv4, and [::] too where the node has IPv6 (so its IPv6 openings meet nginx). */
+const listen = (n: LabNodeStatus, port: string) =>
+    `    listen ${port};` + (n.address6 ? `\n    listen [::]:${port};` : "");
+
+const TLS_SERVER = (n: LabNodeStatus) => `${listen(n, "443 ssl default_server")}
     server_name ${n.fqdn} ${n.name};
     ssl_certificate /etc/nginx/ssl/server.crt;
     ssl_certificate_key /etc/nginx/ssl/server.key;
@@ -39,7 +43,7 @@ const PROXY_HEADERS = `        proxy_set_header Host $host;
 
 export function platformFiles(n: LabNodeStatus, all: LabNodeStatus[]): PlatformFiles {
     const redirect = `server {
-    listen 80 default_server;
+${listen(n, "80 default_server")}
     server_name _;
     location /.well-known/acme-challenge/ {
         root /var/www/platform-acme;

@@ -65,8 +65,8 @@ export interface LabOptions {
     sudoUser?: boolean | string[];
     /**
      * Dual-stack: every node, vantage and external host also gets its IPv6 address (fd77::/48, below), the
-     * stack lists both families and the probe measures both. Default false (IPv4 only) until every
-     * integration file has run on the dual-stack lab; firewall.test.ts and lab.test.ts use it.
+     * stack lists both families and the probe measures both. Default true (dual-stack); false is the IPv4-only
+     * lab (`--ipv4-only`). labUp defaults it to false on the booted tier (`--boot` is IPv4 unless `--ipv6`).
      */
     ipv6?: boolean;
 }
@@ -195,9 +195,10 @@ export function buildPlan(opts: LabOptions): LabPlan {
     const model = opts.model;
     if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
     const counts = roleCounts(model, opts.nodes);
+    const v6 = opts.ipv6 !== false;
     /** IPv6 fields of an address, in a dual-stack lab only. */
     const six = <K extends string>(key: K, ipv4: string): Partial<Record<K, string>> =>
-        (opts.ipv6 ? { [key]: ipv6Of(ipv4) } : {}) as Partial<Record<K, string>>;
+        (v6 ? { [key]: ipv6Of(ipv4) } : {}) as Partial<Record<K, string>>;
     const twoSites = model === "unified" || model === "multisite";
     const deployment: DeploymentModelName = model === "multisite" ? "unified" : model;
 
@@ -301,7 +302,7 @@ export function buildPlan(opts: LabOptions): LabPlan {
             innerAddress: "10.78.2.1",
             innerPrefixLen: 24,
             innerBridge: "brdc2",
-            ...(opts.ipv6
+            ...(v6
                 ? {
                       ipv6: {
                           outerAddress6: ipv6Of("10.77.0.254"),
@@ -322,7 +323,7 @@ export function buildPlan(opts: LabOptions): LabPlan {
         nodes,
         vantages,
         router,
-        provisioner: { address: PROVISIONER_ADDRESS, ...(opts.ipv6 ? { address6: PROVISIONER_ADDRESS6 } : {}) },
+        provisioner: { address: PROVISIONER_ADDRESS, ...(v6 ? { address6: PROVISIONER_ADDRESS6 } : {}) },
         bridge: BRIDGE,
     };
 }

@@ -54,7 +54,8 @@ describe("state upgrade: a stack of the code before the smaller state (real engi
 
     before(async () => {
         env = usePulumiEnv();
-        lab = await labUp({ model: "unified", nodes: 3, log, stack: "test-state-upgrade" });
+        // IPv4 only: the old checkouts this test runs predate the dual-stack lab
+        lab = await labUp({ model: "unified", nodes: 3, ipv6: false, log, stack: "test-state-upgrade" });
         stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
     });
     after(async () => {

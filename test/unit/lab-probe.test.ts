@@ -16,7 +16,7 @@ import { NODE_PORTS } from "../../lab/ports";
 import { buildPlan } from "../../lab/shapes";
 
 describe("lab probe plan", () => {
-    // dual-stack plans (the IPv4-only default has no IPv6 rows: checked below)
+    // dual-stack plans (the default; the IPv4-only lab has no IPv6 rows: checked below)
     const unified = buildPlan({ model: "unified", ipv6: true });
     const multisite = buildPlan({ model: "multisite", ipv6: true });
 
@@ -44,7 +44,7 @@ describe("lab probe plan", () => {
             "fd77::50:17",
         );
         expect(() => probeTargets(unified, { families: [5 as 4] })).to.throw(/families: 5 is not 4 or 6/);
-        const v4only = probeTargets(buildPlan({ model: "unified" }));
+        const v4only = probeTargets(buildPlan({ model: "unified", ipv6: false }));
         expect(v4only).to.have.length(perFamily);
         expect(v4only.every((x) => familyOf(x.address) === 4)).to.equal(true);
         expect(t.some((x) => x.from === x.to)).to.equal(false);

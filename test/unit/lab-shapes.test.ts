@@ -178,15 +178,28 @@ describe("lab IPv6 plan", () => {
             innerAddress6: "fd77:0:0:2::1",
             innerPrefix6: "fd77:0:0:2::/64",
         });
-        // the default lab is IPv4 only
-        const plain = buildPlan({ model: "multisite" });
-        expect(
-            plain.nodes.some((n) => n.address6 || n.gateway6) ||
-                plain.vantages.some((v) => v.address6) ||
-                !!plain.provisioner.address6 ||
-                !!plain.router!.ipv6,
-        ).to.equal(false);
     });
+
+    const anyIpv6 = (p: ReturnType<typeof buildPlan>) =>
+        p.nodes.some((n) => n.address6 || n.gateway6) ||
+        p.vantages.some((v) => v.address6) ||
+        !!p.provisioner.address6 ||
+        !!p.router?.ipv6;
+    for (const model of ["standalone", "unified", "modular", "multisite"] as const) {
+        it(`${model}: dual-stack by default (the same plan as ipv6: true); ipv6: false is IPv4 only`, () => {
+            const byDefault = buildPlan({ model });
+            expect(byDefault).to.deep.equal(buildPlan({ model, ipv6: true }));
+            expect(byDefault.nodes.every((n) => !!n.address6)).to.equal(true);
+            expect(byDefault.vantages.every((v) => !!v.address6)).to.equal(true);
+            expect(byDefault.provisioner.address6).to.be.a("string");
+            const v4 = buildPlan({ model, ipv6: false });
+            expect(anyIpv6(v4)).to.equal(false);
+            // the IPv4 side is the same either way
+            expect(v4.nodes.map((n) => [n.name, n.address])).to.deep.equal(
+                byDefault.nodes.map((n) => [n.name, n.address]),
+            );
+        });
+    }
 });
 
 describe("lab MAC addresses", () => {

@@ -3,7 +3,7 @@ import * as yaml from "js-yaml";
 import { bootScript, hostsFile, overlaysFor, routerNatRuleset, sshdConfig } from "../../lab/render";
 import { buildPlan } from "../../lab/shapes";
 import { labStackConfig, mergeStackDocument, renderStackDocument, stackFileName } from "../../lab/stack";
-import { parseArgs } from "../../lab/cli";
+import { ipv6Flag, parseArgs } from "../../lab/cli";
 import { parseClusterConfig } from "../../model/config/parse";
 
 /** A well-formed ed25519 public key line (string "ssh-ed25519" + 32 key bytes, length-prefixed). */
@@ -84,8 +84,8 @@ describe("lab stack config", () => {
         }
     });
 
-    it("IPv4-only lab (the default): no address6, no IPv6 network or external address", () => {
-        const plan = buildPlan({ model: "multisite" });
+    it("IPv4-only lab (ipv6: false): no address6, no IPv6 network or external address", () => {
+        const plan = buildPlan({ model: "multisite", ipv6: false });
         const c = labStackConfig(plan, keysFor(plan.nodes.map((n) => n.name))) as Record<string, any>;
         expect(c["pinhole:networks"]).to.deep.equal({
             admin: ["10.77.100.0/24", "10.77.0.1/32"],
@@ -225,5 +225,17 @@ describe("lab cli arguments", () => {
         const b = parseArgs(["reboot", "proxy-1"]);
         expect(b.positional).to.deep.equal(["proxy-1"]);
         expect(parseArgs(["up", "--sudo-user", "app-1,app-2"]).flags.get("sudo-user")).to.equal("app-1,app-2");
+    });
+
+    it("--ipv4-only / --ipv6 → the plan's ipv6 (neither: the tier's default, dual-stack on the process tier)", () => {
+        const table: [string[], boolean | undefined][] = [
+            [[], undefined],
+            [["--ipv4-only"], false],
+            [["--ipv6"], true],
+            [["--boot", "--ipv6"], true],
+        ];
+        for (const [argv, want] of table)
+            expect(ipv6Flag(parseArgs(["up", ...argv]).flags), argv.join(" ")).to.equal(want);
+        expect(() => ipv6Flag(parseArgs(["up", "--ipv6", "--ipv4-only"]).flags)).to.throw(/exclude each other/);
     });
 });

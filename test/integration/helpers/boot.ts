@@ -59,7 +59,7 @@ export async function bootLab(model: LabModel, stackName: string, opts: { ipv6?:
     for (const key of TEST_SETTINGS) await stack.removeConfig(key, true).catch(() => undefined);
     const parsed = parseStackFile(lab.stackFile!);
     if (!parsed.model) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n"));
-    const plan = buildPlan({ model, ipv6: opts.ipv6 });
+    const plan = buildPlan({ model, ipv6: opts.ipv6 ?? false }); // the booted tier: IPv4 unless asked, as labUp
     return {
         lab,
         plan,
