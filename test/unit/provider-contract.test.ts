@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { handlers } from "../../provider/main";
 import { erase, ResourceHandler } from "../../provider/framework";
 import { packageSchema, PRIVATE_KEY, RESOURCES, specOf } from "../../provider/schema";
-import { checkInputs, withInputDefaults } from "../../provider/schema-check";
+import { checkInputs, UNKNOWN, withInputDefaults } from "../../provider/schema-check";
 import { undeclaredInputs, resourceInputs } from "../../components/provider-resource";
 import { isSecret, unwrapSecrets } from "../../provider/secrets";
 import { mustParse, rawCluster } from "./helpers/model-builders";
@@ -35,7 +35,15 @@ const MOCKS: pulumi.runtime.Mocks = {
         if (!h) return { id: `${args.name}-id`, state: args.inputs };
         const inputs = unwrapSecrets(args.inputs);
         registered.push({ type: args.type, name: args.name, inputs });
-        const checked = await h.check(inputs);
+        // A certificate-only WebServer's check reads the node's nginx over SSH (platformCheck) when it has the
+        // key: the example nodes (10.20.x) are not ours to reach, so the check runs with the key unknown, as in a
+        // first preview (no SSH; every other rule still applies). The unit suite run in scripts/lab-sandbox.sh
+        // (no network) shows any connection attempt at once.
+        const checkedInputs =
+            args.type === "pinhole:node:WebServer" && inputs.frontEnd === "certificate-only"
+                ? { ...inputs, privateKey: UNKNOWN }
+                : inputs;
+        const checked = await h.check(checkedInputs);
         for (const f of checked.failures) problems.push(`${args.type} ${args.name}: ${f.property} ${f.reason}`);
         if (args.type.startsWith("pinhole:tls:")) {
             const res = await h.create(checked.inputs);
