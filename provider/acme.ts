@@ -2,7 +2,7 @@
 // account, order, HTTP-01 (the key authorizations put into the node's nginx over SSH, remote/acme-scripts.ts),
 // finalize with a CSR on the node's key, chain download. Renewed (replaced) inside the renewal window, like the
 // certificates pinhole issues itself; a failed order changes nothing on the node (the WebServer keeps the old bundle).
-import { createPublicKey, X509Certificate } from "crypto";
+import { createPublicKey, KeyObject, X509Certificate } from "crypto";
 import { AcmeClient, AcmeError, authorizationProblem, keyAuthorization } from "./acme-client";
 import { createCertificateRequest } from "./certs";
 import { CheckFailure, inputDiff, ResourceHandler } from "./framework";
@@ -40,9 +40,8 @@ function issued(bundle: string, i: AcmeInputs) {
     const certs = splitPemBundle(bundle);
     if (!certs.length) throw new AcmeError("the CA's certificate download holds no PEM certificate");
     const leaf = new X509Certificate(certs[0]);
-    const spki = (k: Parameters<typeof createPublicKey>[0]) =>
-        createPublicKey(k).export({ type: "spki", format: "der" });
-    if (!spki(leaf.publicKey).equals(spki(i.keyPem)))
+    const der = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+    if (!der(leaf.publicKey).equals(der(createPublicKey(i.keyPem))))
         throw new AcmeError("the CA sent a certificate for another key than the CSR's");
     for (const n of i.dnsNames)
         if (!leaf.checkHost(n, { subject: "never", wildcards: false }))

@@ -1,14 +1,15 @@
 // Shell scripts (POSIX sh, as root) that answer ACME HTTP-01 from a node's nginx: the key authorizations go
 // into pinhole's webroot and a drop-in server on port 80 (server_name = the order's names) serves
 // /.well-known/acme-challenge/ from it; after the order both go again. Pure string builders; provider/acme.ts
-// runs them over SSH (payloads on stdin). The drop-in sorts before pinhole's own site (conf.d/pinhole-acme.conf <
+// runs them over SSH (payloads on stdin). The drop-in sorts first in conf.d (00-pinhole-acme.conf: before the node's default.conf and
 // pinhole-web.conf), so nginx picks it for these names on 80 whichever front end owns the node.
-import { childPath, shellQuote } from "../render/escape";
+// (Tokens are checked against TOKEN_RE, base64url only, before they name a file.)
+import { shellQuote } from "../render/escape";
 import { base64Heredoc } from "./shell";
 import { HELPERS, PRELUDE, WEB_EXIT } from "./webserver-scripts";
 
 export const ACME_WEBROOT = "/var/lib/pinhole/acme-challenge";
-export const ACME_DROP_IN = "/etc/nginx/conf.d/pinhole-acme.conf";
+export const ACME_DROP_IN = "/etc/nginx/conf.d/00-pinhole-acme.conf";
 export const ACME_EXIT = { configRejected: WEB_EXIT.configRejected, notServed: WEB_EXIT.notServed } as const;
 
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -48,7 +49,7 @@ export function putChallengeScript(challenges: Challenge[], names: string[], ipv
         if (!KEY_AUTH_RE.test(c.keyAuthorization) || !c.keyAuthorization.startsWith(`${c.token}.`))
             throw new Error("ACME key authorization is not <token>.<thumbprint>");
     }
-    const files = challenges.map((c) => shellQuote(childPath(ACME_WEBROOT, c.token)));
+    const files = challenges.map((c) => shellQuote(`${ACME_WEBROOT}/${c.token}`));
     return `${PRELUDE}${HELPERS}
 mkdir -p ${ACME_WEBROOT}
 chmod 755 /var/lib/pinhole ${ACME_WEBROOT}
@@ -68,6 +69,15 @@ if ! reload_nginx; then
   echo "nginx could not be reloaded with pinhole's ACME challenge server" >&2
   exit ${ACME_EXIT.notServed}
 fi
+# nginx -s reload is asynchronous: wait until the new workers serve the answer (curl when the node has it, else 1 s).
+c0=${challenges.length ? shellQuote(challenges[0].keyAuthorization) : "''"}
+i=0
+while [ $i -lt 25 ]; do
+  if ! command -v curl >/dev/null 2>&1; then sleep 1; break; fi
+  got="$(curl -s -m 2 -H ${shellQuote(`Host: ${names[0]}`)} http://127.0.0.1/.well-known/acme-challenge/${challenges.length ? challenges[0].token : ""} || true)"
+  [ "$got" = "$c0" ] && break
+  i=$((i + 1)); sleep 0.2
+done
 echo "challenge=ready"
 `;
 }
@@ -76,9 +86,7 @@ echo "challenge=ready"
 export function removeChallengeScript(tokens: string[]): string {
     for (const t of tokens)
         if (!TOKEN_RE.test(t)) throw new Error(`ACME challenge token is not base64url: ${JSON.stringify(t)}`);
-    const files = tokens.length
-        ? tokens.map((t) => shellQuote(childPath(ACME_WEBROOT, t))).join(" ")
-        : `${ACME_WEBROOT}/*`;
+    const files = tokens.length ? tokens.map((t) => shellQuote(`${ACME_WEBROOT}/${t}`)).join(" ") : `${ACME_WEBROOT}/*`;
     return `${PRELUDE}${HELPERS}
 if [ -e ${ACME_DROP_IN} ]; then
   rm -f ${ACME_DROP_IN} ${files}

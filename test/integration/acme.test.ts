@@ -14,21 +14,21 @@ import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labUp, LabStatus } from "../../lab";
-import { BRIDGE, LAB_PREFIX_LEN, NETNS_PREFIX } from "../../lab/shapes";
+import { BRIDGE, LAB_PREFIX_LEN } from "../../lab/shapes";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 import { issueLocallySigned } from "../../provider/certs";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const quiet = { onOutput: () => undefined };
-const CA_NS = `${NETNS_PREFIX}acme-ca`;
+const CA_NS = "pinhole-acme-ca"; // not phlab-: the lab sweeps processes it did not start out of its namespaces
 const CA_ADDRESS = "10.77.50.40";
 const DIRECTORY = `https://${CA_ADDRESS}:14000/dir`;
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
         https
-            .get(url, { ca, timeout: 3000 }, (res) => {
+            .get(url, { ca, timeout: 3000, headers: { "User-Agent": "pinhole-acme-test" } }, (res) => {
                 let body = "";
                 res.on("data", (c: Buffer) => (body += c.toString()));
                 res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
@@ -127,9 +127,9 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
             { stdio: ["ignore", logFd, logFd] },
         );
         let last = "";
-        for (let i = 0; i < 100; i++) {
+        for (let i = 0; i < 150; i++) {
             const ok = await get(DIRECTORY, tlsCa).then(
-                (r) => r.status === 200,
+                (r) => ((last = `HTTP ${r.status}`), r.status === 200),
                 (e: Error) => ((last = e.message), false),
             );
             if (ok) return;
@@ -209,7 +209,7 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
                 },
             }),
         );
-        // pebble's namespace on the lab bridge (removed by labDown with the lab's other phlab- namespaces).
+        // pebble's namespace on the lab bridge (removed by the after hook).
         spawnSync("ip", ["netns", "del", CA_NS]);
         const sh = (cmd: string) => execFileSync("sh", ["-c", cmd], { stdio: "inherit" });
         sh(
