@@ -23,8 +23,8 @@ const parse = (proof?: unknown) =>
 const conn = { host: "10.77.1.11", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
 
 describe("pinhole:proof: validated like every section, each error naming the key", () => {
-    it("absent or {}: on, with the documented defaults", () => {
-        expect(parse().model!.proof).to.deep.equal({ enabled: true, denyPerNode: 2, timeoutSeconds: 2 });
+    it("absent or {}: off, with the documented defaults", () => {
+        expect(parse().model!.proof).to.deep.equal({ enabled: false, denyPerNode: 2, timeoutSeconds: 2 });
         expect(parse({}).model!.proof).to.deep.equal(DEFAULT_PROOF);
     });
     const accepted: [unknown, object][] = [
