@@ -35,9 +35,12 @@ describe("pinhole:proof: validated like every section, each error naming the key
         ],
         [
             { denyPerNode: 50, timeoutSeconds: 30 },
-            { enabled: true, denyPerNode: 50, timeoutSeconds: 30 },
+            { enabled: false, denyPerNode: 50, timeoutSeconds: 30 },
         ],
-        [{ timeoutSeconds: 1 }, { enabled: true, denyPerNode: 2, timeoutSeconds: 1 }],
+        [
+            { enabled: true, timeoutSeconds: 1 },
+            { enabled: true, denyPerNode: 2, timeoutSeconds: 1 },
+        ],
     ];
     for (const [raw, want] of accepted)
         it(`accepts ${JSON.stringify(raw)}`, () => {
