@@ -2,7 +2,8 @@
 # Builds a Go tool from a module pinned in toolchain/<dir>/go.mod + go.sum (a `tool` line of `go get -tool`), once,
 # into the toolchain cache keyed by the pinned sums. Prints the binary's path on its last stdout line.
 #   bash toolchain/go-tool.sh <dir> <package> [binary]     e.g. go-tool.sh pebble github.com/letsencrypt/pebble/v2/cmd/pebble
-# Used for the test servers only the integration tests need (pebble: test/integration/acme.test.ts).
+# Used for the test servers only the integration tests need (test/integration/helpers/go-tool.ts: pebble for
+# acme.test.ts, gofakes3 for team-backend.test.ts).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="${1:?usage: go-tool.sh <dir> <package> [binary]}"

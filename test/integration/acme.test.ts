@@ -18,6 +18,7 @@ import { BRIDGE, LAB_PREFIX_LEN } from "../../lab/shapes";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 import { issueLocallySigned } from "../../provider/certs";
+import { pebbleBinary } from "./helpers/go-tool";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const quiet = { onOutput: () => undefined };
@@ -94,21 +95,7 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
     const startPebble = async () => {
         const node = lab.nodes[0];
         fs.writeFileSync(path.join(dir, "hosts"), `127.0.0.1 localhost\n${node.address} ${node.fqdn}\n`);
-        const bin = execFileSync(
-            "bash",
-            [
-                path.join(PROJECT_ROOT, "toolchain", "go-tool.sh"),
-                "pebble",
-                "github.com/letsencrypt/pebble/v2/cmd/pebble",
-            ],
-            {
-                encoding: "utf8",
-                stdio: ["ignore", "pipe", "inherit"],
-            },
-        )
-            .trim()
-            .split("\n")
-            .pop()!;
+        const bin = pebbleBinary();
         const logFd = fs.openSync(path.join(dir, "pebble.log"), "a");
         pebble = spawn(
             "ip",

@@ -1,5 +1,5 @@
 // Team use for real: Pulumi state in an S3-compatible object store (gofakes3's server, built from the Go module
-// proxy by toolchain/s3-server.sh and started here), secrets with the passphrase provider. Two operators run
+// proxy by toolchain/go-tool.sh and started here), secrets with the passphrase provider. Two operators run
 // `pulumi up` on one stack at once: the second is refused by the state lock, the first completes, the state is
 // intact (export parses, preview sees no changes), and the second succeeds once the first is done. And
 // `npm start -- --backend s3://...` runs end to end (lab, up, verify) with its state in that store, the local
@@ -13,6 +13,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { labDown } from "../../lab";
 import { PROJECT_ROOT, pulumiEnv } from "../../tools/common/pulumi-env";
+import { s3ServerBinary } from "./helpers/go-tool";
 
 const TEAM_DIR = path.join(PROJECT_ROOT, "test", "fixtures", "team");
 const BUCKET = "pinhole-state";
@@ -77,9 +78,7 @@ describe("team backend: state in an S3 server, two concurrent `pulumi up`", func
         });
 
     before(async () => {
-        const built = spawnSync("bash", [path.join(PROJECT_ROOT, "toolchain", "s3-server.sh")], { encoding: "utf8" });
-        expect(built.status, built.stderr).to.equal(0);
-        const bin = built.stdout.trim().split("\n").pop()!;
+        const bin = s3ServerBinary();
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-"));
         const port = await freePort();
         server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], {
@@ -193,9 +192,7 @@ describe("npm start -- --backend s3://... (lab, up and verify with the state in 
 
     before(async function () {
         if (process.getuid?.() !== 0) this.skip(); // npm start runs the lab: root only
-        const built = spawnSync("bash", [path.join(PROJECT_ROOT, "toolchain", "s3-server.sh")], { encoding: "utf8" });
-        expect(built.status, built.stderr).to.equal(0);
-        const bin = built.stdout.trim().split("\n").pop()!;
+        const bin = s3ServerBinary();
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-s3-start-"));
         const port = await freePort();
         server = spawn(bin, ["-host", `127.0.0.1:${port}`, "-backend", "memory", "-initialbucket", BUCKET], {
