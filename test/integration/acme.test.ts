@@ -19,6 +19,7 @@ import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { generatePrivateKeyPem, issueSelfSigned } from "../../provider/tls";
 import { issueLocallySigned } from "../../provider/certs";
 import { pebbleBinary } from "./helpers/go-tool";
+import { parseTable } from "../../render/nft-listing";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const quiet = { onOutput: () => undefined };
@@ -235,9 +236,21 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
         const table = execFileSync("ip", ["netns", "exec", node.netns, "nft", "list", "table", "inet", "pinhole"], {
             encoding: "utf8",
         });
-        const line = table.split("\n").find((l) => l.includes(CA_ADDRESS) && /dport 80\b/.test(l));
-        expect(line, "an 80/tcp opening from pebble's address in the node's ruleset").to.not.equal(undefined);
-        log(`firewall: ${line!.trim()}`);
+        // The opening is a rule on a named set that holds pebble's address (or on the address itself).
+        const parsed = parseTable(table);
+        const sets = [...parsed.sets.values()].filter((s) => s.elements.some((e) => e.split(/[/ ]/)[0] === CA_ADDRESS));
+        const line = [...parsed.chains.values()]
+            .flatMap((c) => c.rules)
+            .find(
+                (r) =>
+                    (r.includes(CA_ADDRESS) || sets.some((s) => r.includes(`@${s.name} `))) &&
+                    /dport (80\b|\{[^}]*\b80\b)/.test(r) &&
+                    /\baccept\b/.test(r),
+            );
+        expect(line, `an 80/tcp opening from pebble's address in the node's ruleset:\n${table}`).to.not.equal(
+            undefined,
+        );
+        log(`firewall: ${line!.trim()} (sets holding ${CA_ADDRESS}: ${sets.map((s) => s.name).join(", ") || "none"})`);
         const root = await get(`https://${CA_ADDRESS}:15000/roots/0`, tlsCa);
         expect(root.status).to.equal(200);
         rootFile = path.join(dir, "pebble-root.pem");
@@ -263,7 +276,8 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
 
     it("pebble down: an up that must re-order fails saying so, and the previous certificate keeps serving", async () => {
         stopPebble();
-        setCertificates({ renewBeforeDays: 89 }); // inside the window of the 90-day certificate: a new order is due
+        // More days than pebble's 90-day certificate has left: a new order is due on this up (89 would not be: 90 remain).
+        setCertificates({ renewBeforeDays: 120 });
         let out = "";
         const err = await stack.up({ onOutput: (o) => (out += o) }).then(
             () => undefined,
