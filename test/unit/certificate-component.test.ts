@@ -124,8 +124,17 @@ const value = <T>(o: pulumi.Output<T>): Promise<T> =>
             return v;
         }),
     );
+// Registrations that follow an Output (key → certificate → WebServer) land later on a loaded machine: wait until
+// none has arrived for 200 ms (at most 10 s), not a fixed number of turns of the event loop.
 const settled = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 10_000;
+    let count = -1;
+    let quietSince = Date.now();
+    while (Date.now() < deadline) {
+        if (created.length !== count) [count, quietSince] = [created.length, Date.now()];
+        else if (Date.now() - quietSince >= 200) return;
+        await new Promise((r) => setTimeout(r, 10));
+    }
 };
 const ofType = (t: string) =>
     created
