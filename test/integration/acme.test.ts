@@ -137,7 +137,11 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
     };
     const setCertificates = (extra: Record<string, unknown>) => {
         const doc = yaml.load(stackDoc) as { config: Record<string, unknown> };
-        const certs = (doc.config["pinhole:certificates"] ?? {}) as Record<string, unknown>;
+        // The lab keeps a stack file's other keys across runs: a window left by an earlier run must not carry over.
+        const { renewBeforeDays: _stale, ...certs } = (doc.config["pinhole:certificates"] ?? {}) as Record<
+            string,
+            unknown
+        >;
         doc.config["pinhole:certificates"] = {
             ...certs,
             mode: "acme",
@@ -216,6 +220,7 @@ describe("acme mode on the lab (real engine, pebble): HTTP-01 through the node's
         spawnSync("ip", ["link", "del", "phacme0"]);
         spawnSync("ip", ["netns", "del", CA_NS]);
         if (lab) await labDown({ log: () => undefined });
+        if (stackDoc && lab?.stackFile) fs.writeFileSync(lab.stackFile, stackDoc);
     });
 
     let first: ReturnType<typeof served>;
