@@ -6,12 +6,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { bootedSshdConfig, LISTENER_UNIT, listenerUnit, nspawnArgs, supervisorScript } from "./boot-render";
-import type { BootImage } from "./boot-image";
+import { BootImage, ensureBootImage } from "./boot-image";
 import type { BootResult, FirewallAtBoot } from "./node";
 import { nodeHealth } from "./node";
-import { killNetnsProcesses, labPids } from "./net";
-import type { LabNode } from "./shapes";
-import { SUDO_USER } from "./shapes";
+import { checkInotify, killNetnsProcesses, labPids, sweepStrayContainers } from "./procs";
+import type { LabNode, LabPlan } from "./shapes";
+import { planNamespaces, SUDO_USER } from "./shapes";
+import { bootFailureHint } from "./strays";
 import { AUTHORIZED_KEYS, BIN_DIR, nodeDir, NODES_DIR } from "./state";
 import { listeningPorts, readPid, run, RunResult, sleep, spawnDetached, which } from "./sys";
 
@@ -191,7 +192,19 @@ export function bootedSupervisor(node: LabNode): number | undefined {
 }
 
 function tail(file: string, lines = 20): string {
-    return safeRead(file).trimEnd().split("\n").slice(-lines).join("\n") || "(no log)";
+    const text = safeRead(file).trimEnd();
+    const hint = bootFailureHint(text);
+    return (text.split("\n").slice(-lines).join("\n") || "(no log)") + (hint ? `\n${hint}` : "");
+}
+
+/**
+ * Before a booted `up`: stops stray booted containers (a killed run's, any checkout's; not this lab's own
+ * nodes), checks that the nodes still to boot get their inotify instances, then builds or finds the image.
+ */
+export async function prepareBootTier(plan: LabPlan, log: (m: string) => void): Promise<BootImage> {
+    const strays = await sweepStrayContainers(log, planNamespaces(plan));
+    await checkInotify(plan.nodes.filter((n) => !bootedSupervisor(n)).length, strays);
+    return ensureBootImage(log);
 }
 
 async function waitReady(node: LabNode, since: number, deadline: number, leaderBefore?: number): Promise<void> {
@@ -287,11 +300,13 @@ export async function haltBootedNode(node: LabNode | string, netns?: string): Pr
     }
 }
 
-/** Halts every booted node found under .lab/nodes and unmounts its overlay (down, or a tier change). */
-export async function removeBootedNodes(): Promise<number> {
-    if (!fs.existsSync(NODES_DIR)) return 0;
+/**
+ * Halts every booted node found under .lab/nodes and unmounts its overlay (down, or a tier change), then stops
+ * stray booted containers of any checkout (lab/strays.ts). Returns how many of this checkout's nodes it halted.
+ */
+export async function removeBootedNodes(log: (m: string) => void): Promise<number> {
     let n = 0;
-    for (const name of fs.readdirSync(NODES_DIR)) {
+    for (const name of fs.existsSync(NODES_DIR) ? fs.readdirSync(NODES_DIR) : []) {
         const B = bootDir(name);
         if (!fs.existsSync(B)) continue;
         await haltBootedNode(name);
@@ -302,5 +317,6 @@ export async function removeBootedNodes(): Promise<number> {
             );
         n++;
     }
+    await sweepStrayContainers(log);
     return n;
 }

@@ -14,10 +14,11 @@ import {
     checkBootPrerequisites,
     haltBootedNode,
     prepareBootedNode,
+    prepareBootTier,
     rebootBootedNode,
     removeBootedNodes,
 } from "./boot";
-import { BootImage, ensureBootImage } from "./boot-image";
+import type { BootImage } from "./boot-image";
 import {
     bootNode,
     BootResult,
@@ -37,14 +38,13 @@ import {
     ensureRouter,
     ensureVantageNet,
     installNeighbors,
-    killNetnsProcesses,
     labLinks,
-    labPids,
     listLabNamespaces,
     netnsExists,
     removeLabLinks,
 } from "./net";
 import { ProbeResult } from "./probe-plan";
+import { killNetnsProcesses, killOrphans, labPids } from "./procs";
 import { ProbeOptions, runProbe } from "./probe";
 import { setStackSecret, SecretOutcome } from "./secret";
 import { buildPlan, LabModel, LabOptions, LabPlan, planNamespaces, PROVISIONER_ADDRESS, SUDO_USER } from "./shapes";
@@ -233,7 +233,7 @@ async function removeUser(log: Logger): Promise<void> {
 
 /** Removes every namespace, process, link and the user; keeps .lab/ssh and .lab/bin unless purge. */
 async function teardown(log: Logger, purge: boolean): Promise<void> {
-    const booted = await removeBootedNodes();
+    const booted = await removeBootedNodes(log);
     if (booted) log(`stopped ${booted} booted nodes and unmounted their overlays`);
     const namespaces = await listLabNamespaces();
     if (namespaces.length) log(`stopping ${namespaces.length} namespaces' processes`);
@@ -295,23 +295,13 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
                     await deleteNamespaces(stray);
                 }
                 // processes of a namespace deleted behind our back (they would hold its veth)
-                const live = await listLabNamespaces();
-                const inLive = new Set(labPids(live, false));
-                const orphans = labPids([], true).filter((p) => !inLive.has(p));
-                if (orphans.length) {
-                    log(`killing ${orphans.length} orphaned lab processes`);
-                    for (const p of orphans) {
-                        try {
-                            process.kill(p, "SIGKILL");
-                        } catch {
-                            /* gone */
-                        }
-                    }
-                }
+                const orphans = killOrphans(await listLabNamespaces());
+                if (orphans) log(`killed ${orphans} orphaned lab processes`);
             }
             writeState({ version: 1, plan, createdAt: new Date().toISOString(), complete: false, tier });
-            const image: BootImage | undefined = tier ? await ensureBootImage(log) : undefined;
             await ensureLabFiles(log);
+            // booted: stray containers of killed runs stopped, enough inotify instances, the image built or cached
+            const image: BootImage | undefined = tier ? await prepareBootTier(plan, log) : undefined;
             const sudoIds = plan.nodes.some((n) => n.sudo) ? await ensureUser(log) : undefined;
 
             log(

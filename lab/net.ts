@@ -1,4 +1,4 @@
-// Network namespaces, the lab bridge, veths, the multisite router; and finding/killing lab processes.
+// Network namespaces, the lab bridge, veths, the multisite router (finding/killing lab processes: lab/procs.ts).
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { routerNatRuleset } from "./render";
@@ -16,7 +16,7 @@ import {
     PROVISIONER_ADDRESS6,
     VETH_PREFIX,
 } from "./shapes";
-import { LAB_DIR, LABNET_BIN } from "./state";
+import { killNetnsProcesses } from "./procs";
 import { pool, run, shIn, sleep } from "./sys";
 
 /** Lab namespaces that exist now (ours start with phlab-). */
@@ -30,107 +30,6 @@ export async function listLabNamespaces(): Promise<string[]> {
 
 export function netnsExists(ns: string): boolean {
     return fs.existsSync(`/run/netns/${ns}`);
-}
-
-const netnsInode = (ns: string): string => nsId(`/run/netns/${ns}`);
-
-function ancestors(): Set<number> {
-    const out = new Set<number>([process.pid]);
-    let pid = process.pid;
-    for (let i = 0; i < 64 && pid > 1; i++) {
-        try {
-            pid = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-            out.add(pid);
-        } catch {
-            break;
-        }
-    }
-    return out;
-}
-
-/** Does a network namespace (seen through one of its processes) hold a lab address (10.77/16, 10.78/16)? */
-function holdsLabAddress(pid: number): boolean {
-    try {
-        return /\|-- 10\.7[78]\.\d+\.\d+\n\s+\/32 host LOCAL/.test(
-            fs.readFileSync(`/proc/${pid}/net/fib_trie`, "utf8"),
-        );
-    } catch {
-        return false;
-    }
-}
-
-/** A namespace's identity ("dev:inode" of its /proc file), "" when unreadable. */
-function nsId(file: string): string {
-    try {
-        const s = fs.statSync(file);
-        return `${s.dev}:${s.ino}`;
-    } catch {
-        return "";
-    }
-}
-
-/**
- * Pids that belong to the lab: every process in one of `namespaces`, plus (when `strays`) any process outside
- * the root network namespace that runs from or mounts something under .lab/, or whose network namespace holds
- * a lab address (a node whose namespace was deleted while processes, e.g. SSH sessions, kept it alive).
- */
-export function labPids(namespaces: string[], strays: boolean): number[] {
-    const want = new Set(namespaces.map(netnsInode).filter((x): x is string => !!x));
-    const rootNet = nsId("/proc/self/ns/net");
-    // a process in another pid namespace belongs to another copy of the lab (scripts/lab-sandbox.sh): never a stray of ours
-    const ownPidNs = nsId("/proc/self/ns/pid");
-    const skip = ancestors();
-    const labNet = new Map<string, boolean>();
-    const out: number[] = [];
-    for (const e of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(e)) continue;
-        const pid = Number(e);
-        if (skip.has(pid)) continue;
-        const net = nsId(`/proc/${pid}/ns/net`);
-        if (!net) continue;
-        if (want.has(net)) {
-            out.push(pid);
-            continue;
-        }
-        if (!strays || net === rootNet || nsId(`/proc/${pid}/ns/pid`) !== ownPidNs) continue;
-        try {
-            const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-            if (cmd.includes(LABNET_BIN) || cmd.includes(`${LAB_DIR}/`)) {
-                out.push(pid);
-                continue;
-            }
-            if (fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(`${LAB_DIR}/nodes/`)) {
-                out.push(pid);
-                continue;
-            }
-        } catch {
-            continue;
-        }
-        if (!labNet.has(net)) labNet.set(net, holdsLabAddress(pid));
-        if (labNet.get(net)) out.push(pid);
-    }
-    return out;
-}
-
-/** SIGKILLs every process of the given namespaces (and stray lab processes) until none is left. */
-export async function killNetnsProcesses(namespaces: string[], strays = false, timeoutMs = 10_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    let killed = 0;
-    for (;;) {
-        const pids = labPids(namespaces, strays);
-        if (!pids.length) return killed;
-        for (const p of pids) {
-            try {
-                process.kill(p, "SIGKILL");
-                killed++;
-            } catch {
-                /* gone */
-            }
-        }
-        if (Date.now() > deadline)
-            throw new Error(`lab: processes survive SIGKILL in ${namespaces.join(", ")}: ${pids.join(" ")}`);
-        await sleep(30);
-    }
 }
 
 /** Links in the root namespace that the lab created (bridge and root-side veths). */

@@ -14,7 +14,7 @@ import {
 } from "./render";
 import { HOST_KEYS_DIR, LAB_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
 import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
-import { killNetnsProcesses, labPids } from "./net";
+import { killNetnsProcesses, labPids } from "./procs";
 
 function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
     try {

@@ -18,6 +18,10 @@
  *         unreach    ICMP host/net unreachable or admin-prohibited, local EPERM/EACCES (filtered)
  *         error      anything else (detail = errno name)
  *       Classification into open/refused/filtered happens in lab/probe-plan.ts.
+ *
+ *   labnet inotify N
+ *       Prints how many inotify instances this user can still create (at most N): the booted tier checks that
+ *       its nodes' systemd will get theirs (fs.inotify.max_user_instances is per user, machine-wide).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -282,10 +287,28 @@ static int do_probe(int argc, char **argv) {
     return 0;
 }
 
+static int do_inotify(int argc, char **argv) {
+    int want = argc >= 3 ? atoi(argv[2]) : 128, got = 0;
+    if (want < 1 || want > 65536) { fprintf(stderr, "labnet inotify: N must be 1..65536\n"); return 2; }
+    int *fds = calloc((size_t)want, sizeof(int));
+    if (!fds) return 1;
+    while (got < want) {
+        int fd = inotify_init1(IN_CLOEXEC);
+        if (fd < 0) break;
+        fds[got++] = fd;
+    }
+    printf("%d\n", got);
+    for (int i = 0; i < got; i++) close(fds[i]);
+    free(fds);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "listen")) return do_listen(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "probe")) return do_probe(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "inotify")) return do_inotify(argc, argv);
     fprintf(stderr, "usage: labnet listen --tcp P,... --udp P,... [--daemon] [--pidfile F]\n"
-                    "       labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N] < targets\n");
+                    "       labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N] < targets\n"
+                    "       labnet inotify N\n");
     return 2;
 }

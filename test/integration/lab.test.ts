@@ -349,12 +349,15 @@ describe("lab (integration, root)", function () {
                 "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!",
             ]);
             expect(sleeper.code).to.equal(0);
+            // the node's own sshd, nginx and listener (in the node's pid namespace) outlive the namespace's name too
+            const proxy2 = (await sh("ip", ["netns", "pids", "phlab-proxy-2"])).stdout.trim().split(/\s+/).map(Number);
             await sh("ip", ["netns", "del", "phlab-proxy-2"]);
             await sh("ip", ["netns", "add", "phlab-halfmade"]);
             const s = await labUp({ model: "unified", ipv6: true, log: quiet, setSecret: false });
             expect(s.up).to.equal(true);
             expect(fs.existsSync("/run/netns/phlab-halfmade")).to.equal(false);
             expect(alive(Number(sleeper.stdout.trim())), "the session holding the deleted namespace").to.equal(false);
+            expect(proxy2.filter(alive), "proxy-2's processes of before").to.deep.equal([]);
             await expectSshEverywhere(s, knownHostsFrom(s, tmp));
             const res = await probe({ from: ["provisioner", "admin"] });
             expect(res.filter((r) => r.result !== "open")).to.deep.equal([]);
@@ -452,7 +455,29 @@ describe("lab (integration, root)", function () {
 
     describe("down", () => {
         it("leaves no namespace, process, mount, link, user or runtime file", async () => {
-            await labDown({ log: quiet });
+            // a killed booted run's leftover: systemd as PID 1 of its own pid namespace (a stand-in with the same
+            // command line) in a lab namespace deleted since, beside the node's own sshd, nginx and listener
+            const fake = await sh("ip", [
+                "netns",
+                "exec",
+                "phlab-proxy-2",
+                "sh",
+                "-c",
+                [
+                    `setsid unshare --pid --fork perl -e '$0 = "/usr/lib/systemd/systemd"; sleep 600' </dev/null >/dev/null 2>&1 &`,
+                    // until it runs (exit 0) or 5 s have gone (exit 1)
+                    'for i in $(seq 50); do pgrep -f "^/usr/lib/systemd/systemd$" >/dev/null && exit 0; sleep 0.1; done; exit 1',
+                ].join("\n"),
+            ]);
+            expect(fake.code).to.equal(0);
+            const proxy2 = (await sh("ip", ["netns", "pids", "phlab-proxy-2"])).stdout.trim().split(/\s+/).map(Number);
+            await sh("ip", ["netns", "del", "phlab-proxy-2"]);
+            const said: string[] = [];
+            await labDown({ log: (m) => said.push(m) });
+            expect(said.join("\n")).to.match(
+                /stopping a stray booted lab container: systemd pid \d+, its network namespace holds a lab address/,
+            );
+            expect(proxy2.filter(alive), "proxy-2's processes (its namespace deleted)").to.deep.equal([]);
             expect((await sh("ip", ["netns", "list"])).stdout).to.not.contain("phlab-");
             const links = (await sh("ip", ["-o", "link", "show"])).stdout;
             expect(links).to.not.match(/\bphlab0\b|\bphl\d+[@:]/);

@@ -16,8 +16,7 @@ const MAX_LINES = 400;
  */
 const STILL_OVER: Record<string, number> = {
     "model/catalog.ts": 514, // data: every row of the reference's tables
-    "lab/index.ts": 572,
-    "lab/net.ts": 447,
+    "lab/index.ts": 562,
     "model/policy.ts": 470,
     "tools/bench/main.ts": 407,
     "model/certificates.ts": 401,
