@@ -14,7 +14,8 @@
  *         connected  TCP handshake completed             (open)
  *         reply      UDP datagram answered                (open)
  *         refused    TCP RST / ICMP port unreachable      (refused)
- *         timeout    no answer before the timeout         (filtered)
+ *         timeout    no answer before the timeout         (filtered; the socket itself is looked at
+ *                    when time is up, so a prober that ran late does not miss an answer the kernel had)
  *         unreach    ICMP host/net unreachable or admin-prohibited, local EPERM/EACCES (filtered)
  *         error      anything else (detail = errno name)
  *       Classification into open/refused/filtered happens in lab/probe-plan.ts.
@@ -29,6 +30,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +209,33 @@ static void start(struct probe *p, int ep, int idx) {
     epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev);
 }
 
+/* A probe whose socket is ready: connected, refused, answered. 0 when there was nothing to read after all (UDP). */
+static int complete(struct probe *p, int ep) {
+    if (p->udp) {
+        char buf[512];
+        ssize_t r = recv(p->fd, buf, sizeof buf, 0);
+        if (r >= 0) finish(p, ep, "reply", 0);
+        else if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        else { int e = errno; finish(p, ep, outcome_for_errno(e), e); }
+    } else {
+        int err = 0; socklen_t l = sizeof err;
+        getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+        if (err == 0) finish(p, ep, "connected", 0);
+        else finish(p, ep, outcome_for_errno(err), err);
+    }
+    return 1;
+}
+
+/*
+ * Is the probe's answer already there? When its time is up the prober looks at the socket itself before calling it
+ * a timeout: on a loaded machine the prober may not have run (or not yet read its events) while the kernel
+ * completed the handshake or received the reply in time.
+ */
+static int ready(const struct probe *p) {
+    struct pollfd pf = { .fd = p->fd, .events = p->udp ? POLLIN : POLLOUT };
+    return poll(&pf, 1, 0) == 1;
+}
+
 static int do_probe(int argc, char **argv) {
     double tcp_to = 700, udp_to = 1000;
     int conc = 256;
@@ -259,7 +288,10 @@ static int do_probe(int argc, char **argv) {
             struct probe *p = &ps[i];
             if (p->done || p->fd < 0) continue;
             double left = p->start + (p->udp ? udp_to : tcp_to) - t;
-            if (left <= 0) { finish(p, ep, "timeout", 0); finished++; active--; continue; }
+            if (left <= 0) {
+                if (!(ready(p) && complete(p, ep))) finish(p, ep, "timeout", 0);
+                finished++; active--; continue;
+            }
             if (left < wait) wait = left;
         }
         if (finished >= np) break;
@@ -268,18 +300,7 @@ static int do_probe(int argc, char **argv) {
         for (int k = 0; k < n; k++) {
             struct probe *p = &ps[evs[k].data.u32];
             if (p->done) continue;
-            if (p->udp) {
-                char buf[512];
-                ssize_t r = recv(p->fd, buf, sizeof buf, 0);
-                if (r >= 0) finish(p, ep, "reply", 0);
-                else if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-                else { int e = errno; finish(p, ep, outcome_for_errno(e), e); }
-            } else {
-                int err = 0; socklen_t l = sizeof err;
-                getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-                if (err == 0) finish(p, ep, "connected", 0);
-                else finish(p, ep, outcome_for_errno(err), err);
-            }
+            if (!complete(p, ep)) continue;
             finished++; active--;
         }
     }
