@@ -30,7 +30,7 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6", "ipv4-only"],
+    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6", "ipv4-only", "services"],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
@@ -135,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
                 force: a.flags.has("force"),
                 boot: a.flags.has("boot") || undefined,
                 ipv6: ipv6Flag(a.flags),
+                services: a.flags.has("services") || undefined,
             });
             process.stdout.write(statusTable(s) + "\n");
             return s.up ? 0 : 1;

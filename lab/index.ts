@@ -363,7 +363,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
             const vStart = plan.vantages.filter((v) => vantageHealthy(v) === undefined);
             await pool(vStart, par, async (v) => {
                 await killNetnsProcesses([v.netns]);
-                await startVantage(v);
+                await startVantage(v, plan.services);
             });
             if (vStart.length) log(`started ${vStart.length} external-service listeners`);
             for (const w of warnings) log(`warning: ${w}`);

@@ -15,6 +15,8 @@ import {
 import { HOST_KEYS_DIR, LAB_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
 import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
 import { killNetnsProcesses, labPids } from "./procs";
+import { labnetPorts, snmpdConf } from "./services";
+import { startService } from "./services-run";
 
 function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
     try {
@@ -140,7 +142,8 @@ export async function prepareNode(
     let changed = false;
     changed = writeIfChanged(path.join(D, "etc", "hosts"), hostsFile(node, plan)) || changed;
     changed = writeIfChanged(path.join(D, "sshd_config"), sshdConfig(node)) || changed;
-    changed = writeIfChanged(path.join(D, "boot.sh"), bootScript(node, LAB_DIR), 0o755) || changed;
+    if (plan.services) changed = writeIfChanged(path.join(D, "snmpd.conf"), snmpdConf(node.name)) || changed;
+    changed = writeIfChanged(path.join(D, "boot.sh"), bootScript(node, LAB_DIR, plan.services), 0o755) || changed;
     return changed;
 }
 
@@ -258,15 +261,20 @@ export function vantageHealthy(v: LabVantage): number | undefined {
     return v.ports.every((p) => ports.has(`${p.port}/${p.protocol}`)) ? pid : undefined;
 }
 
-/** Starts an external service's listener (client/admin run nothing). */
-export async function startVantage(v: LabVantage, timeoutMs = 10_000): Promise<void> {
+/**
+ * Starts an external service's listener (client/admin run nothing); with `services`, the host's real service first
+ * (lab/services.ts), and labnet on the ports it leaves.
+ */
+export async function startVantage(v: LabVantage, services = false, timeoutMs = 10_000): Promise<void> {
     if (!v.ports.length) return;
     const dir = vantageDir(v.name);
     fs.mkdirSync(dir, { recursive: true });
     const pidFile = path.join(dir, "labnet.pid");
     fs.rmSync(pidFile, { force: true });
-    const tcp = v.ports.filter((p) => p.protocol === "tcp").map((p) => p.port);
-    const udp = v.ports.filter((p) => p.protocol === "udp").map((p) => p.port);
+    if (services) await startService(v);
+    const ports = labnetPorts(v.vantage, v.ports, services);
+    const tcp = ports.filter((p) => p.protocol === "tcp").map((p) => p.port);
+    const udp = ports.filter((p) => p.protocol === "udp").map((p) => p.port);
     const args = [
         "netns",
         "exec",

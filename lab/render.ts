@@ -1,6 +1,7 @@
 // Pure renderers of the lab's per-node files: sshd_config, nginx base config, /etc/hosts, the boot
 // script, and the multisite router's NAT ruleset. No I/O (lab/node.ts writes them).
 import { listenerPorts } from "./ports";
+import { NODE_AGENT, nodeLabnetUdp, snmpdArgs } from "./services";
 import { addressSeenFrom, LabNode, LabPlan, LabRouter, SUDO_USER } from "./shapes";
 import { shellQuote } from "../render/escape";
 
@@ -133,8 +134,9 @@ export const PRIVATE_OVERLAYS: readonly [string, string][] = [
  * /bin/sh boot.sh`: private mounts, hostname and process table, then the platform's order: firewall first (persisted /etc/pinhole/firewall.nft),
  * then nginx and the port listener, and sshd last (exec: its pid is the spawned pid).
  */
-export function bootScript(node: LabNode, labDir: string): string {
-    const { tcp, udp } = listenerPorts();
+export function bootScript(node: LabNode, labDir: string, services = false): string {
+    const { tcp } = listenerPorts();
+    const udp = nodeLabnetUdp(listenerPorts().udp, services);
     const q = shellQuote;
     const overlays = overlaysFor(labDir);
     const skipped = PRIVATE_OVERLAYS.filter((o) => !overlays.includes(o));
@@ -167,6 +169,13 @@ export function bootScript(node: LabNode, labDir: string): string {
         "  echo 'boot: firewall none'",
         "fi",
         "/usr/sbin/nginx || echo 'boot: nginx FAILED to start' >&2",
+        ...(services
+            ? [
+                  `/usr/sbin/${NODE_AGENT.bin} ${snmpdArgs(`${nodeDirInside(node)}/snmpd.conf`, !!node.address6)
+                      .map(q)
+                      .join(" ")} || echo 'boot: snmpd FAILED' >&2`,
+              ]
+            : []),
         `"$L/bin/labnet" listen --tcp ${tcp.join(",")} --udp ${udp.join(",")} --daemon --pidfile /run/labnet.pid || echo 'boot: labnet FAILED' >&2`,
         'echo "boot: starting sshd"',
         `exec /usr/sbin/sshd -D -f "$D/sshd_config" -E "$D/sshd.log"  # PID 1 of the node`,

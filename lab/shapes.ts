@@ -4,14 +4,11 @@
 //   10.77.0.0/16      the lab bridge `phlab0` (one L2 segment); the provisioning host (root namespace) is 10.77.0.1
 //   10.77.1.0/24      site dc1 nodes          10.77.2.0/24  site dc2 nodes (multisite: their advertised addresses)
 //   10.77.50.0/24     external services       10.77.100.0/24 admin network (admin vantage .10)
-//   10.77.200.0/24    client network (client vantage .10)
-//   10.78.2.0/24      multisite only: dc2's internal network behind the router namespace (router .1)
+//   10.77.200.0/24    client network (client vantage .10)     10.78.2.0/24  multisite: dc2 behind the router (.1)
 // Within a site: application/unified/standalone nodes .11+, database .101+, webproxy .201+.
 //
-// IPv6 (dual-stack, unique local addresses in fd77::/48) mirrors it: 10.77.x.y is also fd77::x:y on the same
-// bridge (one /64: fd77::/64), e.g. 10.77.1.11 ↔ fd77::1:11, the provisioning host fd77::1, the admin network
-// fd77::100:0/112. Multisite dc2 is routed without NAT: its nodes are fd77:0:0:2::y in their own /64
-// (fd77:0:0:2::/64 behind the router, router fd77::254 outside and fd77:0:0:2::1 inside).
+// IPv6 (dual-stack, ULAs in fd77::/48) mirrors it: 10.77.x.y is also fd77::x:y on the same bridge (fd77::/64);
+// multisite dc2 is routed without NAT in fd77:0:0:2::/64 behind the router (ipv6Of below, docs/lab.md).
 import { formatIp, parseIp } from "../model/net";
 import type { DeploymentModelName, Role } from "../model/types";
 import { EXTERNAL_CONTROL_PORT, EXTERNAL_SERVICES, ExternalVantage, ServicePort } from "./ports";
@@ -69,6 +66,7 @@ export interface LabOptions {
      * lab (`--ipv4-only`). labUp defaults it to false on the booted tier (`--boot` is IPv4 unless `--ipv6`).
      */
     ipv6?: boolean;
+    services?: boolean; // real services on the externals and snmpd on nodes (lab/services.ts); default off
 }
 
 export interface LabNode {
@@ -133,6 +131,7 @@ export interface LabPlan {
     vantages: LabVantage[];
     router?: LabRouter;
     provisioner: { address: string; address6?: string };
+    services?: true; // labUp({ services: true }), `up --services`
     bridge: string;
 }
 
@@ -324,6 +323,7 @@ export function buildPlan(opts: LabOptions): LabPlan {
         vantages,
         router,
         provisioner: { address: PROVISIONER_ADDRESS, ...(v6 ? { address6: PROVISIONER_ADDRESS6 } : {}) },
+        ...(opts.services ? { services: true as const } : {}),
         bridge: BRIDGE,
     };
 }

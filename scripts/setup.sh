@@ -13,7 +13,10 @@ t0=$(date +%s)
 #    sslscan for the TLS scan of the web nodes);
 #    systemd-container (systemd-nspawn) and mmdebstrap for the booted tier (lab up --boot). Installing
 #    systemd-container upgrades the machine's systemd packages to its version (apt does that by itself).
-apt_packages=(openssh-server openssh-client nftables nginx-light sudo openssl iproute2 procps util-linux passwd curl gcc libc6-dev systemd-container mmdebstrap sslscan)
+#    The lab's real services (lab up --services, lab/services.ts) and their clients: chrony, slapd, ldap-utils,
+#    snmpd, snmptrapd, snmp (policy-rc.d below keeps their system-wide daemons from starting; chrony replaces
+#    systemd-timesyncd where that is installed).
+apt_packages=(openssh-server openssh-client nftables nginx-light sudo openssl iproute2 procps util-linux passwd curl gcc libc6-dev systemd-container mmdebstrap sslscan chrony slapd ldap-utils snmpd snmptrapd snmp)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,7 +33,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    # policy-rc.d keeps package scripts from starting system-wide sshd/nginx: the lab runs its own.
+    # policy-rc.d keeps package scripts from starting system-wide sshd/nginx/chronyd/slapd/snmpd: the lab runs its own.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

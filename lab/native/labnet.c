@@ -9,7 +9,8 @@
  *       line is the source the listener saw (after any NAT), which the lab's NAT test reads.
  *
  *   labnet probe [--tcp-timeout MS] [--udp-timeout MS] [--concurrency N]
- *       Reads "<id> <tcp|udp> <ipv4|ipv6> <port>" lines on stdin, probes them all concurrently and writes
+ *       Reads "<id> <tcp|udp> <ipv4|ipv6> <port>" lines on stdin, probes them all concurrently (a UDP probe
+ *       of 123, 161 or 162 is a real NTP or SNMP request, see udp_payload) and writes
  *       "<id> <outcome> <ms> <detail>" lines on stdout, where outcome is one of
  *         connected  TCP handshake completed             (open)
  *         reply      UDP datagram answered                (open)
@@ -196,6 +197,43 @@ static void finish(struct probe *p, int ep, const char *outcome, int err) {
     printf("%s %s %.1f %s\n", p->id, outcome, now_ms() - p->start, err ? strerrorname_np(err) : "-");
 }
 
+/*
+ * A UDP probe's datagram: a real request where a lab service may answer instead of the listener (with
+ * `up --services`), anything else for the listener's echo (which answers every datagram alike):
+ *   123  an NTP client request (mode 3, version 4) that chronyd answers
+ *   161  an SNMPv2c get of sysUpTime.0, community "public", that snmpd answers
+ *   162  an SNMPv2c inform (coldStart), community "public", that snmptrapd acknowledges (and logs)
+ */
+static const unsigned char SNMP_GET[] = {
+    0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b', 'l', 'i', 'c',
+    0xa0, 0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+    0x30, 0x0e, 0x30, 0x0c, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00, 0x05, 0x00,
+};
+static const unsigned char SNMP_INFORM[] = {
+    0x30, 0x40, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b', 'l', 'i', 'c',
+    0xa6, 0x33, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+    0x30, 0x28,
+    0x30, 0x0d, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00, 0x43, 0x01, 0x00,
+    0x30, 0x17, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x06, 0x03, 0x01, 0x01, 0x04, 0x01, 0x00,
+    0x06, 0x09, 0x2b, 0x06, 0x01, 0x06, 0x03, 0x01, 0x01, 0x05, 0x01,
+};
+
+static const void *udp_payload(const struct probe *p, size_t *len) {
+    static unsigned char ntp[48];
+    int port = ntohs(p->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&p->addr)->sin6_port
+                                                  : ((const struct sockaddr_in *)&p->addr)->sin_port);
+    switch (port) {
+    case 123:
+        ntp[0] = 0x23;                                 /* LI 0, version 4, mode 3 (client) */
+        memset(ntp + 40, 0x5a, 8);                     /* a non-zero transmit timestamp */
+        *len = sizeof ntp;
+        return ntp;
+    case 161: *len = sizeof SNMP_GET; return SNMP_GET;
+    case 162: *len = sizeof SNMP_INFORM; return SNMP_INFORM;
+    default: *len = 6; return "probe\n";
+    }
+}
+
 static void start(struct probe *p, int ep, int idx) {
     p->start = now_ms();
     p->fd = socket(p->addr.ss_family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -203,7 +241,9 @@ static void start(struct probe *p, int ep, int idx) {
     int r = connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen);
     if (r < 0 && errno != EINPROGRESS) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
     if (p->udp) {
-        if (send(p->fd, "probe\n", 6, 0) < 0) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
+        size_t len;
+        const void *payload = udp_payload(p, &len);
+        if (send(p->fd, payload, len, 0) < 0) { int e = errno; finish(p, ep, outcome_for_errno(e), e); return; }
     } else if (r == 0) { finish(p, ep, "connected", 0); return; }
     struct epoll_event ev = { .events = p->udp ? EPOLLIN : EPOLLOUT, .data.u32 = (uint32_t)idx };
     epoll_ctl(ep, EPOLL_CTL_ADD, p->fd, &ev);
