@@ -73,6 +73,9 @@ async function prepare(s: RealService, v: LabVantage, dir: string): Promise<stri
             if (!fs.existsSync(hostKey))
                 await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pinhole-lab-backup", "-f", hostKey]);
             write("sshd_config", backupSshdConfig(v, dir));
+            // for clients that pin the host key (ssh -o UserKnownHostsFile=service/known_hosts)
+            const pub = fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+            write("known_hosts", [v.address, ...(v.address6 ? [v.address6] : [])].map((a) => `${a} ${pub}\n`).join(""));
             // its /srv: root-owned, the lab's key readable, backups/ writable by the backup user only
             const srv = path.join(dir, "srv");
             fs.mkdirSync(path.join(srv, "backups"), { recursive: true });
