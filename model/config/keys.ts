@@ -44,11 +44,8 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
     otherFirewalls: "refuse",
 };
 
-/**
- * Off by default until proof.test.ts passes again on main (docs/stack-config.md, "pinhole:proof"): with it on, an
- * `up` ends with the live cluster shown to match the policy.
- */
-export const DEFAULT_PROOF: Readonly<ProofSettings> = { enabled: false, denyPerNode: 2, timeoutSeconds: 2 };
+/** On by default: an `up` ends with the live cluster shown to match the policy (docs/stack-config.md, "pinhole:proof"). */
+export const DEFAULT_PROOF: Readonly<ProofSettings> = { enabled: true, denyPerNode: 2, timeoutSeconds: 2 };
 export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds"];
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {

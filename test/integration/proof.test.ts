@@ -70,7 +70,6 @@ describe("the proof after apply (modular lab, real engine)", function () {
             { stackName: lab.stack!, workDir: PROJECT_ROOT },
             { envVars: usePulumiEnv() },
         );
-        await stack.setConfig("pinhole:proof.enabled", { value: "true" }, true); // off by default (for now)
         db1ns = lab.nodes.find((n) => n.name === "db-1")!.netns;
         try {
             nft(db1ns, ["delete", "table", "inet", "othermgr"]);

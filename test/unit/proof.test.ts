@@ -23,8 +23,8 @@ const parse = (proof?: unknown) =>
 const conn = { host: "10.77.1.11", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", sudo: false };
 
 describe("pinhole:proof: validated like every section, each error naming the key", () => {
-    it("absent or {}: off, with the documented defaults", () => {
-        expect(parse().model!.proof).to.deep.equal({ enabled: false, denyPerNode: 2, timeoutSeconds: 2 });
+    it("absent or {}: on, with the documented defaults", () => {
+        expect(parse().model!.proof).to.deep.equal({ enabled: true, denyPerNode: 2, timeoutSeconds: 2 });
         expect(parse({}).model!.proof).to.deep.equal(DEFAULT_PROOF);
     });
     const accepted: [unknown, object][] = [
@@ -35,12 +35,9 @@ describe("pinhole:proof: validated like every section, each error naming the key
         ],
         [
             { denyPerNode: 50, timeoutSeconds: 30 },
-            { enabled: false, denyPerNode: 50, timeoutSeconds: 30 },
+            { enabled: true, denyPerNode: 50, timeoutSeconds: 30 },
         ],
-        [
-            { enabled: true, timeoutSeconds: 1 },
-            { enabled: true, denyPerNode: 2, timeoutSeconds: 1 },
-        ],
+        [{ timeoutSeconds: 1 }, { enabled: true, denyPerNode: 2, timeoutSeconds: 1 }],
     ];
     for (const [raw, want] of accepted)
         it(`accepts ${JSON.stringify(raw)}`, () => {

@@ -207,9 +207,7 @@ describe("provider contract (schema ↔ components ↔ handlers)", function () {
         registered.length = 0;
         problems.length = 0;
         // whole-site: the WebServer's check reads nothing from the node (certificate-only's would try SSH here)
-        const model = modelOf({ frontEnd: "whole-site" });
-        model.proof = { ...model.proof!, enabled: true }; // off by default for now
-        cluster({ frontEnd: "whole-site" }, model);
+        cluster({ frontEnd: "whole-site" });
         await settled(1);
         const proofs = registered.filter((r) => r.type === "pinhole:node:Proof");
         expect(proofs).to.have.length(1);
