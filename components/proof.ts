@@ -70,6 +70,7 @@ export class ClusterProof extends pulumi.ComponentResource {
                 privateKey: pulumi.secret(args.privateKey),
                 rulesetDigest,
                 timeoutSeconds: args.settings.timeoutSeconds,
+                rollback: args.settings.rollback,
             },
             { parent: this, dependsOn: [...firewalls.map((f) => f.resource), ...webServers] },
         );

@@ -261,6 +261,8 @@ export interface ProofSettings {
     denyPerNode: number;
     /** Seconds each probe may take to connect (a must-deny probe waits this long). */
     timeoutSeconds: number;
+    /** Cluster rollback on a failed proof: every node this `up` applied goes back to its previous ruleset. */
+    rollback: boolean;
 }
 
 /** One problem found while validating config. */

@@ -7,6 +7,7 @@ import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
 import { importFirewall } from "./firewall-import";
+import { recordApply } from "./proof-rollback";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, PriorOf, StateOf } from "./schema-types";
 import {
@@ -53,7 +54,7 @@ export async function applyFirewall(
     i: FirewallInputs,
     owner: string,
     log: (m: string) => void = () => undefined,
-): Promise<{ listing: string; appliedFrom: string; notes: string[] }> {
+): Promise<{ listing: string; appliedFrom: string; notes: string[]; token: string }> {
     const c = conn(i);
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
     let started = Date.now();
@@ -111,7 +112,7 @@ export async function applyFirewall(
             ),
             { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) },
         );
-        if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes };
+        if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes, token };
         if (cr.code === EXIT.runFilesGone)
             throw new FirewallApplyError(rebootedDuringApply(i.node, parseAfterReboot(cr.stdout), i.ruleset));
         if (cr.code === EXIT.alreadyDecided) {
@@ -299,7 +300,8 @@ const INPUTS = [
 ] as const;
 
 async function apply(id: string, news: FirewallInputs): Promise<FirewallState> {
-    const { listing, appliedFrom, notes } = await applyFirewall(news, id);
+    const { listing, appliedFrom, notes, token } = await applyFirewall(news, id);
+    recordApply({ node: news.node, token, conn: conn(news) }); // what the proof's cluster rollback undoes
     return {
         ...news,
         listing,

@@ -2,6 +2,7 @@
 // targets over SSH (remote/probes.ts, all nodes at once) and the provisioning host probes pinhole's own SSH path;
 // a probe that does not see what the policy says fails the `up` (model/proof.ts proofFailureText). Nothing on
 // any node is changed, so delete has nothing to do and a failed proof leaves the old state: the next `up` re-runs.
+// With `rollback` on, a failed proof first puts every node this command applied back (provider/proof-rollback.ts).
 import { ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { PROOF } from "./schema";
@@ -10,6 +11,7 @@ import type { CheckedInputsOf, StateOf } from "./schema-types";
 import { describeProbe, ProbeResultRow, ProbeTarget } from "../model/probes";
 import { parseTargetLine, proofFailureText, PROVISIONING_HOST } from "../model/proof";
 import { probeFromHost, probeFromNode } from "../remote/probes";
+import { appliedFirewalls, rollBack, rollbackReport, rollbackTargets } from "./proof-rollback";
 import type { SshConnectionInput } from "../remote/ssh";
 
 export type ProofInputs = CheckedInputsOf<typeof PROOF>;
@@ -93,19 +95,27 @@ export async function runProof(i: ProofInputs, now: () => Date = () => new Date(
         const parts = [`proof after apply failed (${rows.length} probes in ${seconds} s):`];
         if (rows.some((r) => !r.ok)) parts.push(proofFailureText(rows));
         parts.push(...errors.map((e) => `  ${e}`));
+        if (i.rollback) {
+            const targets = rollbackTargets(
+                appliedFirewalls(),
+                plan.nodes.map((n) => n.conn.node ?? ""),
+            );
+            parts.push(rollbackReport(await rollBack(targets)));
+        }
         throw new ProviderError(parts.join("\n"));
     }
     const warnings = rows.flatMap((r) => {
         const d = describeProbe(r);
         return d?.warning ? [d.message] : [];
     });
-    const { nodes, hostTargets, privateKey, rulesetDigest, timeoutSeconds } = i;
+    const { nodes, hostTargets, privateKey, rulesetDigest, timeoutSeconds, rollback } = i;
     return {
         nodes,
         hostTargets,
         privateKey,
         rulesetDigest,
         timeoutSeconds,
+        rollback,
         provedAt: now().toISOString(),
         probes: rows.length,
         seconds,

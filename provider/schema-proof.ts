@@ -22,7 +22,7 @@ const PROOF_NODE = {
 export const PROOF = {
     token: "pinhole:node:Proof",
     description:
-        "The proof after apply: once every Firewall (and WebServer) of the stack is applied, probes every required inter-node flow and a bounded sample of must-deny ones from each node over SSH, and pinhole's own SSH path from the provisioning host; any probe that does not see what the policy says fails the `up`, naming source, destination, port and what was seen. Changes nothing on any node.",
+        "The proof after apply: once every Firewall (and WebServer) of the stack is applied, probes every required inter-node flow and a bounded sample of must-deny ones from each node over SSH, and pinhole's own SSH path from the provisioning host; any probe that does not see what the policy says fails the `up`, naming source, destination, port and what was seen. Changes nothing on any node, except with `rollback` on a failed proof.",
     inputs: {
         nodes: { type: "array", description: "Every node the proof probes from.", items: PROOF_NODE },
         hostTargets: {
@@ -40,6 +40,12 @@ export const PROOF = {
             default: 2,
             minimum: LIMITS.proofTimeoutSeconds.min,
             maximum: LIMITS.proofTimeoutSeconds.max,
+        },
+        rollback: {
+            type: "boolean",
+            description:
+                "Cluster rollback on a failed proof: every node whose Firewall this `up` applied goes back to the ruleset it ran before (the rollback target of its last apply), and the `up` fails with what was seen.",
+            default: false,
         },
     },
     requiredInputs: ["nodes", "hostTargets", "privateKey", "rulesetDigest"],

@@ -16,6 +16,12 @@ import { base64Heredoc, RUN_DIR, scriptPrelude, STATE_DIR } from "./shell";
 export { RUN_DIR, STATE_DIR };
 export const PERSISTED_RULESET = `${STATE_DIR}/firewall.nft`;
 export const OWNER_FILE = `${STATE_DIR}/firewall.owner`;
+/**
+ * The last confirmed apply's rollback target (what the node ran before it: the ruleset then persisted, or the
+ * removal of pinhole's table) and that apply's token: the proof's cluster rollback (rollbackScript) goes back to it.
+ */
+export const PREVIOUS_RULESET = `${STATE_DIR}/firewall.prev.nft`;
+export const PREVIOUS_TOKEN = `${STATE_DIR}/firewall.prev.token`;
 export const UNIT_NAME = "pinhole-firewall.service";
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 export const UNIT_WANTS_LINK = `/etc/systemd/system/sysinit.target.wants/${UNIT_NAME}`;
@@ -38,6 +44,10 @@ export const EXIT = {
     alreadyDecided: 20,
     /** The confirmation found none of its apply's run files: the node rebooted (or /run was cleared) since the apply. */
     runFilesGone: 21,
+    /** rollbackScript: the node has no rollback target of that apply (another apply confirmed since, or none kept). */
+    noRollbackTarget: 22,
+    /** rollbackScript: nft refused the previous ruleset (the node still runs the new one). */
+    rollbackFailed: 23,
 } as const;
 
 const heredoc = base64Heredoc;
@@ -179,8 +189,9 @@ ${heredoc(`${UNIT_PATH}.tmp`, systemdUnit())}mv ${UNIT_PATH}.tmp ${UNIT_PATH}
 chmod 644 ${UNIT_PATH} ${NFTABLES_DROPIN}  # systemd warns about unit files others cannot read (umask 077)
 ln -sf ${UNIT_PATH} ${UNIT_WANTS_LINK}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
-${afterConfirm ? `${afterConfirm}\n` : ""}# the confirmed ruleset replaces whatever the last boot loaded (fail-safe included)
-rm -f ${RUN_DIR}/firewall.${t}.nft ${RUN_DIR}/firewall.${t}.prev ${RUN_DIR}/timer.${t} ${BOOT_STATE}
+${afterConfirm ? `${afterConfirm}\n` : ""}# the confirmed ruleset replaces whatever the last boot loaded (fail-safe included); its rollback target is kept
+mv ${RUN_DIR}/firewall.${t}.prev ${PREVIOUS_RULESET}.tmp && mv ${PREVIOUS_RULESET}.tmp ${PREVIOUS_RULESET} && printf '%s\\n' ${t} > ${PREVIOUS_TOKEN}
+rm -f ${RUN_DIR}/firewall.${t}.nft ${RUN_DIR}/timer.${t} ${BOOT_STATE}
 rm -rf ${RUN_DIR}/decided.${t}
 echo "--- listing"
 nft -s list table inet pinhole
@@ -221,8 +232,40 @@ if [ -n "$current" ] && [ "$current" != ${shellQuote(owner)} ]; then
   echo "left in place: the firewall on this node now belongs to $current" ; exit 0
 fi
 ${heredoc(`${RUN_DIR}/remove.nft`, removeTableTransaction())}nft -f ${RUN_DIR}/remove.nft
-rm -f ${RUN_DIR}/remove.nft ${PERSISTED_RULESET} ${OWNER_FILE} ${UNIT_WANTS_LINK} ${UNIT_PATH} ${FAILSAFE_RULESET} ${LOADER_PATH} ${NFTABLES_DROPIN} ${BOOT_STATE}
+rm -f ${RUN_DIR}/remove.nft ${PERSISTED_RULESET} ${PREVIOUS_RULESET} ${PREVIOUS_TOKEN} ${OWNER_FILE} ${UNIT_WANTS_LINK} ${UNIT_PATH} ${FAILSAFE_RULESET} ${LOADER_PATH} ${NFTABLES_DROPIN} ${BOOT_STATE}
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
 echo removed
+`;
+}
+
+/**
+ * The proof's cluster rollback on one node (provider/proof-rollback.ts): back to what the node ran before the
+ * confirmed apply `token` (the rollback target that apply armed, kept by confirmScript), persisted for boot as that
+ * apply would have left it had its timer fired: the previous ruleset, or no pinhole table, unit nor files at all.
+ * Refused (EXIT.noRollbackTarget) when the node's last confirmed apply is another one: nothing newer is undone.
+ */
+export function rollbackScript(token: string): string {
+    const t = runToken(token);
+    const none = `${RUN_DIR}/none.${t}.nft`;
+    return `${PRELUDE}
+if [ "$(cat ${PREVIOUS_TOKEN} 2>/dev/null)" != ${shellQuote(t)} ] || [ ! -s ${PREVIOUS_RULESET} ]; then
+  echo "no rollback target of apply ${t} on this node (last confirmed apply: $(cat ${PREVIOUS_TOKEN} 2>/dev/null || echo none))" >&2
+  exit ${EXIT.noRollbackTarget}
+fi
+if ! nft -f ${PREVIOUS_RULESET} 2>${RUN_DIR}/rollback.${t}.err; then
+  echo "nft refused the previous ruleset:" >&2; cat ${RUN_DIR}/rollback.${t}.err >&2; rm -f ${RUN_DIR}/rollback.${t}.err; exit ${EXIT.rollbackFailed}
+fi
+rm -f ${RUN_DIR}/rollback.${t}.err
+${heredoc(none, removeTableTransaction())}if [ "$(cat ${PREVIOUS_RULESET})" = "$(cat ${none})" ]; then
+  rm -f ${PERSISTED_RULESET} ${OWNER_FILE} ${UNIT_WANTS_LINK} ${UNIT_PATH} ${FAILSAFE_RULESET} ${LOADER_PATH} ${NFTABLES_DROPIN} ${BOOT_STATE}
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
+  echo "rolled-back=none"
+else
+  cp ${PREVIOUS_RULESET} ${PERSISTED_RULESET}.tmp && mv ${PERSISTED_RULESET}.tmp ${PERSISTED_RULESET}
+  echo "rolled-back=previous"
+fi
+rm -f ${none} ${PREVIOUS_RULESET} ${PREVIOUS_TOKEN}
+echo "--- listing"
+nft -s list table inet pinhole 2>/dev/null || true
 `;
 }

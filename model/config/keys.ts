@@ -45,8 +45,13 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
 };
 
 /** On by default: an `up` ends with the live cluster shown to match the policy (docs/stack-config.md, "pinhole:proof"). */
-export const DEFAULT_PROOF: Readonly<ProofSettings> = { enabled: true, denyPerNode: 2, timeoutSeconds: 2 };
-export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds"];
+export const DEFAULT_PROOF: Readonly<ProofSettings> = {
+    enabled: true,
+    denyPerNode: 2,
+    timeoutSeconds: 2,
+    rollback: false,
+};
+export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds", "rollback"];
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
     mode: "self-signed",

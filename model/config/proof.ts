@@ -1,5 +1,5 @@
-// pinhole:proof: whether `pulumi up` ends with the proof after apply, how many must-deny probes it samples and how
-// long each probe may take (components/proof.ts, provider/proof.ts).
+// pinhole:proof: whether `pulumi up` ends with the proof after apply, how many must-deny probes it samples, how long
+// each probe may take, and whether a failed proof rolls back the nodes the `up` changed (components/proof.ts, provider/proof.ts).
 import { ProofSettings } from "../types";
 import { LIMITS } from "../limits";
 import { DEFAULT_PROOF, PROOF_KEYS } from "./keys";
@@ -13,6 +13,7 @@ export function readProof(v: unknown, pr: Problems): ProofSettings | undefined {
     if (!m) return undefined;
     const before = pr.errors.length;
     proof.enabled = readBool(m.enabled, dot(path, "enabled"), pr, proof.enabled);
+    proof.rollback = readBool(m.rollback, dot(path, "rollback"), pr, proof.rollback);
     for (const [key, limit] of [
         ["denyPerNode", LIMITS.proofDenyPerNode],
         ["timeoutSeconds", LIMITS.proofTimeoutSeconds],

@@ -2,7 +2,8 @@
 // pinhole:node:Proof, run after every Firewall and WebServer; a foreign nftables table on db-1 that drops a
 // required port (standing in for another firewall manager), then a config change on another node, makes that
 // `up` fail in the proof naming node, peer and port; with the foreign table gone, the next `up` (no config
-// change) runs the proof again and passes. One lab, three `up`s.
+// change) runs the proof again and passes. With pinhole:proof.rollback on, the same failure rolls back every node
+// the `up` applied (their tables listed before and after), and the next `up` applies them again. One lab, five `up`s.
 import { expect } from "chai";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -11,6 +12,7 @@ import * as yaml from "js-yaml";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { waitForForeignLabHolders } from "../../tools/start/lab";
+import { normaliseListing } from "../../render/nftables";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const PROOF = "pinhole:node:Proof";
@@ -155,6 +157,72 @@ describe("the proof after apply (modular lab, real engine)", function () {
         expect(up.summary.result).to.equal("succeeded");
         expect(steps(events).filter((s) => s.startsWith(`${PROOF} `))).to.have.length(1);
         expect(steps(events).filter((s) => s.startsWith("pinhole:node:Firewall "))).to.deep.equal([]);
+        await stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    });
+
+    /** pinhole's table on a node as the drift check compares it (rate-limit sets and counters left out). */
+    const table = (node: string) =>
+        normaliseListing(
+            nft(lab.nodes.find((n) => n.name === node)!.netns, ["-s", "list", "table", "inet", "pinhole"]),
+        );
+    const tables = (node: string) => nft(lab.nodes.find((n) => n.name === node)!.netns, ["list", "tables"]);
+    const CHANGED = ["app-1", "proxy-1"];
+
+    it("with pinhole:proof.rollback on, the failing up puts every node it changed back on its previous ruleset", async () => {
+        await stack.setConfig("pinhole:proof.rollback", { value: "true" }, true);
+        const before = Object.fromEntries(CHANGED.map((n) => [n, table(n)]));
+        nft(db1ns, ["-f", "-"], FOREIGN);
+        const file = lab.stackFile!;
+        const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> }; // any: YAML as written
+        const fw = (doc.config["pinhole:firewall"] ?? {}) as { extraInbound?: unknown[] };
+        doc.config["pinhole:firewall"] = {
+            ...fw,
+            extraInbound: [
+                ...(fw.extraInbound ?? []),
+                { port: 9445, from: ["admin"], nodes: CHANGED, reason: "proof test: rolled back" },
+            ],
+        };
+        fs.writeFileSync(file, yaml.dump(doc, { lineWidth: 200 }));
+        const events: EngineEvent[] = [];
+        let failed: Error | undefined;
+        try {
+            await stack.up({ onEvent: (e) => events.push(e), onOutput: () => undefined });
+        } catch (e) {
+            failed = e as Error;
+        }
+        expect(failed, `up must fail; steps:\n${steps(events).join("\n")}`).to.not.equal(undefined);
+        const msg = failed!.message;
+        log(
+            `the rollback:\n${msg
+                .split("\n")
+                .filter((l) => /rollback|back on|NOT rolled/.test(l))
+                .join("\n")}`,
+        );
+        expect(msg).to.contain("proof after apply failed");
+        expect(msg).to.contain("27017/tcp: required but filtered (timed out)");
+        const changed = steps(events).filter((s) => s.startsWith("pinhole:node:Firewall "));
+        expect(changed.sort()).to.deep.equal(CHANGED.map((n) => `pinhole:node:Firewall ${n}-firewall-nft update`));
+        expect(msg).to.contain(`every node this up changed is back on its previous ruleset (${CHANGED.length})`);
+        for (const n of CHANGED) {
+            expect(msg).to.contain(`  ${n}: back on its previous ruleset`);
+            const after = table(n);
+            log(`${n} after the rollback: ${tables(n).trim().split("\n").join(", ")}`);
+            expect(after, `${n}'s table after the rollback`).to.equal(before[n]);
+            expect(after).to.not.contain("9445");
+        }
+        // Other tables are not pinhole's to roll back: the foreign one stays on db-1.
+        expect(tables("db-1")).to.contain("table inet othermgr").and.contain("table inet pinhole");
+    });
+
+    it("after the rollback, the next up (no config change) applies the changed nodes again and proves them", async () => {
+        nft(db1ns, ["delete", "table", "inet", "othermgr"]);
+        const events: EngineEvent[] = [];
+        const up = await stack.up({ onEvent: (e) => events.push(e), onOutput: () => undefined });
+        expect(up.summary.result).to.equal("succeeded");
+        const changed = steps(events).filter((s) => s.startsWith("pinhole:node:Firewall "));
+        expect(changed.sort()).to.deep.equal(CHANGED.map((n) => `pinhole:node:Firewall ${n}-firewall-nft update`));
+        expect(steps(events).filter((s) => s.startsWith(`${PROOF} `))).to.have.length(1);
+        for (const n of CHANGED) expect(table(n), n).to.contain("9445");
         await stack.preview({ expectNoChanges: true, onOutput: () => undefined });
     });
 });

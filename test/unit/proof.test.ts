@@ -24,20 +24,27 @@ const conn = { host: "10.77.1.11", port: 22, user: "root", hostKey: "ssh-ed25519
 
 describe("pinhole:proof: validated like every section, each error naming the key", () => {
     it("absent or {}: on, with the documented defaults", () => {
-        expect(parse().model!.proof).to.deep.equal({ enabled: true, denyPerNode: 2, timeoutSeconds: 2 });
+        expect(parse().model!.proof).to.deep.equal({
+            enabled: true,
+            denyPerNode: 2,
+            timeoutSeconds: 2,
+            rollback: false,
+        });
         expect(parse({}).model!.proof).to.deep.equal(DEFAULT_PROOF);
     });
     const accepted: [unknown, object][] = [
-        [{ enabled: false }, { enabled: false, denyPerNode: 2, timeoutSeconds: 2 }],
+        [{ enabled: false }, { enabled: false, denyPerNode: 2, timeoutSeconds: 2, rollback: false }],
         [
             { enabled: "false", denyPerNode: "0" },
-            { enabled: false, denyPerNode: 0, timeoutSeconds: 2 },
+            { enabled: false, denyPerNode: 0, timeoutSeconds: 2, rollback: false },
         ],
         [
             { denyPerNode: 50, timeoutSeconds: 30 },
-            { enabled: true, denyPerNode: 50, timeoutSeconds: 30 },
+            { enabled: true, denyPerNode: 50, timeoutSeconds: 30, rollback: false },
         ],
-        [{ timeoutSeconds: 1 }, { enabled: true, denyPerNode: 2, timeoutSeconds: 1 }],
+        [{ timeoutSeconds: 1 }, { enabled: true, denyPerNode: 2, timeoutSeconds: 1, rollback: false }],
+        [{ rollback: true }, { enabled: true, denyPerNode: 2, timeoutSeconds: 2, rollback: true }],
+        [{ rollback: "false" }, { ...DEFAULT_PROOF, rollback: false }],
     ];
     for (const [raw, want] of accepted)
         it(`accepts ${JSON.stringify(raw)}`, () => {
@@ -49,6 +56,7 @@ describe("pinhole:proof: validated like every section, each error naming the key
         ["on", "pinhole:proof", /expected a map/],
         [{ enable: true }, "pinhole:proof.enable", /unknown key "enable".*enabled/],
         [{ enabled: "yes" }, "pinhole:proof.enabled", /expected true or false/],
+        [{ rollback: "on" }, "pinhole:proof.rollback", /expected true or false/],
         [{ denyPerNode: 51 }, "pinhole:proof.denyPerNode", /51 is out of range \(0-50\)/],
         [{ denyPerNode: -1 }, "pinhole:proof.denyPerNode", /out of range/],
         [{ timeoutSeconds: 0 }, "pinhole:proof.timeoutSeconds", /0 is out of range \(1-30\)/],
@@ -163,6 +171,7 @@ describe("provider/proof.ts: the proof's verdict (host probes on loopback)", fun
         privateKey: "k",
         rulesetDigest: "d",
         timeoutSeconds: 1,
+        rollback: false,
     });
 
     it("passes when every probe sees what the policy says; a refused required port is a warning", async () => {
