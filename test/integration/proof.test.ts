@@ -51,6 +51,21 @@ function finished(events: EngineEvent[]): string[] {
         .map((e) => `${e.resOutputsEvent!.metadata.type} ${e.resOutputsEvent!.metadata.urn.split("::").pop()}`);
 }
 
+/**
+ * The stack file without what this test adds (pinhole:firewall.extraInbound, pinhole:proof). The lab keeps a stack
+ * file's other keys when it writes it (lab/stack.ts mergeStackDocument), so a run after an earlier one in the
+ * same checkout would otherwise start with that run's openings applied and the failing case's change a no-op.
+ */
+function withoutTestKeys(text: string): string {
+    const doc = yaml.load(text) as { config: Record<string, any> }; // any: YAML as written
+    const fw = { ...((doc.config["pinhole:firewall"] ?? {}) as Record<string, unknown>) };
+    delete fw.extraInbound;
+    if (Object.keys(fw).length) doc.config["pinhole:firewall"] = fw;
+    else delete doc.config["pinhole:firewall"];
+    delete doc.config["pinhole:proof"];
+    return yaml.dump(doc, { lineWidth: 200 });
+}
+
 async function proofState(stack: Stack): Promise<Record<string, unknown> | undefined> {
     const state = await stack.exportStack();
     const res = ((state.deployment?.resources ?? []) as { type: string; outputs?: Record<string, unknown> }[]).find(
@@ -64,10 +79,13 @@ describe("the proof after apply (modular lab, real engine)", function () {
     let lab: LabStatus;
     let stack: Stack;
     let db1ns: string;
+    let labStack: string | undefined;
 
     before(async () => {
         await waitForForeignLabHolders(log);
         lab = await labUp({ model: "modular", log, stack: "test-proof" });
+        labStack = withoutTestKeys(fs.readFileSync(lab.stackFile!, "utf8"));
+        fs.writeFileSync(lab.stackFile!, labStack);
         stack = await LocalWorkspace.createOrSelectStack(
             { stackName: lab.stack!, workDir: PROJECT_ROOT },
             { envVars: usePulumiEnv() },
@@ -86,6 +104,7 @@ describe("the proof after apply (modular lab, real engine)", function () {
             /* gone */
         }
         await stack?.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy: ${e.message}`));
+        if (labStack !== undefined) fs.writeFileSync(lab.stackFile!, labStack); // as the lab wrote it, without this test's keys
         await labDown({ log: () => undefined });
     });
 
