@@ -60,6 +60,8 @@ describe("state upgrade: a stack of the code before the smaller state (real engi
     });
     after(async () => {
         await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
+        // The lab keeps the stack file's keys and the next run copies it to the old checkout, which refuses this one.
+        await stack?.removeConfig("pinhole:proof").catch(() => undefined);
         if (oldCheckout)
             execFileSync("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", oldCheckout], {
                 stdio: "ignore",
@@ -101,6 +103,9 @@ describe("state upgrade: a stack of the code before the smaller state (real engi
         // The old layout, so that this test tests an upgrade: the ruleset in the outputs too, a live listing.
         for (const f of firewalls(old.resources)) expect(f.outputs, f.urn).to.include.keys("ruleset", "liveListing");
         const before = appliedAt(old.resources);
+        // The proof after apply (on by default) came after the old code: a new resource, not part of the state's
+        // upgrade. Off for today's code only (the old checkout has its own copy of the stack file).
+        await stack.setConfig("pinhole:proof.enabled", { value: "false" }, true);
 
         const events: EngineEvent[] = [];
         await stack.preview({ expectNoChanges: true, onEvent: (e) => events.push(e) });
