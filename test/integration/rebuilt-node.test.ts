@@ -10,7 +10,11 @@ import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labUp, reboot, LabStatus } from "../../lab";
 import { nodeDir } from "../../lab/state";
+import { bootBinds } from "../../lab/boot-render";
+import { PRIVATE_BINDS } from "../../lab/render";
 import { normaliseListing } from "../../render/nftables";
+import { NFTABLES_DROPIN, PERSISTED_RULESET, UNIT_PATH, UNIT_WANTS_LINK } from "../../remote/firewall-scripts";
+import { STATE_DIR } from "../../remote/shell";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
@@ -29,6 +33,22 @@ function liveTable(lab: LabStatus, node: string): string {
     } catch {
         return "";
     }
+}
+
+/**
+ * Where a path of the node is on this machine: through the node's bind mounts (its /etc/pinhole is the node
+ * directory's on both tiers), else the booted tier's overlay root; the process tier shares the host's other files.
+ */
+function onNode(lab: LabStatus, node: string, file: string): string {
+    const D = nodeDir(node);
+    const binds: [string, string][] =
+        lab.tier === "boot"
+            ? bootBinds({ nodeDir: D, authorizedKeys: "", labBin: "" }).map(([h, c]) => [h, c])
+            : PRIVATE_BINDS.map(([src, m]) => [path.join(D, src), m]);
+    const bind = binds.find(([, c]) => file === c || file.startsWith(`${c}/`));
+    if (bind) return bind[0] + file.slice(bind[1].length);
+    if (lab.tier === "boot") return path.join(D, "boot", "root", file);
+    throw new Error(`${file} is the machine's own file on the process tier, not ${node}'s`);
 }
 
 /** Firewall resources (by node) the engine touched with `op`. */
@@ -87,9 +107,11 @@ describe("rebuilt nodes: plain preview and up see them (no --refresh)", function
 
     it("a node reimaged without pinhole's table: preview shows its firewall only, a plain up restores it", async () => {
         const applied = liveTable(lab, victim);
-        // Reimage: the node loses pinhole's persisted state and boots without any table.
-        fs.rmSync(path.join(nodeDir(victim), "etc", "pinhole"), { recursive: true, force: true });
-        fs.mkdirSync(path.join(nodeDir(victim), "etc", "pinhole"));
+        // Reimage: everything pinhole put on the node goes (its state, its boot unit and the unit's link, the
+        // nftables.service drop-in), as on a node freshly installed from its image; it boots without any table.
+        for (const p of [STATE_DIR, UNIT_PATH, UNIT_WANTS_LINK, NFTABLES_DROPIN])
+            fs.rmSync(onNode(lab, victim, p), { recursive: true, force: true });
+        fs.mkdirSync(onNode(lab, victim, STATE_DIR));
         const boot = await reboot(victim, { log });
         expect(boot.firewall).to.equal("none");
         expect(liveTable(lab, victim)).to.equal("");
@@ -105,10 +127,7 @@ describe("rebuilt nodes: plain preview and up see them (no --refresh)", function
         expect(up.summary.result).to.equal("succeeded");
         expect(firewallsWith(upEvents, "update")).to.deep.equal([victim]);
         expect(liveTable(lab, victim)).to.equal(applied);
-        expect(
-            fs.existsSync(path.join(nodeDir(victim), "etc", "pinhole", "firewall.nft")),
-            "persisted for the next boot",
-        ).to.equal(true);
+        expect(fs.existsSync(onNode(lab, victim, PERSISTED_RULESET)), "persisted for the next boot").to.equal(true);
         const again = await stack.preview(quiet);
         expect(again.changeSummary.update ?? 0).to.equal(0);
     });
