@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { waitForForeignLabHolders } from "../../tools/start/lab";
@@ -107,8 +107,19 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
         ]);
 
         // The next up (with refresh: the provider reads the live table) puts pinhole's ruleset back.
-        const up = await stack.up({ refresh: true, onOutput: () => undefined });
-        expect(up.summary.resourceChanges?.update, "only db-1's firewall is re-applied").to.equal(1);
+        const events: EngineEvent[] = [];
+        await stack.up({ refresh: true, onOutput: () => undefined, onEvent: (e) => events.push(e) });
+        // Counted by type: the proof after apply runs again too (a Proof update) whenever a firewall changes.
+        const updated = (type: string) =>
+            events
+                .filter(
+                    (e) => e.resourcePreEvent?.metadata.type === type && e.resourcePreEvent.metadata.op === "update",
+                )
+                .map((e) => e.resourcePreEvent!.metadata.urn.split("::").pop());
+        expect(updated("pinhole:node:Firewall"), "only db-1's firewall is re-applied").to.deep.equal([
+            "db-1-firewall-nft",
+        ]);
+        expect(updated("pinhole:node:Proof"), "the proof runs again").to.have.length(1);
         const again = verifyCli(lab.stack!);
         expect(again.code, again.out).to.equal(0);
         expect(again.out).to.match(/^PASS: \d+ passed, 0 failed/m);
