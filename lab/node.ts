@@ -13,7 +13,7 @@ import {
     sshdConfig,
 } from "./render";
 import { HOST_KEYS_DIR, LAB_DIR, LABNET_BIN, nodeDir, vantageDir } from "./state";
-import { listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
+import { labSelfSigned, listeningPorts, pidInNetns, processName, readPid, run, sleep, spawnDetached } from "./sys";
 import { killNetnsProcesses, labPids } from "./procs";
 import { labnetPorts, snmpdConf } from "./services";
 import { startService } from "./services-run";
@@ -102,27 +102,8 @@ export async function prepareNode(
             `DNS:${node.name}`,
             `IP:${node.address}`,
             ...(node.advertisedAddress ? [`IP:${node.advertisedAddress}`] : []),
-        ].join(",");
-        await run("openssl", [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            crt,
-            "-days",
-            "397",
-            "-subj",
-            `/O=pinhole lab/CN=${node.fqdn}`,
-            "-addext",
-            `subjectAltName=${san}`,
-        ]);
-        fs.chmodSync(key, 0o600);
+        ];
+        await labSelfSigned(key, crt, node.fqdn, san);
     }
 
     const sudoers = path.join(D, "etc", "sudoers.d", "pinhole-lab");

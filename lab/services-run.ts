@@ -20,7 +20,7 @@ import {
     snmptrapdConf,
 } from "./services";
 import { AUTHORIZED_KEYS, vantageDir } from "./state";
-import { checkPrerequisites, listeningPorts, run, sleep, spawnDetached } from "./sys";
+import { checkPrerequisites, labSelfSigned, listeningPorts, run, sleep, spawnDetached } from "./sys";
 
 /** Where a host's service keeps its files. */
 export const serviceDir = (v: { name: string }) => path.join(vantageDir(v.name), "service");
@@ -30,26 +30,7 @@ async function labCertificate(v: LabVantage, dir: string): Promise<void> {
     const key = path.join(dir, "tls.key");
     if (fs.existsSync(crt) && fs.existsSync(key)) return;
     const san = [`DNS:${v.name}.lab.pinhole.test`, `IP:${v.address}`, ...(v.address6 ? [`IP:${v.address6}`] : [])];
-    await run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        crt,
-        "-days",
-        "397",
-        "-subj",
-        `/O=pinhole lab/CN=${v.name}.lab.pinhole.test`,
-        "-addext",
-        `subjectAltName=${san.join(",")}`,
-    ]);
-    fs.chmodSync(key, 0o600);
+    await labSelfSigned(key, crt, `${v.name}.lab.pinhole.test`, san);
 }
 
 /** Writes the service's files and returns the command that runs it (in the foreground) inside the namespace. */

@@ -266,3 +266,27 @@ export function processName(pid: number): string {
         return "?";
     }
 }
+
+/** A lab TLS key (P-256) and self-signed certificate for `commonName` with these subjectAltNames; key mode 0600. */
+export async function labSelfSigned(key: string, crt: string, commonName: string, san: string[]): Promise<void> {
+    await run("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        crt,
+        "-days",
+        "397",
+        "-subj",
+        `/O=pinhole lab/CN=${commonName}`,
+        "-addext",
+        `subjectAltName=${san.join(",")}`,
+    ]);
+    fs.chmodSync(key, 0o600);
+}
