@@ -69,16 +69,60 @@ if ! reload_nginx; then
   echo "nginx could not be reloaded with pinhole's ACME challenge server" >&2
   exit ${ACME_EXIT.notServed}
 fi
-# nginx -s reload is asynchronous: wait until the new workers serve the answer (curl when the node has it, else 1 s).
-c0=${challenges.length ? shellQuote(challenges[0].keyAuthorization) : "''"}
-i=0
-while [ $i -lt 25 ]; do
-  if ! command -v curl >/dev/null 2>&1; then sleep 1; break; fi
-  got="$(curl -s -m 2 -H ${shellQuote(`Host: ${names[0]}`)} http://127.0.0.1/.well-known/acme-challenge/${challenges.length ? challenges[0].token : ""} || true)"
-  [ "$got" = "$c0" ] && break
-  i=$((i + 1)); sleep 0.2
-done
+${waitUntilServedScript(challenges, names[0])}
 echo "challenge=ready"
+`;
+}
+
+/** How long nginx gets, after the reload, to serve the answer on every address it listens on (a reload is
+ * asynchronous and slow on a loaded node; the CA must not fetch before it serves the answer). */
+export const CHALLENGE_SERVE_SECONDS = 30;
+
+/** Waits until every challenge is served on 127.0.0.1 and on each of the node's global addresses (the CA
+ * fetches from one of them: under load the old workers kept answering with the default server). An address
+ * where nothing accepts on port 80 (curl exit 7) is not one nginx serves, so it is skipped; the loopback is
+ * not. On timeout: undo (the caller's `undo`), reload, a clear error, exit notServed. No curl: wait 1 s. */
+export function waitUntilServedScript(
+    challenges: Challenge[],
+    host: string,
+    seconds = CHALLENGE_SERVE_SECONDS,
+): string {
+    if (!NAME_RE.test(host)) throw new Error(`not a DNS name for the Host header: ${JSON.stringify(host)}`);
+    const checks = challenges
+        .map(
+            (
+                c,
+            ) => `    rc=0; got="$(curl -s -m 2 -H ${shellQuote(`Host: ${host}`)} "http://$a/.well-known/acme-challenge/${c.token}")" || rc=$?
+    if [ "$got" != ${shellQuote(c.keyAuthorization)} ]; then
+      if [ "$a" != 127.0.0.1 ] && [ $rc -eq 7 ]; then continue; fi
+      left="$left $a"; seen="$a: $(printf '%s' "$got" | tr -c '[:print:]' ' ' | cut -c1-120)"; continue
+    fi`,
+        )
+        .join("\n");
+    return `if command -v curl >/dev/null 2>&1; then
+  addrs=127.0.0.1
+  for a in $(hostname -I 2>/dev/null); do
+    case "$a" in fe80:*|127.*|::1) ;; *:*) addrs="$addrs [$a]" ;; *) addrs="$addrs $a" ;; esac
+  done
+  pending="$addrs"; seen=""; deadline=$(( $(date +%s) + ${seconds} ))
+  while :; do
+    left=""
+    for a in $pending; do
+${checks}
+    done
+    pending="$left"
+    [ -z "$pending" ] && break
+    if [ "$(date +%s)" -ge $deadline ]; then
+      undo; reload_nginx >/dev/null 2>&1 || true
+      echo "nginx did not serve pinhole's ACME challenge answer on$pending within ${seconds} s of the reload (last seen: $seen); nothing changed, the CA was not asked to validate" >&2
+      [ -r /var/log/nginx/error.log ] && tail -n 3 /var/log/nginx/error.log >&2
+      exit ${ACME_EXIT.notServed}
+    fi
+    sleep 0.2
+  done
+else
+  sleep 1
+fi
 `;
 }
 

@@ -1,12 +1,22 @@
 // acme mode (issue 13.5): certificates.acme read into settings, the 80/tcp opening the policy derives for HTTP-01, the
 // ACME client's JWS (verified with Node's crypto, not with the code under test) and the node-side challenge scripts.
 import { expect } from "chai";
+import { spawnSync } from "child_process";
 import { createPublicKey, generateKeyPairSync, verify } from "crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { parseClusterConfig } from "../../model/config";
 import { buildPolicy } from "../../model/policy";
 import { rawCluster } from "./helpers/model-builders";
 import { accountJwk, jwkThumbprint, keyAuthorization, signJws } from "../../provider/acme-client";
-import { putChallengeScript, removeChallengeScript, renderAcmeServer } from "../../remote/acme-scripts";
+import {
+    ACME_EXIT,
+    putChallengeScript,
+    removeChallengeScript,
+    renderAcmeServer,
+    waitUntilServedScript,
+} from "../../remote/acme-scripts";
 import { renewalWindowDays } from "../../provider/acme";
 
 const NODES = [
@@ -148,6 +158,123 @@ describe("acme: the node's challenge scripts", () => {
         const s = putChallengeScript([{ token: "tok1", keyAuthorization: kA }], ["a.example"], false);
         expect(s).to.contain(`printf '%s' '${kA}' > '/var/lib/pinhole/acme-challenge/tok1'`);
         expect(s.indexOf("nginx -t")).to.be.lessThan(s.indexOf("reload_nginx; then"));
+    });
+});
+
+// The wait after the reload runs in sh against a fake curl (answers per address, from a table) and a fake
+// hostname -I: the loop must wait for every address nginx serves, skip one nothing listens on, time out on one
+// that keeps serving the default server (undo, reload, exit notServed) and never pass on a silent loopback.
+describe("acme: waiting until nginx serves the answer", () => {
+    const kA = "tok1.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    // per address: "ok" serves the answer, "okAfter:N" from the Nth request on, "default" the default server,
+    // "refused" curl's exit 7
+    function run(addresses: string, behaviour: Record<string, string>, seconds = 1) {
+        const dir = mkdtempSync(join(tmpdir(), "pinhole-acme-wait-"));
+        try {
+            const cases = Object.entries(behaviour)
+                .map(([addr, b]) => `  ${JSON.stringify(addr)}) b=${JSON.stringify(b)} ;;`)
+                .join("\n");
+            writeFileSync(
+                join(dir, "curl"),
+                `#!/bin/sh
+for u; do :; done
+a=$(printf '%s' "$u" | sed 's|^http://||; s|/.*$||')
+echo "$a" >> ${dir}/requests
+n=$(grep -cxF "$a" ${dir}/requests)
+case "$a" in
+${cases}
+  *) b=refused ;;
+esac
+case "$b" in
+  ok) printf '%s' '${kA}' ;;
+  okAfter:*) if [ "$n" -ge "\${b#okAfter:}" ]; then printf '%s' '${kA}'; else printf 'pinhole lab standalone-1'; fi ;;
+  default) printf 'pinhole lab standalone-1' ;;
+  refused) exit 7 ;;
+esac
+`,
+            );
+            writeFileSync(join(dir, "hostname"), `#!/bin/sh\necho ${JSON.stringify(addresses)}\n`);
+            chmodSync(join(dir, "curl"), 0o755);
+            chmodSync(join(dir, "hostname"), 0o755);
+            const script = `undo() { echo undone > ${dir}/undone; }\nreload_nginx() { echo reloaded; }\n${waitUntilServedScript([{ token: "tok1", keyAuthorization: kA }], "a.example", seconds)}echo waited\n`;
+            const r = spawnSync("sh", ["-c", script], {
+                encoding: "utf8",
+                env: { PATH: `${dir}:${process.env.PATH}` },
+                timeout: 20_000,
+            });
+            const requests = readFileSync(join(dir, "requests"), "utf8").trim().split("\n");
+            let undone = false;
+            try {
+                undone = readFileSync(join(dir, "undone"), "utf8").includes("undone");
+            } catch {
+                /* not undone */
+            }
+            return { status: r.status, stdout: r.stdout, stderr: r.stderr, requests, undone };
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    const cases: [string, string, Record<string, string>, "served" | "timeout", string[]][] = [
+        [
+            "every address serves at once",
+            "10.1.0.10 fd00::10",
+            { "127.0.0.1": "ok", "10.1.0.10": "ok", "[fd00::10]": "ok" },
+            "served",
+            ["127.0.0.1", "10.1.0.10", "[fd00::10]"],
+        ],
+        [
+            "waits for a slow reload on one address",
+            "10.1.0.10",
+            { "127.0.0.1": "ok", "10.1.0.10": "okAfter:4" },
+            "served",
+            ["10.1.0.10"],
+        ],
+        [
+            "skips an address nothing listens on and the link-local one",
+            "10.1.0.10 10.2.0.10 fe80::1",
+            { "127.0.0.1": "ok", "10.1.0.10": "ok", "10.2.0.10": "refused" },
+            "served",
+            ["10.2.0.10"],
+        ],
+        [
+            "times out on an address that keeps serving the default server",
+            "10.1.0.10",
+            { "127.0.0.1": "ok", "10.1.0.10": "default" },
+            "timeout",
+            ["10.1.0.10"],
+        ],
+        [
+            "a silent loopback is not skipped",
+            "10.1.0.10",
+            { "127.0.0.1": "refused", "10.1.0.10": "ok" },
+            "timeout",
+            ["127.0.0.1"],
+        ],
+    ];
+    for (const [name, addresses, behaviour, want, named] of cases)
+        it(name, () => {
+            const r = run(addresses, behaviour, want === "served" ? 10 : 1);
+            expect(r.requests).not.to.include("[fe80::1]");
+            for (const a of named) expect(r.requests).to.include(a);
+            if (want === "served") {
+                expect(r.status, r.stderr).to.equal(0);
+                expect(r.stdout).to.contain("waited");
+                expect(r.undone).to.equal(false);
+            } else {
+                expect(r.status).to.equal(ACME_EXIT.notServed);
+                expect(r.undone).to.equal(true);
+                expect(r.stdout).not.to.contain("waited");
+                expect(r.stderr).to.contain(`did not serve pinhole's ACME challenge answer on ${named[0]} within 1 s`);
+            }
+        });
+    it("a slow reload is waited for, not taken as served", () => {
+        const r = run("10.1.0.10", { "127.0.0.1": "ok", "10.1.0.10": "okAfter:4" }, 10);
+        expect(r.requests.filter((a) => a === "10.1.0.10").length).to.equal(4);
+    });
+    it("the put script waits after the reload and before saying ready", () => {
+        const s = putChallengeScript([{ token: "tok1", keyAuthorization: kA }], ["a.example"], false);
+        expect(s.indexOf("reload_nginx; then")).to.be.lessThan(s.indexOf("hostname -I"));
+        expect(s.indexOf("hostname -I")).to.be.lessThan(s.indexOf("challenge=ready"));
     });
 });
 

@@ -1,6 +1,9 @@
 // remote/webserver-scripts.ts and the pinhole:node:WebServer handler's pure parts (check, diff).
 import { expect } from "chai";
 import { spawnSync } from "child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { CERT_PATH, KEY_PATH, SITE_PATH } from "../../render/nginx";
 import {
     COMMIT_NGINX,
@@ -205,6 +208,62 @@ rm -rf "$W"
             if (c.code !== 0) expect(r.out).to.not.contain("ok got=");
         });
     }
+});
+
+// A real nginx (Debian's, on a private config and a loopback port) reloaded by the helper: the reload must
+// return only after the workers that accepted before it have stopped accepting (right after `nginx -s
+// reload` they still do, so an ACME validation could be answered with the old configuration).
+describe("reload_nginx waits for the old workers (a real nginx)", function () {
+    this.timeout(60_000);
+    const nginxBin = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
+    let dir = "";
+    const sh = (script: string) =>
+        spawnSync("sh", ["-c", `set -eu\n${HELPERS}${script}`], {
+            encoding: "utf8",
+            env: { PATH: `${dir}:${process.env.PATH}` },
+            timeout: 50_000,
+        });
+    before(function () {
+        if (!nginxBin || process.getuid?.() !== 0) this.skip();
+        dir = mkdtempSync(join(tmpdir(), "pinhole-reload-"));
+        const conf = join(dir, "nginx.conf");
+        writeFileSync(
+            conf,
+            `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nworker_processes 2;\nevents {}\nhttp { access_log off; server { listen 127.0.0.1:18187; return 200 "a"; } }\n`,
+        );
+        // `nginx` on PATH is this instance, as on a node (the helpers call plain nginx)
+        writeFileSync(join(dir, "nginx"), `#!/bin/sh\nexec ${nginxBin} -c ${conf} -p ${dir} "$@"\n`);
+        chmodSync(join(dir, "nginx"), 0o755);
+        expect(sh("nginx").status).to.equal(0);
+    });
+    after(() => {
+        if (dir) {
+            sh("nginx -s quit");
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+    const accepting = (pid: string) => {
+        try {
+            return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "") === "nginx: worker process";
+        } catch {
+            return false;
+        }
+    };
+    for (const round of [1, 2, 3])
+        it(`round ${round}: the workers from before the reload no longer accept when it returns`, () => {
+            const r = sh(
+                `nginx_accepting_workers | tr '\\n' ' '; echo; reload_nginx; nginx_accepting_workers | tr '\\n' ' '`,
+            );
+            expect(r.status, r.stderr).to.equal(0);
+            const [before, said, after] = r.stdout.split("\n");
+            const old = before.trim().split(" ").filter(Boolean);
+            expect(old, "the helper finds this nginx's two workers").to.have.length(2);
+            expect(said).to.equal("nginx=reloaded");
+            expect(old.filter(accepting), "old workers still accepting").to.deep.equal([]);
+            const fresh = after.trim().split(" ").filter(Boolean);
+            expect(fresh).to.have.length(2);
+            expect(fresh.filter((p) => old.includes(p))).to.deep.equal([]);
+        });
 });
 
 describe("pinhole:node:WebServer handler (check, diff)", function () {
