@@ -1,0 +1,154 @@
+// The house rules (issue 12, COMMON rules): files that fit in a head (≤ 400 lines) and functions that do one step
+// (≤ 60 lines), in every tracked source outside test/. Measured with the TypeScript compiler's own parser.
+import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import { fileLines, Measured, measureFunctions, sources } from "./helpers/measure";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const MAX_FILE_LINES = 400;
+const MAX_FUNCTION_LINES = 60;
+
+/** Data tables: rows of the reference, not logic. They may be as long as the data is; nothing else goes here. */
+const DATA_TABLES: Record<string, string> = {
+    "model/catalog.ts": "every row of the reference's port tables (CATALOG)",
+};
+
+/** Files still over MAX_FILE_LINES, at most the size they had when the rule came in: they may only shrink. */
+const FILES_STILL_OVER: Record<string, number> = {
+    "lab/index.ts": 562,
+    "model/policy.ts": 470,
+    "tools/bench/main.ts": 407,
+    "model/certificates.ts": 401,
+};
+
+/**
+ * Functions still over MAX_FUNCTION_LINES, each at most the length it had when this rule came in: they may only
+ * shrink (split one into named steps, then delete its entry). Keys are "file: name" as measure() names them.
+ */
+const FUNCTIONS_STILL_OVER: Record<string, number> = {
+    "components/certificate.ts: WebCertificate.constructor": 77,
+    "components/cluster.ts: Cluster.constructor": 64,
+    "components/web-server-inputs.ts: webServerInputs": 90,
+    "lab/boot.ts: prepareBootedNode": 68,
+    "lab/cli.ts: main": 76,
+    "lab/index.ts: labUp": 136,
+    "lab/index.ts: labUp.<arrow>": 124,
+    "lab/node.ts: prepareNode": 78,
+    "lab/platform.ts: platformFiles": 67,
+    "lab/services-run.ts: prepare": 61,
+    "lab/shapes.ts: buildPlan": 137,
+    "lab/stack.ts: labStackConfig": 64,
+    "model/certificates.ts: checkCertificateBundle": 157,
+    "model/config/certificates.ts: readCertificates": 87,
+    "model/config/exposure.ts: checkExposure": 104,
+    "model/config/exposure.ts: checkExposure.<arrow>": 61,
+    "model/config/external.ts: readExternal": 196,
+    "model/config/external.ts: readExternal.<arrow>": 95,
+    "model/config/firewall.ts: readExtraInbound": 87,
+    "model/config/firewall.ts: readFirewall": 64,
+    "model/config/front-end.ts: readFrontEnd": 79,
+    "model/config/nodes.ts: checkNodes": 116,
+    "model/config/parse.ts: parseClusterConfig": 100,
+    "model/config/stack.ts: configEntriesToRaw": 69,
+    "model/policy.ts: networkFlows": 121,
+    "model/reachability.ts: expectedReachability": 97,
+    "model/roles.ts: checkDeploymentModel": 74,
+    "model/uri.ts: parseAuthority": 113,
+    "provider/acme.ts: orderCertificate": 72,
+    "provider/certs.ts: issueLocallySigned": 63,
+    "provider/firewall.ts: applyFirewall": 86,
+    "provider/framework.ts: erase": 66,
+    "provider/server.ts: providerService": 89,
+    "provider/webserver-platform.ts: platformInstallIn": 74,
+    "render/nftables.ts: groupOpenings": 78,
+    "render/nftables.ts: renderRuleset": 98,
+    "render/nginx-platform.ts: planPlatformFrontEnd": 126,
+    "tools/bench/main.ts: benchSize": 137,
+    "tools/bench/main.ts: main": 74,
+    "tools/bench/report.ts: analyse": 65,
+    "tools/bench/report.ts: formatBenchTable": 61,
+    "tools/start/main.ts: main": 144,
+    "tools/start/progress.ts: formatSummary": 90,
+    "tools/verify/certificate-check.ts: checkCertificate": 111,
+    "tools/verify/firewall-check.ts: diffTables": 89,
+    "tools/verify/report.ts: formatReport": 63,
+    "tools/verify/state.ts: expectationsFor": 94,
+};
+
+const key = (m: Measured) => `${m.file}: ${m.name}`;
+
+describe("house rules: files and functions that fit in a head", () => {
+    const files = sources(ROOT).map((file) => ({ file, text: fs.readFileSync(path.join(ROOT, file), "utf8") }));
+    const functions = files.flatMap(({ file, text }) => measureFunctions(file, text));
+
+    it(`no source file over ${MAX_FILE_LINES} lines, except data tables and those still listed (may only shrink)`, () => {
+        const over = files
+            .filter(
+                ({ file, text }) =>
+                    !(file in DATA_TABLES) && fileLines(text) > (FILES_STILL_OVER[file] ?? MAX_FILE_LINES),
+            )
+            .map(({ file, text }) => `${file}: ${fileLines(text)} lines`);
+        expect(over).to.deep.equal([]);
+    });
+    it("the lists of files over are current (every one listed exists and is over; a split file leaves its list)", () => {
+        const stale = [...Object.keys(DATA_TABLES), ...Object.keys(FILES_STILL_OVER)].filter((f) => {
+            const entry = files.find((x) => x.file === f);
+            return !entry || fileLines(entry.text) <= MAX_FILE_LINES;
+        });
+        expect(stale).to.deep.equal([]);
+    });
+    it(`no function over ${MAX_FUNCTION_LINES} lines, except those still listed, which may only shrink`, () => {
+        const over = functions
+            .filter((m) => m.lines > (FUNCTIONS_STILL_OVER[key(m)] ?? MAX_FUNCTION_LINES))
+            .map((m) => `${key(m)} (line ${m.line}): ${m.lines} lines`);
+        expect(over).to.deep.equal([]);
+    });
+    it("the list of functions still over is current (a split function leaves it)", () => {
+        const stale = Object.keys(FUNCTIONS_STILL_OVER).filter(
+            (k) => !functions.some((m) => key(m) === k && m.lines > MAX_FUNCTION_LINES),
+        );
+        expect(stale).to.deep.equal([]);
+    });
+});
+
+describe("house rules: the measure itself", () => {
+    const sample = [
+        "export function short() {", // 1
+        "    return 1;",
+        "}",
+        "class Box {",
+        "    constructor() {", // 5
+        "        const inner = () => {",
+        "            return 2;",
+        "        };",
+        "        inner();",
+        "    }", // 10
+        "    get size() { return 3; }",
+        "}",
+        "const f = function () {};",
+        "[1].map((x) => x);",
+        "declare function bodiless(): void;",
+        "",
+    ].join("\n");
+    const cases: [string, number, number][] = [
+        ["short", 1, 3],
+        ["Box.constructor", 5, 6],
+        ["Box.constructor.inner", 6, 3],
+        ["Box.size", 11, 1],
+        ["f", 13, 1],
+        ["<arrow>", 14, 1],
+    ];
+    const measured = measureFunctions("sample.ts", sample);
+    for (const [name, line, lines] of cases) {
+        it(`${name}: from line ${line}, ${lines} line(s)`, () => {
+            expect(measured.find((m) => m.name === name)).to.include({ line, lines });
+        });
+    }
+    it("counts only functions with a body (a declaration without one is not a function to split)", () => {
+        expect(measured.map((m) => m.name)).to.deep.equal(cases.map((c) => c[0]));
+    });
+    it("counts a file's lines with or without a final newline", () => {
+        expect([fileLines("a\nb\n"), fileLines("a\nb"), fileLines("")]).to.deep.equal([2, 2, 0]);
+    });
+});
