@@ -5,6 +5,8 @@ export * from "./uri";
 export * from "./catalog";
 export * from "./roles";
 export * from "./policy";
+export * from "./network-flows";
+export * from "./external-flows";
 export * from "./narrowings";
 export * from "./service-list";
 export * from "./reachability";

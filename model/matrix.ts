@@ -2,7 +2,8 @@
 
 import { ClusterModel, Protocol } from "./types";
 import { SECTIONS } from "./catalog";
-import { Flow, FlowEnd, STACK_OVERRIDE_SECTION, buildFlows } from "./policy";
+import { Flow, FlowEnd, buildFlows } from "./policy";
+import { STACK_OVERRIDE_SECTION } from "./network-flows";
 import { describeProfile } from "./narrowings";
 
 export interface MatrixRow {

@@ -1,6 +1,6 @@
 // Roles, what each role does, and which roles each deployment model allows.
 
-import { DeploymentModelName, Role } from "./types";
+import { ClusterModel, DeploymentModelName, NodeSpec, Role } from "./types";
 
 /** What a node of a role runs. unified = application + database; standalone = everything on one node. */
 export interface RoleTraits {
@@ -32,6 +32,12 @@ export const ARBITER_ROLE_ERROR = (role: string): string =>
     `only database, unified, application (and standalone) nodes run a database arbiter; this node is ${role}`;
 /** Nodes with a web front end (nginx) and so a web certificate: every role but database. */
 export const servesWeb = (role: Role): boolean => role !== "database";
+
+/** Nodes that do the reference's "proxy node" duties: web proxies, or application nodes when there are none. */
+export function userFacingNodes(model: ClusterModel): NodeSpec[] {
+    const proxies = model.nodes.filter((n) => isProxy(n.role));
+    return proxies.length > 0 ? proxies : model.nodes.filter((n) => runsApplication(n.role));
+}
 
 /** The reference's "Service and Ports list" row(s) that describe a role. */
 export const SERVICE_LIST_ROWS: Readonly<Record<Role, ("svc.webproxy" | "svc.application" | "svc.database")[]>> = {

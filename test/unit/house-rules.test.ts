@@ -17,7 +17,6 @@ const DATA_TABLES: Record<string, string> = {
 /** Files still over MAX_FILE_LINES, at most the size they had when the rule came in: they may only shrink. */
 const FILES_STILL_OVER: Record<string, number> = {
     "lab/index.ts": 562,
-    "model/policy.ts": 470,
     "tools/bench/main.ts": 407,
     "model/certificates.ts": 401,
 };
@@ -51,7 +50,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "model/config/nodes.ts: checkNodes": 116,
     "model/config/parse.ts: parseClusterConfig": 100,
     "model/config/stack.ts: configEntriesToRaw": 69,
-    "model/policy.ts: networkFlows": 121,
     "model/reachability.ts: expectedReachability": 97,
     "model/roles.ts: checkDeploymentModel": 74,
     "model/uri.ts: parseAuthority": 113,
