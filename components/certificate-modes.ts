@@ -8,7 +8,7 @@
 //   external      bundle and key from secret config, checked before anything is installed
 //   acme          PrivateKey + AcmeCertificate ordered from certificates.acme's CA (HTTP-01 through the node's nginx)
 import * as pulumi from "@pulumi/pulumi";
-import { checkCertificateBundle, formatBundleProblems } from "../model/certificates";
+import { checkCertificateBundle, formatBundleProblems } from "../model/certificate-bundle";
 import { AcmeSettings, NodeCertificateSettings, NodeSpec } from "../model/types";
 import { connectionOf } from "./firewall";
 import {

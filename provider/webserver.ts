@@ -2,7 +2,8 @@
 // over SSH in one session (payloads on stdin), `nginx -t`, reload, served-certificate check, previous
 // files restored on failure; delete gives the node its original front end back; read sees drift.
 import { createHash, randomBytes, X509Certificate } from "crypto";
-import { checkCertificateBundle, splitPemBundle } from "../model/certificates";
+import { splitPemBundle } from "../model/certificates";
+import { checkCertificateBundle } from "../model/certificate-bundle";
 import { changedKeys, CheckFailure, inputDiff, ProviderError, ResourceHandler } from "./framework";
 import { WEB_SERVER } from "./schema";
 import { isUnknown } from "./schema-check";

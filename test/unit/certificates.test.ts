@@ -4,14 +4,12 @@ import { expect } from "chai";
 import { X509Certificate } from "crypto";
 import {
     certificateDetails,
-    checkCertificateBundle,
-    CertificateProblemKind,
     expiryNotice,
     expiryStatus,
     noticeWindowDays,
-    formatBundleProblems,
     splitPemBundle,
 } from "../../model/certificates";
+import { checkCertificateBundle, CertificateProblemKind, formatBundleProblems } from "../../model/certificate-bundle";
 import {
     createCertificateRequest,
     issueLocallySigned,
