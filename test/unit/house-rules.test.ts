@@ -17,7 +17,6 @@ const DATA_TABLES: Record<string, string> = {
 /** Files still over MAX_FILE_LINES, at most the size they had when the rule came in: they may only shrink. */
 const FILES_STILL_OVER: Record<string, number> = {
     "lab/index.ts": 562,
-    "tools/bench/main.ts": 407,
 };
 
 /**
@@ -60,8 +59,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "render/nftables.ts: groupOpenings": 78,
     "render/nftables.ts: renderRuleset": 98,
     "render/nginx-platform.ts: planPlatformFrontEnd": 126,
-    "tools/bench/main.ts: benchSize": 137,
-    "tools/bench/main.ts: main": 74,
     "tools/bench/report.ts: analyse": 65,
     "tools/bench/report.ts: formatBenchTable": 61,
     "tools/start/main.ts: main": 144,
