@@ -32,8 +32,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "model/config/certificates.ts: readCertificates": 87,
     "model/config/exposure.ts: checkExposure": 104,
     "model/config/exposure.ts: checkExposure.<arrow>": 61,
-    "model/config/external.ts: readExternal": 196,
-    "model/config/external.ts: readExternal.<arrow>": 95,
     "model/config/firewall.ts: readExtraInbound": 87,
     "model/config/firewall.ts: readFirewall": 64,
     "model/config/front-end.ts: readFrontEnd": 79,
