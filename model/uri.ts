@@ -184,116 +184,107 @@ type AuthorityResult = { ok: true; value: Authority } | { ok: false; error: stri
 
 function parseAuthority(scheme: UriScheme, text: string): AuthorityResult {
     const at = text.lastIndexOf("@");
-    const userinfo = at >= 0 ? text.slice(0, at) : undefined;
-    const hostport = at >= 0 ? text.slice(at + 1) : text;
-
-    let user: string | undefined;
-    let secretCount = 0;
-    let snmpVersion: "v2c" | "v3" | undefined;
-    if (userinfo !== undefined) {
-        if (userinfo === "") return { ok: false, error: "empty user before @" };
-        const parts = userinfo.split(":");
-        // Never quote any part after the first ":" (or the community): they are secrets.
-        if (scheme === "snmp") {
-            if (parts.length === 1) {
-                if (!SECRET_RE.test(parts[0]) || parts[0] === "")
-                    return { ok: false, error: "the community has characters that must be percent-encoded" };
-                snmpVersion = "v2c";
-                secretCount = 1;
-            } else if (parts.length === 3) {
-                const [u, auth, password] = parts;
-                if (!u || !USER_RE.test(u))
-                    return {
-                        ok: false,
-                        error: "the SNMPv3 user name is empty or has characters that must be percent-encoded",
-                    };
-                if (!auth)
-                    return {
-                        ok: false,
-                        error: "the SNMPv3 auth secret is empty (v3 needs at least auth and password)",
-                    };
-                if (!password)
-                    return { ok: false, error: "the SNMPv3 password is empty (v3 needs at least auth and password)" };
-                if (!SECRET_RE.test(auth) || !SECRET_RE.test(password))
-                    return { ok: false, error: "an SNMPv3 secret has characters that must be percent-encoded" };
-                if (decodedLength(password) < SNMPV3_MIN_SECRET)
-                    return { ok: false, error: `the SNMPv3 password is shorter than ${SNMPV3_MIN_SECRET} characters` };
-                user = u;
-                snmpVersion = "v3";
-                secretCount = 2;
-            } else if (parts.length === 2) {
-                return {
-                    ok: false,
-                    error: 'SNMP credentials have one ":": v2c is community@host, v3 is user:auth:password@host (v3 needs at least auth and password)',
-                };
-            } else {
-                return {
-                    ok: false,
-                    error: 'SNMP credentials have too many ":" (percent-encode ":" inside secrets as %3A)',
-                };
-            }
-        } else if (scheme === "scp" && parts.length > 1) {
-            return {
-                ok: false,
-                error: "scp URIs take no password (scp://[user@]host[:port]:[/path]); use key authentication",
-            };
-        } else {
-            user = parts[0];
-            if (!user) return { ok: false, error: "empty user name before the password" };
-            if (!USER_RE.test(user))
-                return { ok: false, error: `the user name "${user}" has characters that must be percent-encoded` };
-            if (parts.length > 1) {
-                if (!SECRET_RE.test(parts.slice(1).join(":")))
-                    return { ok: false, error: "the password has characters that must be percent-encoded" };
-                secretCount = 1;
-            }
-        }
-    } else if (scheme === "snmp") {
-        return {
-            ok: false,
-            error: "missing credentials: snmp://community@host (v2c) or snmp://user:auth:password@host (v3)",
-        };
-    } else if (scheme === "sftp") {
-        return { ok: false, error: "missing user: sftp://user@host" };
-    }
-
-    let hostText = hostport;
-    let portText: string | undefined;
-    if (hostport.startsWith("[")) {
-        const close = hostport.indexOf("]");
-        if (close < 0) return { ok: false, error: 'missing "]" after the IPv6 address' };
-        hostText = hostport.slice(0, close + 1);
-        const after = hostport.slice(close + 1);
-        if (after !== "") {
-            if (!after.startsWith(":")) return { ok: false, error: 'unexpected text after "]" (expected ":port")' };
-            portText = after.slice(1);
-        }
-    } else {
-        const colons = (hostport.match(/:/g) ?? []).length;
-        if (colons > 1) {
-            return parseIPv6(hostport) !== undefined
-                ? { ok: false, error: `IPv6 addresses go in brackets: [${hostport}]` }
-                : { ok: false, error: 'too many ":" in host:port (IPv6 addresses go in brackets, e.g. [2001:db8::1])' };
-        }
-        if (colons === 1) {
-            const c = hostport.indexOf(":");
-            hostText = hostport.slice(0, c);
-            portText = hostport.slice(c + 1);
-        }
-    }
-    const hostCheck = checkHost(hostText, true);
+    const creds = parseUserinfo(scheme, at >= 0 ? text.slice(0, at) : undefined);
+    if (!creds.ok) return creds;
+    const split = splitHostPort(at >= 0 ? text.slice(at + 1) : text);
+    if (!split.ok) return split;
+    const hostCheck = checkHost(split.hostText, true);
     if (!hostCheck.ok) return hostCheck;
     let port: number | undefined;
-    if (portText !== undefined) {
-        const portResult = checkPort(portText);
+    if (split.portText !== undefined) {
+        const portResult = checkPort(split.portText);
         if (!portResult.ok) return portResult;
         port = portResult.port;
     }
-    const value: Authority = { secretCount, host: hostCheck.host, hostDisplay: hostCheck.display };
-    if (user !== undefined) value.user = user;
-    if (snmpVersion) value.snmpVersion = snmpVersion;
+    const value: Authority = { secretCount: creds.secretCount, host: hostCheck.host, hostDisplay: hostCheck.display };
+    if (creds.user !== undefined) value.user = creds.user;
+    if (creds.snmpVersion) value.snmpVersion = creds.snmpVersion;
     if (port !== undefined) value.port = port;
     return { ok: true, value };
+}
+
+type Credentials = { user?: string; secretCount: number; snmpVersion?: "v2c" | "v3" };
+type CredentialsResult = ({ ok: true } & Credentials) | { ok: false; error: string };
+
+/** The part before "@" (undefined: none), per scheme. Never quote any part after the first ":" (or the community): they are secrets. */
+function parseUserinfo(scheme: UriScheme, userinfo: string | undefined): CredentialsResult {
+    if (userinfo === undefined) {
+        if (scheme === "snmp")
+            return {
+                ok: false,
+                error: "missing credentials: snmp://community@host (v2c) or snmp://user:auth:password@host (v3)",
+            };
+        if (scheme === "sftp") return { ok: false, error: "missing user: sftp://user@host" };
+        return { ok: true, secretCount: 0 };
+    }
+    if (userinfo === "") return { ok: false, error: "empty user before @" };
+    const parts = userinfo.split(":");
+    if (scheme === "snmp") return parseSnmpCredentials(parts);
+    if (scheme === "scp" && parts.length > 1) {
+        return {
+            ok: false,
+            error: "scp URIs take no password (scp://[user@]host[:port]:[/path]); use key authentication",
+        };
+    }
+    const user = parts[0];
+    if (!user) return { ok: false, error: "empty user name before the password" };
+    if (!USER_RE.test(user))
+        return { ok: false, error: `the user name "${user}" has characters that must be percent-encoded` };
+    if (parts.length === 1) return { ok: true, user, secretCount: 0 };
+    if (!SECRET_RE.test(parts.slice(1).join(":")))
+        return { ok: false, error: "the password has characters that must be percent-encoded" };
+    return { ok: true, user, secretCount: 1 };
+}
+
+/** v2c: community@host; v3: user:auth:password@host (at least auth and password). */
+function parseSnmpCredentials(parts: string[]): CredentialsResult {
+    if (parts.length === 1) {
+        if (!SECRET_RE.test(parts[0]) || parts[0] === "")
+            return { ok: false, error: "the community has characters that must be percent-encoded" };
+        return { ok: true, snmpVersion: "v2c", secretCount: 1 };
+    }
+    if (parts.length === 2) {
+        return {
+            ok: false,
+            error: 'SNMP credentials have one ":": v2c is community@host, v3 is user:auth:password@host (v3 needs at least auth and password)',
+        };
+    }
+    if (parts.length > 3) {
+        return { ok: false, error: 'SNMP credentials have too many ":" (percent-encode ":" inside secrets as %3A)' };
+    }
+    const [u, auth, password] = parts;
+    if (!u || !USER_RE.test(u))
+        return { ok: false, error: "the SNMPv3 user name is empty or has characters that must be percent-encoded" };
+    if (!auth) return { ok: false, error: "the SNMPv3 auth secret is empty (v3 needs at least auth and password)" };
+    if (!password) return { ok: false, error: "the SNMPv3 password is empty (v3 needs at least auth and password)" };
+    if (!SECRET_RE.test(auth) || !SECRET_RE.test(password))
+        return { ok: false, error: "an SNMPv3 secret has characters that must be percent-encoded" };
+    if (decodedLength(password) < SNMPV3_MIN_SECRET)
+        return { ok: false, error: `the SNMPv3 password is shorter than ${SNMPV3_MIN_SECRET} characters` };
+    return { ok: true, user: u, snmpVersion: "v3", secretCount: 2 };
+}
+
+type HostPort = { ok: true; hostText: string; portText?: string } | { ok: false; error: string };
+
+/** "host", "host:port", "[v6]" or "[v6]:port" (a bare IPv6 address is refused: it needs brackets). */
+function splitHostPort(hostport: string): HostPort {
+    if (hostport.startsWith("[")) {
+        const close = hostport.indexOf("]");
+        if (close < 0) return { ok: false, error: 'missing "]" after the IPv6 address' };
+        const after = hostport.slice(close + 1);
+        if (after === "") return { ok: true, hostText: hostport.slice(0, close + 1) };
+        if (!after.startsWith(":")) return { ok: false, error: 'unexpected text after "]" (expected ":port")' };
+        return { ok: true, hostText: hostport.slice(0, close + 1), portText: after.slice(1) };
+    }
+    const colons = (hostport.match(/:/g) ?? []).length;
+    if (colons > 1) {
+        return parseIPv6(hostport) !== undefined
+            ? { ok: false, error: `IPv6 addresses go in brackets: [${hostport}]` }
+            : { ok: false, error: 'too many ":" in host:port (IPv6 addresses go in brackets, e.g. [2001:db8::1])' };
+    }
+    if (colons === 0) return { ok: true, hostText: hostport };
+    const c = hostport.indexOf(":");
+    return { ok: true, hostText: hostport.slice(0, c), portText: hostport.slice(c + 1) };
 }
 
 type HostResult = { ok: true; host: string; display: string } | { ok: false; error: string };

@@ -40,7 +40,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "model/config/stack.ts: configEntriesToRaw": 69,
     "model/reachability.ts: expectedReachability": 97,
     "model/roles.ts: checkDeploymentModel": 74,
-    "model/uri.ts: parseAuthority": 113,
     "provider/acme.ts: orderCertificate": 72,
     "provider/certs.ts: issueLocallySigned": 63,
     "provider/firewall.ts: applyFirewall": 86,
