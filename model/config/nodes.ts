@@ -182,6 +182,17 @@ export function canonicalIp(a: string): string {
 
 /** Cross-node checks: names, addresses as every site sees them, sites vs NAT, roles vs the deployment model. */
 export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | undefined, pr: Problems): void {
+    checkNames(drafts, pr);
+    checkAddresses(drafts, pr);
+    checkAdvertisedNeedsSites(drafts, pr);
+    checkSshTargets(drafts, pr);
+    checkFqdns(drafts, pr);
+    checkWebWeights(drafts, pr);
+    checkRoles(drafts, model, pr);
+}
+
+/** Node names are unique. */
+function checkNames(drafts: NodeDraft[], pr: Problems): void {
     const names = new Map<string, number>();
     for (const d of drafts) {
         if (d.name === undefined) continue;
@@ -190,8 +201,10 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             pr.error(dot(d.path, "name"), `duplicate node name "${d.name}" (also ${at(root("nodes"), first)}.name)`);
         else names.set(d.name, d.index);
     }
+}
 
-    // From each site, every node must appear at a distinct address (its advertised address across sites).
+/** From each site, every node must appear at a distinct address (its advertised address across sites). */
+function checkAddresses(drafts: NodeDraft[], pr: Problems): void {
     const sites = [...new Set(drafts.map((d) => d.site))];
     const reported = new Set<string>();
     for (const viewerSite of sites) {
@@ -220,7 +233,11 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             );
         }
     }
+}
 
+/** advertisedAddress only means something with two sites or more. */
+function checkAdvertisedNeedsSites(drafts: NodeDraft[], pr: Problems): void {
+    const sites = [...new Set(drafts.map((d) => d.site))];
     if (sites.length < 2) {
         for (const d of drafts) {
             if (d.advertisedAddress !== undefined) {
@@ -231,8 +248,10 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             }
         }
     }
+}
 
-    // Two entries reaching the same SSH endpoint with the same pinned key are one machine listed twice.
+/** Two entries reaching the same SSH endpoint with the same pinned key are one machine listed twice. */
+function checkSshTargets(drafts: NodeDraft[], pr: Problems): void {
     const targets = new Map<string, NodeDraft>();
     for (const d of drafts) {
         if (!d.ssh) continue;
@@ -245,7 +264,10 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             );
         else targets.set(key, d);
     }
+}
 
+/** Two nodes with one fqdn would carry the same certificate name (a warning). */
+function checkFqdns(drafts: NodeDraft[], pr: Problems): void {
     const fqdns = new Map<string, number>();
     for (const d of drafts) {
         if (d.fqdn === undefined) continue;
@@ -257,7 +279,10 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
             );
         else fqdns.set(d.fqdn, d.index);
     }
+}
 
+/** webWeight is for application/unified upstreams behind web proxies. */
+function checkWebWeights(drafts: NodeDraft[], pr: Problems): void {
     for (const d of drafts) {
         if (d.webWeight !== undefined && d.role !== undefined && d.role !== "application" && d.role !== "unified") {
             pr.error(
@@ -269,7 +294,10 @@ export function checkNodes(drafts: NodeDraft[], model: DeploymentModelName | und
     if (drafts.some((d) => d.webWeight !== undefined) && !drafts.some((d) => d.role === "webproxy")) {
         pr.warn(root("nodes"), "webWeight is set but the cluster has no web proxy: it has no effect");
     }
+}
 
+/** Roles and arbiters against the deployment model. */
+function checkRoles(drafts: NodeDraft[], model: DeploymentModelName | undefined, pr: Problems): void {
     if (model !== undefined && drafts.length > 0 && drafts.every((d) => d.role !== undefined)) {
         const found = checkDeploymentModel(
             model,
