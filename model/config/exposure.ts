@@ -51,107 +51,109 @@ function reachesClients(sources: readonly string[], client: readonly string[]): 
     );
 }
 
+/** Whether pinhole:acknowledgeWorldOpen is set, and where to report: what each exposure check needs. */
+interface Ack {
+    acknowledged: boolean;
+    pr: Problems;
+}
+
+/** An exposure the acknowledgement allows: a warning when set, else an error with `refused`. */
+function acknowledgeable(ack: Ack, path: string, text: string, refused: string): void {
+    if (ack.acknowledged) ack.pr.warn(path, `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
+    else ack.pr.error(path, `${text}${refused}`);
+}
+
+const ACK_HINT = `set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`;
+
+/** Sources that together cover a whole address family. */
+function worldOpen(ack: Ack, path: string, what: string, sources: readonly string[]): void {
+    const whole = coversWholeSpace(sources);
+    if (whole.length === 0) return;
+    const text = `${what} from all of ${whole.join(" and ")} (${sources.join(", ")})`;
+    acknowledgeable(ack, path, text, `: refused; narrow it, or ${ACK_HINT}`);
+}
+
 export function checkExposure(
     raw: Record<string, unknown>,
     networks: ClusterModel["networks"],
     firewall: Required<FirewallSettings> | undefined,
     pr: Problems,
 ): void {
-    const acknowledged = readBool(raw[WORLD_OPEN_KEY], root(WORLD_OPEN_KEY), pr, false);
-    const world = (path: string, what: string, sources: readonly string[]) => {
-        const whole = coversWholeSpace(sources);
-        if (whole.length === 0) return;
-        const text = `${what} from all of ${whole.join(" and ")} (${sources.join(", ")})`;
-        if (acknowledged) pr.warn(path, `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
-        else
-            pr.error(
-                path,
-                `${text}: refused; narrow it, or set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`,
-            );
-    };
-    world(root("networks.admin"), "SSH management is open", networks.admin);
-    world(root("networks.monitoring"), "SNMP polling is open", networks.monitoring);
-    // Client networks reach client-exposed ports only: an admin or monitoring range that covers a whole client
-    // network opens SSH or SNMP to every client in it (a range inside a client network, an admin subnet, is fine).
+    const ack: Ack = { acknowledged: readBool(raw[WORLD_OPEN_KEY], root(WORLD_OPEN_KEY), pr, false), pr };
+    worldOpen(ack, root("networks.admin"), "SSH management is open", networks.admin);
+    worldOpen(ack, root("networks.monitoring"), "SNMP polling is open", networks.monitoring);
+    checkManagementCoversClients(ack, networks);
+    const rawExtra = (raw.firewall as { extraInbound?: unknown } | undefined)?.extraInbound;
+    (firewall?.extraInbound ?? []).forEach((e, i) => {
+        const written = Array.isArray(rawExtra)
+            ? (rawExtra[i] as { exposed?: unknown } | undefined)?.exposed
+            : undefined;
+        checkExtraInbound(ack, e, at(root("firewall.extraInbound"), i), written, networks);
+    });
+}
+
+/**
+ * Client networks reach client-exposed ports only: an admin or monitoring range that covers a whole client
+ * network opens SSH or SNMP to every client in it (a range inside a client network, an admin subnet, is fine).
+ */
+function checkManagementCoversClients(ack: Ack, networks: ClusterModel["networks"]): void {
     for (const [key, what] of [
         ["admin", "SSH management"],
         ["monitoring", "SNMP polling"],
     ] as const) {
-        if (coversWholeSpace(networks[key]).length > 0) continue; // said above
+        if (coversWholeSpace(networks[key]).length > 0) continue; // said by worldOpen
         networks[key].forEach((cidr, i) => {
             const covered = networks.client.filter((c) => cidrCovers(cidr, c));
             if (covered.length === 0) return;
-            const path = `${root(`networks.${key}`)}[${i}]`;
             const text = `${cidr} covers the client network${covered.length > 1 ? "s" : ""} ${covered.join(", ")}: ${what} would be open to every client there`;
-            if (acknowledged) pr.warn(path, `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
-            else
-                pr.error(
-                    path,
-                    `${text} (client networks reach client-exposed ports only); list the admin hosts or subnets, or set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`,
-                );
+            acknowledgeable(
+                ack,
+                `${root(`networks.${key}`)}[${i}]`,
+                text,
+                ` (client networks reach client-exposed ports only); list the admin hosts or subnets, or ${ACK_HINT}`,
+            );
         });
     }
-    const resolve = (f: string) => (f === "admin" || f === "client" || f === "monitoring" ? networks[f] : [f]);
-    const rawExtra = (raw.firewall as { extraInbound?: unknown } | undefined)?.extraInbound;
-    (firewall?.extraInbound ?? []).forEach((e, i) => {
-        const path = at(root("firewall.extraInbound"), i);
-        // `exposed` defaults by address too: a CIDR source that covers a client network is client traffic, and is
-        // rate-limited like the label `client` would be (an explicit `exposed: false` stays the operator's choice).
-        const written = Array.isArray(rawExtra)
-            ? (rawExtra[i] as { exposed?: unknown } | undefined)?.exposed
-            : undefined;
-        if (
-            written === undefined &&
-            !e.exposed &&
-            reachesClients(
-                e.from.filter((f) => resolve(f)[0] === f),
-                networks.client,
-            )
-        )
-            e.exposed = true;
-        // Labels are checked where they are defined (networks.*); literal ranges here.
-        world(
-            dot(path, "from"),
-            `port ${e.port}/${e.protocol} is open`,
-            e.from.filter((f) => resolve(f)[0] === f),
+}
+
+type ExtraInbound = Required<FirewallSettings>["extraInbound"][number];
+
+/** One firewall.extraInbound entry: its `exposed` default, the whole space, database and management ports to clients. */
+function checkExtraInbound(
+    ack: Ack,
+    e: ExtraInbound,
+    path: string,
+    written: unknown,
+    networks: ClusterModel["networks"],
+): void {
+    // Literal ranges (labels are checked where they are defined: networks.*).
+    const literal = e.from.filter((f) => !(f === "admin" || f === "client" || f === "monitoring"));
+    const toClients = reachesClients(literal, networks.client);
+    // `exposed` defaults by address too: a CIDR source that covers a client network is client traffic, and is
+    // rate-limited like the label `client` would be (an explicit `exposed: false` stays the operator's choice).
+    if (written === undefined && !e.exposed && toClients) e.exposed = true;
+    worldOpen(ack, dot(path, "from"), `port ${e.port}/${e.protocol} is open`, literal);
+    if (DATABASE_PORTS.includes(e.port) && !e.from.includes("client") && toClients) {
+        ack.pr.error(
+            dot(path, "port"),
+            `${e.port} is a database port and ${e.from.join(", ")} covers the client networks (${networks.client.join(", ")}): pinhole never opens database ports to client networks, however the source is written`,
         );
-        if (
-            DATABASE_PORTS.includes(e.port) &&
-            !e.from.includes("client") &&
-            reachesClients(
-                e.from.filter((f) => resolve(f)[0] === f),
-                networks.client,
-            )
-        ) {
-            pr.error(
-                dot(path, "port"),
-                `${e.port} is a database port and ${e.from.join(", ")} covers the client networks (${networks.client.join(", ")}): pinhole never opens database ports to client networks, however the source is written`,
-            );
-        }
-        // Management (SSH 22/tcp) and monitoring (SNMP 161/udp) are the admin and monitoring networks' only: an extra
-        // opening of them to the client networks (by label or by a range that covers one) needs the same acknowledgement.
-        const service =
-            e.port === 22 && e.protocol === "tcp"
-                ? "SSH management"
-                : e.port === 161 && e.protocol === "udp"
-                  ? "SNMP polling"
-                  : undefined;
-        if (
-            service &&
-            !DATABASE_PORTS.includes(e.port) &&
-            (e.from.includes("client") ||
-                reachesClients(
-                    e.from.filter((f) => resolve(f)[0] === f),
-                    networks.client,
-                ))
-        ) {
-            const text = `${e.port}/${e.protocol} is ${service} and ${e.from.join(", ")} reaches the client networks (${networks.client.join(", ")})`;
-            if (acknowledged) pr.warn(dot(path, "from"), `${text}: allowed by pinhole:${WORLD_OPEN_KEY}`);
-            else
-                pr.error(
-                    dot(path, "from"),
-                    `${text}: the reference opens it from ${service === "SSH management" ? "admin" : "monitoring"} networks only; narrow it, or set pinhole:${WORLD_OPEN_KEY}: true to accept it knowingly (it then warns on every preview)`,
-                );
-        }
-    });
+    }
+    // Management (SSH 22/tcp) and monitoring (SNMP 161/udp) are the admin and monitoring networks' only: an extra
+    // opening of them to the client networks (by label or by a range that covers one) needs the same acknowledgement.
+    const service =
+        e.port === 22 && e.protocol === "tcp"
+            ? "SSH management"
+            : e.port === 161 && e.protocol === "udp"
+              ? "SNMP polling"
+              : undefined;
+    if (service && !DATABASE_PORTS.includes(e.port) && (e.from.includes("client") || toClients)) {
+        const text = `${e.port}/${e.protocol} is ${service} and ${e.from.join(", ")} reaches the client networks (${networks.client.join(", ")})`;
+        acknowledgeable(
+            ack,
+            dot(path, "from"),
+            text,
+            `: the reference opens it from ${service === "SSH management" ? "admin" : "monitoring"} networks only; narrow it, or ${ACK_HINT}`,
+        );
+    }
 }
