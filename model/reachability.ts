@@ -74,9 +74,23 @@ function contains(cidr: Cidr, family: number, value: bigint): boolean {
     return value >> shift === cidr.base >> shift;
 }
 
+type Index = Map<string, NodeIndex>;
+
 /** Build the oracle once per model; queries are cheap. Pass `policies` if you already have them. */
 export function expectedReachability(model: ClusterModel, policies: NodePolicy[] = buildPolicy(model)): Reachability {
-    const nodes = new Map<string, NodeIndex>();
+    const nodes = indexPolicies(policies);
+    return {
+        inbound: (q) => inboundVerdict(nodes, q),
+        between: (q) => betweenVerdict(model, nodes, q),
+        sourceAddress: (from, to, family) => sourceAddressOf(nodes, from, to, family),
+        openPorts: (source, to) => listPorts(nodes, to, source),
+        listening: (to) => listPorts(nodes, to),
+    };
+}
+
+/** Each node's inbound openings by port (with their peers parsed), and its outbound openings to nodes. */
+function indexPolicies(policies: NodePolicy[]): Index {
+    const nodes: Index = new Map();
     for (const p of policies) {
         const idx: NodeIndex = { node: p.node, inbound: new Map(), outboundToNode: new Map() };
         for (const o of p.inbound) {
@@ -92,83 +106,72 @@ export function expectedReachability(model: ClusterModel, policies: NodePolicy[]
         }
         nodes.set(p.node.name, idx);
     }
-    const nodeIndex = (name: string): NodeIndex => {
-        const idx = nodes.get(name);
-        if (!idx) throw new Error(`unknown node "${name}" (nodes: ${[...nodes.keys()].join(", ")})`);
-        return idx;
-    };
+    return nodes;
+}
 
-    const inbound = (q: InboundQuery): ReachabilityVerdict => {
-        const idx = nodeIndex(q.to);
-        const ip = parseIp(q.source);
-        if (!ip) throw new Error(`"${q.source}" is not an IP address`);
-        const candidates = idx.inbound.get(key(q.protocol, q.port)) ?? [];
-        const matches = candidates
-            .filter((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)))
-            .map((c) => c.opening);
-        if (matches.length > 0)
-            return { allowed: true, reason: matches.map((m) => m.reason).join("; "), openings: matches };
-        const who = candidates.map((c) => c.opening.peer.name);
-        const reason =
-            who.length === 0
-                ? `${q.to} accepts ${key(q.protocol, q.port)} from no one`
-                : `${q.to} accepts ${key(q.protocol, q.port)} only from ${[...new Set(who)].join(", ")}, and ${q.source} is none of them`;
-        return { allowed: false, reason, openings: [] };
-    };
+function nodeIndex(nodes: Index, name: string): NodeIndex {
+    const idx = nodes.get(name);
+    if (!idx) throw new Error(`unknown node "${name}" (nodes: ${[...nodes.keys()].join(", ")})`);
+    return idx;
+}
 
-    const sourceAddress = (from: string, to: string, family?: 4 | 6): string => {
-        const all = addressesSeenBy(nodeIndex(to).node, nodeIndex(from).node);
-        if (family === undefined) return all[0];
-        const a = all.find((x) => parseIp(x)?.family === family);
-        if (!a) throw new Error(`node "${from}" has no IPv${family} address`);
-        return a;
-    };
+function inboundVerdict(nodes: Index, q: InboundQuery): ReachabilityVerdict {
+    const idx = nodeIndex(nodes, q.to);
+    const ip = parseIp(q.source);
+    if (!ip) throw new Error(`"${q.source}" is not an IP address`);
+    const candidates = idx.inbound.get(key(q.protocol, q.port)) ?? [];
+    const matches = candidates
+        .filter((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)))
+        .map((c) => c.opening);
+    if (matches.length > 0)
+        return { allowed: true, reason: matches.map((m) => m.reason).join("; "), openings: matches };
+    const who = candidates.map((c) => c.opening.peer.name);
+    const reason =
+        who.length === 0
+            ? `${q.to} accepts ${key(q.protocol, q.port)} from no one`
+            : `${q.to} accepts ${key(q.protocol, q.port)} only from ${[...new Set(who)].join(", ")}, and ${q.source} is none of them`;
+    return { allowed: false, reason, openings: [] };
+}
 
-    const between = (q: BetweenQuery): ReachabilityVerdict => {
-        if (q.from === q.to)
-            throw new Error(
-                `between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`,
-            );
-        const source = sourceAddress(q.from, q.to, q.family);
-        const accepted = inbound({ source, to: q.to, protocol: q.protocol, port: q.port });
-        if (!accepted.allowed || model.firewall.egress !== "deny") return accepted;
-        const out = nodeIndex(q.from).outboundToNode.get(`${q.to}|${key(q.protocol, q.port)}`) ?? [];
-        if (out.length === 0) {
-            return {
-                allowed: false,
-                reason: `${q.to} would accept it, but ${q.from} (egress: deny) has no outbound opening to ${q.to} on ${key(q.protocol, q.port)}`,
-                openings: [],
-            };
-        }
-        return {
-            allowed: true,
-            reason: `${out[0].reason}; ${accepted.reason}`,
-            openings: [...out, ...accepted.openings],
-        };
-    };
+function sourceAddressOf(nodes: Index, from: string, to: string, family?: 4 | 6): string {
+    const all = addressesSeenBy(nodeIndex(nodes, to).node, nodeIndex(nodes, from).node);
+    if (family === undefined) return all[0];
+    const a = all.find((x) => parseIp(x)?.family === family);
+    if (!a) throw new Error(`node "${from}" has no IPv${family} address`);
+    return a;
+}
 
-    const listing = (to: string, source?: string) => {
-        const idx = nodeIndex(to);
-        const ip = source === undefined ? undefined : parseIp(source);
-        if (source !== undefined && !ip) throw new Error(`"${source}" is not an IP address`);
-        const ports: { protocol: Protocol; port: number }[] = [];
-        for (const list of idx.inbound.values()) {
-            const hit =
-                ip === undefined
-                    ? list.length > 0
-                    : list.some((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)));
-            if (hit) ports.push({ protocol: list[0].opening.protocol, port: list[0].opening.port });
-        }
-        return ports.sort(
-            (a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0),
+function betweenVerdict(model: ClusterModel, nodes: Index, q: BetweenQuery): ReachabilityVerdict {
+    if (q.from === q.to)
+        throw new Error(
+            `between() needs two different nodes (got "${q.from}" twice): traffic inside a node is not filtered by the policy`,
         );
-    };
+    const source = sourceAddressOf(nodes, q.from, q.to, q.family);
+    const accepted = inboundVerdict(nodes, { source, to: q.to, protocol: q.protocol, port: q.port });
+    if (!accepted.allowed || model.firewall.egress !== "deny") return accepted;
+    const out = nodeIndex(nodes, q.from).outboundToNode.get(`${q.to}|${key(q.protocol, q.port)}`) ?? [];
+    if (out.length === 0) {
+        return {
+            allowed: false,
+            reason: `${q.to} would accept it, but ${q.from} (egress: deny) has no outbound opening to ${q.to} on ${key(q.protocol, q.port)}`,
+            openings: [],
+        };
+    }
+    return { allowed: true, reason: `${out[0].reason}; ${accepted.reason}`, openings: [...out, ...accepted.openings] };
+}
 
-    return {
-        inbound,
-        between,
-        sourceAddress,
-        openPorts: (source, to) => listing(to, source),
-        listening: (to) => listing(to),
-    };
+/** The ports node `to` accepts from `source` (from anyone when no source), sorted by port then protocol. */
+function listPorts(nodes: Index, to: string, source?: string): { protocol: Protocol; port: number }[] {
+    const idx = nodeIndex(nodes, to);
+    const ip = source === undefined ? undefined : parseIp(source);
+    if (source !== undefined && !ip) throw new Error(`"${source}" is not an IP address`);
+    const ports: { protocol: Protocol; port: number }[] = [];
+    for (const list of idx.inbound.values()) {
+        const hit =
+            ip === undefined
+                ? list.length > 0
+                : list.some((c) => c.cidrs.some((cidr) => contains(cidr, ip.family, ip.value)));
+        if (hit) ports.push({ protocol: list[0].opening.protocol, port: list[0].opening.port });
+    }
+    return ports.sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 }
