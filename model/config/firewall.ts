@@ -38,27 +38,7 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
     for (const e of profile.errors) pr.error(e.path, e.message);
     for (const w of profile.warnings) pr.warn(w.path, w.message);
     Object.assign(fw, profileFields(profile.settings));
-    if (m.rateLimit !== undefined) {
-        const r = readMap(m.rateLimit, dot(path, "rateLimit"), pr, RATE_KEYS);
-        if (r?.perMinute !== undefined)
-            fw.rateLimit.perMinute =
-                readInt(
-                    r.perMinute,
-                    dot(path, "rateLimit.perMinute"),
-                    pr,
-                    LIMITS.rateLimitPerMinute.min,
-                    LIMITS.rateLimitPerMinute.max,
-                ) ?? fw.rateLimit.perMinute;
-        if (r?.burst !== undefined)
-            fw.rateLimit.burst =
-                readInt(
-                    r.burst,
-                    dot(path, "rateLimit.burst"),
-                    pr,
-                    LIMITS.rateLimitBurst.min,
-                    LIMITS.rateLimitBurst.max,
-                ) ?? fw.rateLimit.burst;
-    }
+    if (m.rateLimit !== undefined) readRateLimit(m.rateLimit, dot(path, "rateLimit"), fw.rateLimit, pr);
     fw.logDrops = readBool(m.logDrops, dot(path, "logDrops"), pr, fw.logDrops);
     if (m.rollbackSeconds !== undefined) {
         // Below 10 s a slow SSH handshake could not confirm the new ruleset in time.
@@ -86,6 +66,24 @@ export function readFirewall(v: unknown, nodeNames: Set<string>, pr: Problems): 
     return pr.errors.length === before ? fw : undefined;
 }
 
+/** pinhole:firewall.rateLimit: perMinute and burst within their limits, into `rate` (kept where unreadable). */
+function readRateLimit(v: unknown, path: string, rate: Required<FirewallSettings>["rateLimit"], pr: Problems): void {
+    const r = readMap(v, path, pr, RATE_KEYS);
+    if (r?.perMinute !== undefined)
+        rate.perMinute =
+            readInt(
+                r.perMinute,
+                dot(path, "perMinute"),
+                pr,
+                LIMITS.rateLimitPerMinute.min,
+                LIMITS.rateLimitPerMinute.max,
+            ) ?? rate.perMinute;
+    if (r?.burst !== undefined)
+        rate.burst =
+            readInt(r.burst, dot(path, "burst"), pr, LIMITS.rateLimitBurst.min, LIMITS.rateLimitBurst.max) ??
+            rate.burst;
+}
+
 export function readExtraInbound(
     v: unknown,
     path: string,
@@ -100,30 +98,57 @@ export function readExtraInbound(
             ? (pr.error(dot(path, "port"), "missing"), undefined)
             : readPort(m.port, dot(path, "port"), pr);
     const protocol = m.protocol === undefined ? "tcp" : readEnum(m.protocol, dot(path, "protocol"), pr, PROTOCOLS);
-    const from: string[] = [];
-    if (m.from === undefined)
-        pr.error(dot(path, "from"), `missing: network labels (${NETWORK_LABELS.join(", ")}) and/or CIDRs`);
-    else {
-        const list = readList(m.from, dot(path, "from"), pr);
-        if (list && list.length === 0) pr.error(dot(path, "from"), "is empty");
-        list?.forEach((f, j) => {
-            const s = readString(f, at(dot(path, "from"), j), pr);
-            if (s === undefined) return;
-            if (NETWORK_LABELS.includes(s)) {
-                from.push(s);
-                return;
-            }
-            const c = parseCidr(s);
-            const mapped = c.ok ? mappedIPv4Problem(s) : undefined;
-            if (mapped) pr.error(at(dot(path, "from"), j), mapped);
-            else if (c.ok) from.push(s);
-            else
-                pr.error(
-                    at(dot(path, "from"), j),
-                    `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`,
-                );
-        });
+    const from = readSources(m.from, dot(path, "from"), pr);
+    const { roles, nodes } = readTargets(m, path, nodeNames, pr);
+    const reason = readReason(m.reason, dot(path, "reason"), pr);
+    const exposed = readBool(m.exposed, dot(path, "exposed"), pr, from.includes("client"));
+    if (port !== undefined && from.includes("client") && DATABASE_PORTS.includes(port)) {
+        pr.error(
+            dot(path, "port"),
+            `${port} is a database port: pinhole never opens database ports to client networks`,
+        );
     }
+    if (pr.errors.length !== before || port === undefined || protocol === undefined || reason === undefined)
+        return undefined;
+    return { protocol, port, from, roles, nodes, reason, exposed };
+}
+
+/** The sources: network labels and/or CIDRs (IPv4-mapped IPv6 refused). */
+function readSources(v: unknown, path: string, pr: Problems): string[] {
+    const from: string[] = [];
+    if (v === undefined) {
+        pr.error(path, `missing: network labels (${NETWORK_LABELS.join(", ")}) and/or CIDRs`);
+        return from;
+    }
+    const list = readList(v, path, pr);
+    if (list && list.length === 0) pr.error(path, "is empty");
+    list?.forEach((f, j) => {
+        const s = readString(f, at(path, j), pr);
+        if (s === undefined) return;
+        if (NETWORK_LABELS.includes(s)) {
+            from.push(s);
+            return;
+        }
+        const c = parseCidr(s);
+        const mapped = c.ok ? mappedIPv4Problem(s) : undefined;
+        if (mapped) pr.error(at(path, j), mapped);
+        else if (c.ok) from.push(s);
+        else
+            pr.error(
+                at(path, j),
+                `${c.error}; or one of ${NETWORK_LABELS.join(", ")}${/^[a-z]+$/.test(s) ? didYouMean(s, NETWORK_LABELS) : ""}`,
+            );
+    });
+    return from;
+}
+
+/** The nodes an opening applies to, by role and by name (neither: every node). */
+function readTargets(
+    m: Record<string, unknown>,
+    path: string,
+    nodeNames: Set<string>,
+    pr: Problems,
+): { roles: Role[]; nodes: string[] } {
     // An empty roles/nodes list would read as "neither": every node. Written, it means the operator meant some.
     for (const k of ["roles", "nodes"] as const) {
         if (Array.isArray(m[k]) && (m[k] as unknown[]).length === 0)
@@ -149,27 +174,19 @@ export function readExtraInbound(
             else nodes.push(name);
         });
     }
-    const reason =
-        m.reason === undefined
-            ? (pr.error(
-                  dot(path, "reason"),
-                  "missing: say why this opening exists (it shows in rules and in the matrix)",
-              ),
-              undefined)
-            : readString(m.reason, dot(path, "reason"), pr);
+    return { roles, nodes };
+}
+
+function readReason(v: unknown, path: string, pr: Problems): string | undefined {
+    if (v === undefined) {
+        pr.error(path, "missing: say why this opening exists (it shows in rules and in the matrix)");
+        return undefined;
+    }
+    const reason = readString(v, path, pr);
     if (reason !== undefined && reason.length > LIMITS.reasonLength.max)
         pr.error(
-            dot(path, "reason"),
+            path,
             `is ${reason.length} characters: at most ${LIMITS.reasonLength.max} (${LIMITS.reasonLength.why})`,
         );
-    const exposed = readBool(m.exposed, dot(path, "exposed"), pr, from.includes("client"));
-    if (port !== undefined && from.includes("client") && DATABASE_PORTS.includes(port)) {
-        pr.error(
-            dot(path, "port"),
-            `${port} is a database port: pinhole never opens database ports to client networks`,
-        );
-    }
-    if (pr.errors.length !== before || port === undefined || protocol === undefined || reason === undefined)
-        return undefined;
-    return { protocol, port, from, roles, nodes, reason, exposed };
+    return reason;
 }

@@ -30,8 +30,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/shapes.ts: buildPlan": 137,
     "lab/stack.ts: labStackConfig": 64,
     "model/config/certificates.ts: readCertificates": 87,
-    "model/config/firewall.ts: readExtraInbound": 87,
-    "model/config/firewall.ts: readFirewall": 64,
     "model/config/front-end.ts: readFrontEnd": 79,
     "model/config/stack.ts: configEntriesToRaw": 69,
     "model/roles.ts: checkDeploymentModel": 74,
