@@ -46,41 +46,72 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
             dot(path, "legacyProtocols"),
             "re-enables legacy TLS/SSL protocols (the reference's `web sslv3 on`): only for clients that cannot do better",
         );
-    const byName = new Map(nodes.filter((n) => n.name !== undefined).map((n) => [n.name as string, n]));
-    if (m.nodes !== undefined) {
-        const nm = readMap(m.nodes, dot(path, "nodes"), pr);
-        for (const [name, value] of Object.entries(nm ?? {})) {
-            const npath = dot(dot(path, "nodes"), name);
-            const node = byName.get(name);
-            if (!node) {
-                pr.error(npath, `no node is named "${name}"${didYouMean(name, [...byName.keys()])}`);
-                continue;
-            }
-            if (node.role === "database")
-                pr.warn(npath, `${name} is a database node: it serves no web front end, so it gets no certificate`);
-            const o = readMap(value, npath, pr, CERT_NODE_KEYS);
-            if (!o) continue;
-            const mode = o.mode === undefined ? settings.mode : readEnum(o.mode, dot(npath, "mode"), pr, CERT_MODES);
-            if (!mode) continue;
-            const entry: NodeCertificateSettings = { mode };
-            readFrontEnd(o, npath, pr, entry);
-            for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
-                if (o[k] === undefined) continue;
-                const key = readString(o[k], dot(npath, k), pr);
-                if (key !== undefined && !CONFIG_KEY_RE.test(key.replace(/^pinhole:/, "")))
-                    pr.error(dot(npath, k), `"${key}" is not a config key name`);
-                else if (key !== undefined) entry[k] = key.replace(/^pinhole:/, "");
-            }
-            checkCertificateKeys(entry, npath, pr);
-            settings.nodes[name] = entry;
-        }
-    }
+    if (m.nodes !== undefined) readNodeCertificates(m.nodes, dot(path, "nodes"), nodes, settings, pr);
     if (m.acme !== undefined) {
         const acme = readAcme(m.acme, dot(path, "acme"), pr);
         if (acme) settings.acme = acme;
     }
+    checkNeededKeys(m.acme !== undefined, path, nodes, settings, pr);
+    return pr.errors.length === before ? settings : undefined;
+}
+
+/** certificates.nodes: per node its mode, front-end settings and secret config keys (nodes named must exist). */
+function readNodeCertificates(
+    v: unknown,
+    path: string,
+    nodes: NodeDraft[],
+    settings: CertificateSettings,
+    pr: Problems,
+): void {
+    const byName = new Map(nodes.filter((n) => n.name !== undefined).map((n) => [n.name as string, n]));
+    const nm = readMap(v, path, pr);
+    for (const [name, value] of Object.entries(nm ?? {})) {
+        const npath = dot(path, name);
+        const node = byName.get(name);
+        if (!node) {
+            pr.error(npath, `no node is named "${name}"${didYouMean(name, [...byName.keys()])}`);
+            continue;
+        }
+        if (node.role === "database")
+            pr.warn(npath, `${name} is a database node: it serves no web front end, so it gets no certificate`);
+        const entry = readNodeCertificate(value, npath, settings, pr);
+        if (entry) settings.nodes[name] = entry;
+    }
+}
+
+function readNodeCertificate(
+    value: unknown,
+    npath: string,
+    settings: CertificateSettings,
+    pr: Problems,
+): NodeCertificateSettings | undefined {
+    const o = readMap(value, npath, pr, CERT_NODE_KEYS);
+    if (!o) return undefined;
+    const mode = o.mode === undefined ? settings.mode : readEnum(o.mode, dot(npath, "mode"), pr, CERT_MODES);
+    if (!mode) return undefined;
+    const entry: NodeCertificateSettings = { mode };
+    readFrontEnd(o, npath, pr, entry);
+    for (const k of ["certificateConfigKey", "keyConfigKey"] as const) {
+        if (o[k] === undefined) continue;
+        const key = readString(o[k], dot(npath, k), pr);
+        if (key !== undefined && !CONFIG_KEY_RE.test(key.replace(/^pinhole:/, "")))
+            pr.error(dot(npath, k), `"${key}" is not a config key name`);
+        else if (key !== undefined) entry[k] = key.replace(/^pinhole:/, "");
+    }
+    checkCertificateKeys(entry, npath, pr);
+    return entry;
+}
+
+/** What the modes need besides: acme its certificates.acme, external a certificates.nodes entry per web node. */
+function checkNeededKeys(
+    hasAcme: boolean,
+    path: string,
+    nodes: NodeDraft[],
+    settings: CertificateSettings,
+    pr: Problems,
+): void {
     const acmeNode = Object.entries(settings.nodes).find(([, e]) => e.mode === "acme")?.[0];
-    if ((settings.mode === "acme" || acmeNode) && m.acme === undefined)
+    if ((settings.mode === "acme" || acmeNode) && !hasAcme)
         pr.error(
             dot(path, "acme"),
             `missing: ${settings.mode === "acme" ? "mode" : `certificates.nodes.${acmeNode}.mode`} is acme, which needs the CA's directoryUrl here`,
@@ -94,7 +125,6 @@ export function readCertificates(v: unknown, nodes: NodeDraft[], pr: Problems): 
             );
         }
     }
-    return pr.errors.length === before ? settings : undefined;
 }
 
 export function checkCertificateKeys(entry: NodeCertificateSettings, path: string, pr: Problems): void {
