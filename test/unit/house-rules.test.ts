@@ -29,7 +29,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/services-run.ts: prepare": 61,
     "lab/shapes.ts: buildPlan": 137,
     "lab/stack.ts: labStackConfig": 64,
-    "model/config/front-end.ts: readFrontEnd": 79,
     "model/config/stack.ts: configEntriesToRaw": 69,
     "model/roles.ts: checkDeploymentModel": 74,
     "provider/acme.ts: orderCertificate": 72,
