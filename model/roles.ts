@@ -114,9 +114,21 @@ export function checkDeploymentModel(
     nodes: readonly RoleCheckInput[],
 ): { errors: RoleFinding[]; warnings: RoleFinding[] } {
     const rule = DEPLOYMENT_MODEL_RULES[model];
-    const errors: RoleFinding[] = [];
+    const errors = [...roleErrors(model, rule, nodes), ...countErrors(model, rule, nodes)];
     const warnings: RoleFinding[] = [];
+    if (model === "modular" && !nodes.some((n) => n.role === "webproxy")) {
+        warnings.push({
+            message:
+                "modular cluster without web proxies: client networks will reach the application nodes directly on 443",
+        });
+    }
+    if (model !== "standalone") warnings.push(...voterWarnings(nodes));
+    return { errors, warnings };
+}
 
+/** Each node's role allowed by the model, and an arbiter only where one can run. */
+function roleErrors(model: DeploymentModelName, rule: DeploymentModelRule, nodes: readonly RoleCheckInput[]) {
+    const errors: RoleFinding[] = [];
     nodes.forEach((n, i) => {
         if (!rule.allowed.includes(n.role)) {
             const hint = n.role === "standalone" ? " (standalone is its own model: pinhole:model: standalone)" : "";
@@ -130,7 +142,12 @@ export function checkDeploymentModel(
             errors.push({ nodeIndex: i, field: "arbiter", message: ARBITER_ROLE_ERROR(n.role) });
         }
     });
+    return errors;
+}
 
+/** How many nodes in all and of each role the model takes. */
+function countErrors(model: DeploymentModelName, rule: DeploymentModelRule, nodes: readonly RoleCheckInput[]) {
+    const errors: RoleFinding[] = [];
     if (rule.totalNodes !== undefined && nodes.length !== rule.totalNodes) {
         errors.push({
             message: `the ${model} model has exactly ${rule.totalNodes} node (${rule.description}); found ${nodes.length}`,
@@ -146,40 +163,34 @@ export function checkDeploymentModel(
             errors.push({ message: `the ${model} model allows at most ${c.max} ${c.role} node(s); found ${n}` });
         }
     }
+    return errors;
+}
 
-    if (model === "modular" && !nodes.some((n) => n.role === "webproxy")) {
+/** Replica-set voters: every database member plus every arbiter. An even count can lose its majority in a split. */
+function voterWarnings(nodes: readonly RoleCheckInput[]): RoleFinding[] {
+    const warnings: RoleFinding[] = [];
+    const members = nodes.filter((n) => holdsDatabase(n.role)).length;
+    const arbiters = nodes.filter((n) => n.arbiter && canRunArbiter(n.role)).length;
+    const voters = members + arbiters;
+    if (voters >= 2 && voters % 2 === 0) {
         warnings.push({
-            message:
-                "modular cluster without web proxies: client networks will reach the application nodes directly on 443",
+            message: `${voters} database voters (${members} members + ${arbiters} arbiter${arbiters === 1 ? "" : "s"}): an even number can leave no majority after a network split; add or remove an arbiter`,
         });
     }
-
-    // Replica-set voters: every database member plus every arbiter. An even count can lose its majority in a split.
-    if (model !== "standalone") {
-        const members = nodes.filter((n) => holdsDatabase(n.role)).length;
-        const arbiters = nodes.filter((n) => n.arbiter && canRunArbiter(n.role)).length;
-        const voters = members + arbiters;
-        if (voters >= 2 && voters % 2 === 0) {
+    if (arbiters > 1) {
+        warnings.push({
+            message: `${arbiters} arbiters: one arbiter is enough to break ties; more add votes without data`,
+        });
+    }
+    const votes = (n: RoleCheckInput) => (holdsDatabase(n.role) ? 1 : 0) + (n.arbiter && canRunArbiter(n.role) ? 1 : 0);
+    const sites = [...new Set(nodes.filter((n) => votes(n) > 0).map((n) => n.site))];
+    if (sites.length === 2 && voters >= 2) {
+        const perSite = sites.map((s) => nodes.filter((n) => n.site === s).reduce((k, n) => k + votes(n), 0));
+        if (perSite[0] === perSite[1]) {
             warnings.push({
-                message: `${voters} database voters (${members} members + ${arbiters} arbiter${arbiters === 1 ? "" : "s"}): an even number can leave no majority after a network split; add or remove an arbiter`,
+                message: `database voters are split evenly between sites ${sites[0]} and ${sites[1]} (${perSite[0]} each): losing either site loses the majority`,
             });
-        }
-        if (arbiters > 1) {
-            warnings.push({
-                message: `${arbiters} arbiters: one arbiter is enough to break ties; more add votes without data`,
-            });
-        }
-        const votes = (n: RoleCheckInput) =>
-            (holdsDatabase(n.role) ? 1 : 0) + (n.arbiter && canRunArbiter(n.role) ? 1 : 0);
-        const sites = [...new Set(nodes.filter((n) => votes(n) > 0).map((n) => n.site))];
-        if (sites.length === 2 && voters >= 2) {
-            const perSite = sites.map((s) => nodes.filter((n) => n.site === s).reduce((k, n) => k + votes(n), 0));
-            if (perSite[0] === perSite[1]) {
-                warnings.push({
-                    message: `database voters are split evenly between sites ${sites[0]} and ${sites[1]} (${perSite[0]} each): losing either site loses the majority`,
-                });
-            }
         }
     }
-    return { errors, warnings };
+    return warnings;
 }

@@ -30,7 +30,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/shapes.ts: buildPlan": 137,
     "lab/stack.ts: labStackConfig": 64,
     "model/config/stack.ts: configEntriesToRaw": 69,
-    "model/roles.ts: checkDeploymentModel": 74,
     "provider/acme.ts: orderCertificate": 72,
     "provider/certs.ts: issueLocallySigned": 63,
     "provider/firewall.ts: applyFirewall": 86,
