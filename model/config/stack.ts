@@ -78,6 +78,28 @@ function certificateMaterialKeys(
 export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawConfigResult {
     const pr = new Problems();
     const raw: Record<string, unknown> = {};
+    const own = ownEntries(entries, pr);
+    checkSecureValues(own, pr);
+    checkCertificateMaterial(own, pr);
+    for (const [key, entry] of own) {
+        if (key === "sshPrivateKey") {
+            if (!entry.secret)
+                pr.error(
+                    root(key),
+                    "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`",
+                );
+            // The key text never enters the validator (nor any message): only that it is there.
+            raw[key] = { secure: "<secret>" };
+            continue;
+        }
+        raw[key] = entry.value;
+    }
+    const secretKeys = [...own].filter(([, e]) => e.secret).map(([k]) => k);
+    return { raw, secretKeys, errors: pr.errors, warnings: pr.warnings };
+}
+
+/** pinhole's entries keyed without the namespace; near-misses of "pinhole" are errors, other namespaces ignored. */
+function ownEntries(entries: Record<string, ConfigEntry>, pr: Problems): Map<string, ConfigEntry> {
     const own = new Map<string, ConfigEntry>();
     for (const [fullKey, entry] of Object.entries(entries)) {
         const colon = fullKey.indexOf(":");
@@ -94,6 +116,11 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
             );
         }
     }
+    return own;
+}
+
+/** A value marked secure must be ciphertext. */
+function checkSecureValues(own: Map<string, ConfigEntry>, pr: Problems): void {
     for (const [key, entry] of own) {
         for (const s of secureValues(entry.value, root(key))) {
             if (typeof s.text !== "string" || !CIPHERTEXT.test(s.text)) {
@@ -104,6 +131,10 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
             }
         }
     }
+}
+
+/** Keys that hold certificate material: never pinhole's own settings, stored as secrets; removed from `own`. */
+function checkCertificateMaterial(own: Map<string, ConfigEntry>, pr: Problems): void {
     const material = certificateMaterialKeys(own.get("certificates")?.value);
     for (const [key, m] of material) {
         if ((CONFIG_KEYS as readonly string[]).includes(key)) {
@@ -128,21 +159,6 @@ export function configEntriesToRaw(entries: Record<string, ConfigEntry>): RawCon
         }
         own.delete(key);
     }
-    for (const [key, entry] of own) {
-        if (key === "sshPrivateKey") {
-            if (!entry.secret)
-                pr.error(
-                    root(key),
-                    "is stored in clear in the stack file: remove it and run `pulumi config set --secret sshPrivateKey < <private key file>`",
-                );
-            // The key text never enters the validator (nor any message): only that it is there.
-            raw[key] = { secure: "<secret>" };
-            continue;
-        }
-        raw[key] = entry.value;
-    }
-    const secretKeys = [...own].filter(([, e]) => e.secret).map(([k]) => k);
-    return { raw, secretKeys, errors: pr.errors, warnings: pr.warnings };
 }
 
 /** A stack file's `config:` map (secure values as {secure: ...}, not decrypted) → raw config. */

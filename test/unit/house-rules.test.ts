@@ -29,7 +29,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/services-run.ts: prepare": 61,
     "lab/shapes.ts: buildPlan": 137,
     "lab/stack.ts: labStackConfig": 64,
-    "model/config/stack.ts: configEntriesToRaw": 69,
     "provider/acme.ts: orderCertificate": 72,
     "provider/certs.ts: issueLocallySigned": 63,
     "provider/firewall.ts: applyFirewall": 86,
