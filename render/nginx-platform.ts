@@ -166,50 +166,35 @@ function rewriteServerLine(text: string, weight: number, backup: boolean): strin
     return `${m[1]}server ${m[2]} ${[...set, ...params].join(" ")};${m[4]}`;
 }
 
+/** Problems (nothing is installed while there is one) and warnings, in the order they are found. */
+interface Findings {
+    problems: string[];
+    warnings: string[];
+}
+
+const at = (x: { file: string; line: number }) => `${x.file}:${x.line}`;
+
 /** The certificate-only plan for one node (see the file comment). */
 export function planPlatformFrontEnd(i: PlatformPlanInput): PlatformPlan {
     const files = new Map([...i.dump.files].filter(([f]) => !i.ownFiles.includes(f)));
     const dump: NginxDump = { main: i.dump.main, files };
     const a = analyseNginx(dump);
-    const problems: string[] = [];
-    const warnings: string[] = [];
-    const at = (x: { file: string; line: number }) => `${x.file}:${x.line}`;
-    const pick = (configured: string | undefined, found: string[], what: string, key: string): string => {
-        const distinct = [...new Set(found)].sort();
-        if (configured) {
-            if (distinct.length && !distinct.includes(configured))
-                warnings.push(
-                    `node ${i.node}: no HTTPS server of nginx uses ${what} ${configured} (they use ${distinct.join(", ")})`,
-                );
-            return configured;
-        }
-        if (distinct.length === 1 && !distinct[0].includes("$")) return distinct[0];
-        if (distinct.length === 0)
-            problems.push(
-                `node ${i.node}: nginx has no HTTPS server (listen ... ssl) with ${what === "certificate" ? "ssl_certificate" : "ssl_certificate_key"}: set certificates.nginx.${key}, or use frontEnd: whole-site`,
-            );
-        else
-            problems.push(
-                `node ${i.node}: nginx's HTTPS servers use several ${what} files (${distinct.join(", ")}): the platform has one certificate; set certificates.nodes.${i.node}.nginx.${key}`,
-            );
-        return "";
-    };
+    const found: Findings = { problems: [], warnings: [] };
+    const { problems, warnings } = found;
     if (i.tlsPath && !includedAtHttp(dump, i.tlsPath)) {
         problems.push(
             `node ${i.node}: nginx does not include ${i.tlsPath} in its http block, so pinhole's TLS profile would not apply: set certificates.nginx.tlsPath to a path an http-level include matches (e.g. under conf.d/)`,
         );
     }
-    const certificatePath = pick(
-        i.certificatePath,
-        a.sslServers.flatMap((s) => s.certificates),
-        "certificate",
-        "certificatePath",
-    );
-    const keyPath = pick(
+    const certificates = a.sslServers.flatMap((s) => s.certificates);
+    const certificatePath = pickPath(i.node, i.certificatePath, certificates, "certificate", "certificatePath", found);
+    const keyPath = pickPath(
+        i.node,
         i.keyPath,
         a.sslServers.flatMap((s) => s.keys),
         "key",
         "keyPath",
+        found,
     );
     for (const s of a.sslServers) {
         for (const o of s.overrides) {
@@ -218,7 +203,6 @@ export function planPlatformFrontEnd(i: PlatformPlanInput): PlatformPlan {
             else warnings.push(msg);
         }
     }
-
     const patched: Record<string, string> = {};
     const byFile = new Map<string, ContextDirective[]>();
     for (const d of a.httpTls) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
@@ -229,67 +213,109 @@ export function planPlatformFrontEnd(i: PlatformPlanInput): PlatformPlan {
             "pinhole: its TLS profile sets this (conf.d drop-in)",
             problems,
         );
-
-    let upstream: Upstream | undefined;
-    if (i.upstream) {
-        upstream = a.upstreams.find((u) => u.name === i.upstream);
-        if (!upstream)
-            problems.push(
-                `node ${i.node}: nginx has no upstream "${i.upstream}" (it has: ${a.upstreams.map((u) => u.name).join(", ") || "none"})`,
-            );
-    } else if (i.weights) {
-        if (a.upstreams.length === 1) upstream = a.upstreams[0];
-        else if (a.upstreams.length > 1 && i.weights.some((w) => w.weight !== undefined)) {
-            problems.push(
-                `node ${i.node}: nginx has several upstreams (${a.upstreams.map((u) => u.name).join(", ")}): name the one web weights apply to in certificates.nginx.upstream`,
-            );
-        }
-    }
-    const weightList: WeightEntry[] = [];
-    if (upstream && i.weights) {
-        const lineOf = (u: UpstreamLine) => (patched[u.file] ?? files.get(u.file) ?? "").split("\n");
-        const matches = upstream.servers.map((s) => ({
-            s,
-            t: i.weights!.find((w) => w.hosts.includes(hostOf(s.target))),
-        }));
-        const allBackup = matches.every(({ t }) => t?.weight === 0);
-        if (allBackup)
-            warnings.push(
-                `node ${i.node}: every server of upstream ${upstream.name} has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`,
-            );
-        for (const { s, t } of matches) {
-            const platformWeight = Number(
-                /^weight=(\d+)$/.exec(s.params.find((p) => p.startsWith("weight=")) ?? "")?.[1] ?? 1,
-            );
-            if (t?.weight === undefined) {
-                weightList.push({
-                    server: s.target,
-                    node: t?.node,
-                    weight: platformWeight,
-                    backup: s.params.includes("backup"),
-                    source: "default",
-                });
-                continue;
-            }
-            const backup = t.weight === 0 && !allBackup;
-            const weight = backup ? 0 : Math.max(1, t.weight);
-            weightList.push({ server: s.target, node: t.node, weight, backup, source: "user" });
-            if (s.line !== s.endLine) {
-                problems.push(
-                    `${at(s)}: the upstream server ${s.target} spans several lines: put it on one line so pinhole can set its weight`,
-                );
-                continue;
-            }
-            const lines = lineOf(s);
-            lines[s.line - 1] = rewriteServerLine(lines[s.line - 1], weight, backup);
-            patched[s.file] = lines.join("\n");
-        }
-        const unknown = i.weights.filter((w) => w.weight !== undefined && !matches.some((m) => m.t === w));
-        for (const w of unknown)
-            warnings.push(
-                `node ${i.node}: webWeight of ${w.node} has no effect: upstream ${upstream.name} has no server for it (${w.hosts.join(", ")})`,
-            );
-    }
+    const upstream = findUpstream(i, a.upstreams, found);
+    const weightList = upstream && i.weights ? applyWeights(i.node, i.weights, upstream, files, patched, found) : [];
     for (const [f, c] of Object.entries(patched)) if (c === files.get(f)) delete patched[f];
     return { certificatePath, keyPath, patched, upstream: upstream?.name, weightList, warnings, problems };
+}
+
+/** The certificate (or key) path: the configured one, else the one path every HTTPS server uses. */
+function pickPath(
+    node: string,
+    configured: string | undefined,
+    found: string[],
+    what: string,
+    key: string,
+    f: Findings,
+): string {
+    const distinct = [...new Set(found)].sort();
+    if (configured) {
+        if (distinct.length && !distinct.includes(configured))
+            f.warnings.push(
+                `node ${node}: no HTTPS server of nginx uses ${what} ${configured} (they use ${distinct.join(", ")})`,
+            );
+        return configured;
+    }
+    if (distinct.length === 1 && !distinct[0].includes("$")) return distinct[0];
+    if (distinct.length === 0)
+        f.problems.push(
+            `node ${node}: nginx has no HTTPS server (listen ... ssl) with ${what === "certificate" ? "ssl_certificate" : "ssl_certificate_key"}: set certificates.nginx.${key}, or use frontEnd: whole-site`,
+        );
+    else
+        f.problems.push(
+            `node ${node}: nginx's HTTPS servers use several ${what} files (${distinct.join(", ")}): the platform has one certificate; set certificates.nodes.${node}.nginx.${key}`,
+        );
+    return "";
+}
+
+/** The upstream web weights apply to: the one named, else the only one there is. */
+function findUpstream(i: PlatformPlanInput, upstreams: Upstream[], f: Findings): Upstream | undefined {
+    if (i.upstream) {
+        const upstream = upstreams.find((u) => u.name === i.upstream);
+        if (!upstream)
+            f.problems.push(
+                `node ${i.node}: nginx has no upstream "${i.upstream}" (it has: ${upstreams.map((u) => u.name).join(", ") || "none"})`,
+            );
+        return upstream;
+    }
+    if (!i.weights) return undefined;
+    if (upstreams.length === 1) return upstreams[0];
+    if (upstreams.length > 1 && i.weights.some((w) => w.weight !== undefined)) {
+        f.problems.push(
+            `node ${i.node}: nginx has several upstreams (${upstreams.map((u) => u.name).join(", ")}): name the one web weights apply to in certificates.nginx.upstream`,
+        );
+    }
+    return undefined;
+}
+
+/** Each upstream server's weight (the node's webWeight, else the platform's), rewritten into `patched`. */
+function applyWeights(
+    node: string,
+    weights: NonNullable<PlatformPlanInput["weights"]>,
+    upstream: Upstream,
+    files: Map<string, string>,
+    patched: Record<string, string>,
+    f: Findings,
+): WeightEntry[] {
+    const weightList: WeightEntry[] = [];
+    const lineOf = (u: UpstreamLine) => (patched[u.file] ?? files.get(u.file) ?? "").split("\n");
+    const matches = upstream.servers.map((s) => ({ s, t: weights.find((w) => w.hosts.includes(hostOf(s.target))) }));
+    const allBackup = matches.every(({ t }) => t?.weight === 0);
+    if (allBackup)
+        f.warnings.push(
+            `node ${node}: every server of upstream ${upstream.name} has webWeight 0 (backup): with no primary server they are used as equals (weight 1)`,
+        );
+    for (const { s, t } of matches) {
+        const platformWeight = Number(
+            /^weight=(\d+)$/.exec(s.params.find((p) => p.startsWith("weight=")) ?? "")?.[1] ?? 1,
+        );
+        if (t?.weight === undefined) {
+            weightList.push({
+                server: s.target,
+                node: t?.node,
+                weight: platformWeight,
+                backup: s.params.includes("backup"),
+                source: "default",
+            });
+            continue;
+        }
+        const backup = t.weight === 0 && !allBackup;
+        const weight = backup ? 0 : Math.max(1, t.weight);
+        weightList.push({ server: s.target, node: t.node, weight, backup, source: "user" });
+        if (s.line !== s.endLine) {
+            f.problems.push(
+                `${at(s)}: the upstream server ${s.target} spans several lines: put it on one line so pinhole can set its weight`,
+            );
+            continue;
+        }
+        const lines = lineOf(s);
+        lines[s.line - 1] = rewriteServerLine(lines[s.line - 1], weight, backup);
+        patched[s.file] = lines.join("\n");
+    }
+    const unknown = weights.filter((w) => w.weight !== undefined && !matches.some((m) => m.t === w));
+    for (const w of unknown)
+        f.warnings.push(
+            `node ${node}: webWeight of ${w.node} has no effect: upstream ${upstream.name} has no server for it (${w.hosts.join(", ")})`,
+        );
+    return weightList;
 }

@@ -37,7 +37,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "provider/webserver-platform.ts: platformInstallIn": 74,
     "render/nftables.ts: groupOpenings": 78,
     "render/nftables.ts: renderRuleset": 98,
-    "render/nginx-platform.ts: planPlatformFrontEnd": 126,
     "tools/bench/report.ts: analyse": 65,
     "tools/bench/report.ts: formatBenchTable": 61,
     "tools/start/main.ts: main": 144,
