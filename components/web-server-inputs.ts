@@ -95,47 +95,72 @@ export function webServerInputs(
 ): DerivedWebServer {
     const frontEnd = frontEndOf(node.name, settings);
     const n = nginxOf(node.name, settings, options);
-    const proxy = proxiesToUpstreams(node.role);
-    const common = {
+    const common: CommonInputs = {
         node: node.name,
         connection: connectionOf(node),
         fqdn: node.fqdn,
         ...(options.verifySeconds !== undefined ? { verifySeconds: options.verifySeconds } : {}),
     };
-    if (frontEnd === "certificate-only") {
-        const weights = proxy
-            ? nodes
-                  .filter((x) => x.role === "application" || x.role === "unified")
-                  .map((x) => ({
-                      node: x.name,
-                      hosts: [
-                          ...new Set([
-                              addressSeenBy(node, x),
-                              x.address,
-                              ...(x.advertisedAddress ? [x.advertisedAddress] : []),
-                              x.name,
-                              x.fqdn,
-                          ]),
-                      ],
-                      ...(x.webWeight !== undefined ? { weight: x.webWeight } : {}),
-                  }))
-            : undefined;
-        return {
-            frontEnd,
-            warnings: [],
-            inputs: {
-                ...common,
-                frontEnd: "certificate-only",
-                tlsConfig: renderTlsDropIn(node.name, settings.legacyProtocols),
-                ...(n.tlsPath ? { tlsPath: n.tlsPath } : {}),
-                ...(n.certificatePath ? { certificatePath: n.certificatePath } : {}),
-                ...(n.keyPath ? { keyPath: n.keyPath } : {}),
-                ...(n.upstream ? { upstream: n.upstream } : {}),
-                ...(weights ? { weights } : {}),
-            },
-        };
-    }
-    const upstreams = proxy ? upstreamServers(node, nodes) : undefined;
+    return frontEnd === "certificate-only"
+        ? certificateOnly(node, nodes, settings, n, common)
+        : wholeSite(node, nodes, settings, n, common);
+}
+
+type CommonInputs = Pick<DerivedWebServerInputs, "node" | "connection" | "fqdn" | "verifySeconds">;
+
+/** certificate-only: pinhole installs the certificate and its TLS profile into the platform's own nginx. */
+function certificateOnly(
+    node: NodeSpec,
+    nodes: readonly NodeSpec[],
+    settings: CertificateSettings,
+    n: NginxSettings,
+    common: CommonInputs,
+): DerivedWebServer {
+    const weights = proxiesToUpstreams(node.role) ? upstreamWeights(node, nodes) : undefined;
+    return {
+        frontEnd: "certificate-only",
+        warnings: [],
+        inputs: {
+            ...common,
+            frontEnd: "certificate-only",
+            tlsConfig: renderTlsDropIn(node.name, settings.legacyProtocols),
+            ...(n.tlsPath ? { tlsPath: n.tlsPath } : {}),
+            ...(n.certificatePath ? { certificatePath: n.certificatePath } : {}),
+            ...(n.keyPath ? { keyPath: n.keyPath } : {}),
+            ...(n.upstream ? { upstream: n.upstream } : {}),
+            ...(weights ? { weights } : {}),
+        },
+    };
+}
+
+/** A proxy's application/unified upstreams: every name and address the platform's nginx may list them by, and their webWeight. */
+function upstreamWeights(node: NodeSpec, nodes: readonly NodeSpec[]) {
+    return nodes
+        .filter((x) => x.role === "application" || x.role === "unified")
+        .map((x) => ({
+            node: x.name,
+            hosts: [
+                ...new Set([
+                    addressSeenBy(node, x),
+                    x.address,
+                    ...(x.advertisedAddress ? [x.advertisedAddress] : []),
+                    x.name,
+                    x.fqdn,
+                ]),
+            ],
+            ...(x.webWeight !== undefined ? { weight: x.webWeight } : {}),
+        }));
+}
+
+/** whole-site: pinhole renders the node's nginx site itself. */
+function wholeSite(
+    node: NodeSpec,
+    nodes: readonly NodeSpec[],
+    settings: CertificateSettings,
+    n: NginxSettings,
+    common: CommonInputs,
+): DerivedWebServer {
+    const upstreams = proxiesToUpstreams(node.role) ? upstreamServers(node, nodes) : undefined;
     // every address the node serves on: a dual-stack node's nginx listens on [::] too
     const addresses = [
         ...new Set([
@@ -158,7 +183,7 @@ export function webServerInputs(
     });
     const custom = n.certificatePath || n.keyPath || n.sitePath;
     return {
-        frontEnd,
+        frontEnd: "whole-site",
         warnings: site.warnings,
         ...(upstreams ? { upstreams, weightList: weightListOf(upstreams) } : {}),
         inputs: {
