@@ -39,7 +39,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "tools/bench/report.ts: analyse": 65,
     "tools/bench/report.ts: formatBenchTable": 61,
     "tools/start/main.ts: main": 144,
-    "tools/start/progress.ts: formatSummary": 90,
     "tools/verify/certificate-check.ts: checkCertificate": 111,
     "tools/verify/firewall-check.ts: diffTables": 89,
     "tools/verify/report.ts: formatReport": 63,

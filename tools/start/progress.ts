@@ -169,15 +169,25 @@ const rel = (p: string, root: string) => (p.startsWith(root + "/") ? p.slice(roo
 
 /** The final summary of npm start. */
 export function formatSummary(s: SummaryInput, root = process.cwd()): string {
-    const now = (s.now ?? new Date()).getTime();
-    const L: string[] = [];
     const ok = s.upOk && (!s.verify || reportOk(s.verify));
     const total = s.phases.reduce((a, [, ms]) => a + ms, 0);
-    L.push("", "=".repeat(100));
-    L.push(
-        `pinhole ${ok ? "is up and verified" : "FAILED"} on the ${s.model} lab (stack ${s.stack}) — ${s.phases.map(([n, ms]) => `${n} ${duration(ms)}`).join(", ")}; total ${duration(total)}`,
+    return (
+        [
+            "",
+            "=".repeat(100),
+            `pinhole ${ok ? "is up and verified" : "FAILED"} on the ${s.model} lab (stack ${s.stack}) — ${s.phases.map(([n, ms]) => `${n} ${duration(ms)}`).join(", ")}; total ${duration(total)}`,
+            "",
+            ...nodesSummary(s),
+            ...verifySummary(s),
+            ...nextCommands(s, root),
+        ].join("\n") + "\n"
     );
-    L.push("");
+}
+
+/** The table of nodes (openings, certificate) and its totals. */
+function nodesSummary(s: SummaryInput): string[] {
+    const now = (s.now ?? new Date()).getTime();
+    const L: string[] = [];
     const names = Object.keys(s.nodes);
     const rows = [["NODE", "ROLE", "SITE", "ADDRESS", "ADVERTISED", "OPENINGS in/out", "CERTIFICATE"]];
     let inb = 0,
@@ -210,6 +220,11 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
         `${names.length} nodes; ${inb + outb} openings (${inb} inbound, ${outb} outbound)${s.flows !== undefined ? `, ${s.flows} flows in the port matrix` : ""}; ` +
             `${certs} web certificate(s)${certs ? ` (${[...modes].map(([m, n]) => `${n} ${m}`).join(", ")})` : ""}`,
     );
+    return L;
+}
+
+function verifySummary(s: SummaryInput): string[] {
+    const L: string[] = [];
     if (s.verify) {
         const c = countFindings(s.verify);
         const parts = Object.entries(c.byCheck)
@@ -230,6 +245,12 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
     } else {
         L.push("verified: not run");
     }
+    return L;
+}
+
+/** What to run next: look around, and how to remove it all. */
+function nextCommands(s: SummaryInput, root: string): string[] {
+    const L: string[] = [];
     L.push("", "Look around (the lab stays up):");
     const cmds: [string, string][] = [
         ["npm run lab -- status", "nodes, addresses, pinned host keys"],
@@ -256,5 +277,5 @@ export function formatSummary(s: SummaryInput, root = process.cwd()): string {
     ];
     const rw = Math.max(...rm.map(([c]) => c.length));
     for (const [c, what] of rm) L.push(`  ${c.padEnd(rw)}  # ${what}`);
-    return L.join("\n") + "\n";
+    return L;
 }
