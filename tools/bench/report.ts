@@ -201,53 +201,55 @@ export interface BenchReport {
 const s = (ms: number) => (ms / 1000).toFixed(1);
 const r = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}x` : "-");
 
-export function formatBenchTable(rep: BenchReport): string {
-    const rows: string[][] = [
-        [
-            "nodes",
-            "res",
-            "lab up",
-            "cold up",
-            "no-op up",
-            "preview",
-            "1-node prev",
-            "1-node up",
-            "destroy",
-            "floor",
-            "ssh only",
-            "cold/floor",
-            "noop/floor",
-            "prev/floor",
-            "chg up/floor",
-            "destroy/floor",
-            "rules/node",
-            "elems/node",
-            "bytes/node",
-        ],
+const BENCH_COLUMNS = [
+        "nodes",
+        "res",
+        "lab up",
+        "cold up",
+        "no-op up",
+        "preview",
+        "1-node prev",
+        "1-node up",
+        "destroy",
+        "floor",
+        "ssh only",
+        "cold/floor",
+        "noop/floor",
+        "prev/floor",
+        "chg up/floor",
+        "destroy/floor",
+        "rules/node",
+        "elems/node",
+        "bytes/node",
+];
+
+/** One size's row of the bench table, in BENCH_COLUMNS' order. */
+function benchRow(x: SizeResult): string[] {
+    return [
+        String(x.nodes),
+        String(x.resources),
+        s(x.labUpMs),
+        s(x.cold.ms),
+        s(x.noop.ms),
+        s(x.preview.ms),
+        s(x.changePreview.ms),
+        `${s(x.changeUp.ms)} (${x.changeUp.changes?.update ?? 0} upd)`,
+        s(x.destroy.ms),
+        s(x.floorMs),
+        s(x.sshOnlyMs),
+        r(x.cold.ms, x.floorMs),
+        r(x.noop.ms, x.floorMs),
+        r(x.preview.ms, x.floorMs),
+        r(x.changeUp.ms, x.floorMs),
+        r(x.destroy.ms, x.floorMs),
+        `${Math.round(x.ruleset.rules.avg)} (max ${x.ruleset.rules.max})`,
+        `${Math.round(x.ruleset.elements.avg)} (max ${x.ruleset.elements.max})`,
+        `${Math.round(x.ruleset.bytes.avg)} (max ${x.ruleset.bytes.max})`,
     ];
-    for (const x of rep.sizes) {
-        rows.push([
-            String(x.nodes),
-            String(x.resources),
-            s(x.labUpMs),
-            s(x.cold.ms),
-            s(x.noop.ms),
-            s(x.preview.ms),
-            s(x.changePreview.ms),
-            `${s(x.changeUp.ms)} (${x.changeUp.changes?.update ?? 0} upd)`,
-            s(x.destroy.ms),
-            s(x.floorMs),
-            s(x.sshOnlyMs),
-            r(x.cold.ms, x.floorMs),
-            r(x.noop.ms, x.floorMs),
-            r(x.preview.ms, x.floorMs),
-            r(x.changeUp.ms, x.floorMs),
-            r(x.destroy.ms, x.floorMs),
-            `${Math.round(x.ruleset.rules.avg)} (max ${x.ruleset.rules.max})`,
-            `${Math.round(x.ruleset.elements.avg)} (max ${x.ruleset.elements.max})`,
-            `${Math.round(x.ruleset.bytes.avg)} (max ${x.ruleset.bytes.max})`,
-        ]);
-    }
+}
+
+export function formatBenchTable(rep: BenchReport): string {
+    const rows: string[][] = [BENCH_COLUMNS, ...rep.sizes.map(benchRow)];
     const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     const lines = rows.map((row) => row.map((c, i) => c.padStart(w[i])).join("  "));
     lines.splice(1, 0, w.map((n) => "-".repeat(n)).join("  "));
@@ -265,22 +267,36 @@ export function formatBenchTable(rep: BenchReport): string {
 
 /** Growth from the smallest to the largest size, and what a resource step costs. */
 export function analyse(rep: BenchReport): string[] {
-    const out: string[] = [];
-    if (rep.sizes.length === 0) return out;
+    if (rep.sizes.length === 0) return [];
     const a = rep.sizes[0],
         b = rep.sizes[rep.sizes.length - 1];
+    const out = [...(a !== b ? growth(a, b) : []), ...stepDetails(a, b), ...sessionsAndState(rep)];
+    const micro = Object.entries(rep.micro)
+        .map(([k, v]) => `${k} ${s(v)} s`)
+        .join(", ");
+    if (micro) out.push(`fixed costs measured alone: ${micro}`);
+    return out;
+}
+
+/** From the smallest size `a` to the largest `b`: times and ruleset sizes. */
+function growth(a: SizeResult, b: SizeResult): string[] {
+    const out: string[] = [];
     const per = (x: number, y: number) => ((y - x) / Math.max(1, b.nodes - a.nodes) / 1000).toFixed(2);
-    if (a !== b) {
-        out.push(
-            `from ${a.nodes} to ${b.nodes} nodes (${(b.nodes / a.nodes).toFixed(0)}x): cold up ${s(a.cold.ms)} → ${s(b.cold.ms)} s (${(b.cold.ms / a.cold.ms).toFixed(1)}x, +${per(a.cold.ms, b.cold.ms)} s per node), ` +
-                `no-op up ${s(a.noop.ms)} → ${s(b.noop.ms)} s (${(b.noop.ms / a.noop.ms).toFixed(1)}x), preview ${s(a.preview.ms)} → ${s(b.preview.ms)} s, ` +
-                `destroy ${s(a.destroy.ms)} → ${s(b.destroy.ms)} s (${(b.destroy.ms / a.destroy.ms).toFixed(1)}x), floor ${s(a.floorMs)} → ${s(b.floorMs)} s`,
-        );
-        out.push(
-            `ruleset per node: ${Math.round(a.ruleset.rules.avg)} → ${Math.round(b.ruleset.rules.avg)} rules (named sets: rules grow with roles and ports, not peers), ` +
-                `${Math.round(a.ruleset.elements.avg)} → ${Math.round(b.ruleset.elements.avg)} set elements, ${Math.round(a.ruleset.bytes.avg)} → ${Math.round(b.ruleset.bytes.avg)} bytes`,
-        );
-    }
+    out.push(
+        `from ${a.nodes} to ${b.nodes} nodes (${(b.nodes / a.nodes).toFixed(0)}x): cold up ${s(a.cold.ms)} → ${s(b.cold.ms)} s (${(b.cold.ms / a.cold.ms).toFixed(1)}x, +${per(a.cold.ms, b.cold.ms)} s per node), ` +
+            `no-op up ${s(a.noop.ms)} → ${s(b.noop.ms)} s (${(b.noop.ms / a.noop.ms).toFixed(1)}x), preview ${s(a.preview.ms)} → ${s(b.preview.ms)} s, ` +
+            `destroy ${s(a.destroy.ms)} → ${s(b.destroy.ms)} s (${(b.destroy.ms / a.destroy.ms).toFixed(1)}x), floor ${s(a.floorMs)} → ${s(b.floorMs)} s`,
+    );
+    out.push(
+        `ruleset per node: ${Math.round(a.ruleset.rules.avg)} → ${Math.round(b.ruleset.rules.avg)} rules (named sets: rules grow with roles and ports, not peers), ` +
+            `${Math.round(a.ruleset.elements.avg)} → ${Math.round(b.ruleset.elements.avg)} set elements, ${Math.round(a.ruleset.bytes.avg)} → ${Math.round(b.ruleset.bytes.avg)} bytes`,
+    );
+    return out;
+}
+
+/** Engine milestones and the slowest resource types: cold up of the smallest and largest, change and destroy of the largest. */
+function stepDetails(a: SizeResult, b: SizeResult): string[] {
+    const out: string[] = [];
     for (const x of a === b ? [a] : [a, b]) {
         const top = x.coldDetail.byType
             .slice(0, 4)
@@ -304,6 +320,12 @@ export function analyse(rep: BenchReport): string[] {
             `${b.nodes} nodes, ${what}: first resource step after ${s(d.firstCustomMs ?? 0)} s, last done at ${s(d.lastOutputMs ?? 0)} s; steps: ${top}`,
         );
     }
+    return out;
+}
+
+/** SSH sessions per node of each command, and the state's size, per size. */
+function sessionsAndState(rep: BenchReport): string[] {
+    const out: string[] = [];
     for (const x of rep.sizes) {
         const f = (p?: Spread) => (p ? (p.min === p.max ? `${p.min}` : `${p.min}-${p.max}`) : "-");
         if (!x.noop.sessions) continue;
@@ -323,9 +345,5 @@ export function analyse(rep: BenchReport): string[] {
                     .join(", "),
         );
     }
-    const micro = Object.entries(rep.micro)
-        .map(([k, v]) => `${k} ${s(v)} s`)
-        .join(", ");
-    if (micro) out.push(`fixed costs measured alone: ${micro}`);
     return out;
 }
