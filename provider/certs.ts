@@ -119,23 +119,7 @@ export async function issueLocallySigned(
     i: LocallySignedInputs,
     now = new Date(),
 ): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
-    let publicKeyPem: string;
-    let subjectDn: string;
-    let dnsNames = i.dnsNames;
-    let ipAddresses = i.ipAddresses;
-    if (i.certRequestPem) {
-        const req = await readCertificateRequest(i.certRequestPem);
-        publicKeyPem = req.publicKeyPem;
-        subjectDn = req.subject;
-        if (dnsNames.length + ipAddresses.length === 0) {
-            dnsNames = req.dnsNames;
-            ipAddresses = req.ipAddresses;
-        }
-    } else {
-        if (!i.subject?.commonName) throw new ProviderError("subject.commonName is required without a certRequestPem");
-        publicKeyPem = i.publicKeyPem ?? publicKeyPemOf(i.privateKeyPem as string);
-        subjectDn = distinguishedName(i.subject);
-    }
+    const { publicKeyPem, subjectDn, dnsNames, ipAddresses } = await subjectOf(i);
     const ca = new x509.X509Certificate(i.caCertPem);
     const caKeys = await signingKeys(i.caPrivateKeyPem);
     const caSpki = Buffer.from(ca.publicKey.rawData);
@@ -176,6 +160,29 @@ export async function issueLocallySigned(
         notBefore: notBefore.toISOString(),
         notAfter: notAfter.toISOString(),
         serial,
+    };
+}
+
+/** Who the certificate is for: from the CSR (its names unless given), else from the subject and key. */
+async function subjectOf(
+    i: LocallySignedInputs,
+): Promise<{ publicKeyPem: string; subjectDn: string; dnsNames: string[]; ipAddresses: string[] }> {
+    if (i.certRequestPem) {
+        const req = await readCertificateRequest(i.certRequestPem);
+        const named = i.dnsNames.length + i.ipAddresses.length > 0;
+        return {
+            publicKeyPem: req.publicKeyPem,
+            subjectDn: req.subject,
+            dnsNames: named ? i.dnsNames : req.dnsNames,
+            ipAddresses: named ? i.ipAddresses : req.ipAddresses,
+        };
+    }
+    if (!i.subject?.commonName) throw new ProviderError("subject.commonName is required without a certRequestPem");
+    return {
+        publicKeyPem: i.publicKeyPem ?? publicKeyPemOf(i.privateKeyPem as string),
+        subjectDn: distinguishedName(i.subject),
+        dnsNames: i.dnsNames,
+        ipAddresses: i.ipAddresses,
     };
 }
 

@@ -29,7 +29,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/shapes.ts: buildPlan": 137,
     "lab/stack.ts: labStackConfig": 64,
     "provider/acme.ts: orderCertificate": 72,
-    "provider/certs.ts: issueLocallySigned": 63,
     "provider/firewall.ts: applyFirewall": 86,
     "provider/framework.ts: erase": 66,
     "provider/server.ts: providerService": 89,
