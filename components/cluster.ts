@@ -79,15 +79,7 @@ export class Cluster extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        const webCerts: WebCertificate[] = [];
-        for (const n of Object.values(this.nodes)) {
-            if (!n.certificate) continue;
-            webCerts.push(n.certificate);
-            this.certificates[n.nodeName] = n.certificate.summary;
-            if (n.certificate.certRequestPem) this.certificateRequests[n.nodeName] = n.certificate.certRequestPem;
-            if (n.certificate.weightList) this.webWeights[n.nodeName] = n.certificate.weightList;
-        }
-        settle(webCerts);
+        settle(this.collectCertificates());
         const proof = args.model.proof ?? DEFAULT_PROOF;
         if (proof.enabled)
             this.proof = new ClusterProof(
@@ -103,5 +95,18 @@ export class Cluster extends pulumi.ComponentResource {
                 { parent: this },
             );
         this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
+    }
+
+    /** Every node's web certificate, with its summary, CSR and weight list recorded for the outputs. */
+    private collectCertificates(): WebCertificate[] {
+        const webCerts: WebCertificate[] = [];
+        for (const n of Object.values(this.nodes)) {
+            if (!n.certificate) continue;
+            webCerts.push(n.certificate);
+            this.certificates[n.nodeName] = n.certificate.summary;
+            if (n.certificate.certRequestPem) this.certificateRequests[n.nodeName] = n.certificate.certRequestPem;
+            if (n.certificate.weightList) this.webWeights[n.nodeName] = n.certificate.weightList;
+        }
+        return webCerts;
     }
 }

@@ -20,7 +20,6 @@ const DATA_TABLES: Record<string, string> = {
  */
 const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "components/certificate.ts: WebCertificate.constructor": 77,
-    "components/cluster.ts: Cluster.constructor": 64,
     "lab/boot.ts: prepareBootedNode": 68,
     "lab/cli.ts: main": 76,
     "lab/node.ts: prepareNode": 78,
