@@ -39,24 +39,12 @@ export const MERGED_KEYS: Record<string, Record<string, unknown>> = {
 export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>): Record<string, unknown> {
     const missing = plan.nodes.filter((n) => !hostKeys[n.name]).map((n) => n.name);
     if (missing.length) throw new Error(`no host key for ${missing.join(", ")}`);
-    const ext = (name: string): LabVantage => {
-        const v = plan.vantages.find((x) => x.name === name);
-        if (!v) throw new Error(`lab plan has no ${name} vantage`);
-        return v;
-    };
-    const port = (v: LabVantage, protocol: "tcp" | "udp") =>
-        v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
-    const ldap = ext("ldap");
     const v6 = !!plan.provisioner.address6;
     const admin = [
         ADMIN_SUBNET,
         `${PROVISIONER_ADDRESS}/32`,
         ...(v6 ? [ADMIN_SUBNET6, `${PROVISIONER_ADDRESS6}/128`] : []),
     ];
-    /** The addresses of an external system, IPv4 first (both in a dual-stack lab). */
-    const both = (v: LabVantage) => [v.address, ...(v.address6 ? [v.address6] : [])];
-    /** A URI's host part for each address ([IPv6] in brackets). */
-    const hosts = (v: LabVantage) => [v.address, ...(v.address6 ? [`[${v.address6}]`] : [])];
     return {
         "pinhole:model": plan.deployment,
         "pinhole:domain": plan.domain,
@@ -81,23 +69,38 @@ export function labStackConfig(plan: LabPlan, hostKeys: Record<string, string>):
                 hostKey: hostKeys[n.name],
             },
         })),
-        "pinhole:external": {
-            ucm: both(ext("ucm")),
-            unityConnection: both(ext("unity")),
-            hcmf: both(ext("hcmf")),
-            webex: both(ext("webex")),
-            sso: both(ext("sso")),
-            ldap: both(ldap).map((host) => ({ host, ports: [389, 636], protocols: ["tcp", "udp"] })),
-            apiResponses: both(ext("api")),
-            notificationDestinations: hosts(ext("notify")).map(
-                (h) => `https://${h}:${port(ext("notify"), "tcp")}/notify`,
-            ),
-            snmpTrapReceivers: hosts(ext("snmp")).map((h) => `snmp://public@${h}:162`),
-            backupDestinations: hosts(ext("backup")).map(
-                (h) => `sftp://backup@${h}:${port(ext("backup"), "tcp")}/srv/backups`,
-            ),
-            ntp: both(ext("ntp")),
-        },
+        "pinhole:external": labExternal(plan),
+    };
+}
+
+/** pinhole:external: every external system of the lab at its vantage's addresses (both in a dual-stack lab). */
+function labExternal(plan: LabPlan): Record<string, unknown> {
+    const ext = (name: string): LabVantage => {
+        const v = plan.vantages.find((x) => x.name === name);
+        if (!v) throw new Error(`lab plan has no ${name} vantage`);
+        return v;
+    };
+    const port = (v: LabVantage, protocol: "tcp" | "udp") =>
+        v.ports.find((p) => p.protocol === protocol && p.port !== 8080)!.port;
+    const ldap = ext("ldap");
+    /** The addresses of an external system, IPv4 first (both in a dual-stack lab). */
+    const both = (v: LabVantage) => [v.address, ...(v.address6 ? [v.address6] : [])];
+    /** A URI's host part for each address ([IPv6] in brackets). */
+    const hosts = (v: LabVantage) => [v.address, ...(v.address6 ? [`[${v.address6}]`] : [])];
+    return {
+        ucm: both(ext("ucm")),
+        unityConnection: both(ext("unity")),
+        hcmf: both(ext("hcmf")),
+        webex: both(ext("webex")),
+        sso: both(ext("sso")),
+        ldap: both(ldap).map((host) => ({ host, ports: [389, 636], protocols: ["tcp", "udp"] })),
+        apiResponses: both(ext("api")),
+        notificationDestinations: hosts(ext("notify")).map((h) => `https://${h}:${port(ext("notify"), "tcp")}/notify`),
+        snmpTrapReceivers: hosts(ext("snmp")).map((h) => `snmp://public@${h}:162`),
+        backupDestinations: hosts(ext("backup")).map(
+            (h) => `sftp://backup@${h}:${port(ext("backup"), "tcp")}/srv/backups`,
+        ),
+        ntp: both(ext("ntp")),
     };
 }
 

@@ -26,7 +26,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/platform.ts: platformFiles": 67,
     "lab/services-run.ts: prepare": 61,
     "lab/shapes.ts: buildPlan": 137,
-    "lab/stack.ts: labStackConfig": 64,
     "provider/acme.ts: orderCertificate": 72,
     "provider/firewall.ts: applyFirewall": 86,
     "provider/framework.ts: erase": 66,
