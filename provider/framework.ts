@@ -144,6 +144,35 @@ function typed<T>(v: Values): T {
     return v as T;
 }
 
+/** read() of an erased handler: an import of a type without a read is refused; else the handler's, secrets kept. */
+async function readErased<S extends ResourceSpec>(
+    h: ResourceHandler<S>,
+    wrapOuts: (outs: Values, wire: Values, op: string) => Values,
+    secrets: string[],
+    id: string,
+    olds: Values,
+    urn: string,
+): ReturnType<Handler["read"]> {
+    const spec = h.spec;
+    const o = unwrapSecrets(olds);
+    // An import (no old state) of a type without a read: refused, not recorded as an empty state.
+    if (!h.read && !Object.keys(o).length)
+        throw new ProviderError(
+            `${spec.token} ${id} cannot be imported: ${spec.import.split("\n")[0]} (docs/provider.md)`,
+        );
+    if (!h.read) return { id, props: olds };
+    const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined, urn);
+    return {
+        id: res.id,
+        props: wrapOuts(res.props, olds, "read"),
+        inputs:
+            res.inputs === undefined
+                ? undefined
+                : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
+        ...(res.warnings?.length ? { warnings: res.warnings } : {}),
+    };
+}
+
 export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
     const spec = h.spec;
     const inputKeys = Object.keys(spec.inputs);
@@ -174,25 +203,7 @@ export function erase<S extends ResourceSpec>(h: ResourceHandler<S>): Handler {
             const res = await h.create(typed<CheckedInputsOf<S>>(unwrapSecrets(inputs)));
             return { id: res.id, outs: wrapOuts(res.outs, inputs, "create") };
         },
-        async read(id, olds, urn) {
-            const o = unwrapSecrets(olds);
-            // An import (no old state) of a type without a read: refused, not recorded as an empty state.
-            if (!h.read && !Object.keys(o).length)
-                throw new ProviderError(
-                    `${spec.token} ${id} cannot be imported: ${spec.import.split("\n")[0]} (docs/provider.md)`,
-                );
-            if (!h.read) return { id, props: olds };
-            const res = await h.read(id, Object.keys(o).length ? typed<StateOf<S>>(o) : undefined, urn);
-            return {
-                id: res.id,
-                props: wrapOuts(res.props, olds, "read"),
-                inputs:
-                    res.inputs === undefined
-                        ? undefined
-                        : wrapKeys(assertDeclared(spec, res.inputs, "read"), [...secretKeys(olds), ...secrets]),
-                ...(res.warnings?.length ? { warnings: res.warnings } : {}),
-            };
-        },
+        read: (id, olds, urn) => readErased(h, wrapOuts, secrets, id, olds, urn),
         async update(id, olds, news) {
             if (!h.update)
                 throw new Error(

@@ -28,7 +28,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/shapes.ts: buildPlan": 137,
     "provider/acme.ts: orderCertificate": 72,
     "provider/firewall.ts: applyFirewall": 86,
-    "provider/framework.ts: erase": 66,
     "provider/server.ts: providerService": 89,
     "provider/webserver-platform.ts: platformInstallIn": 74,
     "render/nftables.ts: groupOpenings": 78,
