@@ -49,38 +49,8 @@ async function prepare(s: RealService, v: LabVantage, dir: string): Promise<stri
             await run("slapadd", ["-q", "-f", path.join(dir, "slapd.conf"), "-l", path.join(dir, "entries.ldif")]);
             return ["/usr/sbin/slapd", ...slapdArgs(dir, v)];
         }
-        case "sshd": {
-            const hostKey = path.join(dir, "ssh_host_ed25519_key");
-            if (!fs.existsSync(hostKey))
-                await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pinhole-lab-backup", "-f", hostKey]);
-            write("sshd_config", backupSshdConfig(v, dir));
-            // for clients that pin the host key (ssh -o UserKnownHostsFile=service/known_hosts)
-            const pub = fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
-            write("known_hosts", [v.address, ...(v.address6 ? [v.address6] : [])].map((a) => `${a} ${pub}\n`).join(""));
-            // its /srv: root-owned, the lab's key readable, backups/ writable by the backup user only
-            const srv = path.join(dir, "srv");
-            fs.mkdirSync(path.join(srv, "backups"), { recursive: true });
-            fs.chmodSync(srv, 0o755);
-            fs.copyFileSync(AUTHORIZED_KEYS, path.join(srv, "authorized_keys"));
-            fs.chmodSync(path.join(srv, "authorized_keys"), 0o644);
-            const id = (await run("id", ["-u", BACKUP_USER], { allowFail: true })).stdout.trim();
-            if (!/^\d+$/.test(id))
-                throw new Error(
-                    `lab services: the backup host needs the system user "${BACKUP_USER}" (Debian's base-passwd)`,
-                );
-            const gid = Number((await run("id", ["-g", BACKUP_USER])).stdout.trim());
-            fs.chownSync(path.join(srv, "backups"), Number(id), gid);
-            fs.chmodSync(path.join(srv, "backups"), 0o755);
-            // a private mount namespace: its /srv is ours, /run a tmpfs (sshd's privilege-separation directory)
-            const script = [
-                "set -eu",
-                `mount --bind ${srv} /srv`,
-                "mount -t tmpfs -o mode=755 tmpfs /run",
-                "mkdir -p /run/sshd",
-                `exec /usr/sbin/sshd -D -e -f ${dir}/sshd_config`,
-            ].join("\n");
-            return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script];
-        }
+        case "sshd":
+            return prepareBackupSshd(v, dir, write);
         case "snmptrapd":
             write("snmptrapd.conf", snmptrapdConf());
             fs.mkdirSync(path.join(dir, "persist"), { recursive: true });
@@ -94,6 +64,42 @@ async function prepare(s: RealService, v: LabVantage, dir: string): Promise<stri
             fs.writeFileSync(path.join(dir, "notifications.log"), "");
             return ["nginx", "-e", path.join(dir, "error.log"), "-c", path.join(dir, "nginx.conf")];
     }
+}
+
+/** The backup host's sshd: host key, config, known_hosts, and its own /srv with the backup user's directory. */
+async function prepareBackupSshd(
+    v: LabVantage,
+    dir: string,
+    write: (f: string, text: string, mode?: number) => void,
+): Promise<string[]> {
+    const hostKey = path.join(dir, "ssh_host_ed25519_key");
+    if (!fs.existsSync(hostKey))
+        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pinhole-lab-backup", "-f", hostKey]);
+    write("sshd_config", backupSshdConfig(v, dir));
+    // for clients that pin the host key (ssh -o UserKnownHostsFile=service/known_hosts)
+    const pub = fs.readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+    write("known_hosts", [v.address, ...(v.address6 ? [v.address6] : [])].map((a) => `${a} ${pub}\n`).join(""));
+    // its /srv: root-owned, the lab's key readable, backups/ writable by the backup user only
+    const srv = path.join(dir, "srv");
+    fs.mkdirSync(path.join(srv, "backups"), { recursive: true });
+    fs.chmodSync(srv, 0o755);
+    fs.copyFileSync(AUTHORIZED_KEYS, path.join(srv, "authorized_keys"));
+    fs.chmodSync(path.join(srv, "authorized_keys"), 0o644);
+    const id = (await run("id", ["-u", BACKUP_USER], { allowFail: true })).stdout.trim();
+    if (!/^\d+$/.test(id))
+        throw new Error(`lab services: the backup host needs the system user "${BACKUP_USER}" (Debian's base-passwd)`);
+    const gid = Number((await run("id", ["-g", BACKUP_USER])).stdout.trim());
+    fs.chownSync(path.join(srv, "backups"), Number(id), gid);
+    fs.chmodSync(path.join(srv, "backups"), 0o755);
+    // a private mount namespace: its /srv is ours, /run a tmpfs (sshd's privilege-separation directory)
+    const script = [
+        "set -eu",
+        `mount --bind ${srv} /srv`,
+        "mount -t tmpfs -o mode=755 tmpfs /run",
+        "mkdir -p /run/sshd",
+        `exec /usr/sbin/sshd -D -e -f ${dir}/sshd_config`,
+    ].join("\n");
+    return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script];
 }
 
 /**
