@@ -42,7 +42,14 @@ const PROXY_HEADERS = `        proxy_set_header Host $host;
         proxy_set_header X-Forwarded-Proto $scheme;`;
 
 export function platformFiles(n: LabNodeStatus, all: LabNodeStatus[]): PlatformFiles {
-    const redirect = `server {
+    if (n.role === "webproxy") return proxyFiles(n, all);
+    if (n.role === "database") return {};
+    return appFiles(n);
+}
+
+/** Port 80: ACME's challenges from the platform's own directory, everything else redirected to HTTPS. */
+function redirectServer(n: LabNodeStatus): string {
+    return `server {
 ${listen(n, "80 default_server")}
     server_name _;
     location /.well-known/acme-challenge/ {
@@ -53,15 +60,19 @@ ${listen(n, "80 default_server")}
     }
 }
 `;
-    if (n.role === "webproxy") {
-        const apps = all.filter(serves).sort((a, b) => a.name.localeCompare(b.name));
-        return {
-            "/etc/nginx/conf.d/platform-upstreams.conf": `# platform: application nodes behind this web proxy (written by the platform, not pinhole)
+}
+
+/** A web proxy: the platform's upstream of application nodes and its front end. */
+function proxyFiles(n: LabNodeStatus, all: LabNodeStatus[]): PlatformFiles {
+    const redirect = redirectServer(n);
+    const apps = all.filter(serves).sort((a, b) => a.name.localeCompare(b.name));
+    return {
+        "/etc/nginx/conf.d/platform-upstreams.conf": `# platform: application nodes behind this web proxy (written by the platform, not pinhole)
 upstream ${PLATFORM_UPSTREAM} {
 ${apps.map((a) => `    server ${seenFrom(n, a)}:443 max_fails=1 fail_timeout=10s;`).join("\n")}
 }
 `,
-            "/etc/nginx/sites-enabled/platform": `# platform: web proxy front end of ${n.name}
+        "/etc/nginx/sites-enabled/platform": `# platform: web proxy front end of ${n.name}
 ${redirect}
 server {
 ${TLS_SERVER(n)}
@@ -79,9 +90,12 @@ ${PROXY_HEADERS}
     }
 }
 `,
-        };
-    }
-    if (n.role === "database") return {};
+    };
+}
+
+/** An application node: the application stand-in on its own port and the front end before it. */
+function appFiles(n: LabNodeStatus): PlatformFiles {
+    const redirect = redirectServer(n);
     return {
         "/etc/nginx/conf.d/platform-app.conf": `# platform: application stand-in of ${n.name} on its own port
 server {

@@ -23,7 +23,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/boot.ts: prepareBootedNode": 68,
     "lab/cli.ts: main": 76,
     "lab/node.ts: prepareNode": 78,
-    "lab/platform.ts: platformFiles": 67,
     "lab/shapes.ts: buildPlan": 137,
     "provider/acme.ts: orderCertificate": 72,
     "provider/firewall.ts: applyFirewall": 86,
