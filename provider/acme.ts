@@ -55,17 +55,11 @@ function issued(bundle: string, i: AcmeInputs) {
     };
 }
 
-/** One whole order; the challenge files are removed from the node whatever happens. */
-export async function orderCertificate(i: AcmeInputs) {
-    const client = new AcmeClient({
-        directoryUrl: i.directoryUrl,
-        ca: i.directoryCaPem,
-        accountKeyPem: i.accountKeyPem,
-    });
-    const accountUrl = await client.account(i.email);
-    const { url: orderUrl, order } = await client.newOrder(i.dnsNames);
-    const deadline = Date.now() + i.challengeSeconds * 1000;
-    const pending: { authzUrl: string; url: string; name: string; challenge: Challenge }[] = [];
+type Pending = { authzUrl: string; url: string; name: string; challenge: Challenge };
+
+/** The order's authorizations that are not valid yet, each with its http-01 challenge and answer. */
+async function pendingChallenges(client: AcmeClient, order: Json): Promise<Pending[]> {
+    const pending: Pending[] = [];
     for (const authzUrl of (order.authorizations as string[] | undefined) ?? []) {
         const a = (await client.post(authzUrl, "", "authorization")).json;
         if (a.status === "valid") continue;
@@ -80,38 +74,60 @@ export async function orderCertificate(i: AcmeInputs) {
             challenge: { token, keyAuthorization: keyAuthorization(token, client.thumbprintJwk) },
         });
     }
-    if (pending.length) {
+    return pending;
+}
+
+/** Puts the answers on the node, tells the CA, waits for each authorization; the answers are removed whatever happens. */
+async function answerChallenges(
+    i: AcmeInputs,
+    client: AcmeClient,
+    pending: Pending[],
+    deadline: number,
+): Promise<void> {
+    await onNode(
+        i,
+        putChallengeScript(
+            pending.map((p) => p.challenge),
+            i.dnsNames,
+            i.ipv6,
+        ),
+        "cannot put the HTTP-01 answer into nginx",
+    );
+    try {
+        for (const p of pending) await client.post(p.url, {}, `http-01 challenge of ${p.name}`);
+        for (const p of pending) {
+            const a = await client.poll(
+                p.authzUrl,
+                `authorization of ${p.name}`,
+                (j) => j.status !== "pending",
+                deadline,
+            );
+            if (a.status !== "valid")
+                throw new AcmeError(
+                    `the CA could not validate ${p.name} over HTTP-01 (${String(a.status)}): ${authorizationProblem(a)}`,
+                );
+        }
+    } finally {
         await onNode(
             i,
-            putChallengeScript(
-                pending.map((p) => p.challenge),
-                i.dnsNames,
-                i.ipv6,
-            ),
-            "cannot put the HTTP-01 answer into nginx",
-        );
-        try {
-            for (const p of pending) await client.post(p.url, {}, `http-01 challenge of ${p.name}`);
-            for (const p of pending) {
-                const a = await client.poll(
-                    p.authzUrl,
-                    `authorization of ${p.name}`,
-                    (j) => j.status !== "pending",
-                    deadline,
-                );
-                if (a.status !== "valid")
-                    throw new AcmeError(
-                        `the CA could not validate ${p.name} over HTTP-01 (${String(a.status)}): ${authorizationProblem(a)}`,
-                    );
-            }
-        } finally {
-            await onNode(
-                i,
-                removeChallengeScript(pending.map((p) => p.challenge.token)),
-                "cannot remove the HTTP-01 answer",
-            ).catch(() => undefined);
-        }
+            removeChallengeScript(pending.map((p) => p.challenge.token)),
+            "cannot remove the HTTP-01 answer",
+        ).catch(() => undefined);
     }
+}
+
+/** One whole order; the challenge files are removed from the node whatever happens. */
+export async function orderCertificate(i: AcmeInputs) {
+    const client = new AcmeClient({
+        directoryUrl: i.directoryUrl,
+        ca: i.directoryCaPem,
+        accountKeyPem: i.accountKeyPem,
+    });
+    const accountUrl = await client.account(i.email);
+    const { url: orderUrl, order } = await client.newOrder(i.dnsNames);
+    const deadline = Date.now() + i.challengeSeconds * 1000;
+    const pending = await pendingChallenges(client, order);
+    if (pending.length) await answerChallenges(i, client, pending, deadline);
     let o = await client.poll(orderUrl, "order", (j) => j.status !== "pending", deadline);
     if (o.status === "ready") {
         const csr = await createCertificateRequest({

@@ -24,7 +24,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/cli.ts: main": 76,
     "lab/node.ts: prepareNode": 78,
     "lab/shapes.ts: buildPlan": 137,
-    "provider/acme.ts: orderCertificate": 72,
     "provider/firewall.ts: applyFirewall": 86,
     "provider/server.ts: providerService": 89,
     "provider/webserver-platform.ts: platformInstallIn": 74,
