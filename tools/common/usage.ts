@@ -17,8 +17,10 @@ export const MATRIX_USAGE =
     "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 
 export const VERIFY_USAGE = `usage: npm run verify -- --stack <name> [--json] [--verbose] [--no-probes] [--forbidden N] [--probe-timeout S]
-                         [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>]
+                         [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>] [--drops [--since TIME]]
   --ssh-key FILE   use this private key instead of the stack's secret pinhole:sshPrivateKey (also: PINHOLE_SSH_KEY_FILE)
+  --drops          also list per node the top dropped peer/port pairs of its drop log (journalctl -k, else dmesg)
+  --since TIME     since when: 2026-12-03T06:00Z (UTC unless an offset is given) or an age: 90s, 30m, 2h, 1d (default 1h)
   exit 0 = everything matches, 1 = mismatch (listed by node and rule), 2 = config/stack problem`;
 
 export const NARROW_USAGE = `usage: npm run narrow -- --stack <name> [--window S] [--json] [--ssh-key FILE]
