@@ -48,6 +48,17 @@ export function reportOk(r: VerifyReport): boolean {
     return !r.findings.some((f) => !f.ok) && r.probes.every((p) => p.ok);
 }
 
+/** Rows as columns padded to their widest cell, two spaces apart (every table of the report). */
+function table(rows: string[][]): string[] {
+    const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
+    return rows.map((x) =>
+        x
+            .map((c, i) => c.padEnd(w[i]))
+            .join("  ")
+            .trimEnd(),
+    );
+}
+
 /** From × to matrix of probe results: "ok 5" when every probe of the pair passed, "FAIL 2/5" otherwise. */
 export function formatProbeMatrix(nodes: string[], rows: ProbeResultRow[]): string {
     const cell = new Map<string, { n: number; bad: number }>();
@@ -60,7 +71,7 @@ export function formatProbeMatrix(nodes: string[], rows: ProbeResultRow[]): stri
     }
     const from = nodes.filter((n) => rows.some((r) => r.from === n));
     const header = ["FROM \\ TO", ...nodes];
-    const table = [
+    return table([
         header,
         ...from.map((f) => [
             f,
@@ -70,16 +81,7 @@ export function formatProbeMatrix(nodes: string[], rows: ProbeResultRow[]): stri
                 return !c ? "" : c.bad ? `FAIL ${c.bad}/${c.n}` : `ok ${c.n}`;
             }),
         ]),
-    ];
-    const w = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
-    return table
-        .map((r) =>
-            r
-                .map((c, i) => c.padEnd(w[i]))
-                .join("  ")
-                .trimEnd(),
-        )
-        .join("\n");
+    ]).join("\n");
 }
 
 /** The human report: per node firewall / certificate lines, the probe matrix, every failure, the counts. */
@@ -107,15 +109,7 @@ export function formatReport(r: VerifyReport, opts: { verbose?: boolean } = {}):
     }
     const extraNodes = [...new Set(r.findings.map((f) => f.node))].filter((n) => !r.nodes.includes(n));
     for (const n of extraNodes) rows.push([n, status(perNode(n, "state")), "-", "-", "-", "-"]);
-    const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
-    L.push(
-        ...rows.map((x) =>
-            x
-                .map((s, i) => s.padEnd(w[i]))
-                .join("  ")
-                .trimEnd(),
-        ),
-    );
+    L.push(...table(rows));
     if (r.probes.length) {
         L.push(
             "",
@@ -148,16 +142,6 @@ export function formatReport(r: VerifyReport, opts: { verbose?: boolean } = {}):
     );
     return L.join("\n") + "\n";
 }
-
-const table = (rows: string[][]) => {
-    const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
-    return rows.map((x) =>
-        x
-            .map((c, i) => c.padEnd(w[i]))
-            .join("  ")
-            .trimEnd(),
-    );
-};
 
 /**
  * Per node: the summary, then a table of the rows worth reading (dead pinholes, blocked listeners, bound to all
