@@ -30,7 +30,8 @@ describe("IPv6-only lab (up --ipv6-only) with the real engine", function () {
 
     before(async () => {
         sshLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pinhole-ipv6-only-")), "ssh.log");
-        lab = await labUp({ model: "modular", ipv6Only: true, log, stack: "test-ipv6-only" });
+        // boot: false: the IPv6-only lab is process-tier only, even in a run with PINHOLE_LAB_TIER=boot
+        lab = await labUp({ model: "modular", ipv6Only: true, boot: false, log, stack: "test-ipv6-only" });
         const parsed = parseStackFile(lab.stackFile!);
         if (!parsed.model)
             throw new Error(`lab stack invalid:\n${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("\n")}`);
