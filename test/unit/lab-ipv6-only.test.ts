@@ -114,7 +114,7 @@ describe("lab IPv6-only plan", () => {
         });
     }
 
-    it("the CLI: --ipv6-only is a known up flag and excludes --ipv4-only", () => {
+    it("the CLI: --ipv6-only excludes --ipv4-only and leaves --ipv6 to the tier's default", () => {
         expect(() => ipv6Flag(parseArgs(["up", "--ipv6-only", "--ipv4-only"]).flags)).to.throw(/exclude each other/);
         expect(ipv6Flag(parseArgs(["up", "--model", "modular", "--ipv6-only"]).flags)).to.equal(undefined);
     });
