@@ -138,7 +138,9 @@ describe("ICMP, path MTU and rate limits under pinhole's firewall (multisite lab
         const ok = transfer(node(SENDER).address6!, 1000, 20_000);
         expect(ok.bytes, `IPv6 ${RECEIVER} → ${SENDER}: ${ok.err}`).to.equal(1000);
         const learnt = mustInNs(node(SENDER).netns, ["ip", "-6", "neigh", "show", "dev", "eth0"]);
-        log(`ND: ${SENDER}'s IPv6 neighbours after the flush and one SSH session:\n${learnt}`);
+        log(
+            `ND: ${SENDER}'s IPv6 neighbours after the flush and one SSH session:\n        ${learnt.split("\n").join("\n        ")}`,
+        );
         expect(learnt, "the router, learnt by ND").to.match(
             new RegExp(`^${ipv6Of(lab.router!.address)} .*lladdr [0-9a-f:]{17}`, "m"),
         );
@@ -162,9 +164,15 @@ describe("ICMP, path MTU and rate limits under pinhole's firewall (multisite lab
             mustInNs(router, ["ip", "route", "replace", inner, "dev", br, "src", "10.78.2.1", "mtu", String(MTU[4])]);
             try {
                 flushPathState();
+                // what lets the router's ICMP error in: the related-state rule and the explicit ICMP rules
+                const accepting = mustInNs(node(SENDER).netns, ["nft", "list", "chain", "inet", "pinhole", "input"])
+                    .split("\n")
+                    .filter((l) => /related|icmp/.test(l))
+                    .map((l) => l.trim());
+                log(`${SENDER}'s input rules that admit ICMP errors:\n        ${accepting.join("\n        ")}`);
                 expect(learntMtu(f), "no path MTU before the transfer").to.equal(undefined);
                 const to = f === 6 ? node(SENDER).address6! : node(SENDER).address;
-                const ok = transfer(to, TRANSFER_BYTES, 60_000);
+                const ok = transfer(to, TRANSFER_BYTES, 30_000);
                 const mtu = learntMtu(f);
                 log(
                     `IPv${f}: ${ok.bytes} bytes in ${ok.ms} ms; ${SENDER} learnt path MTU ${mtu} toward ${receiverSeen(f)}`,
