@@ -86,6 +86,8 @@ export interface NodeWebArgs {
     verifySeconds?: number;
     /** For tests: "now" of the validity and expiry checks. */
     now?: Date;
+    /** pinhole:rollout: what must be done before this node's nginx changes (set per node by PlatformNode). */
+    after?: pulumi.Resource[];
 }
 
 export interface WebCertificateArgs extends NodeWebArgs {
@@ -181,6 +183,7 @@ export class WebCertificate extends pulumi.ComponentResource {
                 certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b),
                 keyPem: cert.keyPem,
                 formerParent: this,
+                after: args.after,
             },
             { parent: this },
         );

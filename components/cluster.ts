@@ -7,6 +7,7 @@ import { NODE_CLASSES, PlatformNode } from "./nodes";
 import { acmeAccountKeyFor, certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
 import { ClusterProof } from "./proof";
 import { DEFAULT_PROOF } from "../model/config/keys";
+import { describeRollout, modelRolloutSteps } from "../model/rollout";
 
 export interface ClusterArgs {
     /** The validated model (model/config/ parseClusterConfig). */
@@ -39,6 +40,8 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly webWeights: Record<string, pulumi.Output<unknown>> = {};
     /** The proof after apply (pinhole:proof.enabled, on by default). */
     public readonly proof?: ClusterProof;
+    /** pinhole:rollout: the proof of each step but the last (the last step's proof is `proof`, over every node). */
+    public readonly stepProofs: ClusterProof[] = [];
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:Cluster", name, {}, opts);
@@ -71,16 +74,42 @@ export class Cluster extends pulumi.ComponentResource {
             gate,
             acmeAccountKey,
         };
-        for (const policy of this.policies) {
-            const NodeClass = NODE_CLASSES[policy.node.role];
-            this.nodes[policy.node.name] = new NodeClass(
-                policy.node.name,
-                { policy, model: args.model, privateKey, web },
+        const proofSettings = args.model.proof ?? DEFAULT_PROOF;
+        // pinhole:rollout: a step's nodes change only after the previous step's proof passed (config requires the proof).
+        const steps = modelRolloutSteps(args.model);
+        if (args.model.rollout) void pulumi.log.info(describeRollout(steps), this);
+        const policyOf = new Map(this.policies.map((p) => [p.node.name, p]));
+        let after: pulumi.Resource[] = [];
+        steps.forEach((step, k) => {
+            for (const nodeName of step.nodes) {
+                const policy = policyOf.get(nodeName)!;
+                const NodeClass = NODE_CLASSES[policy.node.role];
+                this.nodes[nodeName] = new NodeClass(
+                    nodeName,
+                    { policy, model: args.model, privateKey, web, after },
+                    { parent: this },
+                );
+            }
+            if (k === steps.length - 1 || !proofSettings.enabled) return;
+            const proven = steps.slice(0, k + 1).flatMap((s) => s.nodes);
+            const stepProof = new ClusterProof(
+                `${name}-proof-${step.label.replace(/\s+/g, "-")}`,
+                {
+                    model: args.model,
+                    policies: this.policies,
+                    flows: this.flows,
+                    settings: proofSettings,
+                    nodes: proven.map((n) => this.nodes[n]),
+                    privateKey,
+                    scope: proven,
+                },
                 { parent: this },
             );
-        }
+            this.stepProofs.push(stepProof);
+            after = [stepProof.resource];
+        });
         settle(this.collectCertificates());
-        const proof = args.model.proof ?? DEFAULT_PROOF;
+        const proof = proofSettings;
         if (proof.enabled)
             this.proof = new ClusterProof(
                 `${name}-proof`,

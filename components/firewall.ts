@@ -43,6 +43,8 @@ export interface NodeFirewallArgs {
     settings: FirewallSettings;
     /** SSH private key (secret). */
     privateKey: pulumi.Input<string>;
+    /** pinhole:rollout: what must be done before this ruleset is applied (the previous step's proof). */
+    after?: pulumi.Resource[];
 }
 
 export class NodeFirewall extends pulumi.ComponentResource {
@@ -76,7 +78,7 @@ export class NodeFirewall extends pulumi.ComponentResource {
                 // only when not the default: existing stacks' inputs (and so their diffs) stay as they are
                 ...(args.settings.otherFirewalls === "take-over" ? { otherFirewalls: "take-over" as const } : {}),
             },
-            { parent: this },
+            { parent: this, ...(args.after?.length ? { dependsOn: args.after } : {}) },
         );
         this.resource = fw;
         this.listing = fw.listing;

@@ -44,6 +44,8 @@ export interface WebFrontEndArgs {
     keyPem: pulumi.Input<string>;
     /** The resource that parented the WebServer before this component existed (alias: no replacement). */
     formerParent: pulumi.Resource;
+    /** pinhole:rollout: what must be done before this node's nginx changes (the previous step's proof). */
+    after?: pulumi.Resource[];
 }
 
 export class WebFrontEnd extends pulumi.ComponentResource {
@@ -58,7 +60,11 @@ export class WebFrontEnd extends pulumi.ComponentResource {
         const d = args.derived;
         for (const w of d.warnings) void pulumi.log.warn(w, this);
         // The WebServer keeps its name; before WebFrontEnd it was a direct child of the WebCertificate.
-        const child = { parent: this, aliases: [{ parent: args.formerParent }] };
+        const child = {
+            parent: this,
+            aliases: [{ parent: args.formerParent }],
+            ...(args.after?.length ? { dependsOn: args.after } : {}),
+        };
         const serverName = name.replace(/-frontend$/, "-server");
         this.webServer = new WebServer(
             serverName,

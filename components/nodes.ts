@@ -16,6 +16,8 @@ export interface PlatformNodeArgs {
     privateKey: pulumi.Input<string>;
     /** Web certificate settings shared by every node (Cluster passes them); web-serving nodes get a WebCertificate. */
     web?: NodeWebArgs;
+    /** pinhole:rollout: the previous step's proof; this node's firewall and nginx change only after it passed. */
+    after?: pulumi.Resource[];
 }
 
 /** What a node exports: enough to hand to a network team or an auditor. */
@@ -61,6 +63,7 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
                 policy: args.policy,
                 settings: args.model.firewall,
                 privateKey: args.privateKey,
+                after: args.after,
             },
             { parent: this },
         );
@@ -76,7 +79,7 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
         if (args.web && servesWeb(node.role)) {
             this.certificate = new WebCertificate(
                 `${name}-web`,
-                { ...args.web, node, privateKey: args.privateKey },
+                { ...args.web, node, privateKey: args.privateKey, after: args.after },
                 { parent: this },
             );
             this.summary.certificate = this.certificate.summary;

@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterModel, NodePolicy, ProofSettings } from "../model/types";
 import { Flow } from "../model/policy";
-import { hostTargetLines, nodeTargetLines } from "../model/proof";
+import { hostTargetLines, nodeTargetLines, scopedTargetLines } from "../model/proof";
 import { PROOF } from "../provider/schema";
 import { connectionOf } from "../remote/connection";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
@@ -36,6 +36,8 @@ export interface ClusterProofArgs {
     settings: ProofSettings;
     nodes: readonly PlatformNode[];
     privateKey: pulumi.Input<string>;
+    /** pinhole:rollout: a step's proof covers the nodes changed so far (default: every node). */
+    scope?: readonly string[];
 }
 
 export class ClusterProof extends pulumi.ComponentResource {
@@ -44,11 +46,15 @@ export class ClusterProof extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterProofArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:index:ClusterProof", name, {}, opts);
         const { model, policies } = args;
-        const lines = nodeTargetLines(model, args.flows, policies, args.settings);
-        const firewalls = args.nodes.map((n) => n.firewall);
-        const webServers = args.nodes.flatMap((n) => (n.certificate ? [n.certificate.webServer] : []));
+        const nodeNames = new Set(model.nodes.map((n) => n.name));
+        const scope = new Set(args.scope ?? nodeNames);
+        const all = nodeTargetLines(model, args.flows, policies, args.settings);
+        const lines = (node: string) => scopedTargetLines(all[node], scope, nodeNames);
+        const proven = args.nodes.filter((n) => scope.has(n.nodeName));
+        const firewalls = proven.map((n) => n.firewall);
+        const webServers = proven.flatMap((n) => (n.certificate ? [n.certificate.webServer] : []));
         const appliedFrom = pulumi
-            .all(args.nodes.map((n) => pulumi.all([n.nodeName, n.firewall.resource.appliedFrom])))
+            .all(proven.map((n) => pulumi.all([n.nodeName, n.firewall.resource.appliedFrom])))
             .apply((pairs) => Object.fromEntries(pairs));
         const rulesetDigest = pulumi
             .all([
@@ -57,7 +63,7 @@ export class ClusterProof extends pulumi.ComponentResource {
             ])
             .apply(([fw, web]) =>
                 digestOf([
-                    ...args.nodes.map((n, k) => `${n.nodeName} ${firewalls[k].ruleset}`),
+                    ...proven.map((n, k) => `${n.nodeName} ${firewalls[k].ruleset}`),
                     ...fw.map((at) => `firewall applied ${at}`),
                     ...web.map((at) => `web server applied ${at}`),
                 ]),
@@ -65,8 +71,12 @@ export class ClusterProof extends pulumi.ComponentResource {
         this.resource = new ProofResource(
             `${name}-run`,
             {
-                nodes: model.nodes.map((n) => ({ node: n.name, connection: connectionOf(n), targets: lines[n.name] })),
-                hostTargets: appliedFrom.apply((a) => hostTargetLines(model, policies, a)),
+                nodes: model.nodes
+                    .filter((n) => scope.has(n.name))
+                    .map((n) => ({ node: n.name, connection: connectionOf(n), targets: lines(n.name) })),
+                hostTargets: appliedFrom.apply((a) =>
+                    scopedTargetLines(hostTargetLines(model, policies, a), scope, nodeNames),
+                ),
                 privateKey: pulumi.secret(args.privateKey),
                 rulesetDigest,
                 timeoutSeconds: args.settings.timeoutSeconds,

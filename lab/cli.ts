@@ -30,7 +30,19 @@ export function parseArgs(argv: string[]): Args {
 
 const VALUE_FLAGS = new Set(["model", "nodes", "from", "to", "sudo-user", "sizes", "tcp-timeout", "udp-timeout"]);
 const KNOWN: Record<string, string[]> = {
-    up: ["model", "nodes", "sudo-user", "no-secret", "no-stack", "force", "boot", "ipv6", "ipv4-only", "services"],
+    up: [
+        "model",
+        "nodes",
+        "sudo-user",
+        "no-secret",
+        "no-stack",
+        "force",
+        "boot",
+        "ipv6",
+        "ipv4-only",
+        "ipv6-only",
+        "services",
+    ],
     status: ["json"],
     probe: ["json", "from", "to", "self", "tcp-timeout", "udp-timeout"],
     reboot: ["force"],
@@ -105,6 +117,8 @@ function statusTable(s: LabStatus): string {
 /** --ipv6 / --ipv4-only → LabOptions.ipv6 (neither: the tier's default). */
 export function ipv6Flag(flags: Map<string, string | true>): boolean | undefined {
     if (flags.has("ipv6") && flags.has("ipv4-only")) throw new Error("up: --ipv6 and --ipv4-only exclude each other");
+    if (flags.has("ipv6-only") && flags.has("ipv4-only"))
+        throw new Error("up: --ipv6-only and --ipv4-only exclude each other");
     return flags.has("ipv4-only") ? false : flags.has("ipv6") || undefined;
 }
 
@@ -135,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
                 force: a.flags.has("force"),
                 boot: a.flags.has("boot") || undefined,
                 ipv6: ipv6Flag(a.flags),
+                ipv6Only: a.flags.has("ipv6-only") || undefined,
                 services: a.flags.has("services") || undefined,
             });
             process.stdout.write(statusTable(s) + "\n");

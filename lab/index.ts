@@ -1,6 +1,6 @@
 // The local lab's programmatic API (the CLI in lab/cli.ts and the integration tests use it).
 //
-//   labUp({ model, nodes?, sudoUser? })  → LabStatus     bring the lab up (idempotent; replaces another model's lab)
+//   labUp({ model, nodes?, sudoUser?, ipv6?, ipv6Only? }) → LabStatus     bring the lab up (idempotent; replaces another model's lab)
 //   labDown({ purge? })                  → void          remove everything the lab made
 //   labStatus()                          → LabStatus     what runs now
 //   probe({ from?, to?, ... })           → ProbeResult[] measured reachability matrix

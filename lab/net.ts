@@ -9,13 +9,13 @@ import {
     LabPlan,
     LabVantage,
     LAB_PREFIX_LEN,
-    macFor,
-    neighborTable,
+    isIpv6,
     NETNS_PREFIX,
     PROVISIONER_ADDRESS,
     PROVISIONER_ADDRESS6,
     VETH_PREFIX,
 } from "./shapes";
+import { macFor, neighborTable, nodeMac } from "./neighbors";
 import { killNetnsProcesses } from "./procs";
 import { pool, run, shIn, sleep } from "./sys";
 
@@ -149,8 +149,11 @@ const ETH0_SYSCTLS6 = ["disable_ipv6=0", "accept_dad=0", "accept_ra=0", "autocon
 interface NsNet {
     netns: string;
     veth: string;
-    address: string;
+    /** IPv4 address; none on an IPv6-only node (then eth0 must have no IPv4 address at all). */
+    address?: string;
     prefixLen: number;
+    /** eth0's stable MAC (macFor of the lab IPv4, configured or not). */
+    mac: string;
     gateway?: string;
     /** Dual-stack: IPv6 address (prefix length LAB6_PREFIX_LEN) and routes ("<prefix> via <gateway>" or "default via <gateway>"). */
     address6?: string;
@@ -169,13 +172,15 @@ function labSegmentRoutes6(plan: LabPlan): string[] {
 }
 
 function nsNetOfNode(n: LabNode, plan: LabPlan): NsNet {
+    const only6 = isIpv6(n.address);
     return {
         netns: n.netns,
         veth: n.veth,
-        address: n.address,
+        address: only6 ? undefined : n.address,
         prefixLen: n.prefixLen,
+        mac: nodeMac(n),
         gateway: n.gateway,
-        address6: n.address6,
+        address6: only6 ? n.address : n.address6,
         routes6: n.gateway6 ? [`default via ${n.gateway6}`] : labSegmentRoutes6(plan),
         parentNs: n.segment === "dc2" ? plan.router!.netns : null,
         parentBridge: n.segment === "dc2" ? plan.router!.innerBridge : BRIDGE,
@@ -188,6 +193,7 @@ function nsNetOfVantage(v: LabVantage, plan: LabPlan): NsNet {
         veth: v.veth,
         address: v.address,
         prefixLen: LAB_PREFIX_LEN,
+        mac: macFor(v.address),
         address6: v.address6,
         routes6: labSegmentRoutes6(plan),
         parentNs: null,
@@ -199,7 +205,9 @@ function nsNetOfVantage(v: LabVantage, plan: LabPlan): NsNet {
 async function networkOk(x: NsNet): Promise<boolean> {
     if (!netnsExists(x.netns)) return false;
     const inside = await run("ip", ["-n", x.netns, "-o", "addr", "show", "dev", "eth0"], { allowFail: true });
-    if (inside.code !== 0 || !inside.stdout.includes(` ${x.address}/${x.prefixLen} `)) return false;
+    if (inside.code !== 0) return false;
+    if (x.address ? !inside.stdout.includes(` ${x.address}/${x.prefixLen} `) : / inet /.test(inside.stdout))
+        return false;
     if (x.address6 && !inside.stdout.includes(` ${x.address6}/${LAB6_PREFIX_LEN} `)) return false;
     for (const a of x.extraAddresses ?? []) if (!inside.stdout.includes(` ${a}/32 `)) return false;
     const routes = await run("ip", ["-n", x.netns, "-6", "route", "show"], { allowFail: true });
@@ -232,7 +240,7 @@ async function createNsNet(x: NsNet): Promise<void> {
         "name",
         "eth0",
         "address",
-        macFor(x.address),
+        x.mac,
         "netns",
         x.netns,
     ]);
@@ -240,7 +248,7 @@ async function createNsNet(x: NsNet): Promise<void> {
     const script = [
         ...(x.address6 ? ETH0_SYSCTLS6.map((s) => `sysctl -q -w ${s}`) : []),
         "ip link set lo up",
-        `ip addr add ${x.address}/${x.prefixLen} dev eth0`,
+        ...(x.address ? [`ip addr add ${x.address}/${x.prefixLen} dev eth0`] : []),
         ...(x.address6 ? [`ip -6 addr add ${x.address6}/${LAB6_PREFIX_LEN} dev eth0 nodad`] : []),
         ...(x.extraAddresses ?? []).map((a) => `ip addr add ${a}/32 dev eth0`),
         "ip link set eth0 up",
@@ -295,6 +303,7 @@ export async function ensureRouter(plan: LabPlan): Promise<boolean> {
         veth: r.veth,
         address: r.outerAddress,
         prefixLen: LAB_PREFIX_LEN,
+        mac: macFor(r.outerAddress),
         address6: r.ipv6?.outerAddress6,
         parentNs: null,
         parentBridge: BRIDGE,

@@ -11,6 +11,7 @@
 import { runScript, SshConnectionInput } from "../remote/ssh";
 import { LabNodeStatus, LabStatus } from "./index";
 import * as fs from "fs";
+import { hostPart, isIpv6 } from "./shapes";
 
 export const PLATFORM_APP_PORT = 8081;
 export const PLATFORM_UPSTREAM = "platform_app";
@@ -25,7 +26,7 @@ const serves = (n: LabNodeStatus) => n.role === "application" || n.role === "uni
 
 /** The node's listen lines for a port: IPv4, and [::] too where the node has IPv6 (so its IPv6 openings meet nginx). */
 const listen = (n: LabNodeStatus, port: string) =>
-    `    listen ${port};` + (n.address6 ? `\n    listen [::]:${port};` : "");
+    `    listen ${port};` + (n.address6 || isIpv6(n.address) ? `\n    listen [::]:${port};` : "");
 
 const TLS_SERVER = (n: LabNodeStatus) => `${listen(n, "443 ssl default_server")}
     server_name ${n.fqdn} ${n.name};
@@ -69,7 +70,7 @@ function proxyFiles(n: LabNodeStatus, all: LabNodeStatus[]): PlatformFiles {
     return {
         "/etc/nginx/conf.d/platform-upstreams.conf": `# platform: application nodes behind this web proxy (written by the platform, not pinhole)
 upstream ${PLATFORM_UPSTREAM} {
-${apps.map((a) => `    server ${seenFrom(n, a)}:443 max_fails=1 fail_timeout=10s;`).join("\n")}
+${apps.map((a) => `    server ${hostPart(seenFrom(n, a))}:443 max_fails=1 fail_timeout=10s;`).join("\n")}
 }
 `,
         "/etc/nginx/sites-enabled/platform": `# platform: web proxy front end of ${n.name}

@@ -73,6 +73,7 @@ export function probeSources(plan: LabPlan): ProbeSource[] {
  * Every row to measure: from every source to every node's ports (the destination's advertised address
  * when the source is not in its site), and from every node to every external service's ports; each at the
  * destination's IPv4 address and again at its IPv6 address (the same from everywhere: no NAT for IPv6).
+ * An IPv6-only node is probed at its one (IPv6) address, and probes externals over IPv6 only.
  * Throws on unknown names in the selection.
  */
 export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarget[] {
@@ -93,6 +94,9 @@ export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarg
     const wantTo = (name: string) => !sel.to?.length || sel.to.includes(name);
     const ports = sel.ports ?? NODE_PORTS;
 
+    const sourceFamilies = new Map(
+        plan.nodes.map((n) => [n.name, [n.address, ...(n.address6 ? [n.address6] : [])].map(familyOf)]),
+    );
     const out: ProbeTarget[] = [];
     let seq = 0;
     const add = (from: string, to: string, address: string, protocol: Protocol, port: number) =>
@@ -102,18 +106,23 @@ export function probeTargets(plan: LabPlan, sel: ProbeSelection = {}): ProbeTarg
         for (const dst of plan.nodes) {
             if (!wantTo(dst.name)) continue;
             if (dst.name === src.name && !sel.includeSelf) continue;
+            // an IPv6-only node's address is IPv6: its rows are IPv6 rows (and it has no address6 to repeat them at)
             const address = addressSeenFrom(dst, src.kind === "node" ? { site: src.site } : undefined);
-            if (families.includes(4)) for (const p of ports) add(src.name, dst.name, address, p.protocol, p.port);
+            if (families.includes(familyOf(address)))
+                for (const p of ports) add(src.name, dst.name, address, p.protocol, p.port);
             if (families.includes(6) && dst.address6)
                 for (const p of ports) add(src.name, dst.name, dst.address6, p.protocol, p.port);
         }
         if (src.kind !== "node") continue;
+        // from a node, only the families it has (an IPv6-only node has no IPv4 to leave with)
+        const own = sourceFamilies.get(src.name)!;
         for (const ext of externals) {
             if (!wantTo(ext.name)) continue;
-            if (families.includes(4))
-                for (const p of ext.ports) add(src.name, ext.name, ext.address, p.protocol, p.port);
-            if (families.includes(6) && ext.address6)
-                for (const p of ext.ports) add(src.name, ext.name, ext.address6, p.protocol, p.port);
+            for (const address of [ext.address, ...(ext.address6 ? [ext.address6] : [])]) {
+                const f = familyOf(address);
+                if (families.includes(f) && own.includes(f))
+                    for (const p of ext.ports) add(src.name, ext.name, address, p.protocol, p.port);
+            }
         }
     }
     return out;

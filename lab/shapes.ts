@@ -9,6 +9,7 @@
 //
 // IPv6 (dual-stack, ULAs in fd77::/48) mirrors it: 10.77.x.y is also fd77::x:y on the same bridge (fd77::/64);
 // multisite dc2 is routed without NAT in fd77:0:0:2::/64 behind the router (ipv6Of below, docs/lab.md).
+// IPv6-only (`--ipv6-only`): a node's one address is its mirror fd77::x:y; its 10.77.x.y is not configured.
 import { formatIp, parseIp } from "../model/net";
 import type { DeploymentModelName, Role } from "../model/types";
 import { EXTERNAL_CONTROL_PORT, EXTERNAL_SERVICES, ExternalVantage, ServicePort } from "./ports";
@@ -50,6 +51,31 @@ export function ipv6Of(ipv4: string): string {
     return formatIp(parseIp(text)!);
 }
 
+/** Is this address IPv6 (a node's `address` is, in an IPv6-only lab)? */
+export const isIpv6 = (address: string): boolean => address.includes(":");
+
+/** An address as the host part of host:port ([IPv6] in brackets). */
+export const hostPart = (address: string): string => (isIpv6(address) ? `[${address}]` : address);
+
+/** Does the node have an IPv6 address (dual-stack address6, or an IPv6-only node's address)? */
+export const hasIpv6 = (n: { address: string; address6?: string }): boolean => !!n.address6 || isIpv6(n.address);
+
+/**
+ * Refuses `ipv6Only` where it cannot hold: with `ipv6: false`, on the multisite model (dc2 is behind an
+ * IPv4 NAT router) and on the booted tier (IPv4-first).
+ */
+export function checkIpv6Only(opts: { model: string; ipv6?: boolean; ipv6Only?: boolean; boot?: boolean }): void {
+    if (!opts.ipv6Only) return;
+    if (opts.ipv6 === false)
+        throw new Error("--ipv6-only and --ipv4-only exclude each other (ipv6Only: true with ipv6: false)");
+    if (opts.model === "multisite")
+        throw new Error(
+            "--ipv6-only: not for the multisite model (its dc2 is behind an IPv4 NAT router); use standalone, unified or modular",
+        );
+    if (opts.boot)
+        throw new Error("--ipv6-only: not on the booted tier (--boot / PINHOLE_LAB_TIER=boot is IPv4-first)");
+}
+
 export interface LabOptions {
     model: LabModel;
     /** Total number of cluster nodes (scales roles proportionally). Default: the model's own shape. */
@@ -66,6 +92,14 @@ export interface LabOptions {
      * lab (`--ipv4-only`). labUp defaults it to false on the booted tier (`--boot` is IPv4 unless `--ipv6`).
      */
     ipv6?: boolean;
+    /**
+     * IPv6-only nodes (`--ipv6-only`): a node's `address` is its IPv6 address (no IPv4 on its eth0, no
+     * `address6`); vantages, externals and the provisioning host stay dual-stack. Not for multisite (dc2 sits
+     * behind an IPv4 NAT router), the booted tier or `ipv6: false` (checkIpv6Only).
+     */
+    ipv6Only?: boolean;
+    /** The booted tier: every node a systemd-nspawn container booting systemd (lab/boot.ts; labUp). */
+    boot?: boolean;
     services?: boolean; // real services on the externals and snmpd on nodes (lab/services.ts); default off
 }
 
@@ -73,8 +107,10 @@ export interface LabNode {
     name: string;
     role: Role;
     site: string;
-    /** The node's own (internal) address. */
+    /** The node's own (internal) address: IPv4, or IPv6 in an IPv6-only lab. */
     address: string;
+    /** IPv6-only lab: the node's lab IPv4 address, NOT configured: only its stable MAC is derived from it. */
+    labIpv4?: string;
     /** Multisite dc2 only: the address dc1, the vantages and the provisioning host use. */
     advertisedAddress?: string;
     /** Dual-stack lab: the node's IPv6 address (seen the same from everywhere: IPv6 is routed, never NATed). */
@@ -131,6 +167,8 @@ export interface LabPlan {
     vantages: LabVantage[];
     router?: LabRouter;
     provisioner: { address: string; address6?: string };
+    /** labUp({ ipv6Only: true }), `up --ipv6-only`: nodes have IPv6 addresses only. */
+    ipv6Only?: true;
     services?: true; // labUp({ services: true }), `up --services`
     bridge: string;
 }
@@ -194,7 +232,9 @@ export function buildPlan(opts: LabOptions): LabPlan {
     const model = opts.model;
     if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
     const counts = roleCounts(model, opts.nodes);
-    const v6 = opts.ipv6 !== false;
+    checkIpv6Only(opts);
+    const only6 = !!opts.ipv6Only;
+    const v6 = only6 || opts.ipv6 !== false;
     /** IPv6 fields of an address, in a dual-stack lab only. */
     const six = <K extends string>(key: K, ipv4: string): Partial<Record<K, string>> =>
         (v6 ? { [key]: ipv6Of(ipv4) } : {}) as Partial<Record<K, string>>;
@@ -237,15 +277,26 @@ export function buildPlan(opts: LabOptions): LabPlan {
         const labAddress = `10.77.${siteOctet}.${host}`;
         const natted = model === "multisite" && s.site === "dc2";
         const sudo = sudoNames.includes(s.name);
+        // IPv6-only (never natted: multisite is refused): the IPv6 mirror is the node's one address
+        const addresses = only6
+            ? {
+                  address: ipv6Of(labAddress),
+                  labIpv4: labAddress,
+                  sshHost: ipv6Of(labAddress),
+                  prefixLen: LAB6_PREFIX_LEN,
+              }
+            : {
+                  address: natted ? `10.78.2.${host}` : labAddress,
+                  ...(natted ? { advertisedAddress: labAddress } : {}),
+                  ...six("address6", natted ? `10.78.2.${host}` : labAddress),
+                  sshHost: labAddress,
+                  prefixLen: natted ? 24 : LAB_PREFIX_LEN,
+              };
         return {
             name: s.name,
             role: s.role,
             site: s.site,
-            address: natted ? `10.78.2.${host}` : labAddress,
-            ...(natted ? { advertisedAddress: labAddress } : {}),
-            ...six("address6", natted ? `10.78.2.${host}` : labAddress),
-            sshHost: labAddress,
-            prefixLen: natted ? 24 : LAB_PREFIX_LEN,
+            ...addresses,
             ...(natted ? { gateway: "10.78.2.1", ...six("gateway6", "10.78.2.1") } : {}),
             netns: NETNS_PREFIX + s.name,
             veth: nextVeth(),
@@ -323,20 +374,10 @@ export function buildPlan(opts: LabOptions): LabPlan {
         vantages,
         router,
         provisioner: { address: PROVISIONER_ADDRESS, ...(v6 ? { address6: PROVISIONER_ADDRESS6 } : {}) },
+        ...(only6 ? { ipv6Only: true as const } : {}),
         ...(opts.services ? { services: true as const } : {}),
         bridge: BRIDGE,
     };
-}
-
-/**
- * A stable, locally administered MAC for a lab address (02:4c:<the four octets>): a namespace that is
- * recreated keeps its MAC, so its peers' ARP caches stay right.
- */
-export function macFor(ipv4: string): string {
-    const o = ipv4.split(".").map((x) => Number(x));
-    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255))
-        throw new Error(`not an IPv4 address: ${ipv4}`);
-    return ["02", "4c", ...o.map((x) => x.toString(16).padStart(2, "0"))].join(":");
 }
 
 /** The address `from` uses to reach node `to`: internal within a site, advertised from anywhere else. */
@@ -352,49 +393,4 @@ export function planNamespaces(plan: LabPlan): string[] {
         ...plan.vantages.map((v) => v.netns),
         ...(plan.router ? [plan.router.netns] : []),
     ];
-}
-
-export interface NeighborEntry {
-    dev: string;
-    address: string;
-    mac: string;
-}
-
-/**
- * Permanent ARP entries for every namespace (key: netns name, "" for the root namespace): each lab address
- * its segment can reach, with its stable MAC (dc2's advertised addresses resolve to the router). No ARP
- * traffic means no ARP storm or queueing when a probe opens thousands of connections at once.
- */
-export function neighborTable(plan: LabPlan): Map<string, NeighborEntry[]> {
-    const lab: { address: string; mac: string; owner: string }[] = [
-        { address: plan.provisioner.address, mac: macFor(plan.provisioner.address), owner: "" },
-        ...plan.nodes
-            .filter((n) => n.segment === "lab")
-            .map((n) => ({ address: n.address, mac: macFor(n.address), owner: n.netns })),
-        ...plan.vantages.map((v) => ({ address: v.address, mac: macFor(v.address), owner: v.netns })),
-    ];
-    const dc2: { address: string; mac: string; owner: string }[] = [];
-    if (plan.router) {
-        const r = plan.router;
-        const routerMac = macFor(r.outerAddress);
-        lab.push({ address: r.outerAddress, mac: routerMac, owner: r.netns });
-        for (const n of r.nat) lab.push({ address: n.advertised, mac: routerMac, owner: r.netns });
-        dc2.push({ address: r.innerAddress, mac: macFor(r.innerAddress), owner: r.netns });
-        for (const n of plan.nodes.filter((x) => x.segment === "dc2"))
-            dc2.push({ address: n.address, mac: macFor(n.address), owner: n.netns });
-    }
-    const out = new Map<string, NeighborEntry[]>();
-    const add = (ns: string, dev: string, list: typeof lab) =>
-        out.set(ns, [
-            ...(out.get(ns) ?? []),
-            ...list.filter((e) => e.owner !== ns).map((e) => ({ dev, address: e.address, mac: e.mac })),
-        ]);
-    add("", plan.bridge, lab);
-    for (const n of plan.nodes) add(n.netns, "eth0", n.segment === "lab" ? lab : dc2);
-    for (const v of plan.vantages) add(v.netns, "eth0", lab);
-    if (plan.router) {
-        add(plan.router.netns, "eth0", lab);
-        add(plan.router.netns, plan.router.innerBridge, dc2);
-    }
-    return out;
 }

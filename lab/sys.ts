@@ -215,14 +215,16 @@ export function readPid(file: string): number | undefined {
 }
 
 /**
- * Listening sockets seen from a process's network namespace (/proc/<pid>/net/{tcp,udp}): "22/tcp", "123/udp".
- * TCP: state LISTEN; UDP: bound (state 07).
+ * Listening sockets seen from a process's network namespace (/proc/<pid>/net/{tcp,udp}{,6}): "22/tcp", "123/udp".
+ * TCP: state LISTEN; UDP: bound (state 07). IPv6 sockets count too (an IPv6-only node's sshd has no other).
  */
 export function listeningPorts(pid: number): Set<string> {
     const out = new Set<string>();
     for (const [file, proto, state] of [
         ["tcp", "tcp", "0A"],
         ["udp", "udp", "07"],
+        ["tcp6", "tcp", "0A"],
+        ["udp6", "udp", "07"],
     ] as const) {
         let text = "";
         try {

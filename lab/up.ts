@@ -44,9 +44,7 @@ export interface LabUpOptions extends LabOptions {
     parallel?: number;
     /** Take the lab even if another live process holds it (see withLabSession). */
     force?: boolean;
-    // ipv6 (dual-stack; default true, false on the booted tier) comes with LabOptions
-    /** The booted tier: every node a systemd-nspawn container booting systemd (lab/boot.ts). Default: PINHOLE_LAB_TIER=boot. */
-    boot?: boolean;
+    // ipv6, ipv6Only and boot (the booted tier; default: PINHOLE_LAB_TIER=boot) come with LabOptions
 }
 
 /**
@@ -57,7 +55,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabStatus> {
     const log = opts.log ?? defaultLog;
     // PINHOLE_LAB_TIER=boot runs any caller (every integration test) on the booted tier: IPv4 only unless asked
     const tier = (opts.boot ?? process.env.PINHOLE_LAB_TIER === "boot") ? ("boot" as const) : undefined;
-    const plan = buildPlan({ ...opts, ipv6: opts.ipv6 ?? !tier });
+    const plan = buildPlan({ ...opts, boot: !!tier, ipv6: opts.ipv6 ?? !tier });
     checkPrerequisites();
     if (tier) checkBootPrerequisites();
     return withLabSession(

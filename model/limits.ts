@@ -30,6 +30,7 @@ export const LIMITS = {
         max: 30,
         why: "seconds a proof probe may take; every must-deny probe waits this long",
     },
+    rolloutBatchSize: { min: 1, max: 1000, why: "nodes changed together in one rollout batch" },
     reasonLength: { min: 1, max: 200, why: "a reason is one line in rules, comments and the matrix" },
 } as const satisfies Record<string, Limit>;
 

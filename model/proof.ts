@@ -34,6 +34,22 @@ export function hostTargetLines(
     return hostPlan(model, expectedReachability(model, policies), appliedFrom).map(targetLine);
 }
 
+/**
+ * A rollout step's proof (pinhole:rollout): only what the nodes changed so far serve. Of `lines`, the targets of
+ * sources in `scope`, and of those only targets that are not a node outside it (a node a later step changes
+ * still has its old ruleset, so neither its openings nor its denials are the policy's yet).
+ */
+export function scopedTargetLines(
+    lines: readonly string[],
+    scope: ReadonlySet<string>,
+    nodeNames: ReadonlySet<string>,
+): string[] {
+    return lines.filter((l) => {
+        const to = l.split(" ")[2];
+        return scope.has(to) || !nodeNames.has(to);
+    });
+}
+
 /** One target as the proof's inputs carry it: "<open|blocked> <tcp|udp> <to> <address> <port> <why>". */
 export function targetLine(t: ProbeTarget): string {
     return `${t.expect} ${t.protocol ?? "tcp"} ${t.to} ${t.address} ${t.port} ${t.why.replace(/\s+/g, " ").slice(0, 200)}`;

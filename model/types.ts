@@ -252,6 +252,8 @@ export interface ClusterModel {
     certificates: CertificateSettings;
     /** The proof after apply (pinhole:proof); parseClusterConfig always sets it, hand-built models may leave it out. */
     proof?: ProofSettings;
+    /** pinhole:rollout (model/rollout.ts); absent: every node at once. */
+    rollout?: RolloutSettings;
 }
 
 /** pinhole:proof: probes from every node after each `up` that changed a firewall or web server (docs/stack-config.md). */
@@ -263,6 +265,16 @@ export interface ProofSettings {
     timeoutSeconds: number;
     /** Cluster rollback on a failed proof: every node this `up` applied goes back to its previous ruleset. */
     rollback: boolean;
+}
+
+/** pinhole:rollout: the order in which an `up` changes the nodes' firewalls (model/rollout.ts). */
+export interface RolloutSettings {
+    /** The canary: that many nodes from the top of pinhole:nodes, or the nodes named. 0 / []: no canary step. */
+    canary: number | string[];
+    /** Nodes per batch after the canary (within each group when `by` is set); unset: one batch (or one per group). */
+    batchSize?: number;
+    /** One batch (or a run of batches) per site or per role, in the order the groups first appear in pinhole:nodes. */
+    by?: "site" | "role";
 }
 
 /** One problem found while validating config. */

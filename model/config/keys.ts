@@ -29,6 +29,7 @@ export const CONFIG_KEYS = [
     "certificates",
     "acknowledgeWorldOpen",
     "proof",
+    "rollout",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -52,6 +53,8 @@ export const DEFAULT_PROOF: Readonly<ProofSettings> = {
     rollback: false,
 };
 export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds", "rollback"];
+/** Absent: every node at once (model/rollout.ts). */
+export const ROLLOUT_KEYS = ["canary", "batchSize", "by"];
 
 export const DEFAULT_CERTIFICATES: Readonly<CertificateSettings> = {
     mode: "self-signed",
@@ -218,6 +221,11 @@ export const CONFIG_SCHEMA: Readonly<Record<ConfigKey, ConfigKeySchema>> = {
         type: "object",
         default: {},
         description: `The proof after apply: probes from every node after an up that changed a firewall (${PROOF_KEYS.join(", ")})`,
+    },
+    rollout: {
+        type: "object",
+        default: {},
+        description: `Rollout in steps, each proven before the next (${ROLLOUT_KEYS.join(", ")}); absent: every node at once`,
     },
     acknowledgeWorldOpen: {
         type: "boolean",

@@ -19,6 +19,7 @@ import { readFirewall } from "./firewall";
 import { checkExposure } from "./exposure";
 import { readCertificates } from "./certificates";
 import { readProof } from "./proof";
+import { readRollout } from "./rollout";
 import { readSshPrivateKey } from "./secrets";
 import { ConfigError, ConfigWarning } from "../types";
 
@@ -67,12 +68,13 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
     const firewall = readFirewall(raw.firewall, nodeNames, pr);
     const certificates = readCertificates(raw.certificates, drafts, pr);
     const proof = readProof(raw.proof, pr);
+    const rollout = readRollout(raw.rollout, nodeNames, proof?.enabled, pr);
 
     if (networks) checkManagementPath(networks.admin, drafts, opts, pr);
     if (networks) checkExposure(raw, networks, firewall, pr);
     if (firewall?.egress === "deny") warnEgressDeny(external, pr);
 
-    if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates || !proof) {
+    if (pr.errors.length > 0 || !model || !networks || !firewall || !certificates || !proof || rollout === null) {
         return { errors: pr.errors, warnings: pr.warnings };
     }
     const nodes = drafts.map(nodeSpec);
@@ -87,6 +89,7 @@ export function parseClusterConfig(raw: unknown, opts: ParseOptions = {}): Parse
         proof,
     };
     if (domain !== undefined) result.domain = domain;
+    if (rollout) result.rollout = rollout;
     return { model: result, errors: pr.errors, warnings: pr.warnings };
 }
 

@@ -77,101 +77,108 @@ function pinHostKey(stackFile: string, node: string, hostKey: string): () => voi
     return () => fs.writeFileSync(stackFile, original);
 }
 
-describe("rebuilt nodes: plain preview and up see them (no --refresh)", function () {
-    this.timeout(1_800_000);
-    let lab: LabStatus;
-    let stack: Stack;
-    let victim: string;
+// Both tiers in every run: the process tier, and the booted tier, where a reimage also removes what pinhole put at
+// the node's real paths (boot unit, its link, the nftables drop-in) and the node really boots without them.
+for (const tier of ["process", "boot"] as const)
+    describe(`rebuilt nodes on the ${tier} tier: plain preview and up see them (no --refresh)`, function () {
+        this.timeout(1_800_000);
+        let lab: LabStatus;
+        let stack: Stack;
+        let victim: string;
 
-    before(async () => {
-        const env = usePulumiEnv();
-        lab = await labUp({ model: "modular", log, stack: STACK });
-        stack = await LocalWorkspace.selectStack({ stackName: lab.stack!, workDir: PROJECT_ROOT }, { envVars: env });
-        victim = lab.nodes.find((n) => n.role === "database")!.name;
-        const up = await stack.up(quiet);
-        expect(up.summary.result).to.equal("succeeded");
-        expect(liveTable(lab, victim)).to.match(/table inet pinhole/);
-    });
-    after(async () => {
-        await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
-        await labDown({ log: () => undefined });
-    });
-
-    it("an unchanged cluster: preview and up change nothing (each node's table is read and found as applied)", async () => {
-        const events: EngineEvent[] = [];
-        const pv = await stack.preview({ onEvent: (e) => events.push(e), ...quiet });
-        expect(pv.changeSummary.update ?? 0).to.equal(0);
-        const up = await stack.up(quiet);
-        expect(up.summary.resourceChanges?.update ?? 0).to.equal(0);
-    });
-
-    it("a node reimaged without pinhole's table: preview shows its firewall only, a plain up restores it", async () => {
-        const applied = liveTable(lab, victim);
-        // Reimage: everything pinhole put on the node goes (its state, its boot unit and the unit's link, the
-        // nftables.service drop-in), as on a node freshly installed from its image; it boots without any table.
-        for (const p of [STATE_DIR, UNIT_PATH, UNIT_WANTS_LINK, NFTABLES_DROPIN])
-            fs.rmSync(onNode(lab, victim, p), { recursive: true, force: true });
-        fs.mkdirSync(onNode(lab, victim, STATE_DIR));
-        const boot = await reboot(victim, { log });
-        expect(boot.firewall).to.equal("none");
-        expect(liveTable(lab, victim)).to.equal("");
-
-        const previewEvents: EngineEvent[] = [];
-        await stack.preview({ onEvent: (e) => previewEvents.push(e), ...quiet });
-        expect(firewallsWith(previewEvents, "update")).to.deep.equal([victim]);
-        const pre = previewEvents.find((e) => e.resourcePreEvent?.metadata.op === "update")!;
-        expect(Object.keys(pre.resourcePreEvent!.metadata.detailedDiff ?? {})).to.deep.equal(["drift"]);
-
-        const upEvents: EngineEvent[] = [];
-        const up = await stack.up({ onEvent: (e) => upEvents.push(e), ...quiet });
-        expect(up.summary.result).to.equal("succeeded");
-        expect(firewallsWith(upEvents, "update")).to.deep.equal([victim]);
-        expect(liveTable(lab, victim)).to.equal(applied);
-        expect(fs.existsSync(onNode(lab, victim, PERSISTED_RULESET)), "persisted for the next boot").to.equal(true);
-        const again = await stack.preview(quiet);
-        expect(again.changeSummary.update ?? 0).to.equal(0);
-    });
-
-    it("a node rebuilt with a new SSH host key: preview and up refuse it naming the node and how to pin; pinned, up goes on", async () => {
-        const keyFile = path.join(nodeDir(victim), "ssh", "ssh_host_ed25519_key");
-        const saved = [fs.readFileSync(keyFile), fs.readFileSync(`${keyFile}.pub`)];
-        const restore: (() => void)[] = [];
-        try {
-            for (const f of [keyFile, `${keyFile}.pub`]) fs.rmSync(f);
-            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rebuilt", "-f", keyFile]);
-            restore.push(() => {
-                fs.writeFileSync(keyFile, saved[0], { mode: 0o600 });
-                fs.writeFileSync(`${keyFile}.pub`, saved[1]);
-            });
-            await reboot(victim, { log });
-            const newKey = fs.readFileSync(`${keyFile}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
-
-            for (const [what, run] of [
-                ["preview", () => stack.preview(quiet)],
-                ["up", () => stack.up(quiet)],
-            ] as const) {
-                const err = await (run as () => Promise<unknown>)().then(
-                    () => undefined,
-                    (e: Error) => e,
-                );
-                expect(err, `${what} must refuse the node`).to.be.instanceOf(Error);
-                const msg = (err as Error).message;
-                expect(msg, what).to.contain(`node ${victim}`);
-                expect(msg, what).to.match(/is not the pinned ssh\.hostKey — refusing to connect/);
-                expect(msg, what).to.match(new RegExp(`set ssh\\.hostKey of node ${victim} in pinhole:nodes`));
-                expect(msg, what).to.contain("ssh-keyscan -t ed25519");
-            }
-
-            // The operator checked the new key and pins it: the next up reaches the node and applies nothing new.
-            restore.push(pinHostKey(lab.stackFile!, victim, newKey));
+        before(async () => {
+            const env = usePulumiEnv();
+            // process: undefined keeps PINHOLE_LAB_TIER's choice (a whole run on the booted tier stays there)
+            lab = await labUp({ model: "modular", log, stack: STACK, boot: tier === "boot" ? true : undefined });
+            stack = await LocalWorkspace.selectStack(
+                { stackName: lab.stack!, workDir: PROJECT_ROOT },
+                { envVars: env },
+            );
+            victim = lab.nodes.find((n) => n.role === "database")!.name;
             const up = await stack.up(quiet);
             expect(up.summary.result).to.equal("succeeded");
             expect(liveTable(lab, victim)).to.match(/table inet pinhole/);
-        } finally {
-            for (const undo of restore.reverse()) undo();
-            await reboot(victim, { log }).catch(() => undefined);
-        }
-        const back = await stack.up(quiet);
-        expect(back.summary.result).to.equal("succeeded");
+        });
+        after(async () => {
+            await stack?.destroy({ continueOnError: true, ...quiet }).catch(() => undefined);
+            await labDown({ log: () => undefined });
+        });
+
+        it("an unchanged cluster: preview and up change nothing (each node's table is read and found as applied)", async () => {
+            const events: EngineEvent[] = [];
+            const pv = await stack.preview({ onEvent: (e) => events.push(e), ...quiet });
+            expect(pv.changeSummary.update ?? 0).to.equal(0);
+            const up = await stack.up(quiet);
+            expect(up.summary.resourceChanges?.update ?? 0).to.equal(0);
+        });
+
+        it("a node reimaged without pinhole's table: preview shows its firewall only, a plain up restores it", async () => {
+            const applied = liveTable(lab, victim);
+            // Reimage: everything pinhole put on the node goes (its state, its boot unit and the unit's link, the
+            // nftables.service drop-in), as on a node freshly installed from its image; it boots without any table.
+            for (const p of [STATE_DIR, UNIT_PATH, UNIT_WANTS_LINK, NFTABLES_DROPIN])
+                fs.rmSync(onNode(lab, victim, p), { recursive: true, force: true });
+            fs.mkdirSync(onNode(lab, victim, STATE_DIR));
+            const boot = await reboot(victim, { log });
+            expect(boot.firewall).to.equal("none");
+            expect(liveTable(lab, victim)).to.equal("");
+
+            const previewEvents: EngineEvent[] = [];
+            await stack.preview({ onEvent: (e) => previewEvents.push(e), ...quiet });
+            expect(firewallsWith(previewEvents, "update")).to.deep.equal([victim]);
+            const pre = previewEvents.find((e) => e.resourcePreEvent?.metadata.op === "update")!;
+            expect(Object.keys(pre.resourcePreEvent!.metadata.detailedDiff ?? {})).to.deep.equal(["drift"]);
+
+            const upEvents: EngineEvent[] = [];
+            const up = await stack.up({ onEvent: (e) => upEvents.push(e), ...quiet });
+            expect(up.summary.result).to.equal("succeeded");
+            expect(firewallsWith(upEvents, "update")).to.deep.equal([victim]);
+            expect(liveTable(lab, victim)).to.equal(applied);
+            expect(fs.existsSync(onNode(lab, victim, PERSISTED_RULESET)), "persisted for the next boot").to.equal(true);
+            const again = await stack.preview(quiet);
+            expect(again.changeSummary.update ?? 0).to.equal(0);
+        });
+
+        it("a node rebuilt with a new SSH host key: preview and up refuse it naming the node and how to pin; pinned, up goes on", async () => {
+            const keyFile = path.join(nodeDir(victim), "ssh", "ssh_host_ed25519_key");
+            const saved = [fs.readFileSync(keyFile), fs.readFileSync(`${keyFile}.pub`)];
+            const restore: (() => void)[] = [];
+            try {
+                for (const f of [keyFile, `${keyFile}.pub`]) fs.rmSync(f);
+                execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rebuilt", "-f", keyFile]);
+                restore.push(() => {
+                    fs.writeFileSync(keyFile, saved[0], { mode: 0o600 });
+                    fs.writeFileSync(`${keyFile}.pub`, saved[1]);
+                });
+                await reboot(victim, { log });
+                const newKey = fs.readFileSync(`${keyFile}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+
+                for (const [what, run] of [
+                    ["preview", () => stack.preview(quiet)],
+                    ["up", () => stack.up(quiet)],
+                ] as const) {
+                    const err = await (run as () => Promise<unknown>)().then(
+                        () => undefined,
+                        (e: Error) => e,
+                    );
+                    expect(err, `${what} must refuse the node`).to.be.instanceOf(Error);
+                    const msg = (err as Error).message;
+                    expect(msg, what).to.contain(`node ${victim}`);
+                    expect(msg, what).to.match(/is not the pinned ssh\.hostKey — refusing to connect/);
+                    expect(msg, what).to.match(new RegExp(`set ssh\\.hostKey of node ${victim} in pinhole:nodes`));
+                    expect(msg, what).to.contain("ssh-keyscan -t ed25519");
+                }
+
+                // The operator checked the new key and pins it: the next up reaches the node and applies nothing new.
+                restore.push(pinHostKey(lab.stackFile!, victim, newKey));
+                const up = await stack.up(quiet);
+                expect(up.summary.result).to.equal("succeeded");
+                expect(liveTable(lab, victim)).to.match(/table inet pinhole/);
+            } finally {
+                for (const undo of restore.reverse()) undo();
+                await reboot(victim, { log }).catch(() => undefined);
+            }
+            const back = await stack.up(quiet);
+            expect(back.summary.result).to.equal("succeeded");
+        });
     });
-});

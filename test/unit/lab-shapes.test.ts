@@ -204,7 +204,7 @@ describe("lab IPv6 plan", () => {
 
 describe("lab MAC addresses", () => {
     it("are stable per address and locally administered", () => {
-        const { macFor } = require("../../lab/shapes") as typeof import("../../lab/shapes");
+        const { macFor } = require("../../lab/neighbors") as typeof import("../../lab/neighbors");
         expect(macFor("10.77.2.201")).to.equal("02:4c:0a:4d:02:c9");
         expect(macFor("10.77.0.1")).to.equal("02:4c:0a:4d:00:01");
         expect(() => macFor("10.77.2")).to.throw(/not an IPv4/);
@@ -213,7 +213,7 @@ describe("lab MAC addresses", () => {
 
 describe("lab neighbor table (static ARP)", () => {
     it("every namespace knows every reachable lab address on its segment, never itself", () => {
-        const { neighborTable, macFor } = require("../../lab/shapes") as typeof import("../../lab/shapes");
+        const { neighborTable, macFor } = require("../../lab/neighbors") as typeof import("../../lab/neighbors");
         const plan = buildPlan({ model: "multisite" });
         const t = neighborTable(plan);
         const root = t.get("")!;

@@ -7,9 +7,9 @@ import {
     listenerConflicts,
     parseConntrack,
     parseEstablished,
-    parseListening,
     proposedSettings,
 } from "../../tools/narrow/narrow";
+import { parseListening } from "../../remote/ss";
 import { evidenceScript, parseEvidenceOutput } from "../../tools/narrow/run";
 import { EVIDENCE_DIR } from "../../program/evidence-file";
 import * as fs from "fs";

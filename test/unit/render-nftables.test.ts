@@ -200,6 +200,51 @@ describe("render/nftables: ruleset", () => {
             "fd00::1",
         ]);
     });
+
+    // The ICMP the network needs under default-deny, by number (RFC 4890 for ICMPv6; RFC 1191 for IPv4's
+    // fragmentation-needed, type 3 code 4): nft's names for them, accepted in both chains before any drop
+    // other than `ct state invalid` (ND is untracked, never invalid; errors of unknown flows are invalid).
+    const needed: { family: "icmp" | "icmpv6"; number: string; name: string }[] = [
+        { family: "icmpv6", number: "1", name: "destination-unreachable" },
+        { family: "icmpv6", number: "2", name: "packet-too-big" },
+        { family: "icmpv6", number: "3", name: "time-exceeded" },
+        { family: "icmpv6", number: "4", name: "parameter-problem" },
+        { family: "icmpv6", number: "133", name: "nd-router-solicit" },
+        { family: "icmpv6", number: "134", name: "nd-router-advert" },
+        { family: "icmpv6", number: "135", name: "nd-neighbor-solicit" },
+        { family: "icmpv6", number: "136", name: "nd-neighbor-advert" },
+        { family: "icmp", number: "3 (code 4 fragmentation-needed)", name: "destination-unreachable" },
+    ];
+    const chainLines = (text: string, chain: string) => {
+        const start = text.split("\n").findIndex((l) => l === `\tchain ${chain} {`);
+        const rest = text.split("\n").slice(start + 1);
+        return rest.slice(
+            0,
+            rest.findIndex((l) => l === "\t}"),
+        );
+    };
+    for (const chain of ["input", "output"]) {
+        for (const t of needed) {
+            it(`accepts ${t.family} type ${t.number} (${t.name}) in the ${chain} chain before any drop`, () => {
+                const text = renderRuleset(
+                    policy(
+                        [opening("inbound", "tcp", 443, "client", ["0.0.0.0/0", "::/0"], "https", true)],
+                        [opening("outbound", "udp", 123, "ntp", ["10.9.9.9"], "ntp")],
+                    ),
+                    { ...settings, egress: "deny" },
+                );
+                const lines = chainLines(text, chain);
+                const at = lines.findIndex((l) =>
+                    new RegExp(`^\\t\\t${t.family} type (\\{[^}]*\\b${t.name}\\b[^}]*\\}|${t.name}) accept$`).test(l),
+                );
+                expect(at, `${chain}:\n${lines.join("\n")}`).to.be.greaterThan(-1);
+                const drops = lines
+                    .slice(1, at) // [0]: the hook line, with the chain's drop policy
+                    .filter((l) => /\bdrop\b/.test(l) && !/^\t\tct state invalid drop$/.test(l));
+                expect(drops, `drops before the ${t.name} rule`).to.deep.equal([]);
+            });
+        }
+    }
 });
 
 describe("render/nftables: normaliseListing", () => {

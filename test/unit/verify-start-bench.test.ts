@@ -114,6 +114,7 @@ describe("tools/start/progress: the summary", () => {
         stack: "lab-modular",
         checkedAt: "t",
         nodes: ["app-1", "db-1"],
+        listening: [],
         ms: 1000,
         findings: [
             { node: "app-1", check: "firewall", ok: true, message: "ok" },

@@ -672,6 +672,7 @@ describe("tools/verify/verify: the report", () => {
         stack: "lab-modular",
         checkedAt: "2026-11-26T22:00:00.000Z",
         nodes: ["app-1", "db-1"],
+        listening: [],
         ms: 4200,
         findings: [
             { node: "app-1", check: "state", ok: true, message: "ok" },

@@ -17,8 +17,10 @@ export const MATRIX_USAGE =
     "usage: npm run matrix -- --stack <name> [--json] [--dir <stacks dir, default <project>/stacks>]";
 
 export const VERIFY_USAGE = `usage: npm run verify -- --stack <name> [--json] [--verbose] [--no-probes] [--forbidden N] [--probe-timeout S]
-                         [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>]
+                         [--ssh-key FILE] [--concurrency N] [--dir <stacks dir>] [--drops [--since TIME]]
   --ssh-key FILE   use this private key instead of the stack's secret pinhole:sshPrivateKey (also: PINHOLE_SSH_KEY_FILE)
+  --drops          also list per node the top dropped peer/port pairs of its drop log (journalctl -k, else dmesg)
+  --since TIME     since when: 2026-12-03T06:00Z (UTC unless an offset is given) or an age: 90s, 30m, 2h, 1d (default 1h)
   exit 0 = everything matches, 1 = mismatch (listed by node and rule), 2 = config/stack problem`;
 
 export const NARROW_USAGE = `usage: npm run narrow -- --stack <name> [--window S] [--json] [--ssh-key FILE]
@@ -30,10 +32,12 @@ export const BENCH_USAGE =
 
 export const LAB_USAGE = `usage: npm run lab -- <command> [options]
 
-  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--ipv4-only|--ipv6] [--boot] [--services] [--no-secret] [--force]
+  up --model <${LAB_MODELS.join("|")}> [--nodes N] [--sudo-user [NODE,...|none]] [--ipv4-only|--ipv6|--ipv6-only] [--boot] [--services] [--no-secret] [--force]
         create (or repair) the lab; a lab of another model (or tier) is replaced. Writes stacks/Pulumi.lab-<model>.yaml.
         dual-stack by default: every node, vantage and external host has an IPv4 and an IPv6 address (fd77::/48, docs/lab.md)
         --ipv4-only: IPv4 addresses only; --ipv6: dual-stack on the booted tier too (--boot alone is IPv4 only)
+        --ipv6-only: the nodes have IPv6 addresses only (SSH and the stack use them); vantages, external hosts and
+        the provisioning host stay dual-stack. Not for multisite (IPv4 NAT), with --boot or with --ipv4-only
         --boot: the booted tier, each node a systemd-nspawn container booting systemd (docs/lab.md)
         --services: real services (chrony, slapd, sftp, snmptrapd, an HTTPS receiver) on the external hosts, snmpd on nodes
         --sudo-user: which nodes log in as the unprivileged user "pinhole" with sudo (default: the last

@@ -7,12 +7,9 @@ import { buildFlowReport } from "../../model/policy";
 import { NarrowedFlow } from "../../model/flows";
 import { NARROWINGS, NarrowingId } from "../../model/narrowings";
 import { cidrContains } from "../../model/net";
+import type { Listener } from "../../model/listening";
+import { splitHostPort } from "../../remote/ss";
 
-export interface Listener {
-    protocol: Protocol;
-    port: number;
-    address: string;
-}
 export interface Seen {
     protocol: Protocol;
     src: string;
@@ -40,30 +37,6 @@ export interface Evidence {
 }
 
 // ------------------------------------------------------------------------------------------ parsers
-
-function splitHostPort(s: string): { address: string; port: number } | undefined {
-    const i = s.lastIndexOf(":");
-    if (i < 0) return undefined;
-    const port = Number(s.slice(i + 1));
-    let address = s
-        .slice(0, i)
-        .replace(/^\[|\]$/g, "")
-        .replace(/%.*$/, "");
-    if (address === "*") address = "0.0.0.0";
-    return Number.isInteger(port) ? { address, port } : undefined;
-}
-
-/** `ss -Hlntu` lines: "tcp LISTEN 0 128 10.0.0.1:22 0.0.0.0:*" / "udp UNCONN 0 0 *:161 *:*". */
-export function parseListening(text: string): Listener[] {
-    const out: Listener[] = [];
-    for (const line of text.split("\n")) {
-        const f = line.trim().split(/\s+/);
-        if (f.length < 5 || (f[0] !== "tcp" && f[0] !== "udp")) continue;
-        const hp = splitHostPort(f[4]);
-        if (hp) out.push({ protocol: f[0], port: hp.port, address: hp.address });
-    }
-    return out;
-}
 
 /**
  * /proc/net/nf_conntrack (or `conntrack -L`) lines: the first src/dst/sport/dport are the original direction.

@@ -8,7 +8,8 @@ import { sshConnectionOf } from "../../remote/connection";
 import { runScript, explainSshFailure } from "../../remote/ssh";
 import { pool } from "../../lab/sys";
 import { PROJECT_ROOT, usePulumiEnv } from "../common/pulumi-env";
-import { Evidence, externalTcpTargets, NodeEvidence, parseConntrack, parseEstablished, parseListening } from "./narrow";
+import { LISTENING_COMMAND, parseListening } from "../../remote/ss";
+import { Evidence, externalTcpTargets, NodeEvidence, parseConntrack, parseEstablished } from "./narrow";
 export { EVIDENCE_DIR, evidenceFile, readEvidence, writeEvidence } from "../../program/evidence-file";
 
 /** The on-node script: listeners once, then connections every second for `windowSeconds`. Read-only. */
@@ -28,7 +29,7 @@ export function evidenceScript(windowSeconds: number, tcpTargets: { address: str
         ...reach,
         "rm -f /tmp/.pinhole-reach",
         "echo '--- listen'",
-        "ss -Hlntu",
+        LISTENING_COMMAND,
         `end=$(( $(date +%s) + ${w} ))`,
         "while :; do",
         "  echo '--- conntrack'",

@@ -14,6 +14,8 @@ export interface VerifyArgs {
     sshKey?: string;
     concurrency?: number;
     dir?: string;
+    /** --drops: read each node's drop log since `since` (default an hour before now). */
+    drops?: { since: Date };
 }
 
 const FLAGS: FlagSpec = {
@@ -26,7 +28,23 @@ const FLAGS: FlagSpec = {
     "ssh-key": { type: "string" },
     concurrency: { type: "string" },
     dir: { type: "string" },
+    drops: { type: "boolean" },
+    since: { type: "string" },
 };
+
+/** --since: an ISO time, UTC unless it has an offset ("2026-12-03T06:00Z", "2026-12-03 06:00:00") or an age before `now` ("90s", "30m", "2h", "1d"). */
+export function parseSince(raw: string, now: Date): Date {
+    const age = /^(\d+)([smhd])$/.exec(raw.trim());
+    if (age) return new Date(now.getTime() - Number(age[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[age[2]]! * 1000);
+    const m = /^(\d{4}-\d\d-\d\d)(?:[T ](\d\d:\d\d(?::\d\d(?:\.\d+)?)?))?(Z|[+-]\d\d:?\d\d)?$/i.exec(raw.trim());
+    // Without an offset the time is UTC (the platform's time), whatever this machine's zone.
+    const t = m ? Date.parse(`${m[1]}T${m[2] ?? "00:00"}${m[3] ?? "Z"}`) : NaN;
+    if (Number.isNaN(t) || t > now.getTime())
+        throw new UsageError(
+            `--since needs a past time (2026-12-03T06:00Z) or an age (90s, 30m, 2h, 1d), not ${JSON.stringify(raw)}`,
+        );
+    return new Date(t);
+}
 
 /** Seconds, fractions allowed (a probe's connect timeout): (0, 60]. */
 function secondsFlag(values: FlagValues, name: string): number | undefined {
@@ -38,10 +56,12 @@ function secondsFlag(values: FlagValues, name: string): number | undefined {
     return n;
 }
 
-export function parseVerifyArgs(argv: string[]): VerifyArgs | string {
+export function parseVerifyArgs(argv: string[], now = new Date()): VerifyArgs | string {
     return parseCommand(argv, FLAGS, VERIFY_USAGE, (v) => {
         const stack = stringFlag(v, "stack");
         if (!stack) throw new UsageError("missing --stack");
+        const since = stringFlag(v, "since");
+        if (since !== undefined && !boolFlag(v, "drops")) throw new UsageError("--since goes with --drops");
         const dir = stringFlag(v, "dir");
         const a: VerifyArgs = {
             stack,
@@ -59,6 +79,9 @@ export function parseVerifyArgs(argv: string[]): VerifyArgs | string {
             sshKey: stringFlag(v, "ssh-key"),
             concurrency: intFlag(v, "concurrency", 1, 256, "a whole number of nodes at once, 1-256"),
             dir: dir ? path.resolve(dir) : undefined,
+            drops: boolFlag(v, "drops")
+                ? { since: since === undefined ? new Date(now.getTime() - 3600_000) : parseSince(since, now) }
+                : undefined,
         };
         for (const k of Object.keys(a) as (keyof VerifyArgs)[]) if (a[k] === undefined) delete a[k];
         return a;

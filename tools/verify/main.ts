@@ -1,6 +1,7 @@
 // npm run verify -- --stack <name> [...]: the flags are in tools/common/usage.ts, parsed by ./args.ts.
 // Proves the live cluster matches the stack: each node's nftables table vs the state (and what the config
-// implies), the installed web certificate vs the state, and TCP probes FROM each node to its peers.
+// implies), the installed web certificate vs the state, and TCP probes FROM each node to its peers; lists what
+// listens against the openings, and with --drops the top dropped peer/port pairs of each node's drop log.
 // Exit 0: everything matches; 1: a mismatch (each named by node and rule); 2: bad config / stack unreadable; 64: usage.
 import "../common/help-gate";
 import * as fs from "fs";
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
             probeTimeoutSeconds: a.probeTimeout,
             concurrency: a.concurrency,
             probes: a.probes,
+            drops: a.drops,
             log,
         });
         process.stdout.write(a.json ? reportJson(report) : formatReport(report, { verbose: a.verbose }));

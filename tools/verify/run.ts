@@ -11,7 +11,11 @@ import { ClusterModel } from "../../model/types";
 import { sshConnectionOf } from "../../remote/connection";
 import { probeFromNode } from "../../remote/probes";
 import { readFirewall } from "../../provider/firewall";
-import { explainSshFailure, runScript, SshConnectionInput } from "../../remote/ssh";
+import { explainSshFailure, readScript, runScript, SshConnectionInput } from "../../remote/ssh";
+import { LISTENING_COMMAND, parseListening } from "../../remote/ss";
+import { auditListening, NodeListening } from "../../model/listening";
+import { nodeAddresses } from "../../model/flows";
+import { dropLogScript, NodeDrops, parseDropLog, topDrops } from "../../remote/drop-log";
 import { pool } from "../../lab/sys";
 import { inspectScript as webInspectScript } from "../../remote/webserver-scripts";
 import { PLATFORM_OWNER } from "../../remote/webserver-platform-scripts";
@@ -40,6 +44,8 @@ export interface VerifyOptions {
     concurrency?: number;
     /** Skip the probes (state, firewall tables and certificates only). */
     probes?: boolean;
+    /** Also read each node's drop log since this time (the top dropped peer/port pairs). */
+    drops?: { since: Date; top?: number };
     log?: (m: string) => void;
     now?: Date;
 }
@@ -111,7 +117,7 @@ async function verifyNode(
     model: ClusterModel,
     targets: ProbeTarget[],
     opts: VerifyOptions,
-): Promise<{ findings: Finding[]; probes: ProbeResultRow[] }> {
+): Promise<{ findings: Finding[]; probes: ProbeResultRow[]; listening: NodeListening; drops?: NodeDrops }> {
     const name = e.node.name;
     const findings: Finding[] = [];
     const firewall = (async () => {
@@ -143,7 +149,13 @@ async function verifyNode(
         if (r.error) findings.push({ node: name, check: "ssh", ok: false, message: r.error });
         return r.rows;
     })();
-    const [fwOk, , rows] = await Promise.all([firewall, web, probes]);
+    const [fwOk, , rows, listening, drops] = await Promise.all([
+        firewall,
+        web,
+        probes,
+        readListening(e, conn),
+        opts.drops ? readDrops(e, conn, opts.drops) : undefined,
+    ]);
     findings.push(...probeFindings(rows));
     if (fwOk)
         findings.push({
@@ -152,7 +164,48 @@ async function verifyNode(
             ok: true,
             message: `SSH ${conn.user}@${conn.host}:${conn.port} with the pinned host key`,
         });
-    return { findings, probes: rows };
+    return { findings, probes: rows, listening, ...(drops ? { drops } : {}) };
+}
+
+/** The node's drop log since the time (journal or kernel ring buffer), as top peer/port pairs. */
+async function readDrops(
+    e: NodeExpectation,
+    conn: SshConnectionInput,
+    d: NonNullable<VerifyOptions["drops"]>,
+): Promise<NodeDrops> {
+    const node = e.node.name;
+    const none = { node, source: "none" as const, total: 0, pairs: [] };
+    try {
+        const r = await readScript(conn, dropLogScript(d.since.getTime() / 1000), { timeoutMs: 60_000 });
+        if (r.code !== 0)
+            return {
+                ...none,
+                error: r.code === 255 ? explainSshFailure(conn, r) : `drop log: exit ${r.code}: ${firstLine(r.stderr)}`,
+            };
+        const log = parseDropLog(r.stdout);
+        if (log.note) return { ...none, error: log.note };
+        const addresses = [...nodeAddresses(e.node), ...(e.node.advertisedAddress ? [e.node.advertisedAddress] : [])];
+        const top = topDrops(log.lines, { since: d.since.getTime(), addresses, top: d.top });
+        return { node, source: log.source, ...top };
+    } catch (err) {
+        return { ...none, error: (err as Error).message };
+    }
+}
+
+/** The node's listening sockets against its openings; `ss` runs in the read session the firewall read opened. */
+async function readListening(e: NodeExpectation, conn: SshConnectionInput): Promise<NodeListening> {
+    const node = e.node.name;
+    try {
+        const r = await readScript(conn, `${LISTENING_COMMAND}\n`, { timeoutMs: 30_000 });
+        if (r.code === 0) return auditListening(e.policy, parseListening(r.stdout));
+        const why =
+            r.code === 255
+                ? explainSshFailure(conn, r)
+                : `${LISTENING_COMMAND}: exit ${r.code}: ${firstLine(r.stderr)}`;
+        return { node, rows: [], loopback: 0, error: why };
+    } catch (err) {
+        return { node, rows: [], loopback: 0, error: (err as Error).message };
+    }
 }
 
 /**
@@ -210,6 +263,10 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyReport> {
         nodes: model.nodes.map((n) => n.name),
         findings: [...exp.findings, ...results.flatMap((r) => r.findings)],
         probes: results.flatMap((r) => r.probes),
+        listening: results.map((r) => r.listening),
+        ...(opts.drops
+            ? { drops: { since: opts.drops.since.toISOString(), nodes: results.flatMap((r) => r.drops ?? []) } }
+            : {}),
         ms: Date.now() - t0,
     };
 }
