@@ -1,6 +1,7 @@
 // `npm run verify` on the modular lab with the real engine: passes after an up, fails (exit 1, naming node and
 // rule) after a rule is changed by hand on a node, and passes again after the next up; lists a dead pinhole once
 // a node's service is stopped and a blocked listener once one is started on an unopened port. About 1-2 minutes.
+import * as fs from "fs";
 import { expect } from "chai";
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as path from "path";
@@ -139,6 +140,18 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
                 .filter(
                     (l) => l.includes("pinhole drop in: ") && l.includes(`SRC=${client.address} DST=${db1.address} `),
                 ).length;
+        // Outside a sandbox (npm test, CI) the test turns the host's switch on for its own traffic and puts it back.
+        const ALL_NETNS = "/proc/sys/net/netfilter/nf_log_all_netns";
+        let restore: string | undefined;
+        try {
+            const was = fs.readFileSync(ALL_NETNS, "utf8").trim();
+            if (was === "0") {
+                fs.writeFileSync(ALL_NETNS, "1");
+                restore = was;
+            }
+        } catch {
+            /* no such sysctl in this network namespace (the lab sandbox): the kernel log may stay silent */
+        }
         const earlier = lines();
         const t0 = new Date(Date.now() - 2000);
         // 3306/tcp is never opened (lab/ports.ts): the SYNs are dropped and logged by db-1's input chain.
@@ -153,6 +166,7 @@ describe("verify: the live cluster against the stack (modular lab, real engine)"
             `exec 3<>/dev/tcp/${db1.address}/3306`,
         ]);
         const logged = lines() > earlier;
+        if (restore !== undefined) fs.writeFileSync(ALL_NETNS, restore);
         if (!logged) {
             log("no drop line in the kernel log: the host has net.netfilter.nf_log_all_netns=0, skipped");
             this.skip();
