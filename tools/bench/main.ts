@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { labDown, labStatus } from "../../lab";
 import { analyse, BenchReport, formatBenchTable } from "./report";
+import { formatProofCost } from "./proof-cost";
 import { formatComparison, targets } from "./targets";
 import { waitForForeignLabHolders } from "../start/lab";
 import { BenchArgs, parseBenchArgs } from "./args";
@@ -94,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
     await runSizes(args, env, report, write);
     process.stdout.write(
         `\n${formatBenchTable(report)}\n${formatComparison(report)}\n${analyse(report)
+            .map((l) => `- ${l}`)
+            .join("\n")}\n${formatProofCost(report.sizes)
             .map((l) => `- ${l}`)
             .join("\n")}\n`,
     );

@@ -1,5 +1,6 @@
 // npm run bench: the pure parts — ruleset size, per-resource timings from engine events, the table with
 // ratios to the floor, and growth between the smallest and the largest cluster.
+import type { ProofCost } from "./proof-cost";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseTable } from "../../render/nft-listing";
 
@@ -174,6 +175,8 @@ export interface SizeResult {
     memory?: { engineMiB: number; languageHostMiB: number; programMiB: number; providerMiB: number };
     /** The stack's state after the cold up. */
     state?: StateSize;
+    /** The proof after apply, measured after the apply (tools/bench/proof-cost.ts). */
+    proof?: ProofCost;
     /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
     ansible?: {
         coldMs: number;

@@ -1,5 +1,6 @@
 // One size of the benchmark: a modular lab of N nodes and the real engine (stack lab-bench): the floor, cold up,
 // no-op up, preview, refresh, a one-node change (preview + up), destroy; each step timed, with SSH sessions per node.
+import { measureProof } from "./proof-cost";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -183,6 +184,8 @@ export async function benchSize(
     const quiet: Options = { color: "never" as const, ...(args.parallel ? { parallel: args.parallel } : {}) };
     const c = await converge(n, stack, quiet, sessions);
     const change = await oneNodeChange(n, model, stack, quiet, sessions);
+    log(`${n} nodes: the proof after apply (an up whose only step is the Proof)`);
+    const proof = await measureProof(stack, quiet, c.noop.ms);
     log(`${n} nodes: destroy`);
     const destroyTimer = new StepTimer();
     const destroy = await timed(() => stack.destroy({ ...quiet, onEvent: destroyTimer.on }));
@@ -212,5 +215,6 @@ export async function benchSize(
         memory: c.memory,
         state: c.state,
         ...(ansible ? { ansible } : {}),
+        proof,
     };
 }
