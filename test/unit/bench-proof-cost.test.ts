@@ -21,9 +21,11 @@ describe("bench: the proof's cost", () => {
         const lines = formatProofCost([
             { nodes: 6 },
             { nodes: 24, proof: proofCostOf(14_200, 9_100, { probes: 912, seconds: 3.8 }) },
+            { nodes: 48, proof: { error: "39226 probes: at most 20000" } },
         ]);
         expect(lines).to.deep.equal([
             "proof after apply at 24 nodes: 912 probes in 3.8 s (240 probes/s), adds 5.1 s to an up (14.2 s with only the proof to run)",
+            "proof after apply at 48 nodes: FAILED: 39226 probes: at most 20000",
         ]);
     });
 });

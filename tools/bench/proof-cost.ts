@@ -47,11 +47,12 @@ export async function measureProof(
 }
 
 /** One line per size for the report. */
-export function formatProofCost(sizes: readonly { nodes: number; proof?: ProofCost }[]): string[] {
+export function formatProofCost(sizes: readonly { nodes: number; proof?: ProofCost | { error: string } }[]): string[] {
     return sizes
         .filter((x) => x.proof)
         .map((x) => {
             const p = x.proof!;
+            if ("error" in p) return `proof after apply at ${x.nodes} nodes: FAILED: ${p.error}`;
             return `proof after apply at ${x.nodes} nodes: ${p.probes} probes in ${p.proofSeconds.toFixed(1)} s (${p.probesPerSecond} probes/s), adds ${(p.addedMs / 1000).toFixed(1)} s to an up (${(p.upMs / 1000).toFixed(1)} s with only the proof to run)`;
         });
 }

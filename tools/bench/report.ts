@@ -176,7 +176,7 @@ export interface SizeResult {
     /** The stack's state after the cold up. */
     state?: StateSize;
     /** The proof after apply, measured after the apply (tools/bench/proof-cost.ts). */
-    proof?: ProofCost;
+    proof?: ProofCost | { error: string };
     /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
     ansible?: {
         coldMs: number;

@@ -185,7 +185,12 @@ export async function benchSize(
     const c = await converge(n, stack, quiet, sessions);
     const change = await oneNodeChange(n, model, stack, quiet, sessions);
     log(`${n} nodes: the proof after apply (an up whose only step is the Proof)`);
-    const proof = await measureProof(stack, quiet, c.noop.ms);
+    // a failing proof is a finding, not the end of the run (at 48 nodes it exceeded the provider's target cap)
+    const proof = await measureProof(stack, quiet, c.noop.ms).catch((e: Error) => {
+        const why = (/has a problem: ([^\n]*)/.exec(e.message)?.[1] ?? e.message.split("\n")[0]).slice(0, 300);
+        log(`${n} nodes: the up with the proof failed: ${why}`);
+        return { error: why };
+    });
     log(`${n} nodes: destroy`);
     const destroyTimer = new StepTimer();
     const destroy = await timed(() => stack.destroy({ ...quiet, onEvent: destroyTimer.on }));
