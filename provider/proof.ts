@@ -57,7 +57,7 @@ export function parseProofInputs(i: Pick<ProofInputs, "nodes" | "hostTargets" | 
     if (total > MAX_PROOF_TARGETS)
         out.failures.push({
             property: "nodes",
-            reason: `${total} probes: at most ${MAX_PROOF_TARGETS} (lower pinhole:proof.denyPerNode)`,
+            reason: `${total} probes: at most ${MAX_PROOF_TARGETS}; the required flows alone grow with the square of the nodes (about 39,000 at 48 nodes), so lowering denyPerNode may not be enough: pinhole:proof.enabled: false turns the proof off (docs/stack-config.md, "The proof after apply")`,
         });
     return out;
 }
