@@ -35,31 +35,37 @@ export const HELPERS = `saved_name() { printf '%s' "$1" | sed 's|/|%|g'; }
 # nginx -s reload is asynchronous: the old workers go on accepting with the old configuration until they
 # have seen the signal (seconds on a loaded node: a CA's validation once got the old default server). So a
 # reload returns only when every worker that accepted before it has stopped accepting (at most 30 s).
-nginx_accepting_workers() {
+nginx_master() {
   f=$(nginx -T 2>/dev/null | sed -n 's/^[[:space:]]*pid[[:space:]]\\{1,\\}\\([^;[:space:]]*\\);.*/\\1/p' | head -n 1)
-  m=$(cat "\${f:-/run/nginx.pid}" 2>/dev/null) || return 0
+  cat "\${f:-/run/nginx.pid}" 2>/dev/null || true
+}
+# the workers of master $1 that still accept (not "is shutting down")
+nginx_accepting_workers() {
+  [ -n "$1" ] || return 0
   for d in /proc/[0-9]*; do
     read -r _ _ _ pp _ 2>/dev/null < "$d/stat" || continue
-    [ "$pp" = "$m" ] || continue
+    [ "$pp" = "$1" ] || continue
     case "$(tr '\\000' ' ' 2>/dev/null < "$d/cmdline")" in
       "nginx: worker process is shutting down"*) ;;
       "nginx: worker process"*) echo "\${d#/proc/}" ;;
     esac
   done
 }
+# waits until none of the workers $2 of master $1 accepts any more
 wait_old_workers() {
   n=0
   while [ $n -lt 150 ]; do
-    now=" $(nginx_accepting_workers | tr '\\n' ' ') "; still=""
-    for w in $1; do case "$now" in *" $w "*) still=1 ;; esac; done
+    now=" $(nginx_accepting_workers "$1" | tr '\\n' ' ') "; still=""
+    for w in $2; do case "$now" in *" $w "*) still=1 ;; esac; done
     [ -z "$still" ] && return 0
     n=$((n + 1)); sleep 0.2
   done
   echo "nginx: old workers still accepting 30 s after the reload" >&2
 }
 reload_nginx() {
-  old_workers=$(nginx_accepting_workers | tr '\\n' ' ')
-  if nginx -s reload 2>/dev/null; then wait_old_workers "$old_workers"; echo "nginx=reloaded"; return 0; fi
+  master=$(nginx_master)
+  old_workers=$(nginx_accepting_workers "$master" | tr '\\n' ' ')
+  if nginx -s reload 2>/dev/null; then wait_old_workers "$master" "$old_workers"; echo "nginx=reloaded"; return 0; fi
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl restart nginx && { echo "nginx=restarted"; return 0; }; fi
   nginx && echo "nginx=started"
 }

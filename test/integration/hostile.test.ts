@@ -11,7 +11,6 @@
 //     carries the hostile text verbatim (as data, not as syntax).
 //  3. `pulumi destroy`: pinhole's table is gone, the foreign tables are still identical.
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
@@ -20,6 +19,7 @@ import { labDown, labUp, LabStatus } from "../../lab";
 import { nodeDir } from "../../lab/state";
 import { parseStackFile } from "../../tools/common/stack-file";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
+import { nft } from "./helpers/nft";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const STACK = "test-hostile";
@@ -41,14 +41,6 @@ table ip nat {
     }
 }
 `;
-
-function nft(ns: string, args: string[], input?: string): string {
-    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], {
-        encoding: "utf8",
-        input,
-        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-}
 
 /** Every table of the node but pinhole's, as nft prints each (sorted by name), and the list of all tables. */
 function foreignTables(ns: string): { text: string; tables: string[] } {

@@ -5,7 +5,6 @@
 // change) runs the proof again and passes. With pinhole:proof.rollback on, the same failure rolls back every node
 // the `up` applied (their tables listed before and after), and the next `up` applies them again. One lab, five `up`s.
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
@@ -13,26 +12,10 @@ import { labDown, labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { waitForForeignLabHolders } from "../../tools/start/lab";
 import { normaliseListing } from "../../render/nftables";
+import { FOREIGN_MONGODB_DROP, nft } from "./helpers/nft";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const PROOF = "pinhole:node:Proof";
-
-/** Another manager's table: drops MongoDB's port on the input hook, as a foreign firewall would. */
-const FOREIGN = `table inet othermgr {
-    chain input {
-        type filter hook input priority 10; policy accept;
-        tcp dport 27017 drop comment "another firewall manager"
-    }
-}
-`;
-
-function nft(ns: string, args: string[], input?: string): string {
-    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], {
-        encoding: "utf8",
-        input,
-        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-}
 
 /** "<type> <name> <op>" of every step the engine started, in order. */
 function steps(events: EngineEvent[]): string[] {
@@ -129,7 +112,7 @@ describe("the proof after apply (modular lab, real engine)", function () {
     });
 
     it("a foreign table dropping a required port on db-1, then a config change elsewhere: up fails in the proof naming node, peer and port", async () => {
-        nft(db1ns, ["-f", "-"], FOREIGN);
+        nft(db1ns, ["-f", "-"], FOREIGN_MONGODB_DROP);
         const file = lab.stackFile!;
         const original = fs.readFileSync(file, "utf8");
         const doc = yaml.load(original) as { config: Record<string, any> }; // any: YAML as written
@@ -190,7 +173,7 @@ describe("the proof after apply (modular lab, real engine)", function () {
     it("with pinhole:proof.rollback on, the failing up puts every node it changed back on its previous ruleset", async () => {
         await stack.setConfig("pinhole:proof.rollback", { value: "true" }, true);
         const before = Object.fromEntries(CHANGED.map((n) => [n, table(n)]));
-        nft(db1ns, ["-f", "-"], FOREIGN);
+        nft(db1ns, ["-f", "-"], FOREIGN_MONGODB_DROP);
         const file = lab.stackFile!;
         const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> }; // any: YAML as written
         const fw = (doc.config["pinhole:firewall"] ?? {}) as { extraInbound?: unknown[] };

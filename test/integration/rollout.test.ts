@@ -4,33 +4,16 @@
 // the last batch is left untouched (its ruleset as before, no Firewall step started); with the table gone the
 // next up goes on and finishes. One lab (8 nodes), three `up`s.
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { labDown, labUp, LabStatus } from "../../lab";
 import { PROJECT_ROOT, usePulumiEnv } from "../../tools/common/pulumi-env";
 import { waitForForeignLabHolders } from "../../tools/start/lab";
+import { FOREIGN_MONGODB_DROP, nft } from "./helpers/nft";
 
 const log = (m: string) => process.stderr.write(`      · ${m}\n`);
 const PORT = 9446; // the change every node gets in the second up
-
-/** Another manager's table on the input hook: drops MongoDB's port, as a foreign firewall would. */
-const FOREIGN = `table inet othermgr {
-    chain input {
-        type filter hook input priority 10; policy accept;
-        tcp dport 27017 drop comment "another firewall manager"
-    }
-}
-`;
-
-function nft(ns: string, args: string[], input?: string): string {
-    return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], {
-        encoding: "utf8",
-        input,
-        stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-}
 
 const nameOf = (urn: string) => urn.split("::").pop()!;
 /** Index in the event list of the first step the engine started / finished for a resource named `name`. */
@@ -121,7 +104,7 @@ describe("rollout in batches with a canary (modular lab, real engine)", function
     it("a foreign table on a node of batch 2 dropping a required port: batch 2's proof fails, batch 3 is untouched", async () => {
         const victim = steps[2].nodes.find((n) => n.startsWith("db-"))!;
         expect(victim, "a database node in batch 2").to.be.a("string");
-        nft(ns(victim), ["-f", "-"], FOREIGN);
+        nft(ns(victim), ["-f", "-"], FOREIGN_MONGODB_DROP);
         const last = steps[3].nodes[0];
         const lastBefore = nft(ns(last), ["list", "table", "inet", "pinhole"]);
         const doc = yaml.load(fs.readFileSync(lab.stackFile!, "utf8")) as { config: Record<string, any> }; // any: YAML as written

@@ -252,7 +252,7 @@ describe("reload_nginx waits for the old workers (a real nginx)", function () {
     for (const round of [1, 2, 3])
         it(`round ${round}: the workers from before the reload no longer accept when it returns`, () => {
             const r = sh(
-                `nginx_accepting_workers | tr '\\n' ' '; echo; reload_nginx; nginx_accepting_workers | tr '\\n' ' '`,
+                `nginx_accepting_workers "$(nginx_master)" | tr '\\n' ' '; echo; reload_nginx; nginx_accepting_workers "$(nginx_master)" | tr '\\n' ' '`,
             );
             expect(r.status, r.stderr).to.equal(0);
             const [before, said, after] = r.stdout.split("\n");
