@@ -61,27 +61,20 @@ function portsExpr(ports: number[]): string {
     return ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`;
 }
 
-/**
- * Groups openings of one direction: for each (protocol, port) the set of peer addresses; then ports
- * whose address sets are identical share one named set and one rule.
- */
-function groupOpenings(
-    openings: Opening[],
-    direction: "inbound" | "outbound",
-    sets: Map<string, AddressSet>,
-): RuleGroup[] {
-    const perPort = new Map<
-        string,
-        {
-            protocol: Protocol;
-            port: number;
-            addresses: Set<string>;
-            members: Set<string>;
-            exposed: boolean;
-            services: Set<string>;
-            management: boolean;
-        }
-    >();
+/** One (protocol, port) of one direction and everything that opens it: the unit groupOpenings merges. */
+interface PortEntry {
+    protocol: Protocol;
+    port: number;
+    addresses: Set<string>;
+    members: Set<string>;
+    exposed: boolean;
+    services: Set<string>;
+    management: boolean;
+}
+
+/** Collects, per (protocol, port, exposed, management), the peers' addresses, names and services. */
+function entriesPerPort(openings: Opening[], direction: "inbound" | "outbound"): PortEntry[] {
+    const perPort = new Map<string, PortEntry>();
     for (const o of openings) {
         const management = direction === "inbound" && o.service === MANAGEMENT_SERVICE;
         const k = `${o.protocol}/${o.port}/${o.exposed ? "x" : "-"}/${management ? "m" : "-"}`;
@@ -98,45 +91,70 @@ function groupOpenings(
             };
             perPort.set(k, e);
         }
-        o.peer.addresses.forEach((a) => e!.addresses.add(a));
+        for (const a of o.peer.addresses) e.addresses.add(a);
         e.members.add(o.peer.name);
         e.services.add(o.service);
     }
-    const groups = new Map<string, RuleGroup[]>();
-    for (const e of perPort.values()) {
+    return [...perPort.values()];
+}
+
+/** The named set holding exactly these elements, shared across both directions (its members are merged in). */
+function sharedSet(sets: Map<string, AddressSet>, family: Family, elements: string[], members: string[]): AddressSet {
+    const setKey = `${family}|${elements.join(",")}`;
+    let set = sets.get(setKey);
+    if (!set) {
+        set = { name: "", family, elements, members };
+        sets.set(setKey, set);
+    } else {
+        set.members = [...new Set([...set.members, ...members])].sort();
+    }
+    return set;
+}
+
+/** Adds one port entry's family share to the rule with the same protocol, flags and set, or starts that rule. */
+function addToGroup(
+    groups: Map<string, RuleGroup>,
+    direction: "inbound" | "outbound",
+    e: PortEntry,
+    set: AddressSet,
+): void {
+    const gk = `${direction}|${e.protocol}|${e.exposed}|${e.management}|${set.family}|${set.elements.join(",")}`;
+    const existing = groups.get(gk);
+    if (existing) {
+        existing.ports.push(e.port);
+        e.services.forEach((s) => existing.services.includes(s) || existing.services.push(s));
+        return;
+    }
+    groups.set(gk, {
+        direction,
+        protocol: e.protocol,
+        ports: [e.port],
+        set,
+        exposed: e.exposed,
+        services: [...e.services],
+        management: e.management,
+    });
+}
+
+/**
+ * Groups openings of one direction: for each (protocol, port) the set of peer addresses; then ports
+ * whose address sets are identical share one named set and one rule.
+ */
+function groupOpenings(
+    openings: Opening[],
+    direction: "inbound" | "outbound",
+    sets: Map<string, AddressSet>,
+): RuleGroup[] {
+    const groups = new Map<string, RuleGroup>();
+    for (const e of entriesPerPort(openings, direction)) {
         for (const family of ["v4", "v6"] as Family[]) {
             const elements = uniqSorted([...e.addresses].filter((a) => familyOf(a) === family));
             if (elements.length === 0) continue;
-            const members = [...e.members].sort();
-            const setKey = `${family}|${elements.join(",")}`;
-            let set = sets.get(setKey);
-            if (!set) {
-                set = { name: "", family, elements, members };
-                sets.set(setKey, set);
-            } else {
-                set.members = [...new Set([...set.members, ...members])].sort();
-            }
-            const gk = `${direction}|${e.protocol}|${e.exposed}|${e.management}|${setKey}`;
-            const list = groups.get(gk) ?? [];
-            const existing = list[0];
-            if (existing) {
-                existing.ports.push(e.port);
-                e.services.forEach((s) => existing.services.includes(s) || existing.services.push(s));
-            } else {
-                list.push({
-                    direction,
-                    protocol: e.protocol,
-                    ports: [e.port],
-                    set,
-                    exposed: e.exposed,
-                    services: [...e.services],
-                    management: e.management,
-                });
-            }
-            groups.set(gk, list);
+            const set = sharedSet(sets, family, elements, [...e.members].sort());
+            addToGroup(groups, direction, e, set);
         }
     }
-    const out = [...groups.values()].flat();
+    const out = [...groups.values()];
     out.forEach((g) => {
         g.ports.sort(byNumber);
         g.services.sort();
@@ -169,19 +187,30 @@ export interface RenderOptions {
     title?: string;
 }
 
-/** The full ruleset for one node: `table inet pinhole { ... }`, preceded by comment lines of reasons. */
-export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, opts: RenderOptions = {}): string {
-    const node = policy.node;
+/** The rules of both chains, grouped and sorted, and the named sets they refer to, already named. */
+interface RulePlan {
+    inbound: RuleGroup[];
+    outbound: RuleGroup[];
+    sets: AddressSet[];
+}
+
+function planRules(policy: NodePolicy, settings: FirewallSettings): RulePlan {
     const sets = new Map<string, AddressSet>();
     const inbound = groupOpenings(policy.inbound, "inbound", sets);
     const outbound = settings.egress === "deny" ? groupOpenings(policy.outbound, "outbound", sets) : [];
     const allSets = [...sets.values()];
+    // Sets are named before rules are sorted: the order breaks ties by set name.
     nameSets(allSets);
     const ruleOrder = (a: RuleGroup, b: RuleGroup) =>
         a.ports[0] - b.ports[0] || a.protocol.localeCompare(b.protocol) || a.set.name.localeCompare(b.set.name);
     inbound.sort(ruleOrder);
     outbound.sort(ruleOrder);
+    return { inbound, outbound, sets: allSets };
+}
 
+/** Comment lines before the table: whom it is for and every opening's reason, as reviewers read them in a diff. */
+function headerLines(policy: NodePolicy, settings: FirewallSettings, opts: RenderOptions): string[] {
+    const node = policy.node;
     const L: string[] = [];
     L.push(nftCommentLine(`pinhole firewall for ${opts.title ?? `${node.name} (${node.role}, site ${node.site})`}`));
     L.push("# Generated from the deployment model; edits on the node are drift and are reverted by `pulumi up`.");
@@ -193,10 +222,13 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
     } else {
         L.push("# Egress: not filtered (pinhole:firewall.egress = allow).");
     }
-    L.push(`table ${TABLE_FAMILY} ${TABLE_NAME} {`);
+    return L;
+}
 
-    const setsInOrder = [...allSets].sort((a, b) => a.name.localeCompare(b.name));
-    for (const s of setsInOrder) {
+/** The named peer-address sets, in name order. */
+function setLines(sets: AddressSet[]): string[] {
+    const L: string[] = [];
+    for (const s of [...sets].sort((a, b) => a.name.localeCompare(b.name))) {
         L.push(`\tset ${nftIdentifier(s.name)} {`);
         L.push(`\t\ttype ${s.family === "v4" ? "ipv4_addr" : "ipv6_addr"}`);
         L.push("\t\tflags interval");
@@ -205,7 +237,12 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         L.push(`\t\telements = { ${s.elements.map(nftAddress).join(", ")} }`);
         L.push("\t}");
     }
-    // One rate-limit meter per address family that has client-exposed rules.
+    return L;
+}
+
+/** One rate-limit meter per address family that has client-exposed rules. */
+function meterLines(inbound: RuleGroup[]): string[] {
+    const L: string[] = [];
     for (const family of ["v4", "v6"] as Family[]) {
         if (!inbound.some((g) => g.exposed && g.set.family === family)) continue;
         L.push(`\tset ratelimit_${family} {`);
@@ -216,56 +253,76 @@ export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, op
         L.push(`\t\tcomment "per-source connection rate on client-exposed services"`);
         L.push("\t}");
     }
+    return L;
+}
 
-    const rl = settings.rateLimit;
-    const ruleFor = (g: RuleGroup): string[] => {
-        const addrKw = g.set.family === "v4" ? "ip" : "ip6";
-        const peerKw = g.direction === "inbound" ? "saddr" : "daddr";
-        const match = `${g.protocol} dport ${portsExpr(g.ports)} ${addrKw} ${peerKw} @${nftIdentifier(g.set.name)}`;
-        const what = `${g.ports.join(",")}/${g.protocol} ${g.direction === "inbound" ? "from" : "to"} ${g.set.members.join(", ")}: ${g.services.join(", ")}`;
-        const lines: string[] = [];
-        if (g.exposed && g.direction === "inbound") {
-            lines.push(
-                `\t\t${match} ct state new add @ratelimit_${g.set.family} { ${addrKw} saddr . ${g.protocol} dport limit rate over ${rl.perMinute}/minute burst ${rl.burst} packets } counter drop comment ${nftString(`rate limit per source: ${g.ports.join(",")}/${g.protocol}`)}`,
-            );
-        }
-        lines.push(`\t\t${match} accept comment ${nftString(what)}`);
-        return lines;
-    };
+/** One group's accept rule, preceded on client-exposed inbound services by its per-source rate-limit drop. */
+function ruleLines(g: RuleGroup, rl: FirewallSettings["rateLimit"]): string[] {
+    const addrKw = g.set.family === "v4" ? "ip" : "ip6";
+    const peerKw = g.direction === "inbound" ? "saddr" : "daddr";
+    const match = `${g.protocol} dport ${portsExpr(g.ports)} ${addrKw} ${peerKw} @${nftIdentifier(g.set.name)}`;
+    const what = `${g.ports.join(",")}/${g.protocol} ${g.direction === "inbound" ? "from" : "to"} ${g.set.members.join(", ")}: ${g.services.join(", ")}`;
+    const lines: string[] = [];
+    if (g.exposed && g.direction === "inbound") {
+        lines.push(
+            `\t\t${match} ct state new add @ratelimit_${g.set.family} { ${addrKw} saddr . ${g.protocol} dport limit rate over ${rl.perMinute}/minute burst ${rl.burst} packets } counter drop comment ${nftString(`rate limit per source: ${g.ports.join(",")}/${g.protocol}`)}`,
+        );
+    }
+    lines.push(`\t\t${match} accept comment ${nftString(what)}`);
+    return lines;
+}
 
-    // The management SSH path is matched first, on addresses and ports alone: it never depends on
-    // conntrack state (a connection that predates the table, a full or flushed conntrack table).
-    const management = inbound.filter((g) => g.management);
+function inputChainLines(inbound: RuleGroup[], settings: FirewallSettings): string[] {
+    const L: string[] = [];
     L.push("\tchain input {");
     L.push("\t\ttype filter hook input priority filter; policy drop;");
-    for (const g of management) L.push(...ruleFor(g));
+    // The management SSH path is matched first, on addresses and ports alone: it never depends on
+    // conntrack state (a connection that predates the table, a full or flushed conntrack table).
+    for (const g of inbound.filter((x) => x.management)) L.push(...ruleLines(g, settings.rateLimit));
     L.push(`\t\tct state established,related accept comment "replies to allowed flows"`);
     L.push("\t\tct state invalid drop");
     L.push(`\t\tiif "lo" accept`);
     L.push(...icmpRules("inbound"));
-    for (const g of inbound.filter((x) => !x.management)) L.push(...ruleFor(g));
+    for (const g of inbound.filter((x) => !x.management)) L.push(...ruleLines(g, settings.rateLimit));
     if (settings.logDrops)
         L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop in: " level info`);
     L.push("\t}");
+    return L;
+}
 
-    if (settings.egress === "deny") {
-        L.push("\tchain output {");
-        L.push("\t\ttype filter hook output priority filter; policy drop;");
-        for (const g of management) {
-            const addrKw = g.set.family === "v4" ? "ip" : "ip6";
-            L.push(
-                `\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${nftIdentifier(g.set.name)} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`,
-            );
-        }
-        L.push(`\t\tct state established,related accept comment "replies and allowed flows"`);
-        L.push(`\t\toif "lo" accept`);
-        L.push(...icmpRules("outbound"));
-        for (const g of outbound) L.push(...ruleFor(g));
-        if (settings.logDrops)
-            L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop out: " level info`);
-        L.push("\t}");
+/** The default-deny egress chain; its first rules let the management path's replies out without conntrack. */
+function outputChainLines(plan: RulePlan, settings: FirewallSettings): string[] {
+    const L: string[] = [];
+    L.push("\tchain output {");
+    L.push("\t\ttype filter hook output priority filter; policy drop;");
+    for (const g of plan.inbound.filter((x) => x.management)) {
+        const addrKw = g.set.family === "v4" ? "ip" : "ip6";
+        L.push(
+            `\t\t${g.protocol} sport ${portsExpr(g.ports)} ${addrKw} daddr @${nftIdentifier(g.set.name)} accept comment ${nftString(`replies on the management path to ${g.set.members.join(", ")}`)}`,
+        );
     }
-    L.push("}");
+    L.push(`\t\tct state established,related accept comment "replies and allowed flows"`);
+    L.push(`\t\toif "lo" accept`);
+    L.push(...icmpRules("outbound"));
+    for (const g of plan.outbound) L.push(...ruleLines(g, settings.rateLimit));
+    if (settings.logDrops)
+        L.push(`\t\tlimit rate 10/minute burst 20 packets log prefix "pinhole drop out: " level info`);
+    L.push("\t}");
+    return L;
+}
+
+/** The full ruleset for one node: `table inet pinhole { ... }`, preceded by comment lines of reasons. */
+export function renderRuleset(policy: NodePolicy, settings: FirewallSettings, opts: RenderOptions = {}): string {
+    const plan = planRules(policy, settings);
+    const L = [
+        ...headerLines(policy, settings, opts),
+        `table ${TABLE_FAMILY} ${TABLE_NAME} {`,
+        ...setLines(plan.sets),
+        ...meterLines(plan.inbound),
+        ...inputChainLines(plan.inbound, settings),
+        ...(settings.egress === "deny" ? outputChainLines(plan, settings) : []),
+        "}",
+    ];
     return L.join("\n") + "\n";
 }
 

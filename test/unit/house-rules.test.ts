@@ -28,8 +28,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "provider/firewall.ts: applyFirewall": 86,
     "provider/server.ts: providerService": 89,
     "provider/webserver-platform.ts: platformInstallIn": 74,
-    "render/nftables.ts: groupOpenings": 78,
-    "render/nftables.ts: renderRuleset": 98,
     "tools/start/main.ts: main": 144,
     "tools/verify/certificate-check.ts: checkCertificate": 111,
     "tools/verify/firewall-check.ts: diffTables": 89,
