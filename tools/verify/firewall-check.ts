@@ -1,5 +1,5 @@
 // verify's firewall check: the live nftables table vs the one the state says was applied, in nftables terms.
-import { parseTable } from "../../render/nft-listing";
+import { ParsedChain, ParsedSet, ParsedTable, parseTable } from "../../render/nft-listing";
 import { Finding, fail, ok } from "./findings";
 import { lcsSplit } from "./line-diff";
 import type { NodeExpectation } from "./state";
@@ -38,38 +38,23 @@ export interface Difference {
 export function diffTables(expected: string, live: string): Difference[] {
     const e = parseTable(expected),
         l = parseTable(live);
-    const out: Difference[] = [];
     if (e.present && !l.present)
         return [{ kind: "table-missing", where: "table", text: `table ${e.header || "inet pinhole"}` }];
     if (!e.present && l.present) return [{ kind: "table-unexpected", where: "table", text: `table ${l.header}` }];
+    return [...diffSets(e, l), ...diffChains(e, l), ...diffOther(e, l)];
+}
+
+function diffSets(e: ParsedTable, l: ParsedTable): Difference[] {
+    const out: Difference[] = [];
     for (const [name, es] of e.sets) {
         const ls = l.sets.get(name);
-        if (!ls) {
+        if (ls) out.push(...diffSet(name, es, ls));
+        else
             out.push({
                 kind: "set-missing",
                 where: `set ${name}`,
                 text: `set ${name} (${es.elements.length} element(s))`,
             });
-            continue;
-        }
-        const lp = new Set(ls.props),
-            ep = new Set(es.props);
-        for (const p of es.props)
-            if (!lp.has(p))
-                out.push({
-                    kind: "set-property",
-                    where: `set ${name}`,
-                    text: p,
-                    live: ls.props.filter((x) => !ep.has(x)).join("; ") || "(none)",
-                });
-        for (const p of ls.props)
-            if (!ep.has(p) && !es.props.some((x) => x.split(" ")[0] === p.split(" ")[0]))
-                out.push({ kind: "set-property", where: `set ${name}`, text: "(none)", live: p });
-        const le = new Set(ls.elements),
-            ee = new Set(es.elements);
-        for (const x of es.elements)
-            if (!le.has(x)) out.push({ kind: "element-missing", where: `set ${name}`, text: x });
-        for (const x of ls.elements) if (!ee.has(x)) out.push({ kind: "element-extra", where: `set ${name}`, text: x });
     }
     for (const [name, ls] of l.sets)
         if (!e.sets.has(name))
@@ -78,38 +63,44 @@ export function diffTables(expected: string, live: string): Difference[] {
                 where: `set ${name}`,
                 text: `set ${name} (${ls.elements.length} element(s))`,
             });
+    return out;
+}
+
+/** One set present on both sides: its properties, then its elements. */
+function diffSet(name: string, es: ParsedSet, ls: ParsedSet): Difference[] {
+    const out: Difference[] = [];
+    const lp = new Set(ls.props),
+        ep = new Set(es.props);
+    for (const p of es.props)
+        if (!lp.has(p))
+            out.push({
+                kind: "set-property",
+                where: `set ${name}`,
+                text: p,
+                live: ls.props.filter((x) => !ep.has(x)).join("; ") || "(none)",
+            });
+    // A live property of a kind the expected set has is already reported above, as that property's live value.
+    for (const p of ls.props)
+        if (!ep.has(p) && !es.props.some((x) => x.split(" ")[0] === p.split(" ")[0]))
+            out.push({ kind: "set-property", where: `set ${name}`, text: "(none)", live: p });
+    const le = new Set(ls.elements),
+        ee = new Set(es.elements);
+    for (const x of es.elements) if (!le.has(x)) out.push({ kind: "element-missing", where: `set ${name}`, text: x });
+    for (const x of ls.elements) if (!ee.has(x)) out.push({ kind: "element-extra", where: `set ${name}`, text: x });
+    return out;
+}
+
+function diffChains(e: ParsedTable, l: ParsedTable): Difference[] {
+    const out: Difference[] = [];
     for (const [name, ec] of e.chains) {
         const lc = l.chains.get(name);
-        if (!lc) {
+        if (lc) out.push(...diffChain(name, ec, lc));
+        else
             out.push({
                 kind: "chain-missing",
                 where: `chain ${name}`,
                 text: `chain ${name} (${ec.rules.length} rule(s))`,
             });
-            continue;
-        }
-        if (ec.header.join("; ") !== lc.header.join("; "))
-            out.push({
-                kind: "chain-header",
-                where: `chain ${name}`,
-                text: ec.header.join("; "),
-                live: lc.header.join("; "),
-            });
-        const { onlyA, onlyB } = lcsSplit(ec.rules, lc.rules);
-        const missing = onlyA.map((i) => ec.rules[i]);
-        const extra = onlyB.map((i) => lc.rules[i]);
-        const moved = new Set(missing.filter((r) => extra.includes(r)));
-        for (const r of missing) if (!moved.has(r)) out.push({ kind: "rule-missing", where: `chain ${name}`, text: r });
-        for (const [k, r] of extra.entries()) {
-            if (moved.has(r))
-                out.push({
-                    kind: "rule-moved",
-                    where: `chain ${name}`,
-                    text: r,
-                    live: `position ${lc.rules.indexOf(r) + 1}`,
-                });
-            else out.push({ kind: "rule-extra", where: `chain ${name}`, text: r, live: `position ${onlyB[k] + 1}` });
-        }
     }
     for (const [name, lc] of l.chains)
         if (!e.chains.has(name))
@@ -118,6 +109,40 @@ export function diffTables(expected: string, live: string): Difference[] {
                 where: `chain ${name}`,
                 text: `chain ${name} (${lc.header.join("; ") || "no hook"}, ${lc.rules.length} rule(s))`,
             });
+    return out;
+}
+
+/** One chain present on both sides: its header, then its rules in order (a rule on both sides but elsewhere is "moved"). */
+function diffChain(name: string, ec: ParsedChain, lc: ParsedChain): Difference[] {
+    const out: Difference[] = [];
+    if (ec.header.join("; ") !== lc.header.join("; "))
+        out.push({
+            kind: "chain-header",
+            where: `chain ${name}`,
+            text: ec.header.join("; "),
+            live: lc.header.join("; "),
+        });
+    const { onlyA, onlyB } = lcsSplit(ec.rules, lc.rules);
+    const missing = onlyA.map((i) => ec.rules[i]);
+    const extra = onlyB.map((i) => lc.rules[i]);
+    const moved = new Set(missing.filter((r) => extra.includes(r)));
+    for (const r of missing) if (!moved.has(r)) out.push({ kind: "rule-missing", where: `chain ${name}`, text: r });
+    for (const [k, r] of extra.entries()) {
+        if (moved.has(r))
+            out.push({
+                kind: "rule-moved",
+                where: `chain ${name}`,
+                text: r,
+                live: `position ${lc.rules.indexOf(r) + 1}`,
+            });
+        else out.push({ kind: "rule-extra", where: `chain ${name}`, text: r, live: `position ${onlyB[k] + 1}` });
+    }
+    return out;
+}
+
+/** Table-level lines that are neither sets nor chains. */
+function diffOther(e: ParsedTable, l: ParsedTable): Difference[] {
+    const out: Difference[] = [];
     const lo = new Set(l.other),
         eo = new Set(e.other);
     for (const x of e.other) if (!lo.has(x)) out.push({ kind: "other", where: "table", text: `missing: ${x}` });
