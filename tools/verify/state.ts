@@ -153,70 +153,91 @@ export function expectationsFor(
     const { firewalls, webServers } = resourcesFromDeployment(exported);
     const findings: Finding[] = [];
     const nodes: NodeExpectation[] = [];
-    const names = new Set(model.nodes.map((n) => n.name));
     for (const policy of policies) {
-        const node = policy.node;
-        const rendered = renderRuleset(policy, model.firewall);
-        const fws = firewalls.get(node.name) ?? [];
-        const webs = webServers.get(node.name) ?? [];
+        const fws = firewalls.get(policy.node.name) ?? [];
         const e: NodeExpectation = {
-            node,
+            node: policy.node,
             policy,
-            rendered,
-            servesWeb: servesWeb(node.role),
+            rendered: renderRuleset(policy, model.firewall),
+            servesWeb: servesWeb(policy.node.role),
             firewall: fws[0],
-            web: webs[0],
+            web: (webServers.get(policy.node.name) ?? [])[0],
         };
         nodes.push(e);
-        if (fws.length > 1)
-            findings.push(
-                fail(
-                    node.name,
-                    "state",
-                    `the state has ${fws.length} firewalls for this node (${fws.map((f) => f.urn).join(", ")})`,
-                ),
-            );
-        if (!e.firewall) {
-            findings.push(
-                fail(
-                    node.name,
-                    "state",
-                    "no firewall in the stack's state: this node has not been deployed yet (run pulumi up)",
-                ),
-            );
-        } else if (e.firewall.ruleset !== rendered) {
-            const d = changedLines(e.firewall.ruleset, rendered);
-            const first = [...d.removed.map((l) => `- ${l.trim()}`), ...d.added.map((l) => `+ ${l.trim()}`)]
-                .slice(0, 4)
-                .map((l) => clip(l, 120));
-            findings.push(
-                fail(
-                    node.name,
-                    "state",
-                    `the config implies a different ruleset than the one the last up applied ` +
-                        `(${d.removed.length} line(s) removed, ${d.added.length} added; run pulumi preview --diff, then pulumi up): ${first.join(" | ")}`,
-                ),
-            );
-        } else {
-            findings.push(ok(node.name, "state", "the ruleset the config implies is the one the last up applied"));
-        }
-        if (e.servesWeb && !e.web)
-            findings.push(
-                fail(
-                    node.name,
-                    "state",
-                    "serves web but has no web server (certificate) in the stack's state (run pulumi up)",
-                ),
-            );
-        if (!e.servesWeb && e.web)
-            findings.push(
-                fail(
-                    node.name,
-                    "state",
-                    `the state has a web server for this ${node.role} node (pending removal: run pulumi up)`,
-                ),
-            );
+        findings.push(...firewallStateFindings(e, fws), ...webStateFindings(e));
     }
+    findings.push(...leftTheConfig(new Set(model.nodes.map((n) => n.name)), firewalls, webServers));
+    return { nodes, findings };
+}
+
+/** One node's firewall in the state: one only, and the ruleset the last up applied is the one the config implies. */
+function firewallStateFindings(e: NodeExpectation, fws: StateFirewall[]): Finding[] {
+    const name = e.node.name;
+    const findings: Finding[] = [];
+    if (fws.length > 1)
+        findings.push(
+            fail(
+                name,
+                "state",
+                `the state has ${fws.length} firewalls for this node (${fws.map((f) => f.urn).join(", ")})`,
+            ),
+        );
+    if (!e.firewall) {
+        findings.push(
+            fail(
+                name,
+                "state",
+                "no firewall in the stack's state: this node has not been deployed yet (run pulumi up)",
+            ),
+        );
+    } else if (e.firewall.ruleset !== e.rendered) {
+        const d = changedLines(e.firewall.ruleset, e.rendered);
+        // The first few changed lines say what the pending change is about; the preview shows the rest.
+        const first = [...d.removed.map((l) => `- ${l.trim()}`), ...d.added.map((l) => `+ ${l.trim()}`)]
+            .slice(0, 4)
+            .map((l) => clip(l, 120));
+        findings.push(
+            fail(
+                name,
+                "state",
+                `the config implies a different ruleset than the one the last up applied ` +
+                    `(${d.removed.length} line(s) removed, ${d.added.length} added; run pulumi preview --diff, then pulumi up): ${first.join(" | ")}`,
+            ),
+        );
+    } else {
+        findings.push(ok(name, "state", "the ruleset the config implies is the one the last up applied"));
+    }
+    return findings;
+}
+
+/** A web server in the state exactly when the node's role serves web. */
+function webStateFindings(e: NodeExpectation): Finding[] {
+    if (e.servesWeb && !e.web)
+        return [
+            fail(
+                e.node.name,
+                "state",
+                "serves web but has no web server (certificate) in the stack's state (run pulumi up)",
+            ),
+        ];
+    if (!e.servesWeb && e.web)
+        return [
+            fail(
+                e.node.name,
+                "state",
+                `the state has a web server for this ${e.node.role} node (pending removal: run pulumi up)`,
+            ),
+        ];
+    return [];
+}
+
+/** Resources in the state for nodes that are no longer in the config (the next up removes them). */
+function leftTheConfig(
+    names: Set<string>,
+    firewalls: Map<string, StateFirewall[]>,
+    webServers: Map<string, StateWebServer[]>,
+): Finding[] {
+    const findings: Finding[] = [];
     for (const [name, list] of firewalls) {
         if (!names.has(name))
             findings.push(
@@ -237,5 +258,5 @@ export function expectationsFor(
                 ),
             );
     }
-    return { nodes, findings };
+    return findings;
 }
