@@ -6,7 +6,7 @@ import {
     SITE_PATH as DEFAULT_SITE_PATH,
 } from "../../render/nginx";
 import { Finding, fail, ok } from "./findings";
-import type { NodeExpectation } from "./state";
+import type { NodeExpectation, StateWebServer } from "./state";
 
 export interface LiveWeb {
     owner: string;
@@ -61,6 +61,18 @@ function nameMatches(name: string, san: string): boolean {
     return dot > 0 && name.slice(dot + 1).toLowerCase() === san.slice(2).toLowerCase();
 }
 
+/** What every step of checkCertificate looks at: the node, its WebServer in the state, the live files, the paths. */
+interface CertContext {
+    name: string;
+    w: StateWebServer;
+    live: LiveWeb;
+    facts: CertificateDetails;
+    paths: StateWebServer["paths"];
+}
+
+/** First 16 hex digits of a fingerprint: enough to tell two certificates apart in a message. */
+const short = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase();
+
 /**
  * The installed certificate (the file nginx serves, its key and site config, and what nginx actually serves)
  * vs the state's WebServer; plus the node's name in the certificate and its expiry (failure once expired,
@@ -74,17 +86,35 @@ export function checkCertificate(
     const name = e.node.name;
     const w = e.web;
     if (!w) return [];
-    const {
-        certificate: CERT_PATH,
-        key: KEY_PATH,
-        site: SITE_PATH,
-    } = w.paths ?? { certificate: DEFAULT_CERT_PATH, key: DEFAULT_KEY_PATH, site: DEFAULT_SITE_PATH };
-    const out: Finding[] = [];
+    const paths = w.paths ?? { certificate: DEFAULT_CERT_PATH, key: DEFAULT_KEY_PATH, site: DEFAULT_SITE_PATH };
     if (live.certSha === "absent" || !live.certPem.trim())
-        return [fail(name, "certificate", `no certificate installed at ${CERT_PATH}`)];
+        return [fail(name, "certificate", `no certificate installed at ${paths.certificate}`)];
     const facts = readable(live.certPem);
-    if (!facts) return [fail(name, "certificate", `${CERT_PATH} holds no readable certificate`)];
-    const short = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase();
+    if (!facts) return [fail(name, "certificate", `${paths.certificate} holds no readable certificate`)];
+    const c: CertContext = { name, w, live, facts, paths };
+    const now = (opts.now ?? new Date()).getTime();
+    const days = Math.floor((Date.parse(facts.notAfter) - now) / DAY);
+    const out = [
+        ...installedFiles(c),
+        ...servedCertificate(c),
+        ...patchedPlatformFiles(c),
+        ...ownerAndName(c, e.node.fqdn),
+        ...expiryFindings(c, opts, now, days),
+    ];
+    if (!out.some((f) => !f.ok))
+        out.push(
+            ok(
+                name,
+                "certificate",
+                `installed certificate matches the state (${short(facts.fingerprintSha256)}…, expires ${facts.notAfter.slice(0, 10)}, in ${days} days)`,
+            ),
+        );
+    return out;
+}
+
+/** The certificate, key (and its mode) and site config on the node vs the hashes the state recorded. */
+function installedFiles({ name, w, live, facts, paths }: CertContext): Finding[] {
+    const out: Finding[] = [];
     if (live.certSha !== w.certificateSha256 || facts.fingerprintSha256 !== w.fingerprint) {
         out.push(
             fail(
@@ -94,27 +124,35 @@ export function checkCertificate(
             ),
         );
     }
-    if (live.keySha === "absent") out.push(fail(name, "certificate", `no private key at ${KEY_PATH}`));
+    if (live.keySha === "absent") out.push(fail(name, "certificate", `no private key at ${paths.key}`));
     else if (live.keySha !== w.keySha256)
-        out.push(fail(name, "certificate", `the installed private key ${KEY_PATH} differs from the state`));
+        out.push(fail(name, "certificate", `the installed private key ${paths.key} differs from the state`));
     if (live.keyMode !== "absent" && live.keyMode !== "600")
-        out.push(fail(name, "certificate", `the private key ${KEY_PATH} has mode ${live.keyMode} (expected 600)`));
-    if (live.siteSha === "absent") out.push(fail(name, "certificate", `no nginx site config at ${SITE_PATH}`));
+        out.push(fail(name, "certificate", `the private key ${paths.key} has mode ${live.keyMode} (expected 600)`));
+    if (live.siteSha === "absent") out.push(fail(name, "certificate", `no nginx site config at ${paths.site}`));
     else if (live.siteSha !== w.siteSha256)
-        out.push(fail(name, "certificate", `the nginx site config ${SITE_PATH} differs from the state`));
-    if (live.served && live.served !== "no-openssl" && live.served !== w.fingerprint) {
-        out.push(
+        out.push(fail(name, "certificate", `the nginx site config ${paths.site} differs from the state`));
+    return out;
+}
+
+/** What nginx actually serves on 127.0.0.1:443 ("no-openssl": the node cannot tell, so nothing is claimed). */
+function servedCertificate({ name, w, live }: CertContext): Finding[] {
+    if (live.served && live.served !== "no-openssl" && live.served !== w.fingerprint)
+        return [
             fail(
                 name,
                 "certificate",
                 `nginx serves another certificate (${short(live.served)}…) than the state's (${short(w.fingerprint)}…): reload pending or another front end`,
             ),
-        );
-    } else if (!live.served) {
-        out.push(fail(name, "certificate", "nginx serves nothing on 127.0.0.1:443"));
-    }
-    // certificate-only: the platform files pinhole patched (TLS take-over, upstream weights) as it left them.
-    const own = new Set([CERT_PATH, KEY_PATH, SITE_PATH]);
+        ];
+    if (!live.served) return [fail(name, "certificate", "nginx serves nothing on 127.0.0.1:443")];
+    return [];
+}
+
+/** certificate-only: the platform files pinhole patched (TLS take-over, upstream weights) as it left them. */
+function patchedPlatformFiles({ name, w, live, paths }: CertContext): Finding[] {
+    const out: Finding[] = [];
+    const own = new Set([paths.certificate, paths.key, paths.site]);
     for (const f of (w.files ?? []).filter((x) => !own.has(x.path))) {
         const got = live.files?.[f.path] ?? "absent";
         if (got === "absent")
@@ -128,6 +166,12 @@ export function checkCertificate(
                 ),
             );
     }
+    return out;
+}
+
+/** The front end is this stack's, and the certificate carries the node's network name. */
+function ownerAndName({ name, w, live, facts }: CertContext, fqdn: string): Finding[] {
+    const out: Finding[] = [];
     if (live.owner && w.id && live.owner !== w.id)
         out.push(
             fail(
@@ -136,20 +180,28 @@ export function checkCertificate(
                 `the web front end belongs to another resource (${live.owner}), not this stack's ${w.id}`,
             ),
         );
-    if (!facts.dnsNames.some((d) => nameMatches(e.node.fqdn, d))) {
+    if (!facts.dnsNames.some((d) => nameMatches(fqdn, d))) {
         out.push(
             fail(
                 name,
                 "certificate",
-                `the certificate does not carry the node's network name ${e.node.fqdn} (SAN: ${facts.dnsNames.join(", ") || "none"})`,
+                `the certificate does not carry the node's network name ${fqdn} (SAN: ${facts.dnsNames.join(", ") || "none"})`,
             ),
         );
     }
-    const now = (opts.now ?? new Date()).getTime();
-    const to = Date.parse(facts.notAfter);
-    const days = Math.floor((to - now) / DAY);
-    // The same window as preview and the outputs (30 days, a third of the lifetime for short-lived certificates):
-    // inside it verify fails, so its exit status tells a scheduler that `pulumi up` (or a new bundle) is due.
+    return out;
+}
+
+/**
+ * The same window as preview and the outputs (30 days, a third of the lifetime for short-lived certificates):
+ * inside it verify fails, so its exit status tells a scheduler that `pulumi up` (or a new bundle) is due.
+ */
+function expiryFindings(
+    { name, facts }: CertContext,
+    opts: { renewBeforeDays: number; renewBeforeExplicit?: boolean },
+    now: number,
+    days: number,
+): Finding[] {
     const expiry = expiryStatus(
         facts.notBefore,
         facts.notAfter,
@@ -158,22 +210,14 @@ export function checkCertificate(
         new Date(now),
     );
     if (expiry.state === "expired")
-        out.push(fail(name, "certificate", `WEB CERT EXPIRED AT: ${platformTime(facts.notAfter)} UTC`));
-    else if (expiry.state === "notice")
-        out.push(
+        return [fail(name, "certificate", `WEB CERT EXPIRED AT: ${platformTime(facts.notAfter)} UTC`)];
+    if (expiry.state === "notice")
+        return [
             fail(
                 name,
                 "certificate",
                 `WEB CERT EXPIRES AT: ${platformTime(facts.notAfter)} UTC (in ${days} days; notice window ${expiry.windowDays} days): run pulumi up (pinhole-issued) or install the renewed bundle`,
             ),
-        );
-    if (!out.some((f) => !f.ok))
-        out.push(
-            ok(
-                name,
-                "certificate",
-                `installed certificate matches the state (${short(facts.fingerprintSha256)}…, expires ${facts.notAfter.slice(0, 10)}, in ${days} days)`,
-            ),
-        );
-    return out;
+        ];
+    return [];
 }
