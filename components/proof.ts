@@ -49,7 +49,9 @@ export class ClusterProof extends pulumi.ComponentResource {
         const nodeNames = new Set(model.nodes.map((n) => n.name));
         const scope = new Set(args.scope ?? nodeNames);
         const all = nodeTargetLines(model, args.flows, policies, args.settings);
-        const lines = (node: string) => scopedTargetLines(all[node], scope, nodeNames);
+        // Said at preview, before anything is applied: the plan is a sample, not every flow.
+        if (all.warning) void pulumi.log.warn(`proof: ${all.warning}`, this);
+        const lines = (node: string) => scopedTargetLines(all.lines[node], scope, nodeNames);
         const proven = args.nodes.filter((n) => scope.has(n.nodeName));
         const firewalls = proven.map((n) => n.firewall);
         const webServers = proven.flatMap((n) => (n.certificate ? [n.certificate.webServer] : []));

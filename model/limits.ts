@@ -25,6 +25,11 @@ export const LIMITS = {
     validityDays: { min: 1, max: 3650, why: "certificate lifetime pinhole issues" },
     renewBeforeDays: { min: 1, max: 3649, why: "renewal window, less than validityDays" },
     proofDenyPerNode: { min: 0, max: 50, why: "must-deny probes per node in the proof, beyond one per port class" },
+    proofMaxProbes: {
+        min: 100,
+        max: 20000,
+        why: "probes in one proof; above it the required flows are sampled (model/probe-budget.ts)",
+    },
     proofTimeoutSeconds: {
         min: 1,
         max: 30,

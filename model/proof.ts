@@ -4,25 +4,33 @@ import { ClusterModel, NodePolicy, ProofSettings } from "./types";
 import { parseIp } from "./net";
 import { Flow } from "./policy";
 import { expectedReachability, Reachability } from "./reachability";
+import { boundPlan, boundWarning } from "./probe-budget";
 import { describeProbe, familyOfAddress, FORBIDDEN_CANDIDATES, probePlan, ProbeResultRow, ProbeTarget } from "./probes";
 
 /** The host probes' source name (hostPlan's targets, the proof's `hostTargets`). */
 export const PROVISIONING_HOST = "provisioning host";
 
+/** At most this many host probes per node (hostPlan: its SSH port and one denied port), kept out of the node budget. */
+const HOST_PROBES_PER_NODE = 2;
+
 /**
  * The proof's per-node inputs: each node's targets (every required flow, the bounded must-deny sample with
- * `settings.denyPerNode` extra per node) as target lines, by node name in model order (a node with none: []).
+ * `settings.denyPerNode` extra per node), the whole plan bounded to `settings.maxProbes` less the host's share
+ * (model/probe-budget.ts), as target lines by node name in model order (a node with none: []). `warning` says
+ * when the required flows were sampled.
  */
 export function nodeTargetLines(
     model: ClusterModel,
     flows: readonly Flow[],
     policies: NodePolicy[],
-    settings: Pick<ProofSettings, "denyPerNode">,
-): Record<string, string[]> {
+    settings: Pick<ProofSettings, "denyPerNode" | "maxProbes">,
+): { lines: Record<string, string[]>; warning?: string } {
     const plan = probePlan(model, flows, { denySample: { perNode: settings.denyPerNode } }, policies);
-    const out: Record<string, string[]> = Object.fromEntries(model.nodes.map((n) => [n.name, [] as string[]]));
-    for (const t of plan) out[t.from].push(targetLine(t));
-    return out;
+    const bounded = boundPlan(model, plan, settings.maxProbes - HOST_PROBES_PER_NODE * model.nodes.length);
+    const lines: Record<string, string[]> = Object.fromEntries(model.nodes.map((n) => [n.name, [] as string[]]));
+    for (const t of bounded.plan) lines[t.from].push(targetLine(t));
+    const warning = boundWarning(bounded, settings.maxProbes);
+    return warning ? { lines, warning } : { lines };
 }
 
 /** hostPlan as the proof's `hostTargets` lines. */

@@ -261,6 +261,8 @@ export interface ProofSettings {
     enabled: boolean;
     /** Must-deny probes per source node beyond the one per port class (model/probes.ts denySample). */
     denyPerNode: number;
+    /** Probes per proof (the host's included); above it the required flows are sampled (model/probe-budget.ts). */
+    maxProbes: number;
     /** Seconds each probe may take to connect (a must-deny probe waits this long). */
     timeoutSeconds: number;
     /** Cluster rollback on a failed proof: every node this `up` applied goes back to its previous ruleset. */

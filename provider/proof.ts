@@ -8,6 +8,7 @@ import type { CheckFailure, ResourceHandler } from "./framework";
 import { PROOF } from "./schema";
 import { isUnknown } from "./schema-check";
 import type { CheckedInputsOf, StateOf } from "./schema-types";
+import { LIMITS } from "../model/limits";
 import { describeProbe, ProbeResultRow, ProbeTarget } from "../model/probes";
 import { parseTargetLine, proofFailureText, PROVISIONING_HOST } from "../model/proof";
 import { probeFromHost, probeFromNode } from "../remote/probes";
@@ -19,8 +20,8 @@ export type ProofState = StateOf<typeof PROOF>;
 
 /** At most this many SSH sessions at once (the provider's other resources are done by now). */
 const PARALLEL_NODES = 16;
-/** A bound on the whole plan, far above what probePlan makes for 48 nodes: a runaway input is refused, not run. */
-export const MAX_PROOF_TARGETS = 20_000;
+/** The largest pinhole:proof.maxProbes: a runaway input is refused, not run (the program bounds its plan to maxProbes). */
+export const MAX_PROOF_TARGETS = LIMITS.proofMaxProbes.max;
 
 export interface ParsedProof {
     nodes: { conn: SshConnectionInput; targets: ProbeTarget[] }[];
@@ -57,7 +58,7 @@ export function parseProofInputs(i: Pick<ProofInputs, "nodes" | "hostTargets" | 
     if (total > MAX_PROOF_TARGETS)
         out.failures.push({
             property: "nodes",
-            reason: `${total} probes: at most ${MAX_PROOF_TARGETS}; the required flows alone grow with the square of the nodes (about 39,000 at 48 nodes), so lowering denyPerNode may not be enough: pinhole:proof.enabled: false turns the proof off (docs/stack-config.md, "The proof after apply")`,
+            reason: `${total} probes: at most ${MAX_PROOF_TARGETS}; pinhole bounds its own plan to pinhole:proof.maxProbes, so these inputs were not made by its program (docs/stack-config.md, "The proof after apply")`,
         });
     return out;
 }

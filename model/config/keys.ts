@@ -49,10 +49,11 @@ export const DEFAULT_FIREWALL: Readonly<Required<FirewallSettings>> = {
 export const DEFAULT_PROOF: Readonly<ProofSettings> = {
     enabled: true,
     denyPerNode: 2,
+    maxProbes: 10000,
     timeoutSeconds: 2,
     rollback: false,
 };
-export const PROOF_KEYS = ["enabled", "denyPerNode", "timeoutSeconds", "rollback"];
+export const PROOF_KEYS = ["enabled", "denyPerNode", "maxProbes", "timeoutSeconds", "rollback"];
 /** Absent: every node at once (model/rollout.ts). */
 export const ROLLOUT_KEYS = ["canary", "batchSize", "by"];
 

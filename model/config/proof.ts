@@ -1,4 +1,4 @@
-// pinhole:proof: whether `pulumi up` ends with the proof after apply, how many must-deny probes it samples, how long
+// pinhole:proof: whether `pulumi up` ends with the proof after apply, how many must-deny probes it samples, how many probes in all, how long
 // each probe may take, and whether a failed proof rolls back the nodes the `up` changed (components/proof.ts, provider/proof.ts).
 import { ProofSettings } from "../types";
 import { LIMITS } from "../limits";
@@ -16,6 +16,7 @@ export function readProof(v: unknown, pr: Problems): ProofSettings | undefined {
     proof.rollback = readBool(m.rollback, dot(path, "rollback"), pr, proof.rollback);
     for (const [key, limit] of [
         ["denyPerNode", LIMITS.proofDenyPerNode],
+        ["maxProbes", LIMITS.proofMaxProbes],
         ["timeoutSeconds", LIMITS.proofTimeoutSeconds],
     ] as const) {
         if (m[key] === undefined) continue;

@@ -27,23 +27,29 @@ describe("pinhole:proof: validated like every section, each error naming the key
         expect(parse().model!.proof).to.deep.equal({
             enabled: true,
             denyPerNode: 2,
+            maxProbes: 10000,
             timeoutSeconds: 2,
             rollback: false,
         });
         expect(parse({}).model!.proof).to.deep.equal(DEFAULT_PROOF);
     });
     const accepted: [unknown, object][] = [
-        [{ enabled: false }, { enabled: false, denyPerNode: 2, timeoutSeconds: 2, rollback: false }],
+        [{ enabled: false }, { enabled: false, denyPerNode: 2, maxProbes: 10000, timeoutSeconds: 2, rollback: false }],
         [
             { enabled: "false", denyPerNode: "0" },
-            { enabled: false, denyPerNode: 0, timeoutSeconds: 2, rollback: false },
+            { enabled: false, denyPerNode: 0, maxProbes: 10000, timeoutSeconds: 2, rollback: false },
         ],
         [
-            { denyPerNode: 50, timeoutSeconds: 30 },
-            { enabled: true, denyPerNode: 50, timeoutSeconds: 30, rollback: false },
+            { denyPerNode: 50, maxProbes: 10000, timeoutSeconds: 30 },
+            { enabled: true, denyPerNode: 50, maxProbes: 10000, timeoutSeconds: 30, rollback: false },
         ],
-        [{ timeoutSeconds: 1 }, { enabled: true, denyPerNode: 2, timeoutSeconds: 1, rollback: false }],
-        [{ rollback: true }, { enabled: true, denyPerNode: 2, timeoutSeconds: 2, rollback: true }],
+        [
+            { timeoutSeconds: 1 },
+            { enabled: true, denyPerNode: 2, maxProbes: 10000, timeoutSeconds: 1, rollback: false },
+        ],
+        [{ rollback: true }, { enabled: true, denyPerNode: 2, maxProbes: 10000, timeoutSeconds: 2, rollback: true }],
+        [{ maxProbes: "20000" }, { ...DEFAULT_PROOF, maxProbes: 20000 }],
+        [{ maxProbes: 100 }, { ...DEFAULT_PROOF, maxProbes: 100 }],
         [{ rollback: "false" }, { ...DEFAULT_PROOF, rollback: false }],
     ];
     for (const [raw, want] of accepted)
@@ -59,6 +65,9 @@ describe("pinhole:proof: validated like every section, each error naming the key
         [{ rollback: "on" }, "pinhole:proof.rollback", /expected true or false/],
         [{ denyPerNode: 51 }, "pinhole:proof.denyPerNode", /51 is out of range \(0-50\)/],
         [{ denyPerNode: -1 }, "pinhole:proof.denyPerNode", /out of range/],
+        [{ maxProbes: 20001 }, "pinhole:proof.maxProbes", /20001 is out of range \(100-20000\)/],
+        [{ maxProbes: 99 }, "pinhole:proof.maxProbes", /out of range/],
+        [{ maxProbes: "lots" }, "pinhole:proof.maxProbes", /expected a whole number/],
         [{ timeoutSeconds: 0 }, "pinhole:proof.timeoutSeconds", /0 is out of range \(1-30\)/],
         [{ timeoutSeconds: 2.5 }, "pinhole:proof.timeoutSeconds", /expected a whole number/],
     ];
@@ -76,7 +85,7 @@ describe("the Proof's inputs (model/proof.ts) and the provider's check of them",
     const policy = buildClusterPolicy(model);
 
     it("per node: exactly that node's targets of the bounded plan, as lines that parse back", () => {
-        const lines = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 2 });
+        const lines = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 2, maxProbes: 10000 }).lines;
         expect(Object.keys(lines)).to.deep.equal(NODES.map((n) => n.name));
         const plan = probePlan(model, policy.flows, { denySample: { perNode: 2 } }, policy.nodes);
         for (const n of NODES) {
@@ -87,7 +96,7 @@ describe("the Proof's inputs (model/proof.ts) and the provider's check of them",
             );
             for (const l of lines[n.name]) expect(parseTargetLine(n.name, l), l).to.be.an("object");
         }
-        const more = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 6 });
+        const more = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 6, maxProbes: 10000 }).lines;
         const count = (x: Record<string, string[]>) => Object.values(x).flat().length;
         expect(count(more)).to.be.greaterThan(count(lines));
     });
@@ -105,7 +114,7 @@ describe("the Proof's inputs (model/proof.ts) and the provider's check of them",
     });
 
     it("check: a malformed line, a node listed twice or a runaway plan is refused, naming the property", async () => {
-        const lines = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 2 });
+        const lines = nodeTargetLines(model, policy.flows, policy.nodes, { denyPerNode: 2, maxProbes: 10000 }).lines;
         const good = {
             nodes: [{ node: "app-1", connection: conn, targets: lines["app-1"] }],
             hostTargets: hostTargetLines(model, policy.nodes, {}),
