@@ -1,4 +1,5 @@
 // The lab's shapes and address plan. Pure: builds a LabPlan from options, no I/O.
+// Its vantages and the multisite router are built in lab/shapes-hosts.ts.
 //
 // Address plan (see docs/lab.md):
 //   10.77.0.0/16      the lab bridge `phlab0` (one L2 segment); the provisioning host (root namespace) is 10.77.0.1
@@ -12,7 +13,8 @@
 // IPv6-only (`--ipv6-only`): a node's one address is its mirror fd77::x:y; its 10.77.x.y is not configured.
 import { formatIp, parseIp } from "../model/net";
 import type { DeploymentModelName, Role } from "../model/types";
-import { EXTERNAL_CONTROL_PORT, EXTERNAL_SERVICES, ExternalVantage, ServicePort } from "./ports";
+import type { ExternalVantage, ServicePort } from "./ports";
+import { checkNameClash, labRouter, labVantages, PlanNaming, six } from "./shapes-hosts";
 
 export type LabModel = "standalone" | "unified" | "modular" | "multisite";
 export const LAB_MODELS: readonly LabModel[] = ["standalone", "unified", "modular", "multisite"];
@@ -228,21 +230,18 @@ export function defaultSudoNode(model: LabModel, names: { name: string; role: Ro
     return of[of.length - 1].name;
 }
 
-export function buildPlan(opts: LabOptions): LabPlan {
-    const model = opts.model;
-    if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
-    const counts = roleCounts(model, opts.nodes);
-    checkIpv6Only(opts);
-    const only6 = !!opts.ipv6Only;
-    const v6 = only6 || opts.ipv6 !== false;
-    /** IPv6 fields of an address, in a dual-stack lab only. */
-    const six = <K extends string>(key: K, ipv4: string): Partial<Record<K, string>> =>
-        (v6 ? { [key]: ipv6Of(ipv4) } : {}) as Partial<Record<K, string>>;
-    const twoSites = model === "unified" || model === "multisite";
-    const deployment: DeploymentModelName = model === "multisite" ? "unified" : model;
+/** A node before it has addresses. */
+interface NodeSpec {
+    name: string;
+    role: Role;
+    site: string;
+    arbiter: boolean;
+}
 
-    // names, roles and sites: each role's first half in dc1, the rest in dc2 (single-site models: all dc1)
-    const specs: { name: string; role: Role; site: string; arbiter: boolean }[] = [];
+/** Names, roles and sites: each role's first half in dc1, the rest in dc2 (single-site models: all dc1). */
+function nodeSpecs(model: LabModel, counts: RoleCount[]): NodeSpec[] {
+    const twoSites = model === "unified" || model === "multisite";
+    const specs: NodeSpec[] = [];
     for (const rc of counts) {
         const dc1 = twoSites ? Math.ceil(rc.count / 2) : rc.count;
         for (let i = 1; i <= rc.count; i++) {
@@ -255,120 +254,115 @@ export function buildPlan(opts: LabOptions): LabPlan {
             });
         }
     }
+    return specs;
+}
 
+/** The nodes that log in as SUDO_USER (LabOptions.sudoUser); a name that is no node of the lab is refused. */
+function sudoNodeNames(model: LabModel, sudoUser: LabOptions["sudoUser"], specs: NodeSpec[]): string[] {
     let sudoNames: string[];
-    if (Array.isArray(opts.sudoUser)) sudoNames = opts.sudoUser;
-    else if (opts.sudoUser === true || (opts.sudoUser === undefined && model !== "standalone"))
+    if (Array.isArray(sudoUser)) sudoNames = sudoUser;
+    else if (sudoUser === true || (sudoUser === undefined && model !== "standalone"))
         sudoNames = [defaultSudoNode(model, specs)];
     else sudoNames = [];
     const unknown = sudoNames.filter((s) => !specs.some((n) => n.name === s));
     if (unknown.length) throw new Error(`--sudo-user: no node named ${unknown.join(", ")} in the ${model} lab`);
+    return sudoNames;
+}
 
-    let vethIndex = 0;
-    const nextVeth = () => `${VETH_PREFIX}${vethIndex++}`;
+/** Each node's host octet in its site: its role's base plus its place among the site's nodes of that role. */
+function hostOctets(specs: NodeSpec[]): number[] {
     const perSiteRole = new Map<string, number>();
-    const nodes: LabNode[] = specs.map((s) => {
+    return specs.map((s) => {
         const key = `${s.site}/${s.role}`;
         const k = (perSiteRole.get(key) ?? 0) + 1;
         perSiteRole.set(key, k);
-        const siteOctet = s.site === "dc1" ? 1 : 2;
         const host = hostBase(s.role) + k;
         if (host > 254) throw new Error(`too many ${s.role} nodes in site ${s.site}`);
-        const labAddress = `10.77.${siteOctet}.${host}`;
-        const natted = model === "multisite" && s.site === "dc2";
-        const sudo = sudoNames.includes(s.name);
-        // IPv6-only (never natted: multisite is refused): the IPv6 mirror is the node's one address
-        const addresses = only6
-            ? {
-                  address: ipv6Of(labAddress),
-                  labIpv4: labAddress,
-                  sshHost: ipv6Of(labAddress),
-                  prefixLen: LAB6_PREFIX_LEN,
-              }
-            : {
-                  address: natted ? `10.78.2.${host}` : labAddress,
-                  ...(natted ? { advertisedAddress: labAddress } : {}),
-                  ...six("address6", natted ? `10.78.2.${host}` : labAddress),
-                  sshHost: labAddress,
-                  prefixLen: natted ? 24 : LAB_PREFIX_LEN,
-              };
-        return {
-            name: s.name,
-            role: s.role,
-            site: s.site,
-            ...addresses,
-            ...(natted ? { gateway: "10.78.2.1", ...six("gateway6", "10.78.2.1") } : {}),
-            netns: NETNS_PREFIX + s.name,
-            veth: nextVeth(),
-            segment: natted ? "dc2" : "lab",
-            arbiter: s.arbiter,
-            fqdn: `${s.name}.${LAB_DOMAIN}`,
-            sshUser: sudo ? SUDO_USER : "root",
-            sudo,
-        };
+        return host;
     });
+}
 
-    const vantages: LabVantage[] = [
-        {
-            name: "client",
-            vantage: "client",
-            description: "outside user (client network, not admin)",
-            address: "10.77.200.10",
-            ...six("address6", "10.77.200.10"),
-            netns: NETNS_PREFIX + "client",
-            veth: nextVeth(),
-            ports: [],
-        },
-        {
-            name: "admin",
-            vantage: "admin",
-            description: "operator in the admin network",
-            address: "10.77.100.10",
-            ...six("address6", "10.77.100.10"),
-            netns: NETNS_PREFIX + "admin",
-            veth: nextVeth(),
-            ports: [],
-        },
-        ...EXTERNAL_SERVICES.map((e): LabVantage => ({
-            name: e.vantage,
-            vantage: e.vantage,
-            description: e.description,
-            address: `10.77.50.${e.host}`,
-            ...six("address6", `10.77.50.${e.host}`),
-            netns: NETNS_PREFIX + e.vantage,
-            veth: nextVeth(),
-            ports: [...e.ports, EXTERNAL_CONTROL_PORT],
-        })),
-    ];
-    const clash = nodes.filter((n) => vantages.some((v) => v.name === n.name));
-    if (clash.length) throw new Error(`node names clash with vantage names: ${clash.map((n) => n.name).join(", ")}`);
+/** What the node steps take from buildPlan besides the naming. */
+interface NodeStep {
+    naming: PlanNaming;
+    model: LabModel;
+    only6: boolean;
+    sudoNames: string[];
+}
 
-    let router: LabRouter | undefined;
-    if (model === "multisite") {
-        router = {
-            netns: NETNS_PREFIX + "router",
-            veth: nextVeth(),
-            outerAddress: "10.77.0.254",
-            innerAddress: "10.78.2.1",
-            innerPrefixLen: 24,
-            innerBridge: "brdc2",
-            ...(v6
-                ? {
-                      ipv6: {
-                          outerAddress6: ipv6Of("10.77.0.254"),
-                          innerAddress6: ipv6Of("10.78.2.1"),
-                          innerPrefix6: DC2_PREFIX6,
-                      },
-                  }
-                : {}),
-            nat: nodes
-                .filter((n) => n.advertisedAddress)
-                .map((n) => ({ advertised: n.advertisedAddress!, internal: n.address, node: n.name })),
+type NodeAddresses = Pick<LabNode, "address" | "labIpv4" | "advertisedAddress" | "address6" | "sshHost" | "prefixLen">;
+
+/** A node's addresses; multisite dc2 is natted: internal 10.78.2.y behind the router, advertised as its lab address. */
+function nodeAddresses(step: NodeStep, labAddress: string, natted: boolean, host: number): NodeAddresses {
+    // IPv6-only (never natted: multisite is refused): the IPv6 mirror is the node's one address
+    if (step.only6)
+        return {
+            address: ipv6Of(labAddress),
+            labIpv4: labAddress,
+            sshHost: ipv6Of(labAddress),
+            prefixLen: LAB6_PREFIX_LEN,
         };
-    }
+    return {
+        address: natted ? `10.78.2.${host}` : labAddress,
+        ...(natted ? { advertisedAddress: labAddress } : {}),
+        ...six(step.naming, "address6", natted ? `10.78.2.${host}` : labAddress),
+        sshHost: labAddress,
+        prefixLen: natted ? 24 : LAB_PREFIX_LEN,
+    };
+}
+
+/** One node of the plan, with its addresses, namespace, veth and login. */
+function labNode(step: NodeStep, s: NodeSpec, host: number): LabNode {
+    const siteOctet = s.site === "dc1" ? 1 : 2;
+    const labAddress = `10.77.${siteOctet}.${host}`;
+    const natted = step.model === "multisite" && s.site === "dc2";
+    const sudo = step.sudoNames.includes(s.name);
+    return {
+        name: s.name,
+        role: s.role,
+        site: s.site,
+        ...nodeAddresses(step, labAddress, natted, host),
+        ...(natted ? { gateway: "10.78.2.1", ...six(step.naming, "gateway6", "10.78.2.1") } : {}),
+        netns: step.naming.netns(s.name),
+        veth: step.naming.nextVeth(),
+        segment: natted ? "dc2" : "lab",
+        arbiter: s.arbiter,
+        fqdn: `${s.name}.${LAB_DOMAIN}`,
+        sshUser: sudo ? SUDO_USER : "root",
+        sudo,
+    };
+}
+
+/** Namespaces are NETNS_PREFIX + host; veths are numbered in plan order; IPv6 mirrors only in a dual-stack lab. */
+function planNaming(v6: boolean): PlanNaming {
+    let vethIndex = 0;
+    return {
+        netns: (host) => NETNS_PREFIX + host,
+        nextVeth: () => `${VETH_PREFIX}${vethIndex++}`,
+        mirror6: v6 ? ipv6Of : undefined,
+    };
+}
+
+/** The plan for `opts`: the options are checked first (model, node count, IPv6-only), then the steps above run. */
+export function buildPlan(opts: LabOptions): LabPlan {
+    const model = opts.model;
+    if (!isLabModel(model)) throw new Error(`unknown lab model "${model}" (one of ${LAB_MODELS.join(", ")})`);
+    const counts = roleCounts(model, opts.nodes);
+    checkIpv6Only(opts);
+    const only6 = !!opts.ipv6Only;
+    const v6 = only6 || opts.ipv6 !== false;
+    const naming = planNaming(v6);
+    const specs = nodeSpecs(model, counts);
+    const step: NodeStep = { naming, model, only6, sudoNames: sudoNodeNames(model, opts.sudoUser, specs) };
+    const hosts = hostOctets(specs);
+    // veths in plan order: the nodes, then the vantages, then the router
+    const nodes = specs.map((s, i) => labNode(step, s, hosts[i]));
+    const vantages = labVantages(naming);
+    checkNameClash(nodes, vantages);
+    const router = model === "multisite" ? labRouter(naming, nodes, DC2_PREFIX6) : undefined;
     return {
         model,
-        deployment,
+        deployment: model === "multisite" ? "unified" : model,
         domain: LAB_DOMAIN,
         nodes,
         vantages,

@@ -24,7 +24,6 @@ const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/boot.ts: prepareBootedNode": 68,
     "lab/cli.ts: main": 77,
     "lab/node.ts: prepareNode": 78,
-    "lab/shapes.ts: buildPlan": 151,
     "provider/firewall.ts: applyFirewall": 86,
     "provider/server.ts: providerService": 89,
     "provider/webserver-platform.ts: platformInstallIn": 74,
