@@ -1,20 +1,22 @@
 // Web certificates: one WebCertificate per web-serving node (webproxy, application, unified, standalone):
 // the certificate of the node's mode (components/certificate-modes.ts, one function per mode) and the
-// node's nginx front end (components/front-end.ts: certificate-only or whole-site); and the cluster's
-// InternalCa for internal-ca mode.
+// node's nginx front end (components/front-end.ts: certificate-only or whole-site), behind the install gate;
+// the summary of what nginx serves (components/certificate-summary.ts); and the cluster's InternalCa for
+// internal-ca mode.
 //
 // Operator-supplied bundles are checked (model/certificates.ts) before anything is installed: a bundle
 // that does not match the node's name or key, has a broken or incomplete chain, or is outside its validity
 // fails the preview with a message naming the node; no node's front end changes while any is rejected.
 import * as pulumi from "@pulumi/pulumi";
-import { certificateDetails, expiryStatus, noticeWindowDays, WebCertificateSummary } from "../model/certificates";
-import { CertificateMode, CertificateSettings, FrontEndMode, NodeSpec } from "../model/types";
+import { noticeWindowDays, WebCertificateSummary } from "../model/certificates";
+import { CertificateMode, CertificateSettings, FrontEndMode, NodeCertificateSettings, NodeSpec } from "../model/types";
 import { WeightEntry } from "../render/nginx-platform";
 import { UpstreamServer } from "../render/nginx";
-import { MODES } from "./certificate-modes";
+import { ModeCertificate, ModeContext, MODES } from "./certificate-modes";
+import { certificateSummary } from "./certificate-summary";
 import { WebFrontEnd, WebServer } from "./front-end";
 import { CertificateSubject, PrivateKey, SelfSignedCertificate } from "./tls";
-import { frontEndOf, modeOf, webServerInputs } from "./web-server-inputs";
+import { DerivedWebServer, frontEndOf, modeOf, webServerInputs } from "./web-server-inputs";
 
 export { WebServer, WebServerArgs } from "./front-end";
 export { frontEndOf, modeOf } from "./web-server-inputs";
@@ -133,75 +135,31 @@ export class WebCertificate extends pulumi.ComponentResource {
 
     constructor(name: string, args: WebCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pinhole:web:WebCertificate", name, {}, opts);
-        const node = args.node;
-        const { mode, entry } = modeOf(node.name, args.settings);
+        const { mode, entry } = modeOf(args.node.name, args.settings);
         this.mode = mode;
-        this.frontEnd = frontEndOf(node.name, args.settings);
-        const id = identityOf(node);
-        const s = args.settings;
-        const renewalDays = noticeWindowDays(s.validityDays, s.renewBeforeDays, s.renewBeforeExplicit);
-        const cert = MODES[mode]({
-            name,
-            node,
-            entry,
-            subject: subjectOf(node, s),
-            dnsNames: id.dnsNames,
-            ipAddresses: id.ipAddresses,
-            validityDays: s.validityDays,
-            renewalDays,
-            renewBeforeDays: s.renewBeforeDays,
-            renewBeforeExplicit: s.renewBeforeExplicit,
-            secret: args.secret,
-            ca: args.ca,
-            acme: s.acme,
-            acmeAccountKey: args.acmeAccountKey,
-            sshPrivateKey: args.privateKey,
-            now: args.now,
-            parent: this,
-        });
+        this.frontEnd = frontEndOf(args.node.name, args.settings);
+        // In this order, as before the split: the mode's resources, the front end, the summary.
+        const cert = MODES[mode](modeInputs(name, args, entry, this));
         this.problem = cert.problem;
         this.certRequestPem = cert.certRequestPem;
 
-        // Nothing is installed unless every checked bundle passed (this node's, and the cluster's gate).
-        const gate: pulumi.Input<boolean> =
-            args.gate ??
-            cert.problem.apply((p) => {
-                if (p) throw new pulumi.ResourceError(p, this, true);
-                return true;
-            });
-        const derived = webServerInputs(node, args.nodes, s, {
+        const gate = installGate(args.gate, cert.problem, this);
+        const derived = webServerInputs(args.node, args.nodes, args.settings, {
             applicationBackend: args.applicationBackend,
             replaces: args.replaces,
             verifySeconds: args.verifySeconds,
         });
         this.upstreams = derived.upstreams;
-        const front = new WebFrontEnd(
-            `${name}-frontend`,
-            {
-                derived,
-                privateKey: args.privateKey,
-                certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b),
-                keyPem: cert.keyPem,
-                formerParent: this,
-                after: args.after,
-            },
-            { parent: this },
-        );
+        const front = newFrontEnd(name, args, derived, cert, gate, this);
         this.webServer = front.webServer;
         this.siteConfig = front.siteConfig;
         this.weightList = front.weightList;
 
-        this.summary = pulumi.unsecret(cert.bundle).apply((b) => {
-            const d = certificateDetails(b);
-            const expiry = expiryStatus(d.notBefore, d.notAfter, s.renewBeforeDays, s.renewBeforeExplicit, args.now);
-            if (expiry.notice) {
-                void pulumi.log.warn(
-                    `node ${node.name}: ${expiry.notice}${cert.operatorRenews ? " — renew it with the CA and update the secret config" : " — pinhole renews it on this `pulumi up`"} (notice window ${expiry.windowDays} days)`,
-                    this,
-                );
-            }
-            return { ...d, mode, expiry, ...(cert.pending ? { pending: true } : {}) };
-        });
+        this.summary = certificateSummary(
+            cert,
+            { node: args.node.name, mode, settings: args.settings, now: args.now },
+            this,
+        );
         this.registerOutputs({
             summary: this.summary,
             certRequestPem: this.certRequestPem,
@@ -209,6 +167,77 @@ export class WebCertificate extends pulumi.ComponentResource {
             weightList: this.weightList,
         });
     }
+}
+
+/** What the node's mode function gets: the node's identity and subject, the stack's validity and renewal windows, the secrets, CA and ACME account. */
+export function modeInputs(
+    name: string,
+    args: WebCertificateArgs,
+    entry: NodeCertificateSettings | undefined,
+    parent: pulumi.ComponentResource,
+): ModeContext {
+    const { node, settings: s } = args;
+    const id = identityOf(node);
+    return {
+        name,
+        node,
+        entry,
+        subject: subjectOf(node, s),
+        dnsNames: id.dnsNames,
+        ipAddresses: id.ipAddresses,
+        validityDays: s.validityDays,
+        renewalDays: noticeWindowDays(s.validityDays, s.renewBeforeDays, s.renewBeforeExplicit),
+        renewBeforeDays: s.renewBeforeDays,
+        renewBeforeExplicit: s.renewBeforeExplicit,
+        secret: args.secret,
+        ca: args.ca,
+        acme: s.acme,
+        acmeAccountKey: args.acmeAccountKey,
+        sshPrivateKey: args.privateKey,
+        now: args.now,
+        parent,
+    };
+}
+
+/**
+ * Nothing is installed unless every checked bundle passed: the cluster's gate when given (every node's checks),
+ * else this node's own check, which fails with the bundle's rejection message on the WebCertificate.
+ */
+export function installGate(
+    gate: pulumi.Input<boolean> | undefined,
+    problem: pulumi.Output<string | undefined>,
+    parent: pulumi.Resource,
+): pulumi.Input<boolean> {
+    return (
+        gate ??
+        problem.apply((p) => {
+            if (p) throw new pulumi.ResourceError(p, parent, true);
+            return true;
+        })
+    );
+}
+
+/** The node's front end (`${name}-frontend`, a child of the WebCertificate): the mode's bundle reaches it only through the gate. */
+function newFrontEnd(
+    name: string,
+    args: WebCertificateArgs,
+    derived: DerivedWebServer,
+    cert: ModeCertificate,
+    gate: pulumi.Input<boolean>,
+    parent: WebCertificate,
+): WebFrontEnd {
+    return new WebFrontEnd(
+        `${name}-frontend`,
+        {
+            derived,
+            privateKey: args.privateKey,
+            certificatePem: pulumi.all([gate, cert.bundle]).apply(([, b]) => b),
+            keyPem: cert.keyPem,
+            formerParent: parent,
+            after: args.after,
+        },
+        { parent },
+    );
 }
 
 // ------------------------------------------------------------------------------------------ cluster helpers
