@@ -5,7 +5,8 @@ import { buildClusterPolicy, ClusterPolicy, Flow } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";
 import { acmeAccountKeyFor, certificateGate, internalCaFor, NodeWebArgs, WebCertificate } from "./certificate";
-import { ClusterProof } from "./proof";
+import { ClusterProof, ClusterProofArgs } from "./proof";
+import { nodeTargetLines } from "../model/proof";
 import { DEFAULT_PROOF } from "../model/config/keys";
 import { describeRollout, modelRolloutSteps } from "../model/rollout";
 
@@ -49,8 +50,35 @@ export class Cluster extends pulumi.ComponentResource {
         this.policies = policy.nodes;
         this.flows = policy.flows;
         const privateKey = pulumi.secret(args.sshPrivateKey);
-        // Web certificates: one CA for the stack when a node uses it; no node's front end changes while any
-        // node's certificate is rejected (the gate settles once every node's checks ran).
+        const { web, settle, ca } = this.webArgs(name, args);
+        this.internalCaCertificate = ca?.certPem;
+        const proofSettings = args.model.proof ?? DEFAULT_PROOF;
+        // Planned once for every proof of the stack; said once, at preview, before anything is applied, when it samples.
+        const targets = proofSettings.enabled
+            ? nodeTargetLines(args.model, this.flows, this.policies, proofSettings)
+            : { lines: {} };
+        if (targets.warning) void pulumi.log.warn(`proof: ${targets.warning}`, this);
+        const proofArgs = (nodes: PlatformNode[], scope?: string[]): ClusterProofArgs => ({
+            model: args.model,
+            policies: this.policies,
+            targets,
+            settings: proofSettings,
+            nodes,
+            privateKey,
+            ...(scope ? { scope } : {}),
+        });
+        this.rollOut(name, args.model, { privateKey, web }, proofSettings.enabled ? proofArgs : undefined);
+        settle(this.collectCertificates());
+        if (proofSettings.enabled)
+            this.proof = new ClusterProof(`${name}-proof`, proofArgs(Object.values(this.nodes)), { parent: this });
+        this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
+    }
+
+    /**
+     * Web certificates: one CA for the stack when a node uses it; no node's front end changes while any node's
+     * certificate is rejected (the gate settles once every node's checks ran).
+     */
+    private webArgs(name: string, args: ClusterArgs) {
         const certs = args.model.certificates;
         const ca = internalCaFor(
             `${name}-ca`,
@@ -59,7 +87,6 @@ export class Cluster extends pulumi.ComponentResource {
             `pinhole internal CA ${args.model.domain ?? pulumi.getProject()} (${pulumi.getStack()})`,
             { parent: this },
         );
-        this.internalCaCertificate = ca?.certPem;
         const { gate, settle } = certificateGate(this);
         const secret = args.secret ?? ((key: string) => new pulumi.Config().getSecret(key));
         const acmeAccountKey = acmeAccountKeyFor(`${name}-acme-account`, args.model.nodes, certs, secret, {
@@ -74,56 +101,42 @@ export class Cluster extends pulumi.ComponentResource {
             gate,
             acmeAccountKey,
         };
-        const proofSettings = args.model.proof ?? DEFAULT_PROOF;
-        // pinhole:rollout: a step's nodes change only after the previous step's proof passed (config requires the proof).
-        const steps = modelRolloutSteps(args.model);
-        if (args.model.rollout) void pulumi.log.info(describeRollout(steps), this);
+        return { web, settle, ca };
+    }
+
+    /**
+     * One node component per node, step by step (pinhole:rollout; one step when it is not set): a step's nodes
+     * change only after the previous step's proof passed (config requires the proof for a rollout).
+     */
+    private rollOut(
+        name: string,
+        model: ClusterModel,
+        node: { privateKey: pulumi.Output<string>; web: NodeWebArgs },
+        proofArgs?: (nodes: PlatformNode[], scope: string[]) => ClusterProofArgs,
+    ): void {
+        const steps = modelRolloutSteps(model);
+        if (model.rollout) void pulumi.log.info(describeRollout(steps), this);
         const policyOf = new Map(this.policies.map((p) => [p.node.name, p]));
         let after: pulumi.Resource[] = [];
         steps.forEach((step, k) => {
             for (const nodeName of step.nodes) {
                 const policy = policyOf.get(nodeName)!;
                 const NodeClass = NODE_CLASSES[policy.node.role];
-                this.nodes[nodeName] = new NodeClass(
-                    nodeName,
-                    { policy, model: args.model, privateKey, web, after },
-                    { parent: this },
-                );
+                this.nodes[nodeName] = new NodeClass(nodeName, { policy, model, ...node, after }, { parent: this });
             }
-            if (k === steps.length - 1 || !proofSettings.enabled) return;
+            if (k === steps.length - 1 || !proofArgs) return;
             const proven = steps.slice(0, k + 1).flatMap((s) => s.nodes);
             const stepProof = new ClusterProof(
                 `${name}-proof-${step.label.replace(/\s+/g, "-")}`,
-                {
-                    model: args.model,
-                    policies: this.policies,
-                    flows: this.flows,
-                    settings: proofSettings,
-                    nodes: proven.map((n) => this.nodes[n]),
-                    privateKey,
-                    scope: proven,
-                },
+                proofArgs(
+                    proven.map((n) => this.nodes[n]),
+                    proven,
+                ),
                 { parent: this },
             );
             this.stepProofs.push(stepProof);
             after = [stepProof.resource];
         });
-        settle(this.collectCertificates());
-        const proof = proofSettings;
-        if (proof.enabled)
-            this.proof = new ClusterProof(
-                `${name}-proof`,
-                {
-                    model: args.model,
-                    policies: this.policies,
-                    flows: this.flows,
-                    settings: proof,
-                    nodes: Object.values(this.nodes),
-                    privateKey,
-                },
-                { parent: this },
-            );
-        this.registerOutputs({ nodes: Object.keys(this.nodes), internalCaCertificate: this.internalCaCertificate });
     }
 
     /** Every node's web certificate, with its summary, CSR and weight list recorded for the outputs. */

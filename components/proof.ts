@@ -4,8 +4,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterModel, NodePolicy, ProofSettings } from "../model/types";
-import { Flow } from "../model/policy";
-import { hostTargetLines, nodeTargetLines, scopedTargetLines } from "../model/proof";
+import { hostTargetLines, NodeTargets, scopedTargetLines } from "../model/proof";
 import { PROOF } from "../provider/schema";
 import { connectionOf } from "../remote/connection";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
@@ -32,7 +31,8 @@ export function digestOf(parts: readonly string[]): string {
 export interface ClusterProofArgs {
     model: ClusterModel;
     policies: NodePolicy[];
-    flows: Flow[];
+    /** Every node's targets (model/proof.ts nodeTargetLines), planned once per stack and shared by every step's proof. */
+    targets: NodeTargets;
     settings: ProofSettings;
     nodes: readonly PlatformNode[];
     privateKey: pulumi.Input<string>;
@@ -48,10 +48,7 @@ export class ClusterProof extends pulumi.ComponentResource {
         const { model, policies } = args;
         const nodeNames = new Set(model.nodes.map((n) => n.name));
         const scope = new Set(args.scope ?? nodeNames);
-        const all = nodeTargetLines(model, args.flows, policies, args.settings);
-        // Said at preview, before anything is applied: the plan is a sample, not every flow.
-        if (all.warning) void pulumi.log.warn(`proof: ${all.warning}`, this);
-        const lines = (node: string) => scopedTargetLines(all.lines[node], scope, nodeNames);
+        const lines = (node: string) => scopedTargetLines(args.targets.lines[node], scope, nodeNames);
         const proven = args.nodes.filter((n) => scope.has(n.nodeName));
         const firewalls = proven.map((n) => n.firewall);
         const webServers = proven.flatMap((n) => (n.certificate ? [n.certificate.webServer] : []));

@@ -32,8 +32,12 @@ export function boundPlan(model: ClusterModel, plan: readonly ProbeTarget[], bud
 function chooseRequired(model: ClusterModel, required: readonly ProbeTarget[], room: number): Set<ProbeTarget> {
     const role = new Map(model.nodes.map((n) => [n.name, n.role]));
     const keyed = required
-        .map((t) => ({ t, key: fnv1a(`${t.from}|${t.to}|${t.address}|${t.port}/${t.protocol ?? "tcp"}`) }))
-        .sort((a, b) => a.key - b.key || (a.t.from < b.t.from ? -1 : 1));
+        .map((t) => {
+            const id = `${t.from}|${t.to}|${t.address}|${t.port}/${t.protocol ?? "tcp"}`;
+            return { t, id, key: fnv1a(id) };
+        })
+        // A hash collision is ordered by the whole identity, so the sample never depends on the plan's order.
+        .sort((a, b) => a.key - b.key || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const kept = new Set<ProbeTarget>();
     const firstOf = (group: (t: ProbeTarget) => string) => {
         const seen = new Set<string>();

@@ -13,6 +13,12 @@ export const PROVISIONING_HOST = "provisioning host";
 /** At most this many host probes per node (hostPlan: its SSH port and one denied port), kept out of the node budget. */
 const HOST_PROBES_PER_NODE = 2;
 
+/** nodeTargetLines' result: target lines by node name; `warning` when the required flows were sampled. */
+export interface NodeTargets {
+    lines: Record<string, string[]>;
+    warning?: string;
+}
+
 /**
  * The proof's per-node inputs: each node's targets (every required flow, the bounded must-deny sample with
  * `settings.denyPerNode` extra per node), the whole plan bounded to `settings.maxProbes` less the host's share
@@ -24,7 +30,7 @@ export function nodeTargetLines(
     flows: readonly Flow[],
     policies: NodePolicy[],
     settings: Pick<ProofSettings, "denyPerNode" | "maxProbes">,
-): { lines: Record<string, string[]>; warning?: string } {
+): NodeTargets {
     const plan = probePlan(model, flows, { denySample: { perNode: settings.denyPerNode } }, policies);
     const bounded = boundPlan(model, plan, settings.maxProbes - HOST_PROBES_PER_NODE * model.nodes.length);
     const lines: Record<string, string[]> = Object.fromEntries(model.nodes.map((n) => [n.name, [] as string[]]));

@@ -67,6 +67,28 @@ describe("the proof's size bound (pinhole:proof.maxProbes)", () => {
         expect(tiny.plan.length).to.be.lessThan(boundPlan(big, full, 10000).plan.length);
     });
 
+    it("with no room left, every class still keeps one probe though the node pairs are fewer than the classes", () => {
+        // One node per role: 6 node pairs carry many ports each, so keeping one probe per pair alone would drop classes.
+        const one = modular(1);
+        const op = buildClusterPolicy(one);
+        const plan = probePlan(one, op.flows, { denySample: { perNode: 2 } }, op.nodes);
+        const classesOf = (p: ProbeTarget[]) =>
+            new Set(
+                p
+                    .filter((t) => t.expect === "open" && one.nodes.some((n) => n.name === t.to))
+                    .map((t) => klass(one, t)),
+            );
+        const pairs = new Set(
+            [...plan]
+                .filter((t) => t.expect === "open" && one.nodes.some((n) => n.name === t.to))
+                .map((t) => `${t.from}>${t.to}`),
+        );
+        expect(classesOf(plan).size).to.be.greaterThan(pairs.size);
+        const b = boundPlan(one, plan, 1);
+        expect([...classesOf(b.plan)].sort()).to.deep.equal([...classesOf(plan)].sort());
+        expect(b.requiredKept).to.be.at.least(classesOf(plan).size);
+    });
+
     it("a plan that fits is untouched and warns nothing; one that does not says so, with its numbers", () => {
         const small = modular(2);
         const sp = buildClusterPolicy(small);
