@@ -8,11 +8,13 @@ import { createPublicKey } from "crypto";
 import { CheckFailure, ProviderError, ResourceHandler } from "./framework";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
 import {
-    CertificateTimes,
     certificateDiff,
+    certificateExtensions,
     checkValidity,
     distinguishedName,
-    issueEnd,
+    issued,
+    IssuedCertificate,
+    issueWindow,
     keepIssuedCertificate,
     plannedNotAfter,
     publicKeyPemOf,
@@ -115,10 +117,7 @@ export interface LocallySignedInputs {
 }
 
 /** Issues a certificate signed by the CA. */
-export async function issueLocallySigned(
-    i: LocallySignedInputs,
-    now = new Date(),
-): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
+export async function issueLocallySigned(i: LocallySignedInputs, now = new Date()): Promise<IssuedCertificate> {
     const { publicKeyPem, subjectDn, dnsNames, ipAddresses } = await subjectOf(i);
     const ca = new x509.X509Certificate(i.caCertPem);
     const caKeys = await signingKeys(i.caPrivateKeyPem);
@@ -127,40 +126,26 @@ export async function issueLocallySigned(
     if (!caSpki.equals(givenSpki)) throw new ProviderError("caPrivateKeyPem is not the key of caCertPem");
 
     const subjectKey = new x509.PublicKey(publicKeyPem);
-    const notBefore = new Date(now.getTime() - 5 * 60_000);
-    let notAfter = issueEnd(i, now);
-    if (notAfter > ca.notAfter) notAfter = ca.notAfter; // never outlive the CA
-    const serial = serialNumber();
-    const extensions: x509.Extension[] = [
-        new x509.BasicConstraintsExtension(i.isCa, i.isCa ? 0 : undefined, true),
-        new x509.KeyUsagesExtension(
-            i.isCa
-                ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
-                : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-            true,
-        ),
-        await x509.SubjectKeyIdentifierExtension.create(subjectKey),
-        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
-    ];
-    if (!i.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
-    if (dnsNames.length + ipAddresses.length > 0) extensions.push(sanExtension(dnsNames, ipAddresses));
+    const w = issueWindow(i, now, ca.notAfter); // never outlive the CA
     const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: serial,
+        serialNumber: w.serial,
         subject: subjectDn,
         issuer: ca.subject,
-        notBefore,
-        notAfter,
+        notBefore: w.notBefore,
+        notAfter: w.notAfter,
         signingAlgorithm: caKeys.signingAlgorithm,
         publicKey: subjectKey,
         signingKey: caKeys.privateKey,
-        extensions,
+        extensions: await certificateExtensions({
+            isCa: i.isCa,
+            caPathLength: 0,
+            subjectKey,
+            authorityKey: caKeys.publicKey,
+            dnsNames,
+            ipAddresses,
+        }),
     });
-    return {
-        certPem: cert.toString("pem") + "\n",
-        notBefore: notBefore.toISOString(),
-        notAfter: notAfter.toISOString(),
-        serial,
-    };
+    return issued(cert, w);
 }
 
 /** Who the certificate is for: from the CSR (its names unless given), else from the subject and key. */

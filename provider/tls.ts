@@ -163,41 +163,74 @@ export interface SelfSignedInputs {
     notAfter?: string;
 }
 
-export async function issueSelfSigned(
-    i: SelfSignedInputs,
-    now = new Date(),
-): Promise<{ certPem: string } & CertificateTimes & { serial: string }> {
-    const keys = await signingKeys(i.privateKeyPem);
+/** What an issue returns: the certificate and its times, as the resources' outputs hold them. */
+export type IssuedCertificate = { certPem: string } & CertificateTimes & { serial: string };
+
+/** The validity window and serial of a new certificate; `cap` bounds its end (a signing CA's own end). */
+export function issueWindow(
+    i: { validityDays: number; notAfter?: string },
+    now: Date,
+    cap?: Date,
+): { notBefore: Date; notAfter: Date; serial: string } {
     const notBefore = new Date(now.getTime() - 5 * 60_000); // tolerate small clock skew between hosts
-    const notAfter = issueEnd(i, now);
-    const serial = serialNumber();
+    const end = issueEnd(i, now);
+    return { notBefore, notAfter: cap && end > cap ? cap : end, serial: serialNumber() };
+}
+
+/**
+ * The extensions of a server or CA certificate: basic constraints (a CA's path length when given), key usage, the
+ * subject key id, the authority key id when another key signs, server auth for a server, and the SANs.
+ */
+export async function certificateExtensions(c: {
+    isCa: boolean;
+    caPathLength?: number;
+    subjectKey: x509.PublicKey | WebKey;
+    authorityKey?: WebKey;
+    dnsNames: string[];
+    ipAddresses: string[];
+}): Promise<x509.Extension[]> {
     const extensions: x509.Extension[] = [
-        new x509.BasicConstraintsExtension(i.isCa, undefined, true),
+        new x509.BasicConstraintsExtension(c.isCa, c.isCa ? c.caPathLength : undefined, true),
         new x509.KeyUsagesExtension(
-            i.isCa
+            c.isCa
                 ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
                 : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
             true,
         ),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.SubjectKeyIdentifierExtension.create(c.subjectKey),
     ];
-    if (!i.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
-    if (i.dnsNames.length + i.ipAddresses.length > 0) extensions.push(sanExtension(i.dnsNames, i.ipAddresses));
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: serial,
-        name: distinguishedName(i.subject),
-        notBefore,
-        notAfter,
-        signingAlgorithm: keys.signingAlgorithm,
-        keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
-        extensions,
-    });
+    if (c.authorityKey) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(c.authorityKey));
+    if (!c.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
+    if (c.dnsNames.length + c.ipAddresses.length > 0) extensions.push(sanExtension(c.dnsNames, c.ipAddresses));
+    return extensions;
+}
+
+/** An issued certificate as the outputs hold it. */
+export function issued(
+    cert: x509.X509Certificate,
+    w: { notBefore: Date; notAfter: Date; serial: string },
+): IssuedCertificate {
     return {
         certPem: cert.toString("pem") + "\n",
-        notBefore: notBefore.toISOString(),
-        notAfter: notAfter.toISOString(),
-        serial,
+        notBefore: w.notBefore.toISOString(),
+        notAfter: w.notAfter.toISOString(),
+        serial: w.serial,
     };
+}
+
+export async function issueSelfSigned(i: SelfSignedInputs, now = new Date()): Promise<IssuedCertificate> {
+    const keys = await signingKeys(i.privateKeyPem);
+    const w = issueWindow(i, now);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: w.serial,
+        name: distinguishedName(i.subject),
+        notBefore: w.notBefore,
+        notAfter: w.notAfter,
+        signingAlgorithm: keys.signingAlgorithm,
+        keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
+        extensions: await certificateExtensions({ ...i, subjectKey: keys.publicKey }),
+    });
+    return issued(cert, w);
 }
 
 export const privateKeyHandler: ResourceHandler<typeof PRIVATE_KEY> = {
