@@ -44,17 +44,8 @@ export function hostKeyOf(node: LabNode): string | undefined {
     }
 }
 
-/**
- * Creates (or completes) the node's directory. Existing keys, certificate and nginx/pinhole state are kept
- * (`up` twice leaves a node as it is); the generated configs are rewritten. Returns true when a file that the
- * running node reads at boot changed (the node then needs a reboot).
- */
-export async function prepareNode(
-    node: LabNode,
-    plan: LabPlan,
-    sudoUid?: { uid: number; gid: number },
-): Promise<boolean> {
-    const D = nodeDir(node.name);
+/** The node's private directories (bind sources, overlay upper/work, ssh, run, nginx) with their modes. */
+function makeNodeDirs(D: string): void {
     for (const [src] of PRIVATE_BINDS) fs.mkdirSync(path.join(D, src), { recursive: true });
     for (const [src] of PRIVATE_OVERLAYS) {
         fs.mkdirSync(path.join(D, src, "upper"), { recursive: true });
@@ -64,9 +55,13 @@ export async function prepareNode(
         fs.mkdirSync(path.join(D, d), { recursive: true });
     fs.chmodSync(path.join(D, "tmp"), 0o1777);
     fs.chmodSync(path.join(D, "etc/sudoers.d"), 0o755);
+}
 
-    // ssh host key: one per lab address, kept in .lab/ssh/hostkeys across up, down and model changes (like a
-    // machine that keeps its host key when redeployed), so pinned keys stay valid; `down --purge` forgets them
+/**
+ * The ssh host key: one per lab address, kept in .lab/ssh/hostkeys across up, down and model changes (like a
+ * machine that keeps its host key when redeployed), so pinned keys stay valid; `down --purge` forgets them.
+ */
+async function installHostKey(node: LabNode, D: string): Promise<void> {
     const hostKey = path.join(D, "ssh", "ssh_host_ed25519_key");
     const stored = path.join(HOST_KEYS_DIR, node.sshHost, "ssh_host_ed25519_key");
     if (!fs.existsSync(stored) || !fs.existsSync(`${stored}.pub`)) {
@@ -80,32 +75,38 @@ export async function prepareNode(
     ] as const) {
         writeIfChanged(dst, fs.readFileSync(src, "utf8"), mode);
     }
+}
 
-    // nginx: seeded once from the lab's base config; later changes (pinhole's) are kept
-    const ngx = path.join(D, "etc", "nginx");
-    if (!fs.existsSync(path.join(ngx, "nginx.conf"))) {
-        fs.writeFileSync(path.join(ngx, "nginx.conf"), nginxConf());
-        let mime = MIME_TYPES_FALLBACK;
-        try {
-            mime = fs.readFileSync("/etc/nginx/mime.types", "utf8");
-        } catch {
-            /* fallback */
-        }
-        fs.writeFileSync(path.join(ngx, "mime.types"), mime);
-        fs.writeFileSync(path.join(ngx, "conf.d", "default.conf"), nginxDefaultServer(node));
+/** nginx: seeded once from the lab's base config; later changes (pinhole's) are kept. */
+function seedNginx(node: LabNode, ngx: string): void {
+    if (fs.existsSync(path.join(ngx, "nginx.conf"))) return;
+    fs.writeFileSync(path.join(ngx, "nginx.conf"), nginxConf());
+    let mime = MIME_TYPES_FALLBACK;
+    try {
+        mime = fs.readFileSync("/etc/nginx/mime.types", "utf8");
+    } catch {
+        /* fallback */
     }
+    fs.writeFileSync(path.join(ngx, "mime.types"), mime);
+    fs.writeFileSync(path.join(ngx, "conf.d", "default.conf"), nginxDefaultServer(node));
+}
+
+/** nginx's self-signed certificate, made once (kept across `up`) for the node's names and addresses. */
+async function ensureNodeCertificate(node: LabNode, ngx: string): Promise<void> {
     const crt = path.join(ngx, "ssl", "server.crt");
     const key = path.join(ngx, "ssl", "server.key");
-    if (!fs.existsSync(crt) || !fs.existsSync(key)) {
-        const san = [
-            `DNS:${node.fqdn}`,
-            `DNS:${node.name}`,
-            `IP:${node.address}`,
-            ...(node.advertisedAddress ? [`IP:${node.advertisedAddress}`] : []),
-        ];
-        await labSelfSigned(key, crt, node.fqdn, san);
-    }
+    if (fs.existsSync(crt) && fs.existsSync(key)) return;
+    const san = [
+        `DNS:${node.fqdn}`,
+        `DNS:${node.name}`,
+        `IP:${node.address}`,
+        ...(node.advertisedAddress ? [`IP:${node.advertisedAddress}`] : []),
+    ];
+    await labSelfSigned(key, crt, node.fqdn, san);
+}
 
+/** The sudo user's sudoers entry (only on nodes with `sudo`) and home directory (when its uid is known). */
+function setUpSudoUser(node: LabNode, D: string, sudoUid?: { uid: number; gid: number }): void {
     const sudoers = path.join(D, "etc", "sudoers.d", "pinhole-lab");
     if (node.sudo)
         writeIfChanged(
@@ -119,13 +120,36 @@ export async function prepareNode(
         fs.mkdirSync(home, { recursive: true, mode: 0o755 });
         fs.chownSync(home, sudoUid.uid, sudoUid.gid);
     }
+}
 
+/** The generated configs the node reads at boot, rewritten each time; true when one of them changed. */
+function writeBootConfigs(node: LabNode, plan: LabPlan, D: string): boolean {
     let changed = false;
     changed = writeIfChanged(path.join(D, "etc", "hosts"), hostsFile(node, plan)) || changed;
     changed = writeIfChanged(path.join(D, "sshd_config"), sshdConfig(node)) || changed;
     if (plan.services) changed = writeIfChanged(path.join(D, "snmpd.conf"), snmpdConf(node.name)) || changed;
     changed = writeIfChanged(path.join(D, "boot.sh"), bootScript(node, LAB_DIR, plan.services), 0o755) || changed;
     return changed;
+}
+
+/**
+ * Creates (or completes) the node's directory. Existing keys, certificate and nginx/pinhole state are kept
+ * (`up` twice leaves a node as it is); the generated configs are rewritten. Returns true when a file that the
+ * running node reads at boot changed (the node then needs a reboot).
+ */
+export async function prepareNode(
+    node: LabNode,
+    plan: LabPlan,
+    sudoUid?: { uid: number; gid: number },
+): Promise<boolean> {
+    const D = nodeDir(node.name);
+    makeNodeDirs(D);
+    await installHostKey(node, D);
+    const ngx = path.join(D, "etc", "nginx");
+    seedNginx(node, ngx);
+    await ensureNodeCertificate(node, ngx);
+    setUpSudoUser(node, D, sudoUid);
+    return writeBootConfigs(node, plan, D);
 }
 
 export interface NodeHealth {

@@ -21,7 +21,6 @@ const DATA_TABLES: Record<string, string> = {
 const FUNCTIONS_STILL_OVER: Record<string, number> = {
     "lab/boot.ts: prepareBootedNode": 68,
     "lab/cli.ts: main": 77,
-    "lab/node.ts: prepareNode": 78,
     "provider/firewall.ts: applyFirewall": 86,
     "provider/server.ts: providerService": 89,
     "provider/webserver-platform.ts: platformInstallIn": 74,
