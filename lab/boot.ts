@@ -64,23 +64,17 @@ function writeIfChanged(file: string, text: string, mode = 0o644): boolean {
 }
 
 /**
- * Mounts the node's overlay (a fresh upper layer when the image changed: a reimaged node) and writes the
- * node's own system files into it. Returns true when something the running node reads at boot changed.
+ * Mounts the node's copy-on-write overlay of the image; a changed image means a reimaged node, so its old upper
+ * layer goes first. Returns true when the node was reimaged.
  */
-export async function prepareBootedNode(
-    node: LabNode,
-    image: BootImage,
-    sudoIds?: { uid: number; gid: number },
-): Promise<boolean> {
-    const B = bootDir(node);
-    const root = rootOf(node);
-    let changed = false;
+async function mountOverlay(image: BootImage, B: string, root: string): Promise<boolean> {
+    let reimaged = false;
     const imageFile = path.join(B, "image");
     const current = fs.existsSync(imageFile) ? fs.readFileSync(imageFile, "utf8").trim() : "";
     if (current !== image.key) {
         if (isMounted(root)) await run("umount", [root]);
         fs.rmSync(B, { recursive: true, force: true });
-        changed = true;
+        reimaged = true;
     }
     for (const d of ["upper", "work", "root"]) fs.mkdirSync(path.join(B, d), { recursive: true });
     fs.writeFileSync(imageFile, `${image.key}\n`);
@@ -94,37 +88,56 @@ export async function prepareBootedNode(
             root,
         ]);
     }
+    return reimaged;
+}
+
+/** The node's own system files in its overlay (sshd config, hostname); true when one changed. */
+function writeSystemFiles(node: LabNode, root: string): boolean {
+    let changed = false;
     changed = writeIfChanged(path.join(root, "etc/ssh/sshd_config"), bootedSshdConfig(node)) || changed;
     changed = writeIfChanged(path.join(root, "etc/hostname"), `${node.name}\n`) || changed;
-    changed = writeIfChanged(path.join(root, "etc/systemd/system", LISTENER_UNIT), listenerUnit()) || changed;
+    return changed;
+}
+
+/** The listener's systemd unit, enabled for multi-user.target; true when the unit changed. */
+function installListenerUnit(root: string): boolean {
+    const changed = writeIfChanged(path.join(root, "etc/systemd/system", LISTENER_UNIT), listenerUnit());
     const wants = path.join(root, "etc/systemd/system/multi-user.target.wants", LISTENER_UNIT);
     // a link to a path inside the node: lstat, not exists (which follows it on the host)
     if (!fs.lstatSync(wants, { throwIfNoEntry: false })) {
         fs.mkdirSync(path.dirname(wants), { recursive: true });
         fs.symlinkSync(`/etc/systemd/system/${LISTENER_UNIT}`, wants);
     }
-    if (sudoIds && !fs.readFileSync(path.join(root, "etc/passwd"), "utf8").includes(`\n${SUDO_USER}:`)) {
-        // the same uid as the host's account: /home/pinhole is the node directory's, owned by it
-        await run("chroot", [root, "groupadd", "-g", String(sudoIds.gid), SUDO_USER], { allowFail: true });
-        await run("chroot", [
-            root,
-            "useradd",
-            "-u",
-            String(sudoIds.uid),
-            "-g",
-            String(sudoIds.gid),
-            "-M",
-            "-d",
-            `/home/${SUDO_USER}`,
-            "-s",
-            "/bin/bash",
-            "-p",
-            "*",
-            "-c",
-            "pinhole lab",
-            SUDO_USER,
-        ]);
-    }
+    return changed;
+}
+
+/** The sudo user's account inside the node, once; the same uid as the host's account. */
+async function addSudoAccount(root: string, sudoIds?: { uid: number; gid: number }): Promise<void> {
+    if (!sudoIds || fs.readFileSync(path.join(root, "etc/passwd"), "utf8").includes(`\n${SUDO_USER}:`)) return;
+    // the same uid as the host's account: /home/pinhole is the node directory's, owned by it
+    await run("chroot", [root, "groupadd", "-g", String(sudoIds.gid), SUDO_USER], { allowFail: true });
+    await run("chroot", [
+        root,
+        "useradd",
+        "-u",
+        String(sudoIds.uid),
+        "-g",
+        String(sudoIds.gid),
+        "-M",
+        "-d",
+        `/home/${SUDO_USER}`,
+        "-s",
+        "/bin/bash",
+        "-p",
+        "*",
+        "-c",
+        "pinhole lab",
+        SUDO_USER,
+    ]);
+}
+
+/** The supervisor script that runs (and reboots) the node's container; true when it changed. */
+function writeSupervisor(node: LabNode, B: string, root: string): boolean {
     const args = nspawnArgs({
         node,
         root,
@@ -132,7 +145,25 @@ export async function prepareBootedNode(
         labBin: BIN_DIR,
         authorizedKeys: AUTHORIZED_KEYS,
     });
-    changed = writeIfChanged(path.join(B, "supervise.sh"), supervisorScript(node, args), 0o755) || changed;
+    return writeIfChanged(path.join(B, "supervise.sh"), supervisorScript(node, args), 0o755);
+}
+
+/**
+ * Mounts the node's overlay (a fresh upper layer when the image changed: a reimaged node) and writes the
+ * node's own system files into it. Returns true when something the running node reads at boot changed.
+ */
+export async function prepareBootedNode(
+    node: LabNode,
+    image: BootImage,
+    sudoIds?: { uid: number; gid: number },
+): Promise<boolean> {
+    const B = bootDir(node);
+    const root = rootOf(node);
+    let changed = await mountOverlay(image, B, root);
+    changed = writeSystemFiles(node, root) || changed;
+    changed = installListenerUnit(root) || changed;
+    await addSudoAccount(root, sudoIds);
+    changed = writeSupervisor(node, B, root) || changed;
     return changed;
 }
 
