@@ -2,10 +2,12 @@
 import { createHash, randomBytes } from "crypto";
 import { failsafeRuleset } from "../render/failsafe";
 import { detectScript, findings, parseDetection, planCoexistence } from "../remote/coexist";
+import type { CoexistPlan } from "../remote/coexist";
 import { normaliseListing, replaceTableTransaction } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
+import { driftOf, driftWarning, hasDrift, listingDrift, liveFields, NO_DRIFT, withoutLive } from "./firewall-drift";
 import { importFirewall } from "./firewall-import";
 import { recordApply } from "./proof-rollback";
 import { isUnknown } from "./schema-check";
@@ -24,6 +26,7 @@ import {
     describe,
     explainSshFailure,
     readScript,
+    RunResult,
     runScript,
     SshConnectionInput,
     SshError,
@@ -34,7 +37,6 @@ export type FirewallInputs = CheckedInputsOf<typeof FIREWALL>;
 export type FirewallState = StateOf<typeof FIREWALL>;
 /** An old state as diff and update get it (its ruleset from the state's inputs). */
 export type FirewallPrior = PriorOf<typeof FIREWALL>;
-export type FirewallDrift = FirewallState["drift"];
 
 /** What it takes to reach the node (the rest of the inputs is the ruleset). */
 type FirewallTarget = Pick<FirewallInputs, "node" | "connection" | "privateKey">;
@@ -43,7 +45,26 @@ const conn = (i: FirewallTarget): SshConnectionInput => ({ ...i.connection, priv
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const listingOf = (stdout: string) => normaliseListing(stdout.split("--- listing\n")[1] ?? "");
 
+export { driftWarning, listingDrift, liveFields } from "./firewall-drift";
+export type { FirewallDrift } from "./firewall-drift";
+
 export class FirewallApplyError extends ProviderError {}
+
+/** What an apply resolves with: the confirmed listing, where this host came from, the coexistence notes, its token. */
+export interface Applied {
+    listing: string;
+    appliedFrom: string;
+    notes: string[];
+    token: string;
+}
+
+/** One apply as its steps share it; `started` is when the apply began (the node's rollback timer counts from it). */
+interface ApplyRun {
+    i: FirewallInputs;
+    c: SshConnectionInput;
+    token: string;
+    started: number;
+}
 
 /**
  * Applies a ruleset with the anti-lockout protocol (see firewall-scripts.ts). Resolves with the
@@ -54,13 +75,29 @@ export async function applyFirewall(
     i: FirewallInputs,
     owner: string,
     log: (m: string) => void = () => undefined,
-): Promise<{ listing: string; appliedFrom: string; notes: string[]; token: string }> {
+): Promise<Applied> {
     const c = conn(i);
     const token = `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
-    let started = Date.now();
-    // One session: other firewall managers first (remote/coexist.ts; a refusal must come before anything is
-    // applied), then the apply. The confirmation below is a fresh connection, as the protocol needs.
-    const { r, coexist } = await withSession(c, async (session) => {
+    const { r, coexist, started } = await detectAndApply(i, c, token);
+    const refused = applyFailure(c, r);
+    if (refused) throw new FirewallApplyError(refused);
+    const appliedFrom = /applied-from=(\S*)/.exec(r.stdout)?.[1] ?? "";
+    const run: ApplyRun = { i, c, token, started };
+    const confirmed = await confirmInTime(run, owner, coexist.takeOver, log);
+    if ("listing" in confirmed) return { listing: confirmed.listing, appliedFrom, notes: coexist.notes, token };
+    throw new FirewallApplyError(await lockoutMessage(run, appliedFrom, confirmed.last));
+}
+
+/**
+ * One session: other firewall managers first (remote/coexist.ts; a refusal must come before anything is
+ * applied), then the apply. The confirmation is a fresh connection of its own, as the protocol needs.
+ */
+async function detectAndApply(
+    i: FirewallInputs,
+    c: SshConnectionInput,
+    token: string,
+): Promise<{ r: RunResult; coexist: CoexistPlan; started: number }> {
+    return withSession(c, async (session) => {
         const d = await session.run(detectScript(), 30_000);
         if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
         const coexist = planCoexistence(
@@ -69,7 +106,7 @@ export async function applyFirewall(
             i.otherFirewalls === "take-over" ? "take-over" : "refuse",
         );
         if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
-        started = Date.now();
+        const started = Date.now();
         const r = await session.run(
             applyScript({
                 token,
@@ -79,61 +116,63 @@ export async function applyFirewall(
                 skipPrecheck: i.skipPrecheck,
             }),
         );
-        return { r, coexist };
+        return { r, coexist, started };
     });
-    const notes = coexist.notes;
-    if (r.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, r)}`);
-    if (r.code === EXIT.noNft)
-        throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
-    if (r.code === EXIT.checkFailed)
-        throw new FirewallApplyError(`firewall not applied on ${describe(c)}: ${r.stderr.trim()}`);
-    if (r.code === EXIT.wouldLockOut)
-        throw new FirewallApplyError(
-            `firewall not applied on ${describe(c)}: ${r.stderr.trim()}. Add this host's address to pinhole:networks.admin.`,
-        );
-    if (r.code !== 0)
-        throw new FirewallApplyError(
-            `firewall apply failed on ${describe(c)} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`,
-        );
-    const appliedFrom = /applied-from=(\S*)/.exec(r.stdout)?.[1] ?? "";
+}
 
-    // A fresh connection must get in before the rollback timer fires.
+/** The message for an apply that did not go through (by the apply script's exit code); undefined when it did. */
+function applyFailure(c: SshConnectionInput, r: RunResult): string | undefined {
+    if (r.code === 0) return undefined;
+    if (r.code === 255) return `firewall not applied: ${explainSshFailure(c, r)}`;
+    if (r.code === EXIT.noNft || r.code === EXIT.checkFailed)
+        return `firewall not applied on ${describe(c)}: ${r.stderr.trim()}`;
+    if (r.code === EXIT.wouldLockOut)
+        return `firewall not applied on ${describe(c)}: ${r.stderr.trim()}. Add this host's address to pinhole:networks.admin.`;
+    return `firewall apply failed on ${describe(c)} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`;
+}
+
+/**
+ * A fresh connection must get in before the rollback timer fires: confirm until one does (the confirmed
+ * listing) or the window closes, or the node has already decided (`last`: the last failure seen).
+ */
+async function confirmInTime(
+    { i, c, token, started }: ApplyRun,
+    owner: string,
+    takeOver: CoexistPlan["takeOver"],
+    log: (m: string) => void,
+): Promise<{ listing: string } | { last: string }> {
     const deadline = started + i.rollbackSeconds * 1000 - 2000;
     let last = "";
     while (Date.now() < deadline) {
         const remaining = deadline - Date.now();
         const cr = await runScript(
             c,
-            confirmScript(
-                token,
-                owner,
-                failsafeRuleset(i.managementSources, i.connection.port ?? 22),
-                coexist.takeOver,
-            ),
+            confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22), takeOver),
             { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) },
         );
-        if (cr.code === 0) return { listing: listingOf(cr.stdout), appliedFrom, notes, token };
+        if (cr.code === 0) return { listing: listingOf(cr.stdout) };
         if (cr.code === EXIT.runFilesGone)
             throw new FirewallApplyError(rebootedDuringApply(i.node, parseAfterReboot(cr.stdout), i.ruleset));
-        if (cr.code === EXIT.alreadyDecided) {
-            last = cr.stderr.trim();
-            break;
-        }
+        if (cr.code === EXIT.alreadyDecided) return { last: cr.stderr.trim() };
         last = cr.code === 255 ? explainSshFailure(c, cr) : (cr.stderr || cr.stdout).trim();
         log(`confirmation attempt failed: ${last}`);
         await sleep(1000);
     }
-    // Lockout: wait for the node's own timer, then check that it really is back.
+    return { last };
+}
+
+/** Lockout: waits for the node's own timer, then checks that it really is back; the message says which. */
+async function lockoutMessage({ i, c, started }: ApplyRun, appliedFrom: string, last: string): Promise<string> {
     await sleep(Math.max(0, started + i.rollbackSeconds * 1000 + 3000 - Date.now()));
     const back = await runScript(c, inspectScript(), { timeoutMs: 20_000 });
     const state =
         back.code === 0
             ? "it rolled back to its previous ruleset and SSH works again"
             : `and it is STILL unreachable after the rollback window: ${explainSshFailure(c, back)}`;
-    throw new FirewallApplyError(
+    return (
         `firewall on node ${i.node} NOT applied: the new ruleset cut the management SSH path ` +
-            `(a fresh SSH connection from this host${appliedFrom ? ` (${appliedFrom})` : ""} could not get in within ${i.rollbackSeconds}s: ${last}); ` +
-            `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`,
+        `(a fresh SSH connection from this host${appliedFrom ? ` (${appliedFrom})` : ""} could not get in within ${i.rollbackSeconds}s: ${last}); ` +
+        `${state}. Check pinhole:networks.admin covers the address this host uses to reach the node.`
     );
 }
 
@@ -214,64 +253,6 @@ export function readFirewallOnce(i: FirewallTarget): ReturnType<typeof readFirew
     }
     return read;
 }
-
-/** Rules of the live table that differ from the applied listing, both ways (multiset of trimmed lines). */
-export function listingDrift(applied: string, live: string): FirewallDrift {
-    const lines = (t: string) =>
-        t
-            .split("\n")
-            .map((l) => l.trim())
-            .filter((l) => l && l !== "}");
-    const count = (ls: string[]) => ls.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
-    const minus = (a: string[], b: Map<string, number>) => {
-        const left = new Map(b);
-        return a.filter((l) => {
-            const n = left.get(l) ?? 0;
-            if (n > 0) {
-                left.set(l, n - 1);
-                return false;
-            }
-            return true;
-        });
-    };
-    const a = lines(applied);
-    const l = lines(live);
-    return { rulesAddedOnNode: minus(l, count(a)), rulesMissingOnNode: minus(a, count(l)) };
-}
-
-const NO_DRIFT: FirewallDrift = { rulesAddedOnNode: [], rulesMissingOnNode: [] };
-
-/**
- * The rules a preview's live check found changed on the node. The diff can only name the `drift` property
- * (its value in the state is a refresh's, still empty), so the rules themselves go on the resource as a warning.
- */
-export function driftWarning(node: string, d: FirewallDrift): string {
-    const list = (title: string, ls: string[]) => (ls.length ? [`  ${title}:`, ...ls.map((l) => `    ${l}`)] : []);
-    return [
-        `node ${node}: the live table inet pinhole differs from the ruleset pinhole applied (the next \`pulumi up\` applies it again; \`pulumi refresh\` records the difference as drift):`,
-        ...list("rules added on the node", d.rulesAddedOnNode),
-        ...list("rules missing on the node", d.rulesMissingOnNode),
-    ].join("\n");
-}
-
-/**
- * What a read of the node records next to the applied listing: the drift, and the live listing only when it
- * differs (a second copy of an unchanged table would only grow every checkpoint of the state).
- */
-export function liveFields(applied: string, live: string): { drift: FirewallDrift; liveListing?: string } {
-    return live === applied ? { drift: NO_DRIFT } : { drift: listingDrift(applied, live), liveListing: live };
-}
-
-/** A state without its last read (liveListing), for a new read to replace. */
-function withoutLive<T extends { liveListing?: string }>(s: T): Omit<T, "liveListing"> {
-    const rest = { ...s };
-    delete rest.liveListing;
-    return rest;
-}
-const hasDrift = (d: FirewallDrift | undefined) => !!d && d.rulesAddedOnNode.length + d.rulesMissingOnNode.length > 0;
-/** Old states (before the drift output existed) only have the two listings. */
-const driftOf = (s: FirewallState): FirewallDrift =>
-    s.drift ?? (s.liveListing !== undefined ? listingDrift(s.listing, s.liveListing) : NO_DRIFT);
 
 /**
  * The diff's live check, on every preview/up of a node whose inputs did not change. PINHOLE_LIVE_CHECK=0

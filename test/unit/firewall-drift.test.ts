@@ -1,4 +1,4 @@
-// The drift a firewall's live check finds (provider/firewall.ts): the rules added on / missing from the node,
+// The drift a firewall's live check finds (provider/firewall-drift.ts): the rules added on / missing from the node,
 // both ways and counted (a rule twice in the live table is one added), and the warning that shows them in a
 // preview that ran no refresh.
 import { expect } from "chai";
