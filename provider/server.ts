@@ -80,10 +80,21 @@ const priorOf = (req: { getOlds(): Struct | undefined; getOldInputs(): Struct | 
 });
 const toStruct = (v: Values): Struct => Struct.fromJavaScript(JSON.parse(JSON.stringify(v)));
 
-export function providerService(def: ProviderDefinition): grpc.UntypedServiceImplementation {
-    const log = def.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-    const warn = def.warn ?? engineWarn(undefined, log);
-    const handlerFor = (urn: string): Handler => {
+/** Runs one call; failures go back as gRPC errors (message only for expected ones). */
+function unaryWith(log: (m: string) => void) {
+    return <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
+        (call: grpc.ServerUnaryCall<Req, Res>, cb: Callback<Res>) => {
+            fn(call.request).then(
+                (res) => cb(null, res),
+                (e) => cb(toServiceError(e, name, log)),
+            );
+        };
+}
+type Unary = ReturnType<typeof unaryWith>;
+
+/** The handler of a resource's type, found by its URN; an unknown type fails with the types this version knows. */
+function handlerLookup(def: ProviderDefinition): (urn: string) => Handler {
+    return (urn) => {
         const h = def.handlers[typeOfUrn(urn)];
         if (!h)
             throw new ProviderError(
@@ -91,47 +102,52 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             );
         return h;
     };
-    /** Runs one call; failures go back as gRPC errors (message only for expected ones). */
-    const unary =
-        <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
-        (call: grpc.ServerUnaryCall<Req, Res>, cb: Callback<Res>) => {
-            fn(call.request).then(
-                (res) => cb(null, res),
-                (e) => cb(toServiceError(e, name, log)),
-            );
-        };
+}
+
+// The project and this package are both named pinhole, so the engine offers the program's stack
+// config as this provider's configuration. The provider takes none: it keeps only the engine's keys,
+// so nothing of the stack config reaches the provider's state.
+async function checkConfig(req: provproto.CheckRequest): Promise<provproto.CheckResponse> {
+    const news = toJs(req.getNews());
+    const kept = Object.fromEntries(Object.entries(news).filter(([k]) => ENGINE_CONFIG_KEYS.includes(k)));
+    return new provproto.CheckResponse().setInputs(toStruct(kept));
+}
+
+async function diffConfig(req: provproto.DiffRequest): Promise<provproto.DiffResponse> {
+    // Old states (before CheckConfig kept only the engine's keys) hold the stack config: dropping it is a change.
+    const olds = { ...toJs(req.getOlds()), ...toJs(req.getOldInputs()) };
+    const news = toJs(req.getNews());
+    const detailedDiff: Record<string, PropertyDiffKind> = {};
+    for (const k of new Set([...Object.keys(olds), ...Object.keys(news)])) {
+        if (JSON.stringify(olds[k]) === JSON.stringify(news[k])) continue;
+        detailedDiff[k] = news[k] === undefined ? "delete" : olds[k] === undefined ? "add" : "update";
+    }
+    // Never a replacement: the provider has no state of its own, its resources carry their connections.
+    return diffResponse({ changes: Object.keys(detailedDiff).length > 0, replaces: [], detailedDiff });
+}
+
+/** The calls about the provider itself: its version, its schema and its (engine-only) configuration. */
+function pluginCalls(def: ProviderDefinition, unary: Unary) {
     return {
         getPluginInfo: unary("GetPluginInfo", async () => new plugproto.PluginInfo().setVersion(def.version)),
         getSchema: unary("GetSchema", async (req: provproto.GetSchemaRequest) => {
             if (req.getVersion() !== 0) throw new ProviderError(`unsupported schema version ${req.getVersion()}`);
             return new provproto.GetSchemaResponse().setSchema(def.schema);
         }),
-        // The project and this package are both named pinhole, so the engine offers the program's stack
-        // config as this provider's configuration. The provider takes none: it keeps only the engine's keys,
-        // so nothing of the stack config reaches the provider's state.
-        checkConfig: unary("CheckConfig", async (req: provproto.CheckRequest) => {
-            const news = toJs(req.getNews());
-            const kept = Object.fromEntries(Object.entries(news).filter(([k]) => ENGINE_CONFIG_KEYS.includes(k)));
-            return new provproto.CheckResponse().setInputs(toStruct(kept));
-        }),
-        diffConfig: unary("DiffConfig", async (req: provproto.DiffRequest) => {
-            // Old states (before CheckConfig kept only the engine's keys) hold the stack config: dropping it is a change.
-            const olds = { ...toJs(req.getOlds()), ...toJs(req.getOldInputs()) };
-            const news = toJs(req.getNews());
-            const detailedDiff: Record<string, PropertyDiffKind> = {};
-            for (const k of new Set([...Object.keys(olds), ...Object.keys(news)])) {
-                if (JSON.stringify(olds[k]) === JSON.stringify(news[k])) continue;
-                detailedDiff[k] = news[k] === undefined ? "delete" : olds[k] === undefined ? "add" : "update";
-            }
-            // Never a replacement: the provider has no state of its own, its resources carry their connections.
-            return diffResponse({ changes: Object.keys(detailedDiff).length > 0, replaces: [], detailedDiff });
-        }),
+        checkConfig: unary("CheckConfig", checkConfig),
+        diffConfig: unary("DiffConfig", diffConfig),
         configure: unary("Configure", async () =>
             new provproto.ConfigureResponse()
                 .setAcceptsecrets(true)
                 .setAcceptresources(false)
                 .setSupportspreview(false),
         ),
+    };
+}
+
+/** The calls on resources, each passed to the handler of the resource's type (warnings shown on the resource). */
+function resourceCalls(handlerFor: (urn: string) => Handler, warn: EngineLog, unary: Unary) {
+    return {
         check: unary("Check", async (req: provproto.CheckRequest) => {
             const res = await handlerFor(req.getUrn()).check(toJs(req.getNews()), toJs(req.getOlds()));
             const resp = new provproto.CheckResponse().setInputs(toStruct(res.inputs));
@@ -165,6 +181,16 @@ export function providerService(def: ProviderDefinition): grpc.UntypedServiceImp
             await handlerFor(req.getUrn()).delete(req.getId(), toJs(req.getProperties()));
             return new Empty();
         }),
+    };
+}
+
+export function providerService(def: ProviderDefinition): grpc.UntypedServiceImplementation {
+    const log = def.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const warn = def.warn ?? engineWarn(undefined, log);
+    const unary = unaryWith(log);
+    return {
+        ...pluginCalls(def, unary),
+        ...resourceCalls(handlerLookup(def), warn, unary),
         cancel: unary("Cancel", async () => new Empty()),
         attach: unary("Attach", async () => new Empty()),
     };
