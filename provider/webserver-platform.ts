@@ -13,6 +13,7 @@ import {
     describe,
     explainSshFailure,
     readScript,
+    RunResult,
     runScript,
     SshConnectionInput,
     SshError,
@@ -207,7 +208,25 @@ async function platformInstallIn(
         throw new PlatformInstallError(
             `web certificate not installed on ${describe(c)}:\n  ${plan.problems.join("\n  ")}`,
         );
-    const files: PlatformFile[] = [
+    const r = await session.run(
+        platformInstallScript({
+            token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`,
+            owner,
+            files: installFiles(i, plan, d),
+            fqdn: i.fqdn,
+            fingerprint,
+            verifySeconds: i.verifySeconds,
+        }),
+        120_000,
+    );
+    const failed = installFailure(c, r);
+    if (failed) throw new PlatformInstallError(failed);
+    return installedState(i, plan, d, r.stdout, { fingerprint, notAfter });
+}
+
+/** The files the install writes: certificate, key, pinhole's own TLS file, and the platform files the plan patches. */
+function installFiles(i: WebServerInputs, plan: PlatformPlan, d: Discovery): PlatformFile[] {
+    return [
         { path: plan.certificatePath, content: i.certificatePem, kind: "certificate" },
         { path: plan.keyPath, content: i.keyPem, kind: "key" },
         { path: tlsPathOf(i), content: i.tlsConfig ?? "", kind: "own" },
@@ -217,30 +236,28 @@ async function platformInstallIn(
             .filter(([p, content]) => d.dump.files.has(p) && !(p in plan.patched) && content !== "")
             .map(([path, content]) => ({ path, content, kind: "platform" as const })),
     ];
-    const r = await session.run(
-        platformInstallScript({
-            token: `${Date.now().toString(36)}${randomBytes(4).toString("hex")}`,
-            owner,
-            files,
-            fqdn: i.fqdn,
-            fingerprint,
-            verifySeconds: i.verifySeconds,
-        }),
-        120_000,
-    );
+}
+
+/** The message for an install that did not go through (by the install script's exit code); undefined when it did. */
+function installFailure(c: SshConnectionInput, r: RunResult): string | undefined {
     const detail = () => (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-10).join("\n  ");
-    if (r.code === 255) throw new PlatformInstallError(`web certificate not installed: ${explainSshFailure(c, r)}`);
-    if (r.code === WEB_EXIT.configRejected || r.code === WEB_EXIT.notServed) {
-        throw new PlatformInstallError(
-            `web certificate NOT installed on ${describe(c)}; the previous certificate is still serving:\n  ${detail()}`,
-        );
-    }
-    if (r.code !== 0)
-        throw new PlatformInstallError(
-            `web certificate install failed on ${describe(c)} (exit ${r.code}): ${detail()}`,
-        );
-    const installed = [...r.stdout.matchAll(/^sha=([0-9a-f]{64}) (.+)$/gm)].map((m) => ({ path: m[2], sha256: m[1] }));
-    const served = /^served=(.*)$/m.exec(r.stdout)?.[1]?.trim() ?? "";
+    if (r.code === 255) return `web certificate not installed: ${explainSshFailure(c, r)}`;
+    if (r.code === WEB_EXIT.configRejected || r.code === WEB_EXIT.notServed)
+        return `web certificate NOT installed on ${describe(c)}; the previous certificate is still serving:\n  ${detail()}`;
+    if (r.code !== 0) return `web certificate install failed on ${describe(c)} (exit ${r.code}): ${detail()}`;
+    return undefined;
+}
+
+/** The whole state after an install, from what the install script reported (the files' hashes, the served certificate). */
+function installedState(
+    i: WebServerInputs,
+    plan: PlatformPlan,
+    d: Discovery,
+    stdout: string,
+    leaf: { fingerprint: string; notAfter: string },
+): WebServerState {
+    const installed = [...stdout.matchAll(/^sha=([0-9a-f]{64}) (.+)$/gm)].map((m) => ({ path: m[2], sha256: m[1] }));
+    const served = /^served=(.*)$/m.exec(stdout)?.[1]?.trim() ?? "";
     const shaOf = (p: string) => installed.find((f) => f.path === p)?.sha256 ?? "";
     const shas = {
         certificateSha256: shaOf(plan.certificatePath),
@@ -250,8 +267,8 @@ async function platformInstallIn(
     return {
         ...i,
         plan: summaryOf(i, plan),
-        fingerprint,
-        notAfter,
+        fingerprint: leaf.fingerprint,
+        notAfter: leaf.notAfter,
         ...shas,
         liveCertificateSha256: shas.certificateSha256,
         liveKeySha256: shas.keySha256,
