@@ -17,9 +17,9 @@ const DATA_TABLES: Record<string, string> = {
 /**
  * Functions still over MAX_FUNCTION_LINES, each at most the length it had when this rule came in: they may only
  * shrink (split one into named steps, then delete its entry). Keys are "file: name" as measure() names them.
+ * Empty since 2026-12-03: every function is within the limit; a new exception needs a reason in review.
  */
-const FUNCTIONS_STILL_OVER: Record<string, number> = {
-};
+const FUNCTIONS_STILL_OVER: Record<string, number> = {};
 
 const key = (m: Measured) => `${m.file}: ${m.name}`;
 
