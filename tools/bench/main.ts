@@ -11,6 +11,7 @@ import * as path from "path";
 import { labDown, labStatus } from "../../lab";
 import { analyse, BenchReport, formatBenchTable } from "./report";
 import { formatProofCost } from "./proof-cost";
+import { formatEngineFloor } from "./engine-floor";
 import { formatComparison, targets } from "./targets";
 import { waitForForeignLabHolders } from "../start/lab";
 import { BenchArgs, parseBenchArgs } from "./args";
@@ -96,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
         `\n${formatBenchTable(report)}\n${formatComparison(report)}\n${analyse(report)
             .map((l) => `- ${l}`)
-            .join("\n")}\n${formatProofCost(report.sizes)
+            .join("\n")}\n${[...formatProofCost(report.sizes), ...formatEngineFloor(report.sizes)]
             .map((l) => `- ${l}`)
             .join("\n")}\n`,
     );

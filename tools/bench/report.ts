@@ -1,6 +1,7 @@
 // npm run bench: the pure parts — ruleset size, per-resource timings from engine events, the table with
 // ratios to the floor, and growth between the smallest and the largest cluster.
 import type { ProofCost } from "./proof-cost";
+import type { EngineFloor } from "./engine-floor";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseTable } from "../../render/nft-listing";
 
@@ -177,6 +178,8 @@ export interface SizeResult {
     state?: StateSize;
     /** The proof after apply, measured after the apply (tools/bench/proof-cost.ts). */
     proof?: ProofCost | { error: string };
+    /** The engine's floor: as many trivial resources, no SSH (tools/bench/engine-floor.ts). */
+    engineFloor?: EngineFloor;
     /** The same job with Ansible (bench/ansible/firewall.yml), same lab, same run. */
     ansible?: {
         coldMs: number;

@@ -1,6 +1,7 @@
 // One size of the benchmark: a modular lab of N nodes and the real engine (stack lab-bench): the floor, cold up,
 // no-op up, preview, refresh, a one-node change (preview + up), destroy; each step timed, with SSH sessions per node.
 import { measureProof } from "./proof-cost";
+import { engineFloor } from "./engine-floor";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -184,6 +185,11 @@ export async function benchSize(
     const quiet: Options = { color: "never" as const, ...(args.parallel ? { parallel: args.parallel } : {}) };
     const c = await converge(n, stack, quiet, sessions);
     const change = await oneNodeChange(n, model, stack, quiet, sessions);
+    log(`${n} nodes: the engine's floor (${c.resources - 1} trivial resources, no SSH: cold, no-op, preview)`);
+    const floorOfEngine = await engineFloor(c.resources - 1, env).catch((e: Error) => {
+        log(`${n} nodes: the engine floor failed: ${e.message.split("\n")[0]}`);
+        return undefined;
+    });
     log(`${n} nodes: the proof after apply (an up whose only step is the Proof)`);
     // a failing proof is a finding, not the end of the run (at 48 nodes it exceeded the provider's target cap)
     const proof = await measureProof(stack, quiet, c.noop.ms).catch((e: Error) => {
@@ -221,5 +227,6 @@ export async function benchSize(
         state: c.state,
         ...(ansible ? { ansible } : {}),
         proof,
+        ...(floorOfEngine ? { engineFloor: floorOfEngine } : {}),
     };
 }
