@@ -3,7 +3,7 @@
 // The policy (model/policy.ts) reads communication labels and sections from here; where the reference
 // disagrees with itself the row says so in `pinhole` and points to a decision in docs/decisions.md.
 // Mostly a data table (CATALOG, one entry per row): it may pass the 400-line rule as the data grows
-// (test/unit/house-rules.test.ts lists it by name); logic that reads the rows belongs elsewhere.
+// (test/unit/project/house-rules.test.ts lists it by name); logic that reads the rows belongs elsewhere.
 
 import { Protocol, Role } from "./types";
 

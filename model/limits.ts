@@ -1,5 +1,5 @@
 // Every numeric bound, once. The validator (model/config/), the provider's input schema (provider/schema.ts)
-// and the docs (docs/stack-config.md, checked by test/unit/limits.test.ts) all read these.
+// and the docs (docs/stack-config.md, checked by test/unit/model/limits.test.ts) all read these.
 
 export interface Limit {
     min: number;

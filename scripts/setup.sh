@@ -90,6 +90,6 @@ if [[ "$(cat "$installed" 2>/dev/null)" != "$wrapper_text" ]]; then
   pulumi plugin install resource pinhole "$provider_version" --file .pulumi/plugin/pulumi-resource-pinhole --reinstall >&2
 fi
 # 8. actionlint for the workflow lint test (optional: needs Go; the test says so when it is missing).
-bash toolchain/actionlint.sh >/dev/null || log "warning: actionlint is not available (test/unit/workflows.test.ts will fail)"
+bash toolchain/actionlint.sh >/dev/null || log "warning: actionlint is not available (test/unit/project/workflows.test.ts will fail)"
 log "node $(node --version), pulumi $(pulumi version) at $pulumi_dir; backend $PULUMI_BACKEND_URL; provider plugin pinhole v$provider_version"
 log "set-up done in $(( $(date +%s) - t0 ))s"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds actionlint (the GitHub Actions workflow linter, Go module github.com/rhysd/actionlint) once into a cache,
 # pinned by toolchain/actionlint/go.mod + go.sum. Prints the binary's path on its last stdout line.
-# `npm test` runs it on every workflow file (test/unit/workflows.test.ts).
+# `npm test` runs it on every workflow file (test/unit/project/workflows.test.ts).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { printf '[actionlint] %s\n' "$*" >&2; }

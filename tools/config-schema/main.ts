@@ -1,7 +1,8 @@
 // npx ts-node --transpile-only tools/config-schema/main.ts [--check]
 // Writes Pulumi.yaml's `config:` block (Pulumi's project config schema: type, description, secret, default) from
 // the validator's own key table, model/config/keys.ts CONFIG_SCHEMA, so the two cannot drift. --check only
-// compares (exit 1 when Pulumi.yaml's block differs); test/unit/config-schema.test.ts does the same in npm test.
+// compares (exit 1 when Pulumi.yaml's block differs); test/unit/tools/config-schema/schema.test.ts does the same in
+// npm test.
 //
 // Engine rules this follows (pulumi/pkg workspace/config.go, sdk workspace/project.go, v3.276.0): a key in the
 // project's own namespace may be written without "pinhole:" (it is here); types are string, integer, boolean,

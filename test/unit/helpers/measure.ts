@@ -1,4 +1,5 @@
-// Lengths of files and functions for the house rules (house-rules.test.ts), with the TypeScript compiler's parser.
+// Lengths of files and functions for the house rules (test/unit/project/house-rules.test.ts), with the TypeScript
+// compiler's parser.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
