@@ -183,7 +183,7 @@ describe("model/config: stack config validation", () => {
                     warning: "client networks will reach the application nodes directly",
                 },
                 {
-                    name: "a password pinhole does not use (an sftp password is an error: test/unit/config-secrets.test.ts)",
+                    name: "a password pinhole does not use (an sftp password is an error: test/unit/model/config/secrets.test.ts)",
                     raw: rawCluster("unified", [{ name: "uni-1", role: "unified", address: "10.1.0.1" }], {
                         external: { downloadLocations: ["https://u:Secr3tPw@10.20.5.4/x"] },
                     }),

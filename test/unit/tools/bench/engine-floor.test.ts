@@ -1,8 +1,8 @@
 // tools/bench/engine-floor.ts: the throwaway project that measures the engine's own floor, and its report line.
 import { expect } from "chai";
 import * as yaml from "js-yaml";
-import { floorProjectFiles, formatEngineFloor } from "../../tools/bench/engine-floor";
-import { PRIVATE_KEY } from "../../provider/schema";
+import { floorProjectFiles, formatEngineFloor } from "../../../../tools/bench/engine-floor";
+import { PRIVATE_KEY } from "../../../../provider/schema";
 
 describe("bench: the engine's floor", () => {
     it("runs on pinhole's own language host and provider plugin, with trivial resources of that provider", () => {
