@@ -5,6 +5,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterModel, NodePolicy, ProofSettings } from "../model/types";
 import { hostTargetLines, NodeTargets, scopedTargetLines } from "../model/proof";
+import { openingLines } from "../model/proof-listen";
 import { PROOF } from "../provider/schema";
 import { connectionOf } from "../remote/connection";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
@@ -48,6 +49,7 @@ export class ClusterProof extends pulumi.ComponentResource {
         const { model, policies } = args;
         const nodeNames = new Set(model.nodes.map((n) => n.name));
         const scope = new Set(args.scope ?? nodeNames);
+        const policyOf = new Map(policies.map((p) => [p.node.name, p]));
         const lines = (node: string) => scopedTargetLines(args.targets.lines[node], scope, nodeNames);
         const proven = args.nodes.filter((n) => scope.has(n.nodeName));
         const firewalls = proven.map((n) => n.firewall);
@@ -72,7 +74,12 @@ export class ClusterProof extends pulumi.ComponentResource {
             {
                 nodes: model.nodes
                     .filter((n) => scope.has(n.name))
-                    .map((n) => ({ node: n.name, connection: connectionOf(n), targets: lines(n.name) })),
+                    .map((n) => ({
+                        node: n.name,
+                        connection: connectionOf(n),
+                        targets: lines(n.name),
+                        openings: openingLines(policyOf.get(n.name)!),
+                    })),
                 hostTargets: appliedFrom.apply((a) =>
                     scopedTargetLines(hostTargetLines(model, policies, a), scope, nodeNames),
                 ),

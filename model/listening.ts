@@ -1,5 +1,6 @@
 // What actually listens on a node (its sockets, as `ss -Hlntu` shows them: remote/ss.ts parses) against the
-// node's inbound openings in the policy. Pure: verify reads the sockets and prints the table.
+// node's inbound openings in the policy. Pure: verify reads the sockets and prints the table; the proof after apply
+// reads them in its probe session and says what it found as warnings (model/proof.ts listenWarnings).
 import { cidrContains } from "./net";
 import { NodePolicy, Opening, Protocol } from "./types";
 
@@ -51,20 +52,51 @@ export function isLoopback(address: string): boolean {
 }
 
 /** An opening whose peer is everyone (a /0 network, e.g. the default client networks). */
-const admitsAnyone = (o: Opening) => o.peer.addresses.some((a) => /\/0$/.test(a));
+const admitsAnyone = (o: Pick<Opening, "peer">) => o.peer.addresses.some((a) => /\/0$/.test(a));
 
 const key = (protocol: Protocol, port: number) => `${port}/${protocol}`;
 const uniq = (xs: string[]) => [...new Set(xs)];
+
+/** A node's inbound openings on one port/protocol, as the listen audit needs them (the proof carries these). */
+export interface OpeningGroup {
+    protocol: Protocol;
+    port: number;
+    peers: string[];
+    services: string[];
+    /** Some opening on this port admits everyone (a /0 network). */
+    anyone: boolean;
+}
+
+/** Inbound openings grouped by port/protocol, in the openings' order. */
+export function openingGroups(inbound: readonly Opening[]): OpeningGroup[] {
+    const groups = new Map<string, OpeningGroup>();
+    for (const o of inbound) {
+        const k = key(o.protocol, o.port);
+        const g = groups.get(k) ?? { protocol: o.protocol, port: o.port, peers: [], services: [], anyone: false };
+        g.peers = uniq([...g.peers, o.peer.name]);
+        g.services = uniq([...g.services, o.service]);
+        g.anyone ||= admitsAnyone(o);
+        groups.set(k, g);
+    }
+    return [...groups.values()];
+}
 
 /**
  * One row per port/protocol that an inbound opening names or something listens on (loopback-only sockets are
  * counted, not listed), ordered by port then protocol. Outbound openings have nothing to do with listening.
  */
 export function auditListening(policy: Pick<NodePolicy, "node" | "inbound">, listeners: readonly Listener[]) {
+    return auditGroups(policy.node.name, openingGroups(policy.inbound), listeners);
+}
+
+/** auditListening on openings already grouped (the proof's inputs). */
+export function auditGroups(
+    node: string,
+    groups: readonly OpeningGroup[],
+    listeners: readonly Listener[],
+): NodeListening {
     const reachable = listeners.filter((l) => !isLoopback(l.address));
-    const openings = new Map<string, Opening[]>();
-    for (const o of policy.inbound)
-        openings.set(key(o.protocol, o.port), [...(openings.get(key(o.protocol, o.port)) ?? []), o]);
+    const openings = new Map(groups.map((g) => [key(g.protocol, g.port), g]));
     const bound = new Map<string, Listener[]>();
     for (const l of reachable) bound.set(key(l.protocol, l.port), [...(bound.get(key(l.protocol, l.port)) ?? []), l]);
     const ports = uniq([...openings.keys(), ...bound.keys()]).map((k) => {
@@ -73,20 +105,20 @@ export function auditListening(policy: Pick<NodePolicy, "node" | "inbound">, lis
     });
     ports.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
     const rows: ListenRow[] = ports.map(({ port, protocol, k }) => {
-        const os = openings.get(k) ?? [];
+        const g = openings.get(k);
         const ls = bound.get(k) ?? [];
         const addresses = uniq(ls.map((l) => l.address));
         return {
             protocol,
             port,
-            status: os.length === 0 ? "blocked" : ls.length === 0 ? "dead" : "served",
+            status: !g ? "blocked" : ls.length === 0 ? "dead" : "served",
             bound: addresses,
-            peers: uniq(os.map((o) => o.peer.name)),
-            services: uniq(os.map((o) => o.service)),
-            allAddresses: os.length > 0 && addresses.some(boundToAll) && !os.some(admitsAnyone),
+            peers: g?.peers ?? [],
+            services: g?.services ?? [],
+            allAddresses: !!g && addresses.some(boundToAll) && !g.anyone,
         };
     });
-    return { node: policy.node.name, rows, loopback: listeners.length - reachable.length } satisfies NodeListening;
+    return { node, rows, loopback: listeners.length - reachable.length };
 }
 
 /** Counts for a summary line. */

@@ -14,6 +14,8 @@ import { parseTargetLine, proofFailureText, PROVISIONING_HOST } from "../model/p
 import { probeFromHost, probeFromNode } from "../remote/probes";
 import { appliedFirewalls, rollBack, rollbackReport, rollbackTargets } from "./proof-rollback";
 import type { SshConnectionInput } from "../remote/ssh";
+import type { Listener, OpeningGroup } from "../model/listening";
+import { listenWarnings, parseOpeningLine } from "../model/proof-listen";
 
 export type ProofInputs = CheckedInputsOf<typeof PROOF>;
 export type ProofState = StateOf<typeof PROOF>;
@@ -24,7 +26,8 @@ const PARALLEL_NODES = 16;
 export const MAX_PROOF_TARGETS = LIMITS.proofMaxProbes.max;
 
 export interface ParsedProof {
-    nodes: { conn: SshConnectionInput; targets: ProbeTarget[] }[];
+    /** `openings`: the listen audit's input, when the program sent it (model/proof-listen.ts). */
+    nodes: { conn: SshConnectionInput; targets: ProbeTarget[]; openings?: OpeningGroup[] }[];
     host: ProbeTarget[];
     failures: CheckFailure[];
 }
@@ -50,7 +53,9 @@ export function parseProofInputs(i: Pick<ProofInputs, "nodes" | "hostTargets" | 
                 out.failures.push({ property: `nodes[${k}].node`, reason: `node "${n.node}" is listed twice` });
             seen.add(n.node);
             const targets = read(n.node, n.targets, `nodes[${k}].targets`);
-            out.nodes.push({ conn: { ...n.connection, privateKey: i.privateKey, node: n.node }, targets });
+            const conn = { ...n.connection, privateKey: i.privateKey, node: n.node };
+            const openings = readOpenings(n.openings, `nodes[${k}].openings`, out.failures);
+            out.nodes.push(openings ? { conn, targets, openings } : { conn, targets });
         });
     }
     if (!isUnknown(i.hostTargets)) out.host = read(PROVISIONING_HOST, i.hostTargets, "hostTargets");
@@ -61,6 +66,33 @@ export function parseProofInputs(i: Pick<ProofInputs, "nodes" | "hostTargets" | 
             reason: `${total} probes: at most ${MAX_PROOF_TARGETS}; pinhole bounds its own plan to pinhole:proof.maxProbes, so these inputs were not made by its program (docs/stack-config.md, "The proof after apply")`,
         });
     return out;
+}
+
+/** The listen audit's opening lines, every bad one a failure; undefined when not sent (or not known yet). */
+function readOpenings(lines: readonly string[] | undefined, where: string, failures: CheckFailure[]) {
+    if (lines === undefined || isUnknown(lines)) return undefined;
+    const groups: OpeningGroup[] = [];
+    lines.forEach((line, j) => {
+        if (isUnknown(line)) return;
+        const g = parseOpeningLine(line);
+        if (typeof g === "string") failures.push({ property: `${where}[${j}]`, reason: g });
+        else groups.push(g);
+    });
+    return groups;
+}
+
+/** The listen audit of every node that has one: its findings, or why its sockets could not be read. */
+function listenFindings(
+    nodes: ParsedProof["nodes"],
+    results: readonly { listening?: Listener[] | string }[],
+): string[] {
+    return nodes.flatMap((n, k) => {
+        const seen = results[k].listening;
+        if (!n.openings || seen === undefined) return [];
+        const node = n.conn.node ?? n.conn.host;
+        if (typeof seen === "string") return [`listening: ${node}: ${seen}`];
+        return listenWarnings(node, n.openings, seen);
+    });
 }
 
 async function inPool<T, R>(items: readonly T[], width: number, fn: (x: T) => Promise<R>): Promise<R[]> {
@@ -84,10 +116,12 @@ export async function runProof(i: ProofInputs, now: () => Date = () => new Date(
             `the proof's inputs are malformed: ${plan.failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`,
         );
     const t0 = Date.now();
-    const [host, ...fromNodes] = await Promise.all([
+    const [host, fromNodes] = await Promise.all([
         probeFromHost(plan.host, i.timeoutSeconds),
-        inPool(plan.nodes, PARALLEL_NODES, (n) => probeFromNode(n.conn, n.targets, i.timeoutSeconds)),
-    ]).then(([h, n]) => [h, ...n]);
+        inPool(plan.nodes, PARALLEL_NODES, (n) =>
+            probeFromNode(n.conn, n.targets, i.timeoutSeconds, { listening: n.openings !== undefined }),
+        ),
+    ]);
     const results = [host, ...fromNodes];
     const rows: ProbeResultRow[] = results.flatMap((r) => r.rows);
     const errors = results.flatMap((r) => (r.error ? [r.error] : []));
@@ -105,10 +139,13 @@ export async function runProof(i: ProofInputs, now: () => Date = () => new Date(
         }
         throw new ProviderError(parts.join("\n"));
     }
-    const warnings = rows.flatMap((r) => {
-        const d = describeProbe(r);
-        return d?.warning ? [d.message] : [];
-    });
+    const warnings = [
+        ...rows.flatMap((r) => {
+            const d = describeProbe(r);
+            return d?.warning ? [d.message] : [];
+        }),
+        ...listenFindings(plan.nodes, fromNodes),
+    ];
     const { nodes, hostTargets, privateKey, rulesetDigest, timeoutSeconds, rollback } = i;
     return {
         nodes,

@@ -15,6 +15,9 @@ const PROOF_NODE = {
         node: str("Name of the node."),
         connection: CONNECTION,
         targets: TARGETS,
+        openings: strList(
+            "The listen audit: the node's inbound openings, one line per port/protocol, \"<port>/<tcp|udp> <any|some> <services> <peers>\" (model/proof-listen.ts openingLine). When given, the probe session also reads the node's listening sockets (`ss -Hlntu`) and a passing proof warns of dead pinholes, listeners no opening covers and services bound to all addresses where only some peers are admitted.",
+        ),
     },
     required: ["node", "connection", "targets"],
 } as const satisfies ObjectSpec;
@@ -54,7 +57,7 @@ export const PROOF = {
         probes: { type: "integer", description: "How many probes the last proof ran.", minimum: 0 },
         seconds: { type: "number", description: "How long the last proof took.", minimum: 0 },
         warnings: strList(
-            "Probes that passed but are worth reading: a required port the firewall lets through with nothing listening, a UDP service that did not answer.",
+            "Probes that passed but are worth reading: a required port the firewall lets through with nothing listening, a UDP service that did not answer; and the listen audit's findings (`listening: ...`).",
         ),
     },
     import: "Not importable: the proof is no object on any node but a check the provider runs at `up`; `pulumi up` creates it (and runs it).",

@@ -106,6 +106,14 @@ describe("the proof after apply (modular lab, real engine)", function () {
         const outs = await proofState(stack);
         expect(outs?.probes as number, "probes").to.be.greaterThan(lab.nodes.length * 4);
         expect(outs?.provedAt).to.be.a("string");
+        // the listen audit ran `ss` on every node: db-1's labnet also holds 3306, which no opening covers
+        const warnings = (outs?.warnings ?? []) as string[];
+        const blocked =
+            /^listening: db-1 3306\/tcp has a listener \([^)]+\) that no opening covers: the firewall drops it$/;
+        expect(
+            warnings.filter((w) => blocked.test(w)),
+            warnings.join("\n"),
+        ).to.have.length(1);
         log(
             `up with the proof: ${Math.round((Date.now() - t0) / 1000)} s; the proof ran ${outs?.probes} probes in ${outs?.seconds} s`,
         );
@@ -226,5 +234,29 @@ describe("the proof after apply (modular lab, real engine)", function () {
         expect(steps(events).filter((s) => s.startsWith(`${PROOF} `))).to.have.length(1);
         for (const n of CHANGED) expect(table(n), n).to.contain("9445");
         await stack.preview({ expectNoChanges: true, onOutput: () => undefined });
+    });
+
+    it("the proof's listen audit names a dead pinhole once db-1's database stops (the up still passes: refused is open)", async () => {
+        const db1 = lab.nodes.find((n) => n.name === "db-1")!;
+        expect(db1.pids.listener, "db-1's listener pid").to.be.a("number");
+        process.kill(db1.pids.listener!, "SIGKILL");
+        const state = await stack.exportStack();
+        const urn = ((state.deployment?.resources ?? []) as { type: string; urn: string }[]).find(
+            (r) => r.type === PROOF,
+        )!.urn;
+        const up = await stack.up({ replace: [urn], onOutput: () => undefined });
+        expect(up.summary.result).to.equal("succeeded");
+        const warnings = ((await proofState(stack))?.warnings ?? []) as string[];
+        const db1Lines = warnings.filter((w) => w.startsWith("listening: db-1 "));
+        log(`listen audit on db-1:\n        ${db1Lines.join("\n        ")}`);
+        const dead = /^listening: db-1 27017\/tcp is open to app-1, app-2\b.* but nothing listens \(a dead pinhole\)$/;
+        expect(
+            db1Lines.filter((w) => dead.test(w)),
+            "27017 is a dead pinhole now",
+        ).to.have.length(1);
+        expect(
+            db1Lines.some((w) => w.startsWith("listening: db-1 3306/tcp ")),
+            "labnet's 3306 went with it",
+        ).to.equal(false);
     });
 });
