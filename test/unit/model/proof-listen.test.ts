@@ -3,23 +3,23 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { buildPolicy } from "../../model/policy";
-import { openingGroups } from "../../model/listening";
-import { listenWarnings, openingLines, parseOpeningLine } from "../../model/proof-listen";
-import { parseStackFile } from "../../tools/common/stack-file";
-import { readListeningSection } from "../../remote/probes";
-import { parseProofInputs } from "../../provider/proof";
-import { Listener } from "../../model/listening";
+import { buildPolicy } from "../../../model/policy";
+import { openingGroups } from "../../../model/listening";
+import { listenWarnings, openingLines, parseOpeningLine } from "../../../model/proof-listen";
+import { parseStackFile } from "../../../tools/common/stack-file";
+import { readListeningSection } from "../../../remote/probes";
+import { parseProofInputs } from "../../../provider/proof";
+import { Listener } from "../../../model/listening";
 
-const ROOT = path.resolve(__dirname, "..", "..");
+const ROOT = path.resolve(__dirname, "..", "..", "..");
 const stackFiles = [
     ...fs
         .readdirSync(path.join(ROOT, "stacks"))
         .filter((f) => /^Pulumi\.example-.*\.yaml$/.test(f))
         .map((f) => path.join(ROOT, "stacks", f)),
     ...fs
-        .readdirSync(path.join(__dirname, "fixtures", "valid"))
-        .map((f) => path.join(__dirname, "fixtures", "valid", f)),
+        .readdirSync(path.join(__dirname, "..", "fixtures", "valid"))
+        .map((f) => path.join(__dirname, "..", "fixtures", "valid", f)),
 ];
 
 describe("the proof's listen audit", () => {
