@@ -56,3 +56,18 @@ export function formatProofCost(sizes: readonly { nodes: number; proof?: ProofCo
             return `proof after apply at ${x.nodes} nodes: ${p.probes} probes in ${p.proofSeconds.toFixed(1)} s (${p.probesPerSecond} probes/s), adds ${(p.addedMs / 1000).toFixed(1)} s to an up (${(p.upMs / 1000).toFixed(1)} s with only the proof to run)`;
         });
 }
+
+/**
+ * Why an up failed, in a few lines for the report: the engine's "has a problem" line, else the first `error:`
+ * line that says more than "update failed" plus the failed probes under it, else the first line.
+ */
+export function upFailureReason(message: string, maxLines = 6): string {
+    const problem = /has a problem: ([^\n]*)/.exec(message)?.[1];
+    if (problem) return problem.slice(0, 300);
+    const lines = message.split("\n");
+    const at = lines.findIndex((l) => /\berror: /.test(l) && !/error: update failed\s*$/.test(l));
+    if (at < 0) return lines[0].slice(0, 300);
+    const first = lines[at].replace(/^.*?\berror: /, "");
+    const more = lines.slice(at + 1, at + maxLines).filter((l) => /^\s+\S/.test(l) && !/\berror: /.test(l));
+    return [first, ...more.map((l) => l.trim())].join(" | ").slice(0, 1200);
+}

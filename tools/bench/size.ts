@@ -1,6 +1,6 @@
 // One size of the benchmark: a modular lab of N nodes and the real engine (stack lab-bench): the floor, cold up,
 // no-op up, preview, refresh, a one-node change (preview + up), destroy; each step timed, with SSH sessions per node.
-import { measureProof } from "./proof-cost";
+import { measureProof, upFailureReason } from "./proof-cost";
 import { engineFloor } from "./engine-floor";
 import * as fs from "fs";
 import * as os from "os";
@@ -193,7 +193,7 @@ export async function benchSize(
     log(`${n} nodes: the proof after apply (an up whose only step is the Proof)`);
     // a failing proof is a finding, not the end of the run (at 48 nodes it exceeded the provider's target cap)
     const proof = await measureProof(stack, quiet, c.noop.ms).catch((e: Error) => {
-        const why = (/has a problem: ([^\n]*)/.exec(e.message)?.[1] ?? e.message.split("\n")[0]).slice(0, 300);
+        const why = upFailureReason(e.message);
         log(`${n} nodes: the up with the proof failed: ${why}`);
         return { error: why };
     });

@@ -1,6 +1,6 @@
 // tools/bench/proof-cost.ts: what the proof adds to an up, from the two ups' times and the Proof's outputs.
 import { expect } from "chai";
-import { formatProofCost, proofCostOf } from "../../../../tools/bench/proof-cost";
+import { formatProofCost, proofCostOf, upFailureReason } from "../../../../tools/bench/proof-cost";
 
 describe("bench: the proof's cost", () => {
     const cases: [string, number, number, Record<string, unknown>, Partial<ReturnType<typeof proofCostOf>>][] = [
@@ -28,4 +28,22 @@ describe("bench: the proof's cost", () => {
             "proof after apply at 48 nodes: FAILED: 39226 probes: at most 20000",
         ]);
     });
+    const failures: [string, string, string][] = [
+        ["the engine's own problem line", "code: -2\n stderr: x\nerror: stack has a problem: no such plugin\n", "no such plugin"],
+        [
+            "the proof's error and the probes under it, not the CommandError's first line",
+            [
+                "code: -2",
+                " stdout: ",
+                "    pinhole:node:Proof bench-proof-run **updating failed** error: proof after apply failed (9000 probes in 40 s):",
+                "      2 of 9000 probe(s) did not see what the policy says:",
+                "        app-1 → db-1 (10.77.1.101) 27017/tcp: required but filtered (timed out)",
+                "    error: update failed",
+            ].join("\n"),
+            "proof after apply failed (9000 probes in 40 s): | 2 of 9000 probe(s) did not see what the policy says: | app-1 → db-1 (10.77.1.101) 27017/tcp: required but filtered (timed out)",
+        ],
+        ["nothing better: the first line", "code: -2\nsomething", "code: -2"],
+    ];
+    for (const [name, message, want] of failures)
+        it(`upFailureReason: ${name}`, () => expect(upFailureReason(message)).to.equal(want));
 });
