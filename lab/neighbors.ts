@@ -60,3 +60,27 @@ export function neighborTable(plan: LabPlan): Map<string, NeighborEntry[]> {
     }
     return out;
 }
+
+/** The kernel's IPv6 neighbour table thresholds (net.ipv6.neigh.default.gc_thresh1..3), machine-wide. */
+export interface NdiscThresholds {
+    gc_thresh1: number;
+    gc_thresh2: number;
+    gc_thresh3: number;
+}
+
+/**
+ * IPv6 neighbours are learned (installNeighbors pins IPv4 only): one entry per namespace and peer it talks to,
+ * counted machine-wide against gc_thresh3 (1024 by default), so a 48-node dual-stack lab (61 namespaces) overflows
+ * it ("ndisc_cache: neighbor table overflow!") and its probes fail with EINVAL or time out. The thresholds that give
+ * room for every pair of `namespaces` (the root namespace included), or undefined when `current` has it already.
+ */
+export function ndiscThresholdsFor(namespaces: number, current: NdiscThresholds): NdiscThresholds | undefined {
+    const need = namespaces * namespaces;
+    if (current.gc_thresh3 >= need) return undefined;
+    const gc_thresh3 = 2 ** Math.ceil(Math.log2(need));
+    return {
+        gc_thresh1: current.gc_thresh1,
+        gc_thresh2: Math.max(current.gc_thresh2, gc_thresh3 / 2),
+        gc_thresh3,
+    };
+}

@@ -15,7 +15,7 @@ import {
     PROVISIONER_ADDRESS6,
     VETH_PREFIX,
 } from "./shapes";
-import { macFor, neighborTable, nodeMac } from "./neighbors";
+import { macFor, NdiscThresholds, ndiscThresholdsFor, neighborTable, nodeMac } from "./neighbors";
 import { killNetnsProcesses } from "./procs";
 import { pool, run, shIn, sleep } from "./sys";
 
@@ -352,4 +352,30 @@ export async function installNeighbors(plan: LabPlan, parallel = 8): Promise<voi
             .join("");
         await run("ip", [...(ns ? ["-n", ns] : []), "-batch", "-"], { input });
     });
+}
+
+const NDISC_SYSCTL = "/proc/sys/net/ipv6/neigh/default";
+
+/**
+ * Room in the kernel's IPv6 neighbour table for every pair of the lab's namespaces (neighbors.ts
+ * ndiscThresholdsFor). Only the root network namespace has these sysctls: inside scripts/lab-sandbox.sh they are
+ * not there, and the lab says what to raise instead.
+ */
+export async function ensureNdiscRoom(namespaces: number, log: (m: string) => void): Promise<void> {
+    const file = (k: keyof NdiscThresholds) => `${NDISC_SYSCTL}/${k}`;
+    if (!fs.existsSync(file("gc_thresh3"))) {
+        if (namespaces * namespaces > 1024)
+            log(
+                `note: ${namespaces} dual-stack namespaces may overflow the kernel's IPv6 neighbour table; from the root namespace run sysctl -w net.ipv6.neigh.default.gc_thresh3=${2 ** Math.ceil(Math.log2(namespaces * namespaces))}`,
+            );
+        return;
+    }
+    const read = (k: keyof NdiscThresholds) => Number(fs.readFileSync(file(k), "utf8").trim());
+    const current = { gc_thresh1: read("gc_thresh1"), gc_thresh2: read("gc_thresh2"), gc_thresh3: read("gc_thresh3") };
+    const next = ndiscThresholdsFor(namespaces, current);
+    if (!next) return;
+    await run("sysctl", ["-q", "-w", ...Object.entries(next).map(([k, v]) => `net.ipv6.neigh.default.${k}=${v}`)]);
+    log(
+        `raised the kernel's IPv6 neighbour table for ${namespaces} namespaces: gc_thresh3 ${current.gc_thresh3} -> ${next.gc_thresh3} (machine-wide)`,
+    );
 }

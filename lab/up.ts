@@ -14,6 +14,7 @@ import { bootNode, haltNode, hostKeyOf, nodeHealth, prepareNode, startVantage, v
 import {
     deleteNamespaces,
     ensureBridge,
+    ensureNdiscRoom,
     ensureNodeNet,
     ensureRootRoutes6,
     ensureRouter,
@@ -130,6 +131,7 @@ async function ensureNetwork(plan: LabPlan, par: number, log: Logger, t0: number
         `network: bridge ${plan.bridge} (${PROVISIONER_ADDRESS}/16), ${plan.nodes.length} nodes, ${plan.vantages.length} vantages${plan.router ? ", router with 1:1 NAT" : ""}`,
     );
     await ensureBridge(!!plan.provisioner.address6);
+    if (plan.provisioner.address6) await ensureNdiscRoom(planNamespaces(plan).length + 1, log);
     const plannedVeths = new Set([
         ...plan.nodes.filter((n) => n.segment === "lab").map((n) => n.veth),
         ...plan.vantages.map((v) => v.veth),
