@@ -45,28 +45,38 @@ function safeDecode(x: string): string | undefined {
     }
 }
 
-const where = (node: string, r: ListenRow) => `${node} ${r.port}/${r.protocol}`;
+/** At most this many ports named per line; the rest are counted. */
+const MAX_LISTED = 12;
 
-/** What the audit of one node is worth saying after a passing proof: dead pinholes, uncovered listeners, wide binds. */
+const listed = (items: string[]) =>
+    items.slice(0, MAX_LISTED).join(", ") +
+    (items.length > MAX_LISTED ? `, ... and ${items.length - MAX_LISTED} more` : "");
+const port = (r: ListenRow) => `${r.port}/${r.protocol}`;
+
+/**
+ * What the audit of one node is worth saying after a passing proof, at most one line each: dead pinholes, listeners
+ * no opening covers, services bound to all addresses where only some peers are admitted (a node where all is well
+ * says nothing).
+ */
 export function listenWarnings(
     node: string,
     groups: readonly OpeningGroup[],
     listeners: readonly Listener[],
 ): string[] {
+    const rows = auditGroups(node, groups, listeners).rows;
+    const dead = rows.filter((r) => r.status === "dead").map((r) => `${port(r)} (${r.services.join(", ")})`);
+    const blocked = rows.filter((r) => r.status === "blocked").map(port);
+    const wide = rows.filter((r) => r.allAddresses).map(port);
     const out: string[] = [];
-    for (const r of auditGroups(node, groups, listeners).rows) {
-        if (r.status === "dead")
-            out.push(
-                `listening: ${where(node, r)} is open to ${r.peers.join(", ")} (${r.services.join(", ")}) but nothing listens (a dead pinhole)`,
-            );
-        else if (r.status === "blocked")
-            out.push(
-                `listening: ${where(node, r)} has a listener (${r.bound.join(", ")}) that no opening covers: the firewall drops it`,
-            );
-        if (r.allAddresses)
-            out.push(
-                `listening: ${where(node, r)} is bound to all addresses (${r.bound.join(", ")}) while the firewall admits only ${r.peers.join(", ")}`,
-            );
-    }
+    if (dead.length)
+        out.push(`listening: ${node}: ${dead.length} dead pinhole(s), opened but nothing listens: ${listed(dead)}`);
+    if (blocked.length)
+        out.push(
+            `listening: ${node}: ${blocked.length} listener(s) no opening covers (the firewall drops them): ${listed(blocked)}`,
+        );
+    if (wide.length)
+        out.push(
+            `listening: ${node}: ${wide.length} port(s) bound to all addresses while the firewall admits only some peers: ${listed(wide)}`,
+        );
     return out;
 }

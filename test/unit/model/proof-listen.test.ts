@@ -104,7 +104,7 @@ describe("the proof's listen audit", () => {
         [
             "the database stopped: a dead pinhole",
             [l("tcp", "0.0.0.0", 443), l("tcp", "10.0.0.5", 22)],
-            ["listening: db-1 27017/tcp is open to app-1, app-2 (database) but nothing listens (a dead pinhole)"],
+            ["listening: db-1: 1 dead pinhole(s), opened but nothing listens: 27017/tcp (database)"],
         ],
         [
             "an agent no opening covers; loopback-only sockets are nobody's business",
@@ -115,16 +115,25 @@ describe("the proof's listen audit", () => {
                 l("udp", "0.0.0.0", 8125),
                 l("tcp", "127.0.0.1", 5000),
             ],
-            ["listening: db-1 8125/udp has a listener (0.0.0.0) that no opening covers: the firewall drops it"],
+            ["listening: db-1: 1 listener(s) no opening covers (the firewall drops them): 8125/udp"],
         ],
         [
             "sshd on all addresses while only admin may come in; https to anyone on all addresses is fine",
             [l("tcp", "10.0.0.5", 27017), l("tcp", "0.0.0.0", 443), l("tcp", "::", 22)],
-            ["listening: db-1 22/tcp is bound to all addresses (::) while the firewall admits only admin"],
+            ["listening: db-1: 1 port(s) bound to all addresses while the firewall admits only some peers: 22/tcp"],
         ],
     ];
     for (const [what, listeners, want] of cases)
         it(`warns: ${what}`, () => expect(listenWarnings("db-1", groups, listeners)).to.deep.equal(want));
+
+    it("one line per kind and node, at most 12 ports named", () => {
+        const many = Array.from({ length: 15 }, (_, k) => l("tcp", "0.0.0.0", 9000 + k));
+        const wide = [l("tcp", "::", 27017), l("tcp", "0.0.0.0", 443), l("tcp", "::", 22)];
+        expect(listenWarnings("db-1", groups, [...many, ...wide])).to.deep.equal([
+            "listening: db-1: 15 listener(s) no opening covers (the firewall drops them): 9000/tcp, 9001/tcp, 9002/tcp, 9003/tcp, 9004/tcp, 9005/tcp, 9006/tcp, 9007/tcp, 9008/tcp, 9009/tcp, 9010/tcp, 9011/tcp, ... and 3 more",
+            "listening: db-1: 2 port(s) bound to all addresses while the firewall admits only some peers: 22/tcp, 27017/tcp",
+        ]);
+    });
 
     it("reads the sockets between the marks, and says why when it could not", () => {
         const ok =
