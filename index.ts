@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./components/cluster";
 import { formatProblems } from "./model/config";
-import { formatMatrixTable, matrixRows } from "./model/matrix";
+import { matrixRows } from "./model/matrix";
 import { buildClusterPolicy } from "./model/policy";
 import { narrowedWarnings, summarizeNarrowed } from "./model/narrowed-report";
 import { describeProfile } from "./model/narrowings";
@@ -38,8 +38,9 @@ const cluster = new Cluster("cluster", { model, policy, sshPrivateKey: config.re
 
 export const deploymentModel = model.model;
 /**
- * Per node: role, site, addresses (advertised = what peers at other sites use), fqdn, SSH target, every
- * opening with its reason, and (web-serving nodes) the certificate's details and expiry.
+ * Per node: role, site, addresses (advertised = what peers at other sites use), fqdn, SSH target, the openings'
+ * reasons (one line per port, reason and section, peers counted), their counts, and (web-serving nodes) the
+ * certificate's details and expiry.
  */
 export const nodes = Object.fromEntries(
     Object.values(cluster.nodes).map((n) => {
@@ -50,7 +51,6 @@ export const nodes = Object.fromEntries(
             {
                 ...n.summary,
                 ssh: `${spec.ssh.user}@${spec.ssh.host}:${spec.ssh.port}`,
-                openings: { inbound: n.summary.inbound.length, outbound: n.summary.outbound.length },
                 ...(cert
                     ? { certificateExpiry: cert.apply((c) => c.notAfter), certificateMode: n.certificate!.mode }
                     : {}),
@@ -73,8 +73,8 @@ export const openings = {
     outbound: cluster.policies.reduce((a, p) => a + p.outbound.length, 0),
     flows: rows.length,
 };
-/** The port matrix for the network team (the same table as `npm run matrix`). */
-export const portMatrix = formatMatrixTable(rows, { model });
+// The port matrix is not an output: it has a row per flow (quadratic in the nodes: 3.4 MB of state at 48 nodes,
+// rewritten at every checkpoint). `npm run matrix -- --stack <stack>` prints the same table from the config.
 /** The firewall profile ("reference", "strict", or with per-narrowing switches). */
 export const firewallProfile = describeProfile(model.firewall);
 /** Per narrowing in force: what it closes, why, the reference rows and the flows it closed in this cluster. */

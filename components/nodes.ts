@@ -6,6 +6,7 @@ import { NodeFirewall } from "./firewall";
 import { servesWeb } from "../model/roles";
 import type { WebCertificateSummary } from "../model/certificates";
 import { NodeWebArgs, WebCertificate } from "./certificate";
+import { openingSummaryLines } from "../model/opening-summary";
 
 export interface PlatformNodeArgs {
     /** This node's policy (buildPolicy). */
@@ -27,8 +28,11 @@ export interface NodeSummary {
     address: string;
     advertisedAddress?: string;
     fqdn: string;
+    /** The openings' reasons, one line per port, reason and section (model/opening-summary.ts). */
     inbound: string[];
     outbound: string[];
+    /** How many openings (one per flow end) each direction has. */
+    openings: { inbound: number; outbound: number };
     /** Web-serving nodes: `web cert details` (subject, SANs, issuer, notAfter, mode, fingerprint). */
     certificate?: pulumi.Output<WebCertificateSummary>;
 }
@@ -37,11 +41,9 @@ export interface NodeSummary {
  * The summary as the component's state output: the openings as counts. Their reasons are the stack output
  * `nodes` and the comments of the Firewall's ruleset already; a third copy would only grow every checkpoint.
  */
-export function stateSummary(
-    s: NodeSummary,
-): Omit<NodeSummary, "inbound" | "outbound"> & { openings: { inbound: number; outbound: number } } {
-    const { inbound, outbound, ...rest } = s;
-    return { ...rest, openings: { inbound: inbound.length, outbound: outbound.length } };
+export function stateSummary(s: NodeSummary): Omit<NodeSummary, "inbound" | "outbound"> {
+    const { inbound: _inbound, outbound: _outbound, ...rest } = s;
+    return rest;
 }
 
 export abstract class PlatformNode extends pulumi.ComponentResource {
@@ -73,8 +75,9 @@ export abstract class PlatformNode extends pulumi.ComponentResource {
             address: node.address,
             ...(node.advertisedAddress ? { advertisedAddress: node.advertisedAddress } : {}),
             fqdn: node.fqdn,
-            inbound: args.policy.inbound.map((o) => o.reason),
-            outbound: args.policy.outbound.map((o) => o.reason),
+            inbound: openingSummaryLines(args.policy.inbound),
+            outbound: openingSummaryLines(args.policy.outbound),
+            openings: { inbound: args.policy.inbound.length, outbound: args.policy.outbound.length },
         };
         if (args.web && servesWeb(node.role)) {
             this.certificate = new WebCertificate(

@@ -52,6 +52,11 @@ function toPeer(end: FlowEnd): Peer {
     return { kind: end.kind, name: end.name, addresses: [...end.addresses] };
 }
 
+/** The start of an opening's reason: "27017/tcp from app-1: " (the why follows). */
+export function reasonPrefix(direction: "inbound" | "outbound", port: number, protocol: string, peer: string): string {
+    return `${port}/${protocol} ${direction === "inbound" ? "from" : "to"} ${peer}: `;
+}
+
 function opening(f: Flow, direction: "inbound" | "outbound"): Opening {
     const peerEnd = direction === "inbound" ? f.from : f.to;
     const o: Opening = {
@@ -60,7 +65,7 @@ function opening(f: Flow, direction: "inbound" | "outbound"): Opening {
         port: f.port,
         peer: toPeer(peerEnd),
         service: f.service,
-        reason: `${f.port}/${f.protocol} ${direction === "inbound" ? "from" : "to"} ${peerLabel(peerEnd)}: ${f.why}`,
+        reason: `${reasonPrefix(direction, f.port, f.protocol, peerLabel(peerEnd))}${f.why}`,
         section: f.section,
         exposed: direction === "inbound" && f.exposed,
     };

@@ -5,6 +5,7 @@
 // Pure: no I/O. The text is what `pulumi preview --diff` shows, so it is stable and commented.
 import { FirewallSettings, NodePolicy, Opening, Protocol } from "../model/types";
 import { nftAddress, nftCommentLine, nftIdentifier, nftString } from "./escape";
+import { openingSummaryLines } from "../model/opening-summary";
 
 export const TABLE_FAMILY = "inet";
 export const TABLE_NAME = "pinhole";
@@ -208,17 +209,20 @@ function planRules(policy: NodePolicy, settings: FirewallSettings): RulePlan {
     return { inbound, outbound, sets: allSets };
 }
 
-/** Comment lines before the table: whom it is for and every opening's reason, as reviewers read them in a diff. */
+/**
+ * Comment lines before the table: whom it is for and every opening's reason, as reviewers read them in a diff
+ * (openings that differ only in the peer node share a line: model/opening-summary.ts).
+ */
 function headerLines(policy: NodePolicy, settings: FirewallSettings, opts: RenderOptions): string[] {
     const node = policy.node;
     const L: string[] = [];
     L.push(nftCommentLine(`pinhole firewall for ${opts.title ?? `${node.name} (${node.role}, site ${node.site})`}`));
     L.push("# Generated from the deployment model; edits on the node are drift and are reverted by `pulumi up`.");
     L.push("# Inbound openings:");
-    for (const o of policy.inbound) L.push(nftCommentLine(`  ${o.reason} [${o.section}]`));
+    for (const line of openingSummaryLines(policy.inbound)) L.push(nftCommentLine(`  ${line}`));
     if (settings.egress === "deny") {
         L.push("# Outbound openings (default-deny egress):");
-        for (const o of policy.outbound) L.push(nftCommentLine(`  ${o.reason} [${o.section}]`));
+        for (const line of openingSummaryLines(policy.outbound)) L.push(nftCommentLine(`  ${line}`));
     } else {
         L.push("# Egress: not filtered (pinhole:firewall.egress = allow).");
     }

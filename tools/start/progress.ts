@@ -136,8 +136,10 @@ export interface NodeOutput {
     address: string;
     advertisedAddress?: string;
     fqdn: string;
+    /** Reason lines (one per port, reason and section); `openings` counts the openings themselves. */
     inbound: string[];
     outbound: string[];
+    openings?: { inbound: number; outbound: number };
     certificate?: { mode: string; notAfter: string; fingerprintSha256?: string; pending?: boolean };
 }
 
@@ -195,8 +197,10 @@ function nodesSummary(s: SummaryInput): string[] {
     const modes = new Map<string, number>();
     for (const name of names) {
         const n = s.nodes[name];
-        inb += n.inbound.length;
-        outb += n.outbound.length;
+        // Stacks written before the reason lines were grouped have no counts: a line was an opening then.
+        const count = n.openings ?? { inbound: n.inbound.length, outbound: n.outbound.length };
+        inb += count.inbound;
+        outb += count.outbound;
         let cert = "-";
         if (n.certificate) {
             const days = Math.floor((Date.parse(n.certificate.notAfter) - now) / 86_400_000);
@@ -209,7 +213,7 @@ function nodesSummary(s: SummaryInput): string[] {
             n.site,
             n.address,
             n.advertisedAddress ?? "-",
-            `${n.inbound.length} / ${n.outbound.length}`,
+            `${count.inbound} / ${count.outbound}`,
             cert,
         ]);
     }
@@ -256,7 +260,7 @@ function nextCommands(s: SummaryInput, root: string): string[] {
         ["npm run lab -- status", "nodes, addresses, pinned host keys"],
         ["npm run lab -- probe", "measured reachability from every node and vantage"],
         [`npm run verify -- --stack ${s.stack}`, "check live tables, certificates and probes again"],
-        [`npm run -s pulumi -- stack output --stack ${s.stack} portMatrix`, "the port matrix for the network team"],
+        [`npm run matrix -- --stack ${s.stack}`, "the port matrix for the network team"],
         [
             `npm run -s pulumi -- stack output --stack ${s.stack} nodes --json`,
             "per node: openings with reasons, certificate",

@@ -171,7 +171,7 @@ describe("provider state size: the ruleset once, the live listing only on drift"
         ]).to.deep.equal([true, true, false]);
     });
 
-    it("a node component's state summary counts its openings (their reasons are in the ruleset and the stack output)", () => {
+    it("a node component's state summary keeps its openings' counts, not their reasons (in the ruleset and the stack output)", () => {
         const s = stateSummary({
             role: "database",
             site: "dc1",
@@ -179,6 +179,7 @@ describe("provider state size: the ruleset once, the live listing only on drift"
             fqdn: "db-1",
             inbound: ["a", "b", "c"],
             outbound: ["d"],
+            openings: { inbound: 3, outbound: 1 },
         });
         expect(s).to.deep.equal({
             role: "database",
