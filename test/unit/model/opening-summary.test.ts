@@ -81,7 +81,12 @@ describe("model/opening-summary: the ruleset header's reason lines", () => {
         this.timeout(60_000);
         const headerLines = (n: number) => {
             const plan = buildPlan({ model: "modular", nodes: n });
-            const keys = Object.fromEntries(plan.nodes.map((x) => [x.name, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1dYnHC3m7v4gQ1Ywq0V1cPZf1T9oQm3c5a7y9bY0c"]));
+            const keys = Object.fromEntries(
+                plan.nodes.map((x) => [
+                    x.name,
+                    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm1dYnHC3m7v4gQ1Ywq0V1cPZf1T9oQm3c5a7y9bY0c",
+                ]),
+            );
             const raw = Object.fromEntries(
                 Object.entries(labStackConfig(plan, keys)).map(([k, v]) => [k.replace(/^pinhole:/, ""), v]),
             );
@@ -90,7 +95,10 @@ describe("model/opening-summary: the ruleset header's reason lines", () => {
             const model = parsed.model;
             return Math.max(
                 ...buildPolicy(model).map(
-                    (p) => renderRuleset(p, model.firewall).split("\n").filter((l) => l.startsWith("#")).length,
+                    (p) =>
+                        renderRuleset(p, model.firewall)
+                            .split("\n")
+                            .filter((l) => l.startsWith("#")).length,
                 ),
             );
         };
