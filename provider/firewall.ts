@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "crypto";
 import { failsafeRuleset } from "../render/failsafe";
 import { detectScript, findings, parseDetection, planCoexistence } from "../remote/coexist";
 import type { CoexistPlan } from "../remote/coexist";
-import { normaliseListing, replaceTableTransaction } from "../render/nftables";
+import { normaliseListing, replaceTableTransaction, sameRulesExceptComments } from "../render/nftables";
 import { changedKeys, inputDiff, ProviderError } from "./framework";
 import type { CheckFailure, ResourceHandler } from "./framework";
 import { FIREWALL } from "./schema";
@@ -307,6 +307,11 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
     },
     async diff(olds, news) {
         const d = inputDiff(olds, news, INPUTS);
+        // Only the reasons in the header changed: nothing to load on the node; the state takes the new text.
+        if (d.detailedDiff.ruleset && !isUnknown(news.ruleset) && sameRulesExceptComments(olds.ruleset, news.ruleset)) {
+            delete d.detailedDiff.ruleset;
+            d.changes = Object.keys(d.detailedDiff).length > 0;
+        }
         // Drift seen by `pulumi refresh`: the rules added or removed on the node show as the drift the update removes.
         if (hasDrift(driftOf(olds))) {
             d.detailedDiff.drift = "delete";

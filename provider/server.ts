@@ -2,6 +2,7 @@
 // implements neither CheckConfig nor DiffConfig (so the engine stores the project's whole `pinhole:*`
 // stack config as the default provider's inputs) and prints stack traces for expected failures.
 // This one speaks the same protocol through the SDK's own gRPC stubs.
+import * as fs from "fs";
 import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
@@ -82,13 +83,35 @@ const toStruct = (v: Values): Struct => Struct.fromJavaScript(JSON.parse(JSON.st
 
 /** Runs one call; failures go back as gRPC errors (message only for expected ones). */
 function unaryWith(log: (m: string) => void) {
+    const timing = rpcTimingLog(process.env.PINHOLE_RPC_LOG);
     return <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
         (call: grpc.ServerUnaryCall<Req, Res>, cb: Callback<Res>) => {
+            const started = Date.now();
+            const done = () => timing?.(name, call.request, started);
             fn(call.request).then(
-                (res) => cb(null, res),
-                (e) => cb(toServiceError(e, name, log)),
+                (res) => {
+                    done();
+                    cb(null, res);
+                },
+                (e) => {
+                    done();
+                    cb(toServiceError(e, name, log));
+                },
             );
         };
+}
+
+/**
+ * PINHOLE_RPC_LOG=FILE: one line per call the engine made (`{"call", "type", "startMs", "ms"}`: the resource's type
+ * from its URN, nothing of its inputs), so the benchmark can say where a command's time went in the provider.
+ */
+function rpcTimingLog(file: string | undefined) {
+    if (!file) return undefined;
+    return (call: string, req: unknown, started: number) => {
+        const urn = (req as { getUrn?: () => string }).getUrn?.();
+        const line = { call, type: urn ? typeOfUrn(urn) : undefined, startMs: started, ms: Date.now() - started };
+        fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+    };
 }
 type Unary = ReturnType<typeof unaryWith>;
 

@@ -9,67 +9,11 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { shellQuote } from "../render/escape";
 import { describe, explainSshFailure, normaliseHostKey, RunResult, SshConnectionInput, SshError } from "./ssh-messages";
+import { sshArgs } from "./ssh-args";
 
 export * from "./ssh-messages";
-
-function commonOptions(dir: string, alias: string): string[] {
-    return [
-        "-i",
-        path.join(dir, "key"),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "IdentityAgent=none",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        `UserKnownHostsFile=${path.join(dir, "known_hosts")}`,
-        "-o",
-        "GlobalKnownHostsFile=/dev/null",
-        "-o",
-        `HostKeyAlias=${alias}`,
-        "-o",
-        "CheckHostIP=no",
-        "-o",
-        "ConnectTimeout=8",
-        "-o",
-        "ServerAliveInterval=5",
-        "-o",
-        "ServerAliveCountMax=3",
-        "-o",
-        "ControlMaster=no",
-        "-o",
-        "ControlPath=none",
-        "-o",
-        "LogLevel=ERROR",
-        "-F",
-        "/dev/null",
-    ];
-}
-
-/** The argv for `ssh` (without the remote command), given a prepared temp dir. */
-export function sshArgs(conn: SshConnectionInput, dir: string): string[] {
-    const args = commonOptions(dir, "pinhole-node");
-    if (conn.bastion) {
-        const b = conn.bastion;
-        const jump = [
-            "ssh",
-            ...commonOptions(dir, "pinhole-bastion"),
-            "-p",
-            String(b.port),
-            "-W",
-            "%h:%p",
-            `${b.user}@${b.host}`,
-        ];
-        args.push("-o", `ProxyCommand=${jump.map(shellQuote).join(" ")}`);
-    }
-    args.push("-p", String(conn.port), `${conn.user}@${conn.host}`);
-    return args;
-}
+export { readKexOptions, sshArgs } from "./ssh-args";
 
 /** A private 0700 temp dir holding the key (0600) and the pinned known_hosts; the caller removes it. */
 function writeCredentials(conn: SshConnectionInput): string {
@@ -173,10 +117,11 @@ export class SshSession {
     constructor(
         readonly conn: SshConnectionInput,
         privileged = true,
+        readOnly = false,
     ) {
         this.dir = writeCredentials(conn);
         countSession(conn);
-        this.child = spawn("ssh", [...sshArgs(conn, this.dir), remoteShell(conn, privileged)], {
+        this.child = spawn("ssh", [...sshArgs(conn, this.dir, readOnly), remoteShell(conn, privileged)], {
             stdio: ["pipe", "pipe", "pipe"],
         });
         this.closed = new Promise((resolve) => {
@@ -355,7 +300,7 @@ export function readScript(conn: SshConnectionInput, script: string, opts: RunOp
     const key = sessionKey(conn, privileged);
     let s = shared.get(key);
     if (!s || !s.open) {
-        const session = new SshSession(conn, privileged);
+        const session = new SshSession(conn, privileged, true);
         s = session;
         shared.set(key, session);
         let linger: NodeJS.Timeout | undefined;

@@ -382,3 +382,16 @@ export function normaliseListing(listing: string): string {
     }
     return out.join("\n") + "\n";
 }
+
+/**
+ * Two rulesets that differ only in their comment lines (the header of reasons) load the same table: the Firewall's
+ * diff does not re-apply a node for them (a new header format must not re-apply every node of every stack).
+ */
+export function sameRulesExceptComments(a: string, b: string): boolean {
+    const rules = (t: string) =>
+        t
+            .split("\n")
+            .filter((l) => !/^\s*#/.test(l))
+            .join("\n");
+    return rules(a) === rules(b);
+}

@@ -150,6 +150,9 @@ describe("provider state size: the ruleset once, the live listing only on drift"
         const dd = changed.getDetaileddiffMap();
         expect(dd.get("ruleset")?.getKind()).to.equal(provproto.PropertyDiff.Kind.UPDATE);
         expect(dd.get("ruleset")?.getInputdiff(), "the CLI shows the old value from the old inputs").to.equal(true);
+        // Only the header's reasons changed: nothing to load on the node (a new header format re-applies nothing).
+        const reasons = await diff(newOutputs, inputs, { ...inputs, ruleset: RULESET.replace("# reasons", "# other") });
+        expect(reasons.getChanges()).to.equal(provproto.DiffResponse.DiffChanges.DIFF_NONE);
         const key = await diff(newOutputs, inputs, { ...inputs, privateKey: "k2" });
         expect(key.getDetaileddiffMap().get("privateKey")?.getInputdiff()).to.equal(false);
     });

@@ -44,6 +44,8 @@ describe("remote/ssh.ts: sessions", () => {
             `#!/bin/bash
 for a; do dest="$prev"; prev="$a"; done
 echo "$dest" >> ${JSON.stringify(calls)}
+kex=none; for a; do case "$a" in KexAlgorithms=*) kex="$a";; esac; done
+echo "$dest $kex" >> ${JSON.stringify(calls)}.kex
 if [ "$FAKE_SSH_MODE" = refused ]; then echo "ssh: connect to host x port 22: Connection refused" >&2; exit 255; fi
 exec /bin/sh -c "\${@: -1}"
 `,
@@ -53,6 +55,7 @@ exec /bin/sh -c "\${@: -1}"
         process.env.PINHOLE_SSH_LOG = counted;
     });
     beforeEach(() => {
+        fs.rmSync(`${calls}.kex`, { force: true });
         fs.rmSync(calls, { force: true });
         fs.rmSync(counted, { force: true });
         delete process.env.FAKE_SSH_MODE;
@@ -63,6 +66,25 @@ exec /bin/sh -c "\${@: -1}"
         else process.env.PINHOLE_SSH_LOG = saved.log;
         if (saved.mode !== undefined) process.env.FAKE_SSH_MODE = saved.mode;
         fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("read-only sessions put curve25519 first in the key exchange; sessions that change a node keep the default", async () => {
+        await readScript(conn("r", "10.0.0.7"), "true");
+        await runScript(conn("w", "10.0.0.8"), "true");
+        const saved = process.env.PINHOLE_SSH_READ_KEX;
+        process.env.PINHOLE_SSH_READ_KEX = "default";
+        try {
+            await readScript(conn("d", "10.0.0.9"), "true");
+        } finally {
+            if (saved === undefined) delete process.env.PINHOLE_SSH_READ_KEX;
+            else process.env.PINHOLE_SSH_READ_KEX = saved;
+        }
+        const kex = fs.readFileSync(`${calls}.kex`, "utf8").split("\n").filter(Boolean).sort();
+        expect(kex).to.deep.equal([
+            "root@10.0.0.7 KexAlgorithms=^curve25519-sha256",
+            "root@10.0.0.8 none",
+            "root@10.0.0.9 none",
+        ]);
     });
 
     it("splitAtMarks: each finished script's text (with or without a last newline), the unfinished rest kept", () => {

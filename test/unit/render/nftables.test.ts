@@ -1,6 +1,12 @@
 import { expect } from "chai";
 import { FirewallSettings, NodePolicy, Opening } from "../../../model/types";
-import { compareAddresses, normaliseListing, renderRuleset, replaceTableTransaction } from "../../../render/nftables";
+import {
+    compareAddresses,
+    normaliseListing,
+    renderRuleset,
+    replaceTableTransaction,
+    sameRulesExceptComments,
+} from "../../../render/nftables";
 
 const settings: FirewallSettings = {
     egress: "allow",
@@ -185,6 +191,17 @@ describe("render/nftables: ruleset", () => {
         expect(renderRuleset(policy(inbound), settings)).to.contain(
             "#   27017/tcp from app-1: database [Test section]",
         );
+    });
+
+    it("rulesets that differ only in comment lines load the same table; a rule's own comment is part of it", () => {
+        const base = '# a\ntable inet pinhole {\n\t\ttcp dport 22 accept comment "x"\n}\n';
+        const cases: [string, boolean][] = [
+            ['# b\n# c\ntable inet pinhole {\n\t\ttcp dport 22 accept comment "x"\n}\n', true],
+            ['table inet pinhole {\n\t# inside\n\t\ttcp dport 22 accept comment "x"\n}\n', true],
+            ['# a\ntable inet pinhole {\n\t\ttcp dport 22 accept comment "y"\n}\n', false],
+            ['# a\ntable inet pinhole {\n\t\ttcp dport 23 accept comment "x"\n}\n', false],
+        ];
+        for (const [other, same] of cases) expect(sameRulesExceptComments(base, other), other).to.equal(same);
     });
 
     it("wraps the ruleset in an atomic replace of pinhole's table only", () => {
