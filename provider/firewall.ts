@@ -92,32 +92,39 @@ export async function applyFirewall(
  * One session: other firewall managers first (remote/coexist.ts; a refusal must come before anything is
  * applied), then the apply. The confirmation is a fresh connection of its own, as the protocol needs.
  */
+/** A firewall's sessions carry rulesets and listings, never a key: the faster key exchange (remote/ssh-args.ts). */
+const NO_SECRETS = { noSecrets: true } as const;
+
 async function detectAndApply(
     i: FirewallInputs,
     c: SshConnectionInput,
     token: string,
 ): Promise<{ r: RunResult; coexist: CoexistPlan; started: number }> {
-    return withSession(c, async (session) => {
-        const d = await session.run(detectScript(), 30_000);
-        if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
-        const coexist = planCoexistence(
-            i.node,
-            findings(parseDetection(d.stdout)),
-            i.otherFirewalls === "take-over" ? "take-over" : "refuse",
-        );
-        if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
-        const started = Date.now();
-        const r = await session.run(
-            applyScript({
-                token,
-                ruleset: i.ruleset,
-                managementSources: i.managementSources,
-                rollbackSeconds: i.rollbackSeconds,
-                skipPrecheck: i.skipPrecheck,
-            }),
-        );
-        return { r, coexist, started };
-    });
+    return withSession(
+        c,
+        async (session) => {
+            const d = await session.run(detectScript(), 30_000);
+            if (d.code === 255) throw new FirewallApplyError(`firewall not applied: ${explainSshFailure(c, d)}`);
+            const coexist = planCoexistence(
+                i.node,
+                findings(parseDetection(d.stdout)),
+                i.otherFirewalls === "take-over" ? "take-over" : "refuse",
+            );
+            if (coexist.refuse) throw new FirewallApplyError(coexist.refuse);
+            const started = Date.now();
+            const r = await session.run(
+                applyScript({
+                    token,
+                    ruleset: i.ruleset,
+                    managementSources: i.managementSources,
+                    rollbackSeconds: i.rollbackSeconds,
+                    skipPrecheck: i.skipPrecheck,
+                }),
+            );
+            return { r, coexist, started };
+        },
+        NO_SECRETS,
+    );
 }
 
 /** The message for an apply that did not go through (by the apply script's exit code); undefined when it did. */
@@ -148,7 +155,7 @@ async function confirmInTime(
         const cr = await runScript(
             c,
             confirmScript(token, owner, failsafeRuleset(i.managementSources, i.connection.port ?? 22), takeOver),
-            { timeoutMs: Math.max(3000, Math.min(remaining, 15000)) },
+            { timeoutMs: Math.max(3000, Math.min(remaining, 15000)), ...NO_SECRETS },
         );
         if (cr.code === 0) return { listing: listingOf(cr.stdout) };
         if (cr.code === EXIT.runFilesGone)
@@ -164,7 +171,7 @@ async function confirmInTime(
 /** Lockout: waits for the node's own timer, then checks that it really is back; the message says which. */
 async function lockoutMessage({ i, c, started }: ApplyRun, appliedFrom: string, last: string): Promise<string> {
     await sleep(Math.max(0, started + i.rollbackSeconds * 1000 + 3000 - Date.now()));
-    const back = await runScript(c, inspectScript(), { timeoutMs: 20_000 });
+    const back = await runScript(c, inspectScript(), { timeoutMs: 20_000, ...NO_SECRETS });
     const state =
         back.code === 0
             ? "it rolled back to its previous ruleset and SSH works again"
@@ -213,7 +220,7 @@ export async function readFirewall(
     i: FirewallTarget,
 ): Promise<{ owner: string; listing: string; persisted: boolean; boot: BootState }> {
     const c = conn(i);
-    const r = await readScript(c, inspectScript(), { timeoutMs: 30_000 });
+    const r = await readScript(c, inspectScript(), { timeoutMs: 30_000, ...NO_SECRETS });
     if (r.code !== 0)
         throw new SshError(
             `cannot read the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,
@@ -354,7 +361,7 @@ export const firewallHandler: ResourceHandler<typeof FIREWALL> = {
     },
     async delete(id, props) {
         const c = conn(props);
-        const r = await runScript(c, removeScript(id), { timeoutMs: 60_000 });
+        const r = await runScript(c, removeScript(id), { timeoutMs: 60_000, ...NO_SECRETS });
         if (r.code !== 0) {
             throw new SshError(
                 `cannot remove the firewall of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,

@@ -287,7 +287,8 @@ function installedState(
 
 export async function platformRead(id: string, props: WebServerState): Promise<WebServerState> {
     const c = conn(props);
-    const r = await readScript(c, platformInspectScript(props.fqdn), { timeoutMs: 30_000 });
+    // Hashes and the owner mark only: no secret (shares the login with the Firewall's read on refresh).
+    const r = await readScript(c, platformInspectScript(props.fqdn), { timeoutMs: 30_000, noSecrets: true });
     if (r.code !== 0)
         throw new SshError(
             `cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,

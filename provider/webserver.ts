@@ -107,7 +107,8 @@ export async function inspectWebServer(
     originals: string[];
 }> {
     const c = conn(i);
-    const r = await readScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000 });
+    // Hashes, modes and the owner mark only: no secret (shares the login with the Firewall's read on refresh).
+    const r = await readScript(c, inspectScript(i.fqdn, i.paths), { timeoutMs: 30_000, noSecrets: true });
     if (r.code !== 0)
         throw new SshError(
             `cannot read the web front end of ${describe(c)}: ${r.code === 255 ? explainSshFailure(c, r) : r.stderr.trim()}`,

@@ -22,7 +22,12 @@ export async function probeFromNode(
     const script =
         (opts.listening ? listeningSection() : "") +
         (targets.length ? probeScript([...targets], { timeoutSeconds }) : "echo probes-done\n");
-    const r = await runScript(conn, script, { privileged: false, timeoutMs: 60_000 + targets.length * 200 });
+    // Probe targets and results, the listening sockets: no secret.
+    const r = await runScript(conn, script, {
+        privileged: false,
+        timeoutMs: 60_000 + targets.length * 200,
+        noSecrets: true,
+    });
     const outcomes = parseProbeOutput(r.stdout, targets.length);
     const rows = targets.map((t, i) => judgeProbe(t, outcomes[i].outcome, outcomes[i].detail));
     const listening = opts.listening ? readListeningSection(r.stdout) : undefined;

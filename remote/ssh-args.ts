@@ -1,5 +1,5 @@
 // The argv of pinhole's `ssh`: pinned host key, the key of the stack only, no agent, no config file, no
-// multiplexing; a bastion as a ProxyCommand with the same options; read-only sessions' key exchange.
+// multiplexing; a bastion as a ProxyCommand with the same options; the key exchange of sessions without secrets.
 import * as path from "path";
 import { shellQuote } from "../render/escape";
 import { SshConnectionInput } from "./ssh-messages";
@@ -42,20 +42,21 @@ function commonOptions(dir: string, alias: string): string[] {
 }
 
 /**
- * Key exchange of a read-only session: curve25519 ahead of OpenSSH's default list. The default's first choice on
- * Debian 12 (OpenSSH 9.2), the post-quantum hybrid sntrup761x25519, costs ~140 ms of CPU per login on each side
- * (measured: 20 logins 2.80 s of client CPU against 0.35 s), and a no-op `up` or `preview` logs into every node.
- * Reads carry no secret (a table listing, file fingerprints; the login key never crosses), so they trade the
- * hybrid's protection of recorded traffic for it; sessions that apply, install or confirm keep the default.
- * PINHOLE_SSH_READ_KEX=default keeps the default for reads too.
+ * Key exchange of a session that carries no secret: curve25519 ahead of OpenSSH's default list. The default's first
+ * choice on Debian 12 (OpenSSH 9.2), the post-quantum hybrid sntrup761x25519, costs ~140 ms of CPU per login on each
+ * side (measured: 20 logins 2.80 s of client CPU against 0.35 s), and a no-op `up` or `preview` logs into every node.
+ * Reads (a table listing, file fingerprints), a firewall's apply (the ruleset) and its confirmation carry nothing a
+ * recorded session must keep from a future quantum computer (the login key never crosses the wire), so they give up
+ * the hybrid's protection of recorded traffic; sessions that carry a secret (a web node's private key) keep the
+ * default. PINHOLE_SSH_KEX=default keeps the default for every session.
  */
-export function readKexOptions(env: NodeJS.ProcessEnv = process.env): string[] {
-    return env.PINHOLE_SSH_READ_KEX === "default" ? [] : ["-o", "KexAlgorithms=^curve25519-sha256"];
+export function fastKexOptions(env: NodeJS.ProcessEnv = process.env): string[] {
+    return env.PINHOLE_SSH_KEX === "default" ? [] : ["-o", "KexAlgorithms=^curve25519-sha256"];
 }
 
-/** The argv for `ssh` (without the remote command), given a prepared temp dir; `readOnly` sessions: readKexOptions. */
-export function sshArgs(conn: SshConnectionInput, dir: string, readOnly = false): string[] {
-    const args = [...commonOptions(dir, "pinhole-node"), ...(readOnly ? readKexOptions() : [])];
+/** The argv for `ssh` (without the remote command), given a prepared temp dir; `noSecrets`: fastKexOptions. */
+export function sshArgs(conn: SshConnectionInput, dir: string, noSecrets = false): string[] {
+    const args = [...commonOptions(dir, "pinhole-node"), ...(noSecrets ? fastKexOptions() : [])];
     if (conn.bastion) {
         const b = conn.bastion;
         const jump = [

@@ -13,7 +13,7 @@ import { describe, explainSshFailure, normaliseHostKey, RunResult, SshConnection
 import { sshArgs } from "./ssh-args";
 
 export * from "./ssh-messages";
-export { readKexOptions, sshArgs } from "./ssh-args";
+export { fastKexOptions, sshArgs } from "./ssh-args";
 
 /** A private 0700 temp dir holding the key (0600) and the pinned known_hosts; the caller removes it. */
 function writeCredentials(conn: SshConnectionInput): string {
@@ -46,6 +46,8 @@ export interface RunOptions {
     timeoutMs?: number;
     /** Run the script as root (sudo -n when the login user isn't root). Default true. */
     privileged?: boolean;
+    /** The session carries no secret either way: curve25519 first in its key exchange (fastKexOptions). Default false. */
+    noSecrets?: boolean;
 }
 
 /** The remote command of a session: a shell reading its commands from stdin (as root through sudo when needed). */
@@ -117,11 +119,11 @@ export class SshSession {
     constructor(
         readonly conn: SshConnectionInput,
         privileged = true,
-        readOnly = false,
+        noSecrets = false,
     ) {
         this.dir = writeCredentials(conn);
         countSession(conn);
-        this.child = spawn("ssh", [...sshArgs(conn, this.dir, readOnly), remoteShell(conn, privileged)], {
+        this.child = spawn("ssh", [...sshArgs(conn, this.dir, noSecrets), remoteShell(conn, privileged)], {
             stdio: ["pipe", "pipe", "pipe"],
         });
         this.closed = new Promise((resolve) => {
@@ -246,7 +248,7 @@ function countSession(conn: SshConnectionInput): void {
 
 /** Runs `script` with /bin/sh on the node in a session of its own (script on stdin). Resolves with exit code and output. */
 export async function runScript(conn: SshConnectionInput, script: string, opts: RunOptions = {}): Promise<RunResult> {
-    const s = new SshSession(conn, opts.privileged ?? true);
+    const s = new SshSession(conn, opts.privileged ?? true, opts.noSecrets ?? false);
     try {
         return await s.run(script, opts.timeoutMs ?? 120_000);
     } finally {
@@ -258,9 +260,9 @@ export async function runScript(conn: SshConnectionInput, script: string, opts: 
 export async function withSession<T>(
     conn: SshConnectionInput,
     fn: (s: SshSession) => Promise<T>,
-    opts: { privileged?: boolean } = {},
+    opts: { privileged?: boolean; noSecrets?: boolean } = {},
 ): Promise<T> {
-    const s = new SshSession(conn, opts.privileged ?? true);
+    const s = new SshSession(conn, opts.privileged ?? true, opts.noSecrets ?? false);
     try {
         return await fn(s);
     } finally {
@@ -272,7 +274,7 @@ const shared = new Map<string, SshSession>();
 /** How long a shared read session waits for another read of the same node after its last one finished. */
 export const READ_LINGER_MS = 1000;
 
-function sessionKey(conn: SshConnectionInput, privileged: boolean): string {
+function sessionKey(conn: SshConnectionInput, privileged: boolean, noSecrets: boolean): string {
     const b = conn.bastion;
     return createHash("sha256")
         .update(
@@ -284,6 +286,7 @@ function sessionKey(conn: SshConnectionInput, privileged: boolean): string {
                 conn.privateKey,
                 conn.sudo,
                 privileged,
+                noSecrets,
                 b ? [b.host, b.port, b.user, b.hostKey] : null,
             ]),
         )
@@ -297,10 +300,12 @@ function sessionKey(conn: SshConnectionInput, privileged: boolean): string {
  */
 export function readScript(conn: SshConnectionInput, script: string, opts: RunOptions = {}): Promise<RunResult> {
     const privileged = opts.privileged ?? true;
-    const key = sessionKey(conn, privileged);
+    // A read that may return a secret (an imported key) never joins, nor opens, a session without the default exchange.
+    const noSecrets = opts.noSecrets ?? false;
+    const key = sessionKey(conn, privileged, noSecrets);
     let s = shared.get(key);
     if (!s || !s.open) {
-        const session = new SshSession(conn, privileged, true);
+        const session = new SshSession(conn, privileged, noSecrets);
         s = session;
         shared.set(key, session);
         let linger: NodeJS.Timeout | undefined;

@@ -68,23 +68,35 @@ exec /bin/sh -c "\${@: -1}"
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("read-only sessions put curve25519 first in the key exchange; sessions that change a node keep the default", async () => {
-        await readScript(conn("r", "10.0.0.7"), "true");
-        await runScript(conn("w", "10.0.0.8"), "true");
-        const saved = process.env.PINHOLE_SSH_READ_KEX;
-        process.env.PINHOLE_SSH_READ_KEX = "default";
+    it("sessions that carry no secret put curve25519 first in the key exchange; the others keep the default", async () => {
+        await readScript(conn("r", "10.0.0.7"), "true", { noSecrets: true });
+        await runScript(conn("w", "10.0.0.8"), "true", { noSecrets: true });
+        await readScript(conn("s", "10.0.0.9"), "true");
+        await runScript(conn("t", "10.0.0.10"), "true");
+        const saved = process.env.PINHOLE_SSH_KEX;
+        process.env.PINHOLE_SSH_KEX = "default";
         try {
-            await readScript(conn("d", "10.0.0.9"), "true");
+            await runScript(conn("d", "10.0.0.11"), "true", { noSecrets: true });
         } finally {
-            if (saved === undefined) delete process.env.PINHOLE_SSH_READ_KEX;
-            else process.env.PINHOLE_SSH_READ_KEX = saved;
+            if (saved === undefined) delete process.env.PINHOLE_SSH_KEX;
+            else process.env.PINHOLE_SSH_KEX = saved;
         }
         const kex = fs.readFileSync(`${calls}.kex`, "utf8").split("\n").filter(Boolean).sort();
         expect(kex).to.deep.equal([
+            "root@10.0.0.10 none",
+            "root@10.0.0.11 none",
             "root@10.0.0.7 KexAlgorithms=^curve25519-sha256",
-            "root@10.0.0.8 none",
+            "root@10.0.0.8 KexAlgorithms=^curve25519-sha256",
             "root@10.0.0.9 none",
         ]);
+    });
+
+    it("a read that may carry a secret never shares a session opened without the default key exchange", async () => {
+        await Promise.all([
+            readScript(conn("m", "10.0.0.12"), "true", { noSecrets: true }),
+            readScript(conn("m", "10.0.0.12"), "true"),
+        ]);
+        expect(connections()).to.deep.equal(["root@10.0.0.12", "root@10.0.0.12"]);
     });
 
     it("splitAtMarks: each finished script's text (with or without a last newline), the unfinished rest kept", () => {
