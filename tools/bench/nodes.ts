@@ -19,7 +19,10 @@ export function connections(model: ClusterModel, key: string): SshConnectionInpu
 /** One SSH session per node, all at once; each runs `script(node)`. Throws if any fails. */
 export async function everyNode(conns: SshConnectionInput[], script: (node: string) => string): Promise<number> {
     const t = Date.now();
-    const rs = await Promise.all(conns.map((c) => runScript(c, script(c.node!), { timeoutMs: 120_000 })));
+    // The floor of a firewall's sessions: the same key exchange as theirs (remote/ssh-args.ts).
+    const rs = await Promise.all(
+        conns.map((c) => runScript(c, script(c.node!), { timeoutMs: 120_000, noSecrets: true })),
+    );
     const bad = rs.map((r, i) => [r, conns[i]] as const).filter(([r]) => r.code !== 0);
     if (bad.length)
         throw new Error(

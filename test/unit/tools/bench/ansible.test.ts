@@ -37,6 +37,7 @@ describe("tools/bench/ansible: the Ansible side of the benchmark", () => {
         };
         expect(inv.all.vars.ansible_ssh_common_args)
             .to.contain("StrictHostKeyChecking=yes")
+            .and.to.contain("KexAlgorithms=^curve25519-sha256")
             .and.contain("UserKnownHostsFile=/k/known_hosts");
         expect(inv.all.hosts["db-1"]).to.include({
             ansible_host: "10.0.0.1",
