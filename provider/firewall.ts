@@ -88,13 +88,13 @@ export async function applyFirewall(
     throw new FirewallApplyError(await lockoutMessage(run, appliedFrom, confirmed.last));
 }
 
+/** A firewall's sessions carry rulesets and listings, never a key: the faster key exchange (remote/ssh-args.ts). */
+const NO_SECRETS = { noSecrets: true } as const;
+
 /**
  * One session: other firewall managers first (remote/coexist.ts; a refusal must come before anything is
  * applied), then the apply. The confirmation is a fresh connection of its own, as the protocol needs.
  */
-/** A firewall's sessions carry rulesets and listings, never a key: the faster key exchange (remote/ssh-args.ts). */
-const NO_SECRETS = { noSecrets: true } as const;
-
 async function detectAndApply(
     i: FirewallInputs,
     c: SshConnectionInput,

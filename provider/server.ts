@@ -103,14 +103,18 @@ function unaryWith(log: (m: string) => void) {
 
 /**
  * PINHOLE_RPC_LOG=FILE: one line per call the engine made (`{"call", "type", "startMs", "ms"}`: the resource's type
- * from its URN, nothing of its inputs), so the benchmark can say where a command's time went in the provider.
+ * from its URN, nothing of its inputs), to see where a command's time went in the provider (docs/operations.md).
  */
-function rpcTimingLog(file: string | undefined) {
+export function rpcTimingLog(file: string | undefined) {
     if (!file) return undefined;
     return (call: string, req: unknown, started: number) => {
         const urn = (req as { getUrn?: () => string }).getUrn?.();
         const line = { call, type: urn ? typeOfUrn(urn) : undefined, startMs: started, ms: Date.now() - started };
-        fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+        try {
+            fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+        } catch {
+            /* a diagnostic must never fail (or hang) the call it times */
+        }
     };
 }
 type Unary = ReturnType<typeof unaryWith>;
