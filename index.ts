@@ -1,6 +1,6 @@
 // pinhole's Pulumi program: read the stack config, validate all of it, build the cluster, export
 // what an operator needs. Thin on purpose: decisions live in model/, rendering in render/.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./components/pulumi";
 import { Cluster } from "./components/cluster";
 import { formatProblems } from "./model/config";
 import { matrixRows } from "./model/matrix";

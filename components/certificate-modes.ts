@@ -7,10 +7,10 @@
 //   csr           PrivateKey + CertificateRequest; the CA's reply from secret config once there, else self-signed
 //   external      bundle and key from secret config, checked before anything is installed
 //   acme          PrivateKey + AcmeCertificate ordered from certificates.acme's CA (HTTP-01 through the node's nginx)
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { checkCertificateBundle, formatBundleProblems } from "../model/certificate-bundle";
 import { AcmeSettings, NodeCertificateSettings, NodeSpec } from "../model/types";
-import { connectionOf } from "./firewall";
+import { connectionOf } from "../remote/connection";
 import {
     AcmeCertificate,
     CertificateRequest,

@@ -1,7 +1,7 @@
 // The summary of a node's web certificate (`web cert details`, the stack outputs): the details of the bundle
 // nginx serves, the node's mode, and where the bundle stands against its notice window; and the expiry notice
 // the preview prints once per node. summarize is pure; certificateSummary applies it to the mode's bundle.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { certificateDetails, expiryStatus, WebCertificateSummary } from "../model/certificates";
 import { CertificateMode, CertificateSettings } from "../model/types";
 import { ModeCertificate } from "./certificate-modes";

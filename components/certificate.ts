@@ -7,7 +7,7 @@
 // Operator-supplied bundles are checked (model/certificates.ts) before anything is installed: a bundle
 // that does not match the node's name or key, has a broken or incomplete chain, or is outside its validity
 // fails the preview with a message naming the node; no node's front end changes while any is rejected.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { noticeWindowDays, WebCertificateSummary } from "../model/certificates";
 import { CertificateMode, CertificateSettings, FrontEndMode, NodeCertificateSettings, NodeSpec } from "../model/types";
 import { WeightEntry } from "../render/nginx-platform";

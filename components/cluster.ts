@@ -1,6 +1,6 @@
 // Cluster: the whole deployment. Derives every node's policy from the validated model and creates
 // one node component per node; nothing here decides who may talk to whom (model/policy.ts does).
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { buildClusterPolicy, ClusterPolicy, Flow } from "../model/policy";
 import { ClusterModel, NodePolicy } from "../model/types";
 import { NODE_CLASSES, PlatformNode } from "./nodes";

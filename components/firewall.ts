@@ -1,22 +1,12 @@
 // NodeFirewall: one node's host firewall, rendered from its policy and applied over SSH by the
 // pinhole provider (pinhole:node:Firewall) with the anti-lockout protocol.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { FirewallSettings, NodePolicy } from "../model/types";
 import { renderRuleset } from "../render/nftables";
 import { FIREWALL, FirewallState } from "../provider/schema";
 import { ArgsOf, resourceInputs, resourceOptions } from "./provider-resource";
-
 import { connectionOf } from "../remote/connection";
-export { connectionOf };
-export type { NodeConnection } from "../remote/connection";
-
-/** Sources the policy allows on the management SSH port: the provider refuses rulesets that cut its own path. */
-export function managementSources(policy: NodePolicy): string[] {
-    const sources = policy.inbound
-        .filter((o) => o.protocol === "tcp" && o.port === 22)
-        .flatMap((o) => o.peer.addresses);
-    return [...new Set(sources)].sort();
-}
+import { managementSources } from "../model/policy";
 
 /** The provider resource: pinhole's nftables table on one node. */
 export class FirewallRuleset extends pulumi.CustomResource {

@@ -3,7 +3,7 @@
 //   certificate-only  the bundle and key go where the platform's nginx has them, plus pinhole's TLS drop-in and
 //                     the weights on the platform's upstream (provider/webserver-platform.ts plans it from `nginx -T`)
 //   whole-site        pinhole writes the server block (render/nginx.ts): backend, names and paths from config
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { WeightEntry } from "../render/nginx-platform";
 import { DerivedWebServer } from "./web-server-inputs";
 import { WEB_SERVER } from "../provider/schema";

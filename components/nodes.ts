@@ -1,6 +1,6 @@
 // One component class per node type. Each owns the node's firewall (and, per role, its web server
 // certificate). The type token says what the node is in `pulumi preview` and in the state.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { ClusterModel, NodePolicy, Role } from "../model/types";
 import { NodeFirewall } from "./firewall";
 import { servesWeb } from "../model/roles";

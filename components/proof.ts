@@ -2,7 +2,7 @@
 // WebServer. The targets are the policy's (model/proof.ts); the digest makes the proof run again whenever any
 // node's ruleset changes or any Firewall or WebServer is applied again.
 import { createHash } from "crypto";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import { ClusterModel, NodePolicy, ProofSettings } from "../model/types";
 import { hostTargetLines, NodeTargets, scopedTargetLines } from "../model/proof";
 import { openingLines } from "../model/proof-listen";

@@ -1,7 +1,7 @@
 // Program-side types of the provider's resources, derived from the provider's schema (provider/schema.ts):
 // a component cannot pass a property the schema lacks, or miss a required one, without a type error;
 // resourceInputs also refuses undeclared properties at run time (the contract test relies on it).
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import type { InputsOf, ResourceSpec } from "../provider/schema-types";
 import { schemaSecrets } from "../provider/framework";
 

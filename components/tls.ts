@@ -1,5 +1,5 @@
 // Program-side classes for the pinhole provider's key and certificate types (provider/tls.ts).
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./pulumi";
 import {
     ACME_CERTIFICATE,
     CERTIFICATE_REQUEST,

@@ -103,6 +103,14 @@ export function policyFromFlows(model: ClusterModel, flows: readonly Flow[]): No
     return policies;
 }
 
+/** Sources the policy allows on the management SSH port: the provider refuses rulesets that cut its own path. */
+export function managementSources(policy: NodePolicy): string[] {
+    const sources = policy.inbound
+        .filter((o) => o.protocol === "tcp" && o.port === 22)
+        .flatMap((o) => o.peer.addresses);
+    return [...new Set(sources)].sort();
+}
+
 /** For each node, in model order: what it accepts (inbound) and what it may initiate (outbound), and why. */
 export function buildPolicy(model: ClusterModel): NodePolicy[] {
     return policyFromFlows(model, buildFlows(model));

@@ -1,9 +1,9 @@
-// The Pulumi program's side of the one reader: the engine's resolved config (pulumi.runtime, secrets
+// The Pulumi program's side of the one reader: the engine's resolved config (the SDK's config store, secrets
 // decrypted, ESC environments applied) → the same parseConfigEntries every tool uses. Also finds the
 // addresses this host reaches the nodes from, so the lockout pre-check runs in preview/up too.
 import { spawnSync } from "child_process";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../components/pulumi";
 import { ConfigEntry, ParseResult, parseConfigEntries } from "../model/config";
 import { parseIp } from "../model/net";
 import { stackFileProblems } from "../tools/common/stack-file";
@@ -30,7 +30,7 @@ function parseValue(v: string): unknown {
 
 export function programConfigEntries(): Record<string, ConfigEntry> {
     const entries: Record<string, ConfigEntry> = {};
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig()))
+    for (const [key, value] of Object.entries(pulumi.allConfig()))
         entries[key] = { value: parseValue(value), secret: isSecretKey(key) };
     return entries;
 }

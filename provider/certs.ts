@@ -2,8 +2,8 @@
 // pinhole:tls:LocallySignedCertificate), next to provider/tls.ts's keys and self-signed certificates.
 // Private keys (the node's for a CSR, the CA's for signing) come in as secrets and never leave this
 // module: the outputs are a CSR and certificates, which are public.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
+import { x509 } from "./x509";
 import { createPublicKey } from "crypto";
 import { CheckFailure, ProviderError, ResourceHandler } from "./framework";
 import { CERTIFICATE_REQUEST, LOCALLY_SIGNED_CERTIFICATE } from "./schema";
@@ -38,13 +38,14 @@ export interface CertificateRequestInputs {
 
 /** A PKCS#10 request (PEM) signed by the key, carrying the subject and the SANs as an extension request. */
 export async function createCertificateRequest(i: CertificateRequestInputs): Promise<string> {
+    const lib = x509();
     const keys = await signingKeys(i.privateKeyPem);
-    const extensions: x509.Extension[] = [
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    const extensions: X509.Extension[] = [
+        new lib.KeyUsagesExtension(lib.KeyUsageFlags.digitalSignature | lib.KeyUsageFlags.keyEncipherment, true),
+        new lib.ExtendedKeyUsageExtension([lib.ExtendedKeyUsage.serverAuth]),
     ];
     if (i.dnsNames.length + i.ipAddresses.length > 0) extensions.push(sanExtension(i.dnsNames, i.ipAddresses));
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    const csr = await lib.Pkcs10CertificateRequestGenerator.create({
         name: distinguishedName(i.subject),
         keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
         signingAlgorithm: keys.signingAlgorithm,
@@ -57,9 +58,10 @@ export async function createCertificateRequest(i: CertificateRequestInputs): Pro
 export async function readCertificateRequest(
     pem: string,
 ): Promise<{ commonName: string; subject: string; dnsNames: string[]; ipAddresses: string[]; publicKeyPem: string }> {
-    let csr: x509.Pkcs10CertificateRequest;
+    const lib = x509();
+    let csr: X509.Pkcs10CertificateRequest;
     try {
-        csr = new x509.Pkcs10CertificateRequest(pem);
+        csr = new lib.Pkcs10CertificateRequest(pem);
     } catch (e) {
         throw new ProviderError(
             `not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----): ${(e as Error).message}`,
@@ -70,7 +72,7 @@ export async function readCertificateRequest(
             "the certificate request's signature does not verify (corrupted, or not signed by its own key)",
         );
     const san = csr.extensions.find(
-        (e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension,
+        (e): e is X509.SubjectAlternativeNameExtension => e instanceof lib.SubjectAlternativeNameExtension,
     );
     const names: readonly { type: string; value: string }[] = san?.names.items ?? [];
     const cn = csr.subjectName.getField("CN")[0] ?? "";
@@ -118,16 +120,17 @@ export interface LocallySignedInputs {
 
 /** Issues a certificate signed by the CA. */
 export async function issueLocallySigned(i: LocallySignedInputs, now = new Date()): Promise<IssuedCertificate> {
+    const lib = x509();
     const { publicKeyPem, subjectDn, dnsNames, ipAddresses } = await subjectOf(i);
-    const ca = new x509.X509Certificate(i.caCertPem);
+    const ca = new lib.X509Certificate(i.caCertPem);
     const caKeys = await signingKeys(i.caPrivateKeyPem);
     const caSpki = Buffer.from(ca.publicKey.rawData);
     const givenSpki = createPublicKey(i.caPrivateKeyPem).export({ type: "spki", format: "der" });
     if (!caSpki.equals(givenSpki)) throw new ProviderError("caPrivateKeyPem is not the key of caCertPem");
 
-    const subjectKey = new x509.PublicKey(publicKeyPem);
+    const subjectKey = new lib.PublicKey(publicKeyPem);
     const w = issueWindow(i, now, ca.notAfter); // never outlive the CA
-    const cert = await x509.X509CertificateGenerator.create({
+    const cert = await lib.X509CertificateGenerator.create({
         serialNumber: w.serial,
         subject: subjectDn,
         issuer: ca.subject,
@@ -173,8 +176,9 @@ async function subjectOf(
 
 /** The CA certificate's end (ISO 8601), or undefined while it is not known (preview) or not a certificate. */
 function caEnd(caCertPem: string): string | undefined {
+    const lib = x509();
     try {
-        return new x509.X509Certificate(caCertPem).notAfter.toISOString();
+        return new lib.X509Certificate(caCertPem).notAfter.toISOString();
     } catch {
         return undefined;
     }

@@ -3,9 +3,9 @@
 // (model → policy → render), and the SSH key from the stack's secret config through the CLI. The node's
 // live table is compared with what that ruleset lists as on a scratch network namespace of the node, so
 // an import records honestly whether the hand-made table is pinhole's (no changes) or how it differs (drift).
-import { buildPolicy } from "../model/policy";
 import { normaliseListing, renderRuleset } from "../render/nftables";
-import { connectionOf, managementSources } from "../components/firewall";
+import { buildPolicy, managementSources } from "../model/policy";
+import { connectionOf } from "../remote/connection";
 import { ProviderError } from "./errors";
 import { describe, explainSshFailure, runScript } from "../remote/ssh";
 import type { FirewallInputs, FirewallState } from "./firewall";

@@ -1,8 +1,8 @@
 // Key and certificate resources (in place of @pulumi/tls, see docs/toolchain.md): keys come from
 // Node's crypto, certificates from @peculiar/x509 on Node's WebCrypto. Private keys only ever leave
 // this module as secret outputs.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
+import { x509 } from "./x509";
 import {
     createHash,
     createPrivateKey,
@@ -16,8 +16,6 @@ import { changedKeys, CheckFailure, DiffResult, inputDiff, ProviderError, Resour
 import { PRIVATE_KEY, SELF_SIGNED_CERTIFICATE } from "./schema";
 import { expiryNotice } from "../model/certificates";
 import { CertificateSubjectFields, SUBJECT_FIELDS } from "../model/types";
-
-x509.cryptoProvider.set(globalThis.crypto);
 
 type WebKey = webcrypto.CryptoKey;
 type SigningAlgorithm = webcrypto.Algorithm & { hash?: string };
@@ -92,8 +90,9 @@ export function distinguishedName(s: Subject): string {
     return parts.join(", ");
 }
 
-export function sanExtension(dnsNames: string[], ipAddresses: string[]): x509.SubjectAlternativeNameExtension {
-    return new x509.SubjectAlternativeNameExtension([
+export function sanExtension(dnsNames: string[], ipAddresses: string[]): X509.SubjectAlternativeNameExtension {
+    const lib = x509();
+    return new lib.SubjectAlternativeNameExtension([
         ...dnsNames.map((value) => ({ type: "dns" as const, value })),
         ...ipAddresses.map((value) => ({ type: "ip" as const, value })),
     ]);
@@ -184,30 +183,31 @@ export function issueWindow(
 export async function certificateExtensions(c: {
     isCa: boolean;
     caPathLength?: number;
-    subjectKey: x509.PublicKey | WebKey;
+    subjectKey: X509.PublicKey | WebKey;
     authorityKey?: WebKey;
     dnsNames: string[];
     ipAddresses: string[];
-}): Promise<x509.Extension[]> {
-    const extensions: x509.Extension[] = [
-        new x509.BasicConstraintsExtension(c.isCa, c.isCa ? c.caPathLength : undefined, true),
-        new x509.KeyUsagesExtension(
+}): Promise<X509.Extension[]> {
+    const lib = x509();
+    const extensions: X509.Extension[] = [
+        new lib.BasicConstraintsExtension(c.isCa, c.isCa ? c.caPathLength : undefined, true),
+        new lib.KeyUsagesExtension(
             c.isCa
-                ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
-                : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+                ? lib.KeyUsageFlags.keyCertSign | lib.KeyUsageFlags.cRLSign | lib.KeyUsageFlags.digitalSignature
+                : lib.KeyUsageFlags.digitalSignature | lib.KeyUsageFlags.keyEncipherment,
             true,
         ),
-        await x509.SubjectKeyIdentifierExtension.create(c.subjectKey),
+        await lib.SubjectKeyIdentifierExtension.create(c.subjectKey),
     ];
-    if (c.authorityKey) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(c.authorityKey));
-    if (!c.isCa) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
+    if (c.authorityKey) extensions.push(await lib.AuthorityKeyIdentifierExtension.create(c.authorityKey));
+    if (!c.isCa) extensions.push(new lib.ExtendedKeyUsageExtension([lib.ExtendedKeyUsage.serverAuth]));
     if (c.dnsNames.length + c.ipAddresses.length > 0) extensions.push(sanExtension(c.dnsNames, c.ipAddresses));
     return extensions;
 }
 
 /** An issued certificate as the outputs hold it. */
 export function issued(
-    cert: x509.X509Certificate,
+    cert: X509.X509Certificate,
     w: { notBefore: Date; notAfter: Date; serial: string },
 ): IssuedCertificate {
     return {
@@ -219,9 +219,10 @@ export function issued(
 }
 
 export async function issueSelfSigned(i: SelfSignedInputs, now = new Date()): Promise<IssuedCertificate> {
+    const lib = x509();
     const keys = await signingKeys(i.privateKeyPem);
     const w = issueWindow(i, now);
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    const cert = await lib.X509CertificateGenerator.createSelfSigned({
         serialNumber: w.serial,
         name: distinguishedName(i.subject),
         notBefore: w.notBefore,

@@ -12,7 +12,7 @@ import { execInNode } from "../../lab/boot";
 import { nodeDir } from "../../lab/state";
 import { formatReport } from "../../tools/verify";
 import { runVerify } from "../../tools/verify/run";
-import { managementSources } from "../../components/firewall";
+import { managementSources } from "../../model/policy";
 import { cidrContains } from "../../model/net";
 import {
     bootLab,
