@@ -44,6 +44,16 @@ export function hostKeyOf(node: LabNode): string | undefined {
     }
 }
 
+/** root's own home on a node: Debian's default shell start-up files (base-files), not this machine's. */
+function seedRootHome(home: string): void {
+    fs.chmodSync(home, 0o700);
+    for (const name of ["bashrc", "profile"]) {
+        const src = [`/usr/share/base-files/dot.${name}`, `/etc/skel/.${name}`].find((f) => fs.existsSync(f));
+        const dst = path.join(home, `.${name}`);
+        if (src && !fs.existsSync(dst)) fs.copyFileSync(src, dst);
+    }
+}
+
 /** The node's private directories (bind sources, overlay upper/work, ssh, run, nginx) with their modes. */
 function makeNodeDirs(D: string): void {
     for (const [src] of PRIVATE_BINDS) fs.mkdirSync(path.join(D, src), { recursive: true });
@@ -54,6 +64,7 @@ function makeNodeDirs(D: string): void {
     for (const d of ["ssh", "run", "etc/nginx/conf.d", "etc/nginx/sites-enabled", "etc/nginx/ssl"])
         fs.mkdirSync(path.join(D, d), { recursive: true });
     fs.chmodSync(path.join(D, "tmp"), 0o1777);
+    seedRootHome(path.join(D, "root"));
     fs.chmodSync(path.join(D, "etc/sudoers.d"), 0o755);
 }
 

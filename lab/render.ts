@@ -122,13 +122,15 @@ export const PRIVATE_BINDS: readonly [string, string][] = [
     ["var/log/nginx", "/var/log/nginx"],
     ["var/lib/nginx", "/var/lib/nginx"],
     ["home", "/home"],
+    // root's home is the node's own, as on a real machine: an overlay of this machine's /root gave every node its
+    // shell start-up (here pyenv's rehash, whose lock made concurrent sessions wait 60 s each)
+    ["root", "/root"],
     ["tmp", "/tmp"],
 ];
 
 /** Trees the node sees through its own overlay (writes stay in the node: nothing leaks to the machine). */
 export const PRIVATE_OVERLAYS: readonly [string, string][] = [
     ["overlay/etc", "/etc"],
-    ["overlay/root", "/root"],
     ["overlay/var", "/var"],
     ["overlay/usr-local", "/usr/local"],
 ];

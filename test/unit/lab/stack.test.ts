@@ -175,15 +175,19 @@ describe("lab renderers", () => {
             "/var/log/nginx",
             "/var/lib/nginx",
             "/home",
+            "/root",
             "/tmp",
         ])
             at(`" ${m}\n`);
-        for (const m of ["/etc", "/root", "/var", "/usr/local"]) at(`lowerdir=${m},`);
+        for (const m of ["/etc", "/var", "/usr/local"]) at(`lowerdir=${m},`);
+        // root's home is the node's own, not an overlay of this machine's (whose shell start-up every session ran)
+        expect(b).to.not.contain("lowerdir=/root,");
+        expect(b).to.contain('mount --bind "$D/root" /root\n');
         expect(b).to.not.match(/--tcp [^ ]*\b(22|80|443)\b/);
     });
 
     it("boot script: no overlay over a tree that holds the lab directory", () => {
-        expect(overlaysFor("/work/main/.lab").map(([, d]) => d)).to.deep.equal(["/etc", "/root", "/var", "/usr/local"]);
+        expect(overlaysFor("/work/main/.lab").map(([, d]) => d)).to.deep.equal(["/etc", "/var", "/usr/local"]);
         expect(overlaysFor("/root/ci/.lab").map(([, d]) => d)).to.deep.equal(["/etc", "/var", "/usr/local"]);
         const b = bootScript(u3, "/var/tmp/x/.lab");
         expect(b).to.not.contain("lowerdir=/var,");
