@@ -1,7 +1,7 @@
 // Pulumi marks secret values on the wire with a signature object. The provider unwraps them to use
 // them and wraps outputs again so the engine stores them encrypted: a secret never lands in plain state.
-// The two strings are the wire protocol's (the SDK's runtime/rpc.js has them too; test/unit/provider/secrets.test.ts
-// holds them to it). Importing them from there loaded the whole SDK into the provider: ~120 ms of every start.
+// The two strings are the wire protocol's; the SDK's runtime/rpc.js has them too, and test/unit/provider/start-up.test.ts
+// holds these to them. Importing them from there loaded the whole SDK into the provider: ~120 ms of every start.
 export const specialSigKey = "4dabf18193072939515e22adb298388d";
 export const specialSecretSig = "1b47061264138c4ac30d75fd1eb44270";
 
